@@ -1,0 +1,84 @@
+//! Bearer-token authentication: the token alone names the organisation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use store::{Pool, TokenRecord};
+use time::OffsetDateTime;
+
+use crate::ApiError;
+use scim::ScimError;
+
+/// How long a looked-up token is trusted without asking the database again.
+pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// Verifies bearer tokens, with a short-lived cache of digests.
+#[derive(Clone)]
+pub struct Tokens {
+    pool: Pool,
+    cache: Arc<Mutex<HashMap<[u8; 32], (TokenRecord, Instant)>>>,
+}
+
+impl Tokens {
+    /// A verifier that reads `scim_tokens` through `pool`.
+    pub fn new(pool: Pool) -> Tokens {
+        Tokens {
+            pool,
+            cache: Arc::default(),
+        }
+    }
+
+    /// The token record for an `Authorization` header value, or a 401.
+    pub async fn verify(
+        &self,
+        authorization: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<TokenRecord, ApiError> {
+        let token = authorization.and_then(bearer).ok_or_else(|| {
+            unauthorized("send the SCIM token as 'Authorization: Bearer <token>'")
+        })?;
+        let digest = domain::token::digest(token);
+        let record = match self.cached(&digest) {
+            Some(record) => record,
+            None => {
+                let record = store::find_token(&self.pool, &digest)
+                    .await?
+                    .ok_or_else(|| unauthorized("the bearer token is not a valid SCIM token"))?;
+                self.cache
+                    .lock()
+                    .expect("token cache lock")
+                    .insert(digest, (record, Instant::now()));
+                record
+            }
+        };
+        if record.expires_at <= now {
+            return Err(unauthorized(
+                "the SCIM token has expired; an owner must issue a new one",
+            ));
+        }
+        Ok(record)
+    }
+
+    fn cached(&self, digest: &[u8; 32]) -> Option<TokenRecord> {
+        let mut cache = self.cache.lock().expect("token cache lock");
+        match cache.get(digest) {
+            Some((record, at)) if at.elapsed() < TOKEN_CACHE_TTL => Some(*record),
+            Some(_) => {
+                cache.remove(digest);
+                None
+            }
+            None => None,
+        }
+    }
+}
+
+fn bearer(header: &str) -> Option<&str> {
+    let (scheme, token) = header.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::Scim(ScimError::unauthorized(detail))
+}

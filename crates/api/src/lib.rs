@@ -1,0 +1,72 @@
+//! rollcall's HTTP service: SCIM 2.0 under `/scim_v2`, `/healthz`, `/readyz`
+//! and `/metrics`.
+//!
+//! The API decides, appends and answers; it never writes read tables. Each
+//! write loads its stream from the log, decides with the domain's rules,
+//! appends with the version it decided on (deciding again if another write
+//! got there first), then waits, bounded, until the projector has folded its
+//! position, so that the client reads its own write. Every request is
+//! recorded: changes as events, everything else in the access log.
+
+mod auth;
+mod body;
+mod error;
+mod metrics;
+mod query;
+mod record;
+mod render;
+mod routes;
+mod state;
+mod write;
+
+pub use auth::{TOKEN_CACHE_TTL, Tokens};
+pub use error::ApiError;
+pub use metrics::ApiMetrics;
+pub use state::{AppState, ProjectionWatch, Settings};
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+pub use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpServer, web};
+
+/// The HTTP server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Binds the routes to `listener` with `state`. Signals are left to the
+    /// caller, which stops the server through [`Application::handle`].
+    pub fn build(listener: TcpListener, state: AppState) -> std::io::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let data = web::Data::new(state);
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .wrap(actix_web::middleware::from_fn(metrics::observe))
+                .configure(routes::configure)
+        })
+        .disable_signals()
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    /// The port the server listens on (useful when bound to port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped through the handle.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

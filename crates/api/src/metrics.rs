@@ -1,0 +1,106 @@
+//! The API's Prometheus metrics and the middleware that observes requests.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+use prometheus::{
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+};
+
+use crate::AppState;
+
+/// Metrics of the HTTP service, registered in the caller's registry.
+#[derive(Clone)]
+pub struct ApiMetrics {
+    pub requests: IntCounterVec,
+    pub durations: HistogramVec,
+    pub read_your_writes_wait: Histogram,
+    pub read_your_writes_timeouts: IntCounter,
+    pub write_retries: IntCounter,
+    pub append_batch_size: Histogram,
+}
+
+impl ApiMetrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<ApiMetrics> {
+        let metrics = ApiMetrics {
+            requests: IntCounterVec::new(
+                Opts::new("rollcall_http_requests_total", "HTTP requests answered"),
+                &["method", "route", "status"],
+            )?,
+            durations: HistogramVec::new(
+                HistogramOpts::new(
+                    "rollcall_http_request_duration_seconds",
+                    "Time to answer HTTP requests",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                ]),
+                &["method", "route"],
+            )?,
+            read_your_writes_wait: Histogram::with_opts(
+                HistogramOpts::new(
+                    "rollcall_api_read_your_writes_wait_seconds",
+                    "Time a write waited for the projector to fold it",
+                )
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0,
+                ]),
+            )?,
+            read_your_writes_timeouts: IntCounter::new(
+                "rollcall_api_read_your_writes_timeouts_total",
+                "Writes answered before the projector had folded them",
+            )?,
+            write_retries: IntCounter::new(
+                "rollcall_api_write_retries_total",
+                "Writes decided again after losing a race for their stream",
+            )?,
+            append_batch_size: Histogram::with_opts(
+                HistogramOpts::new(
+                    "rollcall_store_append_batch_size",
+                    "Appends committed together in one transaction (group commit)",
+                )
+                .buckets(vec![
+                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+                ]),
+            )?,
+        };
+        registry.register(Box::new(metrics.requests.clone()))?;
+        registry.register(Box::new(metrics.durations.clone()))?;
+        registry.register(Box::new(metrics.read_your_writes_wait.clone()))?;
+        registry.register(Box::new(metrics.read_your_writes_timeouts.clone()))?;
+        registry.register(Box::new(metrics.write_retries.clone()))?;
+        registry.register(Box::new(metrics.append_batch_size.clone()))?;
+        Ok(metrics)
+    }
+}
+
+/// Middleware counting and timing every request by its route pattern.
+pub async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let method = request.method().to_string();
+    let response = next.call(request).await?;
+    if let Some(state) = state {
+        let route = response
+            .request()
+            .match_pattern()
+            .unwrap_or_else(|| "unmatched".into());
+        let status = response.status().as_u16().to_string();
+        state
+            .metrics
+            .requests
+            .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
+            .inc();
+        state
+            .metrics
+            .durations
+            .with_label_values(&[method.as_str(), route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(response)
+}

@@ -1,0 +1,121 @@
+//! The gate in front of every SCIM route: authenticates the token, names the
+//! request, and records every request that did not become an event.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpRequest, ResponseError, web};
+use domain::RequestMeta;
+use store::AccessRecord;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::body::BodyDigest;
+
+/// Who is calling: set by the gate for every authenticated SCIM request.
+#[derive(Debug, Clone, Copy)]
+pub struct Tenant {
+    pub org_id: Uuid,
+    pub token_id: Uuid,
+    pub request_id: Uuid,
+}
+
+/// Marks a response whose request was recorded as an event, so that it is
+/// not recorded a second time in the access log.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordedAsEvent;
+
+/// The record of a request, for an event or an access record.
+pub fn request_meta(
+    request: &HttpRequest,
+    request_id: Uuid,
+    token_id: Option<Uuid>,
+    status: u16,
+) -> RequestMeta {
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    RequestMeta {
+        request_id,
+        method: request.method().to_string(),
+        path: request.uri().to_string(),
+        token_id,
+        client_addr: request.peer_addr().map(|addr| addr.ip().to_string()),
+        user_agent: header("user-agent"),
+        status,
+        body_sha256: request
+            .extensions()
+            .get::<BodyDigest>()
+            .map(|digest| digest.0.clone()),
+    }
+}
+
+/// Middleware for `/scim_v2`: 401 without a valid token, the tenant in the
+/// request's extensions otherwise, and an access record for every response
+/// that is not already an event.
+pub async fn scim_gate(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let state = request
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered")
+        .clone();
+    let request_id = Uuid::new_v4();
+    let authorization = request
+        .headers()
+        .get("authorization")
+        .and_then(|value| value.to_str().ok());
+    let now = OffsetDateTime::now_utc();
+    let token = match state.tokens.verify(authorization, now).await {
+        Ok(token) => token,
+        Err(error) => {
+            let response = error.error_response();
+            let meta = request_meta(
+                request.request(),
+                request_id,
+                None,
+                response.status().as_u16(),
+            );
+            state.access_log.record(AccessRecord {
+                org_id: None,
+                recorded_at: now,
+                meta,
+                detail: Some(error.to_scim().detail),
+            });
+            return Ok(request.into_response(response));
+        }
+    };
+    request.extensions_mut().insert(Tenant {
+        org_id: token.org_id,
+        token_id: token.token_id,
+        request_id,
+    });
+    let response = next.call(request).await?.map_into_boxed_body();
+    if response
+        .response()
+        .extensions()
+        .get::<RecordedAsEvent>()
+        .is_none()
+    {
+        let detail = response.response().error().map(|error| error.to_string());
+        let meta = request_meta(
+            response.request(),
+            request_id,
+            Some(token.token_id),
+            response.status().as_u16(),
+        );
+        state.access_log.record(AccessRecord {
+            org_id: Some(token.org_id),
+            recorded_at: OffsetDateTime::now_utc(),
+            meta,
+            detail,
+        });
+    }
+    Ok(response)
+}

@@ -1,0 +1,108 @@
+//! SCIM JSON for responses: resources with `id` and `meta`, list responses,
+//! ETags.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::{self, HeaderValue};
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use uuid::Uuid;
+
+use crate::ApiError;
+use scim::ScimError;
+
+/// The ListResponse message schema.
+const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// Everything needed to render one user.
+pub struct UserView<'a> {
+    pub user_id: Uuid,
+    pub resource: &'a Value,
+    pub version: i64,
+    pub created: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+}
+
+/// The weak ETag of a resource version.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The version an `If-Match` header names; `None` for `*` or no header.
+pub fn if_match(request: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    let Some(value) = request.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    if text == "*" {
+        return Ok(None);
+    }
+    let quoted = text.strip_prefix("W/").unwrap_or(text);
+    quoted.trim_matches('"').parse().map(Some).map_err(|_| {
+        ApiError::Scim(ScimError::precondition_failed(format!(
+            "If-Match {text:?} is not an ETag this server issued"
+        )))
+    })
+}
+
+/// The absolute URL of a user, for `Location` and `meta.location`.
+pub fn user_location(request: &HttpRequest, user_id: Uuid) -> String {
+    let info = request.connection_info();
+    format!(
+        "{}://{}/scim_v2/Users/{user_id}",
+        info.scheme(),
+        info.host()
+    )
+}
+
+/// A user as SCIM JSON: the stored resource as sent, with `id` and `meta`.
+pub fn user_json(request: &HttpRequest, view: &UserView<'_>) -> Value {
+    let mut out = Map::new();
+    let fields = view.resource.as_object().cloned().unwrap_or_default();
+    if let Some((key, schemas)) = fields
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("schemas"))
+    {
+        out.insert(key.clone(), schemas.clone());
+    }
+    out.insert("id".into(), Value::String(view.user_id.to_string()));
+    for (key, value) in fields {
+        if !key.eq_ignore_ascii_case("schemas") {
+            out.insert(key, value);
+        }
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "User",
+            "created": rfc3339(view.created),
+            "lastModified": rfc3339(view.last_modified),
+            "location": user_location(request, view.user_id),
+            "version": etag(view.version),
+        }),
+    );
+    Value::Object(out)
+}
+
+/// A ListResponse.
+pub fn list_json(total: i64, start_index: i64, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+/// A header value for an ETag.
+pub fn etag_header(version: i64) -> (header::HeaderName, HeaderValue) {
+    (
+        header::ETAG,
+        HeaderValue::from_str(&etag(version)).expect("an ETag is a valid header"),
+    )
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).expect("timestamps format as RFC 3339")
+}

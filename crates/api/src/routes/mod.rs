@@ -1,0 +1,44 @@
+//! Route table: SCIM resources under `/scim_v2`, operations endpoints at the root.
+
+mod discovery;
+mod ops;
+mod users;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::ApiError;
+use crate::record::scim_gate;
+use scim::ScimError;
+
+/// Registers every route.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics))
+        .service(
+            web::scope("/scim_v2")
+                .wrap(actix_web::middleware::from_fn(scim_gate))
+                .configure(users::configure)
+                .configure(discovery::configure)
+                .route("/Me", web::route().to(me))
+                .default_service(web::to(unknown)),
+        );
+}
+
+/// Tokens belong to organisations, not people, so `/Me` has no subject.
+async fn me() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::Scim(ScimError {
+        status: 501,
+        scim_type: None,
+        detail: "/Me is not supported: SCIM tokens belong to organizations, not users".into(),
+    }))
+}
+
+async fn unknown(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::Scim(ScimError::not_found(format!(
+        "no SCIM endpoint at {} {}",
+        request.method(),
+        request.path()
+    ))))
+}

@@ -1,0 +1,34 @@
+//! `POST /Users`.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::user::UserCommand;
+use uuid::Uuid;
+
+use super::{tenant, written};
+use crate::render::user_location;
+use crate::write::write_user;
+use crate::{ApiError, AppState, body};
+
+/// Provisions a user: 201 with `Location` and the stored resource.
+pub async fn create_user(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let user_id = Uuid::now_v7();
+    let outcome = write_user(&state, &request, tenant(&request), user_id, 201, || {
+        UserCommand::Provision {
+            resource: resource.clone(),
+        }
+    })
+    .await?;
+    let mut response = written(&request, &outcome, StatusCode::CREATED);
+    response.headers_mut().insert(
+        header::LOCATION,
+        header::HeaderValue::from_str(&user_location(&request, user_id))
+            .expect("a URL is a header value"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,38 @@
+//! `GET /Users/{id}`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{tenant, user_id};
+use crate::error::SCIM_JSON;
+use crate::render::{UserView, etag_header, user_json};
+use crate::{ApiError, AppState};
+use scim::ScimError;
+
+/// One user of the caller's organisation; another organisation's id is 404.
+pub async fn get_user(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = user_id(&path)?;
+    let tenant = tenant(&request);
+    let record = store::find_user(&state.pool, tenant.org_id, user_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Scim(ScimError::not_found(format!(
+                "no user {user_id} in this organization"
+            )))
+        })?;
+    let view = UserView {
+        user_id,
+        resource: &record.row.resource,
+        version: record.row.version,
+        created: record.row.created_at,
+        last_modified: record.row.updated_at,
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
+        .insert_header(etag_header(record.row.version))
+        .body(user_json(&request, &view).to_string()))
+}

@@ -1,0 +1,45 @@
+//! `GET /Users` with `filter`, `startIndex` and `count`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::tenant;
+use crate::error::SCIM_JSON;
+use crate::query::ListParams;
+use crate::render::{UserView, list_json, user_json};
+use crate::{ApiError, AppState};
+
+/// A page of users; an empty result is `200` with `"Resources": []`.
+pub async fn list_users(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let params = ListParams::parse(request.query_string(), state.settings.max_results)?;
+    let tenant = tenant(&request);
+    let (total, users) = store::list_users(
+        &state.pool,
+        tenant.org_id,
+        &params.query,
+        params.start_index - 1,
+        params.count,
+    )
+    .await?;
+    let resources = users
+        .iter()
+        .map(|user| {
+            user_json(
+                &request,
+                &UserView {
+                    user_id: user.user_id,
+                    resource: &user.row.resource,
+                    version: user.row.version,
+                    created: user.row.created_at,
+                    last_modified: user.row.updated_at,
+                },
+            )
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
+        .body(list_json(total, params.start_index, resources).to_string()))
+}

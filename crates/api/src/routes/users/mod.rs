@@ -1,0 +1,73 @@
+//! `/scim_v2/Users`, one file per verb.
+
+mod create;
+mod delete;
+mod get;
+mod list;
+mod patch;
+mod replace;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use uuid::Uuid;
+
+use crate::ApiError;
+use crate::error::SCIM_JSON;
+use crate::record::{RecordedAsEvent, Tenant};
+use crate::render::{UserView, etag_header, user_json};
+use crate::write::WriteOutcome;
+use scim::ScimError;
+
+/// Registers the Users routes.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/Users", web::post().to(create::create_user))
+        .route("/Users", web::get().to(list::list_users))
+        .route("/Users/{id}", web::get().to(get::get_user))
+        .route("/Users/{id}", web::put().to(replace::replace_user))
+        .route("/Users/{id}", web::patch().to(patch::patch_user))
+        .route("/Users/{id}", web::delete().to(delete::delete_user));
+}
+
+/// The tenant the gate put in the request.
+fn tenant(request: &HttpRequest) -> Tenant {
+    *request
+        .extensions()
+        .get::<Tenant>()
+        .expect("the SCIM gate runs before every SCIM route")
+}
+
+/// A user id from the path; anything that is not one of ours is 404.
+fn user_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::Scim(ScimError::not_found(format!(
+            "no user {raw:?} in this organization"
+        )))
+    })
+}
+
+/// The response to a write: the user's JSON with its ETag, marked as
+/// recorded when it became events.
+fn written(request: &HttpRequest, outcome: &WriteOutcome, status: StatusCode) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CONTENT_TYPE, SCIM_JSON));
+    response.insert_header(etag_header(outcome.version));
+    let mut response = match &outcome.resource {
+        Some(resource) => {
+            let view = UserView {
+                user_id: outcome.user_id,
+                resource,
+                version: outcome.version,
+                created: outcome.created,
+                last_modified: outcome.last_modified,
+            };
+            response.body(user_json(request, &view).to_string())
+        }
+        None => response.finish(),
+    };
+    if outcome.appended {
+        response.extensions_mut().insert(RecordedAsEvent);
+    }
+    response
+}

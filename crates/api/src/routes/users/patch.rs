@@ -1,0 +1,31 @@
+//! `PATCH /Users/{id}`, in both of Entra's dialects (the PATCH engine in the
+//! `scim` crate reads them).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::user::UserCommand;
+
+use super::{tenant, user_id, written};
+use crate::render::if_match;
+use crate::write::write_user;
+use crate::{ApiError, AppState, body};
+
+/// Applies a PatchOp message: 200 with the resource as it now stands.
+pub async fn patch_user(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = user_id(&path)?;
+    let if_match = if_match(&request)?;
+    let body = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let outcome = write_user(&state, &request, tenant(&request), user_id, 200, || {
+        UserCommand::Patch {
+            body: body.clone(),
+            if_match,
+        }
+    })
+    .await?;
+    Ok(written(&request, &outcome, StatusCode::OK))
+}

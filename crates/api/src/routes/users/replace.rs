@@ -1,0 +1,30 @@
+//! `PUT /Users/{id}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use domain::user::UserCommand;
+
+use super::{tenant, user_id, written};
+use crate::render::if_match;
+use crate::write::write_user;
+use crate::{ApiError, AppState, body};
+
+/// Replaces a user wholesale: 200 with the stored resource.
+pub async fn replace_user(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let user_id = user_id(&path)?;
+    let if_match = if_match(&request)?;
+    let resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let outcome = write_user(&state, &request, tenant(&request), user_id, 200, || {
+        UserCommand::Replace {
+            resource: resource.clone(),
+            if_match,
+        }
+    })
+    .await?;
+    Ok(written(&request, &outcome, StatusCode::OK))
+}

@@ -1,0 +1,30 @@
+//! RabbitMQ adapter: where rollcall's events travel from the outbox relay to
+//! the projector.
+//!
+//! All names derive from one prefix ([`Topology`]), so that tests and several
+//! deployments can share a broker. Publishing always waits for the broker's
+//! confirms on persistent messages; consuming is manual-ack, after the
+//! consumer's own commit. The broker is not the source of truth (the log is),
+//! so nothing here retries forever: callers reconnect and resume from their
+//! checkpoint.
+
+mod connection;
+mod publisher;
+mod topology;
+
+pub use connection::connect;
+pub use lapin::Connection;
+pub use lapin::message::Delivery;
+pub use publisher::{Message, Publisher};
+pub use topology::{Topology, consume, declare_topology, delete_topology};
+
+/// A failure of the broker or of the connection to it.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The broker is unreachable or closed the channel: reconnect with back-off.
+    #[error("RabbitMQ is unavailable: {0}")]
+    Unavailable(#[from] lapin::Error),
+    /// The broker refused to take a message (negative confirm): publish again.
+    #[error("RabbitMQ refused a message (nack)")]
+    Refused,
+}

@@ -1,0 +1,68 @@
+//! Publishing with confirms.
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::{BasicProperties, Channel, Connection};
+
+use crate::{BusError, Topology};
+
+/// Delivery mode 2: the broker writes the message to disk.
+const PERSISTENT: u8 = 2;
+
+/// One message for the events exchange.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Routing key (`org.<org_id>`).
+    pub routing_key: String,
+    /// Unique id of the message (the event's position), for deduplication.
+    pub message_id: String,
+    pub body: Vec<u8>,
+}
+
+/// A channel in confirm mode on the events exchange.
+pub struct Publisher {
+    channel: Channel,
+    exchange: String,
+}
+
+impl Publisher {
+    /// Opens a confirm-mode channel.
+    pub async fn open(connection: &Connection, topology: &Topology) -> Result<Publisher, BusError> {
+        let channel = connection.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Publisher {
+            channel,
+            exchange: topology.events_exchange.clone(),
+        })
+    }
+
+    /// Publishes persistent messages and returns once the broker has
+    /// confirmed every one of them.
+    pub async fn publish_confirmed(&self, messages: &[Message]) -> Result<(), BusError> {
+        let mut confirms = Vec::with_capacity(messages.len());
+        for message in messages {
+            let properties = BasicProperties::default()
+                .with_delivery_mode(PERSISTENT)
+                .with_content_type("application/json".into())
+                .with_message_id(message.message_id.as_str().into());
+            confirms.push(
+                self.channel
+                    .basic_publish(
+                        self.exchange.as_str().into(),
+                        message.routing_key.as_str().into(),
+                        BasicPublishOptions::default(),
+                        &message.body,
+                        properties,
+                    )
+                    .await?,
+            );
+        }
+        for confirm in confirms {
+            if !confirm.await?.is_ack() {
+                return Err(BusError::Refused);
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,260 @@
+//! `rollcall bench`: a load generator that drives SCIM creates, PATCHes and
+//! filtered GETs over HTTP and reports throughput and latency per operation.
+//!
+//! Each client runs its operations in rotation against users it created
+//! itself, so every PATCH and GET hits a real user and clients never contend
+//! for one stream. Figures, never assertions: the machines are shared.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+/// One kind of request the bench sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    /// `POST /Users`.
+    Create,
+    /// `PATCH /Users/{id}` replacing `displayName`.
+    Patch,
+    /// `GET /Users?filter=userName eq "…"`.
+    Get,
+}
+
+impl Operation {
+    /// Parses `create`, `patch` or `get`.
+    pub fn parse(name: &str) -> anyhow::Result<Operation> {
+        match name.trim() {
+            "create" => Ok(Operation::Create),
+            "patch" => Ok(Operation::Patch),
+            "get" => Ok(Operation::Get),
+            other => bail!("unknown operation {other:?}; use create, patch or get"),
+        }
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    pub url: String,
+    pub token: String,
+    pub clients: usize,
+    pub duration: Duration,
+    pub operations: Vec<Operation>,
+}
+
+/// Figures for one operation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OperationFigures {
+    pub operation: Operation,
+    pub count: usize,
+    pub errors: usize,
+    pub ops_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Runs the plan and returns figures per operation.
+pub async fn run(plan: &BenchPlan) -> anyhow::Result<Vec<OperationFigures>> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(plan.clients)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let base = plan.url.trim_end_matches('/').to_owned();
+    let probe = client
+        .get(format!("{base}/Users?count=0"))
+        .bearer_auth(&plan.token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {base}; is `rollcall serve` running?"))?;
+    if !probe.status().is_success() {
+        bail!(
+            "{base}/Users answered {}; check the URL (it ends in /scim_v2) and the token",
+            probe.status()
+        );
+    }
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let started = Instant::now();
+    let deadline = started + plan.duration;
+    let mut tasks = Vec::new();
+    for client_no in 0..plan.clients {
+        let client = client.clone();
+        let base = base.clone();
+        let token = plan.token.clone();
+        let operations = plan.operations.clone();
+        let prefix = format!("bench-{}-{client_no}", &run_id[..8]);
+        tasks.push(tokio::spawn(async move {
+            drive(client, &base, &token, &operations, &prefix, deadline).await
+        }));
+    }
+    let mut samples: Vec<(Operation, Duration, bool)> = Vec::new();
+    for task in tasks {
+        samples.extend(task.await?);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(figures(&plan.operations, &samples, elapsed))
+}
+
+async fn drive(
+    client: reqwest::Client,
+    base: &str,
+    token: &str,
+    operations: &[Operation],
+    prefix: &str,
+    deadline: Instant,
+) -> Vec<(Operation, Duration, bool)> {
+    let mut samples = Vec::new();
+    let mut users: Vec<(String, String)> = Vec::new();
+    let mut step = 0usize;
+    while Instant::now() < deadline {
+        let mut operation = operations[step % operations.len()];
+        if users.is_empty() {
+            operation = Operation::Create;
+        }
+        let started = Instant::now();
+        let ok = match operation {
+            Operation::Create => {
+                let user_name = format!("{prefix}-{step}@bench.example.com");
+                let body = json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": user_name,
+                    "externalId": format!("{prefix}-{step}"),
+                    "name": {"givenName": "Bench", "familyName": format!("User {step}")},
+                    "displayName": format!("Bench User {step}"),
+                    "emails": [{"type": "work", "value": user_name, "primary": true}],
+                    "active": true
+                });
+                match client
+                    .post(format!("{base}/Users"))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                {
+                    Ok(response) if response.status().as_u16() == 201 => {
+                        let id = response
+                            .json::<serde_json::Value>()
+                            .await
+                            .ok()
+                            .and_then(|body| body["id"].as_str().map(str::to_owned));
+                        if let Some(id) = id {
+                            users.push((id, user_name));
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            Operation::Patch => {
+                let (id, _) = &users[step % users.len()];
+                let body = json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "Replace", "path": "displayName", "value": format!("Renamed {step}")}]
+                });
+                matches!(
+                    client.patch(format!("{base}/Users/{id}")).bearer_auth(token).json(&body).send().await,
+                    Ok(response) if response.status().is_success()
+                )
+            }
+            Operation::Get => {
+                let (_, user_name) = &users[step % users.len()];
+                let filter = encode_query_value(&format!("userName eq \"{user_name}\""));
+                matches!(
+                    client.get(format!("{base}/Users?filter={filter}")).bearer_auth(token).send().await,
+                    Ok(response) if response.status().is_success()
+                )
+            }
+        };
+        samples.push((operation, started.elapsed(), ok));
+        step += 1;
+    }
+    samples
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+fn encode_query_value(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn figures(
+    operations: &[Operation],
+    samples: &[(Operation, Duration, bool)],
+    elapsed: f64,
+) -> Vec<OperationFigures> {
+    let mut kinds = operations.to_vec();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+        .into_iter()
+        .map(|operation| {
+            let mut latencies: Vec<Duration> = samples
+                .iter()
+                .filter(|(kind, _, ok)| *kind == operation && *ok)
+                .map(|(_, latency, _)| *latency)
+                .collect();
+            latencies.sort();
+            let errors = samples
+                .iter()
+                .filter(|(kind, _, ok)| *kind == operation && !*ok)
+                .count();
+            OperationFigures {
+                operation,
+                count: latencies.len(),
+                errors,
+                ops_per_second: latencies.len() as f64 / elapsed,
+                p50_ms: percentile(&latencies, 0.50),
+                p99_ms: percentile(&latencies, 0.99),
+            }
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 * quantile).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index].as_secs_f64() * 1_000.0
+}
+
+/// The figures as a table for people.
+pub fn table(figures: &[OperationFigures]) -> String {
+    let mut out = format!(
+        "{:<8} {:>9} {:>7} {:>10} {:>9} {:>9}\n",
+        "op", "count", "errors", "ops/s", "p50 ms", "p99 ms"
+    );
+    for f in figures {
+        out.push_str(&format!(
+            "{:<8} {:>9} {:>7} {:>10.1} {:>9.2} {:>9.2}\n",
+            format!("{:?}", f.operation).to_lowercase(),
+            f.count,
+            f.errors,
+            f.ops_per_second,
+            f.p50_ms,
+            f.p99_ms
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_nearest_rank() {
+        let sorted: Vec<Duration> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&sorted, 0.50), 50.0);
+        assert_eq!(percentile(&sorted, 0.99), 99.0);
+        assert_eq!(percentile(&[], 0.5), 0.0);
+    }
+}

@@ -1,0 +1,26 @@
+//! Settings shared by the commands, from flags or environment variables of
+//! the same name.
+
+use clap::Args;
+
+/// Where rollcall's dependencies are.
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// PostgreSQL URL; the database is created if missing.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/rollcall"
+    )]
+    pub database_url: String,
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp_url: String,
+    /// Prefix from which every exchange and queue name derives.
+    #[arg(long, env = "ROLLCALL_BUS_PREFIX", default_value = "rollcall")]
+    pub bus_prefix: String,
+}

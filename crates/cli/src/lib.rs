@@ -1,0 +1,13 @@
+//! The `rollcall` command and the wiring it shares with the tests: starting
+//! the whole stack in one process ([`stack`]), the owners' administration
+//! verbs ([`admin`]), the auditors' [`verify`], and the load generator
+//! ([`bench`]).
+
+pub mod admin;
+pub mod bench;
+pub mod config;
+pub mod stack;
+pub mod verify;
+
+pub use config::Config;
+pub use stack::{RunningStack, Stack};

@@ -1,0 +1,278 @@
+//! `rollcall`: run the service, administer organisations, audit the log.
+
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rollcall::bench::{self, BenchPlan, Operation};
+use rollcall::stack::prepare_database;
+use rollcall::verify::Verdict;
+use rollcall::{Config, Stack, admin, verify};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// rollcall: an event-sourced SCIM 2.0 provisioning backend.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create and migrate the database if needed, then run the API, the outbox
+    /// relay and the projector; on first start, create an organization and
+    /// print its SCIM token once.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ROLLCALL_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Name of the organization a first start creates.
+        #[arg(long, env = "ROLLCALL_FIRST_ORG", default_value = "My Organization")]
+        first_org: String,
+        /// Owner email of the organization a first start creates.
+        #[arg(
+            long,
+            env = "ROLLCALL_FIRST_OWNER_EMAIL",
+            default_value = "owner@example.com"
+        )]
+        first_owner_email: String,
+        /// Longest time (ms) a write waits for the projector before answering.
+        #[arg(long, env = "ROLLCALL_READ_YOUR_WRITES_MS", default_value_t = 2000)]
+        read_your_writes_ms: u64,
+    },
+    /// Create the database if needed and apply migrations.
+    Migrate,
+    /// Organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// SCIM tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Check the log's hash chain and that the read tables equal a fresh fold
+    /// of the log; exit 0 when sound, 1 with the first bad position otherwise.
+    Verify,
+    /// Drive SCIM creates, PATCHes and filtered GETs against a running server.
+    Bench {
+        /// The SCIM base URL, e.g. http://127.0.0.1:8080/scim_v2
+        #[arg(long)]
+        url: String,
+        /// A SCIM token of the organization to load.
+        #[arg(long, env = "ROLLCALL_TOKEN")]
+        token: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// How long to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Operations, in rotation: create, patch, get.
+        #[arg(long, value_delimiter = ',', default_value = "create,patch,get")]
+        ops: Vec<String>,
+        /// Print the figures as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization with its owner; prints {"org_id", "owner_id"}.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a SCIM token (valid 365 days); prints the token alone, once.
+    Issue {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,lapin=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("rollcall: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.config;
+    match cli.command {
+        Command::Serve {
+            bind,
+            first_org,
+            first_owner_email,
+            read_your_writes_ms,
+        } => {
+            prepare_database(&config).await?;
+            let listener =
+                TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
+            let settings = api::Settings {
+                read_your_writes_wait: Duration::from_millis(read_your_writes_ms),
+                ..api::Settings::default()
+            };
+            let stack = Stack { config, settings }.start(listener).await?;
+            if !store::has_organizations(&stack.pool).await? {
+                first_start(&stack, &bind, &first_org, &first_owner_email).await?;
+            }
+            tracing::info!(%bind, "rollcall is serving SCIM at http://{bind}/scim_v2");
+            shutdown_signal().await;
+            tracing::info!("stopping: finishing requests in flight and writing every record");
+            stack.stop().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let database = prepare_database(&config).await?;
+            println!("database {} is migrated", database.name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Org {
+            command: OrgCommand::Create { name, owner_email },
+        } => {
+            let (pool, appender) = connect(&config).await?;
+            let created = admin::create_organization(&appender, &name, &owner_email).await?;
+            drop(pool);
+            println!("{}", serde_json::to_string(&created)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            command: TokenCommand::Issue { org },
+        } => {
+            let (pool, appender) = connect(&config).await?;
+            let issued =
+                admin::issue_token(&pool, &appender, &org, OffsetDateTime::now_utc()).await?;
+            println!("{}", issued.token);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Verify => {
+            let database = store::Database::parse(&config.database_url)?;
+            let pool = store::connect(&database, 2)?;
+            match verify::verify(&pool).await? {
+                Verdict::Sound {
+                    events,
+                    projected_to,
+                } => {
+                    println!(
+                        "sound: {events} events, hash chain intact, read tables equal the fold up to position {projected_to}"
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Verdict::Broken { position, reason } => {
+                    println!("broken at position {position}: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Bench {
+            url,
+            token,
+            clients,
+            seconds,
+            ops,
+            json,
+        } => {
+            let operations = ops
+                .iter()
+                .map(|name| Operation::parse(name))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let plan = BenchPlan {
+                url,
+                token,
+                clients: clients.max(1),
+                duration: Duration::from_secs(seconds.max(1)),
+                operations,
+            };
+            let figures = bench::run(&plan).await?;
+            if json {
+                println!("{}", serde_json::to_string(&figures)?);
+            } else {
+                print!("{}", bench::table(&figures));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A pool and an appender for the one-shot administration verbs.
+async fn connect(config: &Config) -> anyhow::Result<(store::Pool, store::Appender)> {
+    let database = prepare_database(config).await?;
+    let pool = store::connect(&database, 2)?;
+    let batch_sizes =
+        prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("unused", "unused"))?;
+    let appender = store::Appender::start(pool.clone(), batch_sizes);
+    Ok((pool, appender))
+}
+
+async fn first_start(
+    stack: &rollcall::RunningStack,
+    bind: &str,
+    name: &str,
+    owner_email: &str,
+) -> anyhow::Result<()> {
+    let created = admin::create_organization(&stack.appender, name, owner_email).await?;
+    let issued = admin::issue_token_for(
+        &stack.pool,
+        &stack.appender,
+        created.org_id,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    let expires = issued.expires_at.format(&Rfc3339)?;
+    println!(
+        "\nFirst start: created organization {name:?} (org_id {}) owned by {owner_email}.\n\
+         Its SCIM token is shown this once (valid until {expires}):\n\n    {}\n\n\
+         Try it:\n\n    curl -s -H 'Authorization: Bearer {}' 'http://{bind}/scim_v2/Users?filter=userName%20eq%20%22nobody%22'\n",
+        created.org_id, issued.token, issued.token
+    );
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM can be watched");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

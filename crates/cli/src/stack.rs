@@ -1,0 +1,133 @@
+//! The whole of rollcall in one process: API, outbox relay, projector and the
+//! access-log writer, started and stopped in the right order.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use api::{ApiMetrics, AppState, Application, Settings, Tokens};
+use projector::{Metrics, Projector, Relay};
+use store::{AccessLog, Appender, Database, Pool};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::Config;
+
+/// Connections in the pool: the appender and projector hold one each while
+/// they work, the rest serve reads.
+const POOL_SIZE: usize = 32;
+
+/// What it takes to start the stack.
+pub struct Stack {
+    pub config: Config,
+    pub settings: Settings,
+}
+
+/// A started stack; [`RunningStack::stop`] shuts it down without losing
+/// a request record.
+pub struct RunningStack {
+    pub port: u16,
+    pub pool: Pool,
+    pub appender: Appender,
+    pub registry: prometheus::Registry,
+    server: api::ServerHandle,
+    server_task: JoinHandle<std::io::Result<()>>,
+    access_log_task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    background: Vec<JoinHandle<()>>,
+}
+
+/// Creates the database if missing and applies migrations.
+pub async fn prepare_database(config: &Config) -> anyhow::Result<Database> {
+    let database = Database::parse(&config.database_url)?;
+    if store::create_database_if_missing(&database).await? {
+        tracing::info!(database = database.name(), "created the database");
+    }
+    store::migrate(&database)
+        .await
+        .context("migrating the database")?;
+    Ok(database)
+}
+
+impl Stack {
+    /// Starts everything on `listener` against an already migrated database.
+    pub async fn start(self, listener: TcpListener) -> anyhow::Result<RunningStack> {
+        let database = Database::parse(&self.config.database_url)?;
+        let pool = store::connect(&database, POOL_SIZE)?;
+        let registry = prometheus::Registry::new();
+        let api_metrics = ApiMetrics::register(&registry)?;
+        let async_metrics = Metrics::register(&registry)?;
+        let topology = bus::Topology::new(&self.config.bus_prefix);
+        let appender = Appender::start(pool.clone(), api_metrics.append_batch_size.clone());
+        let (access_log, access_log_task) = AccessLog::start(pool.clone());
+        let (stop, stopped) = watch::channel(false);
+        let (applied, projection) = watch::channel(0);
+        let relay_wake = Arc::new(Notify::new());
+
+        let relay = Relay {
+            pool: pool.clone(),
+            amqp_url: self.config.amqp_url.clone(),
+            topology: topology.clone(),
+            wake: relay_wake.clone(),
+            metrics: async_metrics.clone(),
+        };
+        let projector = Projector {
+            pool: pool.clone(),
+            amqp_url: self.config.amqp_url.clone(),
+            topology,
+            applied,
+            metrics: async_metrics,
+        };
+        let background = vec![
+            tokio::spawn(relay.run(stopped.clone())),
+            tokio::spawn(projector.run(stopped)),
+        ];
+
+        let state = AppState {
+            pool: pool.clone(),
+            appender: appender.clone(),
+            access_log,
+            tokens: Tokens::new(pool.clone()),
+            projection,
+            relay_wake,
+            metrics: api_metrics,
+            registry: registry.clone(),
+            settings: self.settings,
+        };
+        let application = Application::build(listener, state)?;
+        let port = application.port();
+        let server = application.handle();
+        let server_task = tokio::spawn(application.run_until_stopped());
+        Ok(RunningStack {
+            port,
+            pool,
+            appender,
+            registry,
+            server,
+            server_task,
+            access_log_task,
+            stop,
+            background,
+        })
+    }
+}
+
+impl RunningStack {
+    /// Stops taking requests, lets those in flight finish, writes every
+    /// pending access record, then stops the relay and the projector.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.server.stop(true).await;
+        self.server_task.await??;
+        // The server owned the last AccessLog handles; the writer now drains
+        // its queue and ends.
+        tokio::time::timeout(Duration::from_secs(30), self.access_log_task)
+            .await
+            .context("the access log did not drain within 30 s")??;
+        let _ = self.stop.send(true);
+        for task in self.background {
+            task.await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,117 @@
+//! The events of rollcall's log, and how a stored row turns back into one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Schema version written with every new event; bump it when a variant's
+/// stored shape changes and teach [`Event::from_stored`] to upcast the old one.
+pub const CURRENT_SCHEMA_VERSION: i32 = 1;
+
+/// Something that happened to an organisation, in the past tense.
+///
+/// Stored as JSON with a `type` tag; never change the meaning of a stored
+/// variant: add variants and optional fields instead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Event {
+    /// An organisation was created under a unique name.
+    OrganizationCreated { name: String },
+    /// An account became an owner of the organisation.
+    OwnerAdded { account_id: Uuid, email: String },
+    /// SCIM provisioning was enabled with the role new users receive.
+    ScimEnabled { default_role: String },
+    /// A SCIM token was issued; the token itself never enters the log.
+    ScimTokenIssued {
+        token_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+    },
+    /// A user was created over SCIM; `resource` is what the client sent,
+    /// minus server-owned attributes (`id`, `meta`) and secrets (`password`).
+    UserProvisioned { resource: Value },
+    /// A user was replaced wholesale (PUT).
+    UserReplaced { resource: Value },
+    /// A user was patched; `operations` as sent, `resource` as they left it.
+    UserPatched { operations: Value, resource: Value },
+    /// A user's `active` flag turned false: the membership ends.
+    UserDeactivated {},
+    /// A user's `active` flag turned true again.
+    UserReactivated {},
+    /// A user was deleted.
+    UserDeleted {},
+}
+
+impl Event {
+    /// The name stored in the log's `event_type` column.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Event::OrganizationCreated { .. } => "OrganizationCreated",
+            Event::OwnerAdded { .. } => "OwnerAdded",
+            Event::ScimEnabled { .. } => "ScimEnabled",
+            Event::ScimTokenIssued { .. } => "ScimTokenIssued",
+            Event::UserProvisioned { .. } => "UserProvisioned",
+            Event::UserReplaced { .. } => "UserReplaced",
+            Event::UserPatched { .. } => "UserPatched",
+            Event::UserDeactivated { .. } => "UserDeactivated",
+            Event::UserReactivated { .. } => "UserReactivated",
+            Event::UserDeleted { .. } => "UserDeleted",
+        }
+    }
+
+    /// The JSON text stored in the log's `payload` column.
+    pub fn to_payload(&self) -> String {
+        serde_json::to_string(self).expect("events always serialize")
+    }
+
+    /// Reads an event back from its stored type, schema version and payload.
+    ///
+    /// Upcasting of older schema versions happens here.
+    pub fn from_stored(
+        event_type: &str,
+        schema_version: i32,
+        payload: &str,
+    ) -> Result<Event, UnreadableEvent> {
+        let unreadable = |reason: String| UnreadableEvent {
+            event_type: event_type.to_owned(),
+            schema_version,
+            reason,
+        };
+        if schema_version > CURRENT_SCHEMA_VERSION {
+            return Err(unreadable(
+                "written by a newer rollcall; upgrade this binary".into(),
+            ));
+        }
+        let event: Event =
+            serde_json::from_str(payload).map_err(|error| unreadable(error.to_string()))?;
+        if event.type_name() != event_type {
+            return Err(unreadable(format!(
+                "payload says {}, column says {event_type}",
+                event.type_name()
+            )));
+        }
+        Ok(event)
+    }
+}
+
+/// A stored event that this binary cannot read; the log is not at fault but
+/// this binary is too old or the row was altered.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read a stored {event_type} event (schema {schema_version}): {reason}")]
+pub struct UnreadableEvent {
+    pub event_type: String,
+    pub schema_version: i32,
+    pub reason: String,
+}
+
+/// An event as it stands in the log, with its position and stream coordinates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub position: i64,
+    pub org_id: Uuid,
+    pub stream_id: Uuid,
+    pub stream_version: i64,
+    pub recorded_at: OffsetDateTime,
+    pub event: Event,
+}

@@ -1,0 +1,35 @@
+//! What rollcall records about the request that caused an event.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The request behind an event or an access record. Holds no secrets: the
+/// token is named by its id and the body by its SHA-256 digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RequestMeta {
+    pub request_id: Uuid,
+    pub method: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_addr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_sha256: Option<String>,
+}
+
+impl RequestMeta {
+    /// Metadata for a change made from the command line rather than over HTTP.
+    pub fn command_line(verb: &str) -> RequestMeta {
+        RequestMeta {
+            request_id: Uuid::new_v4(),
+            method: "CLI".into(),
+            path: verb.into(),
+            status: 0,
+            ..RequestMeta::default()
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Organisations, their owners and their SCIM tokens.
+
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+use crate::{Event, Rejection};
+use scim::{ScimError, ScimType};
+
+/// How long a SCIM token stays valid after it is issued.
+pub const TOKEN_LIFETIME: Duration = Duration::days(365);
+
+/// The role a SCIM-created user receives unless the owner picks another.
+pub const DEFAULT_ROLE: &str = "member";
+
+/// The events that create an organisation with its first owner and SCIM
+/// enabled, so that a token can be issued straight away.
+pub fn create(name: &str, owner_email: &str, owner_id: Uuid) -> Result<Vec<Event>, Rejection> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(invalid("the organisation's name must not be empty"));
+    }
+    let email = owner_email.trim();
+    if !is_plausible_email(email) {
+        return Err(invalid(&format!(
+            "the owner's email {email:?} is not an email address (want name@domain)"
+        )));
+    }
+    Ok(vec![
+        Event::OrganizationCreated { name: name.into() },
+        Event::OwnerAdded {
+            account_id: owner_id,
+            email: email.into(),
+        },
+        Event::ScimEnabled {
+            default_role: DEFAULT_ROLE.into(),
+        },
+    ])
+}
+
+/// The event that issues a SCIM token at `now`, valid for [`TOKEN_LIFETIME`].
+pub fn issue_token(token_id: Uuid, now: OffsetDateTime) -> Event {
+    Event::ScimTokenIssued {
+        token_id,
+        expires_at: crate::chain::to_stored_precision(now + TOKEN_LIFETIME),
+    }
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn invalid(detail: &str) -> Rejection {
+    ScimError::bad_request(ScimType::InvalidValue, detail).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_organisation_starts_with_its_owner_and_scim_enabled() {
+        let events = create(" Acme ", "owner@acme.test", Uuid::nil()).unwrap();
+        assert_eq!(
+            events[0],
+            Event::OrganizationCreated {
+                name: "Acme".into()
+            }
+        );
+        assert!(
+            matches!(&events[2], Event::ScimEnabled { default_role } if default_role == "member")
+        );
+    }
+
+    #[test]
+    fn bad_names_and_emails_are_refused() {
+        assert!(create("", "a@b.c", Uuid::nil()).is_err());
+        assert!(create("x", "not-an-email", Uuid::nil()).is_err());
+        assert!(create("x", "a@localhost", Uuid::nil()).is_err());
+    }
+
+    #[test]
+    fn a_token_is_valid_for_a_year() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let Event::ScimTokenIssued { expires_at, .. } = issue_token(Uuid::nil(), now) else {
+            panic!("not a token event")
+        };
+        assert_eq!(expires_at - now, Duration::days(365));
+    }
+}

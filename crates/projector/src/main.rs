@@ -1,0 +1,72 @@
+//! `rollcall-projector`: the relay and the projector as their own process.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use projector::{Metrics, Projector, Relay};
+use tokio::sync::{Notify, watch};
+
+/// Publishes rollcall's event log to RabbitMQ and folds it into the read tables.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// PostgreSQL URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/rollcall"
+    )]
+    database_url: String,
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    amqp_url: String,
+    /// Prefix of every exchange and queue name.
+    #[arg(long, env = "ROLLCALL_BUS_PREFIX", default_value = "rollcall")]
+    bus_prefix: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let database = store::Database::parse(&args.database_url)?;
+    store::migrate(&database)
+        .await
+        .context("migrating the database")?;
+    let pool = store::connect(&database, 4)?;
+    let registry = prometheus::Registry::new();
+    let metrics = Metrics::register(&registry)?;
+    let topology = bus::Topology::new(&args.bus_prefix);
+    let (stop_tx, stop) = watch::channel(false);
+    let (applied, _) = watch::channel(0);
+    let relay = Relay {
+        pool: pool.clone(),
+        amqp_url: args.amqp_url.clone(),
+        topology: topology.clone(),
+        wake: Arc::new(Notify::new()),
+        metrics: metrics.clone(),
+    };
+    let projector = Projector {
+        pool,
+        amqp_url: args.amqp_url,
+        topology,
+        applied,
+        metrics,
+    };
+    let relay = tokio::spawn(relay.run(stop.clone()));
+    let projector = tokio::spawn(projector.run(stop));
+    tokio::signal::ctrl_c().await?;
+    stop_tx.send(true)?;
+    relay.await?;
+    projector.await?;
+    Ok(())
+}

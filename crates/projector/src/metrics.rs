@@ -1,0 +1,56 @@
+//! The relay's and projector's Prometheus metrics.
+
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+/// Metrics of the asynchronous path, registered in the caller's registry.
+#[derive(Clone)]
+pub struct Metrics {
+    pub relay_position: IntGauge,
+    pub relay_published: IntCounter,
+    pub projector_position: IntGauge,
+    pub projector_lag: IntGauge,
+    pub projector_holes_filled: IntCounter,
+    pub reconnects: IntCounterVec,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry`.
+    pub fn register(registry: &Registry) -> prometheus::Result<Metrics> {
+        let metrics = Metrics {
+            relay_position: IntGauge::new(
+                "rollcall_relay_published_position",
+                "Last log position the broker confirmed",
+            )?,
+            relay_published: IntCounter::new(
+                "rollcall_relay_published_events_total",
+                "Events published to RabbitMQ with a confirm",
+            )?,
+            projector_position: IntGauge::new(
+                "rollcall_projector_applied_position",
+                "Last log position folded into the read tables",
+            )?,
+            projector_lag: IntGauge::new(
+                "rollcall_projector_lag_events",
+                "Events appended but not yet folded into the read tables",
+            )?,
+            projector_holes_filled: IntCounter::new(
+                "rollcall_projector_holes_filled_total",
+                "Times the projector read missing events from the log",
+            )?,
+            reconnects: IntCounterVec::new(
+                Opts::new(
+                    "rollcall_bus_reconnects_total",
+                    "Reconnections to RabbitMQ after a failure",
+                ),
+                &["component"],
+            )?,
+        };
+        registry.register(Box::new(metrics.relay_position.clone()))?;
+        registry.register(Box::new(metrics.relay_published.clone()))?;
+        registry.register(Box::new(metrics.projector_position.clone()))?;
+        registry.register(Box::new(metrics.projector_lag.clone()))?;
+        registry.register(Box::new(metrics.projector_holes_filled.clone()))?;
+        registry.register(Box::new(metrics.reconnects.clone()))?;
+        Ok(metrics)
+    }
+}

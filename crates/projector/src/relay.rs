@@ -1,0 +1,98 @@
+//! The outbox relay: publishes the log past its checkpoint, with confirms.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bus::{Message, Publisher, Topology};
+use store::{Checkpoint, Pool};
+use tokio::sync::{Notify, watch};
+
+use crate::envelope::encode;
+use crate::{FIRST_BACKOFF, Metrics, next_backoff};
+
+/// How many events one publish round carries at most.
+const BATCH: i64 = 1_000;
+/// How often the relay looks at the log without being woken (appends made by
+/// other processes, such as the CLI, wake nobody here).
+const POLL: Duration = Duration::from_millis(200);
+
+/// Publishes every event after its checkpoint to the events exchange.
+pub struct Relay {
+    pub pool: Pool,
+    pub amqp_url: String,
+    pub topology: Topology,
+    /// Notified after each local append, so that publishing starts at once.
+    pub wake: Arc<Notify>,
+    pub metrics: Metrics,
+}
+
+/// What one relay step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayOutcome {
+    /// Published and checkpointed this many events.
+    Published(usize),
+    /// Nothing past the checkpoint.
+    Idle,
+}
+
+impl Relay {
+    /// Runs until `stop` turns true, reconnecting after failures.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut backoff = FIRST_BACKOFF;
+        while !*stop.borrow() {
+            match self.session(&mut stop).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?backoff, "relay interrupted; will resume from its checkpoint");
+                    self.metrics.reconnects.with_label_values(&["relay"]).inc();
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.changed() => {}
+                    }
+                    backoff = next_backoff(backoff);
+                }
+            }
+        }
+    }
+
+    async fn session(&self, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+        let connection = bus::connect(&self.amqp_url).await?;
+        bus::declare_topology(&connection, &self.topology).await?;
+        let publisher = Publisher::open(&connection, &self.topology).await?;
+        tracing::info!(exchange = %self.topology.events_exchange, "relay connected");
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            if self.run_once(&publisher).await? == RelayOutcome::Idle {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+    }
+
+    /// Publishes one batch past the checkpoint and moves the checkpoint.
+    pub async fn run_once(&self, publisher: &Publisher) -> anyhow::Result<RelayOutcome> {
+        let from = store::read_checkpoint(&self.pool, Checkpoint::Relay).await?;
+        let rows = store::read_after(&self.pool, from, BATCH).await?;
+        let Some(last) = rows.last().map(|row| row.position) else {
+            return Ok(RelayOutcome::Idle);
+        };
+        let messages: Vec<Message> = rows
+            .iter()
+            .map(|row| Message {
+                routing_key: format!("org.{}", row.org_id),
+                message_id: row.position.to_string(),
+                body: encode(row),
+            })
+            .collect();
+        publisher.publish_confirmed(&messages).await?;
+        store::set_checkpoint(&self.pool, Checkpoint::Relay, last).await?;
+        self.metrics.relay_position.set(last);
+        self.metrics.relay_published.inc_by(rows.len() as u64);
+        Ok(RelayOutcome::Published(rows.len()))
+    }
+}

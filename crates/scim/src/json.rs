@@ -1,0 +1,33 @@
+//! Case-insensitive access to JSON object members (RFC 7643 §2.1: attribute
+//! names are case-insensitive, but a stored key keeps its spelling).
+
+use serde_json::{Map, Value};
+
+/// The member named `key` in any case.
+pub(crate) fn get_ci<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// The stored spelling of the member named `key` in any case.
+pub(crate) fn find_key(obj: &Map<String, Value>, key: &str) -> Option<String> {
+    if obj.contains_key(key) {
+        return Some(key.to_owned());
+    }
+    obj.keys().find(|k| k.eq_ignore_ascii_case(key)).cloned()
+}
+
+/// Sets `key` (any case) to `value`, keeping an existing key's spelling and position.
+pub(crate) fn set_ci(obj: &mut Map<String, Value>, key: &str, value: Value) {
+    let key = find_key(obj, key).unwrap_or_else(|| key.to_owned());
+    obj.insert(key, value);
+}
+
+/// Removes `key` (any case), keeping the other members' order.
+pub(crate) fn remove_ci(obj: &mut Map<String, Value>, key: &str) -> Option<Value> {
+    let key = find_key(obj, key)?;
+    obj.shift_remove(&key)
+}

@@ -1,0 +1,94 @@
+use serde_json::{Value, json};
+
+use super::{ENT, entra_user, minimal_user, ops, patch_user};
+
+const MANAGER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+
+fn with_manager(id: &str) -> Value {
+    let mut u = entra_user();
+    u[ENT] = json!({"employeeNumber": "1", "manager": {"value": id}});
+    u
+}
+
+#[test]
+fn every_set_shape_stores_value_object() {
+    let table = [
+        json!({"op": "Add", "path": MANAGER, "value": "271"}),
+        json!({"op": "add", "path": MANAGER, "value": {"value": "271"}}),
+        json!({"op": "Replace", "path": MANAGER, "value": {"value": "271", "displayName": "Boss"}}),
+        json!({"op": "Add", "path": "manager", "value": [{"$ref": "http://x/scim/Users/271", "value": "271"}]}),
+        json!({"op": "replace", "path": format!("{MANAGER}.value"), "value": "271"}),
+        json!({"op": "replace", "value": {MANAGER: "271"}}),
+        json!({"op": "replace", "value": {ENT: {"manager": "271"}}}),
+    ];
+    for base in [minimal_user(), with_manager("old")] {
+        for op in &table {
+            let out = patch_user(&base, ops(json!([op]))).unwrap_or_else(|e| panic!("{op}: {e:?}"));
+            assert_eq!(out[ENT]["manager"], json!({"value": "271"}), "{op}");
+            assert!(out.get("manager").is_none(), "{op}");
+            assert!(
+                out["schemas"].as_array().unwrap().contains(&json!(ENT)),
+                "{op}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_removal_shape_removes_it() {
+    let table = [
+        json!({"op": "remove", "path": MANAGER}),
+        json!({"op": "Remove", "path": "manager"}),
+        json!({"op": "replace", "path": MANAGER, "value": ""}),
+        json!({"op": "replace", "path": MANAGER, "value": {"value": ""}}),
+        json!({"op": "replace", "path": MANAGER, "value": null}),
+        json!({"op": "replace", "path": MANAGER, "value": []}),
+        json!({"op": "remove", "path": "manager[value eq \"m1\"]"}),
+        json!({"op": "remove", "path": format!("{MANAGER}[value eq \"m1\"]")}),
+        json!({"op": "replace", "value": {MANAGER: ""}}),
+    ];
+    for op in table {
+        let out = patch_user(&with_manager("m1"), ops(json!([op.clone()]))).unwrap();
+        assert_eq!(out[ENT], json!({"employeeNumber": "1"}), "{op}");
+    }
+}
+
+#[test]
+fn filtered_removal_of_another_manager_is_a_no_op() {
+    let user = with_manager("m1");
+    let out = patch_user(
+        &user,
+        ops(json!([{"op": "remove", "path": "manager[value eq \"m2\"]"}])),
+    )
+    .unwrap();
+    assert_eq!(out, user);
+}
+
+#[test]
+fn removing_an_absent_manager_is_a_no_op() {
+    let user = minimal_user();
+    let out = patch_user(&user, ops(json!([{"op": "remove", "path": MANAGER}]))).unwrap();
+    assert_eq!(out, user);
+}
+
+#[test]
+fn bad_manager_values() {
+    for value in [json!(7), json!({"displayName": "x"}), json!({"value": 3})] {
+        let r = patch_user(
+            &minimal_user(),
+            ops(json!([{"op": "add", "path": MANAGER, "value": value}])),
+        );
+        super::assert_scim_err(r, scim::ScimType::InvalidValue);
+    }
+}
+
+#[test]
+fn remove_with_a_value_removes_only_that_manager() {
+    let user = with_manager("m1");
+    let body = |id: &str| ops(json!([{"op": "Remove", "path": "manager", "value": {"value": id}}]));
+    assert_eq!(patch_user(&user, body("m2")).unwrap(), user);
+    assert_eq!(
+        patch_user(&user, body("m1")).unwrap()[ENT],
+        json!({"employeeNumber": "1"})
+    );
+}

@@ -1,0 +1,122 @@
+//! Reaching PostgreSQL: creating the database, migrating it, pooling connections.
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::StoreError;
+
+mod embedded {
+    refinery::embed_migrations!("../../migrations");
+}
+
+/// Advisory lock key that serialises concurrent migrations of one database.
+const MIGRATION_LOCK: i64 = 0x726f_6c6c_6361_6c6c;
+
+/// A parsed `DATABASE_URL`.
+#[derive(Debug, Clone)]
+pub struct Database {
+    config: tokio_postgres::Config,
+}
+
+impl Database {
+    /// Parses a PostgreSQL URL or key=value connection string.
+    pub fn parse(url: &str) -> Result<Database, StoreError> {
+        let config = url.parse().map_err(|error| {
+            StoreError::Unavailable(format!("DATABASE_URL is malformed: {error}"))
+        })?;
+        Ok(Database { config })
+    }
+
+    /// The database's name (`postgres` when the URL names none).
+    pub fn name(&self) -> &str {
+        self.config.get_dbname().unwrap_or("postgres")
+    }
+
+    /// The same server, another database.
+    pub fn with_name(&self, name: &str) -> Database {
+        let mut config = self.config.clone();
+        config.dbname(name);
+        Database { config }
+    }
+
+    /// One unpooled connection, driven on a background task.
+    pub async fn connect_one(&self) -> Result<tokio_postgres::Client, StoreError> {
+        let (client, connection) = self.config.connect(NoTls).await.map_err(|error| {
+            StoreError::Unavailable(format!(
+                "cannot connect to PostgreSQL database {:?}: {error}. Is it running? \
+                 Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+                self.name()
+            ))
+        })?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "PostgreSQL connection closed");
+            }
+        });
+        Ok(client)
+    }
+}
+
+/// Creates the database named in `database` unless it exists.
+pub async fn create_database_if_missing(database: &Database) -> Result<bool, StoreError> {
+    let admin = database.with_name("postgres").connect_one().await?;
+    let exists = admin
+        .query_opt(
+            "select 1 from pg_database where datname = $1",
+            &[&database.name()],
+        )
+        .await?
+        .is_some();
+    if exists {
+        return Ok(false);
+    }
+    let create = format!("create database {}", quote_identifier(database.name()));
+    match admin.batch_execute(&create).await {
+        Ok(()) => Ok(true),
+        // Someone else created it between our check and our create.
+        Err(error)
+            if error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Applies the embedded migrations that the database has not seen yet.
+pub async fn migrate(database: &Database) -> Result<usize, StoreError> {
+    let mut client = database.connect_one().await?;
+    client
+        .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .map_err(|error| StoreError::Unavailable(format!("migration failed: {error}")));
+    client
+        .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    Ok(report?.applied_migrations().len())
+}
+
+/// A pool of `size` connections to `database`.
+pub fn connect(database: &Database, size: usize) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(
+        database.config.clone(),
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .create_timeout(Some(std::time::Duration::from_secs(5)))
+        .wait_timeout(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .map_err(|error| StoreError::Unavailable(format!("cannot build the pool: {error}")))
+}
+
+fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

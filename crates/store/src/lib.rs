@@ -1,0 +1,32 @@
+//! PostgreSQL adapter: the pool, migrations, the event store and the read tables.
+//!
+//! The event log is the single source of truth and the outbox at once. All
+//! appends go through one [`Appender`] per process, which batches concurrent
+//! requests into one transaction (group commit): the `log_head` row lock that
+//! makes positions gap-free and commit-ordered, and the fsync, are paid once
+//! per batch instead of once per request. Everything that must hold while the
+//! read tables lag (stream versions, uniqueness, organisation names, tokens)
+//! is checked and written inside that same transaction.
+//!
+//! SQL lives here and nowhere else; services call typed functions.
+
+mod access_log;
+mod append;
+mod connect;
+mod error;
+mod log;
+mod projection;
+mod registry;
+mod users;
+
+pub use access_log::{AccessLog, AccessRecord};
+pub use append::{AppendError, AppendRequest, Appended, Appender, Registration};
+pub use connect::{Database, connect, create_database_if_missing, migrate};
+pub use error::StoreError;
+pub use log::{LogRow, log_head, read_after, read_stream};
+pub use projection::{Checkpoint, apply_user_changes, read_checkpoint, set_checkpoint};
+pub use registry::{TokenRecord, find_organization, find_token, has_organizations};
+pub use users::{UserQuery, UserRecord, find_user, list_users, read_projection_snapshot};
+
+/// The PostgreSQL connection pool every adapter function takes.
+pub type Pool = deadpool_postgres::Pool;

@@ -1,0 +1,185 @@
+//! The projector's side of the store: checkpoints and read-table changes,
+//! committed together so that a change is applied exactly once.
+
+use deadpool_postgres::Transaction;
+use domain::StoredEvent;
+use domain::projection::{UserRow, UserRowChange, user_row_change};
+
+use crate::{Pool, StoreError};
+
+/// A named consumer's position in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// The outbox relay: events up to here are confirmed by the broker.
+    Relay,
+    /// The projector: events up to here are folded into the read tables.
+    Projector,
+}
+
+impl Checkpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Checkpoint::Relay => "relay",
+            Checkpoint::Projector => "projector",
+        }
+    }
+}
+
+/// Where a consumer stands.
+pub async fn read_checkpoint(pool: &Pool, checkpoint: Checkpoint) -> Result<i64, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached("select position from checkpoints where name = $1")
+        .await?;
+    Ok(client
+        .query_one(&statement, &[&checkpoint.name()])
+        .await?
+        .get(0))
+}
+
+/// Moves a consumer forward (never back).
+pub async fn set_checkpoint(
+    pool: &Pool,
+    checkpoint: Checkpoint,
+    position: i64,
+) -> Result<(), StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached("update checkpoints set position = greatest(position, $2) where name = $1")
+        .await?;
+    client
+        .execute(&statement, &[&checkpoint.name(), &position])
+        .await?;
+    Ok(())
+}
+
+/// Folds events into the read tables and moves the projector's checkpoint, in
+/// one transaction. Events at or below the checkpoint are skipped (repeated
+/// deliveries); the rest must continue the checkpoint without a hole, or
+/// nothing is applied. Returns the new checkpoint.
+pub async fn apply_user_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, StoreError> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let mut checkpoint: i64 = transaction
+        .query_one(
+            "select position from checkpoints where name = 'projector' for update",
+            &[],
+        )
+        .await?
+        .get(0);
+    for stored in events {
+        if stored.position <= checkpoint {
+            continue;
+        }
+        if stored.position != checkpoint + 1 {
+            return Err(StoreError::Inconsistent(format!(
+                "the projector is at {checkpoint} and was handed position {}",
+                stored.position
+            )));
+        }
+        if let Some(change) = user_row_change(stored) {
+            apply(&transaction, stored, change).await?;
+        }
+        checkpoint = stored.position;
+    }
+    transaction
+        .execute(
+            "update checkpoints set position = $1 where name = 'projector'",
+            &[&checkpoint],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(checkpoint)
+}
+
+async fn apply(
+    transaction: &Transaction<'_>,
+    stored: &StoredEvent,
+    change: UserRowChange,
+) -> Result<(), StoreError> {
+    let key = [&stored.org_id, &stored.stream_id];
+    let changed = match change {
+        UserRowChange::Insert(row) => {
+            let statement = transaction
+                .prepare_cached(
+                    "insert into scim_users (org_id, user_id, user_name, external_id, active, \
+                     resource, version, created_at, updated_at) \
+                     values ($1, $2, $3, $4, $5, $6::text::json, $7, $8, $9)",
+                )
+                .await?;
+            let resource = resource_text(&row);
+            transaction
+                .execute(
+                    &statement,
+                    &[
+                        key[0],
+                        key[1],
+                        &row.user_name,
+                        &row.external_id,
+                        &row.active,
+                        &resource,
+                        &row.version,
+                        &row.created_at,
+                        &row.updated_at,
+                    ],
+                )
+                .await?
+        }
+        UserRowChange::Update(row) => {
+            let statement = transaction
+                .prepare_cached(
+                    "update scim_users set user_name = $3, external_id = $4, active = $5, \
+                     resource = $6::text::json, version = $7, updated_at = $8 \
+                     where org_id = $1 and user_id = $2",
+                )
+                .await?;
+            let resource = resource_text(&row);
+            transaction
+                .execute(
+                    &statement,
+                    &[
+                        key[0],
+                        key[1],
+                        &row.user_name,
+                        &row.external_id,
+                        &row.active,
+                        &resource,
+                        &row.version,
+                        &row.updated_at,
+                    ],
+                )
+                .await?
+        }
+        UserRowChange::Touch {
+            version,
+            updated_at,
+        } => {
+            let statement = transaction
+                .prepare_cached(
+                    "update scim_users set version = $3, updated_at = $4 where org_id = $1 and user_id = $2",
+                )
+                .await?;
+            transaction
+                .execute(&statement, &[key[0], key[1], &version, &updated_at])
+                .await?
+        }
+        UserRowChange::Delete => {
+            let statement = transaction
+                .prepare_cached("delete from scim_users where org_id = $1 and user_id = $2")
+                .await?;
+            transaction.execute(&statement, &[key[0], key[1]]).await?
+        }
+    };
+    if changed != 1 {
+        return Err(StoreError::Inconsistent(format!(
+            "event {} ({}) found no user row to change",
+            stored.position,
+            stored.event.type_name()
+        )));
+    }
+    Ok(())
+}
+
+fn resource_text(row: &UserRow) -> String {
+    serde_json::to_string(&row.resource).expect("a resource serializes")
+}
