@@ -1,0 +1,569 @@
+//! DESIGN.md's guarantees, each shown on real PostgreSQL and RabbitMQ.
+
+use std::time::Duration;
+
+use futures::future::join_all;
+use rand::seq::SliceRandom;
+use reqwest::StatusCode;
+use rollcall::verify::{Verdict, verify};
+use serde_json::{Value, json};
+
+use crate::helpers::{Options, RABBITMQ, TcpProxy, entra_user, spawn_app, spawn_app_with};
+
+#[tokio::test]
+async fn the_log_refuses_update_delete_and_truncate() {
+    let app = spawn_app().await;
+    app.provision("immutable@contoso.com").await;
+    let sql = app.sql().await;
+    for statement in [
+        "update events set payload = '{}' where position = 1",
+        "delete from events where position = 1",
+        "truncate events",
+        "update access_log set status = 200",
+        "delete from access_log",
+    ] {
+        let refused = sql.batch_execute(statement).await;
+        assert!(refused.is_err(), "{statement} must be refused");
+    }
+    let count: i64 = sql
+        .query_one("select count(*) from events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(
+        count >= 5,
+        "the organization's events and the user's are all still there"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_request_is_recorded_as_an_event_or_an_access_record() {
+    let app = spawn_app().await;
+    let id = app.provision("recorded@contoso.com").await; // event
+    app.get_user(&id).await; // access
+    app.filter_users("userName eq \"x\"").await; // access
+    app.create_user(entra_user("recorded@contoso.com")).await; // 409: access
+    app.patch_user(
+        &id,
+        json!([{"op": "Replace", "path": "displayName", "value": "R"}]),
+    )
+    .await; // event
+    app.send(app.client.get(format!("{}/Users", app.base)))
+        .await; // 401: access
+    let sql = app.sql().await;
+    let stack_stopped = app.stack.as_ref().is_some();
+    assert!(stack_stopped);
+    // Stopping the stack drains the access log: nothing is lost on shutdown.
+    let database_url = app.database_url.clone();
+    let _ = database_url;
+    let app = {
+        let mut app = app;
+        let stack = app.stack.take().unwrap();
+        stack.stop().await.unwrap();
+        app
+    };
+    let events = sql
+        .query(
+            "select metadata->>'method', metadata->>'status', metadata->>'body_sha256' is not null, \
+                    metadata->>'token_id' is not null, metadata->>'request_id' is not null, \
+                    metadata->>'client_addr' is not null from events where stream_id <> org_id order by position",
+            &[],
+        )
+        .await
+        .unwrap();
+    let methods: Vec<(String, String, bool, bool, bool, bool)> = events
+        .iter()
+        .map(|row| {
+            (
+                row.get(0),
+                row.get(1),
+                row.get(2),
+                row.get(3),
+                row.get(4),
+                row.get(5),
+            )
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        vec![
+            ("POST".into(), "201".into(), true, true, true, true),
+            ("PATCH".into(), "200".into(), true, true, true, true)
+        ]
+    );
+    let access: Vec<(String, i32, bool)> = sql
+        .query(
+            "select method, status, org_id is null from access_log order by id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    let mut access_sorted = access.clone();
+    access_sorted.sort();
+    assert_eq!(
+        access_sorted,
+        vec![
+            ("GET".into(), 200, false),
+            ("GET".into(), 200, false),
+            ("GET".into(), 401, true),
+            ("POST".into(), 409, false)
+        ]
+    );
+    let leaked: i64 = sql
+        .query_one(
+            "select (select count(*) from events where payload::text like '%' || $1 || '%' or metadata::text like '%' || $1 || '%') \
+                  + (select count(*) from access_log where path like '%' || $1 || '%' or coalesce(detail, '') like '%' || $1 || '%')",
+            &[&app.token],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leaked, 0, "the token never enters the log");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn passwords_never_enter_the_log() {
+    let app = spawn_app().await;
+    let mut body = entra_user("secret@contoso.com");
+    body["password"] = json!("Hunter2-very-secret");
+    let (status, created) = app.create_user(body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(created.get("password").is_none());
+    let sql = app.sql().await;
+    let leaked: i64 = sql
+        .query_one(
+            "select count(*) from events where payload::text like '%Hunter2%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(leaked, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sixteen_concurrent_writers_leave_no_hole_and_the_projector_applies_all() {
+    let app = spawn_app().await;
+    let writers = (0..16).map(|writer| {
+        let app = &app;
+        async move {
+            for n in 0..500 {
+                let (status, body) = app
+                    .create_user(entra_user(&format!("w{writer}-{n}@contoso.com")))
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+            }
+        }
+    });
+    join_all(writers).await;
+    app.wait_for_projector(Duration::from_secs(60)).await;
+    let sql = app.sql().await;
+    let row = sql
+        .query_one(
+            "select count(*), min(position), max(position) from events",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (count, min, max): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
+    assert_eq!((min, max), (1, count), "positions are 1..N without a gap");
+    assert_eq!(count, 4 + 16 * 500);
+    let users: i64 = sql
+        .query_one("select count(*) from scim_users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(users, 16 * 500);
+    let verdict = verify(app.pool()).await.unwrap();
+    assert_eq!(
+        verdict,
+        Verdict::Sound {
+            events: count,
+            projected_to: count
+        }
+    );
+    app.stop().await;
+}
+
+/// One PATCH per attribute, each in its own request, all at once.
+fn round_operations(round: usize) -> Vec<Value> {
+    let active = round % 2 == 0;
+    vec![
+        json!([{"op": "Replace", "path": "userName", "value": format!("race-{round}@contoso.com")}]),
+        json!([{"op": "replace", "value": {"name.givenName": format!("Given {round}")}}]),
+        json!([{"op": "Replace", "path": "name.familyName", "value": format!("Family {round}")}]),
+        json!([{"op": "replace", "value": {"name.formatted": format!("Formatted {round}")}}]),
+        json!([{"op": "Replace", "path": "displayName", "value": format!("Display {round}")}]),
+        json!([{"op": "replace", "path": "externalId", "value": format!("ext-{round}")}]),
+        json!([{"op": "Replace", "path": "active", "value": if active { "True" } else { "False" }}]),
+        json!([{"op": "Replace", "path": "emails[type eq \"work\"].value", "value": format!("mail-{round}@contoso.com")}]),
+    ]
+}
+
+#[tokio::test]
+async fn concurrent_patches_to_one_user_never_lose_an_update() {
+    let app = spawn_app().await;
+    let id = app.provision("race@contoso.com").await;
+    for round in 1..=20 {
+        let patches = round_operations(round).into_iter().map(|operations| {
+            let app = &app;
+            let id = id.clone();
+            async move { app.patch_user(&id, operations).await }
+        });
+        for (status, body) in join_all(patches).await {
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let (_, user) = app.get_user(&id).await;
+        assert_eq!(
+            user["userName"],
+            format!("race-{round}@contoso.com"),
+            "round {round}"
+        );
+        assert_eq!(
+            user["name"]["givenName"],
+            format!("Given {round}"),
+            "round {round}"
+        );
+        assert_eq!(
+            user["name"]["familyName"],
+            format!("Family {round}"),
+            "round {round}"
+        );
+        assert_eq!(
+            user["name"]["formatted"],
+            format!("Formatted {round}"),
+            "round {round}"
+        );
+        assert_eq!(
+            user["displayName"],
+            format!("Display {round}"),
+            "round {round}"
+        );
+        assert_eq!(user["externalId"], format!("ext-{round}"), "round {round}");
+        assert_eq!(user["active"], round % 2 == 0, "round {round}");
+        assert_eq!(
+            user["emails"][0]["value"],
+            format!("mail-{round}@contoso.com"),
+            "round {round}"
+        );
+    }
+    let (_, user) = app.get_user(&id).await;
+    let current = user["meta"]["version"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .patch_user_if_match(
+            &id,
+            "W/\"1\"",
+            json!([{"op": "Replace", "path": "displayName", "value": "stale"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    let (status, _) = app
+        .patch_user_if_match(
+            &id,
+            &current,
+            json!([{"op": "Replace", "path": "displayName", "value": "fresh"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn twenty_concurrent_creates_of_one_user_name_give_one_201_and_nineteen_409() {
+    let app = spawn_app().await;
+    let names: Vec<String> = (0..20)
+        .map(|n| {
+            "same.person@contoso.com"
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if (i + n) % 3 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let creates = names.iter().map(|name| app.create_user(entra_user(name)));
+    let statuses: Vec<StatusCode> = join_all(creates)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CONFLICT)
+            .count(),
+        19,
+        "{statuses:?}"
+    );
+    let (_, found) = app
+        .filter_users("userName eq \"SAME.PERSON@contoso.com\"")
+        .await;
+    assert_eq!(found["totalResults"], 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn writes_survive_a_broker_outage_and_the_backlog_is_published_after() {
+    let proxy = TcpProxy::start("127.0.0.1:5672").await;
+    let app = spawn_app_with(Options {
+        amqp_url: proxy.amqp_url(),
+        read_your_writes_wait: Duration::from_millis(200),
+    })
+    .await;
+    app.provision("before.outage@contoso.com").await;
+    app.wait_for_projector(Duration::from_secs(10)).await;
+
+    proxy.cut();
+    let mut during = Vec::new();
+    for n in 0..10 {
+        during.push(
+            app.provision(&format!("during.outage.{n}@contoso.com"))
+                .await,
+        );
+    }
+    let (_, listed) = app.list_users("count=0").await;
+    assert!(
+        listed["totalResults"].as_i64().unwrap() < 11,
+        "the projector cannot see writes while RabbitMQ is cut off"
+    );
+
+    proxy.restore();
+    app.wait_for_projector(Duration::from_secs(30)).await;
+    for id in &during {
+        assert_eq!(app.get_user(id).await.0, StatusCode::OK);
+    }
+    let sql = app.sql().await;
+    let relayed: i64 = sql
+        .query_one("select position from checkpoints where name = 'relay'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let head: i64 = sql
+        .query_one("select last_position from log_head", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(relayed, head, "the relay published the whole backlog");
+    assert!(matches!(
+        verify(app.pool()).await.unwrap(),
+        Verdict::Sound { .. }
+    ));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for n in 0..12 {
+        ids.push(app.provision(&format!("once.{n}@contoso.com")).await);
+    }
+    for id in &ids[..6] {
+        app.patch_user(
+            id,
+            json!([{"op": "Replace", "path": "active", "value": "False"}]),
+        )
+        .await;
+    }
+    for id in &ids[6..9] {
+        app.delete_user(id).await;
+    }
+    app.wait_for_projector(Duration::from_secs(10)).await;
+    let in_order = store::read_projection_snapshot(app.pool()).await.unwrap();
+    let log = store::read_after(app.pool(), 0, 10_000).await.unwrap();
+
+    // Through RabbitMQ: every event published again, twice, shuffled.
+    let connection = bus::connect(RABBITMQ).await.unwrap();
+    let publisher = bus::Publisher::open(&connection, &bus::Topology::new(&app.bus_prefix))
+        .await
+        .unwrap();
+    let mut messages: Vec<bus::Message> = log
+        .iter()
+        .chain(log.iter())
+        .map(|row| bus::Message {
+            routing_key: format!("org.{}", row.org_id),
+            message_id: row.position.to_string(),
+            body: projector::envelope::encode(row),
+        })
+        .collect();
+    messages.shuffle(&mut rand::rng());
+    publisher.publish_confirmed(&messages).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.wait_for_projector(Duration::from_secs(10)).await;
+    assert_eq!(
+        store::read_projection_snapshot(app.pool()).await.unwrap(),
+        in_order
+    );
+
+    // Straight into a second database's projector: shuffled, duplicated,
+    // in random chunks, starting with holes.
+    let copy = spawn_app().await;
+    let sql = copy.sql().await;
+    sql.batch_execute(
+        "truncate scim_users; update checkpoints set position = 0 where name = 'projector'",
+    )
+    .await
+    .unwrap();
+    let source = app.sql().await;
+    let rows = source.query("select position, org_id, stream_id, stream_version, event_type, schema_version, payload::text, metadata::text, recorded_at, prev_hash, hash from events order by position", &[]).await.unwrap();
+    // The copy has its own organization's events; a fresh copy of the log replaces them.
+    sql.batch_execute("alter table events disable trigger events_append_only; delete from events; alter table events enable trigger events_append_only").await.unwrap();
+    for row in &rows {
+        sql.execute(
+            "insert into events values ($1, $2, $3, $4, $5, $6, $7::text::json, $8::text::json, $9, $10, $11)",
+            &[&row.get::<_, i64>(0), &row.get::<_, uuid::Uuid>(1), &row.get::<_, uuid::Uuid>(2), &row.get::<_, i64>(3),
+              &row.get::<_, String>(4), &row.get::<_, i32>(5), &row.get::<_, String>(6), &row.get::<_, String>(7),
+              &row.get::<_, time::OffsetDateTime>(8), &row.get::<_, Vec<u8>>(9), &row.get::<_, Vec<u8>>(10)],
+        )
+        .await
+        .unwrap();
+    }
+    let last = log.last().unwrap().position;
+    sql.execute("update log_head set last_position = $1", &[&last])
+        .await
+        .unwrap();
+    let registry = prometheus::Registry::new();
+    let (applied, _) = tokio::sync::watch::channel(0);
+    let direct = projector::Projector {
+        pool: copy.pool().clone(),
+        amqp_url: RABBITMQ.into(),
+        topology: bus::Topology::new("unused"),
+        applied,
+        metrics: projector::Metrics::register(&registry).unwrap(),
+    };
+    let mut deliveries: Vec<domain::StoredEvent> = log
+        .iter()
+        .chain(log.iter())
+        .map(|row| row.to_stored().unwrap())
+        .collect();
+    deliveries.shuffle(&mut rand::rng());
+    for chunk in deliveries.chunks(7) {
+        direct.apply(chunk.to_vec()).await.unwrap();
+    }
+    let (_, copied_users) = store::read_projection_snapshot(copy.pool()).await.unwrap();
+    assert_eq!(
+        copied_users, in_order.1,
+        "the copy folds to byte-identical rows"
+    );
+    assert!(matches!(
+        verify(copy.pool()).await.unwrap(),
+        Verdict::Sound { .. }
+    ));
+    copy.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn two_hundred_writes_are_each_read_back_at_once() {
+    let app = spawn_app().await;
+    for n in 0..100 {
+        let user_name = format!("ryw.{n}@contoso.com");
+        let id = app.provision(&user_name).await;
+        let (_, found) = app
+            .filter_users(&format!("userName eq \"{user_name}\""))
+            .await;
+        assert_eq!(
+            found["Resources"][0]["id"],
+            id.as_str(),
+            "create {n} is visible to the next filter"
+        );
+
+        let name = format!("Patched {n}");
+        app.patch_user(
+            &id,
+            json!([{"op": "Replace", "path": "displayName", "value": name}]),
+        )
+        .await;
+        let (_, user) = app.get_user(&id).await;
+        assert_eq!(
+            user["displayName"],
+            name.as_str(),
+            "patch {n} is visible to the next get"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_event_altered_behind_the_applications_back_fails_verify_at_its_position() {
+    let app = spawn_app().await;
+    for n in 0..5 {
+        app.provision(&format!("tamper.{n}@contoso.com")).await;
+    }
+    app.wait_for_projector(Duration::from_secs(10)).await;
+    assert!(matches!(
+        verify(app.pool()).await.unwrap(),
+        Verdict::Sound { .. }
+    ));
+    let binary = env!("CARGO_BIN_EXE_rollcall");
+    let sound = std::process::Command::new(binary)
+        .arg("verify")
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .unwrap();
+    assert!(
+        sound.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sound.stdout)
+    );
+
+    let sql = app.sql().await;
+    sql.batch_execute(
+        "alter table events disable trigger events_append_only; \
+         update events set payload = replace(payload::text, 'tamper.2@', 'mallory@')::json where position = 7; \
+         alter table events enable trigger events_append_only",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        verify(app.pool()).await.unwrap(),
+        Verdict::Broken {
+            position: 7,
+            reason: "its content does not match its hash (altered after it was written)".into()
+        }
+    );
+    let broken = std::process::Command::new(binary)
+        .arg("verify")
+        .env("DATABASE_URL", &app.database_url)
+        .output()
+        .unwrap();
+    assert!(!broken.status.success());
+    assert!(String::from_utf8_lossy(&broken.stdout).contains("position 7"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_read_table_that_drifts_from_the_log_fails_verify() {
+    let app = spawn_app().await;
+    app.provision("drift@contoso.com").await;
+    app.wait_for_projector(Duration::from_secs(10)).await;
+    app.sql()
+        .await
+        .batch_execute("update scim_users set active = false")
+        .await
+        .unwrap();
+    assert!(matches!(
+        verify(app.pool()).await.unwrap(),
+        Verdict::Broken { position: 5, .. }
+    ));
+    app.stop().await;
+}

@@ -1,0 +1,442 @@
+//! The test harness: `spawn_app()` and typed SCIM helpers.
+
+use std::net::TcpListener;
+use std::sync::Once;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use rollcall::{Config, RunningStack, Stack, admin};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use tokio::io::copy_bidirectional;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// Options for one test's stack.
+pub struct Options {
+    /// Route the stack's RabbitMQ traffic through this URL (a proxy).
+    pub amqp_url: String,
+    pub read_your_writes_wait: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            amqp_url: RABBITMQ.into(),
+            read_your_writes_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// One running stack with its own database, exchange and queue.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub token: String,
+    pub database_url: String,
+    pub database_name: String,
+    pub bus_prefix: String,
+    pub stack: Option<RunningStack>,
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info,lapin=warn"))
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    init_logs();
+    require_rabbitmq().await;
+    let database_name = format!("rollcall_test_{}", Uuid::new_v4().simple());
+    create_test_database(&database_name).await;
+    let database_url = format!("postgres://postgres@127.0.0.1:5432/{database_name}");
+    let bus_prefix = format!("rollcall_test_{}", Uuid::new_v4().simple());
+    let config = Config {
+        database_url: database_url.clone(),
+        amqp_url: options.amqp_url,
+        bus_prefix: bus_prefix.clone(),
+    };
+    let settings = api::Settings {
+        read_your_writes_wait: options.read_your_writes_wait,
+        ..api::Settings::default()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let stack = Stack { config, settings }
+        .start(listener)
+        .await
+        .expect("the stack starts");
+    let org = admin::create_organization(&stack.appender, "Contoso", "owner@contoso.test")
+        .await
+        .expect("an organization");
+    let token = admin::issue_token_for(
+        &stack.pool,
+        &stack.appender,
+        org.org_id,
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    .expect("a token")
+    .token;
+    TestApp {
+        base: format!("http://127.0.0.1:{}/scim_v2", stack.port),
+        client: reqwest::Client::new(),
+        token,
+        database_url,
+        database_name,
+        bus_prefix,
+        stack: Some(stack),
+    }
+}
+
+async fn require_postgres() -> tokio_postgres::Client {
+    match tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls).await {
+        Ok((client, connection)) => {
+            tokio::spawn(connection);
+            client
+        }
+        Err(error) => panic!(
+            "PostgreSQL is not reachable at 127.0.0.1:5432 ({error}). Start it with: \
+             pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+        ),
+    }
+}
+
+async fn require_rabbitmq() {
+    if let Err(error) = bus::connect(RABBITMQ).await {
+        panic!(
+            "RabbitMQ is not reachable at 127.0.0.1:5672 ({error}). Start it with: rabbitmq-server -detached"
+        );
+    }
+}
+
+/// The template's name changes whenever a migration does.
+fn template_name() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("the migrations folder")
+        .map(|entry| entry.expect("a migration").path())
+        .collect();
+    files.sort();
+    let mut text = String::new();
+    for file in files {
+        text.push_str(&std::fs::read_to_string(file).expect("a readable migration"));
+    }
+    let digest = domain::token::digest(&text);
+    format!("rollcall_template_{}", hex_prefix(&digest))
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes[..6]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+async fn create_test_database(name: &str) {
+    let admin = require_postgres().await;
+    let template = template_name();
+    admin
+        .execute("select pg_advisory_lock(4242)", &[])
+        .await
+        .expect("the template lock");
+    let exists = admin
+        .query_opt("select 1 from pg_database where datname = $1", &[&template])
+        .await
+        .expect("pg_database")
+        .is_some();
+    if !exists {
+        let building = format!("{template}_building");
+        admin
+            .batch_execute(&format!("drop database if exists {building} with (force)"))
+            .await
+            .expect("no half-built template");
+        admin
+            .batch_execute(&format!("create database {building}"))
+            .await
+            .expect("a template database");
+        let database =
+            store::Database::parse(&format!("postgres://postgres@127.0.0.1:5432/{building}"))
+                .unwrap();
+        store::migrate(&database).await.expect("migrations apply");
+        admin
+            .batch_execute(&format!("alter database {building} rename to {template}"))
+            .await
+            .expect("the template is renamed");
+    }
+    admin
+        .execute("select pg_advisory_unlock(4242)", &[])
+        .await
+        .expect("the template unlock");
+    for attempt in 0..50 {
+        match admin
+            .batch_execute(&format!("create database {name} template {template}"))
+            .await
+        {
+            Ok(()) => return,
+            // Another test is copying the template right now.
+            Err(error)
+                if error.code() == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE)
+                    && attempt < 49 =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(error) => panic!("cannot create the test database: {error}"),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let database = self.database_name.clone();
+        let prefix = self.bus_prefix.clone();
+        // Runs on its own thread and runtime: Drop cannot await.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a cleanup runtime");
+            runtime.block_on(async move {
+                let admin = require_postgres().await;
+                let _ = admin
+                    .batch_execute(&format!("drop database if exists {database} with (force)"))
+                    .await;
+                if let Ok(connection) = bus::connect(RABBITMQ).await {
+                    let _ = bus::delete_topology(&connection, &bus::Topology::new(&prefix)).await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+impl TestApp {
+    /// Stops the stack gracefully (tests that end normally call this).
+    pub async fn stop(mut self) {
+        if let Some(stack) = self.stack.take() {
+            stack.stop().await.expect("the stack stops cleanly");
+        }
+    }
+
+    pub fn pool(&self) -> &store::Pool {
+        &self.stack.as_ref().expect("the stack runs").pool
+    }
+
+    /// A direct connection to this test's database, as a superuser would have.
+    pub async fn sql(&self) -> tokio_postgres::Client {
+        let (client, connection) =
+            tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                .await
+                .expect("the test database");
+        tokio::spawn(connection);
+        client
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("a JSON body, got {text:?}"))
+        };
+        (status, body)
+    }
+
+    pub async fn create_user(&self, body: Value) -> (StatusCode, Value) {
+        self.send(
+            self.request(reqwest::Method::POST, "/Users")
+                .header("content-type", "application/scim+json; charset=utf-8")
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    /// Creates a user and returns its id, failing the test unless 201.
+    pub async fn provision(&self, user_name: &str) -> String {
+        let (status, body) = self.create_user(entra_user(user_name)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().expect("an id").to_owned()
+    }
+
+    pub async fn get_user(&self, id: &str) -> (StatusCode, Value) {
+        self.send(self.request(reqwest::Method::GET, &format!("/Users/{id}")))
+            .await
+    }
+
+    pub async fn patch_user(&self, id: &str, operations: Value) -> (StatusCode, Value) {
+        self.send(
+            self.request(reqwest::Method::PATCH, &format!("/Users/{id}"))
+                .header("content-type", "application/scim+json")
+                .body(json!({"schemas": [PATCH_OP], "Operations": operations}).to_string()),
+        )
+        .await
+    }
+
+    pub async fn patch_user_if_match(
+        &self,
+        id: &str,
+        etag: &str,
+        operations: Value,
+    ) -> (StatusCode, Value) {
+        self.send(
+            self.request(reqwest::Method::PATCH, &format!("/Users/{id}"))
+                .header("if-match", etag)
+                .body(json!({"schemas": [PATCH_OP], "Operations": operations}).to_string()),
+        )
+        .await
+    }
+
+    pub async fn replace_user(&self, id: &str, body: Value) -> (StatusCode, Value) {
+        self.send(
+            self.request(reqwest::Method::PUT, &format!("/Users/{id}"))
+                .body(body.to_string()),
+        )
+        .await
+    }
+
+    pub async fn delete_user(&self, id: &str) -> (StatusCode, Value) {
+        self.send(self.request(reqwest::Method::DELETE, &format!("/Users/{id}")))
+            .await
+    }
+
+    /// `GET /Users?<query>` with the query given raw (already encoded).
+    pub async fn list_users(&self, query: &str) -> (StatusCode, Value) {
+        self.send(self.request(reqwest::Method::GET, &format!("/Users?{query}")))
+            .await
+    }
+
+    /// `GET /Users?filter=<filter>`, form-encoded as Entra sends it.
+    pub async fn filter_users(&self, filter: &str) -> (StatusCode, Value) {
+        self.list_users(&format!("filter={}", form_encode(filter)))
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    /// Waits until the projector has folded everything in the log.
+    pub async fn wait_for_projector(&self, within: Duration) {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let head = store::log_head(self.pool()).await.expect("the log head");
+            let applied = store::read_checkpoint(self.pool(), store::Checkpoint::Projector)
+                .await
+                .expect("the checkpoint");
+            if applied == head {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the projector stayed at {applied} while the log reached {head}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A User body as Entra ID sends it on create.
+pub fn entra_user(user_name: &str) -> Value {
+    json!({
+        "schemas": [USER_SCHEMA, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "externalId": format!("ext-{user_name}"),
+        "userName": user_name,
+        "active": true,
+        "displayName": "Test User",
+        "emails": [{"primary": true, "type": "work", "value": user_name}],
+        "name": {"formatted": "Test User", "familyName": "User", "givenName": "Test"},
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Finance"}
+    })
+}
+
+/// application/x-www-form-urlencoded, `+` for spaces, as Entra encodes filters.
+pub fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b' ' => "+".to_owned(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// A TCP proxy the test can cut, to take a real connection away.
+pub struct TcpProxy {
+    pub port: u16,
+    cut: watch::Sender<bool>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: &str) -> TcpProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a proxy port");
+        let port = listener.local_addr().unwrap().port();
+        let (cut, is_cut) = watch::channel(false);
+        let target = target.to_owned();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if *is_cut.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut is_cut = is_cut.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = is_cut.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        TcpProxy { port, cut }
+    }
+
+    /// Drops every proxied connection and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    /// Accepts connections again.
+    pub fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+
+    pub fn amqp_url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+}

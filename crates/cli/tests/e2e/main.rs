@@ -1,0 +1,9 @@
+//! End-to-end tests of rollcall on real PostgreSQL and RabbitMQ: each test
+//! starts the whole stack in-process on its own database (copied from a
+//! migrated template) and its own exchange and queue, and removes both when
+//! it ends. A test that finds a service down fails and says how to start it.
+//! Set TEST_LOG=1 to see the stack's logs.
+
+mod guarantees;
+mod helpers;
+mod users;
