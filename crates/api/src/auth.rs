@@ -13,11 +13,14 @@ use scim::ScimError;
 /// How long a looked-up token is trusted without asking the database again.
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(30);
 
+/// Token records by digest, with the moment they were looked up.
+type TokenCache = HashMap<[u8; 32], (TokenRecord, Instant)>;
+
 /// Verifies bearer tokens, with a short-lived cache of digests.
 #[derive(Clone)]
 pub struct Tokens {
     pool: Pool,
-    cache: Arc<Mutex<HashMap<[u8; 32], (TokenRecord, Instant)>>>,
+    cache: Arc<Mutex<TokenCache>>,
 }
 
 impl Tokens {

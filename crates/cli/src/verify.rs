@@ -1,10 +1,10 @@
 //! `rollcall verify`: proves the log's hash chain and that the read tables
 //! are exactly what a fresh fold of the log gives.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use domain::chain::{self, ChainedFields};
-use domain::projection::{UserRow, apply_change, user_row_change};
+use domain::projection::{UserTable, fold_event};
 use store::Pool;
 use uuid::Uuid;
 
@@ -24,7 +24,7 @@ pub enum Verdict {
 pub async fn verify(pool: &Pool) -> anyhow::Result<Verdict> {
     let (projected_to, table) = store::read_projection_snapshot(pool).await?;
     let mut heads: HashMap<Uuid, Vec<u8>> = HashMap::new();
-    let mut folded: BTreeMap<(Uuid, Uuid), UserRow> = BTreeMap::new();
+    let mut folded = UserTable::new();
     let mut last_touch: HashMap<(Uuid, Uuid), i64> = HashMap::new();
     let mut position = 0;
     loop {
@@ -75,15 +75,8 @@ pub async fn verify(pool: &Pool) -> anyhow::Result<Verdict> {
                     Ok(stored) => stored,
                     Err(error) => return Ok(broken(position, &error.to_string())),
                 };
-                if let Some(change) = user_row_change(&stored) {
-                    let key = (stored.org_id, stored.stream_id);
+                if let Some(key) = fold_event(&mut folded, &stored) {
                     last_touch.insert(key, position);
-                    match apply_change(folded.remove(&key), change) {
-                        Some(row) => {
-                            folded.insert(key, row);
-                        }
-                        None => {}
-                    }
                 }
             }
         }
@@ -115,8 +108,8 @@ fn broken(position: i64, reason: &str) -> Verdict {
 
 /// The lowest position whose user row the table does not match.
 fn first_difference(
-    folded: &BTreeMap<(Uuid, Uuid), UserRow>,
-    table: &BTreeMap<(Uuid, Uuid), UserRow>,
+    folded: &UserTable,
+    table: &UserTable,
     last_touch: &HashMap<(Uuid, Uuid), i64>,
 ) -> Option<i64> {
     folded

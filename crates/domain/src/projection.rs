@@ -89,21 +89,25 @@ pub fn apply_change(row: Option<UserRow>, change: UserRowChange) -> Option<UserR
     }
 }
 
+/// The users table, keyed by (organisation, user).
+pub type UserTable = BTreeMap<(Uuid, Uuid), UserRow>;
+
+/// Folds one event into an in-memory users table; returns the key of the
+/// row it concerned, if any.
+pub fn fold_event(rows: &mut UserTable, stored: &StoredEvent) -> Option<(Uuid, Uuid)> {
+    let change = user_row_change(stored)?;
+    let key = (stored.org_id, stored.stream_id);
+    if let Some(row) = apply_change(rows.remove(&key), change) {
+        rows.insert(key, row);
+    }
+    Some(key)
+}
+
 /// Folds a log (in position order) into the users table it implies.
-pub fn fold_users<'a>(
-    events: impl IntoIterator<Item = &'a StoredEvent>,
-) -> BTreeMap<(Uuid, Uuid), UserRow> {
-    let mut rows = BTreeMap::new();
+pub fn fold_users<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> UserTable {
+    let mut rows = UserTable::new();
     for stored in events {
-        if let Some(change) = user_row_change(stored) {
-            let key = (stored.org_id, stored.stream_id);
-            match apply_change(rows.remove(&key), change) {
-                Some(row) => {
-                    rows.insert(key, row);
-                }
-                None => {}
-            }
-        }
+        fold_event(&mut rows, stored);
     }
     rows
 }
