@@ -22,7 +22,7 @@ mod write;
 pub use auth::{TOKEN_CACHE_TTL, Tokens};
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
-pub use state::{AppState, ProjectionWatch, Settings};
+pub use state::{AppState, ProjectionWatch, Settings, StateParts, poll_projection};
 
 use std::net::TcpListener;
 

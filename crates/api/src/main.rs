@@ -1,10 +1,67 @@
-//! `rollcall-api`: the HTTP service as its own process. Run the relay and
-//! projector beside it (`rollcall-projector`), or use `rollcall serve`.
+//! `rollcall-api`: the HTTP service as its own process, for deployments that
+//! scale it apart from `rollcall-projector`. `rollcall serve` runs both.
 
-fn main() {
-    eprintln!(
-        "rollcall-api: run `rollcall serve`, which starts the API with the relay and projector, \
-               or `rollcall serve --api-only` beside `rollcall-projector`"
-    );
-    std::process::exit(2);
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use api::{AppState, Application, Settings, StateParts, poll_projection};
+use clap::Parser;
+use tokio::sync::Notify;
+
+/// rollcall's SCIM API, without the relay and projector.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// PostgreSQL URL.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/rollcall"
+    )]
+    database_url: String,
+    /// Address to listen on.
+    #[arg(long, env = "ROLLCALL_BIND", default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Longest time (ms) a write waits for the projector before answering.
+    #[arg(long, env = "ROLLCALL_READ_YOUR_WRITES_MS", default_value_t = 2000)]
+    read_your_writes_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let database = store::Database::parse(&args.database_url)?;
+    store::create_database_if_missing(&database).await?;
+    store::migrate(&database)
+        .await
+        .context("migrating the database")?;
+    let pool = store::connect(&database, 32)?;
+    let (state, access_log_task) = AppState::start(StateParts {
+        pool: pool.clone(),
+        registry: prometheus::Registry::new(),
+        projection: poll_projection(pool, Duration::from_millis(5)),
+        relay_wake: Arc::new(Notify::new()),
+        settings: Settings {
+            read_your_writes_wait: Duration::from_millis(args.read_your_writes_ms),
+            ..Settings::default()
+        },
+    })?;
+    let listener =
+        TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    let application = Application::build(listener, state)?;
+    let handle = application.handle();
+    let server = tokio::spawn(application.run_until_stopped());
+    tracing::info!(bind = %args.bind, "rollcall-api is serving SCIM under /scim_v2");
+    tokio::signal::ctrl_c().await?;
+    handle.stop(true).await;
+    server.await??;
+    access_log_task.await?;
+    Ok(())
 }

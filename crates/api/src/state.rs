@@ -46,3 +46,55 @@ pub struct AppState {
     pub registry: prometheus::Registry,
     pub settings: Settings,
 }
+
+/// What [`AppState::start`] needs from its caller.
+pub struct StateParts {
+    pub pool: Pool,
+    pub registry: prometheus::Registry,
+    pub projection: ProjectionWatch,
+    pub relay_wake: Arc<Notify>,
+    pub settings: Settings,
+}
+
+impl AppState {
+    /// Starts the appender and the access-log writer and assembles the state.
+    /// Await the returned task after the server has stopped: it ends once the
+    /// last access record is written.
+    pub fn start(parts: StateParts) -> prometheus::Result<(AppState, tokio::task::JoinHandle<()>)> {
+        let metrics = ApiMetrics::register(&parts.registry)?;
+        let appender = Appender::start(parts.pool.clone(), metrics.append_batch_size.clone());
+        let (access_log, access_log_task) = AccessLog::start(parts.pool.clone());
+        let state = AppState {
+            tokens: Tokens::new(parts.pool.clone()),
+            pool: parts.pool,
+            appender,
+            access_log,
+            projection: parts.projection,
+            relay_wake: parts.relay_wake,
+            metrics,
+            registry: parts.registry,
+            settings: parts.settings,
+        };
+        Ok((state, access_log_task))
+    }
+}
+
+/// Follows the projector's checkpoint in the database, for an API process
+/// that runs without an in-process projector.
+pub fn poll_projection(pool: Pool, every: Duration) -> ProjectionWatch {
+    let (applied, projection) = watch::channel(0);
+    tokio::spawn(async move {
+        while !applied.is_closed() {
+            if let Ok(position) = store::read_checkpoint(&pool, store::Checkpoint::Projector).await
+            {
+                applied.send_if_modified(|current| {
+                    let moved = position > *current;
+                    *current = position.max(*current);
+                    moved
+                });
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    projection
+}

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use api::{ApiMetrics, AppState, Application, Settings, Tokens};
+use api::{AppState, Application, Settings, StateParts};
 use projector::{Metrics, Projector, Relay};
-use store::{AccessLog, Appender, Database, Pool};
+use store::{Appender, Database, Pool};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -56,11 +56,8 @@ impl Stack {
         let database = Database::parse(&self.config.database_url)?;
         let pool = store::connect(&database, POOL_SIZE)?;
         let registry = prometheus::Registry::new();
-        let api_metrics = ApiMetrics::register(&registry)?;
         let async_metrics = Metrics::register(&registry)?;
         let topology = bus::Topology::new(&self.config.bus_prefix);
-        let appender = Appender::start(pool.clone(), api_metrics.append_batch_size.clone());
-        let (access_log, access_log_task) = AccessLog::start(pool.clone());
         let (stop, stopped) = watch::channel(false);
         let (applied, projection) = watch::channel(0);
         let relay_wake = Arc::new(Notify::new());
@@ -84,17 +81,14 @@ impl Stack {
             tokio::spawn(projector.run(stopped)),
         ];
 
-        let state = AppState {
+        let (state, access_log_task) = AppState::start(StateParts {
             pool: pool.clone(),
-            appender: appender.clone(),
-            access_log,
-            tokens: Tokens::new(pool.clone()),
+            registry: registry.clone(),
             projection,
             relay_wake,
-            metrics: api_metrics,
-            registry: registry.clone(),
             settings: self.settings,
-        };
+        })?;
+        let appender = state.appender.clone();
         let application = Application::build(listener, state)?;
         let port = application.port();
         let server = application.handle();

@@ -31,8 +31,19 @@ impl Projector {
     /// follows the queue, reconnecting after failures.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut backoff = FIRST_BACKOFF;
+        let mut caught_up = false;
         while !*stop.borrow() {
-            match self.session(&mut stop).await {
+            // Once per process: what the log holds past the checkpoint may
+            // predate the queue. After that the queue is durable and the
+            // relay declares it before publishing, so it misses nothing.
+            let session = async {
+                if !caught_up {
+                    self.catch_up().await?;
+                    caught_up = true;
+                }
+                self.session(&mut stop).await
+            };
+            match session.await {
                 Ok(()) => return,
                 Err(error) => {
                     tracing::warn!(%error, retry_in = ?backoff, "projector interrupted; will resume from its checkpoint");
@@ -51,7 +62,6 @@ impl Projector {
     }
 
     async fn session(&self, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
-        self.catch_up().await?;
         let connection = bus::connect(&self.amqp_url).await?;
         bus::declare_topology(&connection, &self.topology).await?;
         let mut consumer = bus::consume(&connection, &self.topology, BATCH as u16).await?;
