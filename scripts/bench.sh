@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Benchmarks rollcall's SCIM write path next to PostgreSQL's own single-row
+# durable INSERT rate (pgbench), on this machine, in the same run.
+#
+#   scripts/bench.sh                      # 64 clients, 10 s per run, once
+#   CLIENTS=32 SECONDS_PER_RUN=5 REPEAT=3 scripts/bench.sh
+#
+# It builds the release binary, starts `rollcall serve` on a free port against
+# a fresh database and a fresh bus prefix, then:
+#   a. `rollcall bench --ops create` (creates only),
+#   b. pgbench at the same client count and duration, single-row INSERTs of a
+#      row shaped like one event (synchronous_commit stays on),
+#   (a and b are repeated REPEAT times; the median ratio is reported)
+#   c. `rollcall bench --ops create,patch,get` (the mixed load),
+#   d. a summary: creates/s, pgbench inserts/s, their ratio, p50/p99 per op.
+# Everything it created (databases, queue, exchange) is removed on exit.
+#
+# Needs: cargo, psql, pgbench, curl, python3 (JSON and arithmetic); PostgreSQL and RabbitMQ
+# running locally. Environment: CLIENTS (64), SECONDS_PER_RUN (10), REPEAT (1),
+# BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, the server without a
+# database name), AMQP_URL (rollcall's default).
+set -euo pipefail
+
+CLIENTS=${CLIENTS:-64}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+REPEAT=${REPEAT:-1}
+PG_BASE=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+PG_BASE=${PG_BASE%/}
+AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+
+for n in "$CLIENTS" "$SECONDS_PER_RUN" "$REPEAT"; do
+    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
+        echo "bench.sh: CLIENTS, SECONDS_PER_RUN and REPEAT must be positive integers" >&2
+        exit 2
+    fi
+done
+for tool in cargo psql pgbench curl python3; do
+    command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 2; }
+done
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+SUFFIX=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
+BENCH_DB="rollcall_bench_${SUFFIX}"
+PGBENCH_DB="rollcall_bench_${SUFFIX}_pgbench"
+PREFIX="rollcall_bench_${SUFFIX}"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rollcall-bench.XXXXXX")
+SERVER_PID=""
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+# Reads JSON on stdin and prints the result of a Python expression over it
+# (`d` is the document). python3 rather than jq: it also does the
+# arithmetic below.
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+cleanup() {
+    local status=$?
+    set +e
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        log "stopping rollcall serve (pid $SERVER_PID)"
+        kill -INT "$SERVER_PID"
+        for _ in $(seq 1 300); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "it did not stop within 30 s; killing it" >&2
+            kill -KILL "$SERVER_PID"
+        fi
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    log "dropping $BENCH_DB and $PGBENCH_DB"
+    for db in "$BENCH_DB" "$PGBENCH_DB"; do
+        psql -q "$PG_BASE/postgres" -v ON_ERROR_STOP=1 \
+            -c "drop database if exists \"$db\" with (force)" >/dev/null \
+            || echo "could not drop database $db; drop it by hand" >&2
+    done
+    if command -v rabbitmqctl >/dev/null; then
+        rabbitmqctl -q delete_queue -p / "$PREFIX.projector" >/dev/null 2>&1 \
+            && echo "deleted queue $PREFIX.projector" >&2 \
+            || echo "could not delete queue $PREFIX.projector (rabbitmqctl failed); delete it by hand" >&2
+        # rabbitmqctl has no delete_exchange; an exchange with no queue bound
+        # holds no messages, so failing here is harmless.
+        if [[ $(rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$PREFIX.events\">>), false, <<\"bench.sh\">>)." 2>/dev/null) == ok ]]; then
+            echo "deleted exchange $PREFIX.events" >&2
+        else
+            echo "left exchange $PREFIX.events in place (nothing is bound to it)" >&2
+        fi
+    else
+        echo "rabbitmqctl not found: skipped deleting queue $PREFIX.projector and exchange $PREFIX.events" >&2
+    fi
+    if [[ $status -ne 0 && -s $WORK/serve.err ]]; then
+        echo "--- last lines of the server's log ---" >&2
+        tail -n 30 "$WORK/serve.err" >&2
+    fi
+    rm -rf "$WORK"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "building the release binary"
+cargo build --release -p rollcall
+ROLLCALL="$ROOT/target/release/rollcall"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+BASE_URL="http://127.0.0.1:$PORT"
+
+log "starting rollcall serve on $BASE_URL (database $BENCH_DB, bus prefix $PREFIX)"
+DATABASE_URL="$PG_BASE/$BENCH_DB" AMQP_URL="$AMQP_URL" ROLLCALL_BUS_PREFIX="$PREFIX" \
+    RUST_LOG="${RUST_LOG:-warn}" \
+    "$ROLLCALL" serve --bind "127.0.0.1:$PORT" >"$WORK/serve.out" 2>"$WORK/serve.err" &
+SERVER_PID=$!
+
+TOKEN=""
+for _ in $(seq 1 600); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "rollcall serve exited during start-up" >&2
+        exit 1
+    fi
+    if [[ -z $TOKEN ]]; then
+        TOKEN=$(grep -o -m1 'rcs_[A-Za-z0-9_-]*' "$WORK/serve.out" || true)
+    fi
+    if [[ -n $TOKEN ]] && curl -fsS -o /dev/null "$BASE_URL/readyz" 2>/dev/null; then
+        break
+    fi
+    sleep 0.1
+done
+if [[ -z $TOKEN ]] || ! curl -fsS -o /dev/null "$BASE_URL/readyz"; then
+    echo "rollcall serve did not become ready with a token within 60 s" >&2
+    exit 1
+fi
+echo "ready; SCIM token read from the server's first-start output" >&2
+
+log "preparing $PGBENCH_DB for pgbench"
+psql -q "$PG_BASE/postgres" -v ON_ERROR_STOP=1 -c "create database \"$PGBENCH_DB\""
+psql -q "$PG_BASE/$PGBENCH_DB" -v ON_ERROR_STOP=1 <<'SQL'
+create table bench_events (
+    id          bigserial   primary key,
+    org_id      uuid        not null,
+    stream_id   uuid        not null,
+    event_type  text        not null,
+    payload     json        not null,
+    recorded_at timestamptz not null
+);
+SQL
+# One durable single-row INSERT per transaction, a payload like a
+# UserProvisioned event (~400 bytes of JSON).
+PAYLOAD='{"user_id":"0f8fad5b-d9cb-469f-a165-70867728950e","resource":{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"bench-user-0001@bench.example.com","externalId":"bench-user-0001","name":{"givenName":"Bench","familyName":"User 0001"},"displayName":"Bench User 0001","emails":[{"type":"work","value":"bench-user-0001@bench.example.com","primary":true}],"active":true},"role":"member","at":"2025-01-01T00:00:00Z"}'
+cat >"$WORK/insert.sql" <<SQL
+insert into bench_events (org_id, stream_id, event_type, payload, recorded_at)
+values ('7d444840-9dc0-11d1-b245-5ffdce74fad2', gen_random_uuid(), 'UserProvisioned', '$PAYLOAD', now());
+SQL
+echo "payload: ${#PAYLOAD} bytes; synchronous_commit = $(psql -At "$PG_BASE/$PGBENCH_DB" -c 'show synchronous_commit')" >&2
+FREE_CONNECTIONS=$(psql -At "$PG_BASE/postgres" -c \
+    "select current_setting('max_connections')::int - count(*) from pg_stat_activity")
+if ((FREE_CONNECTIONS < CLIENTS + 8)); then
+    echo "warning: PostgreSQL has $FREE_CONNECTIONS free connections; pgbench needs $CLIENTS and the server up to 32 more" >&2
+fi
+
+CREATE_RATES=()
+PGBENCH_RATES=()
+RATIOS=()
+CREATE_JSON=""
+for run in $(seq 1 "$REPEAT"); do
+    log "run $run/$REPEAT: rollcall bench --ops create ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
+    CREATE_JSON=$("$ROLLCALL" bench --url "$BASE_URL/scim_v2" --token "$TOKEN" \
+        --clients "$CLIENTS" --seconds "$SECONDS_PER_RUN" --ops create --json)
+    creates=$(json '"%.1f" % d[0]["ops_per_second"]' <<<"$CREATE_JSON")
+    errors=$(json 'd[0]["errors"]' <<<"$CREATE_JSON")
+    echo "creates/s: $creates (errors: $errors)" >&2
+
+    log "run $run/$REPEAT: pgbench single-row INSERTs ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
+    pgbench -n -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/insert.sql" \
+        "$PG_BASE/$PGBENCH_DB" >"$WORK/pgbench.out" 2>&1 || {
+        cat "$WORK/pgbench.out" >&2
+        echo "pgbench failed" >&2
+        exit 1
+    }
+    inserts=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$WORK/pgbench.out" | tail -n1)
+    if [[ -z $inserts ]]; then
+        cat "$WORK/pgbench.out" >&2
+        echo "could not read tps from pgbench's output" >&2
+        exit 1
+    fi
+    inserts=$(printf '%.1f' "$inserts")
+    ratio=$(python3 -c "print('%.3f' % ($creates / $inserts))")
+    echo "pgbench inserts/s: $inserts; ratio creates/pgbench: $ratio" >&2
+    CREATE_RATES+=("$creates")
+    PGBENCH_RATES+=("$inserts")
+    RATIOS+=("$ratio")
+done
+
+log "rollcall bench --ops create,patch,get ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
+MIXED_JSON=$("$ROLLCALL" bench --url "$BASE_URL/scim_v2" --token "$TOKEN" \
+    --clients "$CLIENTS" --seconds "$SECONDS_PER_RUN" --ops create,patch,get --json)
+# The same table `rollcall bench` prints without --json.
+table() {
+    python3 -c '
+import json, sys
+print("%-8s %9s %7s %10s %9s %9s" % ("op", "count", "errors", "ops/s", "p50 ms", "p99 ms"))
+for f in json.load(sys.stdin):
+    print("%-8s %9d %7d %10.1f %9.2f %9.2f" % (f["operation"], f["count"], f["errors"], f["ops_per_second"], f["p50_ms"], f["p99_ms"]))
+'
+}
+table <<<"$MIXED_JSON"
+
+median() { python3 -c 'import statistics, sys; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+
+# Server-side figures from /metrics: how many appends each transaction
+# carried (group commit) and how long writes waited for the projector.
+SERVER_SIDE=$(curl -fsS "$BASE_URL/metrics" | python3 -c '
+import sys
+m = {}
+for line in sys.stdin:
+    if line.startswith("#") or not line.strip():
+        continue
+    name, value = line.rsplit(" ", 1)
+    m[name] = float(value)
+def mean(h):
+    count = m.get(h + "_count", 0)
+    return m.get(h + "_sum", 0) / count if count else 0
+print("mean append batch %.1f over %d transactions; read-your-writes wait mean %.1f ms, %d timeouts; %d write retries" % (
+    mean("rollcall_store_append_batch_size"), m.get("rollcall_store_append_batch_size_count", 0),
+    1000 * mean("rollcall_api_read_your_writes_wait_seconds"),
+    m.get("rollcall_api_read_your_writes_timeouts_total", 0), m.get("rollcall_api_write_retries_total", 0)))
+' || echo "(could not read /metrics)")
+
+echo
+echo "=== rollcall bench summary: $CLIENTS clients, ${SECONDS_PER_RUN} s per run, $REPEAT run(s), $(nproc) cores ==="
+printf '%-5s %12s %18s %10s\n' run creates/s pgbench-inserts/s ratio
+for i in "${!RATIOS[@]}"; do
+    printf '%-5s %12s %18s %10s\n' "$((i + 1))" "${CREATE_RATES[$i]}" "${PGBENCH_RATES[$i]}" "${RATIOS[$i]}"
+done
+echo "creates/s (median):                    $(median "${CREATE_RATES[@]}")"
+echo "pgbench single-row inserts/s (median): $(median "${PGBENCH_RATES[@]}")"
+echo "ratio creates/pgbench (median):        $(median "${RATIOS[@]}")"
+echo
+echo "p50 / p99 ms per operation:"
+{
+    python3 -c 'import json, sys; [print("  %-22s %9.2f / %9.2f" % ("create (creates only)", f["p50_ms"], f["p99_ms"])) for f in json.loads(sys.argv[1])]' "$CREATE_JSON"
+    python3 -c 'import json, sys; [print("  %-22s %9.2f / %9.2f" % (f["operation"] + " (mixed)", f["p50_ms"], f["p99_ms"])) for f in json.loads(sys.argv[1])]' "$MIXED_JSON"
+}
+echo
+echo "server: $SERVER_SIDE"
