@@ -9,6 +9,7 @@ pub struct Config {
     /// PostgreSQL URL; the database is created if missing.
     #[arg(
         long,
+        global = true,
         env = "DATABASE_URL",
         default_value = "postgres://postgres@127.0.0.1:5432/rollcall"
     )]
@@ -16,11 +17,17 @@ pub struct Config {
     /// RabbitMQ URL.
     #[arg(
         long,
+        global = true,
         env = "AMQP_URL",
         default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
     )]
     pub amqp_url: String,
     /// Prefix from which every exchange and queue name derives.
-    #[arg(long, env = "ROLLCALL_BUS_PREFIX", default_value = "rollcall")]
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLCALL_BUS_PREFIX",
+        default_value = "rollcall"
+    )]
     pub bus_prefix: String,
 }

@@ -110,7 +110,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,lapin=warn".into()),
+                .unwrap_or_else(|_| "info,lapin=warn,refinery_core=warn".into()),
         )
         .init();
     let cli = Cli::parse();

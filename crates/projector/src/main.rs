@@ -64,7 +64,11 @@ async fn main() -> anyhow::Result<()> {
     };
     let relay = tokio::spawn(relay.run(stop.clone()));
     let projector = tokio::spawn(projector.run(stop));
-    tokio::signal::ctrl_c().await?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
     stop_tx.send(true)?;
     relay.await?;
     projector.await?;

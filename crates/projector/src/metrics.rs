@@ -51,6 +51,10 @@ impl Metrics {
         registry.register(Box::new(metrics.projector_lag.clone()))?;
         registry.register(Box::new(metrics.projector_holes_filled.clone()))?;
         registry.register(Box::new(metrics.reconnects.clone()))?;
+        // Present from the start, so that dashboards and alerts see a zero.
+        for component in ["relay", "projector"] {
+            metrics.reconnects.with_label_values(&[component]);
+        }
         Ok(metrics)
     }
 }
