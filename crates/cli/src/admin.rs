@@ -106,7 +106,7 @@ pub async fn issue_token_for(
                 releases: Vec::new(),
                 registrations: vec![Registration::Token {
                     token_id,
-                    sha256: domain::token::digest(&token),
+                    sha256: domain::token::digest(&token).to_vec(),
                     expires_at,
                 }],
                 meta: RequestMeta::command_line("token issue"),

@@ -2,7 +2,10 @@
 //! one transaction, assigns gap-free positions under the `log_head` lock and
 //! extends each organisation's hash chain.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use futures::TryFutureExt;
+use futures::future::{BoxFuture, try_join_all};
 
 use deadpool_postgres::Transaction;
 use domain::chain::{self, ChainedFields};
@@ -11,6 +14,8 @@ use domain::user::UniqueKey;
 use domain::{Event, RequestMeta};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::{Pool, StoreError};
@@ -43,7 +48,7 @@ pub enum Registration {
     /// A SCIM token, by its SHA-256 digest only.
     Token {
         token_id: Uuid,
-        sha256: [u8; 32],
+        sha256: Vec<u8>,
         expires_at: OffsetDateTime,
     },
 }
@@ -142,84 +147,277 @@ struct Row {
     hash: Vec<u8>,
 }
 
+/// A statement's future, boxed so that different statements can be
+/// pipelined together on the transaction's connection.
+type Pending<'a> = BoxFuture<'a, Result<u64, tokio_postgres::Error>>;
+
+/// Runs a prepared statement as a pipelinable future that owns its parameters.
+fn run<'a>(
+    transaction: &'a Transaction<'_>,
+    statement: &'a Statement,
+    params: Vec<&'a (dyn ToSql + Sync)>,
+) -> Pending<'a> {
+    Box::pin(async move { transaction.execute(statement, &params).await })
+}
+
+/// The statements a batch uses, prepared once per connection.
+struct Statements {
+    new_stream: Statement,
+    extend_stream: Statement,
+    revert_stream: Statement,
+    drop_stream: Statement,
+    claim: Statement,
+    release: Statement,
+    register_organization: Statement,
+    unregister_organization: Statement,
+    register_token: Statement,
+}
+
+impl Statements {
+    async fn prepare(transaction: &Transaction<'_>) -> Result<Statements, StoreError> {
+        let texts = [
+            "insert into streams (org_id, stream_id, version) values ($1, $2, $3) on conflict do nothing",
+            "update streams set version = $3 where org_id = $1 and stream_id = $2 and version = $4",
+            "update streams set version = $3 where org_id = $1 and stream_id = $2",
+            "delete from streams where org_id = $1 and stream_id = $2",
+            "insert into unique_claims (org_id, kind, key, owner) values ($1, $2, $3, $4) on conflict do nothing",
+            "delete from unique_claims where org_id = $1 and kind = $2 and key = $3 and owner = $4",
+            "insert into organizations (org_id, name, created_at) values ($1, $2, $3) on conflict do nothing",
+            "delete from organizations where org_id = $1",
+            "insert into scim_tokens (org_id, token_id, token_sha256, issued_at, expires_at) \
+             values ($1, $2, $3, $4, $5) on conflict do nothing",
+        ];
+        let prepared =
+            try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
+        let mut prepared = prepared.into_iter();
+        let mut next = || prepared.next().expect("one statement per text");
+        Ok(Statements {
+            new_stream: next(),
+            extend_stream: next(),
+            revert_stream: next(),
+            drop_stream: next(),
+            claim: next(),
+            release: next(),
+            register_organization: next(),
+            unregister_organization: next(),
+            register_token: next(),
+        })
+    }
+}
+
+/// Commits one batch in a constant number of round trips, whatever its size:
+/// every statement of a phase is pipelined on the connection, and nothing
+/// raises an error (conflicts are `on conflict do nothing` and counted), so
+/// one refused request never aborts the others' transaction.
+///
+/// 1. lock the log head, read the chain heads, move every stream's version;
+/// 2. for the requests whose version held, take claims and registrations;
+/// 3. undo what refused requests took, give up released values, insert the
+///    events, save the chain heads and the log head; commit.
 async fn commit_batch(
     pool: &Pool,
     requests: &[&AppendRequest],
 ) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
+    let statements = Statements::prepare(&transaction).await?;
     let recorded_at = chain::to_stored_precision(OffsetDateTime::now_utc());
-    let mut position: i64 = transaction
-        .query_one(
-            "select last_position from log_head where id = 1 for update",
-            &[],
-        )
-        .await?
-        .get(0);
-    let mut heads = chain_heads(&transaction, requests).await?;
+    let mut refusals: Vec<Option<AppendError>> = vec![None; requests.len()];
 
-    let mut rows = Vec::new();
-    let mut outcomes = Vec::with_capacity(requests.len());
-    for request in requests {
-        if let Err(refused) = check_and_claim(&transaction, request, recorded_at).await? {
-            outcomes.push(Err(refused));
+    // Two appends to one stream in one batch were decided on the same
+    // version: only the first can hold.
+    let mut streams = HashSet::new();
+    for (index, request) in requests.iter().enumerate() {
+        debug_assert!(!request.events.is_empty(), "an append carries events");
+        if !streams.insert((request.org_id, request.stream_id)) {
+            refusals[index] = Some(AppendError::VersionConflict);
+        }
+    }
+
+    // Phase 1.
+    let candidates: Vec<usize> = (0..requests.len())
+        .filter(|&i| refusals[i].is_none())
+        .collect();
+    let new_versions: Vec<i64> = requests
+        .iter()
+        .map(|request| request.expected_version + request.events.len() as i64)
+        .collect();
+    let versions: Vec<Pending<'_>> = candidates
+        .iter()
+        .map(|&index| {
+            move_version(
+                &transaction,
+                &statements,
+                requests[index],
+                &new_versions[index],
+            )
+        })
+        .collect();
+    let (head, heads, moved) = futures::try_join!(
+        transaction
+            .query_one(
+                "select last_position from log_head where id = 1 for update",
+                &[]
+            )
+            .map_err(StoreError::from),
+        chain_heads(&transaction, requests),
+        try_join_all(versions).map_err(StoreError::from),
+    )?;
+    let mut position: i64 = head.get(0);
+    let mut heads = heads;
+    for (&index, moved) in candidates.iter().zip(moved) {
+        if moved == 0 {
+            refusals[index] = Some(AppendError::VersionConflict);
+        }
+    }
+
+    // Phase 2.
+    let mut takes: Vec<(usize, Taking<'_>)> = Vec::new();
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    for (index, request) in requests.iter().enumerate() {
+        if refusals[index].is_some() {
             continue;
         }
-        let metadata = serde_json::to_string(&request.meta).expect("metadata serializes");
-        let mut version = request.expected_version;
-        for event in &request.events {
-            position += 1;
-            version += 1;
-            let payload = event.to_payload();
-            let prev_hash = heads
-                .entry(request.org_id)
-                .or_insert(chain::GENESIS.to_vec())
-                .clone();
-            let hash = chain::link(
-                &prev_hash,
-                &ChainedFields {
-                    position,
-                    org_id: request.org_id,
-                    stream_id: request.stream_id,
-                    stream_version: version,
-                    event_type: event.type_name(),
-                    schema_version: CURRENT_SCHEMA_VERSION,
-                    recorded_at,
-                    payload: &payload,
-                    metadata: &metadata,
-                },
-            );
-            heads.insert(request.org_id, hash.to_vec());
-            rows.push(Row {
-                position,
-                org_id: request.org_id,
-                stream_id: request.stream_id,
-                stream_version: version,
-                event_type: event.type_name(),
-                payload,
-                metadata: metadata.clone(),
-                prev_hash,
-                hash: hash.to_vec(),
-            });
+        for key in &request.claims {
+            takes.push((index, Taking::Claim(key)));
+            pending.push(run(
+                &transaction,
+                &statements.claim,
+                vec![&request.org_id, &key.kind, &key.key, &request.stream_id],
+            ));
         }
+        for registration in &request.registrations {
+            takes.push((index, Taking::Registration(registration)));
+            pending.push(register(
+                &transaction,
+                &statements,
+                request,
+                registration,
+                &recorded_at,
+            ));
+        }
+    }
+    let taken = try_join_all(pending).await?;
+    let mut held: Vec<Vec<&Taking<'_>>> = vec![Vec::new(); requests.len()];
+    for ((index, taking), rows) in takes.iter().zip(taken) {
+        if rows == 1 {
+            held[*index].push(taking);
+        } else if refusals[*index].is_none() {
+            refusals[*index] = Some(AppendError::Taken(taking.unique_key()));
+        }
+    }
+
+    // Phase 3.
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    let mut rows = Vec::new();
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        let version_moved = !matches!(refusals[index], Some(AppendError::VersionConflict));
+        if let Some(refusal) = refusals[index].take() {
+            if version_moved {
+                pending.extend(undo(&transaction, &statements, request, &held[index]));
+            }
+            outcomes.push(Err(refusal));
+            continue;
+        }
+        for key in &request.releases {
+            pending.push(run(
+                &transaction,
+                &statements.release,
+                vec![&request.org_id, &key.kind, &key.key, &request.stream_id],
+            ));
+        }
+        let version = chain_events(request, &mut position, &mut heads, recorded_at, &mut rows);
         outcomes.push(Ok(Appended {
             last_position: position,
             stream_version: version,
             recorded_at,
         }));
     }
+    try_join_all(pending).await?;
     if !rows.is_empty() {
-        insert_rows(&transaction, &rows, recorded_at).await?;
-        save_chain_heads(&transaction, &rows).await?;
-        transaction
-            .execute(
-                "update log_head set last_position = $1 where id = 1",
-                &[&position],
-            )
-            .await?;
+        let head = [&position as &(dyn ToSql + Sync)];
+        futures::try_join!(
+            insert_rows(&transaction, &rows, recorded_at),
+            save_chain_heads(&transaction, &rows),
+            transaction
+                .execute("update log_head set last_position = $1 where id = 1", &head)
+                .map_err(StoreError::from),
+        )?;
     }
     transaction.commit().await?;
     Ok(outcomes)
+}
+
+/// Something a request takes that another may hold already.
+#[derive(Debug)]
+enum Taking<'a> {
+    Claim(&'a UniqueKey),
+    Registration(&'a Registration),
+}
+
+impl Taking<'_> {
+    fn unique_key(&self) -> UniqueKey {
+        match self {
+            Taking::Claim(key) => (*key).clone(),
+            Taking::Registration(Registration::Organization { name }) => UniqueKey {
+                kind: "organization",
+                key: name.clone(),
+            },
+            Taking::Registration(Registration::Token { token_id, .. }) => UniqueKey {
+                kind: "token",
+                key: token_id.to_string(),
+            },
+        }
+    }
+}
+
+/// Positions and hashes for one request's events; returns its new version.
+fn chain_events(
+    request: &AppendRequest,
+    position: &mut i64,
+    heads: &mut HashMap<Uuid, Vec<u8>>,
+    recorded_at: OffsetDateTime,
+    rows: &mut Vec<Row>,
+) -> i64 {
+    let metadata = serde_json::to_string(&request.meta).expect("metadata serializes");
+    let mut version = request.expected_version;
+    for event in &request.events {
+        *position += 1;
+        version += 1;
+        let payload = event.to_payload();
+        let prev_hash = heads
+            .get(&request.org_id)
+            .cloned()
+            .unwrap_or_else(|| chain::GENESIS.to_vec());
+        let hash = chain::link(
+            &prev_hash,
+            &ChainedFields {
+                position: *position,
+                org_id: request.org_id,
+                stream_id: request.stream_id,
+                stream_version: version,
+                event_type: event.type_name(),
+                schema_version: CURRENT_SCHEMA_VERSION,
+                recorded_at,
+                payload: &payload,
+                metadata: &metadata,
+            },
+        );
+        heads.insert(request.org_id, hash.to_vec());
+        rows.push(Row {
+            position: *position,
+            org_id: request.org_id,
+            stream_id: request.stream_id,
+            stream_version: version,
+            event_type: event.type_name(),
+            payload,
+            metadata: metadata.clone(),
+            prev_hash,
+            hash: hash.to_vec(),
+        });
+    }
+    version
 }
 
 async fn chain_heads(
@@ -236,187 +434,103 @@ async fn chain_heads(
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
-/// Checks the stream version and takes the claims and registrations of one
-/// request. On refusal, everything this request wrote is undone before the
-/// next request of the batch runs, so the batch's transaction stays usable.
-async fn check_and_claim(
-    transaction: &Transaction<'_>,
-    request: &AppendRequest,
-    recorded_at: OffsetDateTime,
-) -> Result<Result<(), AppendError>, StoreError> {
-    let new_version = request.expected_version + request.events.len() as i64;
-    let moved = if request.expected_version == 0 {
-        let statement = transaction
-            .prepare_cached(
-                "insert into streams (org_id, stream_id, version) values ($1, $2, $3) \
-                 on conflict do nothing",
-            )
-            .await?;
-        transaction
-            .execute(
-                &statement,
-                &[&request.org_id, &request.stream_id, &new_version],
-            )
-            .await?
+/// Moves a stream to its new version if it is still at the expected one
+/// (0: the stream must not exist yet); 1 row when it held.
+fn move_version<'a>(
+    transaction: &'a Transaction<'_>,
+    statements: &'a Statements,
+    request: &'a AppendRequest,
+    new_version: &'a i64,
+) -> Pending<'a> {
+    if request.expected_version == 0 {
+        run(
+            transaction,
+            &statements.new_stream,
+            vec![&request.org_id, &request.stream_id, new_version],
+        )
     } else {
-        let statement = transaction
-            .prepare_cached(
-                "update streams set version = $3 where org_id = $1 and stream_id = $2 and version = $4",
-            )
-            .await?;
-        transaction
-            .execute(
-                &statement,
-                &[
-                    &request.org_id,
-                    &request.stream_id,
-                    &new_version,
-                    &request.expected_version,
-                ],
-            )
-            .await?
-    };
-    if moved == 0 {
-        return Ok(Err(AppendError::VersionConflict));
+        run(
+            transaction,
+            &statements.extend_stream,
+            vec![
+                &request.org_id,
+                &request.stream_id,
+                new_version,
+                &request.expected_version,
+            ],
+        )
     }
-
-    let mut refusal = None;
-    let mut claimed = Vec::new();
-    for key in &request.claims {
-        let statement = transaction
-            .prepare_cached(
-                "insert into unique_claims (org_id, kind, key, owner) values ($1, $2, $3, $4) \
-                 on conflict do nothing",
-            )
-            .await?;
-        let taken = transaction
-            .execute(
-                &statement,
-                &[&request.org_id, &key.kind, &key.key, &request.stream_id],
-            )
-            .await?;
-        if taken == 0 {
-            refusal = Some(AppendError::Taken(key.clone()));
-            break;
-        }
-        claimed.push(key);
-    }
-    let mut registered_org = false;
-    if refusal.is_none() {
-        for registration in &request.registrations {
-            if !register(transaction, request, registration, recorded_at).await? {
-                if let Registration::Organization { name } = registration {
-                    refusal = Some(AppendError::Taken(UniqueKey {
-                        kind: "organization",
-                        key: name.clone(),
-                    }));
-                }
-                break;
-            }
-            registered_org |= matches!(registration, Registration::Organization { .. });
-        }
-    }
-    if let Some(refusal) = refusal {
-        undo(transaction, request, &claimed, registered_org).await?;
-        return Ok(Err(refusal));
-    }
-
-    for key in &request.releases {
-        let statement = transaction
-            .prepare_cached(
-                "delete from unique_claims where org_id = $1 and kind = $2 and key = $3 and owner = $4",
-            )
-            .await?;
-        transaction
-            .execute(
-                &statement,
-                &[&request.org_id, &key.kind, &key.key, &request.stream_id],
-            )
-            .await?;
-    }
-    Ok(Ok(()))
 }
 
-/// Writes one registry row; false when its unique value is taken.
-async fn register(
-    transaction: &Transaction<'_>,
-    request: &AppendRequest,
-    registration: &Registration,
-    recorded_at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let written = match registration {
-        Registration::Organization { name } => {
-            transaction
-                .execute(
-                    "insert into organizations (org_id, name, created_at) values ($1, $2, $3) \
-                     on conflict do nothing",
-                    &[&request.org_id, name, &recorded_at],
-                )
-                .await?
-        }
+/// Writes one registry row; 1 row when its unique value was free.
+fn register<'a>(
+    transaction: &'a Transaction<'_>,
+    statements: &'a Statements,
+    request: &'a AppendRequest,
+    registration: &'a Registration,
+    recorded_at: &'a OffsetDateTime,
+) -> Pending<'a> {
+    match registration {
+        Registration::Organization { name } => run(
+            transaction,
+            &statements.register_organization,
+            vec![&request.org_id, name, recorded_at],
+        ),
         Registration::Token {
             token_id,
             sha256,
             expires_at,
-        } => transaction
-            .execute(
-                "insert into scim_tokens (org_id, token_id, token_sha256, issued_at, expires_at) \
-                     values ($1, $2, $3, $4, $5) on conflict do nothing",
-                &[
-                    &request.org_id,
-                    token_id,
-                    &sha256.as_slice(),
-                    &recorded_at,
-                    expires_at,
-                ],
-            )
-            .await?,
-    };
-    Ok(written == 1)
+        } => run(
+            transaction,
+            &statements.register_token,
+            vec![&request.org_id, token_id, sha256, recorded_at, expires_at],
+        ),
+    }
 }
 
-async fn undo(
-    transaction: &Transaction<'_>,
-    request: &AppendRequest,
-    claimed: &[&UniqueKey],
-    registered_org: bool,
-) -> Result<(), StoreError> {
-    for key in claimed {
-        transaction
-            .execute(
-                "delete from unique_claims where org_id = $1 and kind = $2 and key = $3 and owner = $4",
-                &[&request.org_id, &key.kind, &key.key, &request.stream_id],
-            )
-            .await?;
-    }
-    if registered_org {
-        transaction
-            .execute(
-                "delete from organizations where org_id = $1",
-                &[&request.org_id],
-            )
-            .await?;
+/// Gives back what a refused request took in phases 1 and 2.
+fn undo<'a>(
+    transaction: &'a Transaction<'_>,
+    statements: &'a Statements,
+    request: &'a AppendRequest,
+    held: &[&Taking<'a>],
+) -> Vec<Pending<'a>> {
+    let mut pending: Vec<Pending<'a>> = Vec::new();
+    for taking in held {
+        match taking {
+            Taking::Claim(key) => pending.push(run(
+                transaction,
+                &statements.release,
+                vec![&request.org_id, &key.kind, &key.key, &request.stream_id],
+            )),
+            Taking::Registration(Registration::Organization { .. }) => pending.push(run(
+                transaction,
+                &statements.unregister_organization,
+                vec![&request.org_id],
+            )),
+            // A token digest that collides with another is astronomically
+            // unlikely, and a refused request's token is never shown anyway.
+            Taking::Registration(Registration::Token { .. }) => {}
+        }
     }
     if request.expected_version == 0 {
-        transaction
-            .execute(
-                "delete from streams where org_id = $1 and stream_id = $2",
-                &[&request.org_id, &request.stream_id],
-            )
-            .await?;
+        pending.push(run(
+            transaction,
+            &statements.drop_stream,
+            vec![&request.org_id, &request.stream_id],
+        ));
     } else {
-        transaction
-            .execute(
-                "update streams set version = $3 where org_id = $1 and stream_id = $2",
-                &[
-                    &request.org_id,
-                    &request.stream_id,
-                    &request.expected_version,
-                ],
-            )
-            .await?;
+        pending.push(run(
+            transaction,
+            &statements.revert_stream,
+            vec![
+                &request.org_id,
+                &request.stream_id,
+                &request.expected_version,
+            ],
+        ));
     }
-    Ok(())
+    pending
 }
 
 async fn insert_rows(

@@ -4,6 +4,9 @@
 use deadpool_postgres::Transaction;
 use domain::StoredEvent;
 use domain::projection::{UserRow, UserRowChange, user_row_change};
+use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
 
 use crate::{Pool, StoreError};
 
@@ -57,9 +60,13 @@ pub async fn set_checkpoint(
 /// one transaction. Events at or below the checkpoint are skipped (repeated
 /// deliveries); the rest must continue the checkpoint without a hole, or
 /// nothing is applied. Returns the new checkpoint.
+///
+/// The row changes are pipelined: sent in order without waiting for each
+/// answer, so a batch costs a few round trips whatever its size.
 pub async fn apply_user_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, StoreError> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
+    let statements = RowStatements::prepare(&transaction).await?;
     let mut checkpoint: i64 = transaction
         .query_one(
             "select position from checkpoints where name = 'projector' for update",
@@ -67,6 +74,7 @@ pub async fn apply_user_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i
         )
         .await?
         .get(0);
+    let mut changes = Vec::new();
     for stored in events {
         if stored.position <= checkpoint {
             continue;
@@ -78,9 +86,22 @@ pub async fn apply_user_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i
             )));
         }
         if let Some(change) = user_row_change(stored) {
-            apply(&transaction, stored, change).await?;
+            changes.push((stored, RowParams::new(stored, change)));
         }
         checkpoint = stored.position;
+    }
+    let pending = changes
+        .iter()
+        .map(|(_, params)| params.execute(&transaction, &statements));
+    let counts = futures::future::try_join_all(pending).await?;
+    for ((stored, _), changed) in changes.iter().zip(counts) {
+        if changed != 1 {
+            return Err(StoreError::Inconsistent(format!(
+                "event {} ({}) found no user row to change",
+                stored.position,
+                stored.event.type_name()
+            )));
+        }
     }
     transaction
         .execute(
@@ -92,92 +113,117 @@ pub async fn apply_user_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i
     Ok(checkpoint)
 }
 
-async fn apply(
-    transaction: &Transaction<'_>,
-    stored: &StoredEvent,
-    change: UserRowChange,
-) -> Result<(), StoreError> {
-    let key = [&stored.org_id, &stored.stream_id];
-    let changed = match change {
-        UserRowChange::Insert(row) => {
-            let statement = transaction
-                .prepare_cached(
-                    "insert into scim_users (org_id, user_id, user_name, external_id, active, \
-                     resource, version, created_at, updated_at) \
-                     values ($1, $2, $3, $4, $5, $6::text::json, $7, $8, $9)",
-                )
-                .await?;
-            let resource = resource_text(&row);
-            transaction
-                .execute(
-                    &statement,
-                    &[
-                        key[0],
-                        key[1],
-                        &row.user_name,
-                        &row.external_id,
-                        &row.active,
-                        &resource,
-                        &row.version,
-                        &row.created_at,
-                        &row.updated_at,
-                    ],
-                )
-                .await?
-        }
-        UserRowChange::Update(row) => {
-            let statement = transaction
-                .prepare_cached(
-                    "update scim_users set user_name = $3, external_id = $4, active = $5, \
-                     resource = $6::text::json, version = $7, updated_at = $8 \
-                     where org_id = $1 and user_id = $2",
-                )
-                .await?;
-            let resource = resource_text(&row);
-            transaction
-                .execute(
-                    &statement,
-                    &[
-                        key[0],
-                        key[1],
-                        &row.user_name,
-                        &row.external_id,
-                        &row.active,
-                        &resource,
-                        &row.version,
-                        &row.updated_at,
-                    ],
-                )
-                .await?
-        }
-        UserRowChange::Touch {
-            version,
-            updated_at,
-        } => {
-            let statement = transaction
-                .prepare_cached(
-                    "update scim_users set version = $3, updated_at = $4 where org_id = $1 and user_id = $2",
-                )
-                .await?;
-            transaction
-                .execute(&statement, &[key[0], key[1], &version, &updated_at])
-                .await?
-        }
-        UserRowChange::Delete => {
-            let statement = transaction
-                .prepare_cached("delete from scim_users where org_id = $1 and user_id = $2")
-                .await?;
-            transaction.execute(&statement, &[key[0], key[1]]).await?
-        }
-    };
-    if changed != 1 {
-        return Err(StoreError::Inconsistent(format!(
-            "event {} ({}) found no user row to change",
-            stored.position,
-            stored.event.type_name()
-        )));
+/// The statements that change user rows.
+struct RowStatements {
+    insert: Statement,
+    update: Statement,
+    touch: Statement,
+    delete: Statement,
+}
+
+impl RowStatements {
+    async fn prepare(transaction: &Transaction<'_>) -> Result<RowStatements, StoreError> {
+        let (insert, update, touch, delete) = futures::try_join!(
+            transaction.prepare_cached(
+                "insert into scim_users (org_id, user_id, user_name, external_id, active, \
+                 resource, version, created_at, updated_at) \
+                 values ($1, $2, $3, $4, $5, $6::text::json, $7, $8, $9)",
+            ),
+            transaction.prepare_cached(
+                "update scim_users set user_name = $3, external_id = $4, active = $5, \
+                 resource = $6::text::json, version = $7, updated_at = $8 \
+                 where org_id = $1 and user_id = $2",
+            ),
+            transaction.prepare_cached(
+                "update scim_users set version = $3, updated_at = $4 where org_id = $1 and user_id = $2",
+            ),
+            transaction.prepare_cached("delete from scim_users where org_id = $1 and user_id = $2"),
+        )?;
+        Ok(RowStatements {
+            insert,
+            update,
+            touch,
+            delete,
+        })
     }
-    Ok(())
+}
+
+/// One row change with its parameters owned, ready to be pipelined.
+struct RowParams {
+    org_id: Uuid,
+    user_id: Uuid,
+    change: UserRowChange,
+    resource: String,
+}
+
+impl RowParams {
+    fn new(stored: &StoredEvent, change: UserRowChange) -> RowParams {
+        let resource = match &change {
+            UserRowChange::Insert(row) | UserRowChange::Update(row) => resource_text(row),
+            _ => String::new(),
+        };
+        RowParams {
+            org_id: stored.org_id,
+            user_id: stored.stream_id,
+            change,
+            resource,
+        }
+    }
+
+    async fn execute(
+        &self,
+        transaction: &Transaction<'_>,
+        statements: &RowStatements,
+    ) -> Result<u64, StoreError> {
+        let key: [&(dyn ToSql + Sync); 2] = [&self.org_id, &self.user_id];
+        let changed = match &self.change {
+            UserRowChange::Insert(row) => {
+                transaction
+                    .execute(
+                        &statements.insert,
+                        &[
+                            key[0],
+                            key[1],
+                            &row.user_name,
+                            &row.external_id,
+                            &row.active,
+                            &self.resource,
+                            &row.version,
+                            &row.created_at,
+                            &row.updated_at,
+                        ],
+                    )
+                    .await?
+            }
+            UserRowChange::Update(row) => {
+                transaction
+                    .execute(
+                        &statements.update,
+                        &[
+                            key[0],
+                            key[1],
+                            &row.user_name,
+                            &row.external_id,
+                            &row.active,
+                            &self.resource,
+                            &row.version,
+                            &row.updated_at,
+                        ],
+                    )
+                    .await?
+            }
+            UserRowChange::Touch {
+                version,
+                updated_at,
+            } => {
+                transaction
+                    .execute(&statements.touch, &[key[0], key[1], version, updated_at])
+                    .await?
+            }
+            UserRowChange::Delete => transaction.execute(&statements.delete, &key).await?,
+        };
+        Ok(changed)
+    }
 }
 
 fn resource_text(row: &UserRow) -> String {
