@@ -60,11 +60,13 @@ impl Relay {
         bus::declare_topology(&connection, &self.topology).await?;
         let publisher = Publisher::open(&connection, &self.topology).await?;
         tracing::info!(exchange = %self.topology.events_exchange, "relay connected");
+        let mut published = store::read_checkpoint(&self.pool, Checkpoint::Relay).await?;
         loop {
             if *stop.borrow() {
                 return Ok(());
             }
-            if self.run_once(&publisher).await? == RelayOutcome::Idle {
+            let outcome = self.run_once(&publisher, &mut published).await?;
+            if outcome == RelayOutcome::Idle {
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(POLL) => {}
@@ -74,10 +76,14 @@ impl Relay {
         }
     }
 
-    /// Publishes one batch past the checkpoint and moves the checkpoint.
-    pub async fn run_once(&self, publisher: &Publisher) -> anyhow::Result<RelayOutcome> {
-        let from = store::read_checkpoint(&self.pool, Checkpoint::Relay).await?;
-        let rows = store::read_after(&self.pool, from, BATCH).await?;
+    /// Publishes one batch past `published` and moves the checkpoint (kept in
+    /// memory while connected, read from the database on each connect).
+    pub async fn run_once(
+        &self,
+        publisher: &Publisher,
+        published: &mut i64,
+    ) -> anyhow::Result<RelayOutcome> {
+        let rows = store::read_after(&self.pool, *published, BATCH).await?;
         let Some(last) = rows.last().map(|row| row.position) else {
             return Ok(RelayOutcome::Idle);
         };
@@ -91,6 +97,7 @@ impl Relay {
             .collect();
         publisher.publish_confirmed(&messages).await?;
         store::set_checkpoint(&self.pool, Checkpoint::Relay, last).await?;
+        *published = last;
         self.metrics.relay_position.set(last);
         self.metrics.relay_published.inc_by(rows.len() as u64);
         Ok(RelayOutcome::Published(rows.len()))
