@@ -1,0 +1,361 @@
+//! One batch of appends, committed in a constant number of round trips.
+
+use std::collections::{HashMap, HashSet};
+
+use deadpool_postgres::Transaction;
+use domain::chain::{self, ChainedFields};
+use domain::event::CURRENT_SCHEMA_VERSION;
+use domain::user::UniqueKey;
+use futures::TryFutureExt;
+use futures::future::{BoxFuture, try_join_all};
+use time::OffsetDateTime;
+use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
+use uuid::Uuid;
+
+use super::sets::{self, Row};
+use super::{AppendError, AppendRequest, Appended, Registration};
+use crate::{Pool, StoreError};
+
+/// A statement's future, boxed so that different statements can be
+/// pipelined together on the transaction's connection.
+type Pending<'a> = BoxFuture<'a, Result<u64, tokio_postgres::Error>>;
+
+/// Runs a prepared statement as a pipelinable future that owns its parameters.
+fn run<'a>(
+    transaction: &'a Transaction<'_>,
+    statement: &'a Statement,
+    params: Vec<&'a (dyn ToSql + Sync)>,
+) -> Pending<'a> {
+    Box::pin(async move { transaction.execute(statement, &params).await })
+}
+
+/// The per-request statements a batch may need, prepared once per connection.
+struct Statements {
+    revert_stream: Statement,
+    drop_stream: Statement,
+    register_organization: Statement,
+    unregister_organization: Statement,
+    register_token: Statement,
+}
+
+impl Statements {
+    async fn prepare(transaction: &Transaction<'_>) -> Result<Statements, StoreError> {
+        let texts = [
+            "update streams set version = $3 where org_id = $1 and stream_id = $2",
+            "delete from streams where org_id = $1 and stream_id = $2",
+            "insert into organizations (org_id, name, created_at) values ($1, $2, $3) on conflict do nothing",
+            "delete from organizations where org_id = $1",
+            "insert into scim_tokens (org_id, token_id, token_sha256, issued_at, expires_at) \
+             values ($1, $2, $3, $4, $5) on conflict do nothing",
+        ];
+        let prepared =
+            try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
+        let mut prepared = prepared.into_iter();
+        let mut next = || prepared.next().expect("one statement per text");
+        Ok(Statements {
+            revert_stream: next(),
+            drop_stream: next(),
+            register_organization: next(),
+            unregister_organization: next(),
+            register_token: next(),
+        })
+    }
+}
+
+/// Commits one batch in a constant number of round trips, whatever its size.
+/// Each phase is a few set-based statements (registrations, which only the
+/// command line makes, go one by one) sent together, and none of them raises
+/// an error: conflicts are `on conflict do nothing` and read from what the
+/// statement returns, so one refused request never aborts the others.
+///
+/// 1. lock the log head, read the chain heads, move every stream's version;
+/// 2. for the requests whose version held, take claims and registrations;
+/// 3. undo what refused requests took, give up released values, insert the
+///    events, save the chain heads and the log head; commit.
+pub(super) async fn commit_batch(
+    pool: &Pool,
+    requests: &[&AppendRequest],
+) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    let statements = Statements::prepare(&transaction).await?;
+    let recorded_at = chain::to_stored_precision(OffsetDateTime::now_utc());
+    let mut refusals: Vec<Option<AppendError>> = vec![None; requests.len()];
+
+    // Two appends to one stream in one batch were decided on the same
+    // version: only the first can hold.
+    let mut streams = HashSet::new();
+    for (index, request) in requests.iter().enumerate() {
+        debug_assert!(!request.events.is_empty(), "an append carries events");
+        if !streams.insert((request.org_id, request.stream_id)) {
+            refusals[index] = Some(AppendError::VersionConflict);
+        }
+    }
+
+    // Phase 1.
+    let candidates = |fresh: bool| -> Vec<&AppendRequest> {
+        requests
+            .iter()
+            .enumerate()
+            .filter(|(index, request)| {
+                refusals[*index].is_none() && (request.expected_version == 0) == fresh
+            })
+            .map(|(_, request)| *request)
+            .collect()
+    };
+    let (fresh, existing) = (candidates(true), candidates(false));
+    let (head, heads, created, extended) = futures::try_join!(
+        transaction
+            .query_one(
+                "select last_position from log_head where id = 1 for update",
+                &[]
+            )
+            .map_err(StoreError::from),
+        sets::chain_heads(&transaction, requests),
+        sets::create_streams(&transaction, &fresh),
+        sets::extend_streams(&transaction, &existing),
+    )?;
+    let mut position: i64 = head.get(0);
+    let mut heads = heads;
+    for (index, request) in requests.iter().enumerate() {
+        let moved = created.contains(&request.stream_id) || extended.contains(&request.stream_id);
+        if refusals[index].is_none() && !moved {
+            refusals[index] = Some(AppendError::VersionConflict);
+        }
+    }
+
+    // Phase 2.
+    let mut wanted = Vec::new();
+    let mut registrations: Vec<(usize, &Registration)> = Vec::new();
+    for (index, request) in requests.iter().enumerate() {
+        if refusals[index].is_none() {
+            wanted.extend(
+                request
+                    .claims
+                    .iter()
+                    .map(|key| (request.org_id, key, request.stream_id)),
+            );
+            registrations.extend(
+                request
+                    .registrations
+                    .iter()
+                    .map(|registration| (index, registration)),
+            );
+        }
+    }
+    let registering = registrations.iter().map(|(index, registration)| {
+        register(
+            &transaction,
+            &statements,
+            requests[*index],
+            registration,
+            &recorded_at,
+        )
+    });
+    let (claimed, registered) = futures::try_join!(
+        sets::take_claims(&transaction, &wanted),
+        try_join_all(registering).map_err(StoreError::from),
+    )?;
+    let mut registered_organization = vec![false; requests.len()];
+    for ((index, registration), rows) in registrations.iter().zip(registered) {
+        match registration {
+            Registration::Organization { name } if rows == 0 => {
+                refusals[*index].get_or_insert(AppendError::Taken(UniqueKey {
+                    kind: "organization",
+                    key: name.clone(),
+                }));
+            }
+            Registration::Organization { .. } => registered_organization[*index] = true,
+            Registration::Token { token_id, .. } if rows == 0 => {
+                refusals[*index].get_or_insert(AppendError::Unavailable(format!(
+                    "token {token_id} collided with an existing one; issue another"
+                )));
+            }
+            Registration::Token { .. } => {}
+        }
+    }
+    for (index, request) in requests.iter().enumerate() {
+        if refusals[index].is_some() {
+            continue;
+        }
+        let lost = request.claims.iter().find(|key| {
+            !claimed.contains(&(request.org_id, key.kind, key.key.clone(), request.stream_id))
+        });
+        if let Some(key) = lost {
+            refusals[index] = Some(AppendError::Taken(key.clone()));
+        }
+    }
+
+    // Phase 3.
+    let mut undone: Vec<Pending<'_>> = Vec::new();
+    let mut dropped = Vec::new();
+    let mut rows = Vec::new();
+    let mut outcomes = Vec::with_capacity(requests.len());
+    for (index, request) in requests.iter().enumerate() {
+        match refusals[index].take() {
+            Some(refusal) => {
+                if !matches!(refusal, AppendError::VersionConflict) {
+                    undone.extend(undo(
+                        &transaction,
+                        &statements,
+                        request,
+                        registered_organization[index],
+                    ));
+                    dropped.extend(
+                        request
+                            .claims
+                            .iter()
+                            .filter(|key| {
+                                claimed.contains(&(
+                                    request.org_id,
+                                    key.kind,
+                                    key.key.clone(),
+                                    request.stream_id,
+                                ))
+                            })
+                            .map(|key| (request.org_id, key, request.stream_id)),
+                    );
+                }
+                outcomes.push(Err(refusal));
+            }
+            None => {
+                dropped.extend(
+                    request
+                        .releases
+                        .iter()
+                        .map(|key| (request.org_id, key, request.stream_id)),
+                );
+                let version =
+                    chain_events(request, &mut position, &mut heads, recorded_at, &mut rows);
+                outcomes.push(Ok(Appended {
+                    last_position: position,
+                    stream_version: version,
+                    recorded_at,
+                }));
+            }
+        }
+    }
+    let head = [&position as &(dyn ToSql + Sync)];
+    futures::try_join!(
+        try_join_all(undone).map_err(StoreError::from),
+        sets::drop_claims(&transaction, &dropped),
+        sets::insert_rows(&transaction, &rows, recorded_at),
+        sets::save_chain_heads(&transaction, &rows),
+        transaction
+            .execute("update log_head set last_position = $1 where id = 1", &head)
+            .map_err(StoreError::from),
+    )?;
+    transaction.commit().await?;
+    Ok(outcomes)
+}
+
+/// Positions and hashes for one request's events; returns its new version.
+fn chain_events(
+    request: &AppendRequest,
+    position: &mut i64,
+    heads: &mut HashMap<Uuid, Vec<u8>>,
+    recorded_at: OffsetDateTime,
+    rows: &mut Vec<Row>,
+) -> i64 {
+    let metadata = serde_json::to_string(&request.meta).expect("metadata serializes");
+    let mut version = request.expected_version;
+    for event in &request.events {
+        *position += 1;
+        version += 1;
+        let payload = event.to_payload();
+        let prev_hash = heads
+            .get(&request.org_id)
+            .cloned()
+            .unwrap_or_else(|| chain::GENESIS.to_vec());
+        let hash = chain::link(
+            &prev_hash,
+            &ChainedFields {
+                position: *position,
+                org_id: request.org_id,
+                stream_id: request.stream_id,
+                stream_version: version,
+                event_type: event.type_name(),
+                schema_version: CURRENT_SCHEMA_VERSION,
+                recorded_at,
+                payload: &payload,
+                metadata: &metadata,
+            },
+        );
+        heads.insert(request.org_id, hash.to_vec());
+        rows.push(Row {
+            position: *position,
+            org_id: request.org_id,
+            stream_id: request.stream_id,
+            stream_version: version,
+            event_type: event.type_name(),
+            payload,
+            metadata: metadata.clone(),
+            prev_hash,
+            hash: hash.to_vec(),
+        });
+    }
+    version
+}
+
+/// Writes one registry row; 1 row when its unique value was free.
+fn register<'a>(
+    transaction: &'a Transaction<'_>,
+    statements: &'a Statements,
+    request: &'a AppendRequest,
+    registration: &'a Registration,
+    recorded_at: &'a OffsetDateTime,
+) -> Pending<'a> {
+    match registration {
+        Registration::Organization { name } => run(
+            transaction,
+            &statements.register_organization,
+            vec![&request.org_id, name, recorded_at],
+        ),
+        Registration::Token {
+            token_id,
+            sha256,
+            expires_at,
+        } => run(
+            transaction,
+            &statements.register_token,
+            vec![&request.org_id, token_id, sha256, recorded_at, expires_at],
+        ),
+    }
+}
+
+/// Gives back the stream version and organisation name a refused request
+/// took (its claims are dropped with the batch's releases).
+fn undo<'a>(
+    transaction: &'a Transaction<'_>,
+    statements: &'a Statements,
+    request: &'a AppendRequest,
+    registered_organization: bool,
+) -> Vec<Pending<'a>> {
+    let mut pending = Vec::new();
+    if registered_organization {
+        pending.push(run(
+            transaction,
+            &statements.unregister_organization,
+            vec![&request.org_id],
+        ));
+    }
+    if request.expected_version == 0 {
+        pending.push(run(
+            transaction,
+            &statements.drop_stream,
+            vec![&request.org_id, &request.stream_id],
+        ));
+    } else {
+        pending.push(run(
+            transaction,
+            &statements.revert_stream,
+            vec![
+                &request.org_id,
+                &request.stream_id,
+                &request.expected_version,
+            ],
+        ));
+    }
+    pending
+}

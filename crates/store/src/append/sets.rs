@@ -1,0 +1,241 @@
+//! Set-based statements: each takes a whole batch in one statement, so that
+//! the per-statement cost (parse, plan, executor start) is paid once per
+//! batch and only the per-row work grows with its size.
+
+use std::collections::{HashMap, HashSet};
+
+use deadpool_postgres::Transaction;
+use domain::event::CURRENT_SCHEMA_VERSION;
+use domain::user::UniqueKey;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::AppendRequest;
+use crate::StoreError;
+
+/// One event ready for the log, with its position and hash.
+pub(super) struct Row {
+    pub position: i64,
+    pub org_id: Uuid,
+    pub stream_id: Uuid,
+    pub stream_version: i64,
+    pub event_type: &'static str,
+    pub payload: String,
+    pub metadata: String,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// The last hash of each organisation in the batch.
+pub(super) async fn chain_heads(
+    transaction: &Transaction<'_>,
+    requests: &[&AppendRequest],
+) -> Result<HashMap<Uuid, Vec<u8>>, StoreError> {
+    let mut orgs: Vec<Uuid> = requests.iter().map(|request| request.org_id).collect();
+    orgs.sort_unstable();
+    orgs.dedup();
+    let statement = transaction
+        .prepare_cached("select org_id, last_hash from chain_heads where org_id = any($1)")
+        .await?;
+    let rows = transaction.query(&statement, &[&orgs]).await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// Creates the streams of requests that start one (expected version 0);
+/// returns the streams that did not exist yet.
+pub(super) async fn create_streams(
+    transaction: &Transaction<'_>,
+    requests: &[&AppendRequest],
+) -> Result<HashSet<Uuid>, StoreError> {
+    if requests.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let statement = transaction
+        .prepare_cached(
+            "insert into streams (org_id, stream_id, version) \
+             select * from unnest($1::uuid[], $2::uuid[], $3::bigint[]) \
+             on conflict do nothing returning stream_id",
+        )
+        .await?;
+    let orgs: Vec<Uuid> = requests.iter().map(|r| r.org_id).collect();
+    let streams: Vec<Uuid> = requests.iter().map(|r| r.stream_id).collect();
+    let versions: Vec<i64> = requests.iter().map(|r| r.events.len() as i64).collect();
+    let rows = transaction
+        .query(&statement, &[&orgs, &streams, &versions])
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// Moves existing streams to their new versions where they are still at the
+/// version their request decided on; returns the streams that moved.
+pub(super) async fn extend_streams(
+    transaction: &Transaction<'_>,
+    requests: &[&AppendRequest],
+) -> Result<HashSet<Uuid>, StoreError> {
+    if requests.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let statement = transaction
+        .prepare_cached(
+            "update streams s set version = v.new_version \
+             from unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[]) \
+                  as v(org_id, stream_id, expected, new_version) \
+             where s.org_id = v.org_id and s.stream_id = v.stream_id and s.version = v.expected \
+             returning s.stream_id",
+        )
+        .await?;
+    let orgs: Vec<Uuid> = requests.iter().map(|r| r.org_id).collect();
+    let streams: Vec<Uuid> = requests.iter().map(|r| r.stream_id).collect();
+    let expected: Vec<i64> = requests.iter().map(|r| r.expected_version).collect();
+    let new: Vec<i64> = requests
+        .iter()
+        .map(|r| r.expected_version + r.events.len() as i64)
+        .collect();
+    let rows = transaction
+        .query(&statement, &[&orgs, &streams, &expected, &new])
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
+/// A unique value held by a stream.
+pub(super) type Claim = (Uuid, &'static str, String, Uuid);
+
+/// Takes every free claim; returns the claims taken. Of two requests in the
+/// batch that claim one value, the first takes it.
+pub(super) async fn take_claims(
+    transaction: &Transaction<'_>,
+    claims: &[(Uuid, &UniqueKey, Uuid)],
+) -> Result<HashSet<Claim>, StoreError> {
+    if claims.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let statement = transaction
+        .prepare_cached(
+            "insert into unique_claims (org_id, kind, key, owner) \
+             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) \
+             on conflict do nothing returning org_id, kind, key, owner",
+        )
+        .await?;
+    let (orgs, kinds, keys, owners) = columns(claims);
+    let rows = transaction
+        .query(&statement, &[&orgs, &kinds, &keys, &owners])
+        .await?;
+    let kinds_by_name: HashMap<&str, &'static str> = claims
+        .iter()
+        .map(|(_, key, _)| (key.kind, key.kind))
+        .collect();
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let kind: &str = row.get(1);
+            (row.get(0), kinds_by_name[kind], row.get(2), row.get(3))
+        })
+        .collect())
+}
+
+/// Gives up claims (those a refused request took, or those a request releases).
+pub(super) async fn drop_claims(
+    transaction: &Transaction<'_>,
+    claims: &[(Uuid, &UniqueKey, Uuid)],
+) -> Result<(), StoreError> {
+    if claims.is_empty() {
+        return Ok(());
+    }
+    let statement = transaction
+        .prepare_cached(
+            "delete from unique_claims u \
+             using unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) as r(org_id, kind, key, owner) \
+             where u.org_id = r.org_id and u.kind = r.kind and u.key = r.key and u.owner = r.owner",
+        )
+        .await?;
+    let (orgs, kinds, keys, owners) = columns(claims);
+    transaction
+        .execute(&statement, &[&orgs, &kinds, &keys, &owners])
+        .await?;
+    Ok(())
+}
+
+type ClaimColumns<'a> = (Vec<Uuid>, Vec<&'a str>, Vec<&'a str>, Vec<Uuid>);
+
+fn columns<'a>(claims: &[(Uuid, &'a UniqueKey, Uuid)]) -> ClaimColumns<'a> {
+    (
+        claims.iter().map(|(org, _, _)| *org).collect(),
+        claims.iter().map(|(_, key, _)| key.kind).collect(),
+        claims.iter().map(|(_, key, _)| key.key.as_str()).collect(),
+        claims.iter().map(|(_, _, owner)| *owner).collect(),
+    )
+}
+
+/// Inserts the batch's events.
+pub(super) async fn insert_rows(
+    transaction: &Transaction<'_>,
+    rows: &[Row],
+    recorded_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let statement = transaction
+        .prepare_cached(
+            "insert into events (position, org_id, stream_id, stream_version, event_type, \
+             schema_version, payload, metadata, recorded_at, prev_hash, hash) \
+             select position, org_id, stream_id, stream_version, event_type, $6, \
+                    payload::json, metadata::json, $9, prev_hash, hash \
+             from unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], \
+                         $7::text[], $8::text[], $10::bytea[], $11::bytea[]) \
+                  as t(position, org_id, stream_id, stream_version, event_type, payload, \
+                       metadata, prev_hash, hash)",
+        )
+        .await?;
+    let positions: Vec<i64> = rows.iter().map(|row| row.position).collect();
+    let orgs: Vec<Uuid> = rows.iter().map(|row| row.org_id).collect();
+    let streams: Vec<Uuid> = rows.iter().map(|row| row.stream_id).collect();
+    let versions: Vec<i64> = rows.iter().map(|row| row.stream_version).collect();
+    let types: Vec<&str> = rows.iter().map(|row| row.event_type).collect();
+    let payloads: Vec<&str> = rows.iter().map(|row| row.payload.as_str()).collect();
+    let metadata: Vec<&str> = rows.iter().map(|row| row.metadata.as_str()).collect();
+    let prev_hashes: Vec<&[u8]> = rows.iter().map(|row| row.prev_hash.as_slice()).collect();
+    let hashes: Vec<&[u8]> = rows.iter().map(|row| row.hash.as_slice()).collect();
+    transaction
+        .execute(
+            &statement,
+            &[
+                &positions,
+                &orgs,
+                &streams,
+                &versions,
+                &types,
+                &CURRENT_SCHEMA_VERSION,
+                &payloads,
+                &metadata,
+                &recorded_at,
+                &prev_hashes,
+                &hashes,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Saves the end of each organisation's chain.
+pub(super) async fn save_chain_heads(
+    transaction: &Transaction<'_>,
+    rows: &[Row],
+) -> Result<(), StoreError> {
+    let mut last: HashMap<Uuid, (i64, &[u8])> = HashMap::new();
+    for row in rows {
+        last.insert(row.org_id, (row.position, row.hash.as_slice()));
+    }
+    let statement = transaction
+        .prepare_cached(
+            "insert into chain_heads (org_id, last_position, last_hash) \
+             select * from unnest($1::uuid[], $2::bigint[], $3::bytea[]) \
+             on conflict (org_id) do update \
+             set last_position = excluded.last_position, last_hash = excluded.last_hash",
+        )
+        .await?;
+    let orgs: Vec<Uuid> = last.keys().copied().collect();
+    let positions: Vec<i64> = orgs.iter().map(|org| last[org].0).collect();
+    let hashes: Vec<&[u8]> = orgs.iter().map(|org| last[org].1).collect();
+    transaction
+        .execute(&statement, &[&orgs, &positions, &hashes])
+        .await?;
+    Ok(())
+}
