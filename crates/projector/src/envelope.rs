@@ -1,4 +1,8 @@
-//! The message body that carries one event from the relay to the projector.
+//! The message body that carries events from the relay to the projector.
+//!
+//! One message carries a run of one organisation's events: the broker's cost
+//! is per message, so batching them is what lets the bus keep up with group
+//! commit. Consumers deduplicate by position, whatever the grouping.
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -21,37 +25,52 @@ pub struct Envelope<'a> {
     pub payload: &'a RawValue,
 }
 
-/// The message body for one log row.
-pub fn encode(row: &LogRow) -> Vec<u8> {
-    let payload: &RawValue = serde_json::from_str(&row.payload).expect("the log holds valid JSON");
-    serde_json::to_vec(&Envelope {
-        position: row.position,
-        org_id: row.org_id,
-        stream_id: row.stream_id,
-        stream_version: row.stream_version,
-        event_type: &row.event_type,
-        schema_version: row.schema_version,
-        recorded_at: row.recorded_at,
-        payload,
-    })
-    .expect("an envelope serializes")
+/// A message body: events in position order.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Batch<'a> {
+    #[serde(borrow)]
+    pub events: Vec<Envelope<'a>>,
 }
 
-/// The event in a message body.
-pub fn decode(body: &[u8]) -> Result<domain::StoredEvent, String> {
-    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(|error| error.to_string())?;
-    let event = domain::Event::from_stored(
-        envelope.event_type,
-        envelope.schema_version,
-        envelope.payload.get(),
-    )
-    .map_err(|error| error.to_string())?;
-    Ok(domain::StoredEvent {
-        position: envelope.position,
-        org_id: envelope.org_id,
-        stream_id: envelope.stream_id,
-        stream_version: envelope.stream_version,
-        recorded_at: envelope.recorded_at,
-        event,
-    })
+/// The message body for log rows.
+pub fn encode(rows: &[&LogRow]) -> Vec<u8> {
+    let events = rows
+        .iter()
+        .map(|row| Envelope {
+            position: row.position,
+            org_id: row.org_id,
+            stream_id: row.stream_id,
+            stream_version: row.stream_version,
+            event_type: &row.event_type,
+            schema_version: row.schema_version,
+            recorded_at: row.recorded_at,
+            payload: serde_json::from_str(&row.payload).expect("the log holds valid JSON"),
+        })
+        .collect();
+    serde_json::to_vec(&Batch { events }).expect("an envelope serializes")
+}
+
+/// The events in a message body.
+pub fn decode(body: &[u8]) -> Result<Vec<domain::StoredEvent>, String> {
+    let batch: Batch<'_> = serde_json::from_slice(body).map_err(|error| error.to_string())?;
+    batch
+        .events
+        .into_iter()
+        .map(|envelope| {
+            let event = domain::Event::from_stored(
+                envelope.event_type,
+                envelope.schema_version,
+                envelope.payload.get(),
+            )
+            .map_err(|error| error.to_string())?;
+            Ok(domain::StoredEvent {
+                position: envelope.position,
+                org_id: envelope.org_id,
+                stream_id: envelope.stream_id,
+                stream_version: envelope.stream_version,
+                recorded_at: envelope.recorded_at,
+                event,
+            })
+        })
+        .collect()
 }

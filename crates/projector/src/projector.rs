@@ -108,7 +108,7 @@ impl Projector {
         let mut events = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             match decode(&delivery.data) {
-                Ok(event) => events.push(event),
+                Ok(decoded) => events.extend(decoded),
                 Err(error) => {
                     // Unreadable bodies are not ours to fold; the log still
                     // has the event, and a hole makes us read it from there.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bus::{Message, Publisher, Topology};
-use store::{Checkpoint, Pool};
+use store::{Checkpoint, LogRow, Pool};
 use tokio::sync::{Notify, watch};
 
 use crate::envelope::encode;
@@ -87,14 +87,7 @@ impl Relay {
         let Some(last) = rows.last().map(|row| row.position) else {
             return Ok(RelayOutcome::Idle);
         };
-        let messages: Vec<Message> = rows
-            .iter()
-            .map(|row| Message {
-                routing_key: format!("org.{}", row.org_id),
-                message_id: row.position.to_string(),
-                body: encode(row),
-            })
-            .collect();
+        let messages = messages(&rows);
         publisher.publish_confirmed(&messages).await?;
         store::set_checkpoint(&self.pool, Checkpoint::Relay, last).await?;
         *published = last;
@@ -102,4 +95,20 @@ impl Relay {
         self.metrics.relay_published.inc_by(rows.len() as u64);
         Ok(RelayOutcome::Published(rows.len()))
     }
+}
+
+/// One message per run of consecutive events of one organisation, routed by
+/// organisation and named by the positions it carries.
+pub fn messages(rows: &[LogRow]) -> Vec<Message> {
+    rows.chunk_by(|a, b| a.org_id == b.org_id)
+        .map(|run| {
+            let (first, last) = (&run[0], &run[run.len() - 1]);
+            let refs: Vec<&LogRow> = run.iter().collect();
+            Message {
+                routing_key: format!("org.{}", first.org_id),
+                message_id: format!("{}-{}", first.position, last.position),
+                body: encode(&refs),
+            }
+        })
+        .collect()
 }

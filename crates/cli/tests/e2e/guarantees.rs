@@ -383,15 +383,16 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
     let publisher = bus::Publisher::open(&connection, &bus::Topology::new(&app.bus_prefix))
         .await
         .unwrap();
-    let mut messages: Vec<bus::Message> = log
-        .iter()
-        .chain(log.iter())
-        .map(|row| bus::Message {
+    // Single events and whole runs, each twice.
+    let mut messages = projector::relay::messages(&log);
+    messages.extend(projector::relay::messages(&log));
+    for row in &log {
+        messages.push(bus::Message {
             routing_key: format!("org.{}", row.org_id),
             message_id: row.position.to_string(),
-            body: projector::envelope::encode(row),
-        })
-        .collect();
+            body: projector::envelope::encode(&[row]),
+        });
+    }
     messages.shuffle(&mut rand::rng());
     publisher.publish_confirmed(&messages).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
