@@ -162,6 +162,20 @@ async fn create_test_database(name: &str) {
         .expect("pg_database")
         .is_some();
     if !exists {
+        // Templates of older migration sets are of no use any more.
+        let stale = admin
+            .query(
+                "select datname from pg_database where datname like 'rollcall\\_template\\_%' and datname <> $1",
+                &[&template],
+            )
+            .await
+            .expect("pg_database");
+        for row in stale {
+            let name: String = row.get(0);
+            let _ = admin
+                .batch_execute(&format!("drop database if exists {name} with (force)"))
+                .await;
+        }
         let building = format!("{template}_building");
         admin
             .batch_execute(&format!("drop database if exists {building} with (force)"))
