@@ -35,6 +35,15 @@ async fn me() -> Result<HttpResponse, ApiError> {
     }))
 }
 
+/// A known resource asked with a verb it does not take: 405 as SCIM JSON.
+async fn method_not_allowed(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::Scim(ScimError {
+        status: 405,
+        scim_type: None,
+        detail: format!("{} is not allowed on {}", request.method(), request.path()),
+    }))
+}
+
 async fn unknown(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::Scim(ScimError::not_found(format!(
         "no SCIM endpoint at {} {}",

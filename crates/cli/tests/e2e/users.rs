@@ -355,6 +355,19 @@ async fn discovery_documents_describe_what_is_implemented() {
             .any(|a| a["name"] == "userName" && a["uniqueness"] == "server")
     );
 
+    let (status, body) = app
+        .send(
+            app.client
+                .post(format!("{}/Users/{}", app.base, Uuid::new_v4()))
+                .bearer_auth(&app.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["status"], "405");
+    let (status, body) = app.get("/Groups").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["status"], "404");
+
     let (status, body) = app.get("/Me").await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(body["status"], "501");

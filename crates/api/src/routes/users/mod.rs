@@ -22,12 +22,20 @@ use scim::ScimError;
 /// Registers the Users routes.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
-        .route("/Users", web::post().to(create::create_user))
-        .route("/Users", web::get().to(list::list_users))
-        .route("/Users/{id}", web::get().to(get::get_user))
-        .route("/Users/{id}", web::put().to(replace::replace_user))
-        .route("/Users/{id}", web::patch().to(patch::patch_user))
-        .route("/Users/{id}", web::delete().to(delete::delete_user));
+        .service(
+            web::resource("/Users")
+                .post(create::create_user)
+                .get(list::list_users)
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        .service(
+            web::resource("/Users/{id}")
+                .get(get::get_user)
+                .put(replace::replace_user)
+                .patch(patch::patch_user)
+                .delete(delete::delete_user)
+                .default_service(web::to(super::method_not_allowed)),
+        );
 }
 
 /// The tenant the gate put in the request.
