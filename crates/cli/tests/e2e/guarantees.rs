@@ -319,6 +319,7 @@ async fn writes_survive_a_broker_outage_and_the_backlog_is_published_after() {
     let app = spawn_app_with(Options {
         amqp_url: proxy.amqp_url(),
         read_your_writes_wait: Duration::from_millis(200),
+        ..Options::default()
     })
     .await;
     app.provision("before.outage@contoso.com").await;
@@ -552,6 +553,55 @@ async fn a_read_table_that_drifts_from_the_log_fails_verify() {
     assert!(matches!(
         verify(app.pool()).await.unwrap(),
         Verdict::Broken { position: 5, .. }
+    ));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_database_outage_answers_503_loses_nothing_acknowledged_and_heals() {
+    let proxy = TcpProxy::start("127.0.0.1:5432").await;
+    let app = spawn_app_with(Options {
+        postgres_port: proxy.port,
+        ..Options::default()
+    })
+    .await;
+    let before = app.provision("before.db.outage@contoso.com").await;
+
+    proxy.cut();
+    let (status, body) = app
+        .create_user(entra_user("during.db.outage@contoso.com"))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "503");
+    let (status, _) = app.get_user(&before).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+
+    proxy.restore();
+    let mut healed = false;
+    for _ in 0..100 {
+        if app.get_user(&before).await.0 == StatusCode::OK {
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        healed,
+        "the service recovers by itself when PostgreSQL returns"
+    );
+    let after = app.provision("after.db.outage@contoso.com").await;
+    assert_eq!(app.get_user(&after).await.0, StatusCode::OK);
+    let (_, found) = app
+        .filter_users("userName eq \"during.db.outage@contoso.com\"")
+        .await;
+    assert_eq!(
+        found["totalResults"], 0,
+        "what was refused left nothing behind"
+    );
+    app.wait_for_projector(Duration::from_secs(10)).await;
+    assert!(matches!(
+        verify(app.pool()).await.unwrap(),
+        Verdict::Sound { .. }
     ));
     app.stop().await;
 }

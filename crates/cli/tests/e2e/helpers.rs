@@ -22,6 +22,8 @@ pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub struct Options {
     /// Route the stack's RabbitMQ traffic through this URL (a proxy).
     pub amqp_url: String,
+    /// The port the stack reaches PostgreSQL on (a proxy's, to cut it).
+    pub postgres_port: u16,
     pub read_your_writes_wait: Duration,
 }
 
@@ -29,6 +31,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             amqp_url: RABBITMQ.into(),
+            postgres_port: 5432,
             read_your_writes_wait: Duration::from_secs(5),
         }
     }
@@ -69,7 +72,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let database_url = format!("postgres://postgres@127.0.0.1:5432/{database_name}");
     let bus_prefix = format!("rollcall_test_{}", Uuid::new_v4().simple());
     let config = Config {
-        database_url: database_url.clone(),
+        database_url: format!(
+            "postgres://postgres@127.0.0.1:{}/{database_name}",
+            options.postgres_port
+        ),
         amqp_url: options.amqp_url,
         bus_prefix: bus_prefix.clone(),
     };
