@@ -1,7 +1,5 @@
 //! The projector: folds delivered events into the read tables, exactly once.
 
-use std::time::Duration;
-
 use bus::{Delivery, Topology};
 use domain::StoredEvent;
 use futures::{FutureExt, StreamExt};
@@ -163,6 +161,3 @@ impl Projector {
         }
     }
 }
-
-/// How long the API may wait for the projector by default.
-pub const DEFAULT_READ_YOUR_WRITES_WAIT: Duration = Duration::from_secs(2);
