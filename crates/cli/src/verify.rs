@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use domain::chain::{self, ChainedFields};
+use domain::chain;
 use domain::projection::{UserTable, fold_event};
 use store::Pool;
 use uuid::Uuid;
@@ -49,20 +49,7 @@ pub async fn verify(pool: &Pool) -> anyhow::Result<Verdict> {
                     "its prev_hash does not name the previous event of its organization",
                 ));
             }
-            let hash = chain::link(
-                &row.prev_hash,
-                &ChainedFields {
-                    position: row.position,
-                    org_id: row.org_id,
-                    stream_id: row.stream_id,
-                    stream_version: row.stream_version,
-                    event_type: &row.event_type,
-                    schema_version: row.schema_version,
-                    recorded_at: row.recorded_at,
-                    payload: &row.payload,
-                    metadata: &row.metadata,
-                },
-            );
+            let hash = chain::link(&row.prev_hash, &row.chained_fields());
             if row.hash != hash {
                 return Ok(broken(
                     position,

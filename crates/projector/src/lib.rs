@@ -18,12 +18,45 @@ pub use metrics::Metrics;
 pub use projector::Projector;
 pub use relay::Relay;
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
-/// Back-off between reconnection attempts: doubles up to a ceiling.
-pub(crate) fn next_backoff(current: Duration) -> Duration {
-    (current * 2).min(Duration::from_secs(5))
+use tokio::sync::watch;
+
+/// The first back-off after a failure; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A session that ran this long was healthy: its failure starts a new back-off.
+const HEALTHY_SESSION: Duration = Duration::from_secs(30);
+
+/// Runs `session` until `stop` turns true, starting it again with back-off
+/// after each failure (the broker or the database went away); the component
+/// resumes from its checkpoint every time.
+pub(crate) async fn supervise<Session, Running>(
+    component: &str,
+    metrics: &Metrics,
+    stop: watch::Receiver<bool>,
+    mut session: Session,
+) where
+    Session: FnMut(watch::Receiver<bool>) -> Running,
+    Running: Future<Output = anyhow::Result<()>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    let mut stopped = stop.clone();
+    while !*stop.borrow() {
+        let started = Instant::now();
+        let Err(error) = session(stop.clone()).await else {
+            return;
+        };
+        if started.elapsed() > HEALTHY_SESSION {
+            backoff = FIRST_BACKOFF;
+        }
+        tracing::warn!(%error, retry_in = ?backoff, "{component} interrupted; will resume from its checkpoint");
+        metrics.reconnects.with_label_values(&[component]).inc();
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stopped.changed() => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
 }
-
-/// The first back-off after a failure.
-pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(100);

@@ -1,5 +1,7 @@
 //! The projector: folds delivered events into the read tables, exactly once.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use bus::{Delivery, Topology};
 use domain::StoredEvent;
 use futures::{FutureExt, StreamExt};
@@ -8,7 +10,7 @@ use store::{Checkpoint, Pool};
 use tokio::sync::watch;
 
 use crate::envelope::decode;
-use crate::{FIRST_BACKOFF, Metrics, next_backoff};
+use crate::{Metrics, supervise};
 
 /// Deliveries taken into one transaction at most (also the prefetch).
 const BATCH: usize = 512;
@@ -27,36 +29,22 @@ pub struct Projector {
 impl Projector {
     /// Runs until `stop` turns true: first catches up from the log, then
     /// follows the queue, reconnecting after failures.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut backoff = FIRST_BACKOFF;
-        let mut caught_up = false;
-        while !*stop.borrow() {
-            // Once per process: what the log holds past the checkpoint may
-            // predate the queue. After that the queue is durable and the
-            // relay declares it before publishing, so it misses nothing.
-            let session = async {
-                if !caught_up {
-                    self.catch_up().await?;
-                    caught_up = true;
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let caught_up = AtomicBool::new(false);
+        supervise("projector", &self.metrics, stop, |mut stop| {
+            let (projector, caught_up) = (&self, &caught_up);
+            async move {
+                // Once per process: what the log holds past the checkpoint
+                // may predate the queue. After that the queue is durable and
+                // the relay declares it before publishing, so it misses nothing.
+                if !caught_up.load(Ordering::Relaxed) {
+                    projector.catch_up().await?;
+                    caught_up.store(true, Ordering::Relaxed);
                 }
-                self.session(&mut stop).await
-            };
-            match session.await {
-                Ok(()) => return,
-                Err(error) => {
-                    tracing::warn!(%error, retry_in = ?backoff, "projector interrupted; will resume from its checkpoint");
-                    self.metrics
-                        .reconnects
-                        .with_label_values(&["projector"])
-                        .inc();
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.changed() => {}
-                    }
-                    backoff = next_backoff(backoff);
-                }
+                projector.session(&mut stop).await
             }
-        }
+        })
+        .await;
     }
 
     async fn session(&self, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {

@@ -8,7 +8,7 @@ use store::{Checkpoint, LogRow, Pool};
 use tokio::sync::{Notify, watch};
 
 use crate::envelope::encode;
-use crate::{FIRST_BACKOFF, Metrics, next_backoff};
+use crate::{Metrics, supervise};
 
 /// How many events one publish round carries at most.
 const BATCH: i64 = 1_000;
@@ -37,22 +37,12 @@ pub enum RelayOutcome {
 
 impl Relay {
     /// Runs until `stop` turns true, reconnecting after failures.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut backoff = FIRST_BACKOFF;
-        while !*stop.borrow() {
-            match self.session(&mut stop).await {
-                Ok(()) => return,
-                Err(error) => {
-                    tracing::warn!(%error, retry_in = ?backoff, "relay interrupted; will resume from its checkpoint");
-                    self.metrics.reconnects.with_label_values(&["relay"]).inc();
-                    tokio::select! {
-                        _ = tokio::time::sleep(backoff) => {}
-                        _ = stop.changed() => {}
-                    }
-                    backoff = next_backoff(backoff);
-                }
-            }
-        }
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        let relay = &self;
+        supervise("relay", &self.metrics, stop, |mut stop| async move {
+            relay.session(&mut stop).await
+        })
+        .await;
     }
 
     async fn session(&self, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Reading the event log back.
 
 use domain::StoredEvent;
+use domain::chain::ChainedFields;
 use domain::event::Event;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -41,6 +42,21 @@ impl LogRow {
             recorded_at: row.get(8),
             prev_hash: row.get(9),
             hash: row.get(10),
+        }
+    }
+
+    /// The stored fields its hash covers.
+    pub fn chained_fields(&self) -> ChainedFields<'_> {
+        ChainedFields {
+            position: self.position,
+            org_id: self.org_id,
+            stream_id: self.stream_id,
+            stream_version: self.stream_version,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            recorded_at: self.recorded_at,
+            payload: &self.payload,
+            metadata: &self.metadata,
         }
     }
 
