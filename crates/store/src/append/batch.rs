@@ -73,6 +73,13 @@ impl Statements {
 /// 2. for the requests whose version held, take claims and registrations;
 /// 3. undo what refused requests took, give up released values, insert the
 ///    events, save the chain heads and the log head; commit.
+///
+/// Claims are taken before anything is released, so a value released and
+/// claimed in the same batch is refused to the claimer (as if it came first).
+/// And a request refused for one claim gives back the others it took only in
+/// phase 3, so another request of the batch may have been refused one of
+/// those; both are answers a concurrent client could get anyway, and neither
+/// breaks uniqueness.
 pub(super) async fn commit_batch(
     pool: &Pool,
     requests: &[&AppendRequest],
