@@ -137,6 +137,22 @@ fn apply_one(
     op: &PatchOperation,
     schema: &dyn AttributeSchema,
 ) -> Result<(), ScimError> {
+    // A path that is a whole extension's URN names the extension object.
+    if let Some(path) = &op.path {
+        let text = path.to_string();
+        if path.filter.is_none() && path.sub.is_none() && schema.is_extension_urn(&text) {
+            return match op.op {
+                PatchOpKind::Remove => {
+                    target::delete_extension(res, &text);
+                    Ok(())
+                }
+                kind => {
+                    let value = op.value.as_ref().ok_or_else(|| missing_value(kind))?;
+                    apply_extension(res, kind, &text, value, schema)
+                }
+            };
+        }
+    }
     match (op.op, &op.path) {
         (PatchOpKind::Remove, Some(path)) => remove::remove(res, path, op.value.as_ref(), schema),
         (PatchOpKind::Remove, None) => Err(ScimError::bad_request(

@@ -133,4 +133,9 @@ pub(super) fn add_schemas(res: &mut Map<String, Value>, value: &Value) -> Result
 /// Removes a whole extension object (a path-less `"urn:...": null`).
 pub(super) fn delete_extension(res: &mut Map<String, Value>, urn: &str) {
     remove_ci(res, urn);
+    // The resource no longer uses the extension, so it no longer declares it.
+    if let Some(Value::Array(schemas)) = find_key(res, "schemas").and_then(|key| res.get_mut(&key))
+    {
+        schemas.retain(|schema| !schema.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
+    }
 }

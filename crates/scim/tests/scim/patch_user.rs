@@ -555,3 +555,39 @@ fn extension_urn_detection() {
         assert_eq!(UserSchema.is_extension_urn(key), want, "{key}");
     }
 }
+
+#[test]
+fn removing_a_whole_extension_by_its_urn_drops_the_object_and_its_schema() {
+    let user = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "userName": "x",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "12"}
+    });
+    let request = scim::PatchRequest::parse(&serde_json::json!({"Operations": [
+        {"op": "remove", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"}
+    ]}))
+    .unwrap();
+    let patched = scim::apply(&user, &request, &scim::UserSchema).unwrap();
+    assert_eq!(
+        patched,
+        serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x"})
+    );
+}
+
+#[test]
+fn adding_to_a_whole_extension_by_its_urn_sets_its_attributes() {
+    let user = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x"});
+    let request = scim::PatchRequest::parse(&serde_json::json!({"Operations": [
+        {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", "value": {"department": "R&D"}}
+    ]}))
+    .unwrap();
+    let patched = scim::apply(&user, &request, &scim::UserSchema).unwrap();
+    assert_eq!(
+        patched["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "R&D"
+    );
+    assert_eq!(
+        patched["schemas"][1],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+    );
+}
