@@ -16,6 +16,7 @@ mod query;
 mod record;
 mod render;
 mod routes;
+mod selection;
 mod state;
 mod write;
 

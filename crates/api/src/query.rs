@@ -1,10 +1,14 @@
-//! List parameters (`filter`, `startIndex`, `count`), read from the query
-//! string case-insensitively; unknown parameters are ignored (Entra appends
-//! `aadOptscim062020` to the tenant URL).
+//! List parameters (`filter`, `startIndex`, `count`, `sortBy`, `sortOrder`),
+//! read from the query string case-insensitively; unknown parameters are
+//! ignored (Entra appends `aadOptscim062020` to the tenant URL).
+//!
+//! A `sortBy` that is no attribute path, or a `sortOrder` other than
+//! `ascending`/`descending` (any case), is a 400 `invalidValue`: RFC 7644
+//! names no type for bad list parameters, and these are values the request
+//! cannot use (`invalidSyntax` is about request bodies).
 
-use scim::{CompValue, CompareOp, Filter, ScimError, ScimType};
-use store::UserQuery;
-use uuid::Uuid;
+use scim::{AttrPath, Filter, ScimError, ScimType};
+use store::{UserQuery, UserSort};
 
 use crate::ApiError;
 
@@ -12,6 +16,8 @@ use crate::ApiError;
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListParams {
     pub query: UserQuery,
+    /// `sortBy` and `sortOrder`; `None` keeps the order by id.
+    pub sort: Option<UserSort>,
     /// 1-based index of the first result.
     pub start_index: i64,
     /// Page size, capped at the advertised maximum.
@@ -25,17 +31,22 @@ impl ListParams {
             .map_err(|error| ApiError::syntax(format!("the query string is malformed: {error}")))?;
         let mut params = ListParams {
             query: UserQuery::All,
+            sort: None,
             start_index: 1,
             count: max_results,
         };
+        let (mut sort_by, mut descending) = (None, false);
         for (name, value) in pairs {
             match name.to_ascii_lowercase().as_str() {
                 "filter" => params.query = user_query(&value)?,
                 "startindex" => params.start_index = integer(&name, &value)?.max(1),
                 "count" => params.count = integer(&name, &value)?.clamp(0, max_results),
+                "sortby" => sort_by = Some(sort_path(&value)?),
+                "sortorder" => descending = sort_order(&value)?,
                 _ => {}
             }
         }
+        params.sort = sort_by.map(|by| UserSort { by, descending });
         Ok(params)
     }
 }
@@ -47,45 +58,36 @@ fn integer(name: &str, value: &str) -> Result<i64, ApiError> {
         .map_err(|_| ApiError::syntax(format!("{name} must be an integer, not {value:?}")))
 }
 
-/// The read-table query for a filter. The foundation answers the filters
-/// Entra and Okta use to match users; the rest of the grammar parses but is
-/// refused with a clear `invalidFilter` until the store can evaluate it.
+/// The read-table query for a filter: every valid filter is evaluated by
+/// the store; one it cannot evaluate (`active gt true`) is `invalidFilter`.
 fn user_query(text: &str) -> Result<UserQuery, ApiError> {
     let filter = Filter::parse(text).map_err(ScimError::from)?;
-    let Filter::Compare {
-        path,
-        op: CompareOp::Eq,
-        value,
-    } = &filter
-    else {
-        return Err(unsupported(text));
-    };
-    let core = path
-        .urn
-        .as_deref()
-        .is_none_or(|urn| urn.eq_ignore_ascii_case(domain::user::USER_SCHEMA));
-    if !core || path.sub.is_some() {
-        return Err(unsupported(text));
-    }
-    let value = match value {
-        CompValue::String(value) => value.clone(),
-        _ => return Err(unsupported(text)),
-    };
-    match path.name.to_ascii_lowercase().as_str() {
-        "username" => Ok(UserQuery::UserNameEq(value)),
-        "externalid" => Ok(UserQuery::ExternalIdEq(value)),
-        "id" => Ok(Uuid::parse_str(&value).map_or(UserQuery::Nothing, UserQuery::IdEq)),
-        _ => Err(unsupported(text)),
-    }
+    UserQuery::filter(filter).map_err(|error| {
+        ApiError::Scim(ScimError::bad_request(
+            ScimType::InvalidFilter,
+            format!("the filter {text:?} cannot be evaluated: {error}"),
+        ))
+    })
 }
 
-fn unsupported(text: &str) -> ApiError {
-    ApiError::Scim(ScimError::bad_request(
-        ScimType::InvalidFilter,
-        format!(
-            "the filter {text:?} is valid SCIM but not supported yet; use userName eq, externalId eq or id eq"
-        ),
-    ))
+fn sort_path(value: &str) -> Result<AttrPath, ApiError> {
+    AttrPath::parse(value.trim()).map_err(|error| {
+        ApiError::Scim(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("sortBy must be an attribute path: {error}"),
+        ))
+    })
+}
+
+fn sort_order(value: &str) -> Result<bool, ApiError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "ascending" => Ok(false),
+        "descending" => Ok(true),
+        _ => Err(ApiError::Scim(ScimError::bad_request(
+            ScimType::InvalidValue,
+            format!("sortOrder must be \"ascending\" or \"descending\", not {value:?}"),
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -96,13 +98,17 @@ mod tests {
         ListParams::parse(query, 100)
     }
 
+    fn filter(text: &str) -> UserQuery {
+        UserQuery::filter(Filter::parse(text).unwrap()).unwrap()
+    }
+
     #[test]
     fn entra_test_connection_filter_is_understood() {
         let params =
             parse("filter=userName+eq+%22a5b8f0e2-7c1d-4c3e-9f00-1234567890ab%22").unwrap();
         assert_eq!(
             params.query,
-            UserQuery::UserNameEq("a5b8f0e2-7c1d-4c3e-9f00-1234567890ab".into())
+            filter("userName eq \"a5b8f0e2-7c1d-4c3e-9f00-1234567890ab\"")
         );
     }
 
@@ -110,7 +116,7 @@ mod tests {
     fn legacy_unquoted_values_and_odd_parameter_case_work() {
         let params =
             parse("FILTER=externalId%20eq%20jyoung&StartIndex=3&COUNT=2&aadOptscim062020").unwrap();
-        assert_eq!(params.query, UserQuery::ExternalIdEq("jyoung".into()));
+        assert_eq!(params.query, filter("externalId eq \"jyoung\""));
         assert_eq!((params.start_index, params.count), (3, 2));
     }
 
@@ -124,6 +130,29 @@ mod tests {
     fn bad_filters_and_numbers_are_refused() {
         assert!(parse("filter=userName+eq").is_err());
         assert!(parse("count=ten").is_err());
-        assert!(parse("filter=title+co+%22x%22").is_err());
+        assert!(parse("filter=active+gt+true").is_err());
+        assert!(parse("sortOrder=upwards").is_err());
+        assert!(parse("sortBy=emails..value").is_err());
+    }
+
+    #[test]
+    fn the_whole_grammar_and_sorting_are_accepted() {
+        let params = parse(
+            "filter=title+co+%22x%22+and+not+(emails%5Btype+eq+%22work%22%5D)\
+             &SORTBY=name.familyName&sortorder=Descending",
+        )
+        .unwrap();
+        assert_eq!(
+            params.query,
+            filter("title co \"x\" and not (emails[type eq \"work\"])")
+        );
+        assert_eq!(
+            params.sort,
+            Some(UserSort {
+                by: AttrPath::parse("name.familyName").unwrap(),
+                descending: true
+            })
+        );
+        assert_eq!(parse("sortOrder=descending").unwrap().sort, None);
     }
 }

@@ -1,5 +1,6 @@
-//! SCIM JSON for responses: resources with `id` and `meta`, list responses,
-//! ETags.
+//! SCIM JSON for responses: resources with `id` and `meta` and the request's
+//! attribute selection, list responses, ETags and the `If-Match` /
+//! `If-None-Match` preconditions.
 
 use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderValue};
@@ -9,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::ApiError;
-use scim::ScimError;
+use scim::{ScimError, Selection, UserSchema};
 
 /// The ListResponse message schema.
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
@@ -45,6 +46,23 @@ pub fn if_match(request: &HttpRequest) -> Result<Option<i64>, ApiError> {
     })
 }
 
+/// Whether an `If-None-Match` header names `version` (or is `*`): a `GET`
+/// then answers `304 Not Modified`. A header that names no ETag of ours
+/// matches nothing.
+pub fn if_none_match(request: &HttpRequest, version: i64) -> bool {
+    let current = version.to_string();
+    request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|text| text.split(','))
+        .map(str::trim)
+        .any(|tag| {
+            // Weak comparison (RFC 9110 §8.8.3.2): `W/` does not matter.
+            tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).trim_matches('"') == current
+        })
+}
+
 /// The absolute URL of a user, for `Location` and `meta.location`.
 pub fn user_location(request: &HttpRequest, user_id: Uuid) -> String {
     let info = request.connection_info();
@@ -55,8 +73,9 @@ pub fn user_location(request: &HttpRequest, user_id: Uuid) -> String {
     )
 }
 
-/// A user as SCIM JSON: the stored resource as sent, with `id` and `meta`.
-pub fn user_json(request: &HttpRequest, view: &UserView<'_>) -> Value {
+/// A user as SCIM JSON: the stored resource as sent, with `id` and `meta`,
+/// projected by the request's `attributes`/`excludedAttributes`.
+pub fn user_json(request: &HttpRequest, view: &UserView<'_>, selection: &Selection) -> Value {
     let mut out = Map::new();
     let fields = view.resource.as_object().cloned().unwrap_or_default();
     if let Some((key, schemas)) = fields
@@ -81,7 +100,12 @@ pub fn user_json(request: &HttpRequest, view: &UserView<'_>) -> Value {
             "version": etag(view.version),
         }),
     );
-    Value::Object(out)
+    let user = Value::Object(out);
+    if selection.is_all() {
+        user
+    } else {
+        selection.apply(&user, &UserSchema)
+    }
 }
 
 /// A ListResponse.

@@ -1,6 +1,7 @@
 //! The SCIM 2.0 protocol, pure: errors (RFC 7644 §3.12), filters (§3.4.2.2),
-//! attribute and PATCH paths (§3.10, §3.5.2), the PATCH engine, and the
-//! attribute facts of the User, Enterprise User and Group schemas (RFC 7643).
+//! attribute and PATCH paths (§3.10, §3.5.2), the PATCH engine, attribute
+//! selection (`attributes`/`excludedAttributes`, §3.9), and the attribute
+//! facts of the User, Enterprise User and Group schemas (RFC 7643).
 //!
 //! This crate does no I/O, spawns nothing and logs nothing: it takes JSON
 //! values and returns new values or a [`ScimError`] that the HTTP layer renders.
@@ -26,9 +27,11 @@ mod json;
 pub mod patch;
 pub mod path;
 pub mod schema;
+pub mod select;
 
 pub use error::{ScimError, ScimType};
 pub use filter::{CompValue, CompareOp, Filter, FilterError};
 pub use patch::{PatchOpKind, PatchOperation, PatchRequest, apply};
 pub use path::{AttrPath, PatchPath, PathError};
 pub use schema::{AttrType, AttributeSchema, GroupSchema, UserSchema};
+pub use select::Selection;

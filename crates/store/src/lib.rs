@@ -17,6 +17,7 @@ mod error;
 mod log;
 mod projection;
 mod registry;
+mod user_filter;
 mod users;
 
 pub use access_log::{AccessLog, AccessRecord};
@@ -26,7 +27,10 @@ pub use error::StoreError;
 pub use log::{LogRow, log_head, read_after, read_stream};
 pub use projection::{Checkpoint, apply_user_changes, read_checkpoint, set_checkpoint};
 pub use registry::{TokenRecord, find_organization, find_token, has_organizations};
-pub use users::{UserQuery, UserRecord, find_user, list_users, read_projection_snapshot};
+pub use user_filter::{InvalidFilter, Param, Sql};
+pub use users::{
+    UserFilter, UserQuery, UserRecord, UserSort, find_user, list_users, read_projection_snapshot,
+};
 
 /// The PostgreSQL connection pool every adapter function takes.
 pub type Pool = deadpool_postgres::Pool;

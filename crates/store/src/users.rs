@@ -3,14 +3,19 @@
 use std::collections::BTreeMap;
 
 use domain::projection::UserRow;
+use scim::{AttrPath, Filter};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use crate::user_filter::{self, InvalidFilter, Param, Sql};
 use crate::{Pool, StoreError};
 
 const COLUMNS: &str =
     "user_id, user_name, external_id, active, resource::text, version, created_at, updated_at";
+
+/// Longest filter condition whose statements go into the connection's cache.
+const CACHED_CONDITION_LEN: usize = 600;
 
 /// A user as the read table holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,28 +29,51 @@ pub struct UserRecord {
 pub enum UserQuery {
     /// Every user.
     All,
-    /// `userName eq`, compared case-insensitively.
-    UserNameEq(String),
-    /// `externalId eq`, compared exactly.
-    ExternalIdEq(String),
-    /// `id eq`.
-    IdEq(Uuid),
-    /// A filter that no user can match (e.g. `id eq` with a malformed id).
-    Nothing,
+    /// Users that satisfy a filter the store can evaluate.
+    Filter(UserFilter),
+}
+
+/// A SCIM filter that translates to SQL (checked when it is made).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserFilter {
+    filter: Filter,
+    condition: Sql,
+}
+
+impl UserFilter {
+    /// Checks that `filter` can be evaluated; the error's text is the
+    /// `detail` of a 400 `invalidFilter`.
+    pub fn new(filter: Filter) -> Result<UserFilter, InvalidFilter> {
+        let condition = user_filter::condition(&filter, 2)?;
+        Ok(UserFilter { filter, condition })
+    }
+
+    /// The filter as parsed.
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// The SQL condition over `scim_users`, its parameters numbered from `$2`
+    /// (`$1` is the organisation), e.g. to `EXPLAIN` it.
+    pub fn condition(&self) -> &Sql {
+        &self.condition
+    }
 }
 
 impl UserQuery {
-    fn condition(&self) -> (&'static str, Option<Box<dyn ToSql + Sync + Send>>) {
-        match self {
-            UserQuery::All => ("true", None),
-            UserQuery::UserNameEq(name) => {
-                ("lower(user_name) = lower($2)", Some(Box::new(name.clone())))
-            }
-            UserQuery::ExternalIdEq(id) => ("external_id = $2", Some(Box::new(id.clone()))),
-            UserQuery::IdEq(id) => ("user_id = $2", Some(Box::new(*id))),
-            UserQuery::Nothing => ("false", None),
-        }
+    /// The query for `filter`, or why the store cannot evaluate it.
+    pub fn filter(filter: Filter) -> Result<UserQuery, InvalidFilter> {
+        UserFilter::new(filter).map(UserQuery::Filter)
     }
+}
+
+/// `sortBy` and `sortOrder`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserSort {
+    /// The attribute to sort by; any simple or sub-attribute path.
+    pub by: AttrPath,
+    /// `sortOrder=descending`.
+    pub descending: bool,
 }
 
 fn from_row(row: &Row) -> Result<UserRecord, StoreError> {
@@ -86,39 +114,64 @@ pub async fn find_user(
         .transpose()
 }
 
-/// A page of an organisation's users in a stable order (by id, which is
-/// time-ordered), and how many match in all.
+/// A page of an organisation's users in a stable order, and how many match
+/// in all. The order is `sort` (ties broken by id), else by id, which is
+/// time-ordered.
 pub async fn list_users(
     pool: &Pool,
     org_id: Uuid,
     query: &UserQuery,
+    sort: Option<&UserSort>,
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<UserRecord>), StoreError> {
     let client = pool.get().await?;
-    let (condition, value) = query.condition();
+    let (condition, mut values) = match query {
+        UserQuery::All => ("true", Vec::new()),
+        UserQuery::Filter(filter) => (
+            filter.condition.text.as_str(),
+            filter.condition.params.iter().map(Param::as_sql).collect(),
+        ),
+    };
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&org_id];
-    if let Some(value) = &value {
-        params.push(value.as_ref() as &(dyn ToSql + Sync));
-    }
-    let count = client
-        .prepare_cached(&format!(
-            "select count(*) from scim_users where org_id = $1 and {condition}"
-        ))
-        .await?;
+    params.append(&mut values);
+    // Attribute names and values are parameters, so a short condition has one
+    // of few shapes and its statements are worth caching; long ones are
+    // prepared afresh, so that odd filters cannot grow every connection's cache.
+    let cache = condition.len() <= CACHED_CONDITION_LEN;
+    let prepare = |sql: String| {
+        let client = &client;
+        async move {
+            if cache {
+                client.prepare_cached(&sql).await
+            } else {
+                client.prepare(&sql).await
+            }
+        }
+    };
+    let count = prepare(format!(
+        "select count(*) from scim_users where org_id = $1 and {condition}"
+    ))
+    .await?;
     let total: i64 = client.query_one(&count, &params).await?.get(0);
     if limit == 0 || offset >= total {
         return Ok((total, Vec::new()));
     }
+    let order = user_filter::order_by(
+        sort.map(|s| &s.by),
+        sort.is_some_and(|s| s.descending),
+        params.len() + 1,
+    );
+    params.extend(order.params.iter().map(Param::as_sql));
     let n = params.len();
-    let page = client
-        .prepare_cached(&format!(
-            "select {COLUMNS} from scim_users where org_id = $1 and {condition} \
-             order by user_id offset ${} limit ${}",
-            n + 1,
-            n + 2
-        ))
-        .await?;
+    let page = prepare(format!(
+        "select {COLUMNS} from scim_users where org_id = $1 and {condition} \
+             order by {} offset ${} limit ${}",
+        order.text,
+        n + 1,
+        n + 2
+    ))
+    .await?;
     params.push(&offset);
     params.push(&limit);
     let rows = client.query(&page, &params).await?;

@@ -21,6 +21,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .wrap(actix_web::middleware::from_fn(scim_gate))
                 .configure(users::configure)
                 .configure(discovery::configure)
+                .service(
+                    web::resource("/.search")
+                        .post(users::search_root)
+                        .default_service(web::to(method_not_allowed)),
+                )
                 .route("/Me", web::route().to(me))
                 .default_service(web::to(unknown)),
         );

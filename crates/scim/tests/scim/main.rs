@@ -10,6 +10,7 @@ mod patch_request;
 mod patch_user;
 mod path;
 mod props;
+mod select;
 
 use scim::{GroupSchema, PatchRequest, ScimError, ScimType, UserSchema};
 use serde_json::{Value, json};

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::{tenant, written};
 use crate::render::user_location;
 use crate::write::write_user;
-use crate::{ApiError, AppState, body};
+use crate::{ApiError, AppState, body, selection};
 
 /// Provisions a user: 201 with `Location` and the stored resource.
 pub async fn create_user(
@@ -16,6 +16,7 @@ pub async fn create_user(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let selection = selection::from_query(request.query_string())?;
     let resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
     let user_id = Uuid::now_v7();
     let outcome = write_user(&state, &request, tenant(&request), user_id, 201, || {
@@ -24,7 +25,7 @@ pub async fn create_user(
         }
     })
     .await?;
-    let mut response = written(&request, &outcome, StatusCode::CREATED);
+    let mut response = written(&request, &outcome, StatusCode::CREATED, &selection);
     response.headers_mut().insert(
         header::LOCATION,
         header::HeaderValue::from_str(&user_location(&request, user_id))

@@ -8,6 +8,7 @@ use super::{tenant, user_id, written};
 use crate::render::if_match;
 use crate::write::write_user;
 use crate::{ApiError, AppState};
+use scim::Selection;
 
 /// Deletes a user: 204; a second delete is 404.
 pub async fn delete_user(
@@ -21,7 +22,12 @@ pub async fn delete_user(
         UserCommand::Delete { if_match }
     })
     .await?;
-    let mut response = written(&request, &outcome, StatusCode::NO_CONTENT);
+    let mut response = written(
+        &request,
+        &outcome,
+        StatusCode::NO_CONTENT,
+        &Selection::all(),
+    );
     response
         .headers_mut()
         .remove(actix_web::http::header::CONTENT_TYPE);

@@ -1,21 +1,24 @@
-//! `GET /Users/{id}`.
+//! `GET /Users/{id}`, with `If-None-Match`.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{tenant, user_id};
 use crate::error::SCIM_JSON;
-use crate::render::{UserView, etag_header, user_json};
-use crate::{ApiError, AppState};
+use crate::render::{UserView, etag_header, if_none_match, user_json};
+use crate::{ApiError, AppState, selection};
 use scim::ScimError;
 
 /// One user of the caller's organisation; another organisation's id is 404.
+/// An `If-None-Match` naming the current version (or `*`) answers 304 with
+/// the ETag and no body.
 pub async fn get_user(
     state: web::Data<AppState>,
     request: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let user_id = user_id(&path)?;
+    let selection = selection::from_query(request.query_string())?;
     let tenant = tenant(&request);
     let record = store::find_user(&state.pool, tenant.org_id, user_id)
         .await?
@@ -24,6 +27,11 @@ pub async fn get_user(
                 "no user {user_id} in this organization"
             )))
         })?;
+    if if_none_match(&request, record.row.version) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header(etag_header(record.row.version))
+            .finish());
+    }
     let view = UserView {
         user_id,
         resource: &record.row.resource,
@@ -34,5 +42,5 @@ pub async fn get_user(
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, SCIM_JSON))
         .insert_header(etag_header(record.row.version))
-        .body(user_json(&request, &view).to_string()))
+        .body(user_json(&request, &view, &selection).to_string()))
 }

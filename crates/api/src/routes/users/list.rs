@@ -1,4 +1,5 @@
-//! `GET /Users` with `filter`, `startIndex` and `count`.
+//! `GET /Users` with `filter`, `startIndex`, `count`, `attributes` and
+//! `excludedAttributes`; `POST .search` comes here too (see `search.rs`).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -7,19 +8,31 @@ use super::tenant;
 use crate::error::SCIM_JSON;
 use crate::query::ListParams;
 use crate::render::{UserView, list_json, user_json};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, selection};
 
 /// A page of users; an empty result is `200` with `"Resources": []`.
 pub async fn list_users(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let params = ListParams::parse(request.query_string(), state.settings.max_results)?;
-    let tenant = tenant(&request);
+    list_page(&state, &request, request.query_string()).await
+}
+
+/// The ListResponse for list parameters given as a query string, whether
+/// the client sent them so or in a SearchRequest body.
+pub(super) async fn list_page(
+    state: &AppState,
+    request: &HttpRequest,
+    query_string: &str,
+) -> Result<HttpResponse, ApiError> {
+    let params = ListParams::parse(query_string, state.settings.max_results)?;
+    let selection = selection::from_query(query_string)?;
+    let tenant = tenant(request);
     let (total, users) = store::list_users(
         &state.pool,
         tenant.org_id,
         &params.query,
+        params.sort.as_ref(),
         params.start_index - 1,
         params.count,
     )
@@ -28,7 +41,7 @@ pub async fn list_users(
         .iter()
         .map(|user| {
             user_json(
-                &request,
+                request,
                 &UserView {
                     user_id: user.user_id,
                     resource: &user.row.resource,
@@ -36,6 +49,7 @@ pub async fn list_users(
                     created: user.row.created_at,
                     last_modified: user.row.updated_at,
                 },
+                &selection,
             )
         })
         .collect();

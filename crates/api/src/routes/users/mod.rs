@@ -6,6 +6,7 @@ mod get;
 mod list;
 mod patch;
 mod replace;
+mod search;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
@@ -17,7 +18,7 @@ use crate::error::SCIM_JSON;
 use crate::record::{RecordedAsEvent, Tenant};
 use crate::render::{UserView, etag_header, user_json};
 use crate::write::WriteOutcome;
-use scim::ScimError;
+use scim::{ScimError, Selection};
 
 /// Registers the Users routes.
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -26,6 +27,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::resource("/Users")
                 .post(create::create_user)
                 .get(list::list_users)
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        // Before `/Users/{id}`, which would take `.search` for an id.
+        .service(
+            web::resource("/Users/.search")
+                .post(search::search_users)
                 .default_service(web::to(super::method_not_allowed)),
         )
         .service(
@@ -37,6 +44,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .default_service(web::to(super::method_not_allowed)),
         );
 }
+
+/// `POST /.search` at the root: Users are the only resource type so far.
+pub use search::search_users as search_root;
 
 /// The tenant the gate put in the request.
 fn tenant(request: &HttpRequest) -> Tenant {
@@ -55,9 +65,14 @@ fn user_id(raw: &str) -> Result<Uuid, ApiError> {
     })
 }
 
-/// The response to a write: the user's JSON with its ETag, marked as
-/// recorded when it became events.
-fn written(request: &HttpRequest, outcome: &WriteOutcome, status: StatusCode) -> HttpResponse {
+/// The response to a write: the user's JSON (as `selection` asks) with its
+/// ETag, marked as recorded when it became events.
+fn written(
+    request: &HttpRequest,
+    outcome: &WriteOutcome,
+    status: StatusCode,
+    selection: &Selection,
+) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CONTENT_TYPE, SCIM_JSON));
     response.insert_header(etag_header(outcome.version));
@@ -70,7 +85,7 @@ fn written(request: &HttpRequest, outcome: &WriteOutcome, status: StatusCode) ->
                 created: outcome.created,
                 last_modified: outcome.last_modified,
             };
-            response.body(user_json(request, &view).to_string())
+            response.body(user_json(request, &view, selection).to_string())
         }
         None => response.finish(),
     };

@@ -8,7 +8,7 @@ use domain::user::UserCommand;
 use super::{tenant, user_id, written};
 use crate::render::if_match;
 use crate::write::write_user;
-use crate::{ApiError, AppState, body};
+use crate::{ApiError, AppState, body, selection};
 
 /// Applies a PatchOp message: 200 with the resource as it now stands.
 pub async fn patch_user(
@@ -17,6 +17,7 @@ pub async fn patch_user(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let selection = selection::from_query(request.query_string())?;
     let user_id = user_id(&path)?;
     let if_match = if_match(&request)?;
     let body = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
@@ -27,5 +28,5 @@ pub async fn patch_user(
         }
     })
     .await?;
-    Ok(written(&request, &outcome, StatusCode::OK))
+    Ok(written(&request, &outcome, StatusCode::OK, &selection))
 }

@@ -7,7 +7,7 @@ use domain::user::UserCommand;
 use super::{tenant, user_id, written};
 use crate::render::if_match;
 use crate::write::write_user;
-use crate::{ApiError, AppState, body};
+use crate::{ApiError, AppState, body, selection};
 
 /// Replaces a user wholesale: 200 with the stored resource.
 pub async fn replace_user(
@@ -16,6 +16,7 @@ pub async fn replace_user(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let selection = selection::from_query(request.query_string())?;
     let user_id = user_id(&path)?;
     let if_match = if_match(&request)?;
     let resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
@@ -26,5 +27,5 @@ pub async fn replace_user(
         }
     })
     .await?;
-    Ok(written(&request, &outcome, StatusCode::OK))
+    Ok(written(&request, &outcome, StatusCode::OK, &selection))
 }

@@ -1,0 +1,339 @@
+//! Attribute selection: the `attributes` and `excludedAttributes` parameters
+//! (RFC 7644 §3.4.2.5, §3.9) applied to a resource that is about to be
+//! returned.
+//!
+//! `id`, `schemas` and `meta` are returned "always" (RFC 7643 §3.1, §7) and
+//! survive every selection. `attributes` keeps only what it names;
+//! `excludedAttributes` removes what it names; when a request carries both,
+//! `attributes` wins. A name may be a core attribute (`userName`), a
+//! sub-attribute (`name.givenName`, `emails.value`), a URN-qualified
+//! attribute (`urn:...:enterprise:2.0:User:employeeNumber`) or a whole
+//! extension (`urn:...:enterprise:2.0:User`); names match in any letter case
+//! and a bare extension attribute name (`employeeNumber`) finds its
+//! extension. Names the resource does not carry select nothing: they are not
+//! an error, since a client may ask for an attribute the resource simply has
+//! no value for.
+//!
+//! A list that does not parse as attribute paths is a 400 `invalidPath`: the
+//! RFC names no `scimType` for it, and these values are attribute paths.
+
+use serde_json::{Map, Value};
+
+use crate::error::{ScimError, ScimType};
+use crate::path::AttrPath;
+use crate::schema::{AttributeSchema, is_core_urn};
+
+/// Attributes that every response carries, whatever was asked.
+const ALWAYS_RETURNED: [&str; 3] = ["id", "schemas", "meta"];
+
+/// One name from an `attributes` or `excludedAttributes` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Selector {
+    /// A whole extension object, named by its URN.
+    Extension(String),
+    /// An attribute or a sub-attribute; `urn` is `None` for core attributes.
+    Attr {
+        urn: Option<String>,
+        name: String,
+        sub: Option<String>,
+    },
+}
+
+/// What a request asked to have returned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    mode: Mode,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+enum Mode {
+    /// Every attribute returned by default.
+    #[default]
+    All,
+    /// `attributes`: only these (plus the always-returned ones).
+    Only(Vec<Selector>),
+    /// `excludedAttributes`: all but these.
+    Except(Vec<Selector>),
+}
+
+impl Selection {
+    /// Every attribute returned by default: what a request without either parameter gets.
+    pub fn all() -> Selection {
+        Selection::default()
+    }
+
+    /// Parses the two comma-separated lists, either absent. `attributes`
+    /// wins over `excludedAttributes`; an empty list counts as absent.
+    ///
+    /// A malformed name is a 400 `invalidPath`; the client must fix the list.
+    pub fn parse(
+        attributes: Option<&str>,
+        excluded: Option<&str>,
+        schema: &impl AttributeSchema,
+    ) -> Result<Selection, ScimError> {
+        let only = parse_list(attributes.unwrap_or_default(), schema)?;
+        let except = parse_list(excluded.unwrap_or_default(), schema)?;
+        let mode = if !only.is_empty() {
+            Mode::Only(only)
+        } else if !except.is_empty() {
+            Mode::Except(except)
+        } else {
+            Mode::All
+        };
+        Ok(Selection { mode })
+    }
+
+    /// Whether this selection returns the resource unchanged.
+    pub fn is_all(&self) -> bool {
+        self.mode == Mode::All
+    }
+
+    /// The resource as the selection asks for it; non-objects are returned as they are.
+    pub fn apply(&self, resource: &Value, schema: &impl AttributeSchema) -> Value {
+        let Some(fields) = resource.as_object() else {
+            return resource.clone();
+        };
+        let out = match &self.mode {
+            Mode::All => return resource.clone(),
+            Mode::Only(selectors) => keep_only(fields, selectors, schema),
+            Mode::Except(selectors) => keep_except(fields, selectors, schema),
+        };
+        Value::Object(out)
+    }
+}
+
+fn parse_list(list: &str, schema: &impl AttributeSchema) -> Result<Vec<Selector>, ScimError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| parse_selector(item, schema))
+        .collect()
+}
+
+fn parse_selector(item: &str, schema: &impl AttributeSchema) -> Result<Selector, ScimError> {
+    if schema.is_extension_urn(item) {
+        return Ok(Selector::Extension(item.to_owned()));
+    }
+    let path = AttrPath::parse(item).map_err(|error| {
+        ScimError::bad_request(
+            ScimType::InvalidPath,
+            format!("attribute selection: {error}"),
+        )
+    })?;
+    let urn = match path.urn {
+        Some(urn) if is_core_urn(Some(&urn)) => None,
+        Some(urn) => Some(urn),
+        None => schema.extension_of(&path.name).map(str::to_owned),
+    };
+    Ok(Selector::Attr {
+        urn,
+        name: path.name,
+        sub: path.sub,
+    })
+}
+
+fn is_always_returned(key: &str) -> bool {
+    ALWAYS_RETURNED.iter().any(|a| a.eq_ignore_ascii_case(key))
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn same_urn(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// What a list says about one attribute in one container.
+enum Named<'s> {
+    Whole,
+    Subs(Vec<&'s str>),
+    Nothing,
+}
+
+/// What `selectors` say about `name` inside the container `urn` (`None`: the core).
+fn named<'s>(selectors: &'s [Selector], urn: Option<&str>, name: &str) -> Named<'s> {
+    let mut subs = Vec::new();
+    for selector in selectors {
+        if let Selector::Attr {
+            urn: s_urn,
+            name: s_name,
+            sub,
+        } = selector
+            && same_urn(s_urn.as_deref(), urn)
+            && same(s_name, name)
+        {
+            match sub {
+                None => return Named::Whole,
+                Some(sub) => subs.push(sub.as_str()),
+            }
+        }
+    }
+    if subs.is_empty() {
+        Named::Nothing
+    } else {
+        Named::Subs(subs)
+    }
+}
+
+fn names_extension(selectors: &[Selector], key: &str) -> bool {
+    selectors
+        .iter()
+        .any(|s| matches!(s, Selector::Extension(urn) if same(urn, key)))
+}
+
+fn keep_only(
+    fields: &Map<String, Value>,
+    selectors: &[Selector],
+    schema: &impl AttributeSchema,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in fields {
+        if is_always_returned(key) || names_extension(selectors, key) {
+            out.insert(key.clone(), value.clone());
+        } else if schema.is_extension_urn(key) {
+            if let Some(inner) = value.as_object() {
+                let kept = keep_only_in(inner, selectors, Some(key));
+                if !kept.is_empty() {
+                    out.insert(key.clone(), Value::Object(kept));
+                }
+            }
+        } else if let Some(kept) = keep_one(key, value, selectors, None) {
+            out.insert(key.clone(), kept);
+        }
+    }
+    out
+}
+
+fn keep_only_in(
+    fields: &Map<String, Value>,
+    selectors: &[Selector],
+    urn: Option<&str>,
+) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter_map(|(key, value)| Some((key.clone(), keep_one(key, value, selectors, urn)?)))
+        .collect()
+}
+
+/// The part of one attribute that `attributes` keeps, if any.
+fn keep_one(key: &str, value: &Value, selectors: &[Selector], urn: Option<&str>) -> Option<Value> {
+    match named(selectors, urn, key) {
+        Named::Whole => Some(value.clone()),
+        Named::Nothing => None,
+        Named::Subs(subs) => {
+            let keep = |object: &Map<String, Value>| -> Map<String, Value> {
+                object
+                    .iter()
+                    .filter(|(k, _)| subs.iter().any(|s| same(s, k)))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            };
+            match value {
+                Value::Object(object) => {
+                    let kept = keep(object);
+                    (!kept.is_empty()).then_some(Value::Object(kept))
+                }
+                Value::Array(elements) => {
+                    let kept: Vec<Value> = elements
+                        .iter()
+                        .filter_map(Value::as_object)
+                        .map(keep)
+                        .filter(|kept| !kept.is_empty())
+                        .map(Value::Object)
+                        .collect();
+                    (!kept.is_empty()).then_some(Value::Array(kept))
+                }
+                // A sub-attribute of a simple value selects nothing.
+                _ => None,
+            }
+        }
+    }
+}
+
+fn keep_except(
+    fields: &Map<String, Value>,
+    selectors: &[Selector],
+    schema: &impl AttributeSchema,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in fields {
+        if is_always_returned(key) {
+            out.insert(key.clone(), value.clone());
+        } else if names_extension(selectors, key) {
+            continue;
+        } else if schema.is_extension_urn(key) {
+            match value.as_object() {
+                Some(inner) => {
+                    let kept = except_in(inner, selectors, Some(key));
+                    if !kept.is_empty() {
+                        out.insert(key.clone(), Value::Object(kept));
+                    }
+                }
+                None => {
+                    out.insert(key.clone(), value.clone());
+                }
+            }
+        } else if let Some(kept) = except_one(key, value, selectors, None) {
+            out.insert(key.clone(), kept);
+        }
+    }
+    out
+}
+
+fn except_in(
+    fields: &Map<String, Value>,
+    selectors: &[Selector],
+    urn: Option<&str>,
+) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter_map(|(key, value)| Some((key.clone(), except_one(key, value, selectors, urn)?)))
+        .collect()
+}
+
+/// What `excludedAttributes` leaves of one attribute, if anything.
+fn except_one(
+    key: &str,
+    value: &Value,
+    selectors: &[Selector],
+    urn: Option<&str>,
+) -> Option<Value> {
+    match named(selectors, urn, key) {
+        Named::Whole => None,
+        Named::Nothing => Some(value.clone()),
+        Named::Subs(subs) => {
+            let drop = |object: &Map<String, Value>| -> Map<String, Value> {
+                object
+                    .iter()
+                    .filter(|(k, _)| !subs.iter().any(|s| same(s, k)))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            };
+            match value {
+                Value::Object(object) => {
+                    let kept = drop(object);
+                    (!kept.is_empty()).then_some(Value::Object(kept))
+                }
+                Value::Array(elements) => {
+                    let kept: Vec<Value> = elements
+                        .iter()
+                        .filter_map(|element| match element {
+                            Value::Object(object) => {
+                                let kept = drop(object);
+                                (!kept.is_empty()).then_some(Value::Object(kept))
+                            }
+                            other => Some(other.clone()),
+                        })
+                        .collect();
+                    (!kept.is_empty()).then_some(Value::Array(kept))
+                }
+                other => Some(other.clone()),
+            }
+        }
+    }
+}
