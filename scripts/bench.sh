@@ -24,9 +24,6 @@ set -euo pipefail
 CLIENTS=${CLIENTS:-64}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 REPEAT=${REPEAT:-1}
-PG_BASE=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
-PG_BASE=${PG_BASE%/}
-AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 
 for n in "$CLIENTS" "$SECONDS_PER_RUN" "$REPEAT"; do
     if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
@@ -41,12 +38,10 @@ done
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-SUFFIX=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
-BENCH_DB="rollcall_bench_${SUFFIX}"
-PGBENCH_DB="rollcall_bench_${SUFFIX}_pgbench"
-PREFIX="rollcall_bench_${SUFFIX}"
+# shellcheck source=lib/scratch-server.sh
+source scripts/lib/scratch-server.sh
+PGBENCH_DB="rollcall_pgbench_$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/rollcall-bench.XXXXXX")
-SERVER_PID=""
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -58,43 +53,14 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 cleanup() {
     local status=$?
     set +e
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        log "stopping rollcall serve (pid $SERVER_PID)"
-        kill -INT "$SERVER_PID"
-        for _ in $(seq 1 300); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "it did not stop within 30 s; killing it" >&2
-            kill -KILL "$SERVER_PID"
-        fi
-        wait "$SERVER_PID" 2>/dev/null
-    fi
-    log "dropping $BENCH_DB and $PGBENCH_DB"
-    for db in "$BENCH_DB" "$PGBENCH_DB"; do
-        psql -q "$PG_BASE/postgres" -v ON_ERROR_STOP=1 \
-            -c "drop database if exists \"$db\" with (force)" >/dev/null \
-            || echo "could not drop database $db; drop it by hand" >&2
-    done
-    if command -v rabbitmqctl >/dev/null; then
-        rabbitmqctl -q delete_queue -p / "$PREFIX.projector" >/dev/null 2>&1 \
-            && echo "deleted queue $PREFIX.projector" >&2 \
-            || echo "could not delete queue $PREFIX.projector (rabbitmqctl failed); delete it by hand" >&2
-        # rabbitmqctl has no delete_exchange; an exchange with no queue bound
-        # holds no messages, so failing here is harmless.
-        if [[ $(rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$PREFIX.events\">>), false, <<\"bench.sh\">>)." 2>/dev/null) == ok ]]; then
-            echo "deleted exchange $PREFIX.events" >&2
-        else
-            echo "left exchange $PREFIX.events in place (nothing is bound to it)" >&2
-        fi
-    else
-        echo "rabbitmqctl not found: skipped deleting queue $PREFIX.projector and exchange $PREFIX.events" >&2
-    fi
-    if [[ $status -ne 0 && -s $WORK/serve.err ]]; then
+    if [[ $status -ne 0 && -s ${SCRATCH_LOG:-}/serve.err ]]; then
         echo "--- last lines of the server's log ---" >&2
-        tail -n 30 "$WORK/serve.err" >&2
+        tail -n 30 "$SCRATCH_LOG/serve.err" >&2
     fi
+    stop_scratch_server
+    psql -q "$PG_BASE/postgres" -v ON_ERROR_STOP=1 \
+        -c "drop database if exists \"$PGBENCH_DB\" with (force)" >/dev/null \
+        || echo "could not drop database $PGBENCH_DB; drop it by hand" >&2
     rm -rf "$WORK"
     exit "$status"
 }
@@ -105,33 +71,7 @@ log "building the release binary"
 cargo build --release -p rollcall
 ROLLCALL="$ROOT/target/release/rollcall"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-BASE_URL="http://127.0.0.1:$PORT"
-
-log "starting rollcall serve on $BASE_URL (database $BENCH_DB, bus prefix $PREFIX)"
-DATABASE_URL="$PG_BASE/$BENCH_DB" AMQP_URL="$AMQP_URL" ROLLCALL_BUS_PREFIX="$PREFIX" \
-    RUST_LOG="${RUST_LOG:-warn}" \
-    "$ROLLCALL" serve --bind "127.0.0.1:$PORT" >"$WORK/serve.out" 2>"$WORK/serve.err" &
-SERVER_PID=$!
-
-TOKEN=""
-for _ in $(seq 1 600); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "rollcall serve exited during start-up" >&2
-        exit 1
-    fi
-    if [[ -z $TOKEN ]]; then
-        TOKEN=$(grep -o -m1 'rcs_[A-Za-z0-9_-]*' "$WORK/serve.out" || true)
-    fi
-    if [[ -n $TOKEN ]] && curl -fsS -o /dev/null "$BASE_URL/readyz" 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
-if [[ -z $TOKEN ]] || ! curl -fsS -o /dev/null "$BASE_URL/readyz"; then
-    echo "rollcall serve did not become ready with a token within 60 s" >&2
-    exit 1
-fi
+start_scratch_server "$ROLLCALL" bench
 echo "ready; SCIM token read from the server's first-start output" >&2
 
 log "preparing $PGBENCH_DB for pgbench"

@@ -14,15 +14,15 @@ const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterpri
 
 /// Registers the discovery routes.
 pub fn configure(config: &mut web::ServiceConfig) {
+    let read_only = |path: &str| {
+        web::resource(path.to_owned()).default_service(web::to(super::method_not_allowed))
+    };
     config
-        .route(
-            "/ServiceProviderConfig",
-            web::get().to(service_provider_config),
-        )
-        .route("/ResourceTypes", web::get().to(resource_types))
-        .route("/ResourceTypes/{name}", web::get().to(resource_type))
-        .route("/Schemas", web::get().to(schemas))
-        .route("/Schemas/{id}", web::get().to(schema));
+        .service(read_only("/ServiceProviderConfig").get(service_provider_config))
+        .service(read_only("/ResourceTypes").get(resource_types))
+        .service(read_only("/ResourceTypes/{name}").get(resource_type))
+        .service(read_only("/Schemas").get(schemas))
+        .service(read_only("/Schemas/{id}").get(schema));
 }
 
 fn scim_json(body: Value) -> HttpResponse {

@@ -364,6 +364,17 @@ async fn discovery_documents_describe_what_is_implemented() {
         .await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(body["status"], "405");
+    for path in ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas"] {
+        let (status, body) = app
+            .send(
+                app.client
+                    .delete(format!("{}{path}", app.base))
+                    .bearer_auth(&app.token),
+            )
+            .await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(body["status"], "405");
+    }
     let (status, body) = app.get("/Groups").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["status"], "404");

@@ -54,8 +54,17 @@ pub(super) fn coerce_element(
     }
 }
 
-/// Every shape of manager Entra sends, as `{"value": id}`; `None` means "remove it".
+/// Every shape of manager Entra sends, as `{"value": id}` plus the `$ref` and
+/// `displayName` that came with it (RFC 7643 §4.3); `None` means "remove it".
 pub(super) fn normalize_manager(value: &Value) -> Result<Option<Value>, ScimError> {
+    let mut manager = serde_json::Map::new();
+    if let Value::Object(o) = value {
+        for name in ["$ref", "displayName"] {
+            if let Some(Value::String(text)) = get_ci(o, name) {
+                manager.insert(name.to_owned(), Value::String(text.clone()));
+            }
+        }
+    }
     let id = match value {
         Value::Null => return Ok(None),
         Value::String(s) => s,
@@ -76,7 +85,11 @@ pub(super) fn normalize_manager(value: &Value) -> Result<Option<Value>, ScimErro
             )));
         }
     };
-    Ok((!id.is_empty()).then(|| serde_json::json!({ "value": id })))
+    if id.is_empty() {
+        return Ok(None);
+    }
+    manager.insert("value".to_owned(), Value::String(id.clone()));
+    Ok(Some(Value::Object(manager)))
 }
 
 /// A new element for `attr[filter]` built from the filter's `eq` comparisons.

@@ -24,7 +24,7 @@ fn every_set_shape_stores_value_object() {
     for base in [minimal_user(), with_manager("old")] {
         for op in &table {
             let out = patch_user(&base, ops(json!([op]))).unwrap_or_else(|e| panic!("{op}: {e:?}"));
-            assert_eq!(out[ENT]["manager"], json!({"value": "271"}), "{op}");
+            assert_eq!(out[ENT]["manager"]["value"], json!("271"), "{op}");
             assert!(out.get("manager").is_none(), "{op}");
             assert!(
                 out["schemas"].as_array().unwrap().contains(&json!(ENT)),
@@ -91,4 +91,26 @@ fn remove_with_a_value_removes_only_that_manager() {
         patch_user(&user, body("m1")).unwrap()[ENT],
         json!({"employeeNumber": "1"})
     );
+}
+
+#[test]
+fn a_managers_ref_and_display_name_are_kept_as_sent() {
+    let out = patch_user(
+        &minimal_user(),
+        ops(json!([
+            {"op": "Replace", "path": MANAGER, "value": {"value": "271", "displayName": "Boss"}},
+            {"op": "Add", "path": "manager", "value": [{"$ref": "http://x/scim/Users/271", "value": "271"}]}
+        ])),
+    )
+    .unwrap();
+    assert_eq!(
+        out[ENT]["manager"],
+        json!({"$ref": "http://x/scim/Users/271", "value": "271"})
+    );
+    let bare = patch_user(
+        &minimal_user(),
+        ops(json!([{"op": "Add", "path": MANAGER, "value": "271"}])),
+    )
+    .unwrap();
+    assert_eq!(bare[ENT]["manager"], json!({"value": "271"}));
 }

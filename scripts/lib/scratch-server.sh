@@ -1,0 +1,72 @@
+# Sourced by the scripts in scripts/: runs `rollcall serve` against a scratch
+# database and bus prefix, and removes all of it again.
+#
+#   start_scratch_server BINARY NAME   sets BASE_URL, TOKEN, SERVER_PID,
+#                                      SCRATCH_DB, SCRATCH_PREFIX, SCRATCH_LOG
+#   stop_scratch_server                stops it and drops what it created
+#
+# Environment: BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, the server
+# without a database), AMQP_URL (rollcall's default).
+
+PG_BASE=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
+PG_BASE=${PG_BASE%/}
+AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+SERVER_PID=""
+
+start_scratch_server() {
+    local binary=$1 name=$2 suffix port
+    suffix=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
+    SCRATCH_DB="rollcall_${name}_${suffix}"
+    SCRATCH_PREFIX="rollcall_${name}_${suffix}"
+    SCRATCH_LOG=$(mktemp -d "${TMPDIR:-/tmp}/rollcall-${name}.XXXXXX")
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    BASE_URL="http://127.0.0.1:$port"
+    echo "starting rollcall serve on $BASE_URL (database $SCRATCH_DB, bus prefix $SCRATCH_PREFIX)" >&2
+    DATABASE_URL="$PG_BASE/$SCRATCH_DB" AMQP_URL="$AMQP_URL" ROLLCALL_BUS_PREFIX="$SCRATCH_PREFIX" \
+        RUST_LOG="${RUST_LOG:-warn}" \
+        "$binary" serve --bind "127.0.0.1:$port" >"$SCRATCH_LOG/serve.out" 2>"$SCRATCH_LOG/serve.err" &
+    SERVER_PID=$!
+    TOKEN=""
+    for _ in $(seq 1 600); do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "rollcall serve exited during start-up:" >&2
+            tail -n 30 "$SCRATCH_LOG/serve.err" >&2
+            return 1
+        fi
+        [[ -n $TOKEN ]] || TOKEN=$(grep -o -m1 'rcs_[A-Za-z0-9_-]*' "$SCRATCH_LOG/serve.out" || true)
+        if [[ -n $TOKEN ]] && curl -fsS -o /dev/null "$BASE_URL/readyz" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "rollcall serve did not become ready with a token within 60 s" >&2
+    return 1
+}
+
+stop_scratch_server() {
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        echo "stopping rollcall serve (pid $SERVER_PID)" >&2
+        kill -INT "$SERVER_PID"
+        for _ in $(seq 1 300); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            echo "it did not stop within 30 s; killing it" >&2
+            kill -KILL "$SERVER_PID"
+        fi
+        wait "$SERVER_PID" 2>/dev/null
+    fi
+    [[ -n ${SCRATCH_DB:-} ]] || return 0
+    psql -q "$PG_BASE/postgres" -v ON_ERROR_STOP=1 \
+        -c "drop database if exists \"$SCRATCH_DB\" with (force)" >/dev/null \
+        || echo "could not drop database $SCRATCH_DB; drop it by hand" >&2
+    if command -v rabbitmqctl >/dev/null; then
+        rabbitmqctl -q delete_queue -p / "$SCRATCH_PREFIX.projector" >/dev/null 2>&1 \
+            || echo "could not delete queue $SCRATCH_PREFIX.projector; delete it by hand" >&2
+        # rabbitmqctl has no delete_exchange; an exchange with no queue bound
+        # holds no messages, so failing here is harmless.
+        rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$SCRATCH_PREFIX.events\">>), false, <<\"scripts\">>)." >/dev/null 2>&1 || true
+    fi
+    rm -rf "$SCRATCH_LOG"
+}
