@@ -35,15 +35,22 @@ pub fn if_match(request: &HttpRequest) -> Result<Option<i64>, ApiError> {
         return Ok(None);
     };
     let text = value.to_str().unwrap_or_default().trim();
-    if text == "*" {
-        return Ok(None);
-    }
-    let quoted = text.strip_prefix("W/").unwrap_or(text);
-    quoted.trim_matches('"').parse().map(Some).map_err(|_| {
+    etag_version(text).ok_or_else(|| {
         ApiError::Scim(ScimError::precondition_failed(format!(
             "If-Match {text:?} is not an ETag this server issued"
         )))
     })
+}
+
+/// The version an `If-Match` value (or a bulk operation's `version`) names:
+/// `Some(None)` for `*`, `None` when it is not an ETag of ours.
+pub fn etag_version(text: &str) -> Option<Option<i64>> {
+    let text = text.trim();
+    if text == "*" {
+        return Some(None);
+    }
+    let quoted = text.strip_prefix("W/").unwrap_or(text);
+    quoted.trim_matches('"').parse().ok().map(Some)
 }
 
 /// Whether an `If-None-Match` header names `version` (or is `*`): a `GET`

@@ -17,6 +17,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// The largest page a list returns (advertised as `filter.maxResults`).
     pub max_results: i64,
+    /// The most operations one `/Bulk` request may hold (`bulk.maxOperations`).
+    pub bulk_max_operations: usize,
+    /// The largest `/Bulk` request body accepted (`bulk.maxPayloadSize`).
+    pub bulk_max_payload_bytes: usize,
 }
 
 impl Default for Settings {
@@ -25,6 +29,8 @@ impl Default for Settings {
             read_your_writes_wait: Duration::from_secs(2),
             max_body_bytes: 1 << 20,
             max_results: 1_000,
+            bulk_max_operations: 1_000,
+            bulk_max_payload_bytes: 1 << 20,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use actix_web::HttpRequest;
 use domain::user::{self, UniqueKey, UserCommand, UserState};
-use domain::{Event, StoredEvent};
+use domain::{Event, RequestMeta, StoredEvent};
 use serde_json::Value;
 use store::{AppendError, AppendRequest};
 use time::OffsetDateTime;
@@ -41,6 +41,24 @@ pub async fn write_user(
     success_status: u16,
     command: impl Fn() -> UserCommand,
 ) -> Result<WriteOutcome, ApiError> {
+    let meta = request_meta(
+        request,
+        tenant.request_id,
+        Some(tenant.token_id),
+        success_status,
+    );
+    write_user_as(state, tenant, user_id, meta, command).await
+}
+
+/// [`write_user`] for a write that is one part of a request (a `/Bulk`
+/// operation): the events carry `meta` as given.
+pub async fn write_user_as(
+    state: &AppState,
+    tenant: Tenant,
+    user_id: Uuid,
+    meta: RequestMeta,
+    command: impl Fn() -> UserCommand,
+) -> Result<WriteOutcome, ApiError> {
     let is_new = matches!(command(), UserCommand::Provision { .. });
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
@@ -71,12 +89,7 @@ pub async fn write_user(
                 claims,
                 releases,
                 registrations: Vec::new(),
-                meta: request_meta(
-                    request,
-                    tenant.request_id,
-                    Some(tenant.token_id),
-                    success_status,
-                ),
+                meta: meta.clone(),
             })
             .await;
         match appended {

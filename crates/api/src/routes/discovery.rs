@@ -40,7 +40,11 @@ async fn service_provider_config(state: web::Data<AppState>) -> HttpResponse {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/rollcall/rollcall#readme",
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": true,
+            "maxOperations": state.settings.bulk_max_operations,
+            "maxPayloadSize": state.settings.bulk_max_payload_bytes
+        },
         "filter": {"supported": true, "maxResults": state.settings.max_results},
         "changePassword": {"supported": false},
         "sort": {"supported": true},

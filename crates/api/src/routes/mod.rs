@@ -1,5 +1,6 @@
 //! Route table: SCIM resources under `/scim_v2`, operations endpoints at the root.
 
+mod bulk;
 mod discovery;
 mod ops;
 mod users;
@@ -20,6 +21,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::scope("/scim_v2")
                 .wrap(actix_web::middleware::from_fn(scim_gate))
                 .configure(users::configure)
+                .configure(bulk::configure)
                 .configure(discovery::configure)
                 .service(
                     web::resource("/.search")

@@ -17,6 +17,7 @@ pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
 /// Options for one test's stack.
 pub struct Options {
@@ -341,6 +342,29 @@ impl TestApp {
     pub async fn delete_user(&self, id: &str) -> (StatusCode, Value) {
         self.send(self.request(reqwest::Method::DELETE, &format!("/Users/{id}")))
             .await
+    }
+
+    /// `POST /Bulk` with a BulkRequest of `operations`, `failOnErrors` when given.
+    pub async fn bulk(
+        &self,
+        fail_on_errors: Option<u64>,
+        operations: Value,
+    ) -> (StatusCode, Value) {
+        let mut body = json!({"schemas": [BULK_REQUEST], "Operations": operations});
+        if let Some(count) = fail_on_errors {
+            body["failOnErrors"] = json!(count);
+        }
+        self.bulk_raw(body.to_string()).await
+    }
+
+    /// `POST /Bulk` with `body` sent as is.
+    pub async fn bulk_raw(&self, body: String) -> (StatusCode, Value) {
+        self.send(
+            self.request(reqwest::Method::POST, "/Bulk")
+                .header("content-type", "application/scim+json")
+                .body(body),
+        )
+        .await
     }
 
     /// `GET /Users?<query>` with the query given raw (already encoded).

@@ -339,7 +339,7 @@ async fn discovery_documents_describe_what_is_implemented() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(config["patch"]["supported"], true);
     assert_eq!(config["etag"]["supported"], true);
-    assert_eq!(config["bulk"]["supported"], false);
+    assert_eq!(config["bulk"]["supported"], true);
     assert_eq!(config["filter"]["maxResults"], 1000);
 
     let (_, types) = app.get("/ResourceTypes").await;

@@ -1,0 +1,149 @@
+//! Performing one bulk operation through the write path the Users routes
+//! use, and the operation's entry in the BulkResponse.
+
+use actix_web::HttpRequest;
+use domain::RequestMeta;
+use domain::user::UserCommand;
+use serde_json::{Value, json};
+use store::AccessRecord;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::references::References;
+use super::request::{Action, Operation};
+use crate::record::{Tenant, request_meta};
+use crate::render::{etag, user_location};
+use crate::write::{WriteOutcome, write_user_as};
+use crate::{ApiError, AppState};
+
+/// What became of one operation.
+pub struct Performed {
+    /// The operation's entry in the BulkResponse.
+    pub entry: Value,
+    /// Whether it appended events.
+    pub appended: bool,
+    pub failed: bool,
+}
+
+/// The request an operation is part of.
+pub struct Context<'a> {
+    pub state: &'a AppState,
+    pub request: &'a HttpRequest,
+    pub tenant: Tenant,
+}
+
+/// Performs operation `index`. An operation that appended nothing (it
+/// failed, or changed nothing) is recorded in the access log on its own.
+pub async fn perform(
+    context: &Context<'_>,
+    index: usize,
+    operation: &Operation,
+    references: &mut References,
+) -> Performed {
+    let mut entry = json!({"method": operation.method});
+    if let Some(bulk_id) = &operation.bulk_id {
+        entry["bulkId"] = Value::from(bulk_id.as_str());
+    }
+    let (status, appended, detail) = match run(context, index, operation, references).await {
+        Ok((status, outcome)) => {
+            if let (Some(bulk_id), Ok(Action::Create { .. })) =
+                (&operation.bulk_id, &operation.action)
+            {
+                references.created(bulk_id, outcome.user_id);
+            }
+            entry["location"] = Value::from(user_location(context.request, outcome.user_id));
+            if outcome.resource.is_some() {
+                entry["version"] = Value::from(etag(outcome.version));
+            }
+            (status, outcome.appended, None)
+        }
+        Err(error) => {
+            match &error {
+                ApiError::Scim(_) => {}
+                ApiError::Unavailable(cause) => tracing::warn!(%cause, index, "bulk operation"),
+                ApiError::Internal(cause) => tracing::error!(%cause, index, "bulk operation"),
+            }
+            let scim = error.to_scim();
+            entry["response"] = scim.to_json();
+            (scim.status, false, Some(error.to_string()))
+        }
+    };
+    entry["status"] = Value::from(status.to_string());
+    if !appended {
+        context.state.access_log.record(AccessRecord {
+            org_id: Some(context.tenant.org_id),
+            recorded_at: OffsetDateTime::now_utc(),
+            meta: operation_meta(context, index, operation, status),
+            detail: detail.clone(),
+        });
+    }
+    Performed {
+        entry,
+        appended,
+        failed: detail.is_some(),
+    }
+}
+
+/// Resolves the operation's references and writes it: its status and outcome.
+async fn run(
+    context: &Context<'_>,
+    index: usize,
+    operation: &Operation,
+    references: &References,
+) -> Result<(u16, WriteOutcome), ApiError> {
+    let action = operation.action.clone()?;
+    let data = match action.data() {
+        Some(data) => references.substitute(index, data)?,
+        None => Value::Null,
+    };
+    let (user_id, status) = match &action {
+        Action::Create { .. } => (Uuid::now_v7(), 201),
+        Action::Replace { user, .. } | Action::Patch { user, .. } => {
+            (references.resolve_user(index, user)?, 200)
+        }
+        Action::Delete { user, .. } => (references.resolve_user(index, user)?, 204),
+    };
+    let command = || match &action {
+        Action::Create { .. } => UserCommand::Provision {
+            resource: data.clone(),
+        },
+        Action::Replace { if_match, .. } => UserCommand::Replace {
+            resource: data.clone(),
+            if_match: *if_match,
+        },
+        Action::Patch { if_match, .. } => UserCommand::Patch {
+            body: data.clone(),
+            if_match: *if_match,
+        },
+        Action::Delete { if_match, .. } => UserCommand::Delete {
+            if_match: *if_match,
+        },
+    };
+    let meta = operation_meta(context, index, operation, status);
+    let outcome = write_user_as(context.state, context.tenant, user_id, meta, command).await?;
+    Ok((status, outcome))
+}
+
+/// The record of one operation: the bulk request's id, token, client and
+/// body digest, with the operation named after the bulk path
+/// (`/scim_v2/Bulk#2 PATCH /Users/bulkId:q1`) and its own status.
+fn operation_meta(
+    context: &Context<'_>,
+    index: usize,
+    operation: &Operation,
+    status: u16,
+) -> RequestMeta {
+    let mut meta = request_meta(
+        context.request,
+        context.tenant.request_id,
+        Some(context.tenant.token_id),
+        status,
+    );
+    meta.path = format!(
+        "{}#{index} {} {}",
+        context.request.path(),
+        operation.method,
+        operation.path
+    );
+    meta
+}
