@@ -18,12 +18,21 @@ pub(super) fn parse(text: &str) -> Result<Filter, FilterError> {
         src: text,
         pos: 0,
         depth: 0,
+        deepest: 0,
         in_value_path: false,
     };
     let filter = p.parse_or()?;
     p.skip_ws();
     if p.pos < text.len() {
         return Err(p.error(p.pos, "unexpected input after the end of the expression"));
+    }
+    // The canonical form quotes legacy values and spaces operators, so it can
+    // outgrow the text; keep it within the limit so that it parses back.
+    if filter.to_string().len() > MAX_FILTER_LEN {
+        return Err(p.error(
+            text.len(),
+            format!("filter is longer than {MAX_FILTER_LEN} bytes once normalised"),
+        ));
     }
     Ok(filter)
 }
@@ -32,6 +41,8 @@ struct Parser<'a> {
     src: &'a str,
     pos: usize,
     depth: usize,
+    /// The greatest `depth` reached since the last value filter opened.
+    deepest: usize,
     in_value_path: bool,
 }
 
@@ -95,6 +106,7 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self, at: usize) -> Result<(), FilterError> {
         self.depth += 1;
+        self.deepest = self.deepest.max(self.depth);
         if self.depth > MAX_FILTER_DEPTH {
             return Err(self.error(at, format!("nesting deeper than {MAX_FILTER_DEPTH} levels")));
         }
@@ -175,12 +187,20 @@ impl<'a> Parser<'a> {
             ));
         }
         self.enter(open)?;
+        self.deepest = self.depth;
         self.pos += 1;
         self.in_value_path = true;
         let inner = self.parse_or()?;
         self.in_value_path = false;
         self.expect(']', open)?;
         let inner = if self.peek() == Some('.') {
+            // `attr[a or b].sub op v` prints as `attr[(a or b) and sub op v]`: one level deeper.
+            if matches!(inner, Filter::Or(..)) && self.deepest >= MAX_FILTER_DEPTH {
+                return Err(self.error(
+                    open,
+                    format!("nesting deeper than {MAX_FILTER_DEPTH} levels"),
+                ));
+            }
             self.pos += 1;
             let sub_start = self.pos;
             let sub = self.take_while(is_name_char);
@@ -246,8 +266,23 @@ fn literal(token: &str) -> CompValue {
     } else if token.eq_ignore_ascii_case("null") {
         CompValue::Null
     } else if let Ok(n) = serde_json::from_str::<Number>(token) {
-        CompValue::Number(n)
+        CompValue::Number(exact_float(n, token))
     } else {
         CompValue::String(token.to_owned())
     }
+}
+
+/// serde_json's default float parsing is not correctly rounded, so printing
+/// the parsed value (shortest round-trip form) and parsing that again could
+/// land on a neighbouring `f64`. Rust's own parser rounds correctly, and
+/// accepts every JSON number.
+fn exact_float(n: Number, token: &str) -> Number {
+    if !n.is_f64() {
+        return n;
+    }
+    token
+        .parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .unwrap_or(n)
 }

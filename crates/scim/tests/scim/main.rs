@@ -4,6 +4,7 @@
 mod error;
 mod filter_eval;
 mod filter_parse;
+mod fuzz_regressions;
 mod patch_group;
 mod patch_manager;
 mod patch_request;
