@@ -72,12 +72,18 @@ enum Command {
         /// Concurrent clients.
         #[arg(long, default_value_t = 64)]
         clients: usize,
-        /// How long to run.
+        /// How long to run; 0 with --populate only populates.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
-        /// Operations, in rotation: create, patch, get.
+        /// Operations, in rotation: create, patch, get, and on the population
+        /// filter-username, filter-email, filter-prefix.
         #[arg(long, value_delimiter = ',', default_value = "create,patch,get")]
         ops: Vec<String>,
+        /// First create users pop-0000000@bench.example.com... until the
+        /// organization has N of them (through POST /Users, with --clients
+        /// clients); the filter operations read them.
+        #[arg(long, value_name = "N")]
+        populate: Option<usize>,
         /// Print the figures as JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -201,6 +207,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clients,
             seconds,
             ops,
+            populate,
             json,
         } => {
             let operations = ops
@@ -211,8 +218,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 url,
                 token,
                 clients: clients.max(1),
-                duration: Duration::from_secs(seconds.max(1)),
+                duration: match (seconds, populate) {
+                    (0, Some(_)) => Duration::ZERO,
+                    _ => Duration::from_secs(seconds.max(1)),
+                },
                 operations,
+                populate,
             };
             let figures = bench::run(&plan).await?;
             if json {

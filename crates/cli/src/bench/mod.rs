@@ -1,38 +1,23 @@
 //! `rollcall bench`: a load generator that drives SCIM creates, PATCHes and
 //! filtered GETs over HTTP and reports throughput and latency per operation.
 //!
-//! Each client runs its operations in rotation against users it created
-//! itself, so every PATCH and GET hits a real user and clients never contend
-//! for one stream. Figures, never assertions: the machines are shared.
+//! Each client runs its operations in rotation. `create`, `patch` and `get`
+//! work on users the client created itself, so every PATCH and GET hits a
+//! real user and clients never contend for one stream. The `filter-*`
+//! operations read a population of predictably named users that `--populate
+//! N` creates first ([`populate`]), and count an error unless they found
+//! exactly what they should. Figures, never assertions: the machines are shared.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde_json::json;
+use rand::{Rng, SeedableRng};
 
-/// One kind of request the bench sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Operation {
-    /// `POST /Users`.
-    Create,
-    /// `PATCH /Users/{id}` replacing `displayName`.
-    Patch,
-    /// `GET /Users?filter=userName eq "…"`.
-    Get,
-}
+mod operations;
+pub mod populate;
 
-impl Operation {
-    /// Parses `create`, `patch` or `get`.
-    pub fn parse(name: &str) -> anyhow::Result<Operation> {
-        match name.trim() {
-            "create" => Ok(Operation::Create),
-            "patch" => Ok(Operation::Patch),
-            "get" => Ok(Operation::Get),
-            other => bail!("unknown operation {other:?}; use create, patch or get"),
-        }
-    }
-}
+pub use operations::Operation;
+use operations::Session;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -40,8 +25,11 @@ pub struct BenchPlan {
     pub url: String,
     pub token: String,
     pub clients: usize,
+    /// How long to run the operations; zero only populates.
     pub duration: Duration,
     pub operations: Vec<Operation>,
+    /// Create population users until there are this many, before the run.
+    pub populate: Option<usize>,
 }
 
 /// Figures for one operation.
@@ -74,6 +62,22 @@ pub async fn run(plan: &BenchPlan) -> anyhow::Result<Vec<OperationFigures>> {
             probe.status()
         );
     }
+    let mut population = match plan.populate {
+        Some(target) => {
+            Some(populate::populate(&client, &base, &plan.token, plan.clients, target).await?)
+        }
+        None => None,
+    };
+    if plan.duration.is_zero() {
+        return Ok(Vec::new());
+    }
+    if plan.operations.iter().any(|op| op.reads_population()) && population.is_none() {
+        population = Some(populate::count(&client, &base, &plan.token).await?);
+    }
+    let population = population.unwrap_or(0);
+    if population == 0 && plan.operations.iter().any(|op| op.reads_population()) {
+        bail!("the filter operations read the population; create it with --populate N");
+    }
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let started = Instant::now();
     let deadline = started + plan.duration;
@@ -85,7 +89,12 @@ pub async fn run(plan: &BenchPlan) -> anyhow::Result<Vec<OperationFigures>> {
         let operations = plan.operations.clone();
         let prefix = format!("bench-{}-{client_no}", &run_id[..8]);
         tasks.push(tokio::spawn(async move {
-            drive(client, &base, &token, &operations, &prefix, deadline).await
+            let session = Session {
+                client: &client,
+                base: &base,
+                token: &token,
+            };
+            drive(&session, &operations, &prefix, population, deadline).await
         }));
     }
     let mut samples: Vec<(Operation, Duration, bool)> = Vec::new();
@@ -97,74 +106,37 @@ pub async fn run(plan: &BenchPlan) -> anyhow::Result<Vec<OperationFigures>> {
 }
 
 async fn drive(
-    client: reqwest::Client,
-    base: &str,
-    token: &str,
+    session: &Session<'_>,
     operations: &[Operation],
     prefix: &str,
+    population: usize,
     deadline: Instant,
 ) -> Vec<(Operation, Duration, bool)> {
+    let mut rng = rand::rngs::StdRng::from_os_rng();
     let mut samples = Vec::new();
     let mut users: Vec<(String, String)> = Vec::new();
     let mut step = 0usize;
     while Instant::now() < deadline {
         let mut operation = operations[step % operations.len()];
-        if users.is_empty() {
+        if users.is_empty() && matches!(operation, Operation::Patch | Operation::Get) {
             operation = Operation::Create;
         }
+        // Drawn before the clock starts.
+        let pick = rng.random_range(0..population.max(1));
         let started = Instant::now();
         let ok = match operation {
             Operation::Create => {
                 let user_name = format!("{prefix}-{step}@bench.example.com");
-                let body = json!({
-                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                    "userName": user_name,
-                    "externalId": format!("{prefix}-{step}"),
-                    "name": {"givenName": "Bench", "familyName": format!("User {step}")},
-                    "displayName": format!("Bench User {step}"),
-                    "emails": [{"type": "work", "value": user_name, "primary": true}],
-                    "active": true
-                });
-                match client
-                    .post(format!("{base}/Users"))
-                    .bearer_auth(token)
-                    .json(&body)
-                    .send()
-                    .await
-                {
-                    Ok(response) if response.status().as_u16() == 201 => {
-                        let id = response
-                            .json::<serde_json::Value>()
-                            .await
-                            .ok()
-                            .and_then(|body| body["id"].as_str().map(str::to_owned));
-                        if let Some(id) = id {
-                            users.push((id, user_name));
-                        }
-                        true
-                    }
-                    _ => false,
-                }
+                let created = session
+                    .create(user_name, format!("{prefix}-{step}"), step)
+                    .await;
+                created.map(|user| users.push(user)).is_some()
             }
-            Operation::Patch => {
-                let (id, _) = &users[step % users.len()];
-                let body = json!({
-                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                    "Operations": [{"op": "Replace", "path": "displayName", "value": format!("Renamed {step}")}]
-                });
-                matches!(
-                    client.patch(format!("{base}/Users/{id}")).bearer_auth(token).json(&body).send().await,
-                    Ok(response) if response.status().is_success()
-                )
-            }
-            Operation::Get => {
-                let (_, user_name) = &users[step % users.len()];
-                let filter = encode_query_value(&format!("userName eq \"{user_name}\""));
-                matches!(
-                    client.get(format!("{base}/Users?filter={filter}")).bearer_auth(token).send().await,
-                    Ok(response) if response.status().is_success()
-                )
-            }
+            Operation::Patch => session.patch(&users[step % users.len()].0, step).await,
+            Operation::Get => session.get(&users[step % users.len()].1).await,
+            Operation::FilterUsername => session.filter_username(pick).await,
+            Operation::FilterEmail => session.filter_email(pick).await,
+            Operation::FilterPrefix => session.filter_prefix(pick, population, &mut rng).await,
         };
         samples.push((operation, started.elapsed(), ok));
         step += 1;
@@ -229,13 +201,13 @@ fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
 /// The figures as a table for people.
 pub fn table(figures: &[OperationFigures]) -> String {
     let mut out = format!(
-        "{:<8} {:>9} {:>7} {:>10} {:>9} {:>9}\n",
+        "{:<15} {:>9} {:>7} {:>10} {:>9} {:>9}\n",
         "op", "count", "errors", "ops/s", "p50 ms", "p99 ms"
     );
     for f in figures {
         out.push_str(&format!(
-            "{:<8} {:>9} {:>7} {:>10.1} {:>9.2} {:>9.2}\n",
-            format!("{:?}", f.operation).to_lowercase(),
+            "{:<15} {:>9} {:>7} {:>10.1} {:>9.2} {:>9.2}\n",
+            f.operation.name(),
             f.count,
             f.errors,
             f.ops_per_second,
