@@ -8,6 +8,7 @@ use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use crate::user_filter::fold_keys;
 use crate::{Pool, StoreError};
 
 /// A named consumer's position in the log.
@@ -141,12 +142,12 @@ impl RowStatements {
         let (insert, update, touch, delete) = futures::try_join!(
             transaction.prepare_cached(
                 "insert into scim_users (org_id, user_id, user_name, external_id, active, \
-                 resource, version, created_at, updated_at) \
-                 values ($1, $2, $3, $4, $5, $6::text::json, $7, $8, $9)",
+                 resource, version, created_at, updated_at, doc) \
+                 values ($1, $2, $3, $4, $5, $6::text::json, $7, $8, $9, $10::text::jsonb)",
             ),
             transaction.prepare_cached(
                 "update scim_users set user_name = $3, external_id = $4, active = $5, \
-                 resource = $6::text::json, version = $7, updated_at = $8 \
+                 resource = $6::text::json, version = $7, updated_at = $8, doc = $9::text::jsonb \
                  where org_id = $1 and user_id = $2",
             ),
             transaction.prepare_cached(
@@ -169,19 +170,25 @@ struct RowParams {
     user_id: Uuid,
     change: UserRowChange,
     resource: String,
+    /// The resource with its keys folded, which filters read (V0004).
+    doc: String,
 }
 
 impl RowParams {
     fn new(stored: &StoredEvent, change: UserRowChange) -> RowParams {
-        let resource = match &change {
-            UserRowChange::Insert(row) | UserRowChange::Update(row) => resource_text(row),
-            _ => String::new(),
+        let (resource, doc) = match &change {
+            UserRowChange::Insert(row) | UserRowChange::Update(row) => (
+                resource_text(row),
+                serde_json::to_string(&fold_keys(&row.resource)).expect("a resource serializes"),
+            ),
+            _ => (String::new(), String::new()),
         };
         RowParams {
             org_id: stored.org_id,
             user_id: stored.stream_id,
             change,
             resource,
+            doc,
         }
     }
 
@@ -206,6 +213,7 @@ impl RowParams {
                             &row.version,
                             &row.created_at,
                             &row.updated_at,
+                            &self.doc,
                         ],
                     )
                     .await?
@@ -223,6 +231,7 @@ impl RowParams {
                             &self.resource,
                             &row.version,
                             &row.updated_at,
+                            &self.doc,
                         ],
                     )
                     .await?

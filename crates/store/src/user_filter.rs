@@ -28,6 +28,24 @@ use time::format_description::well_known::Rfc3339;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+/// The copy of a resource that filters read: every object key lower-cased, at
+/// every depth, values untouched; of two keys that fold alike the later wins.
+/// The projector stores it in `scim_users.doc` (it was V0003's generated
+/// column, `scim_fold_keys`, until V0004 moved the work here).
+pub fn fold_keys(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.to_lowercase(), fold_keys(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(fold_keys).collect()),
+        other => other.clone(),
+    }
+}
+
 /// A filter or sort that parses but cannot be evaluated (e.g. `active gt
 /// true`, or a `meta.created` value that is no dateTime). Answer 400
 /// `invalidFilter` with the message as `detail`.
@@ -651,6 +669,22 @@ fn work_email<'f>(attr: &AttrPath, filter: &'f Filter) -> Option<&'f str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn fold_keys_lower_cases_every_key_and_no_value() {
+        let folded = super::fold_keys(&serde_json::json!({
+            "userName": "Ada", "Emails": [{"Type": "Work", "VALUE": "A@B.C"}],
+            "urn:X:User": {"employeeNumber": "E1"}
+        }));
+        assert_eq!(
+            folded,
+            serde_json::json!({
+                "username": "Ada", "emails": [{"type": "Work", "value": "A@B.C"}],
+                "urn:x:user": {"employeenumber": "E1"}
+            })
+        );
+    }
+
     use super::*;
 
     fn sql(filter: &str) -> Sql {

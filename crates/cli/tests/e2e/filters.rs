@@ -521,12 +521,13 @@ async fn matching_filters_are_index_lookups() {
     let org_id = uuid::Uuid::now_v7();
     client
         .execute(
-            "insert into scim_users (org_id, user_id, user_name, external_id, active, resource, \
-             version, created_at, updated_at) \
+            "with r as (select i, json_build_object('userName', 'user' || i || '@example.com', 'Emails', \
+             json_build_array(json_build_object('Type', 'work', 'value', 'User' || i || '@Example.com'))) \
+             as resource from generate_series(1, 5000) as i) \
+             insert into scim_users (org_id, user_id, user_name, external_id, active, resource, \
+             version, created_at, updated_at, doc) \
              select $1, gen_random_uuid(), 'user' || i || '@example.com', 'ext-' || i, true, \
-             json_build_object('userName', 'user' || i || '@example.com', 'Emails', \
-             json_build_array(json_build_object('Type', 'work', 'value', 'User' || i || '@Example.com'))), \
-             1, now(), now() from generate_series(1, 5000) as i",
+             resource, 1, now(), now(), scim_fold_keys(resource::jsonb) from r",
             &[&org_id],
         )
         .await
