@@ -173,6 +173,8 @@ fn accept_resource(resource: Value) -> Result<Value, ScimError> {
         let lower = key.to_ascii_lowercase();
         match lower.as_str() {
             "id" | "meta" | "groups" | "password" => continue,
+            // RFC 7643 §2.5: null is the same as unassigned.
+            _ if value.is_null() => continue,
             "active" => {
                 kept.insert(key, Value::Bool(parse_active(&value)?));
             }
@@ -243,6 +245,23 @@ mod tests {
             events,
             vec![Event::UserProvisioned {
                 resource: json!({"userName": "a", "active": true, "schemas": [USER_SCHEMA]})
+            }]
+        );
+    }
+
+    #[test]
+    fn explicit_nulls_are_unassigned_attributes() {
+        let events = decide(
+            &UserState::default(),
+            UserCommand::Provision {
+                resource: json!({"userName": "a", "title": null, "nickName": "n"}),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            events,
+            vec![Event::UserProvisioned {
+                resource: json!({"userName": "a", "nickName": "n", "schemas": [USER_SCHEMA]})
             }]
         );
     }
