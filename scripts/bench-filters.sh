@@ -62,11 +62,7 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 cleanup() {
     local status=$?
     set +e
-    if [[ $status -ne 0 && -s ${SCRATCH_LOG:-}/serve.err ]]; then
-        echo "--- last lines of the server's log ---" >&2
-        tail -n 30 "$SCRATCH_LOG/serve.err" >&2
-    fi
-    stop_scratch_server
+    stop_scratch_server "$status"
     rm -rf "$WORK"
     exit "$status"
 }

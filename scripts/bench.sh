@@ -53,11 +53,7 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 cleanup() {
     local status=$?
     set +e
-    if [[ $status -ne 0 && -s ${SCRATCH_LOG:-}/serve.err ]]; then
-        echo "--- last lines of the server's log ---" >&2
-        tail -n 30 "$SCRATCH_LOG/serve.err" >&2
-    fi
-    stop_scratch_server
+    stop_scratch_server "$status"
     psql -q "$PG_BASE/postgres" -v ON_ERROR_STOP=1 \
         -c "drop database if exists \"$PGBENCH_DB\" with (force)" >/dev/null \
         || echo "could not drop database $PGBENCH_DB; drop it by hand" >&2

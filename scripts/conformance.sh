@@ -19,7 +19,7 @@ if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import scim2_tester, 
     "$VENV/bin/pip" install -q 'scim2-tester>=0.5' 'scim2-client[httpx2]'
 fi
 
-trap stop_scratch_server EXIT
+trap 'stop_scratch_server $?' EXIT
 cargo build -q -p rollcall
 start_scratch_server "$ROOT/target/debug/rollcall" conformance
 "$VENV/bin/python" scripts/conformance.py "$BASE_URL/scim_v2" "$TOKEN" "${RESOURCES:-User}"

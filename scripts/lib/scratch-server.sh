@@ -3,7 +3,8 @@
 #
 #   start_scratch_server BINARY NAME   sets BASE_URL, TOKEN, SERVER_PID,
 #                                      SCRATCH_DB, SCRATCH_PREFIX, SCRATCH_LOG
-#   stop_scratch_server                stops it and drops what it created
+#   stop_scratch_server [STATUS]       stops it and drops what it created; with a
+#                                      non-zero STATUS, first shows its log's tail
 #
 # Environment: BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, the server
 # without a database), AMQP_URL (rollcall's default).
@@ -44,6 +45,11 @@ start_scratch_server() {
 }
 
 stop_scratch_server() {
+    local status=${1:-0}
+    if [[ $status -ne 0 && -s ${SCRATCH_LOG:-}/serve.err ]]; then
+        echo "--- last lines of the server's log ---" >&2
+        tail -n 30 "$SCRATCH_LOG/serve.err" >&2
+    fi
     if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         echo "stopping rollcall serve (pid $SERVER_PID)" >&2
         kill -INT "$SERVER_PID"
