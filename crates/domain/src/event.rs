@@ -5,6 +5,8 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::group::Member;
+
 /// Schema version written with every new event; bump it when a variant's
 /// stored shape changes and teach [`Event::from_stored`] to upcast the old one.
 pub const CURRENT_SCHEMA_VERSION: i32 = 1;
@@ -41,6 +43,18 @@ pub enum Event {
     UserReactivated {},
     /// A user was deleted.
     UserDeleted {},
+    /// A group was created over SCIM; `resource` is what the client sent,
+    /// minus `id`, `meta` and `members` (its members follow as
+    /// [`Event::GroupMembersAdded`] in the same append).
+    GroupCreated { resource: Value },
+    /// A group's attributes (not its members) were replaced or patched.
+    GroupUpdated { resource: Value },
+    /// Members joined a group: only those that were not members before.
+    GroupMembersAdded { members: Vec<Member> },
+    /// Members left a group: only those that were members before.
+    GroupMembersRemoved { members: Vec<Uuid> },
+    /// A group was deleted, and with it every membership it held or was.
+    GroupDeleted {},
 }
 
 impl Event {
@@ -57,6 +71,11 @@ impl Event {
             Event::UserDeactivated { .. } => "UserDeactivated",
             Event::UserReactivated { .. } => "UserReactivated",
             Event::UserDeleted { .. } => "UserDeleted",
+            Event::GroupCreated { .. } => "GroupCreated",
+            Event::GroupUpdated { .. } => "GroupUpdated",
+            Event::GroupMembersAdded { .. } => "GroupMembersAdded",
+            Event::GroupMembersRemoved { .. } => "GroupMembersRemoved",
+            Event::GroupDeleted { .. } => "GroupDeleted",
         }
     }
 

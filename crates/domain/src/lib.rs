@@ -13,6 +13,8 @@
 
 pub mod chain;
 pub mod event;
+pub mod group;
+pub mod group_projection;
 pub mod metadata;
 pub mod organization;
 pub mod projection;

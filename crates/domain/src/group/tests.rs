@@ -1,0 +1,267 @@
+use super::*;
+use serde_json::json;
+
+const GROUP: Uuid = Uuid::from_u128(0x100);
+
+fn id(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+fn created() -> GroupState {
+    [Event::GroupCreated {
+        resource: json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops"}),
+    }]
+    .iter()
+    .fold(GroupState::default(), evolve)
+}
+
+fn users(ids: &[u128]) -> HashMap<Uuid, MemberKind> {
+    ids.iter().map(|n| (id(*n), MemberKind::User)).collect()
+}
+
+fn patch(
+    state: &GroupState,
+    operations: Value,
+    facts: &MemberFacts,
+) -> Result<Vec<Event>, Rejection> {
+    let plan = GroupPlan::read(GroupCommand::Patch {
+        body: json!({"Operations": operations}),
+        if_match: None,
+    })?;
+    decide(state, &plan, facts, GROUP)
+}
+
+fn value(n: u128) -> Value {
+    json!({"value": id(n).to_string()})
+}
+
+#[test]
+fn removing_one_of_three_members_removes_only_that_one() {
+    let facts = MemberFacts {
+        current: [id(1)].into(),
+        existing: users(&[1]),
+    };
+    let events = patch(
+        &created(),
+        json!([{"op": "Remove", "path": "members", "value": [value(1)]}]),
+        &facts,
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![Event::GroupMembersRemoved {
+            members: vec![id(1)]
+        }]
+    );
+}
+
+#[test]
+fn adding_a_present_member_and_removing_an_absent_one_record_nothing() {
+    let facts = MemberFacts {
+        current: [id(1)].into(),
+        existing: users(&[1, 2]),
+    };
+    let events = patch(
+        &created(),
+        json!([{"op": "add", "path": "members", "value": [value(1)]},
+               {"op": "remove", "path": "members", "value": [value(2)]}]),
+        &facts,
+    )
+    .unwrap();
+    assert_eq!(events, vec![]);
+}
+
+#[test]
+fn operations_apply_in_order_and_only_the_net_change_is_recorded() {
+    let facts = MemberFacts {
+        current: HashSet::new(),
+        existing: users(&[1, 2]),
+    };
+    let events = patch(
+        &created(),
+        json!([{"op": "add", "path": "members", "value": [value(1), value(2)]},
+               {"op": "remove", "path": format!("members[value eq \"{}\"]", id(2))},
+               {"op": "replace", "path": "displayName", "value": "Platform"}]),
+        &facts,
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            Event::GroupUpdated {
+                resource: json!({"schemas": [GROUP_SCHEMA], "displayName": "Platform"})
+            },
+            Event::GroupMembersAdded {
+                members: vec![Member {
+                    value: id(1),
+                    kind: MemberKind::User
+                }]
+            },
+        ]
+    );
+}
+
+#[test]
+fn replacing_the_members_removes_the_others_and_adds_the_new() {
+    let facts = MemberFacts {
+        current: [id(1), id(2)].into(),
+        existing: users(&[2, 3]),
+    };
+    let events = patch(
+        &created(),
+        json!([{"op": "replace", "path": "members", "value": [value(2), value(3)]}]),
+        &facts,
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            Event::GroupMembersRemoved {
+                members: vec![id(1)]
+            },
+            Event::GroupMembersAdded {
+                members: vec![Member {
+                    value: id(3),
+                    kind: MemberKind::User
+                }]
+            },
+        ]
+    );
+}
+
+#[test]
+fn an_unknown_member_fails_the_whole_request() {
+    let facts = MemberFacts {
+        current: HashSet::new(),
+        existing: users(&[1]),
+    };
+    let refused = patch(
+        &created(),
+        json!([{"op": "replace", "path": "displayName", "value": "X"},
+               {"op": "add", "path": "members", "value": [value(1), value(9)]}]),
+        &facts,
+    );
+    match refused {
+        Err(Rejection::Invalid(error)) => {
+            assert_eq!(error.scim_type, Some(ScimType::InvalidValue));
+            assert!(
+                error.detail.contains(&id(9).to_string()),
+                "{}",
+                error.detail
+            );
+        }
+        other => panic!("expected invalidValue, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_group_cannot_contain_itself() {
+    let facts = MemberFacts {
+        current: HashSet::new(),
+        existing: [(GROUP, MemberKind::Group)].into(),
+    };
+    let refused = patch(
+        &created(),
+        json!([{"op": "add", "path": "members", "value": [{"value": GROUP.to_string()}]}]),
+        &facts,
+    );
+    assert!(matches!(refused, Err(Rejection::Invalid(_))));
+}
+
+#[test]
+fn member_only_patches_commute_and_attribute_patches_do_not() {
+    let read = |operations: Value, if_match| {
+        GroupPlan::read(GroupCommand::Patch {
+            body: json!({"Operations": operations}),
+            if_match,
+        })
+        .unwrap()
+    };
+    assert!(
+        read(
+            json!([{"op": "add", "path": "members", "value": [value(1)]}]),
+            None
+        )
+        .commutes()
+    );
+    assert!(
+        !read(
+            json!([{"op": "add", "path": "members", "value": [value(1)]}]),
+            Some(3)
+        )
+        .commutes()
+    );
+    assert!(
+        !read(
+            json!([{"op": "replace", "path": "displayName", "value": "X"}]),
+            None
+        )
+        .commutes()
+    );
+}
+
+#[test]
+fn a_put_without_members_keeps_them_and_with_an_empty_list_clears_them() {
+    let facts = MemberFacts {
+        current: [id(1)].into(),
+        existing: HashMap::new(),
+    };
+    let put = |resource: Value| {
+        let plan = GroupPlan::read(GroupCommand::Replace {
+            resource,
+            if_match: None,
+        })
+        .unwrap();
+        decide(&created(), &plan, &facts, GROUP).unwrap()
+    };
+    assert_eq!(
+        put(json!({"displayName": "Ops", "schemas": [GROUP_SCHEMA]})),
+        vec![]
+    );
+    assert_eq!(
+        put(json!({"displayName": "Ops", "schemas": [GROUP_SCHEMA], "members": []})),
+        vec![Event::GroupMembersRemoved {
+            members: vec![id(1)]
+        }]
+    );
+}
+
+#[test]
+fn creating_needs_a_display_name_and_records_members_apart() {
+    let plan = GroupPlan::read(GroupCommand::Create {
+        resource: json!({"displayName": "Ops", "id": "x", "members": [value(1)]}),
+    })
+    .unwrap();
+    assert_eq!(plan.named_members(), [id(1)].into());
+    let facts = MemberFacts {
+        current: HashSet::new(),
+        existing: users(&[1]),
+    };
+    let events = decide(&GroupState::default(), &plan, &facts, GROUP).unwrap();
+    assert_eq!(
+        events,
+        vec![
+            Event::GroupCreated {
+                resource: json!({"displayName": "Ops", "schemas": [GROUP_SCHEMA]})
+            },
+            Event::GroupMembersAdded {
+                members: vec![Member {
+                    value: id(1),
+                    kind: MemberKind::User
+                }]
+            },
+        ]
+    );
+    let nameless = GroupPlan::read(GroupCommand::Create {
+        resource: json!({"externalId": "e"}),
+    })
+    .unwrap();
+    assert!(decide(&GroupState::default(), &nameless, &facts, GROUP).is_err());
+}
+
+#[test]
+fn display_names_are_unique_case_insensitively() {
+    let keys = unique_keys(Some(&json!({"DisplayName": "Ops Team"})));
+    assert_eq!(keys[0].key, "ops team");
+    assert_eq!(keys[0].kind, "groupDisplayName");
+}
