@@ -85,6 +85,7 @@ pub async fn write_user_as(
                 org_id: tenant.org_id,
                 stream_id: user_id,
                 expected_version: before.version,
+                commutes: false,
                 events: events.clone(),
                 claims,
                 releases,

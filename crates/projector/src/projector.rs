@@ -85,7 +85,7 @@ impl Projector {
                 .iter()
                 .map(|row| row.to_stored())
                 .collect::<Result<Vec<_>, _>>()?;
-            let applied = store::apply_user_changes(&self.pool, &events).await?;
+            let applied = store::apply_changes(&self.pool, &events).await?;
             self.publish_position(applied).await;
         }
     }
@@ -130,7 +130,7 @@ impl Projector {
                 .map(|row| row.to_stored())
                 .collect::<Result<_, _>>()?;
         }
-        let applied = store::apply_user_changes(&self.pool, &events).await?;
+        let applied = store::apply_changes(&self.pool, &events).await?;
         self.publish_position(applied).await;
         Ok(applied)
     }

@@ -25,6 +25,11 @@ pub struct AppendRequest {
     pub stream_id: Uuid,
     /// The stream version the events were decided on (0: a new stream).
     pub expected_version: i64,
+    /// Whether the events hold at any version of the stream (they commute
+    /// with every other change, as member additions and removals do): then
+    /// `expected_version` is not checked and they follow whatever the stream
+    /// holds by the time they are appended.
+    pub commutes: bool,
     pub events: Vec<Event>,
     /// Unique values the stream takes.
     pub claims: Vec<UniqueKey>,

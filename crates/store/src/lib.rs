@@ -14,6 +14,8 @@ mod access_log;
 mod append;
 mod connect;
 mod error;
+mod group_filter;
+mod groups;
 mod log;
 mod projection;
 mod registry;
@@ -24,8 +26,12 @@ pub use access_log::{AccessLog, AccessRecord};
 pub use append::{AppendError, AppendRequest, Appended, Appender, Registration};
 pub use connect::{Database, connect, create_database_if_missing, migrate};
 pub use error::StoreError;
-pub use log::{LogRow, log_head, read_after, read_stream};
-pub use projection::{Checkpoint, apply_user_changes, read_checkpoint, set_checkpoint};
+pub use groups::{
+    GroupQuery, GroupRecord, GroupSort, UserGroup, find_group, groups_of_users, list_groups,
+    member_facts, members_of, stream_members,
+};
+pub use log::{LogRow, log_head, read_after, read_group_attributes, read_stream};
+pub use projection::{Checkpoint, apply_changes, read_checkpoint, set_checkpoint};
 pub use registry::{TokenRecord, find_organization, find_token, has_organizations};
 pub use user_filter::{InvalidFilter, Param, Sql};
 pub use users::{

@@ -91,6 +91,34 @@ pub async fn read_stream(
         .collect()
 }
 
+/// A group's attribute events (created, updated, deleted) in version order,
+/// and the stream's version, read together: what a group change is decided
+/// on. Member events are not read, however many the group has had.
+pub async fn read_group_attributes(
+    pool: &Pool,
+    org_id: Uuid,
+    group_id: Uuid,
+) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+    let client = pool.get().await?;
+    // One statement, so the events and the version come from one snapshot;
+    // the event types match the partial index events_group_attributes (V0005).
+    let statement = client
+        .prepare_cached(&format!(
+            "select x.*, (select version from streams where org_id = $1 and stream_id = $2) \
+             from (select {COLUMNS} from events where org_id = $1 and stream_id = $2 \
+                   and event_type in ('GroupCreated', 'GroupUpdated', 'GroupDeleted') \
+                   order by stream_version) x"
+        ))
+        .await?;
+    let rows = client.query(&statement, &[&org_id, &group_id]).await?;
+    let version = rows.last().map_or(0, |row| row.get::<_, i64>(11));
+    let events = rows
+        .iter()
+        .map(|row| LogRow::from_row(row).to_stored())
+        .collect::<Result<_, _>>()?;
+    Ok((events, version))
+}
+
 /// Up to `limit` events after `position`, in position order.
 pub async fn read_after(pool: &Pool, position: i64, limit: i64) -> Result<Vec<LogRow>, StoreError> {
     let client = pool.get().await?;

@@ -3,6 +3,7 @@
 
 use deadpool_postgres::Transaction;
 use domain::StoredEvent;
+use domain::group_projection::{group_row_change, membership_change};
 use domain::projection::{UserRow, UserRowChange, user_row_change};
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
@@ -10,6 +11,10 @@ use uuid::Uuid;
 
 use crate::user_filter::fold_keys;
 use crate::{Pool, StoreError};
+
+mod groups;
+
+use groups::{GroupParams, GroupStatements, MembershipParams};
 
 /// A named consumer's position in the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +77,7 @@ pub async fn set_checkpoint(
 ///
 /// The row changes are pipelined: sent in order without waiting for each
 /// answer, so a batch costs a few round trips whatever its size.
-pub async fn apply_user_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, StoreError> {
+pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, StoreError> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     // The read tables are derived: if a crash loses this commit, rows and
@@ -82,7 +87,10 @@ pub async fn apply_user_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i
     transaction
         .batch_execute("set local synchronous_commit = off")
         .await?;
-    let statements = RowStatements::prepare(&transaction).await?;
+    let (statements, group_statements) = futures::try_join!(
+        RowStatements::prepare(&transaction),
+        GroupStatements::prepare(&transaction),
+    )?;
     let mut checkpoint: i64 = transaction
         .query_one(
             "select position from checkpoints where name = 'projector' for update",
@@ -101,19 +109,30 @@ pub async fn apply_user_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i
                 stored.position
             )));
         }
+        // Memberships first: a deleted user or group leaves its groups
+        // before its row goes; an added member joins a group whose row exists.
+        if let Some(change) = membership_change(stored) {
+            changes.push((
+                stored,
+                Change::Members(MembershipParams::new(stored, change)),
+            ));
+        }
         if let Some(change) = user_row_change(stored) {
-            changes.push((stored, RowParams::new(stored, change)));
+            changes.push((stored, Change::User(RowParams::new(stored, change))));
+        }
+        if let Some(change) = group_row_change(stored) {
+            changes.push((stored, Change::Group(GroupParams::new(stored, change))));
         }
         checkpoint = stored.position;
     }
     let pending = changes
         .iter()
-        .map(|(_, params)| params.execute(&transaction, &statements));
+        .map(|(_, change)| change.execute(&transaction, &statements, &group_statements));
     let counts = futures::future::try_join_all(pending).await?;
-    for ((stored, _), changed) in changes.iter().zip(counts) {
-        if changed != 1 {
+    for ((stored, change), changed) in changes.iter().zip(counts) {
+        if change.must_change_one() && changed != 1 {
             return Err(StoreError::Inconsistent(format!(
-                "event {} ({}) found no user row to change",
+                "event {} ({}) found no row to change",
                 stored.position,
                 stored.event.type_name()
             )));
@@ -127,6 +146,36 @@ pub async fn apply_user_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i
         .await?;
     transaction.commit().await?;
     Ok(checkpoint)
+}
+
+/// One read-table change of an event.
+enum Change {
+    User(RowParams),
+    Group(GroupParams),
+    Members(MembershipParams),
+}
+
+impl Change {
+    fn must_change_one(&self) -> bool {
+        match self {
+            Change::User(_) => true,
+            Change::Group(params) => params.must_change_one(),
+            Change::Members(_) => false,
+        }
+    }
+
+    async fn execute(
+        &self,
+        transaction: &Transaction<'_>,
+        users: &RowStatements,
+        groups: &GroupStatements,
+    ) -> Result<u64, StoreError> {
+        match self {
+            Change::User(params) => params.execute(transaction, users).await,
+            Change::Group(params) => params.execute(transaction, groups).await,
+            Change::Members(params) => params.execute(transaction, groups).await,
+        }
+    }
 }
 
 /// The statements that change user rows.

@@ -106,7 +106,8 @@ pub(super) async fn commit_batch(
             .iter()
             .enumerate()
             .filter(|(index, request)| {
-                refusals[*index].is_none() && (request.expected_version == 0) == fresh
+                let starts = request.expected_version == 0 && !request.commutes;
+                refusals[*index].is_none() && starts == fresh
             })
             .map(|(_, request)| *request)
             .collect()
@@ -125,9 +126,18 @@ pub(super) async fn commit_batch(
     )?;
     let mut position: i64 = head.get(0);
     let mut heads = heads;
+    // The version each request's events follow; none where it did not hold.
+    let mut bases: Vec<Option<i64>> = vec![None; requests.len()];
     for (index, request) in requests.iter().enumerate() {
-        let moved = created.contains(&request.stream_id) || extended.contains(&request.stream_id);
-        if refusals[index].is_none() && !moved {
+        if refusals[index].is_some() {
+            continue;
+        }
+        bases[index] = if created.contains(&request.stream_id) {
+            Some(0)
+        } else {
+            extended.get(&request.stream_id).copied()
+        };
+        if bases[index].is_none() {
             refusals[index] = Some(AppendError::VersionConflict);
         }
     }
@@ -207,6 +217,7 @@ pub(super) async fn commit_batch(
                         &transaction,
                         &statements,
                         request,
+                        bases[index].as_ref(),
                         registered_organization[index],
                     ));
                     dropped.extend(
@@ -233,8 +244,15 @@ pub(super) async fn commit_batch(
                         .iter()
                         .map(|key| (request.org_id, key, request.stream_id)),
                 );
-                let version =
-                    chain_events(request, &mut position, &mut heads, recorded_at, &mut rows);
+                let base = bases[index].expect("a request that holds has a base version");
+                let version = chain_events(
+                    request,
+                    base,
+                    &mut position,
+                    &mut heads,
+                    recorded_at,
+                    &mut rows,
+                );
                 outcomes.push(Ok(Appended {
                     last_position: position,
                     stream_version: version,
@@ -260,13 +278,14 @@ pub(super) async fn commit_batch(
 /// Positions and hashes for one request's events; returns its new version.
 fn chain_events(
     request: &AppendRequest,
+    base: i64,
     position: &mut i64,
     heads: &mut HashMap<Uuid, Vec<u8>>,
     recorded_at: OffsetDateTime,
     rows: &mut Vec<Row>,
 ) -> i64 {
     let metadata = serde_json::to_string(&request.meta).expect("metadata serializes");
-    let mut version = request.expected_version;
+    let mut version = base;
     for event in &request.events {
         *position += 1;
         version += 1;
@@ -332,11 +351,13 @@ fn register<'a>(
 }
 
 /// Gives back the stream version and organisation name a refused request
-/// took (its claims are dropped with the batch's releases).
+/// took (its claims are dropped with the batch's releases); `base` is the
+/// version its events were to follow.
 fn undo<'a>(
     transaction: &'a Transaction<'_>,
     statements: &'a Statements,
     request: &'a AppendRequest,
+    base: Option<&'a i64>,
     registered_organization: bool,
 ) -> Vec<Pending<'a>> {
     let mut pending = Vec::new();
@@ -347,22 +368,18 @@ fn undo<'a>(
             vec![&request.org_id],
         ));
     }
-    if request.expected_version == 0 {
-        pending.push(run(
+    match base {
+        None => {}
+        Some(0) => pending.push(run(
             transaction,
             &statements.drop_stream,
             vec![&request.org_id, &request.stream_id],
-        ));
-    } else {
-        pending.push(run(
+        )),
+        Some(base) => pending.push(run(
             transaction,
             &statements.revert_stream,
-            vec![
-                &request.org_id,
-                &request.stream_id,
-                &request.expected_version,
-            ],
-        ));
+            vec![&request.org_id, &request.stream_id, base],
+        )),
     }
     pending
 }

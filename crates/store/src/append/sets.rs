@@ -67,34 +67,36 @@ pub(super) async fn create_streams(
 }
 
 /// Moves existing streams to their new versions where they are still at the
-/// version their request decided on; returns the streams that moved.
+/// version their request decided on (any version, for requests that
+/// commute); returns each stream that moved with its version before.
 pub(super) async fn extend_streams(
     transaction: &Transaction<'_>,
     requests: &[&AppendRequest],
-) -> Result<HashSet<Uuid>, StoreError> {
+) -> Result<HashMap<Uuid, i64>, StoreError> {
     if requests.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(HashMap::new());
     }
     let statement = transaction
         .prepare_cached(
-            "update streams s set version = v.new_version \
+            "update streams s set version = s.version + v.added \
              from unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[]) \
-                  as v(org_id, stream_id, expected, new_version) \
-             where s.org_id = v.org_id and s.stream_id = v.stream_id and s.version = v.expected \
-             returning s.stream_id",
+                  as v(org_id, stream_id, expected, added) \
+             where s.org_id = v.org_id and s.stream_id = v.stream_id \
+               and (s.version = v.expected or v.expected < 0) \
+             returning s.stream_id, s.version - v.added",
         )
         .await?;
     let orgs: Vec<Uuid> = requests.iter().map(|r| r.org_id).collect();
     let streams: Vec<Uuid> = requests.iter().map(|r| r.stream_id).collect();
-    let expected: Vec<i64> = requests.iter().map(|r| r.expected_version).collect();
-    let new: Vec<i64> = requests
+    let expected: Vec<i64> = requests
         .iter()
-        .map(|r| r.expected_version + r.events.len() as i64)
+        .map(|r| if r.commutes { -1 } else { r.expected_version })
         .collect();
+    let added: Vec<i64> = requests.iter().map(|r| r.events.len() as i64).collect();
     let rows = transaction
-        .query(&statement, &[&orgs, &streams, &expected, &new])
+        .query(&statement, &[&orgs, &streams, &expected, &added])
         .await?;
-    Ok(rows.iter().map(|row| row.get(0)).collect())
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
 /// A unique value held by a stream.
