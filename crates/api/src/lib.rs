@@ -11,6 +11,8 @@
 mod auth;
 mod body;
 mod error;
+mod group_render;
+mod group_write;
 mod metrics;
 mod query;
 mod record;

@@ -12,7 +12,7 @@ use store::{UserQuery, UserSort};
 
 use crate::ApiError;
 
-/// A validated list request.
+/// A validated list request for Users.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListParams {
     pub query: UserQuery,
@@ -27,28 +27,71 @@ pub struct ListParams {
 impl ListParams {
     /// Parses a query string.
     pub fn parse(query_string: &str, max_results: i64) -> Result<ListParams, ApiError> {
+        let paging = Paging::parse(query_string, max_results)?;
+        Ok(ListParams {
+            query: match &paging.filter {
+                Some((text, filter)) => user_query(text, filter.clone())?,
+                None => UserQuery::All,
+            },
+            sort: paging.sort_by.map(|by| UserSort {
+                by,
+                descending: paging.descending,
+            }),
+            start_index: paging.start_index,
+            count: paging.count,
+        })
+    }
+}
+
+/// The list parameters of any resource type, before the store checks the
+/// filter and sort against that type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Paging {
+    /// The filter as sent and as parsed.
+    pub filter: Option<(String, Filter)>,
+    pub sort_by: Option<AttrPath>,
+    pub descending: bool,
+    /// 1-based index of the first result.
+    pub start_index: i64,
+    /// Page size, capped at the advertised maximum.
+    pub count: i64,
+}
+
+impl Paging {
+    /// Parses a query string.
+    pub fn parse(query_string: &str, max_results: i64) -> Result<Paging, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
             .map_err(|error| ApiError::syntax(format!("the query string is malformed: {error}")))?;
-        let mut params = ListParams {
-            query: UserQuery::All,
-            sort: None,
+        let mut paging = Paging {
+            filter: None,
+            sort_by: None,
+            descending: false,
             start_index: 1,
             count: max_results,
         };
-        let (mut sort_by, mut descending) = (None, false);
         for (name, value) in pairs {
             match name.to_ascii_lowercase().as_str() {
-                "filter" => params.query = user_query(&value)?,
-                "startindex" => params.start_index = integer(&name, &value)?.max(1),
-                "count" => params.count = integer(&name, &value)?.clamp(0, max_results),
-                "sortby" => sort_by = Some(sort_path(&value)?),
-                "sortorder" => descending = sort_order(&value)?,
+                "filter" => {
+                    let filter = Filter::parse(&value).map_err(ScimError::from)?;
+                    paging.filter = Some((value, filter));
+                }
+                "startindex" => paging.start_index = integer(&name, &value)?.max(1),
+                "count" => paging.count = integer(&name, &value)?.clamp(0, max_results),
+                "sortby" => paging.sort_by = Some(sort_path(&value)?),
+                "sortorder" => paging.descending = sort_order(&value)?,
                 _ => {}
             }
         }
-        params.sort = sort_by.map(|by| UserSort { by, descending });
-        Ok(params)
+        Ok(paging)
     }
+}
+
+/// A filter or sort the store cannot evaluate: 400 `invalidFilter`.
+pub fn unevaluable(text: &str, error: impl std::fmt::Display) -> ApiError {
+    ApiError::Scim(ScimError::bad_request(
+        ScimType::InvalidFilter,
+        format!("the filter {text:?} cannot be evaluated: {error}"),
+    ))
 }
 
 fn integer(name: &str, value: &str) -> Result<i64, ApiError> {
@@ -60,14 +103,8 @@ fn integer(name: &str, value: &str) -> Result<i64, ApiError> {
 
 /// The read-table query for a filter: every valid filter is evaluated by
 /// the store; one it cannot evaluate (`active gt true`) is `invalidFilter`.
-fn user_query(text: &str) -> Result<UserQuery, ApiError> {
-    let filter = Filter::parse(text).map_err(ScimError::from)?;
-    UserQuery::filter(filter).map_err(|error| {
-        ApiError::Scim(ScimError::bad_request(
-            ScimType::InvalidFilter,
-            format!("the filter {text:?} cannot be evaluated: {error}"),
-        ))
-    })
+fn user_query(text: &str, filter: Filter) -> Result<UserQuery, ApiError> {
+    UserQuery::filter(filter).map_err(|error| unevaluable(text, error))
 }
 
 fn sort_path(value: &str) -> Result<AttrPath, ApiError> {

@@ -2,12 +2,25 @@
 //! string of any User request, parameter names in any case. A parameter given
 //! twice counts as one list. The projection itself is [`scim::Selection`].
 
-use scim::{Selection, UserSchema};
+use scim::{AttributeSchema, GroupSchema, Selection, UserSchema};
 
 use crate::ApiError;
 
-/// The selection a query string asks for; malformed names are 400 `invalidPath`.
+/// The selection a User request's query string asks for; malformed names
+/// are 400 `invalidPath`.
 pub fn from_query(query_string: &str) -> Result<Selection, ApiError> {
+    from_query_for(query_string, &UserSchema)
+}
+
+/// The selection a Group request's query string asks for.
+pub fn group_from_query(query_string: &str) -> Result<Selection, ApiError> {
+    from_query_for(query_string, &GroupSchema)
+}
+
+fn from_query_for(
+    query_string: &str,
+    schema: &impl AttributeSchema,
+) -> Result<Selection, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query_string)
         .map_err(|error| ApiError::syntax(format!("the query string is malformed: {error}")))?;
     let mut attributes: Vec<String> = Vec::new();
@@ -23,7 +36,7 @@ pub fn from_query(query_string: &str) -> Result<Selection, ApiError> {
     Ok(Selection::parse(
         list(attributes).as_deref(),
         list(excluded).as_deref(),
-        &UserSchema,
+        schema,
     )?)
 }
 

@@ -152,7 +152,7 @@ fn outcome(
 
 /// Waits until the read tables include `position`, at most the configured
 /// time; the write is durable either way, so a timeout only costs freshness.
-async fn wait_for_projection(state: &AppState, position: i64) {
+pub(crate) async fn wait_for_projection(state: &AppState, position: i64) {
     let started = Instant::now();
     let mut projection = state.projection.clone();
     let reached = tokio::time::timeout(

@@ -2,6 +2,7 @@
 
 mod bulk;
 mod discovery;
+mod groups;
 mod ops;
 mod users;
 
@@ -21,6 +22,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::scope("/scim_v2")
                 .wrap(actix_web::middleware::from_fn(scim_gate))
                 .configure(users::configure)
+                .configure(groups::configure)
                 .configure(bulk::configure)
                 .configure(discovery::configure)
                 .service(

@@ -7,6 +7,7 @@
 mod attributes;
 mod bulk;
 mod filters;
+mod groups;
 mod guarantees;
 mod helpers;
 mod users;

@@ -49,7 +49,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 pub use search::search_users as search_root;
 
 /// The tenant the gate put in the request.
-pub(super) fn tenant(request: &HttpRequest) -> Tenant {
+pub(crate) fn tenant(request: &HttpRequest) -> Tenant {
     *request
         .extensions()
         .get::<Tenant>()

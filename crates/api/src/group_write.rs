@@ -1,0 +1,145 @@
+//! The write path of group requests: read the group's attribute events and
+//! the facts about the members the request names, decide, append, wait for
+//! the projector.
+//!
+//! Unlike a user write it never reads the whole stream: a group's member
+//! events can number in the hundred thousands and do not bear on a decision.
+//! Member-only changes are appended as commuting (at whatever version the
+//! group has reached), so concurrent member PATCHes never retry each other.
+
+use std::time::Duration;
+
+use actix_web::HttpRequest;
+use domain::group::{self, GroupCommand, GroupPlan, GroupState};
+use domain::user::UniqueKey;
+use domain::{Event, Rejection};
+use store::{AppendError, AppendRequest};
+use uuid::Uuid;
+
+use crate::record::{Tenant, request_meta};
+use crate::write::wait_for_projection;
+use crate::{ApiError, AppState};
+
+/// How often a write is decided again after losing its group to another.
+const MAX_ATTEMPTS: u32 = 32;
+
+/// What a group write did.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupWritten {
+    /// Whether events were appended (false when the request changed nothing).
+    pub appended: bool,
+    /// The group's version after the write.
+    pub version: i64,
+}
+
+/// Runs a group command to completion.
+pub async fn write_group(
+    state: &AppState,
+    request: &HttpRequest,
+    tenant: Tenant,
+    group_id: Uuid,
+    success_status: u16,
+    command: GroupCommand,
+) -> Result<GroupWritten, ApiError> {
+    let meta = request_meta(
+        request,
+        tenant.request_id,
+        Some(tenant.token_id),
+        success_status,
+    );
+    let plan = GroupPlan::read(command)?;
+    let named: Vec<Uuid> = plan.named_members().into_iter().collect();
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            state.metrics.write_retries.inc();
+            // The attribute write lost to another write of the same group;
+            // give the projector a moment to fold it before reading again.
+            tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)))).await;
+        }
+        let before = if plan.is_create() {
+            GroupState::default()
+        } else {
+            let (history, version) =
+                store::read_group_attributes(&state.pool, tenant.org_id, group_id).await?;
+            let folded = history
+                .iter()
+                .map(|stored| &stored.event)
+                .fold(GroupState::default(), group::evolve);
+            GroupState {
+                resource: folded.resource,
+                version,
+            }
+        };
+        if before.resource.is_none() && !plan.is_create() {
+            return Err(Rejection::NotFound("group").into());
+        }
+        let facts = store::member_facts(
+            &state.pool,
+            tenant.org_id,
+            group_id,
+            &named,
+            plan.needs_every_member(),
+        )
+        .await?;
+        let events = group::decide(&before, &plan, &facts, group_id)?;
+        if events.is_empty() {
+            return Ok(GroupWritten {
+                appended: false,
+                version: before.version,
+            });
+        }
+        let after = attributes_after(&before, &events);
+        let (claims, releases) = key_changes(before.resource.as_ref(), after.as_ref());
+        let appended = state
+            .appender
+            .append(AppendRequest {
+                org_id: tenant.org_id,
+                stream_id: group_id,
+                expected_version: before.version,
+                commutes: plan.commutes(),
+                events,
+                claims,
+                releases,
+                registrations: Vec::new(),
+                meta: meta.clone(),
+            })
+            .await;
+        match appended {
+            Ok(appended) => {
+                state.relay_wake.notify_one();
+                wait_for_projection(state, appended.last_position).await;
+                return Ok(GroupWritten {
+                    appended: true,
+                    version: appended.stream_version,
+                });
+            }
+            Err(AppendError::VersionConflict) if !plan.is_create() => continue,
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(AppendError::VersionConflict.into())
+}
+
+fn attributes_after(before: &GroupState, events: &[Event]) -> Option<serde_json::Value> {
+    events.iter().fold(before.clone(), group::evolve).resource
+}
+
+/// Unique values (the display name) the write takes and gives up.
+fn key_changes(
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> (Vec<UniqueKey>, Vec<UniqueKey>) {
+    let old = group::unique_keys(before);
+    let new = group::unique_keys(after);
+    let claims = new
+        .iter()
+        .filter(|key| !old.contains(key))
+        .cloned()
+        .collect();
+    let releases = old
+        .iter()
+        .filter(|key| !new.contains(key))
+        .cloned()
+        .collect();
+    (claims, releases)
+}

@@ -1,0 +1,508 @@
+//! `/scim_v2/Groups` as Entra ID, Okta and the SCIM validators use it:
+//! every member PATCH form, uniqueness, filters, cascades on delete, and
+//! member changes that commute under concurrency.
+
+use std::collections::BTreeSet;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, form_encode, spawn_app};
+
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+fn call(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, format!("{}{path}", app.base))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/scim+json")
+}
+
+async fn create_group(app: &TestApp, body: Value) -> (StatusCode, Value) {
+    app.send(call(app, Method::POST, "/Groups").body(body.to_string()))
+        .await
+}
+
+/// Creates a group with these member ids; fails the test unless 201.
+async fn group_of(app: &TestApp, name: &str, members: &[&str]) -> String {
+    let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+    let (status, body) = create_group(
+        app,
+        json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": members}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().expect("an id").to_owned()
+}
+
+async fn patch_group(app: &TestApp, id: &str, operations: Value) -> (StatusCode, Value) {
+    patch_group_query(app, id, "", operations).await
+}
+
+async fn patch_group_query(
+    app: &TestApp,
+    id: &str,
+    query: &str,
+    operations: Value,
+) -> (StatusCode, Value) {
+    let body = json!({"schemas": [PATCH_OP], "Operations": operations});
+    app.send(call(app, Method::PATCH, &format!("/Groups/{id}{query}")).body(body.to_string()))
+        .await
+}
+
+async fn get_group(app: &TestApp, id: &str) -> (StatusCode, Value) {
+    app.get(&format!("/Groups/{id}")).await
+}
+
+/// The member ids a full GET returns.
+async fn member_ids(app: &TestApp, id: &str) -> BTreeSet<String> {
+    let (status, body) = get_group(app, id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["members"]
+        .as_array()
+        .expect("a members array")
+        .iter()
+        .map(|member| member["value"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn ids(values: &[&String]) -> BTreeSet<String> {
+    values.iter().map(|id| (*id).clone()).collect()
+}
+
+async fn event_count(app: &TestApp) -> i64 {
+    store::log_head(app.pool()).await.unwrap()
+}
+
+fn values(ids: &[&String]) -> Value {
+    Value::Array(
+        ids.iter()
+            .map(|id| json!({"$ref": null, "value": id}))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_group_is_created_with_members_and_read_back_with_their_types() {
+    let app = spawn_app().await;
+    let ada = app.provision("ada@contoso.com").await;
+    let inner = group_of(&app, "Inner", &[]).await;
+    let response = call(&app, Method::POST, "/Groups")
+        .body(
+            json!({"schemas": [GROUP_SCHEMA], "displayName": "Engineering", "externalId": "eng-1",
+                   "members": [{"value": ada}, {"value": inner}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = response.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert!(location.ends_with(&format!("/scim_v2/Groups/{id}")));
+    assert_eq!(created["meta"]["resourceType"], "Group");
+    assert_eq!(created["displayName"], "Engineering");
+
+    let (status, group) = get_group(&app, id).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(group["externalId"], "eng-1");
+    let mut members: Vec<(String, String)> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["value"].as_str().unwrap().to_owned(),
+                m["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    members.sort();
+    let mut expected = vec![
+        (ada.clone(), "User".to_owned()),
+        (inner, "Group".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(members, expected);
+    assert!(
+        group["members"][0]["$ref"]
+            .as_str()
+            .unwrap()
+            .contains("/scim_v2/")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn display_names_are_unique_case_insensitively() {
+    let app = spawn_app().await;
+    group_of(&app, "Sales", &[]).await;
+    let (status, body) = create_group(&app, json!({"displayName": "SALES"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["scimType"], "uniqueness");
+    let (status, body) = create_group(&app, json!({"externalId": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn removing_one_member_of_three_leaves_the_other_two() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let b = app.provision("b@contoso.com").await;
+    let c = app.provision("c@contoso.com").await;
+    let group = group_of(&app, "Three", &[&a, &b, &c]).await;
+    // Entra's form: Remove with path "members" and the leaving member as value.
+    let (status, body) = patch_group(
+        &app,
+        &group,
+        json!([{"op": "Remove", "path": "members", "value": [{"value": a}]}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(member_ids(&app, &group).await, ids(&[&b, &c]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_entra_member_form_does_what_it_says() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let b = app.provision("b@contoso.com").await;
+    let c = app.provision("c@contoso.com").await;
+    let group = group_of(&app, "Forms", &[]).await;
+
+    // Add members, several values, "$ref": null.
+    let (status, _) = patch_group(
+        &app,
+        &group,
+        json!([{"op": "Add", "path": "members", "value": values(&[&a, &b, &c])}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(member_ids(&app, &group).await, ids(&[&a, &b, &c]));
+
+    // members[value eq "id"] removal.
+    let (status, _) = patch_group(
+        &app,
+        &group,
+        json!([{"op": "remove", "path": format!("members[value eq \"{b}\"]")}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(member_ids(&app, &group).await, ids(&[&a, &c]));
+
+    // Path-less replace of displayName and externalId.
+    let (status, _) = patch_group(
+        &app,
+        &group,
+        json!([{"op": "Replace", "value": {"displayName": "Renamed", "externalId": "ext-9"}}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, renamed) = get_group(&app, &group).await;
+    assert_eq!(
+        (
+            renamed["displayName"].clone(),
+            renamed["externalId"].clone()
+        ),
+        (json!("Renamed"), json!("ext-9"))
+    );
+    assert_eq!(
+        member_ids(&app, &group).await,
+        ids(&[&a, &c]),
+        "a rename keeps the members"
+    );
+
+    // The validator's replace members, then Okta's empty push.
+    let (status, _) = patch_group(
+        &app,
+        &group,
+        json!([{"op": "replace", "path": "members", "value": values(&[&b])}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(member_ids(&app, &group).await, ids(&[&b]));
+    let (status, _) = patch_group(
+        &app,
+        &group,
+        json!([{"op": "replace", "path": "members", "value": []}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(member_ids(&app, &group).await, BTreeSet::new());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn adding_a_present_member_or_removing_an_absent_one_records_nothing() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let b = app.provision("b@contoso.com").await;
+    let group = group_of(&app, "Idempotent", &[&a]).await;
+    let before = event_count(&app).await;
+    let (status, _) = patch_group(
+        &app,
+        &group,
+        json!([{"op": "add", "path": "members", "value": values(&[&a])},
+               {"op": "remove", "path": "members", "value": values(&[&b])}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(event_count(&app).await, before, "no event for a no-op");
+    assert_eq!(member_ids(&app, &group).await, ids(&[&a]));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_request_with_one_bad_operation_changes_nothing() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let group = group_of(&app, "Atomic", &[]).await;
+    let stranger = Uuid::new_v4().to_string();
+    let before = event_count(&app).await;
+    let (status, body) = patch_group(
+        &app,
+        &group,
+        json!([{"op": "replace", "path": "displayName", "value": "Changed"},
+               {"op": "add", "path": "members", "value": values(&[&a, &stranger])}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "invalidValue");
+    assert!(
+        body["detail"].as_str().unwrap().contains(&stranger),
+        "{body}"
+    );
+    assert_eq!(event_count(&app).await, before);
+    let (_, unchanged) = get_group(&app, &group).await;
+    assert_eq!(unchanged["displayName"], "Atomic");
+    assert_eq!(unchanged["members"], json!([]));
+
+    let (status, body) = create_group(
+        &app,
+        json!({"displayName": "Bad", "members": [{"value": "not-an-id"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("not-an-id"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn patch_answers_200_with_the_group_when_attributes_are_asked() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let group = group_of(&app, "Asked", &[]).await;
+    let (status, body) = patch_group_query(
+        &app,
+        &group,
+        "?attributes=members",
+        json!([{"op": "add", "path": "members", "value": values(&[&a])}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], group);
+    assert_eq!(body["members"][0]["value"], a);
+    assert!(body.get("displayName").is_none(), "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn excluded_members_are_left_out_entirely() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let group = group_of(&app, "Quiet", &[&a]).await;
+    let (status, body) = app
+        .get(&format!("/Groups/{group}?excludedAttributes=members"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("members").is_none(), "{body}");
+    assert_eq!(body["displayName"], "Quiet");
+    let (_, list) = app.get("/Groups?excludedAttributes=members").await;
+    assert!(list["Resources"][0].get("members").is_none(), "{list}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn groups_filter_by_name_external_id_and_membership() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let b = app.provision("b@contoso.com").await;
+    let with_a = group_of(&app, "Team Alpha", &[&a]).await;
+    let (_, body) = create_group(
+        &app,
+        json!({"displayName": "Team Beta", "externalId": "BETA"}),
+    )
+    .await;
+    let beta = body["id"].as_str().unwrap().to_owned();
+
+    let find = |filter: String, extra: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .get(&format!("/Groups?filter={}{extra}", form_encode(&filter)))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{filter}: {body}");
+            body
+        }
+    };
+    let ids_of = |body: &Value| -> Vec<String> {
+        body["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        ids_of(&find("displayName eq \"team alpha\"".into(), "").await),
+        vec![with_a.clone()]
+    );
+    assert_eq!(
+        ids_of(&find("externalId eq \"BETA\"".into(), "").await),
+        vec![beta.clone()]
+    );
+    assert_eq!(
+        ids_of(&find("externalId eq \"beta\"".into(), "").await),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids_of(&find(format!("members[value eq \"{a}\"]"), "").await),
+        vec![with_a.clone()]
+    );
+    // Entra's legacy membership check, asking only for ids.
+    let hit = find(
+        format!("id eq \"{with_a}\" and members eq \"{a}\""),
+        "&attributes=id",
+    )
+    .await;
+    assert_eq!(hit["totalResults"], 1);
+    assert_eq!(hit["Resources"][0]["id"], with_a);
+    assert!(hit["Resources"][0].get("members").is_none(), "{hit}");
+    assert!(hit["Resources"][0].get("displayName").is_none(), "{hit}");
+    let miss = find(
+        format!("id eq \"{with_a}\" and members eq \"{b}\""),
+        "&attributes=id",
+    )
+    .await;
+    assert_eq!(miss["totalResults"], 0);
+    assert_eq!(miss["Resources"], json!([]));
+
+    let (status, body) = app
+        .get(&format!(
+            "/Groups?filter={}",
+            form_encode("emails[type eq \"work\"]")
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "invalidFilter");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_a_user_or_a_group_removes_its_memberships() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let b = app.provision("b@contoso.com").await;
+    let inner = group_of(&app, "Inner", &[&a]).await;
+    let outer = group_of(&app, "Outer", &[&b, &inner]).await;
+
+    let (status, _) = app.delete_user(&b).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(member_ids(&app, &outer).await, ids(&[&inner]));
+
+    let response = call(&app, Method::DELETE, &format!("/Groups/{inner}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(member_ids(&app, &outer).await, BTreeSet::new());
+    let (status, body) = get_group(&app, &inner).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = patch_group(
+        &app,
+        &inner,
+        json!([{"op": "add", "path": "members", "value": values(&[&a])}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_member_patches_all_land() {
+    let app = spawn_app().await;
+    let group = group_of(&app, "Busy", &[]).await;
+    let mut users = Vec::new();
+    for n in 0..24 {
+        users.push(app.provision(&format!("u{n}@contoso.com")).await);
+    }
+    let patches = users.iter().map(|user| {
+        let (app, group) = (&app, &group);
+        async move {
+            patch_group(
+                app,
+                group,
+                json!([{"op": "add", "path": "members", "value": [{"value": user}]}]),
+            )
+            .await
+        }
+    });
+    let rename = patch_group(
+        &app,
+        &group,
+        json!([{"op": "replace", "path": "displayName", "value": "Busy Renamed"}]),
+    );
+    let (answers, (renamed, _)) = futures::join!(futures::future::join_all(patches), rename);
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _)| *status == StatusCode::NO_CONTENT),
+        "{answers:?}"
+    );
+    assert_eq!(renamed, StatusCode::NO_CONTENT);
+    let expected: BTreeSet<String> = users.iter().cloned().collect();
+    assert_eq!(member_ids(&app, &group).await, expected);
+    let (_, body) = get_group(&app, &group).await;
+    assert_eq!(body["displayName"], "Busy Renamed");
+
+    // And removals of different members concurrently.
+    let removals = users[..12].iter().map(|user| {
+        let (app, group) = (&app, &group);
+        async move {
+            patch_group(
+                app,
+                group,
+                json!([{"op": "remove", "path": "members", "value": [{"value": user}]}]),
+            )
+            .await
+        }
+    });
+    futures::future::join_all(removals).await;
+    let remaining: BTreeSet<String> = users[12..].iter().cloned().collect();
+    assert_eq!(member_ids(&app, &group).await, remaining);
+    let verdict = rollcall::verify::verify(app.pool()).await.unwrap();
+    assert!(
+        matches!(verdict, rollcall::verify::Verdict::Sound { .. }),
+        "{verdict:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stale_if_match_on_a_group_is_refused() {
+    let app = spawn_app().await;
+    let group = group_of(&app, "Versioned", &[]).await;
+    let response = call(&app, Method::PATCH, &format!("/Groups/{group}"))
+        .header("if-match", "W/\"99\"")
+        .body(json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "X"}]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+    app.stop().await;
+}
