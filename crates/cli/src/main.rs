@@ -88,6 +88,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure member PATCHes and reads on a big group beside an empty one
+    /// (creates the population users it needs first).
+    BenchGroups {
+        /// The SCIM base URL, e.g. http://127.0.0.1:8080/scim_v2
+        #[arg(long)]
+        url: String,
+        /// A SCIM token of the organization to load.
+        #[arg(long, env = "ROLLCALL_TOKEN")]
+        token: String,
+        /// Members of the big group.
+        #[arg(long, default_value_t = 100_000)]
+        members: usize,
+        /// Concurrent clients per measured request kind.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Seconds per measured request kind.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Print the figures as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -230,6 +252,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string(&figures)?);
             } else {
                 print!("{}", bench::table(&figures));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::BenchGroups {
+            url,
+            token,
+            members,
+            clients,
+            seconds,
+            json,
+        } => {
+            let plan = bench::groups::GroupBenchPlan {
+                url,
+                token,
+                clients: clients.max(1),
+                duration: Duration::from_secs(seconds.max(1)),
+                members,
+            };
+            let figures = bench::groups::run(&plan).await?;
+            if json {
+                println!("{}", serde_json::to_string(&figures)?);
+            } else {
+                print!("{}", bench::groups::table(&figures));
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use rand::{Rng, SeedableRng};
 
+pub mod groups;
 mod operations;
 pub mod populate;
 
@@ -190,7 +191,7 @@ fn figures(
         .collect()
 }
 
-fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], quantile: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Benchmarks member PATCHes and group reads on a group of MEMBERS members
+# (100,000) beside the same PATCHes on an empty group, on this machine.
+#
+#   scripts/bench-groups.sh
+#   MEMBERS=20000 CLIENTS=2 SECONDS_PER_RUN=5 scripts/bench-groups.sh
+#
+# It builds the release binary, starts `rollcall serve` on a free port against
+# a fresh database and bus prefix, and runs `rollcall bench-groups`, which
+# creates the population users it needs through POST /Users, builds the big
+# group with PATCHes of 1,000 members, then measures, one kind at a time:
+#   add-1 / remove-1        PATCH adding one member, then removing it again
+#   add-1000 / remove-1000  the same with 1,000 members
+#   (both on the empty group and on the big one)
+#   get-lean                GET /Groups/{id}?excludedAttributes=members
+#   get-full                GET /Groups/{id}, streamed, MEMBERS members checked
+# and prints p50/p99 per kind. Everything it created is removed on exit.
+#
+# Needs: cargo, psql, curl; PostgreSQL and RabbitMQ running locally.
+# Environment: MEMBERS (100000), CLIENTS (4), SECONDS_PER_RUN (10),
+# BENCH_PG_URL, AMQP_URL (see lib/scratch-server.sh).
+set -euo pipefail
+
+MEMBERS=${MEMBERS:-100000}
+CLIENTS=${CLIENTS:-4}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+for n in "$MEMBERS" "$CLIENTS" "$SECONDS_PER_RUN"; do
+    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
+        echo "bench-groups.sh: MEMBERS, CLIENTS and SECONDS_PER_RUN must be positive integers" >&2
+        exit 2
+    fi
+done
+for tool in cargo psql curl; do
+    command -v "$tool" >/dev/null || { echo "bench-groups.sh: $tool is required" >&2; exit 2; }
+done
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+# shellcheck source=lib/scratch-server.sh
+source scripts/lib/scratch-server.sh
+
+cleanup() {
+    local status=$?
+    set +e
+    stop_scratch_server "$status"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if pgrep -f 'rollcall bench|pgbench' >/dev/null; then
+    echo "warning: another benchmark is running on this machine; figures will be noisy" >&2
+fi
+
+printf '\n==> building the release binary\n' >&2
+cargo build --release -p rollcall
+ROLLCALL="$ROOT/target/release/rollcall"
+
+start_scratch_server "$ROLLCALL" benchgroups
+
+echo
+echo "=== groups: $MEMBERS members vs empty, $CLIENTS clients, ${SECONDS_PER_RUN} s per kind, $(nproc) cores ==="
+"$ROLLCALL" bench-groups --url "$BASE_URL/scim_v2" --token "$TOKEN" \
+    --members "$MEMBERS" --clients "$CLIENTS" --seconds "$SECONDS_PER_RUN"
+DB_URL="$PG_BASE/$SCRATCH_DB"
+echo "scim_group_members: $(psql -At "$DB_URL" -c 'select count(*) from scim_group_members') rows, events: $(psql -At "$DB_URL" -c 'select count(*) from events')"
