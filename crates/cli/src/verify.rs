@@ -1,9 +1,10 @@
 //! `rollcall verify`: proves the log's hash chain and that the read tables
 //! are exactly what a fresh fold of the log gives.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use domain::chain;
+use domain::group_projection::{GroupModel, fold_group_event};
 use domain::projection::{UserTable, fold_event};
 use store::Pool;
 use uuid::Uuid;
@@ -22,10 +23,13 @@ pub enum Verdict {
 
 /// Verifies the whole log and the read tables against it.
 pub async fn verify(pool: &Pool) -> anyhow::Result<Verdict> {
-    let (projected_to, table) = store::read_projection_snapshot(pool).await?;
+    let snapshot = store::read_snapshot(pool).await?;
+    let projected_to = snapshot.checkpoint;
     let mut heads: HashMap<Uuid, Vec<u8>> = HashMap::new();
     let mut folded = UserTable::new();
+    let mut folded_groups = GroupModel::default();
     let mut last_touch: HashMap<(Uuid, Uuid), i64> = HashMap::new();
+    let mut last_group_touch: HashMap<(Uuid, Uuid), i64> = HashMap::new();
     let mut position = 0;
     loop {
         let rows = store::read_after(pool, position, PAGE).await?;
@@ -65,6 +69,10 @@ pub async fn verify(pool: &Pool) -> anyhow::Result<Verdict> {
                 if let Some(key) = fold_event(&mut folded, &stored) {
                     last_touch.insert(key, position);
                 }
+                let is_user = |org, user| folded.contains_key(&(org, user));
+                if let Some(key) = fold_group_event(&mut folded_groups, &stored, is_user) {
+                    last_group_touch.insert(key, position);
+                }
             }
         }
     }
@@ -74,10 +82,39 @@ pub async fn verify(pool: &Pool) -> anyhow::Result<Verdict> {
             "the projector claims events the log does not have",
         ));
     }
-    if let Some(position) = first_difference(&folded, &table, &last_touch) {
+    if let Some(position) = first_difference(&folded, &snapshot.users, &last_touch) {
         return Ok(broken(
             position,
             "the users read table differs from the fold of the log up to here",
+        ));
+    }
+    let groups = &snapshot.groups;
+    if let Some(position) =
+        first_difference(&folded_groups.groups, &groups.groups, &last_group_touch)
+    {
+        return Ok(broken(
+            position,
+            "the groups read table differs from the fold of the log up to here",
+        ));
+    }
+    let members = |model: &GroupModel| {
+        let mut by_group: BTreeMap<(Uuid, Uuid), Vec<_>> = BTreeMap::new();
+        for (&(org, group, member), kind) in &model.members {
+            by_group
+                .entry((org, group))
+                .or_default()
+                .push((member, *kind));
+        }
+        by_group
+    };
+    if let Some(position) = first_difference(
+        &members(&folded_groups),
+        &members(groups),
+        &last_group_touch,
+    ) {
+        return Ok(broken(
+            position,
+            "the memberships differ from the fold of the log up to here",
         ));
     }
     Ok(Verdict::Sound {
@@ -93,10 +130,10 @@ fn broken(position: i64, reason: &str) -> Verdict {
     }
 }
 
-/// The lowest position whose user row the table does not match.
-fn first_difference(
-    folded: &UserTable,
-    table: &UserTable,
+/// The lowest position whose row the table does not match.
+fn first_difference<Row: PartialEq>(
+    folded: &BTreeMap<(Uuid, Uuid), Row>,
+    table: &BTreeMap<(Uuid, Uuid), Row>,
     last_touch: &HashMap<(Uuid, Uuid), i64>,
 ) -> Option<i64> {
     folded

@@ -19,6 +19,7 @@ mod groups;
 mod log;
 mod projection;
 mod registry;
+mod snapshot;
 mod user_filter;
 mod users;
 
@@ -33,6 +34,7 @@ pub use groups::{
 pub use log::{LogRow, log_head, read_after, read_group_attributes, read_stream};
 pub use projection::{Checkpoint, apply_changes, read_checkpoint, set_checkpoint};
 pub use registry::{TokenRecord, find_organization, find_token, has_organizations};
+pub use snapshot::{Snapshot, read_snapshot};
 pub use user_filter::{InvalidFilter, Param, Sql};
 pub use users::{
     UserFilter, UserQuery, UserRecord, UserSort, find_user, list_users, read_projection_snapshot,

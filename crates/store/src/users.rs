@@ -184,24 +184,17 @@ pub async fn list_users(
 pub async fn read_projection_snapshot(
     pool: &Pool,
 ) -> Result<(i64, BTreeMap<(Uuid, Uuid), UserRow>), StoreError> {
-    let mut client = pool.get().await?;
-    let transaction = client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await?;
-    let checkpoint: i64 = transaction
-        .query_one(
-            "select position from checkpoints where name = 'projector'",
-            &[],
-        )
-        .await?
-        .get(0);
+    let snapshot = crate::snapshot::read_snapshot(pool).await?;
+    Ok((snapshot.checkpoint, snapshot.users))
+}
+
+/// Every user row, keyed by (organisation, user), read in `transaction`.
+pub(crate) async fn all_users(
+    transaction: &deadpool_postgres::Transaction<'_>,
+) -> Result<BTreeMap<(Uuid, Uuid), UserRow>, StoreError> {
     let rows = transaction
         .query(&format!("select org_id, {COLUMNS} from scim_users"), &[])
         .await?;
-    transaction.commit().await?;
     let mut users = BTreeMap::new();
     for row in &rows {
         let org_id: Uuid = row.get(0);
@@ -221,5 +214,5 @@ pub async fn read_projection_snapshot(
             },
         );
     }
-    Ok((checkpoint, users))
+    Ok(users)
 }

@@ -506,3 +506,34 @@ async fn a_stale_if_match_on_a_group_is_refused() {
     assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_membership_the_log_does_not_hold_fails_verify() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let b = app.provision("b@contoso.com").await;
+    let group = group_of(&app, "Audited", &[&a]).await;
+    app.wait_for_projector(std::time::Duration::from_secs(10))
+        .await;
+    let sound = rollcall::verify::verify(app.pool()).await.unwrap();
+    assert!(
+        matches!(sound, rollcall::verify::Verdict::Sound { .. }),
+        "{sound:?}"
+    );
+    app.sql()
+        .await
+        .execute(
+            "insert into scim_group_members (org_id, group_id, member_id, member_type) \
+             select org_id, group_id, $2::text::uuid, 'User' from scim_groups where group_id = $1::text::uuid",
+            &[&group, &b],
+        )
+        .await
+        .unwrap();
+    match rollcall::verify::verify(app.pool()).await.unwrap() {
+        rollcall::verify::Verdict::Broken { reason, .. } => {
+            assert!(reason.contains("memberships"), "{reason}")
+        }
+        sound => panic!("a forged membership passed verify: {sound:?}"),
+    }
+    app.stop().await;
+}

@@ -372,11 +372,57 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
         )
         .await;
     }
+    // Groups too: members added and removed, a nested group, and deletions
+    // that take memberships with them.
+    let member = |id: &String| json!({"value": id});
+    let group = |name: &str, members: Vec<Value>| {
+        let app = &app;
+        let body = json!({"displayName": name, "members": members});
+        async move {
+            let response = app
+                .client
+                .post(format!("{}/Groups", app.base))
+                .bearer_auth(&app.token)
+                .header("content-type", "application/scim+json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::CREATED);
+            let body: Value = response.json().await.unwrap();
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let inner = group("Inner", ids[..4].iter().map(member).collect()).await;
+    let outer = group(
+        "Outer",
+        vec![member(&inner), member(&ids[7]), member(&ids[8])],
+    )
+    .await;
+    let response = app
+        .client
+        .patch(format!("{}/Groups/{outer}", app.base))
+        .bearer_auth(&app.token)
+        .body(
+            json!({"Operations": [{"op": "remove", "path": "members", "value": [member(&ids[8])]},
+                                  {"op": "add", "path": "members", "value": [member(&ids[9])]}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
     for id in &ids[6..9] {
         app.delete_user(id).await;
     }
     app.wait_for_projector(Duration::from_secs(10)).await;
-    let in_order = store::read_projection_snapshot(app.pool()).await.unwrap();
+    let in_order = store::read_snapshot(app.pool()).await.unwrap();
+    assert_eq!(in_order.groups.groups.len(), 2);
+    assert_eq!(
+        in_order.groups.members.len(),
+        4 + 2,
+        "inner's four, outer's inner and ids[9]"
+    );
     let log = store::read_after(app.pool(), 0, 10_000).await.unwrap();
 
     // Through RabbitMQ: every event published again, twice, shuffled.
@@ -398,17 +444,15 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
     publisher.publish_confirmed(&messages).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     app.wait_for_projector(Duration::from_secs(10)).await;
-    assert_eq!(
-        store::read_projection_snapshot(app.pool()).await.unwrap(),
-        in_order
-    );
+    assert_eq!(store::read_snapshot(app.pool()).await.unwrap(), in_order);
 
     // Straight into a second database's projector: shuffled, duplicated,
     // in random chunks, starting with holes.
     let copy = spawn_app().await;
     let sql = copy.sql().await;
     sql.batch_execute(
-        "truncate scim_users; update checkpoints set position = 0 where name = 'projector'",
+        "truncate scim_users, scim_groups, scim_group_members; \
+         update checkpoints set position = 0 where name = 'projector'",
     )
     .await
     .unwrap();
@@ -448,9 +492,10 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
     for chunk in deliveries.chunks(7) {
         direct.apply(chunk.to_vec()).await.unwrap();
     }
-    let (_, copied_users) = store::read_projection_snapshot(copy.pool()).await.unwrap();
+    let copied = store::read_snapshot(copy.pool()).await.unwrap();
     assert_eq!(
-        copied_users, in_order.1,
+        (copied.users, copied.groups),
+        (in_order.users, in_order.groups),
         "the copy folds to byte-identical rows"
     );
     assert!(matches!(

@@ -1,0 +1,84 @@
+//! The read tables whole, with the projector's checkpoint, from one
+//! snapshot: what `rollcall verify` compares with a fresh fold of the log.
+
+use std::collections::BTreeMap;
+
+use domain::group::MemberKind;
+use domain::group_projection::{GroupModel, GroupRow};
+use domain::projection::UserTable;
+use uuid::Uuid;
+
+use crate::users::all_users;
+use crate::{Pool, StoreError};
+
+/// The read model as the projector left it at `checkpoint`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub checkpoint: i64,
+    pub users: UserTable,
+    pub groups: GroupModel,
+}
+
+/// Reads every read table and the checkpoint in one repeatable-read
+/// transaction, so that they belong together.
+pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
+    let mut client = pool.get().await?;
+    let transaction = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let checkpoint: i64 = transaction
+        .query_one(
+            "select position from checkpoints where name = 'projector'",
+            &[],
+        )
+        .await?
+        .get(0);
+    let users = all_users(&transaction).await?;
+    let group_rows = transaction
+        .query(
+            "select org_id, group_id, display_name, external_id, resource::text, version, \
+             created_at, updated_at from scim_groups",
+            &[],
+        )
+        .await?;
+    let member_rows = transaction
+        .query(
+            "select org_id, group_id, member_id, member_type from scim_group_members",
+            &[],
+        )
+        .await?;
+    transaction.commit().await?;
+    let mut groups = BTreeMap::new();
+    for row in &group_rows {
+        let resource: String = row.get(4);
+        groups.insert(
+            (row.get(0), row.get(1)),
+            GroupRow {
+                display_name: row.get(2),
+                external_id: row.get(3),
+                resource: serde_json::from_str(&resource).map_err(|error| {
+                    StoreError::Inconsistent(format!("a stored group is not JSON: {error}"))
+                })?,
+                version: row.get(5),
+                created_at: row.get(6),
+                updated_at: row.get(7),
+            },
+        );
+    }
+    let mut members = BTreeMap::new();
+    for row in &member_rows {
+        let kind = MemberKind::parse(row.get(3)).ok_or_else(|| {
+            StoreError::Inconsistent("a membership with an unknown member_type".into())
+        })?;
+        let key: (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
+        members.insert(key, kind);
+    }
+    Ok(Snapshot {
+        checkpoint,
+        users,
+        groups: GroupModel { groups, members },
+    })
+}
