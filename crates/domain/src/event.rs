@@ -32,11 +32,28 @@ pub enum Event {
     },
     /// A user was created over SCIM; `resource` is what the client sent,
     /// minus server-owned attributes (`id`, `meta`) and secrets (`password`).
-    UserProvisioned { resource: Value },
-    /// A user was replaced wholesale (PUT).
-    UserReplaced { resource: Value },
-    /// A user was patched; `operations` as sent, `resource` as they left it.
-    UserPatched { operations: Value, resource: Value },
+    /// `password_hash` is the argon2id PHC string of the password the client
+    /// set, if it set one; the clear password never enters the log.
+    UserProvisioned {
+        resource: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password_hash: Option<String>,
+    },
+    /// A user was replaced wholesale (PUT); a `password_hash` replaces the
+    /// password, its absence keeps the one the user had.
+    UserReplaced {
+        resource: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password_hash: Option<String>,
+    },
+    /// A user was patched; `operations` as sent (less any clear password,
+    /// which became `password_hash`), `resource` as they left it.
+    UserPatched {
+        operations: Value,
+        resource: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password_hash: Option<String>,
+    },
     /// A user's `active` flag turned false: the membership ends.
     UserDeactivated {},
     /// A user's `active` flag turned true again.

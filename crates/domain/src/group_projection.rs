@@ -225,6 +225,7 @@ mod tests {
                 1,
                 Event::UserProvisioned {
                     resource: json!({"userName": "ada"}),
+                    password_hash: None,
                 },
             ),
             stored(
@@ -233,6 +234,7 @@ mod tests {
                 1,
                 Event::UserProvisioned {
                     resource: json!({"userName": "bob"}),
+                    password_hash: None,
                 },
             ),
             stored(

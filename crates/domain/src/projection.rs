@@ -53,8 +53,8 @@ pub fn user_row_change(stored: &StoredEvent) -> Option<UserRowChange> {
         updated_at: stored.recorded_at,
     };
     match &stored.event {
-        Event::UserProvisioned { resource } => Some(UserRowChange::Insert(row(resource))),
-        Event::UserReplaced { resource } | Event::UserPatched { resource, .. } => {
+        Event::UserProvisioned { resource, .. } => Some(UserRowChange::Insert(row(resource))),
+        Event::UserReplaced { resource, .. } | Event::UserPatched { resource, .. } => {
             Some(UserRowChange::Update(row(resource)))
         }
         Event::UserDeactivated {} | Event::UserReactivated {} => Some(UserRowChange::Touch {
@@ -142,6 +142,7 @@ mod tests {
                 1,
                 Event::UserProvisioned {
                     resource: json!({"userName": "a"}),
+                    password_hash: None,
                 },
             ),
             stored(
@@ -150,6 +151,7 @@ mod tests {
                 Event::UserPatched {
                     operations: json!([]),
                     resource: json!({"userName": "b", "active": false}),
+                    password_hash: None,
                 },
             ),
             stored(3, 3, Event::UserDeactivated {}),
@@ -172,6 +174,7 @@ mod tests {
                 1,
                 Event::UserProvisioned {
                     resource: json!({"userName": "a"}),
+                    password_hash: None,
                 },
             ),
             stored(2, 2, Event::UserDeleted {}),

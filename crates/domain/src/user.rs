@@ -1,34 +1,52 @@
 //! The SCIM User aggregate: what a user request may do, and what it leaves.
+//!
+//! What a User body may hold is the `scim` crate's User definition
+//! ([`scim::schema::USER`]); this module adds the rules: existence, versions,
+//! no event for a change that changes nothing, and membership events when
+//! `active` flips. Passwords arrive already hashed (the caller hashes, this
+//! crate does no crypto); a clear password in a body is never stored.
 
-use scim::{ScimError, ScimType};
-use serde_json::{Map, Value};
+use scim::ScimError;
+use serde_json::Value;
 
 use crate::{Event, Rejection};
 
 /// The core SCIM User schema URI.
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub const USER_SCHEMA: &str = scim::schema::CORE_USER_URN;
 
 /// A user stream folded from its events.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UserState {
     /// The stored resource; `None` before provisioning and after deletion.
     pub resource: Option<Value>,
+    /// The PHC string of the user's password hash, if a client set one.
+    pub password_hash: Option<String>,
     /// How many events the stream holds: the version an append must name.
     pub version: i64,
 }
 
-/// What a SCIM client asks of one user.
+/// What a SCIM client asks of one user. `password_hash` is the PHC string
+/// of a password the request set (taken out of the body by the caller with
+/// [`scim::schema::take_password`] or [`scim::schema::take_patch_password`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum UserCommand {
     /// `POST /Users`.
-    Provision { resource: Value },
-    /// `PUT /Users/{id}`.
+    Provision {
+        resource: Value,
+        password_hash: Option<String>,
+    },
+    /// `PUT /Users/{id}`; without a password the user keeps the one it had.
     Replace {
         resource: Value,
+        password_hash: Option<String>,
         if_match: Option<i64>,
     },
     /// `PATCH /Users/{id}`; `body` is the whole PatchOp message.
-    Patch { body: Value, if_match: Option<i64> },
+    Patch {
+        body: Value,
+        password_hash: Option<String>,
+        if_match: Option<i64>,
+    },
     /// `DELETE /Users/{id}`.
     Delete { if_match: Option<i64> },
 }
@@ -45,35 +63,64 @@ pub struct UniqueKey {
 /// Decides what a command does to a user, or why it may not.
 pub fn decide(state: &UserState, command: UserCommand) -> Result<Vec<Event>, Rejection> {
     match command {
-        UserCommand::Provision { resource } => {
+        UserCommand::Provision {
+            resource,
+            password_hash,
+        } => {
             if state.version > 0 {
                 return Err(ScimError::conflict_uniqueness("the user already exists").into());
             }
             Ok(vec![Event::UserProvisioned {
                 resource: accept_resource(resource)?,
+                password_hash,
             }])
         }
-        UserCommand::Replace { resource, if_match } => {
+        UserCommand::Replace {
+            resource,
+            password_hash,
+            if_match,
+        } => {
             let current = existing(state, if_match)?;
             let resource = accept_resource(resource)?;
-            Ok(changed(current, resource, |resource| Event::UserReplaced {
+            Ok(changed(
+                current,
                 resource,
-            }))
+                password_hash,
+                |resource, password_hash| Event::UserReplaced {
+                    resource,
+                    password_hash,
+                },
+            ))
         }
-        UserCommand::Patch { body, if_match } => {
+        UserCommand::Patch {
+            mut body,
+            password_hash,
+            if_match,
+        } => {
             let current = existing(state, if_match)?;
+            // A clear password the caller left in the body is dropped, never recorded.
+            scim::schema::take_patch_password(&mut body)?;
             let request = scim::PatchRequest::parse(&body)?;
             let patched = scim::patch::apply(current, &request, &scim::UserSchema)?;
             let resource = accept_resource(patched)?;
             let operations = body
-                .get("Operations")
-                .or_else(|| body.get("operations"))
-                .cloned()
-                .unwrap_or(Value::Null);
-            Ok(changed(current, resource, |resource| Event::UserPatched {
-                operations,
+                .as_object()
+                .and_then(|message| {
+                    message
+                        .iter()
+                        .find(|(key, _)| key.eq_ignore_ascii_case("Operations"))
+                })
+                .map_or(Value::Null, |(_, operations)| operations.clone());
+            Ok(changed(
+                current,
                 resource,
-            }))
+                password_hash,
+                |resource, password_hash| Event::UserPatched {
+                    operations,
+                    resource,
+                    password_hash,
+                },
+            ))
         }
         UserCommand::Delete { if_match } => {
             existing(state, if_match)?;
@@ -86,10 +133,31 @@ pub fn decide(state: &UserState, command: UserCommand) -> Result<Vec<Event>, Rej
 pub fn evolve(mut state: UserState, event: &Event) -> UserState {
     state.version += 1;
     match event {
-        Event::UserProvisioned { resource }
-        | Event::UserReplaced { resource }
-        | Event::UserPatched { resource, .. } => state.resource = Some(resource.clone()),
-        Event::UserDeleted {} => state.resource = None,
+        Event::UserProvisioned {
+            resource,
+            password_hash,
+        } => {
+            state.resource = Some(resource.clone());
+            state.password_hash.clone_from(password_hash);
+        }
+        Event::UserReplaced {
+            resource,
+            password_hash,
+        }
+        | Event::UserPatched {
+            resource,
+            password_hash,
+            ..
+        } => {
+            state.resource = Some(resource.clone());
+            if password_hash.is_some() {
+                state.password_hash.clone_from(password_hash);
+            }
+        }
+        Event::UserDeleted {} => {
+            state.resource = None;
+            state.password_hash = None;
+        }
         _ => {}
     }
     state
@@ -144,10 +212,15 @@ fn existing(state: &UserState, if_match: Option<i64>) -> Result<&Value, Rejectio
 }
 
 /// The events for a resource that may have changed: none when nothing did
-/// (Entra re-sends unchanged values every cycle), plus the membership event
-/// when `active` flipped.
-fn changed(current: &Value, resource: Value, event: impl FnOnce(Value) -> Event) -> Vec<Event> {
-    if *current == resource {
+/// (Entra re-sends unchanged values every cycle) and no password was set,
+/// plus the membership event when `active` flipped.
+fn changed(
+    current: &Value,
+    resource: Value,
+    password_hash: Option<String>,
+    event: impl FnOnce(Value, Option<String>) -> Event,
+) -> Vec<Event> {
+    if *current == resource && password_hash.is_none() {
         return Vec::new();
     }
     let flip = match (is_active(current), is_active(&resource)) {
@@ -155,71 +228,24 @@ fn changed(current: &Value, resource: Value, event: impl FnOnce(Value) -> Event)
         (false, true) => Some(Event::UserReactivated {}),
         _ => None,
     };
-    std::iter::once(event(resource)).chain(flip).collect()
+    std::iter::once(event(resource, password_hash))
+        .chain(flip)
+        .collect()
 }
 
-/// Turns a client's User body into the resource rollcall stores: server-owned
-/// attributes (`id`, `meta`, `groups`) dropped, the write-only `password`
-/// never stored, `userName` required, `active` a real boolean.
+/// Turns a client's User body into the resource rollcall stores, as the
+/// User definition says: server-owned attributes (`id`, `meta`, `groups`)
+/// dropped, the write-only `password` never stored, `userName` required,
+/// every known attribute of its type (booleans coerced from Entra's
+/// `"True"`/`"False"`), unknown ones kept as sent.
 fn accept_resource(resource: Value) -> Result<Value, ScimError> {
-    let Value::Object(fields) = resource else {
-        return Err(ScimError::bad_request(
-            ScimType::InvalidSyntax,
-            "a User must be a JSON object",
-        ));
-    };
-    let mut kept = Map::with_capacity(fields.len() + 1);
-    for (key, value) in fields {
-        let lower = key.to_ascii_lowercase();
-        match lower.as_str() {
-            "id" | "meta" | "groups" | "password" => continue,
-            // RFC 7643 §2.5: null is the same as unassigned.
-            _ if value.is_null() => continue,
-            "active" => {
-                kept.insert(key, Value::Bool(parse_active(&value)?));
-            }
-            _ => {
-                kept.insert(key, value);
-            }
-        }
-    }
-    let resource = Value::Object(kept);
-    match attribute(&resource, "userName") {
-        Some(Value::String(name)) if !name.trim().is_empty() => {}
-        _ => {
-            return Err(ScimError::bad_request(
-                ScimType::InvalidValue,
-                "userName is required and must be a non-empty string",
-            ));
-        }
-    }
-    Ok(with_core_schema(resource))
-}
-
-fn parse_active(value: &Value) -> Result<bool, ScimError> {
-    match value {
-        Value::Bool(active) => Ok(*active),
-        Value::String(text) if text.eq_ignore_ascii_case("true") => Ok(true),
-        Value::String(text) if text.eq_ignore_ascii_case("false") => Ok(false),
-        other => Err(ScimError::bad_request(
-            ScimType::InvalidValue,
-            format!("active must be true or false, not {other}"),
-        )),
-    }
-}
-
-fn with_core_schema(mut resource: Value) -> Value {
-    let fields = resource.as_object_mut().expect("checked to be an object");
-    let has_schemas = fields.keys().any(|key| key.eq_ignore_ascii_case("schemas"));
-    if !has_schemas {
-        fields.insert("schemas".into(), Value::Array(vec![USER_SCHEMA.into()]));
-    }
-    resource
+    scim::schema::USER.accept(resource)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scim::ScimType;
     use serde_json::json;
 
     fn given(events: &[Event]) -> UserState {
@@ -229,6 +255,7 @@ mod tests {
     fn provisioned() -> Event {
         Event::UserProvisioned {
             resource: json!({"schemas": [USER_SCHEMA], "userName": "Ada@Example.com", "active": true}),
+            password_hash: None,
         }
     }
 
@@ -238,13 +265,15 @@ mod tests {
             &UserState::default(),
             UserCommand::Provision {
                 resource: json!({"userName": "a", "id": "x", "meta": {}, "password": "hunter2", "active": "True"}),
+                password_hash: None,
             },
         )
         .unwrap();
         assert_eq!(
             events,
             vec![Event::UserProvisioned {
-                resource: json!({"userName": "a", "active": true, "schemas": [USER_SCHEMA]})
+                resource: json!({"userName": "a", "active": true, "schemas": [USER_SCHEMA]}),
+                password_hash: None,
             }]
         );
     }
@@ -255,13 +284,15 @@ mod tests {
             &UserState::default(),
             UserCommand::Provision {
                 resource: json!({"userName": "a", "title": null, "nickName": "n"}),
+                password_hash: None,
             },
         )
         .unwrap();
         assert_eq!(
             events,
             vec![Event::UserProvisioned {
-                resource: json!({"userName": "a", "nickName": "n", "schemas": [USER_SCHEMA]})
+                resource: json!({"userName": "a", "nickName": "n", "schemas": [USER_SCHEMA]}),
+                password_hash: None,
             }]
         );
     }
@@ -272,6 +303,7 @@ mod tests {
             &UserState::default(),
             UserCommand::Provision {
                 resource: json!({"displayName": "x"}),
+                password_hash: None,
             },
         );
         assert!(
@@ -287,6 +319,7 @@ mod tests {
             &state,
             UserCommand::Patch {
                 body,
+                password_hash: None,
                 if_match: None,
             },
         )
@@ -304,6 +337,7 @@ mod tests {
                 &state,
                 UserCommand::Patch {
                     body,
+                    password_hash: None,
                     if_match: None
                 }
             )
@@ -339,5 +373,139 @@ mod tests {
         let keys = unique_keys(Some(&json!({"UserName": "Ada@X.com", "externalId": "AbC"})));
         assert_eq!(keys[0].key, "ada@x.com");
         assert_eq!(keys[1].key, "AbC");
+    }
+
+    fn patch(state: &UserState, operations: Value, password_hash: Option<&str>) -> Vec<Event> {
+        decide(
+            state,
+            UserCommand::Patch {
+                body: json!({"Operations": operations}),
+                password_hash: password_hash.map(str::to_owned),
+                if_match: None,
+            },
+        )
+        .unwrap()
+    }
+
+    fn refusal(resource: Value) -> ScimError {
+        match decide(
+            &UserState::default(),
+            UserCommand::Provision {
+                resource,
+                password_hash: None,
+            },
+        ) {
+            Err(Rejection::Invalid(error)) => error,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_provisioned_password_hash_is_kept_by_a_put_without_one_and_replaced_by_one_with() {
+        let provision = decide(
+            &UserState::default(),
+            UserCommand::Provision {
+                resource: json!({"userName": "a"}),
+                password_hash: Some("$argon2id$one".into()),
+            },
+        )
+        .unwrap();
+        let state = given(&provision);
+        assert_eq!(state.password_hash.as_deref(), Some("$argon2id$one"));
+        assert!(state.resource.as_ref().unwrap().get("password").is_none());
+
+        let replace = |state: &UserState, hash: Option<&str>| {
+            decide(
+                state,
+                UserCommand::Replace {
+                    resource: json!({"userName": "a", "title": "new"}),
+                    password_hash: hash.map(str::to_owned),
+                    if_match: None,
+                },
+            )
+            .unwrap()
+        };
+        let kept = given(&[provision.clone(), replace(&state, None)].concat());
+        assert_eq!(kept.password_hash.as_deref(), Some("$argon2id$one"));
+        let replaced = given(&[provision, replace(&state, Some("$argon2id$two"))].concat());
+        assert_eq!(replaced.password_hash.as_deref(), Some("$argon2id$two"));
+    }
+
+    #[test]
+    fn a_patch_that_only_sets_a_password_records_an_event() {
+        let state = given(&[provisioned()]);
+        let events = patch(&state, json!([]), Some("$argon2id$x"));
+        assert_eq!(
+            events,
+            vec![Event::UserPatched {
+                operations: json!([]),
+                resource: state.resource.clone().unwrap(),
+                password_hash: Some("$argon2id$x".into()),
+            }]
+        );
+        assert_eq!(
+            given(&[provisioned(), events[0].clone()]).password_hash,
+            Some("$argon2id$x".into())
+        );
+    }
+
+    #[test]
+    fn a_clear_password_left_in_a_patch_is_never_recorded() {
+        let state = given(&[provisioned()]);
+        let events = patch(
+            &state,
+            json!([
+                {"op": "replace", "path": "password", "value": "Hunter2"},
+                {"op": "replace", "value": {"password": "Hunter3", "title": "T"}}
+            ]),
+            None,
+        );
+        let payload = events[0].to_payload();
+        assert!(!payload.contains("Hunter"), "{payload}");
+        assert!(payload.contains("\"title\":\"T\""), "{payload}");
+    }
+
+    #[test]
+    fn wrong_types_are_refused_naming_the_attribute() {
+        for (body, named) in [
+            (json!({"userName": "a", "active": 3}), "active"),
+            (json!({"userName": "a", "emails": "x"}), "emails"),
+            (json!({"userName": "a", "name": "x"}), "name"),
+            (json!({"userName": 7}), "userName"),
+        ] {
+            let error = refusal(body.clone());
+            assert_eq!(error.scim_type, Some(ScimType::InvalidValue), "{body}");
+            assert!(error.detail.starts_with(named), "{body}: {}", error.detail);
+        }
+    }
+
+    #[test]
+    fn a_patch_leaving_a_wrong_type_is_refused() {
+        let state = given(&[provisioned()]);
+        let refused = decide(
+            &state,
+            UserCommand::Patch {
+                body: json!({"Operations": [{"op": "add", "path": "name", "value": "x"}]}),
+                password_hash: None,
+                if_match: None,
+            },
+        );
+        assert!(
+            matches!(refused, Err(Rejection::Invalid(e)) if e.scim_type == Some(ScimType::InvalidValue)),
+        );
+    }
+
+    #[test]
+    fn events_without_a_password_hash_keep_their_stored_shape() {
+        let payload = r#"{"type":"UserProvisioned","resource":{"userName":"a"}}"#;
+        let event = Event::from_stored("UserProvisioned", 1, payload).unwrap();
+        assert_eq!(
+            event,
+            Event::UserProvisioned {
+                resource: json!({"userName": "a"}),
+                password_hash: None
+            }
+        );
+        assert_eq!(event.to_payload(), payload);
     }
 }

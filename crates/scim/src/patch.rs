@@ -16,6 +16,8 @@ mod set;
 mod target;
 mod value;
 
+pub(crate) use value::normalize_manager;
+
 /// The three PATCH operations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PatchOpKind {

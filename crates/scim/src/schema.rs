@@ -1,6 +1,25 @@
-//! What the PATCH engine and filters need to know about attributes: type,
-//! plurality, case-exactness and mutability, for RFC 7643 User, Enterprise
-//! User and Group.
+//! The schemas rollcall serves (RFC 7643), defined once: the tables in
+//! `rfc7643.rs` are the single source of `/Schemas` and `/ResourceTypes`
+//! ([`Schema::to_json`], [`ResourceType::to_json`]), of request validation
+//! ([`ResourceType::accept`]), of the write-only `password`
+//! ([`take_password`], [`take_patch_password`]), of attribute selection's
+//! `returned`, and of the facts the PATCH engine and filters ask through
+//! [`AttributeSchema`] ([`UserSchema`], [`GroupSchema`]).
+
+mod definition;
+mod render;
+mod rfc7643;
+mod secret;
+mod validate;
+
+pub use definition::{
+    Attribute, Mutability, ResourceType, Returned, Schema, SchemaExtension, Uniqueness,
+};
+pub use render::{RESOURCE_TYPE_URN, SCHEMA_URN};
+pub use rfc7643::{
+    ENTERPRISE_USER_SCHEMA, GROUP, GROUP_SCHEMA, RESOURCE_TYPES, SCHEMAS, USER, USER_SCHEMA,
+};
+pub use secret::{Password, take_password, take_patch_password};
 
 /// Core User schema URN (RFC 7643 §4.1).
 pub const CORE_USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -39,6 +58,8 @@ pub enum AttrType {
     DateTime,
     /// A URI reference string.
     Reference,
+    /// A base64-encoded string.
+    Binary,
 }
 
 /// Attribute facts the PATCH engine asks about; `urn` is `None` for core attributes.
@@ -55,6 +76,18 @@ pub trait AttributeSchema {
     /// Whether clients may not change `name` (`id`, `meta` by default).
     fn is_read_only(&self, urn: Option<&str>, name: &str) -> bool {
         is_core_urn(urn) && (name.eq_ignore_ascii_case("id") || name.eq_ignore_ascii_case("meta"))
+    }
+
+    /// When `name` is returned (RFC 7643 §7); by default `id` and `meta`
+    /// always, everything else by default.
+    fn returned(&self, urn: Option<&str>, name: &str) -> Returned {
+        if is_core_urn(urn)
+            && (name.eq_ignore_ascii_case("id") || name.eq_ignore_ascii_case("meta"))
+        {
+            Returned::Always
+        } else {
+            Returned::Default
+        }
     }
 
     /// The extension URN that owns a bare (un-prefixed) attribute name not in the core schema.
@@ -77,251 +110,91 @@ pub trait AttributeSchema {
     }
 }
 
-/// One attribute definition in a static schema table.
-struct Attr {
-    name: &'static str,
-    ty: AttrType,
-    multi: bool,
-    case_exact: bool,
-    subs: &'static [(&'static str, AttrType)],
-}
-
-const fn simple(name: &'static str, ty: AttrType) -> Attr {
-    Attr {
-        name,
-        ty,
-        multi: false,
-        case_exact: false,
-        subs: &[],
-    }
-}
-
-const fn plural(name: &'static str, subs: &'static [(&'static str, AttrType)]) -> Attr {
-    Attr {
-        name,
-        ty: AttrType::Complex,
-        multi: true,
-        case_exact: false,
-        subs,
-    }
-}
-
-const fn exact(name: &'static str) -> Attr {
-    Attr {
-        name,
-        ty: AttrType::String,
-        multi: false,
-        case_exact: true,
-        subs: &[],
-    }
-}
-
-const MULTI_SUBS: &[(&str, AttrType)] = &[
-    ("value", AttrType::String),
-    ("display", AttrType::String),
-    ("type", AttrType::String),
-    ("primary", AttrType::Boolean),
-    ("$ref", AttrType::Reference),
-];
-
-const ADDRESS_SUBS: &[(&str, AttrType)] = &[
-    ("formatted", AttrType::String),
-    ("streetAddress", AttrType::String),
-    ("locality", AttrType::String),
-    ("region", AttrType::String),
-    ("postalCode", AttrType::String),
-    ("country", AttrType::String),
-    ("type", AttrType::String),
-    ("primary", AttrType::Boolean),
-];
-
-const META_SUBS: &[(&str, AttrType)] = &[
-    ("resourceType", AttrType::String),
-    ("created", AttrType::DateTime),
-    ("lastModified", AttrType::DateTime),
-    ("location", AttrType::Reference),
-    ("version", AttrType::String),
-];
-
-const NAME_SUBS: &[(&str, AttrType)] = &[
-    ("formatted", AttrType::String),
-    ("familyName", AttrType::String),
-    ("givenName", AttrType::String),
-    ("middleName", AttrType::String),
-    ("honorificPrefix", AttrType::String),
-    ("honorificSuffix", AttrType::String),
-];
-
-const MANAGER_SUBS: &[(&str, AttrType)] = &[
-    ("value", AttrType::String),
-    ("$ref", AttrType::Reference),
-    ("displayName", AttrType::String),
-];
-
-const USER_ATTRS: &[Attr] = &[
-    exact("id"),
-    exact("externalId"),
-    Attr {
-        name: "meta",
-        ty: AttrType::Complex,
-        multi: false,
-        case_exact: false,
-        subs: META_SUBS,
-    },
-    simple("userName", AttrType::String),
-    Attr {
-        name: "name",
-        ty: AttrType::Complex,
-        multi: false,
-        case_exact: false,
-        subs: NAME_SUBS,
-    },
-    simple("displayName", AttrType::String),
-    simple("nickName", AttrType::String),
-    simple("profileUrl", AttrType::Reference),
-    simple("title", AttrType::String),
-    simple("userType", AttrType::String),
-    simple("preferredLanguage", AttrType::String),
-    simple("locale", AttrType::String),
-    simple("timezone", AttrType::String),
-    simple("active", AttrType::Boolean),
-    exact("password"),
-    plural("emails", MULTI_SUBS),
-    plural("phoneNumbers", MULTI_SUBS),
-    plural("ims", MULTI_SUBS),
-    plural("photos", MULTI_SUBS),
-    plural("addresses", ADDRESS_SUBS),
-    plural("groups", MULTI_SUBS),
-    plural("entitlements", MULTI_SUBS),
-    plural("roles", MULTI_SUBS),
-    plural("x509Certificates", MULTI_SUBS),
-];
-
-const ENTERPRISE_ATTRS: &[Attr] = &[
-    simple("employeeNumber", AttrType::String),
-    simple("costCenter", AttrType::String),
-    simple("organization", AttrType::String),
-    simple("division", AttrType::String),
-    simple("department", AttrType::String),
-    Attr {
-        name: "manager",
-        ty: AttrType::Complex,
-        multi: false,
-        case_exact: false,
-        subs: MANAGER_SUBS,
-    },
-];
-
-const GROUP_ATTRS: &[Attr] = &[
-    exact("id"),
-    exact("externalId"),
-    Attr {
-        name: "meta",
-        ty: AttrType::Complex,
-        multi: false,
-        case_exact: false,
-        subs: META_SUBS,
-    },
-    simple("displayName", AttrType::String),
-    plural("members", MULTI_SUBS),
-];
-
-fn find<'a>(table: &'a [Attr], name: &str) -> Option<&'a Attr> {
-    table.iter().find(|a| a.name.eq_ignore_ascii_case(name))
-}
-
-fn type_in(attr: Option<&Attr>, sub: Option<&str>) -> AttrType {
-    match (attr, sub) {
-        (None, _) => AttrType::String,
-        (Some(a), None) => a.ty,
-        (Some(a), Some(s)) => a
-            .subs
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(s))
-            .map_or(AttrType::String, |(_, t)| *t),
-    }
-}
-
-/// `$ref` and member/group ids compare exactly; everything else follows the table.
-fn case_exact_in(attr: Option<&Attr>, sub: Option<&str>, exact_values: bool) -> bool {
-    match (attr, sub) {
-        (_, Some(s)) if s.eq_ignore_ascii_case("$ref") => true,
-        (Some(a), Some(s)) => exact_values && a.multi && s.eq_ignore_ascii_case("value"),
-        (Some(a), None) => a.case_exact,
-        (None, _) => false,
-    }
-}
-
-/// RFC 7643 §4.1 User plus the §4.3 Enterprise User extension.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct UserSchema;
-
-impl UserSchema {
-    fn lookup(urn: Option<&str>, name: &str) -> Option<&'static Attr> {
-        match urn {
-            None => find(USER_ATTRS, name).or_else(|| find(ENTERPRISE_ATTRS, name)),
-            Some(u) if is_core_urn(Some(u)) => find(USER_ATTRS, name),
-            Some(u) if u.eq_ignore_ascii_case(ENTERPRISE_USER_URN) => find(ENTERPRISE_ATTRS, name),
-            Some(_) => None,
-        }
-    }
-}
-
-impl AttributeSchema for UserSchema {
+/// The facts a resource type's definition gives.
+impl AttributeSchema for ResourceType {
     fn attribute_type(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrType {
-        type_in(Self::lookup(urn, name), sub)
+        match (self.lookup(urn, name), sub) {
+            (None, _) => AttrType::String,
+            (Some(attribute), None) => attribute.ty,
+            (Some(attribute), Some(sub)) => attribute
+                .sub_attribute(sub)
+                .map_or(AttrType::String, |sub| sub.ty),
+        }
     }
 
     fn is_multi_valued(&self, urn: Option<&str>, name: &str) -> bool {
-        Self::lookup(urn, name).is_some_and(|a| a.multi)
+        self.lookup(urn, name).is_some_and(|a| a.multi_valued)
     }
 
+    /// A `$ref` always compares exactly (it is a URI), even under an
+    /// attribute the definition does not know; unknown attributes do not.
     fn is_case_exact(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> bool {
-        let attr = Self::lookup(urn, name);
-        let groups = attr.is_some_and(|a| a.name == "groups");
-        case_exact_in(attr, sub, groups)
+        if sub.is_some_and(|s| s.eq_ignore_ascii_case("$ref")) {
+            return true;
+        }
+        match (self.lookup(urn, name), sub) {
+            (None, _) => false,
+            (Some(attribute), None) => attribute.case_exact,
+            (Some(attribute), Some(sub)) => {
+                attribute.sub_attribute(sub).is_some_and(|s| s.case_exact)
+            }
+        }
     }
 
     fn is_read_only(&self, urn: Option<&str>, name: &str) -> bool {
-        is_core_urn(urn)
-            && ["id", "meta", "groups"]
-                .iter()
-                .any(|n| n.eq_ignore_ascii_case(name))
+        self.lookup(urn, name)
+            .is_some_and(|a| a.mutability == Mutability::ReadOnly)
     }
 
     fn extension_of(&self, name: &str) -> Option<&'static str> {
-        if find(USER_ATTRS, name).is_none() && find(ENTERPRISE_ATTRS, name).is_some() {
-            Some(ENTERPRISE_USER_URN)
-        } else {
-            None
-        }
+        ResourceType::extension_of(self, name)
+    }
+
+    fn returned(&self, urn: Option<&str>, name: &str) -> Returned {
+        self.lookup(urn, name)
+            .map_or(Returned::Default, |a| a.returned)
     }
 }
 
-/// RFC 7643 §4.2 Group.
+/// Delegates every [`AttributeSchema`] fact to a resource type's definition.
+macro_rules! delegate_to {
+    ($schema:ty, $definition:expr) => {
+        impl AttributeSchema for $schema {
+            fn attribute_type(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrType {
+                $definition.attribute_type(urn, name, sub)
+            }
+
+            fn is_multi_valued(&self, urn: Option<&str>, name: &str) -> bool {
+                $definition.is_multi_valued(urn, name)
+            }
+
+            fn is_case_exact(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> bool {
+                $definition.is_case_exact(urn, name, sub)
+            }
+
+            fn is_read_only(&self, urn: Option<&str>, name: &str) -> bool {
+                $definition.is_read_only(urn, name)
+            }
+
+            fn extension_of(&self, name: &str) -> Option<&'static str> {
+                AttributeSchema::extension_of(&$definition, name)
+            }
+
+            fn returned(&self, urn: Option<&str>, name: &str) -> Returned {
+                $definition.returned(urn, name)
+            }
+        }
+    };
+}
+
+/// RFC 7643 §4.1 User plus the §4.3 Enterprise User extension ([`USER`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UserSchema;
+
+delegate_to!(UserSchema, USER);
+
+/// RFC 7643 §4.2 Group ([`GROUP`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GroupSchema;
 
-impl GroupSchema {
-    fn lookup(urn: Option<&str>, name: &str) -> Option<&'static Attr> {
-        if is_core_urn(urn) {
-            find(GROUP_ATTRS, name)
-        } else {
-            None
-        }
-    }
-}
-
-impl AttributeSchema for GroupSchema {
-    fn attribute_type(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> AttrType {
-        type_in(Self::lookup(urn, name), sub)
-    }
-
-    fn is_multi_valued(&self, urn: Option<&str>, name: &str) -> bool {
-        Self::lookup(urn, name).is_some_and(|a| a.multi)
-    }
-
-    fn is_case_exact(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> bool {
-        case_exact_in(Self::lookup(urn, name), sub, true)
-    }
-}
+delegate_to!(GroupSchema, GROUP);

@@ -2,8 +2,10 @@
 //! (RFC 7644 §3.4.2.5, §3.9) applied to a resource that is about to be
 //! returned.
 //!
-//! `id`, `schemas` and `meta` are returned "always" (RFC 7643 §3.1, §7) and
-//! survive every selection. `attributes` keeps only what it names;
+//! What the schema says is returned "always" (`id`, and here `meta`; RFC
+//! 7643 §3.1, §7) survives every selection, and so does `schemas`; what it
+//! says is returned "never" (`password`) is dropped from every response,
+//! even one that names it. `attributes` keeps only what it names;
 //! `excludedAttributes` removes what it names; when a request carries both,
 //! `attributes` wins. A name may be a core attribute (`userName`), a
 //! sub-attribute (`name.givenName`, `emails.value`), a URN-qualified
@@ -21,10 +23,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimType};
 use crate::path::AttrPath;
-use crate::schema::{AttributeSchema, is_core_urn};
-
-/// Attributes that every response carries, whatever was asked.
-const ALWAYS_RETURNED: [&str; 3] = ["id", "schemas", "meta"];
+use crate::schema::{AttributeSchema, Returned, is_core_urn};
 
 /// One name from an `attributes` or `excludedAttributes` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +82,8 @@ impl Selection {
         Ok(Selection { mode })
     }
 
-    /// Whether this selection returns the resource unchanged.
+    /// Whether this selection returns every attribute returned by default:
+    /// the resource unchanged, unless it holds a never-returned one.
     pub fn is_all(&self) -> bool {
         self.mode == Mode::All
     }
@@ -94,7 +94,7 @@ impl Selection {
             return resource.clone();
         };
         let out = match &self.mode {
-            Mode::All => return resource.clone(),
+            Mode::All => keep_returned(fields, schema),
             Mode::Only(selectors) => keep_only(fields, selectors, schema),
             Mode::Except(selectors) => keep_except(fields, selectors, schema),
         };
@@ -132,8 +132,38 @@ fn parse_selector(item: &str, schema: &impl AttributeSchema) -> Result<Selector,
     })
 }
 
-fn is_always_returned(key: &str) -> bool {
-    ALWAYS_RETURNED.iter().any(|a| a.eq_ignore_ascii_case(key))
+/// Whether a top-level member is in every response: `schemas`, and what the schema returns always.
+fn is_always_returned(key: &str, schema: &impl AttributeSchema) -> bool {
+    key.eq_ignore_ascii_case("schemas") || schema.returned(None, key) == Returned::Always
+}
+
+/// Whether an attribute (of the extension `urn`, or of the core) is in no response.
+fn is_never_returned(key: &str, urn: Option<&str>, schema: &impl AttributeSchema) -> bool {
+    schema.returned(urn, key) == Returned::Never
+}
+
+/// Everything but what is never returned, in extensions too.
+fn keep_returned(fields: &Map<String, Value>, schema: &impl AttributeSchema) -> Map<String, Value> {
+    fields
+        .iter()
+        .filter(|(key, _)| !is_never_returned(key, None, schema))
+        .map(|(key, value)| (key.clone(), returned_part(key, value, schema)))
+        .collect()
+}
+
+/// A top-level member without what is never returned: an extension object
+/// loses its never-returned attributes, anything else is kept whole.
+fn returned_part(key: &str, value: &Value, schema: &impl AttributeSchema) -> Value {
+    match value {
+        Value::Object(inner) if schema.is_extension_urn(key) => Value::Object(
+            inner
+                .iter()
+                .filter(|(name, _)| !is_never_returned(name, Some(key), schema))
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 fn same(a: &str, b: &str) -> bool {
@@ -193,11 +223,15 @@ fn keep_only(
 ) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in fields {
-        if is_always_returned(key) || names_extension(selectors, key) {
+        if is_never_returned(key, None, schema) {
+            continue;
+        } else if names_extension(selectors, key) {
+            out.insert(key.clone(), returned_part(key, value, schema));
+        } else if is_always_returned(key, schema) {
             out.insert(key.clone(), value.clone());
         } else if schema.is_extension_urn(key) {
             if let Some(inner) = value.as_object() {
-                let kept = keep_only_in(inner, selectors, Some(key));
+                let kept = keep_only_in(inner, selectors, Some(key), schema);
                 if !kept.is_empty() {
                     out.insert(key.clone(), Value::Object(kept));
                 }
@@ -213,9 +247,11 @@ fn keep_only_in(
     fields: &Map<String, Value>,
     selectors: &[Selector],
     urn: Option<&str>,
+    schema: &impl AttributeSchema,
 ) -> Map<String, Value> {
     fields
         .iter()
+        .filter(|(key, _)| !is_never_returned(key, urn, schema))
         .filter_map(|(key, value)| Some((key.clone(), keep_one(key, value, selectors, urn)?)))
         .collect()
 }
@@ -262,14 +298,16 @@ fn keep_except(
 ) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in fields {
-        if is_always_returned(key) {
+        if is_never_returned(key, None, schema) {
+            continue;
+        } else if is_always_returned(key, schema) {
             out.insert(key.clone(), value.clone());
         } else if names_extension(selectors, key) {
             continue;
         } else if schema.is_extension_urn(key) {
             match value.as_object() {
                 Some(inner) => {
-                    let kept = except_in(inner, selectors, Some(key));
+                    let kept = except_in(inner, selectors, Some(key), schema);
                     if !kept.is_empty() {
                         out.insert(key.clone(), Value::Object(kept));
                     }
@@ -289,9 +327,11 @@ fn except_in(
     fields: &Map<String, Value>,
     selectors: &[Selector],
     urn: Option<&str>,
+    schema: &impl AttributeSchema,
 ) -> Map<String, Value> {
     fields
         .iter()
+        .filter(|(key, _)| !is_never_returned(key, urn, schema))
         .filter_map(|(key, value)| Some((key.clone(), except_one(key, value, selectors, urn)?)))
         .collect()
 }

@@ -10,4 +10,5 @@ mod filters;
 mod groups;
 mod guarantees;
 mod helpers;
+mod schema;
 mod users;

@@ -375,7 +375,7 @@ async fn discovery_documents_describe_what_is_implemented() {
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
         assert_eq!(body["status"], "405");
     }
-    let (status, body) = app.get("/Groups").await;
+    let (status, body) = app.get("/Widgets").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["status"], "404");
 

@@ -56,7 +56,7 @@ pub(super) fn coerce_element(
 
 /// Every shape of manager Entra sends, as `{"value": id}` plus the `$ref` and
 /// `displayName` that came with it (RFC 7643 §4.3); `None` means "remove it".
-pub(super) fn normalize_manager(value: &Value) -> Result<Option<Value>, ScimError> {
+pub(crate) fn normalize_manager(value: &Value) -> Result<Option<Value>, ScimError> {
     let mut manager = serde_json::Map::new();
     if let Value::Object(o) = value {
         for name in ["$ref", "displayName"] {

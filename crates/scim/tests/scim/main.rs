@@ -11,6 +11,7 @@ mod patch_request;
 mod patch_user;
 mod path;
 mod props;
+mod schema;
 mod select;
 
 use scim::{GroupSchema, PatchRequest, ScimError, ScimType, UserSchema};

@@ -13,6 +13,7 @@ use super::references::References;
 use super::request::{Action, Operation};
 use crate::record::{Tenant, request_meta};
 use crate::render::{etag, user_location};
+use crate::routes::users::password;
 use crate::write::{WriteOutcome, write_user_as};
 use crate::{ApiError, AppState};
 
@@ -92,10 +93,16 @@ async fn run(
     references: &References,
 ) -> Result<(u16, WriteOutcome), ApiError> {
     let action = operation.action.clone()?;
-    let data = match action.data() {
+    let mut data = match action.data() {
         Some(data) => references.substitute(index, data)?,
         None => Value::Null,
     };
+    let password = match &action {
+        Action::Create { .. } | Action::Replace { .. } => scim::schema::take_password(&mut data)?,
+        Action::Patch { .. } => scim::schema::take_patch_password(&mut data)?,
+        Action::Delete { .. } => None,
+    };
+    let password_hash = password::hash(password).await?;
     let (user_id, status) = match &action {
         Action::Create { .. } => (Uuid::now_v7(), 201),
         Action::Replace { user, .. } | Action::Patch { user, .. } => {
@@ -106,13 +113,16 @@ async fn run(
     let command = || match &action {
         Action::Create { .. } => UserCommand::Provision {
             resource: data.clone(),
+            password_hash: password_hash.clone(),
         },
         Action::Replace { if_match, .. } => UserCommand::Replace {
             resource: data.clone(),
+            password_hash: password_hash.clone(),
             if_match: *if_match,
         },
         Action::Patch { if_match, .. } => UserCommand::Patch {
             body: data.clone(),
+            password_hash: password_hash.clone(),
             if_match: *if_match,
         },
         Action::Delete { if_match, .. } => UserCommand::Delete {

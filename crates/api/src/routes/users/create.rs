@@ -5,23 +5,26 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use domain::user::UserCommand;
 use uuid::Uuid;
 
-use super::{tenant, written};
+use super::{password, tenant, written};
 use crate::render::user_location;
 use crate::write::write_user;
 use crate::{ApiError, AppState, body, selection};
 
-/// Provisions a user: 201 with `Location` and the stored resource.
+/// Provisions a user: 201 with `Location` and the stored resource. A
+/// `password` is hashed here and never stored or returned as sent.
 pub async fn create_user(
     state: web::Data<AppState>,
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let selection = selection::from_query(request.query_string())?;
-    let resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let mut resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let password_hash = password::hash(scim::schema::take_password(&mut resource)?).await?;
     let user_id = Uuid::now_v7();
     let outcome = write_user(&state, &request, tenant(&request), user_id, 201, || {
         UserCommand::Provision {
             resource: resource.clone(),
+            password_hash: password_hash.clone(),
         }
     })
     .await?;

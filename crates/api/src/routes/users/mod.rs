@@ -4,6 +4,7 @@ mod create;
 mod delete;
 mod get;
 mod list;
+pub(super) mod password;
 mod patch;
 mod replace;
 mod search;

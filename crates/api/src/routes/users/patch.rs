@@ -5,12 +5,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::user::UserCommand;
 
-use super::{tenant, user_id, written};
+use super::{password, tenant, user_id, written};
 use crate::render::if_match;
 use crate::write::write_user;
 use crate::{ApiError, AppState, body, selection};
 
-/// Applies a PatchOp message: 200 with the resource as it now stands.
+/// Applies a PatchOp message: 200 with the resource as it now stands. The
+/// operations that set a `password` are taken out and hashed here.
 pub async fn patch_user(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -20,10 +21,12 @@ pub async fn patch_user(
     let selection = selection::from_query(request.query_string())?;
     let user_id = user_id(&path)?;
     let if_match = if_match(&request)?;
-    let body = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let mut body = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let password_hash = password::hash(scim::schema::take_patch_password(&mut body)?).await?;
     let outcome = write_user(&state, &request, tenant(&request), user_id, 200, || {
         UserCommand::Patch {
             body: body.clone(),
+            password_hash: password_hash.clone(),
             if_match,
         }
     })

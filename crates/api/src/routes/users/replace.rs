@@ -4,12 +4,13 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::user::UserCommand;
 
-use super::{tenant, user_id, written};
+use super::{password, tenant, user_id, written};
 use crate::render::if_match;
 use crate::write::write_user;
 use crate::{ApiError, AppState, body, selection};
 
-/// Replaces a user wholesale: 200 with the stored resource.
+/// Replaces a user wholesale: 200 with the stored resource. Without a
+/// `password` the user keeps the one it had.
 pub async fn replace_user(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -19,10 +20,12 @@ pub async fn replace_user(
     let selection = selection::from_query(request.query_string())?;
     let user_id = user_id(&path)?;
     let if_match = if_match(&request)?;
-    let resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let mut resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let password_hash = password::hash(scim::schema::take_password(&mut resource)?).await?;
     let outcome = write_user(&state, &request, tenant(&request), user_id, 200, || {
         UserCommand::Replace {
             resource: resource.clone(),
+            password_hash: password_hash.clone(),
             if_match,
         }
     })
