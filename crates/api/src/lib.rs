@@ -20,6 +20,7 @@ mod render;
 mod routes;
 mod selection;
 mod state;
+mod user_groups;
 mod write;
 
 pub use auth::{TOKEN_CACHE_TTL, Tokens};

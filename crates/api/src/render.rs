@@ -22,6 +22,8 @@ pub struct UserView<'a> {
     pub version: i64,
     pub created: OffsetDateTime,
     pub last_modified: OffsetDateTime,
+    /// The groups it belongs to (see `user_groups`); empty leaves `groups` out.
+    pub groups: &'a [store::UserGroup],
 }
 
 /// The weak ETag of a resource version.
@@ -96,6 +98,9 @@ pub fn user_json(request: &HttpRequest, view: &UserView<'_>, selection: &Selecti
         if !key.eq_ignore_ascii_case("schemas") {
             out.insert(key, value);
         }
+    }
+    if let Some(groups) = crate::user_groups::groups_json(request, view.groups) {
+        out.insert("groups".into(), groups);
     }
     out.insert(
         "meta".into(),

@@ -331,38 +331,26 @@ fn take_members(resource: Value) -> Result<(Value, Option<Vec<Uuid>>), Rejection
 }
 
 /// Turns a client's Group body (without members) into the resource rollcall
-/// stores: `id`, `meta` and `members` dropped, nulls unassigned,
-/// `displayName` required.
+/// stores: validated against the Group schema (`id` and `meta` dropped,
+/// nulls unassigned, types checked), `displayName` a non-blank string.
 fn accept_resource(resource: Value) -> Result<Value, ScimError> {
-    let Value::Object(fields) = resource else {
-        return Err(ScimError::bad_request(
-            ScimType::InvalidSyntax,
-            "a Group must be a JSON object",
-        ));
+    let resource = match resource {
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .filter(|(key, _)| !key.eq_ignore_ascii_case("members"))
+                .collect::<Map<String, Value>>(),
+        ),
+        other => other,
     };
-    let mut kept: Map<String, Value> = fields
-        .into_iter()
-        .filter(|(key, value)| {
-            let lower = key.to_ascii_lowercase();
-            !value.is_null() && !matches!(lower.as_str(), "id" | "meta" | "members")
-        })
-        .collect();
-    match kept
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case("displayName"))
-    {
-        Some((_, Value::String(name))) if !name.trim().is_empty() => {}
-        _ => {
-            return Err(ScimError::bad_request(
-                ScimType::InvalidValue,
-                "displayName is required and must be a non-empty string",
-            ));
-        }
+    let resource = scim::schema::GROUP.accept(resource)?;
+    match attribute(&resource, "displayName") {
+        Some(Value::String(name)) if !name.trim().is_empty() => Ok(resource),
+        _ => Err(ScimError::bad_request(
+            ScimType::InvalidValue,
+            "displayName is required and must be a non-empty string",
+        )),
     }
-    if !kept.keys().any(|key| key.eq_ignore_ascii_case("schemas")) {
-        kept.insert("schemas".into(), Value::Array(vec![GROUP_SCHEMA.into()]));
-    }
-    Ok(Value::Object(kept))
 }
 
 #[cfg(test)]

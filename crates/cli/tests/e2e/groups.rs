@@ -537,3 +537,63 @@ async fn a_membership_the_log_does_not_hold_fails_verify() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_user_lists_its_direct_and_indirect_groups() {
+    let app = spawn_app().await;
+    let ada = app.provision("ada@contoso.com").await;
+    let team = group_of(&app, "Team", &[&ada]).await;
+    let department = group_of(&app, "Department", &[&team]).await;
+    // A cycle must not loop: the department back into the team.
+    let (status, _) = patch_group(
+        &app,
+        &team,
+        json!([{"op": "add", "path": "members", "value": [{"value": department}]}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, user) = app.get_user(&ada).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut groups: Vec<(String, String, String)> = user["groups"]
+        .as_array()
+        .expect("a groups array")
+        .iter()
+        .map(|g| {
+            (
+                g["value"].as_str().unwrap().to_owned(),
+                g["display"].as_str().unwrap().to_owned(),
+                g["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    groups.sort();
+    let mut expected = vec![
+        (team.clone(), "Team".to_owned(), "direct".to_owned()),
+        (
+            department.clone(),
+            "Department".to_owned(),
+            "indirect".to_owned(),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(groups, expected);
+
+    let (_, listed) = app.filter_users("userName eq \"ada@contoso.com\"").await;
+    assert_eq!(listed["Resources"][0]["groups"], user["groups"]);
+    let (_, lean) = app
+        .get(&format!("/Users/{ada}?excludedAttributes=groups"))
+        .await;
+    assert!(lean.get("groups").is_none(), "{lean}");
+
+    // groups is read-only: a client cannot set it.
+    let (status, patched) = app
+        .patch_user(
+            &ada,
+            json!([{"op": "replace", "path": "displayName", "value": "Ada"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{patched}");
+    assert_eq!(patched["groups"], user["groups"]);
+    app.stop().await;
+}

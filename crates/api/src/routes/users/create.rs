@@ -28,7 +28,7 @@ pub async fn create_user(
         }
     })
     .await?;
-    let mut response = written(&request, &outcome, StatusCode::CREATED, &selection);
+    let mut response = written(&request, &outcome, StatusCode::CREATED, &selection, &[]);
     response.headers_mut().insert(
         header::LOCATION,
         header::HeaderValue::from_str(&user_location(&request, user_id))

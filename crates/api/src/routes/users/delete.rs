@@ -27,6 +27,7 @@ pub async fn delete_user(
         &outcome,
         StatusCode::NO_CONTENT,
         &Selection::all(),
+        &[],
     );
     response
         .headers_mut()

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::{tenant, user_id};
 use crate::error::SCIM_JSON;
 use crate::render::{UserView, etag_header, if_none_match, user_json};
+use crate::user_groups::groups_of;
 use crate::{ApiError, AppState, selection};
 use scim::ScimError;
 
@@ -32,12 +33,14 @@ pub async fn get_user(
             .insert_header(etag_header(record.row.version))
             .finish());
     }
+    let groups = groups_of(&state, tenant.org_id, &[user_id], &selection).await?;
     let view = UserView {
         user_id,
         resource: &record.row.resource,
         version: record.row.version,
         created: record.row.created_at,
         last_modified: record.row.updated_at,
+        groups: groups.get(&user_id).map_or(&[], Vec::as_slice),
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, SCIM_JSON))

@@ -8,6 +8,7 @@ use super::tenant;
 use crate::error::SCIM_JSON;
 use crate::query::ListParams;
 use crate::render::{UserView, list_json, user_json};
+use crate::user_groups::groups_of;
 use crate::{ApiError, AppState, selection};
 
 /// A page of users; an empty result is `200` with `"Resources": []`.
@@ -37,6 +38,8 @@ pub(super) async fn list_page(
         params.count,
     )
     .await?;
+    let ids: Vec<_> = users.iter().map(|user| user.user_id).collect();
+    let groups = groups_of(state, tenant.org_id, &ids, &selection).await?;
     let resources = users
         .iter()
         .map(|user| {
@@ -48,6 +51,7 @@ pub(super) async fn list_page(
                     version: user.row.version,
                     created: user.row.created_at,
                     last_modified: user.row.updated_at,
+                    groups: groups.get(&user.user_id).map_or(&[], Vec::as_slice),
                 },
                 &selection,
             )

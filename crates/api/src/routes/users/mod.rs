@@ -73,6 +73,7 @@ fn written(
     outcome: &WriteOutcome,
     status: StatusCode,
     selection: &Selection,
+    groups: &[store::UserGroup],
 ) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response.insert_header((header::CONTENT_TYPE, SCIM_JSON));
@@ -85,6 +86,7 @@ fn written(
                 version: outcome.version,
                 created: outcome.created,
                 last_modified: outcome.last_modified,
+                groups,
             };
             response.body(user_json(request, &view, selection).to_string())
         }

@@ -7,6 +7,7 @@ use domain::user::UserCommand;
 
 use super::{password, tenant, user_id, written};
 use crate::render::if_match;
+use crate::user_groups::groups_of;
 use crate::write::write_user;
 use crate::{ApiError, AppState, body, selection};
 
@@ -31,5 +32,14 @@ pub async fn patch_user(
         }
     })
     .await?;
-    Ok(written(&request, &outcome, StatusCode::OK, &selection))
+    let org_id = tenant(&request).org_id;
+    let groups = groups_of(&state, org_id, &[user_id], &selection).await?;
+    let groups = groups.get(&user_id).map_or(&[][..], Vec::as_slice);
+    Ok(written(
+        &request,
+        &outcome,
+        StatusCode::OK,
+        &selection,
+        groups,
+    ))
 }
