@@ -27,6 +27,8 @@ create table scim_group_members (
     group_id    uuid not null,
     member_id   uuid not null,
     member_type text not null check (member_type in ('User', 'Group')),
+    -- The `display` the client sent with the member, as sent.
+    display     text,
     primary key (org_id, group_id, member_id)
 );
 -- A user's groups, and the memberships a deleted user or group leaves.

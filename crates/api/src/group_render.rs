@@ -88,11 +88,15 @@ pub fn member_json(request: &HttpRequest, member: &Member) -> Value {
         domain::group::MemberKind::User => "Users",
         domain::group::MemberKind::Group => "Groups",
     };
-    json!({
+    let mut json = json!({
         "value": member.value.to_string(),
         "$ref": location(request, endpoint, member.value),
         "type": member.kind.as_str(),
-    })
+    });
+    if let Some(display) = &member.display {
+        json["display"] = Value::String(display.clone());
+    }
+    json
 }
 
 /// A group with its members, whole, for responses of bounded size.

@@ -103,7 +103,7 @@ pub async fn verify(pool: &Pool) -> anyhow::Result<Verdict> {
             by_group
                 .entry((org, group))
                 .or_default()
-                .push((member, *kind));
+                .push((member, kind.clone()));
         }
         by_group
     };

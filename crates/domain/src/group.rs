@@ -18,7 +18,7 @@ use crate::{Event, Rejection};
 
 mod members;
 
-pub use members::{Member, MemberKind, MemberOp, member_ids};
+pub use members::{Member, MemberKind, MemberOp, member_displays, member_ids};
 
 /// The core SCIM Group schema URI.
 pub const GROUP_SCHEMA: &str = scim::schema::CORE_GROUP_URN;
@@ -55,6 +55,8 @@ pub enum GroupCommand {
 pub struct GroupPlan {
     action: Action,
     member_ops: Vec<MemberOp>,
+    /// The `display` sent with members, kept with those that join.
+    displays: HashMap<Uuid, String>,
     if_match: Option<i64>,
 }
 
@@ -81,6 +83,13 @@ impl GroupPlan {
     /// Reads a command: the member values and member operations parsed, the
     /// rest left for [`decide`].
     pub fn read(command: GroupCommand) -> Result<GroupPlan, Rejection> {
+        let displays = match &command {
+            GroupCommand::Create { resource } | GroupCommand::Replace { resource, .. } => {
+                displays_in(resource)
+            }
+            GroupCommand::Patch { body, .. } => displays_in(body),
+            GroupCommand::Delete { .. } => HashMap::new(),
+        };
         let (action, member_ops, if_match) = match command {
             GroupCommand::Create { resource } => {
                 let (resource, members) = take_members(resource)?;
@@ -115,6 +124,7 @@ impl GroupPlan {
         Ok(GroupPlan {
             action,
             member_ops,
+            displays,
             if_match,
         })
     }
@@ -189,17 +199,18 @@ pub fn decide(
             return Ok(vec![Event::GroupDeleted {}]);
         }
     }
-    events.extend(member_events(&plan.member_ops, facts, group_id)?);
+    events.extend(member_events(plan, facts, group_id)?);
     Ok(events)
 }
 
 /// The net member changes of the operations, applied in order to what the
 /// facts say; only members whose state differs at the end are in the events.
 fn member_events(
-    ops: &[MemberOp],
+    plan: &GroupPlan,
     facts: &MemberFacts,
     group_id: Uuid,
 ) -> Result<Vec<Event>, ScimError> {
+    let ops = &plan.member_ops;
     // true: a member at the end; ids not in the map are as they were.
     let mut after: BTreeMap<Uuid, bool> = BTreeMap::new();
     for op in ops {
@@ -233,6 +244,7 @@ fn member_events(
             (false, true) => added.push(Member {
                 value: *id,
                 kind: facts.existing[id],
+                display: plan.displays.get(id).cloned(),
             }),
             (true, false) => removed.push(*id),
             _ => {}
@@ -307,6 +319,39 @@ fn existing(state: &GroupState, if_match: Option<i64>) -> Result<&Value, Rejecti
         }),
         _ => Ok(current),
     }
+}
+
+/// Every member `display` anywhere in a body (a `members` value, or a
+/// PATCH operation's value for `members` or with `members` in it).
+fn displays_in(body: &Value) -> HashMap<Uuid, String> {
+    let mut found = HashMap::new();
+    match body {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                if key.eq_ignore_ascii_case("members") {
+                    found.extend(member_displays(value));
+                } else if key.eq_ignore_ascii_case("value") && is_members_operation(fields) {
+                    found.extend(member_displays(value));
+                } else {
+                    found.extend(displays_in(value));
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| found.extend(displays_in(item))),
+        _ => {}
+    }
+    found
+}
+
+fn is_members_operation(operation: &Map<String, Value>) -> bool {
+    operation.iter().any(|(key, value)| {
+        key.eq_ignore_ascii_case("path")
+            && value
+                .as_str()
+                .is_some_and(|path| path.trim().eq_ignore_ascii_case("members"))
+    })
 }
 
 /// Separates `members` from the rest of a Group body.

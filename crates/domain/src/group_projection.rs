@@ -95,7 +95,7 @@ pub fn membership_change(stored: &StoredEvent) -> Option<MembershipChange> {
 pub type GroupTable = BTreeMap<(Uuid, Uuid), GroupRow>;
 
 /// The membership table, keyed by (organisation, group, member).
-pub type MemberTable = BTreeMap<(Uuid, Uuid, Uuid), MemberKind>;
+pub type MemberTable = BTreeMap<(Uuid, Uuid, Uuid), Member>;
 
 /// Groups and memberships folded in memory, as the projector keeps them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -122,9 +122,7 @@ pub fn fold_group_event(
                             MemberKind::Group => model.groups.contains_key(&(org, member.value)),
                         };
                         if exists {
-                            model
-                                .members
-                                .insert((org, stream, member.value), member.kind);
+                            model.members.insert((org, stream, member.value), member);
                         }
                     }
                 }
@@ -185,7 +183,7 @@ pub fn members_at<'a>(
     model
         .members
         .range((org_id, group_id, Uuid::nil())..=(org_id, group_id, Uuid::max()))
-        .map(|(&(_, _, value), &kind)| Member { value, kind })
+        .map(|(_, member)| member.clone())
         .collect()
 }
 
@@ -214,6 +212,7 @@ mod tests {
         Member {
             value: id,
             kind: MemberKind::User,
+            display: None,
         }
     }
 

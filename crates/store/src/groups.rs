@@ -193,7 +193,7 @@ pub async fn members_of(
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "select group_id, member_id, member_type from scim_group_members \
+            "select group_id, member_id, member_type, display from scim_group_members \
              where org_id = $1 and group_id = any($2) order by group_id, member_id",
         )
         .await?;
@@ -211,6 +211,7 @@ fn member(row: &Row, first: usize) -> Option<Member> {
     Some(Member {
         value: row.get(first),
         kind: MemberKind::parse(row.get(first + 1))?,
+        display: row.get(first + 2),
     })
 }
 
@@ -241,7 +242,7 @@ async fn send_members(
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "select member_id, member_type from scim_group_members \
+            "select member_id, member_type, display from scim_group_members \
              where org_id = $1 and group_id = $2 order by member_id",
         )
         .await?;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use domain::group::MemberKind;
+use domain::group::{Member, MemberKind};
 use domain::group_projection::{GroupModel, GroupRow};
 use domain::projection::UserTable;
 use uuid::Uuid;
@@ -46,7 +46,7 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         .await?;
     let member_rows = transaction
         .query(
-            "select org_id, group_id, member_id, member_type from scim_group_members",
+            "select org_id, group_id, member_id, member_type, display from scim_group_members",
             &[],
         )
         .await?;
@@ -74,7 +74,12 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
             StoreError::Inconsistent("a membership with an unknown member_type".into())
         })?;
         let key: (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
-        members.insert(key, kind);
+        let member = Member {
+            value: key.2,
+            kind,
+            display: row.get(4),
+        };
+        members.insert(key, member);
     }
     Ok(Snapshot {
         checkpoint,

@@ -4,6 +4,7 @@ mod bulk;
 mod discovery;
 mod groups;
 mod ops;
+mod search;
 mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -27,7 +28,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .configure(discovery::configure)
                 .service(
                     web::resource("/.search")
-                        .post(users::search_root)
+                        .post(search::search_everything)
                         .default_service(web::to(method_not_allowed)),
                 )
                 .route("/Me", web::route().to(me))

@@ -597,3 +597,58 @@ async fn a_user_lists_its_direct_and_indirect_groups() {
     assert_eq!(patched["groups"], user["groups"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn searches_find_groups_and_the_root_search_finds_both_types() {
+    let app = spawn_app().await;
+    let ada = app.provision("ada@contoso.com").await;
+    let (status, created) = create_group(
+        &app,
+        json!({"displayName": "ada@contoso.com", "members": [{"value": ada, "display": "Ada L."}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["members"][0]["display"], "Ada L.",
+        "display comes back as sent"
+    );
+    let group = created["id"].as_str().unwrap().to_owned();
+    let search = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "displayName eq \"ada@contoso.com\" or userName eq \"ada@contoso.com\"",
+        "attributes": ["id"],
+    });
+    let (status, found) = app
+        .send(call(&app, Method::POST, "/.search").body(search.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["totalResults"], 2, "{found}");
+    let ids: BTreeSet<String> = found["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ids_of_pair(&ada, &group));
+
+    // Paging runs across both types: users first, then groups.
+    let second = json!({"filter": search["filter"], "startIndex": 2, "count": 1});
+    let (_, page) = app
+        .send(call(&app, Method::POST, "/.search").body(second.to_string()))
+        .await;
+    assert_eq!(page["totalResults"], 2);
+    assert_eq!(page["Resources"][0]["id"], group);
+
+    let groups_only = json!({"filter": "displayName sw \"ada\""});
+    let (status, found) = app
+        .send(call(&app, Method::POST, "/Groups/.search").body(groups_only.to_string()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["totalResults"], 1);
+    assert_eq!(found["Resources"][0]["id"], group);
+    app.stop().await;
+}
+
+fn ids_of_pair(a: &str, b: &str) -> BTreeSet<String> {
+    [a.to_owned(), b.to_owned()].into()
+}

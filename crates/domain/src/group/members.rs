@@ -37,11 +37,14 @@ impl MemberKind {
 }
 
 /// One member as events carry it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Member {
     pub value: Uuid,
     #[serde(rename = "type")]
     pub kind: MemberKind,
+    /// The `display` the client sent with the member, kept as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
 }
 
 /// One change to the member list, in the order the request gave it.
@@ -73,9 +76,9 @@ impl MemberOp {
 }
 
 /// The ids of a `members` value: an array of `{"value": id, ...}` objects
-/// (other keys — `$ref`, `display`, `type` — are the server's to fill), or
-/// one such object. Ids that are no UUID cannot be members here: 400
-/// `invalidValue` naming them.
+/// (`$ref` and `type` are the server's to fill; `display` is read by
+/// [`member_displays`]), or one such object. Ids that are no UUID cannot be
+/// members here: 400 `invalidValue` naming them.
 pub fn member_ids(value: &Value) -> Result<Vec<Uuid>, ScimError> {
     let one = |item: &Value| -> Result<Uuid, ScimError> {
         let id = match item {
@@ -97,6 +100,28 @@ pub fn member_ids(value: &Value) -> Result<Vec<Uuid>, ScimError> {
         Value::Null => Ok(Vec::new()),
         item => Ok(vec![one(item)?]),
     }
+}
+
+/// The `display` strings a `members` value gives its members, by id.
+pub fn member_displays(value: &Value) -> Vec<(Uuid, String)> {
+    let items = match value {
+        Value::Array(items) => items.as_slice(),
+        item => std::slice::from_ref(item),
+    };
+    items
+        .iter()
+        .filter_map(|item| {
+            let fields = item.as_object()?;
+            let field = |name: &str| {
+                fields
+                    .iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                    .and_then(|(_, value)| value.as_str())
+            };
+            let id = Uuid::parse_str(field("value")?.trim()).ok()?;
+            Some((id, field("display")?.to_owned()))
+        })
+        .collect()
 }
 
 /// Splits a PATCH operation into what it does to the group's attributes and

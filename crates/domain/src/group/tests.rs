@@ -94,7 +94,8 @@ fn operations_apply_in_order_and_only_the_net_change_is_recorded() {
             Event::GroupMembersAdded {
                 members: vec![Member {
                     value: id(1),
-                    kind: MemberKind::User
+                    kind: MemberKind::User,
+                    display: None,
                 }]
             },
         ]
@@ -122,7 +123,8 @@ fn replacing_the_members_removes_the_others_and_adds_the_new() {
             Event::GroupMembersAdded {
                 members: vec![Member {
                     value: id(3),
-                    kind: MemberKind::User
+                    kind: MemberKind::User,
+                    display: None,
                 }]
             },
         ]
@@ -247,7 +249,8 @@ fn creating_needs_a_display_name_and_records_members_apart() {
             Event::GroupMembersAdded {
                 members: vec![Member {
                     value: id(1),
-                    kind: MemberKind::User
+                    kind: MemberKind::User,
+                    display: None,
                 }]
             },
         ]

@@ -45,8 +45,9 @@ impl GroupStatements {
             // (one may have been deleted after the add was decided): the same
             // rule as domain::group_projection::fold_group_event.
             transaction.prepare_cached(
-                "insert into scim_group_members (org_id, group_id, member_id, member_type) \
-                 select $1, $2, m.id, m.kind from unnest($3::uuid[], $4::text[]) as m(id, kind) \
+                "insert into scim_group_members (org_id, group_id, member_id, member_type, display) \
+                 select $1, $2, m.id, m.kind, m.display \
+                   from unnest($3::uuid[], $4::text[], $5::text[]) as m(id, kind, display) \
                   where exists (select 1 from scim_groups g where g.org_id = $1 and g.group_id = $2) \
                     and case m.kind \
                         when 'User' then exists (select 1 from scim_users u \
@@ -195,8 +196,15 @@ impl MembershipParams {
             MembershipChange::Add(members) => {
                 let ids: Vec<Uuid> = members.iter().map(|member| member.value).collect();
                 let kinds: Vec<&str> = members.iter().map(|member| member.kind.as_str()).collect();
+                let displays: Vec<Option<&str>> = members
+                    .iter()
+                    .map(|member| member.display.as_deref())
+                    .collect();
                 transaction
-                    .execute(&statements.add_members, &[org, stream, &ids, &kinds])
+                    .execute(
+                        &statements.add_members,
+                        &[org, stream, &ids, &kinds, &displays],
+                    )
                     .await?
             }
             MembershipChange::Remove(ids) => {

@@ -3,6 +3,8 @@
 mod read;
 mod write;
 
+pub(super) use read::group_page;
+
 use actix_web::web;
 use uuid::Uuid;
 
@@ -16,6 +18,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::resource("/Groups")
                 .post(write::create_group)
                 .get(read::list_groups)
+                .default_service(web::to(super::method_not_allowed)),
+        )
+        // Before `/Groups/{id}`, which would take `.search` for an id.
+        .service(
+            web::resource("/Groups/.search")
+                .post(read::search_groups)
                 .default_service(web::to(super::method_not_allowed)),
         )
         .service(

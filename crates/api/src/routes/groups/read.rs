@@ -12,8 +12,10 @@ use crate::error::SCIM_JSON;
 use crate::group_render::{group_json, group_with_members, streamed_group, wants_members};
 use crate::query::{Paging, unevaluable};
 use crate::render::{etag_header, if_none_match, list_json};
+use crate::routes::users::query_string;
 use crate::routes::users::tenant;
-use crate::{ApiError, AppState, selection};
+use crate::{ApiError, AppState, body, selection};
+use serde_json::Value;
 use store::{GroupQuery, GroupSort};
 
 /// One group of the caller's organisation, with `If-None-Match`.
@@ -50,7 +52,48 @@ pub async fn list_groups(
     state: web::Data<AppState>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let query_string = request.query_string();
+    list_page(&state, &request, request.query_string()).await
+}
+
+/// `POST /Groups/.search`: a SearchRequest answered as `GET /Groups`.
+pub async fn search_groups(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let query_string = query_string(&body)?;
+    list_page(&state, &request, &query_string).await
+}
+
+async fn list_page(
+    state: &AppState,
+    request: &HttpRequest,
+    query_string: &str,
+) -> Result<HttpResponse, ApiError> {
+    let paging = Paging::parse(query_string, state.settings.max_results)?;
+    let (total, resources) = group_page(
+        state,
+        request,
+        query_string,
+        paging.start_index - 1,
+        paging.count,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
+        .body(list_json(total, paging.start_index, resources).to_string()))
+}
+
+/// How many groups the list parameters match, and the JSON of those from
+/// `offset`, at most `limit`.
+pub(crate) async fn group_page(
+    state: &AppState,
+    request: &HttpRequest,
+    query_string: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Value>), ApiError> {
     let paging = Paging::parse(query_string, state.settings.max_results)?;
     let selection = selection::group_from_query(query_string)?;
     let query = match &paging.filter {
@@ -65,14 +108,14 @@ pub async fn list_groups(
         .map(|by| GroupSort::new(by, paging.descending))
         .transpose()
         .map_err(|error| unevaluable("sortBy", error))?;
-    let tenant = tenant(&request);
+    let tenant = tenant(request);
     let (total, groups) = store::list_groups(
         &state.pool,
         tenant.org_id,
         &query,
         sort.as_ref(),
-        paging.start_index - 1,
-        paging.count,
+        offset,
+        limit,
     )
     .await?;
     let mut members = if wants_members(&selection) {
@@ -88,7 +131,7 @@ pub async fn list_groups(
                 .as_mut()
                 .map(|all| all.remove(&group.group_id).unwrap_or_default());
             group_with_members(
-                &request,
+                request,
                 group.group_id,
                 &group.row,
                 listed.as_deref(),
@@ -96,7 +139,5 @@ pub async fn list_groups(
             )
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
-        .body(list_json(total, paging.start_index, resources).to_string()))
+    Ok((total, resources))
 }

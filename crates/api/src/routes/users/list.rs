@@ -10,6 +10,7 @@ use crate::query::ListParams;
 use crate::render::{UserView, list_json, user_json};
 use crate::user_groups::groups_of;
 use crate::{ApiError, AppState, selection};
+use serde_json::Value;
 
 /// A page of users; an empty result is `200` with `"Resources": []`.
 pub async fn list_users(
@@ -27,6 +28,29 @@ pub(super) async fn list_page(
     query_string: &str,
 ) -> Result<HttpResponse, ApiError> {
     let params = ListParams::parse(query_string, state.settings.max_results)?;
+    let (total, resources) = user_page(
+        state,
+        request,
+        query_string,
+        params.start_index - 1,
+        params.count,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
+        .body(list_json(total, params.start_index, resources).to_string()))
+}
+
+/// How many users the list parameters match, and the JSON of those from
+/// `offset`, at most `limit`.
+pub(crate) async fn user_page(
+    state: &AppState,
+    request: &HttpRequest,
+    query_string: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Value>), ApiError> {
+    let params = ListParams::parse(query_string, state.settings.max_results)?;
     let selection = selection::from_query(query_string)?;
     let tenant = tenant(request);
     let (total, users) = store::list_users(
@@ -34,8 +58,8 @@ pub(super) async fn list_page(
         tenant.org_id,
         &params.query,
         params.sort.as_ref(),
-        params.start_index - 1,
-        params.count,
+        offset,
+        limit,
     )
     .await?;
     let ids: Vec<_> = users.iter().map(|user| user.user_id).collect();
@@ -57,7 +81,5 @@ pub(super) async fn list_page(
             )
         })
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
-        .body(list_json(total, params.start_index, resources).to_string()))
+    Ok((total, resources))
 }

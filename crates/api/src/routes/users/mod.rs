@@ -46,8 +46,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
         );
 }
 
-/// `POST /.search` at the root: Users are the only resource type so far.
-pub use search::search_users as search_root;
+pub(crate) use list::user_page;
+pub(crate) use search::query_string;
 
 /// The tenant the gate put in the request.
 pub(crate) fn tenant(request: &HttpRequest) -> Tenant {

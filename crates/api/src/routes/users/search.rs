@@ -36,9 +36,9 @@ pub async fn search_users(
     list_page(&state, &request, &query_string).await
 }
 
-/// The `GET /Users` query string that asks what `body` asks. Unknown members
+/// The `GET` query string that asks what `body` asks. Unknown members
 /// are ignored; a `schemas` that is present must name the SearchRequest.
-fn query_string(body: &Value) -> Result<String, ApiError> {
+pub(crate) fn query_string(body: &Value) -> Result<String, ApiError> {
     let Some(members) = body.as_object() else {
         return Err(ApiError::syntax("a SearchRequest is a JSON object"));
     };
