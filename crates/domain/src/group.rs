@@ -328,9 +328,9 @@ fn displays_in(body: &Value) -> HashMap<Uuid, String> {
     match body {
         Value::Object(fields) => {
             for (key, value) in fields {
-                if key.eq_ignore_ascii_case("members") {
-                    found.extend(member_displays(value));
-                } else if key.eq_ignore_ascii_case("value") && is_members_operation(fields) {
+                let lists_members = key.eq_ignore_ascii_case("members")
+                    || (key.eq_ignore_ascii_case("value") && is_members_operation(fields));
+                if lists_members {
                     found.extend(member_displays(value));
                 } else {
                     found.extend(displays_in(value));
