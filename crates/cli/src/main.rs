@@ -106,6 +106,10 @@ enum Command {
         /// Seconds per measured request kind.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Only create the population and the big group, for a later run
+        /// (after `VACUUM ANALYZE`, as autovacuum would have run by then).
+        #[arg(long)]
+        setup_only: bool,
         /// Print the figures as JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -261,6 +265,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             members,
             clients,
             seconds,
+            setup_only,
             json,
         } => {
             let plan = bench::groups::GroupBenchPlan {
@@ -269,6 +274,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 clients: clients.max(1),
                 duration: Duration::from_secs(seconds.max(1)),
                 members,
+                setup_only,
             };
             let figures = bench::groups::run(&plan).await?;
             if json {

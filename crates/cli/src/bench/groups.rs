@@ -37,6 +37,8 @@ pub struct GroupBenchPlan {
     pub duration: Duration,
     /// Members of the big group.
     pub members: usize,
+    /// Only make the population and the big group (a later run reuses them).
+    pub setup_only: bool,
 }
 
 /// Figures for one request kind on one group.
@@ -149,24 +151,14 @@ pub async fn run(plan: &GroupBenchPlan) -> anyhow::Result<Vec<GroupFigures>> {
     let ids = target.population_ids(plan.members + spare).await?;
     let (members, spare) = ids.split_at(plan.members);
 
+    let big = big_group(&target, members).await?;
+    if plan.setup_only {
+        return Ok(Vec::new());
+    }
     let run = uuid::Uuid::new_v4().simple().to_string();
     let empty = target
         .create_group(&format!("bench-empty-{}", &run[..8]))
         .await?;
-    let big = target
-        .create_group(&format!("bench-big-{}", &run[..8]))
-        .await?;
-    let started = Instant::now();
-    for (n, chunk) in members.chunks(BATCH).enumerate() {
-        if !target.patch_members(&big, "add", chunk).await {
-            bail!("adding members {}.. to the big group failed", n * BATCH);
-        }
-    }
-    eprintln!(
-        "groups: built a group of {} members in {:.1} s",
-        members.len(),
-        started.elapsed().as_secs_f64()
-    );
 
     let mut figures = Vec::new();
     for (group, size) in [(&empty, 0), (&big, members.len())] {
@@ -188,6 +180,35 @@ pub async fn run(plan: &GroupBenchPlan) -> anyhow::Result<Vec<GroupFigures>> {
         figures.push(summary(label, members.len(), &samples));
     }
     Ok(figures)
+}
+
+/// The group `bench-big-<n>` with the first `n` population users, made
+/// (with PATCHes of 1,000) unless an earlier run left it.
+async fn big_group(target: &Target<'_>, members: &[String]) -> anyhow::Result<String> {
+    let name = format!("bench-big-{}", members.len());
+    let filter = encode_query_value(&format!("displayName eq \"{name}\""));
+    let found = target
+        .get(&format!(
+            "/Groups?filter={filter}&excludedAttributes=members"
+        ))
+        .await
+        .context("looking for the big group failed")?;
+    if let Some(id) = found["Resources"][0]["id"].as_str() {
+        eprintln!("groups: reusing {name}");
+        return Ok(id.to_owned());
+    }
+    let big = target.create_group(&name).await?;
+    let started = Instant::now();
+    for (n, chunk) in members.chunks(BATCH).enumerate() {
+        if !target.patch_members(&big, "add", chunk).await {
+            bail!("adding members {}.. to the big group failed", n * BATCH);
+        }
+    }
+    eprintln!(
+        "groups: built {name} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(big)
 }
 
 type Samples = Vec<(Duration, bool)>;
