@@ -652,3 +652,47 @@ async fn searches_find_groups_and_the_root_search_finds_both_types() {
 fn ids_of_pair(a: &str, b: &str) -> BTreeSet<String> {
     [a.to_owned(), b.to_owned()].into()
 }
+
+#[tokio::test]
+async fn put_replaces_attributes_and_members_only_when_sent() {
+    let app = spawn_app().await;
+    let a = app.provision("a@contoso.com").await;
+    let b = app.provision("b@contoso.com").await;
+    let group = group_of(&app, "Put", &[&a]).await;
+    group_of(&app, "Taken", &[]).await;
+    let put = |body: Value| {
+        let (app, group) = (&app, &group);
+        async move {
+            app.send(call(app, Method::PUT, &format!("/Groups/{group}")).body(body.to_string()))
+                .await
+        }
+    };
+
+    // Without members: the attributes change, the members stay.
+    let (status, body) =
+        put(json!({"schemas": [GROUP_SCHEMA], "displayName": "Put Renamed"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["displayName"], "Put Renamed");
+    assert_eq!(body["members"][0]["value"], a, "{body}");
+
+    // With members: they become exactly those.
+    let (status, body) =
+        put(json!({"displayName": "Put Renamed", "members": [{"value": b}]})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(member_ids(&app, &group).await, ids(&[&b]));
+
+    // Renaming onto another group's name is a conflict, in any case.
+    let (status, body) = put(json!({"displayName": "TAKEN"})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = patch_group(
+        &app,
+        &group,
+        json!([{"op": "replace", "path": "displayName", "value": "taken"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // And the old name is free again once the group is renamed.
+    let (status, _) = create_group(&app, json!({"displayName": "Put"})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    app.stop().await;
+}
