@@ -137,6 +137,7 @@ explain() { # explain NAME CONDITION VALUE WARMUP_VALUE... (one text parameter, 
     local name=$1 condition=$2 value=$3 warm
     shift 3
     {
+        [[ -z ${PLAN_MODE:-} ]] || echo "set plan_cache_mode = $PLAN_MODE;"
         echo "prepare ${name}_count (uuid, text) as select count(*) from scim_users where org_id = \$1 and $condition;"
         echo "prepare ${name}_page (uuid, text, bigint, bigint) as select $COLUMNS from scim_users where org_id = \$1 and $condition order by user_id offset \$3 limit \$4;"
         printf '\\o /dev/null\n'
@@ -160,5 +161,11 @@ warm=()
 for _ in 1 2 3 4 5 6; do warm+=("POP-$(pick)@WORK.BENCH.EXAMPLE.COM"); done
 explain email '(scim_work_emails(doc) @> array[lower($2::text)])' "POP-$(pick)@WORK.BENCH.EXAMPLE.COM" "${warm[@]}"
 warm=()
-for _ in 1 2 3 4 5 6; do warm+=("POP-$(pick | cut -c1-5)%"); done
-explain prefix '(lower(user_name) like lower($2::text))' "POP-$(pick | cut -c1-5)%" "${warm[@]}"
+for _ in 1 2 3 4 5 6; do warm+=("POP-$(pick | cut -c1-5)"); done
+# The store binds the prefix and the escaped LIKE pattern apart; with no LIKE
+# metacharacters in the prefix, `$2 || '%'` is that pattern.
+PREFIX_CONDITION='(lower(user_name) ~>=~ lower($2::text) and lower(user_name) ~<~ (lower($2::text) || chr(1114111)) and lower(user_name) like lower($2::text || '"'%'"'))'
+explain prefix "$PREFIX_CONDITION" "POP-$(pick | cut -c1-5)" "${warm[@]}"
+echo
+echo "=== the same prefix query with a generic plan (plan_cache_mode = force_generic_plan): still the index range ==="
+PLAN_MODE=force_generic_plan explain prefix_generic "$PREFIX_CONDITION" "POP-$(pick | cut -c1-5)" "${warm[@]}"

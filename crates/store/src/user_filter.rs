@@ -550,7 +550,12 @@ impl Translator {
                 },
                 _ => self.text_column("user_id::text", true, test, value),
             },
-            Column::UserName => self.text_column("user_name", false, test, value),
+            Column::UserName => match (test, value) {
+                (CompareOp::Sw, CompValue::String(prefix)) if !prefix.is_empty() => {
+                    self.prefix_range(prefix)
+                }
+                _ => self.text_column("user_name", false, test, value),
+            },
             Column::ExternalId => {
                 // Never null (so `not` works) and still an index condition.
                 format!(
@@ -566,6 +571,24 @@ impl Translator {
         } else {
             matched
         })
+    }
+
+    /// `userName sw "p"` as an explicit range over the prefix index
+    /// (`scim_users_user_name_prefix`, text_pattern_ops) plus the exact LIKE.
+    /// A LIKE alone is an index range only in a plan made for its value; the
+    /// plan cache may switch a prepared statement to a generic plan, which
+    /// could not use the index for an unknown pattern and scanned every user
+    /// of the organization. The range bounds are expressions of the
+    /// parameter, so every plan can use them. (A name whose character after
+    /// the prefix is U+10FFFF, a non-character, falls outside the range.)
+    fn prefix_range(&mut self, prefix: &str) -> String {
+        let low = self.text(prefix);
+        let pattern = self.text(like_pattern(prefix, CompareOp::Sw));
+        format!(
+            "(lower(user_name) ~>=~ lower({low}) \
+             and lower(user_name) ~<~ (lower({low}) || chr(1114111)) \
+             and lower(user_name) like lower({pattern}))"
+        )
     }
 
     /// `column op value` on a text column that is never null (or wrapped by the caller).

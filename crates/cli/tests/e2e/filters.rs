@@ -512,6 +512,45 @@ async fn plan(client: &tokio_postgres::Client, org_id: uuid::Uuid, filter: &str)
         .join("\n")
 }
 
+/// The generic plan (made without the values) of `filter` as a named
+/// prepared statement: what the plan cache may switch a statement to.
+async fn generic_plan(client: &tokio_postgres::Client, org_id: uuid::Uuid, filter: &str) -> String {
+    let query = store::UserFilter::new(scim::Filter::parse(filter).expect("a filter"))
+        .expect("a filter the store evaluates");
+    let condition = query.condition();
+    let mut values = vec![format!("'{org_id}'")];
+    for param in &condition.params {
+        match param {
+            store::Param::Text(text) => values.push(format!("'{}'", text.replace('\'', "''"))),
+            other => panic!("this check binds text only, not {other:?}"),
+        }
+    }
+    client
+        .batch_execute(&format!(
+            "set plan_cache_mode = force_generic_plan; \
+             prepare generic_check as select user_id from scim_users \
+             where org_id = $1::uuid and {}",
+            condition.text
+        ))
+        .await
+        .expect("a prepared statement");
+    let rows = client
+        .query(
+            &format!("explain execute generic_check({})", values.join(", ")),
+            &[],
+        )
+        .await
+        .expect("a plan");
+    client
+        .batch_execute("deallocate generic_check")
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|row| row.get::<_, String>(0))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[tokio::test]
 async fn matching_filters_are_index_lookups() {
     let app = spawn_app().await;
@@ -549,6 +588,12 @@ async fn matching_filters_are_index_lookups() {
     assert!(external.contains("scim_users_external_id"), "{external}");
     let prefix = plan(&client, org_id, "userName sw \"user42\"").await;
     assert!(prefix.contains("scim_users_user_name_prefix"), "{prefix}");
+    // A plan made without the value (the plan cache may switch a prepared
+    // statement to one) must still be a range over the prefix index.
+    let generic = generic_plan(&client, org_id, "userName sw \"user42\"").await;
+    assert!(generic.contains("scim_users_user_name_prefix"), "{generic}");
+    assert!(generic.contains("~>=~"), "a range, not a scan: {generic}");
+    client.batch_execute("reset plan_cache_mode").await.unwrap();
 
     // And the filter finds the user through the API's own path too.
     let query = store::UserQuery::filter(
