@@ -17,7 +17,7 @@ use store::{AppendError, AppendRequest};
 use uuid::Uuid;
 
 use crate::record::{Tenant, request_meta};
-use crate::write::wait_for_projection;
+use crate::write::{claims_and_releases, wait_for_projection};
 use crate::{ApiError, AppState};
 
 /// How often a write is decided again after losing its group to another.
@@ -73,6 +73,14 @@ pub async fn write_group(
         if before.resource.is_none() && !plan.is_create() {
             return Err(Rejection::NotFound("group").into());
         }
+        // The member facts come from the read tables: they must have folded
+        // every event of this group the decision is made on, or a member
+        // added or removed a moment ago would be judged by stale rows.
+        if !plan.is_create() && !folded_through(state, tenant, group_id, before.version).await? {
+            return Err(ApiError::Unavailable(
+                "the projector is behind the log; the group's members cannot be judged yet".into(),
+            ));
+        }
         let facts = store::member_facts(
             &state.pool,
             tenant.org_id,
@@ -120,6 +128,23 @@ pub async fn write_group(
     Err(AppendError::VersionConflict.into())
 }
 
+/// Whether the read tables hold the group at `version` or later, waiting
+/// (bounded, as a write waits) for the projector when they do not yet.
+async fn folded_through(
+    state: &AppState,
+    tenant: Tenant,
+    group_id: Uuid,
+    version: i64,
+) -> Result<bool, ApiError> {
+    let projected = || store::projected_group_version(&state.pool, tenant.org_id, group_id);
+    if projected().await?.unwrap_or(0) >= version {
+        return Ok(true);
+    }
+    let head = store::log_head(&state.pool).await?;
+    wait_for_projection(state, head).await;
+    Ok(projected().await?.unwrap_or(0) >= version)
+}
+
 fn attributes_after(before: &GroupState, events: &[Event]) -> Option<serde_json::Value> {
     events.iter().fold(before.clone(), group::evolve).resource
 }
@@ -129,17 +154,5 @@ fn key_changes(
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
 ) -> (Vec<UniqueKey>, Vec<UniqueKey>) {
-    let old = group::unique_keys(before);
-    let new = group::unique_keys(after);
-    let claims = new
-        .iter()
-        .filter(|key| !old.contains(key))
-        .cloned()
-        .collect();
-    let releases = old
-        .iter()
-        .filter(|key| !new.contains(key))
-        .cloned()
-        .collect();
-    (claims, releases)
+    claims_and_releases(group::unique_keys(before), group::unique_keys(after))
 }

@@ -113,8 +113,18 @@ pub async fn write_user_as(
 
 /// Unique values the write takes and gives up.
 fn key_changes(before: &UserState, after: &UserState) -> (Vec<UniqueKey>, Vec<UniqueKey>) {
-    let old = user::unique_keys(before.resource.as_ref());
-    let new = user::unique_keys(after.resource.as_ref());
+    claims_and_releases(
+        user::unique_keys(before.resource.as_ref()),
+        user::unique_keys(after.resource.as_ref()),
+    )
+}
+
+/// The unique values in `new` but not `old` (to claim) and in `old` but
+/// not `new` (to release).
+pub(crate) fn claims_and_releases(
+    old: Vec<UniqueKey>,
+    new: Vec<UniqueKey>,
+) -> (Vec<UniqueKey>, Vec<UniqueKey>) {
     let claims = new
         .iter()
         .filter(|key| !old.contains(key))

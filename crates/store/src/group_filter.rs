@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::user_filter::{InvalidFilter, Param, Sql};
+use crate::user_filter::{InvalidFilter, Param, Sql, bind, like_pattern, sql_op};
 
 /// The `where` condition for `filter`, with parameters numbered from `$first`.
 pub fn condition(filter: &Filter, first: usize) -> Result<Sql, InvalidFilter> {
@@ -108,14 +108,7 @@ fn text_of(value: &CompValue) -> Option<String> {
 
 impl Translator {
     fn bind(&mut self, param: Param) -> String {
-        let cast = match param {
-            Param::Text(_) => "text",
-            Param::Uuid(_) => "uuid",
-            Param::Bool(_) => "boolean",
-            Param::Time(_) => "timestamptz",
-        };
-        self.params.push(param);
-        format!("${}::{cast}", self.first + self.params.len() - 1)
+        bind(&mut self.params, self.first, param)
     }
 
     fn filter(&mut self, filter: &Filter) -> Result<String, InvalidFilter> {
@@ -307,34 +300,6 @@ const MEMBER_JOIN: &str =
 
 fn is_sub(path: &AttrPath, name: &str) -> bool {
     path.urn.is_none() && path.sub.is_none() && path.name.eq_ignore_ascii_case(name)
-}
-
-fn sql_op(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "=",
-        CompareOp::Ne => "<>",
-        CompareOp::Gt => ">",
-        CompareOp::Ge => ">=",
-        CompareOp::Lt => "<",
-        CompareOp::Le => "<=",
-        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => "like",
-    }
-}
-
-/// A LIKE pattern for `co`/`sw`/`ew`, with `\`, `%` and `_` escaped.
-fn like_pattern(value: &str, op: CompareOp) -> String {
-    let mut escaped = String::with_capacity(value.len() + 2);
-    for c in value.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    match op {
-        CompareOp::Sw => format!("{escaped}%"),
-        CompareOp::Ew => format!("%{escaped}"),
-        _ => format!("%{escaped}%"),
-    }
 }
 
 #[cfg(test)]

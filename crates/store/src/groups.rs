@@ -135,6 +135,20 @@ pub async fn list_groups(
     Ok((total, groups))
 }
 
+/// The version of a group the read table holds, if it holds the group.
+pub async fn projected_group_version(
+    pool: &Pool,
+    org_id: Uuid,
+    group_id: Uuid,
+) -> Result<Option<i64>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached("select version from scim_groups where org_id = $1 and group_id = $2")
+        .await?;
+    let row = client.query_opt(&statement, &[&org_id, &group_id]).await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
 /// What a group decision must know about members (see
 /// [`domain::group::GroupPlan`]): which of `named` are members now (every
 /// member when `every`), and which of `named` are users or groups of the

@@ -29,7 +29,7 @@ pub use connect::{Database, connect, create_database_if_missing, migrate};
 pub use error::StoreError;
 pub use groups::{
     GroupQuery, GroupRecord, GroupSort, UserGroup, find_group, groups_of_users, list_groups,
-    member_facts, members_of, stream_members,
+    member_facts, members_of, projected_group_version, stream_members,
 };
 pub use log::{LogRow, log_head, read_after, read_group_attributes, read_stream};
 pub use projection::{Checkpoint, apply_changes, read_checkpoint, set_checkpoint};

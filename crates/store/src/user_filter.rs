@@ -189,8 +189,21 @@ fn as_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// Adds `param` to `params` (numbered from `$first`) and returns its
+/// placeholder, cast to its type.
+pub(crate) fn bind(params: &mut Vec<Param>, first: usize, param: Param) -> String {
+    let cast = match param {
+        Param::Text(_) => "text",
+        Param::Uuid(_) => "uuid",
+        Param::Bool(_) => "boolean",
+        Param::Time(_) => "timestamptz",
+    };
+    params.push(param);
+    format!("${}::{cast}", first + params.len() - 1)
+}
+
 /// A LIKE pattern for `co`/`sw`/`ew`, with `\`, `%` and `_` escaped.
-fn like_pattern(value: &str, op: CompareOp) -> String {
+pub(crate) fn like_pattern(value: &str, op: CompareOp) -> String {
     let mut escaped = String::with_capacity(value.len() + 2);
     for c in value.chars() {
         if matches!(c, '\\' | '%' | '_') {
@@ -206,7 +219,7 @@ fn like_pattern(value: &str, op: CompareOp) -> String {
 }
 
 /// The SQL operator of an `eq`/ordering comparison.
-fn sql_op(op: CompareOp) -> &'static str {
+pub(crate) fn sql_op(op: CompareOp) -> &'static str {
     match op {
         CompareOp::Eq => "=",
         CompareOp::Ne => "<>",
@@ -237,14 +250,7 @@ impl Translator {
     }
 
     fn bind(&mut self, param: Param) -> String {
-        let cast = match param {
-            Param::Text(_) => "text",
-            Param::Uuid(_) => "uuid",
-            Param::Bool(_) => "boolean",
-            Param::Time(_) => "timestamptz",
-        };
-        self.params.push(param);
-        format!("${}::{cast}", self.first + self.params.len() - 1)
+        bind(&mut self.params, self.first, param)
     }
 
     fn text(&mut self, value: impl Into<String>) -> String {

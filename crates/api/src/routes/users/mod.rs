@@ -66,6 +66,21 @@ fn user_id(raw: &str) -> Result<Uuid, ApiError> {
     })
 }
 
+/// [`written`] for a write whose answer shows the user's groups (PUT, PATCH).
+async fn written_with_groups(
+    state: &crate::AppState,
+    request: &HttpRequest,
+    outcome: &WriteOutcome,
+    status: StatusCode,
+    selection: &Selection,
+) -> Result<HttpResponse, ApiError> {
+    let org_id = tenant(request).org_id;
+    let user_id = outcome.user_id;
+    let groups = crate::user_groups::groups_of(state, org_id, &[user_id], selection).await?;
+    let groups = groups.get(&user_id).map_or(&[][..], Vec::as_slice);
+    Ok(written(request, outcome, status, selection, groups))
+}
+
 /// The response to a write: the user's JSON (as `selection` asks) with its
 /// ETag, marked as recorded when it became events.
 fn written(

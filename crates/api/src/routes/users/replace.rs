@@ -4,9 +4,8 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::user::UserCommand;
 
-use super::{password, tenant, user_id, written};
+use super::{password, tenant, user_id, written_with_groups};
 use crate::render::if_match;
-use crate::user_groups::groups_of;
 use crate::write::write_user;
 use crate::{ApiError, AppState, body, selection};
 
@@ -31,14 +30,5 @@ pub async fn replace_user(
         }
     })
     .await?;
-    let org_id = tenant(&request).org_id;
-    let groups = groups_of(&state, org_id, &[user_id], &selection).await?;
-    let groups = groups.get(&user_id).map_or(&[][..], Vec::as_slice);
-    Ok(written(
-        &request,
-        &outcome,
-        StatusCode::OK,
-        &selection,
-        groups,
-    ))
+    written_with_groups(&state, &request, &outcome, StatusCode::OK, &selection).await
 }
