@@ -700,20 +700,9 @@ async fn put_replaces_attributes_and_members_only_when_sent() {
 #[tokio::test]
 async fn another_organizations_user_cannot_be_a_member() {
     let app = spawn_app().await;
-    let stack = app.stack.as_ref().unwrap();
-    let other =
-        rollcall::admin::create_organization(&stack.appender, "Fabrikam", "owner@fabrikam.test")
-            .await
-            .unwrap();
-    let other_token = rollcall::admin::issue_token_for(
-        &stack.pool,
-        &stack.appender,
-        other.org_id,
-        time::OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap()
-    .token;
+    let other_token = app
+        .other_organization("Fabrikam", "owner@fabrikam.test")
+        .await;
     let (status, theirs) = app
         .send(
             app.client

@@ -379,6 +379,23 @@ impl TestApp {
             .await
     }
 
+    /// Creates a second organization in this stack; returns its SCIM token.
+    pub async fn other_organization(&self, name: &str, owner_email: &str) -> String {
+        let stack = self.stack.as_ref().expect("a running stack");
+        let other = rollcall::admin::create_organization(&stack.appender, name, owner_email)
+            .await
+            .expect("a second organization");
+        rollcall::admin::issue_token_for(
+            &stack.pool,
+            &stack.appender,
+            other.org_id,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .expect("its token")
+        .token
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.send(self.request(reqwest::Method::GET, path)).await
     }

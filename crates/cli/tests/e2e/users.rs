@@ -2,7 +2,6 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::helpers::{USER_SCHEMA, entra_user, spawn_app};
@@ -389,20 +388,9 @@ async fn discovery_documents_describe_what_is_implemented() {
 async fn another_organizations_users_are_invisible() {
     let app = spawn_app().await;
     let id = app.provision("tenant.a@contoso.com").await;
-    let stack = app.stack.as_ref().unwrap();
-    let other =
-        rollcall::admin::create_organization(&stack.appender, "Fabrikam", "owner@fabrikam.test")
-            .await
-            .unwrap();
-    let other_token = rollcall::admin::issue_token_for(
-        &stack.pool,
-        &stack.appender,
-        other.org_id,
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    .unwrap()
-    .token;
+    let other_token = app
+        .other_organization("Fabrikam", "owner@fabrikam.test")
+        .await;
     let as_other = |path: String| {
         app.client
             .get(format!("{}{path}", app.base))
