@@ -48,6 +48,7 @@ impl GroupQuery {
 pub struct GroupSort(String);
 
 impl GroupSort {
+    /// The order for `sortBy`/`sortOrder`, or why groups cannot sort so.
     pub fn new(by: &AttrPath, descending: bool) -> Result<GroupSort, InvalidFilter> {
         group_filter::order_by(Some(by), descending).map(GroupSort)
     }
