@@ -268,3 +268,115 @@ fn display_names_are_unique_case_insensitively() {
     assert_eq!(keys[0].key, "ops team");
     assert_eq!(keys[0].kind, "groupDisplayName");
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    /// A member operation on ids 1..=12, as a PATCH operation and as what it
+    /// means for a plain set.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(Vec<u128>),
+        Remove(Vec<u128>),
+        Replace(Vec<u128>),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let ids = proptest::collection::vec(1u128..=12, 0..5);
+        prop_oneof![
+            ids.clone().prop_map(Op::Add),
+            ids.clone().prop_map(Op::Remove),
+            ids.prop_map(Op::Replace),
+        ]
+    }
+
+    fn operation(op: &Op) -> Value {
+        let (name, ids) = match op {
+            Op::Add(ids) => ("add", ids),
+            Op::Remove(ids) => ("remove", ids),
+            Op::Replace(ids) => ("replace", ids),
+        };
+        json!({"op": name, "path": "members", "value": ids.iter().map(|n| value(*n)).collect::<Vec<_>>()})
+    }
+
+    fn model(start: &BTreeSet<u128>, ops: &[Op]) -> BTreeSet<u128> {
+        let mut set = start.clone();
+        for op in ops {
+            match op {
+                Op::Add(ids) => set.extend(ids),
+                Op::Remove(ids) => ids.iter().for_each(|id| {
+                    set.remove(id);
+                }),
+                Op::Replace(ids) => set = ids.iter().copied().collect(),
+            }
+        }
+        set
+    }
+
+    /// The member set after folding `events` onto `start`.
+    fn fold(start: &BTreeSet<u128>, events: &[Event]) -> BTreeSet<u128> {
+        let mut set = start.clone();
+        for event in events {
+            match event {
+                Event::GroupMembersAdded { members } => {
+                    set.extend(members.iter().map(|m| m.value.as_u128()))
+                }
+                Event::GroupMembersRemoved { members } => members.iter().for_each(|id| {
+                    set.remove(&id.as_u128());
+                }),
+                _ => {}
+            }
+        }
+        set
+    }
+
+    fn decided(start: &BTreeSet<u128>, ops: &[Op]) -> Vec<Event> {
+        let facts = MemberFacts {
+            current: start.iter().map(|n| id(*n)).collect(),
+            existing: users(&(1..=12).collect::<Vec<_>>()),
+        };
+        let operations: Vec<Value> = ops.iter().map(operation).collect();
+        patch(&created(), Value::Array(operations), &facts).expect("valid member operations")
+    }
+
+    proptest! {
+        /// Whatever the operations, the events carry exactly the difference
+        /// between the set before and the set the operations mean, and
+        /// nothing when there is none.
+        #[test]
+        fn events_carry_exactly_the_net_change(
+            start in proptest::collection::btree_set(1u128..=12, 0..8),
+            ops in proptest::collection::vec(op(), 1..6),
+        ) {
+            let events = decided(&start, &ops);
+            let expected = model(&start, &ops);
+            prop_assert_eq!(fold(&start, &events), expected.clone());
+            let changed: usize = events.iter().map(|event| match event {
+                Event::GroupMembersAdded { members } => members.len(),
+                Event::GroupMembersRemoved { members } => members.len(),
+                _ => 0,
+            }).sum();
+            prop_assert_eq!(changed, start.symmetric_difference(&expected).count());
+        }
+
+        /// Two clients adding and removing different members, each deciding
+        /// on the same state, land the same whichever is appended first.
+        #[test]
+        fn member_changes_on_different_members_commute(
+            start in proptest::collection::btree_set(1u128..=12, 0..8),
+            first in proptest::collection::vec(1u128..=6, 0..4),
+            second in proptest::collection::vec(7u128..=12, 0..4),
+            first_removes in any::<bool>(),
+            second_removes in any::<bool>(),
+        ) {
+            let as_op = |ids: Vec<u128>, remove: bool| if remove { Op::Remove(ids) } else { Op::Add(ids) };
+            let one = decided(&start, &[as_op(first, first_removes)]);
+            let two = decided(&start, &[as_op(second, second_removes)]);
+            let one_then_two: Vec<Event> = one.iter().chain(&two).cloned().collect();
+            let two_then_one: Vec<Event> = two.iter().chain(&one).cloned().collect();
+            prop_assert_eq!(fold(&start, &one_then_two), fold(&start, &two_then_one));
+        }
+    }
+}
