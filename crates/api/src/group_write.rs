@@ -12,7 +12,7 @@ use std::time::Duration;
 use actix_web::HttpRequest;
 use domain::group::{self, GroupCommand, GroupPlan, GroupState};
 use domain::user::UniqueKey;
-use domain::{Event, Rejection};
+use domain::{Event, Rejection, RequestMeta};
 use store::{AppendError, AppendRequest};
 use uuid::Uuid;
 
@@ -47,6 +47,18 @@ pub async fn write_group(
         Some(tenant.token_id),
         success_status,
     );
+    write_group_as(state, tenant, group_id, meta, command).await
+}
+
+/// [`write_group`] for a write that is one part of a request (a `/Bulk`
+/// operation): the events carry `meta` as given.
+pub async fn write_group_as(
+    state: &AppState,
+    tenant: Tenant,
+    group_id: Uuid,
+    meta: RequestMeta,
+    command: GroupCommand,
+) -> Result<GroupWritten, ApiError> {
     let plan = GroupPlan::read(command)?;
     let named: Vec<Uuid> = plan.named_members().into_iter().collect();
     for attempt in 0..MAX_ATTEMPTS {

@@ -118,7 +118,7 @@ async fn each_operation_fails_on_its_own() {
             json!([
                 create("dup", entra_user("taken@contoso.com")),
                 {"method": "DELETE", "path": format!("/Users/{}", uuid::Uuid::now_v7())},
-                {"method": "POST", "path": "/Groups", "bulkId": "g", "data": {"displayName": "G"}},
+                {"method": "POST", "path": "/Widgets", "bulkId": "g", "data": {"displayName": "G"}},
                 create("ok", entra_user("fine@contoso.com")),
             ]),
         )
@@ -348,4 +348,56 @@ async fn a_bulk_that_changed_nothing_is_recorded_as_a_request() {
         .unwrap()
         .get(0);
     assert_eq!(events, 0);
+}
+
+#[tokio::test]
+async fn a_bulk_creates_users_and_a_group_that_lists_them() {
+    let app = spawn_app().await;
+    let (status, response) = app
+        .bulk(
+            Some(1),
+            json!([
+                create("u1", entra_user("one@contoso.com")),
+                create("u2", entra_user("two@contoso.com")),
+                {"method": "POST", "path": "/Groups", "bulkId": "g",
+                 "data": {"displayName": "Bulk Team", "members": [{"value": "bulkId:u1"}]}},
+                {"method": "PATCH", "path": "/Groups/bulkId:g", "data": {
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "add", "path": "members", "value": [{"value": "bulkId:u2"}]}]}},
+            ]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{response}");
+    assert_eq!(
+        statuses(&response),
+        ["201", "201", "201", "200"],
+        "{response}"
+    );
+    let location = response["Operations"][2]["location"].as_str().unwrap();
+    assert!(location.contains("/scim_v2/Groups/"), "{location}");
+    let group_id = location.rsplit('/').next().unwrap();
+    let (status, group) = app.get(&format!("/Groups/{group_id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(group["displayName"], "Bulk Team");
+    let members: Vec<&str> = group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    let user = |n: usize| {
+        response["Operations"][n]["location"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let mut expected = vec![user(0), user(1)];
+    expected.sort();
+    let mut members: Vec<String> = members.into_iter().map(str::to_owned).collect();
+    members.sort();
+    assert_eq!(members, expected);
+    app.stop().await;
 }

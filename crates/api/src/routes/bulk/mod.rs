@@ -1,17 +1,18 @@
-//! `POST /scim_v2/Bulk` (RFC 7644 §3.7): many Users operations in one request.
+//! `POST /scim_v2/Bulk` (RFC 7644 §3.7): many Users and Groups operations in
+//! one request.
 //!
 //! The request is read with its own size limit (`maxPayloadSize`, 413 past
 //! it) and parsed whole before anything runs: a malformed message or more
 //! than `maxOperations` operations (413) changes nothing. Then operations
 //! run one at a time, in the order sent, each through the same write path as
 //! the single-resource route it stands for, so each becomes its own events
-//! on its user's stream. `bulkId:` references resolve to users created by
-//! earlier operations ([`references`]). A failing operation answers with its
+//! on its user's or group's stream. `bulkId:` references resolve to users
+//! and groups created by earlier operations ([`references`]), so a group can
+//! list as members the users created before it in the same request. A failing operation answers with its
 //! own status and SCIM error body and the others carry on, until
 //! `failOnErrors` errors have occurred; the operations after that are not
 //! performed and are left out of the response. The response is 200 whenever
-//! the request was performed. Groups do not exist yet: their operations
-//! fail with 404.
+//! the request was performed.
 //!
 //! Recording. Every operation's record carries the bulk request's
 //! `request_id`, token, client and body digest, its own status, and a path

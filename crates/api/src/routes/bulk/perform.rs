@@ -1,8 +1,9 @@
-//! Performing one bulk operation through the write path the Users routes
-//! use, and the operation's entry in the BulkResponse.
+//! Performing one bulk operation through the write path the Users or Groups
+//! routes use, and the operation's entry in the BulkResponse.
 
 use actix_web::HttpRequest;
 use domain::RequestMeta;
+use domain::group::GroupCommand;
 use domain::user::UserCommand;
 use serde_json::{Value, json};
 use store::AccessRecord;
@@ -10,11 +11,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::references::References;
-use super::request::{Action, Operation};
+use super::request::{Action, Kind, Operation};
+use crate::group_render::group_location;
+use crate::group_write::write_group_as;
 use crate::record::{Tenant, request_meta};
 use crate::render::{etag, user_location};
 use crate::routes::users::password;
-use crate::write::{WriteOutcome, write_user_as};
+use crate::write::write_user_as;
 use crate::{ApiError, AppState};
 
 /// What became of one operation.
@@ -46,17 +49,21 @@ pub async fn perform(
         entry["bulkId"] = Value::from(bulk_id.as_str());
     }
     let (status, appended, detail) = match run(context, index, operation, references).await {
-        Ok((status, outcome)) => {
+        Ok((status, done)) => {
             if let (Some(bulk_id), Ok(Action::Create { .. })) =
                 (&operation.bulk_id, &operation.action)
             {
-                references.created(bulk_id, outcome.user_id);
+                references.created(bulk_id, done.id);
             }
-            entry["location"] = Value::from(user_location(context.request, outcome.user_id));
-            if outcome.resource.is_some() {
-                entry["version"] = Value::from(etag(outcome.version));
+            let location = match operation.kind {
+                Kind::User => user_location(context.request, done.id),
+                Kind::Group => group_location(context.request, done.id),
+            };
+            entry["location"] = Value::from(location);
+            if let Some(version) = done.version {
+                entry["version"] = Value::from(etag(version));
             }
-            (status, outcome.appended, None)
+            (status, done.appended, None)
         }
         Err(error) => {
             match &error {
@@ -85,32 +92,56 @@ pub async fn perform(
     }
 }
 
+/// What a performed operation left.
+struct Done {
+    /// The user or group it wrote.
+    id: Uuid,
+    /// Its version after the write; `None` once deleted.
+    version: Option<i64>,
+    appended: bool,
+}
+
 /// Resolves the operation's references and writes it: its status and outcome.
 async fn run(
     context: &Context<'_>,
     index: usize,
     operation: &Operation,
     references: &References,
-) -> Result<(u16, WriteOutcome), ApiError> {
+) -> Result<(u16, Done), ApiError> {
     let action = operation.action.clone()?;
-    let mut data = match action.data() {
+    let data = match action.data() {
         Some(data) => references.substitute(index, data)?,
         None => Value::Null,
     };
-    let password = match &action {
+    let (id, status) = match &action {
+        Action::Create { .. } => (Uuid::now_v7(), 201),
+        Action::Replace { target, .. } | Action::Patch { target, .. } => {
+            (references.resolve_target(index, target)?, 200)
+        }
+        Action::Delete { target, .. } => (references.resolve_target(index, target)?, 204),
+    };
+    let meta = operation_meta(context, index, operation, status);
+    let done = match operation.kind {
+        Kind::User => write_user_operation(context, &action, data, id, meta).await?,
+        Kind::Group => write_group_operation(context, &action, data, id, meta).await?,
+    };
+    Ok((status, done))
+}
+
+async fn write_user_operation(
+    context: &Context<'_>,
+    action: &Action,
+    mut data: Value,
+    user_id: Uuid,
+    meta: RequestMeta,
+) -> Result<Done, ApiError> {
+    let password = match action {
         Action::Create { .. } | Action::Replace { .. } => scim::schema::take_password(&mut data)?,
         Action::Patch { .. } => scim::schema::take_patch_password(&mut data)?,
         Action::Delete { .. } => None,
     };
     let password_hash = password::hash(password).await?;
-    let (user_id, status) = match &action {
-        Action::Create { .. } => (Uuid::now_v7(), 201),
-        Action::Replace { user, .. } | Action::Patch { user, .. } => {
-            (references.resolve_user(index, user)?, 200)
-        }
-        Action::Delete { user, .. } => (references.resolve_user(index, user)?, 204),
-    };
-    let command = || match &action {
+    let command = || match action {
         Action::Create { .. } => UserCommand::Provision {
             resource: data.clone(),
             password_hash: password_hash.clone(),
@@ -129,9 +160,40 @@ async fn run(
             if_match: *if_match,
         },
     };
-    let meta = operation_meta(context, index, operation, status);
     let outcome = write_user_as(context.state, context.tenant, user_id, meta, command).await?;
-    Ok((status, outcome))
+    Ok(Done {
+        id: user_id,
+        version: outcome.resource.is_some().then_some(outcome.version),
+        appended: outcome.appended,
+    })
+}
+
+async fn write_group_operation(
+    context: &Context<'_>,
+    action: &Action,
+    data: Value,
+    group_id: Uuid,
+    meta: RequestMeta,
+) -> Result<Done, ApiError> {
+    let command = match action.clone() {
+        Action::Create { .. } => GroupCommand::Create { resource: data },
+        Action::Replace { if_match, .. } => GroupCommand::Replace {
+            resource: data,
+            if_match,
+        },
+        Action::Patch { if_match, .. } => GroupCommand::Patch {
+            body: data,
+            if_match,
+        },
+        Action::Delete { if_match, .. } => GroupCommand::Delete { if_match },
+    };
+    let deletes = matches!(command, GroupCommand::Delete { .. });
+    let written = write_group_as(context.state, context.tenant, group_id, meta, command).await?;
+    Ok(Done {
+        id: group_id,
+        version: (!deletes).then_some(written.version),
+        appended: written.appended,
+    })
 }
 
 /// The record of one operation: the bulk request's id, token, client and

@@ -15,7 +15,7 @@ use scim::{ScimError, ScimType};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::request::{Operation, UserRef};
+use super::request::{Operation, Target};
 
 /// What marks a reference.
 pub const PREFIX: &str = "bulkId:";
@@ -49,16 +49,16 @@ impl References {
         }
     }
 
-    /// Records that the operation with `bulk_id` created user `id`.
+    /// Records that the operation with `bulk_id` created user or group `id`.
     pub fn created(&mut self, bulk_id: &str, id: Uuid) {
         self.created.insert(bulk_id.to_owned(), id);
     }
 
-    /// The user a path names, for operation `index`.
-    pub fn resolve_user(&self, index: usize, user: &UserRef) -> Result<Uuid, ScimError> {
-        match user {
-            UserRef::Id(id) => Ok(*id),
-            UserRef::BulkId(bulk_id) => self.resolve(index, bulk_id),
+    /// The user or group a path names, for operation `index`.
+    pub fn resolve_target(&self, index: usize, target: &Target) -> Result<Uuid, ScimError> {
+        match target {
+            Target::Id(id) => Ok(*id),
+            Target::BulkId(bulk_id) => self.resolve(index, bulk_id),
         }
     }
 
@@ -106,7 +106,7 @@ impl References {
                 "bulkId {bulk_id:?} belongs to operation {declarer}, which comes later; operations are performed in order"
             ))),
             Some(&declarer) => Err(conflict(format!(
-                "bulkId {bulk_id:?} names no user: operation {declarer} did not create one"
+                "bulkId {bulk_id:?} names nothing: operation {declarer} did not create a resource"
             ))),
         }
     }
@@ -210,10 +210,10 @@ mod tests {
         let id = Uuid::now_v7();
         references.created("q1", id);
         assert_eq!(
-            references.resolve_user(1, &UserRef::BulkId("q1".into())),
+            references.resolve_target(1, &Target::BulkId("q1".into())),
             Ok(id)
         );
-        assert_eq!(references.resolve_user(1, &UserRef::Id(id)), Ok(id));
+        assert_eq!(references.resolve_target(1, &Target::Id(id)), Ok(id));
     }
 
     #[test]
@@ -234,7 +234,7 @@ mod tests {
             {"method": "DELETE", "path": "/Users/bulkId:q1"},
         ]));
         let error = References::new(&ops)
-            .resolve_user(1, &UserRef::BulkId("q1".into()))
+            .resolve_target(1, &Target::BulkId("q1".into()))
             .unwrap_err();
         assert_eq!(error.status, 409);
         assert!(error.detail.contains("did not create"), "{}", error.detail);

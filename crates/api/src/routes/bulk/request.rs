@@ -22,6 +22,13 @@ pub struct BulkRequest {
     pub operations: Vec<Operation>,
 }
 
+/// The resource type an operation's path names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Group,
+}
+
 /// One entry of `Operations`: what the response echoes, and what to do or
 /// why it cannot be done.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,29 +38,31 @@ pub struct Operation {
     pub bulk_id: Option<String>,
     /// The path as sent (`""` when missing).
     pub path: String,
+    /// Whether the path names Users or Groups; `User` when it names neither.
+    pub kind: Kind,
     pub action: Result<Action, ScimError>,
 }
 
 /// What a well-formed operation asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// `POST /Users`.
+    /// `POST /Users` or `POST /Groups`.
     Create { data: Value },
-    /// `PUT /Users/{id}`.
+    /// `PUT /Users/{id}` or `PUT /Groups/{id}`.
     Replace {
-        user: UserRef,
+        target: Target,
         data: Value,
         if_match: Option<i64>,
     },
-    /// `PATCH /Users/{id}` with a PatchOp message.
+    /// `PATCH` of a user or group with a PatchOp message.
     Patch {
-        user: UserRef,
+        target: Target,
         data: Value,
         if_match: Option<i64>,
     },
-    /// `DELETE /Users/{id}`.
+    /// `DELETE` of a user or group.
     Delete {
-        user: UserRef,
+        target: Target,
         if_match: Option<i64>,
     },
 }
@@ -70,11 +79,11 @@ impl Action {
     }
 }
 
-/// The user an operation's path names.
+/// The user or group an operation's path names.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UserRef {
+pub enum Target {
     Id(Uuid),
-    /// `/Users/bulkId:<id>`: the user an earlier operation of the request created.
+    /// `/Users/bulkId:<id>`: what an earlier operation of the request created.
     BulkId(String),
 }
 
@@ -192,6 +201,7 @@ impl Operation {
         let method = text("method").unwrap_or_default().to_ascii_uppercase();
         let path = text("path").unwrap_or_default().to_owned();
         let bulk_id = text("bulkId").map(str::to_owned);
+        let kind = kind_of(&path).unwrap_or(Kind::User);
         let action = if entry.is_object() {
             action(object, &method, &path, bulk_id.as_deref())
         } else {
@@ -201,6 +211,7 @@ impl Operation {
             method,
             bulk_id,
             path,
+            kind,
             action,
         }
     }
@@ -244,24 +255,24 @@ fn action(
             ))
         }),
     };
-    let user = match target(path)? {
+    let target = match target(path)? {
         None if method == "POST" => return Ok(Action::Create { data: data()? }),
         None => return Err(not_allowed()),
-        Some(user) => user,
+        Some(target) => target,
     };
     match method {
         "PUT" => Ok(Action::Replace {
-            user,
+            target,
             data: data()?,
             if_match: if_match()?,
         }),
         "PATCH" => Ok(Action::Patch {
-            user,
+            target,
             data: data()?,
             if_match: if_match()?,
         }),
         "DELETE" => Ok(Action::Delete {
-            user,
+            target,
             if_match: if_match()?,
         }),
         "POST" => Err(not_allowed()),
@@ -271,26 +282,42 @@ fn action(
     }
 }
 
-/// The users an operation path names: `None` for the collection
-/// (`/Users`), the user for `/Users/{id}`. Other resource types are 404:
-/// Users are the only one so far.
-fn target(path: &str) -> Result<Option<UserRef>, ScimError> {
+/// The path's segments after `/scim_v2`: the resource type and the rest.
+fn segments(path: &str) -> (&str, Option<&str>) {
     let relative = path.strip_prefix("/scim_v2").unwrap_or(path);
     let trimmed = relative.trim_end_matches('/');
     let mut segments = trimmed.strip_prefix('/').unwrap_or(trimmed).splitn(2, '/');
-    let resource = segments.next().unwrap_or_default();
-    if !resource.eq_ignore_ascii_case("Users") {
-        return Err(ScimError::not_found(format!(
-            "no SCIM endpoint at {path}: Users are the only resource type in a bulk request"
-        )));
+    (segments.next().unwrap_or_default(), segments.next())
+}
+
+/// The resource type a path names, if it is one a bulk request carries.
+fn kind_of(path: &str) -> Option<Kind> {
+    match segments(path).0 {
+        resource if resource.eq_ignore_ascii_case("Users") => Some(Kind::User),
+        resource if resource.eq_ignore_ascii_case("Groups") => Some(Kind::Group),
+        _ => None,
     }
-    match segments.next() {
+}
+
+/// The resource an operation path names: `None` for a collection (`/Users`,
+/// `/Groups`), the user or group for `/Users/{id}` or `/Groups/{id}`. Other
+/// paths are 404.
+fn target(path: &str) -> Result<Option<Target>, ScimError> {
+    let Some(kind) = kind_of(path) else {
+        return Err(ScimError::not_found(format!(
+            "no SCIM endpoint at {path}: a bulk request carries Users and Groups operations"
+        )));
+    };
+    match segments(path).1 {
         None => Ok(None),
         Some(id) => match id.strip_prefix(super::references::PREFIX) {
-            Some(bulk_id) => Ok(Some(UserRef::BulkId(bulk_id.to_owned()))),
+            Some(bulk_id) => Ok(Some(Target::BulkId(bulk_id.to_owned()))),
             None => Uuid::parse_str(id)
-                .map(|id| Some(UserRef::Id(id)))
-                .map_err(|_| ScimError::not_found(format!("no user {id:?} in this organization"))),
+                .map(|id| Some(Target::Id(id)))
+                .map_err(|_| {
+                    let what = if kind == Kind::Group { "group" } else { "user" };
+                    ScimError::not_found(format!("no {what} {id:?} in this organization"))
+                }),
         },
     }
 }
@@ -339,12 +366,12 @@ mod tests {
                     data: json!({"userName": "a"})
                 },
                 Action::Patch {
-                    user: UserRef::BulkId("q1".into()),
+                    target: Target::BulkId("q1".into()),
                     data: json!({"Operations": []}),
                     if_match: Some(3)
                 },
                 Action::Delete {
-                    user: UserRef::Id(id),
+                    target: Target::Id(id),
                     if_match: None
                 },
             ]
@@ -414,13 +441,14 @@ mod tests {
             (json!({"method": "PUT", "path": "/Users", "data": {}}), 405),
             (json!({"method": "DELETE", "path": "/Users/not-an-id"}), 404),
             (
-                json!({"method": "POST", "path": "/Groups", "bulkId": "g", "data": {}}),
+                json!({"method": "POST", "path": "/Widgets", "bulkId": "g", "data": {}}),
                 404,
             ),
             (
-                json!({"method": "PATCH", "path": "/Groups/bulkId:g", "data": {}}),
+                json!({"method": "DELETE", "path": "/Groups/not-an-id"}),
                 404,
             ),
+            (json!({"method": "PUT", "path": "/Groups", "data": {}}), 405),
             (
                 json!({"method": "OPTIONS", "path": format!("/Users/{id}")}),
                 400,
@@ -456,7 +484,7 @@ mod tests {
         assert_eq!(
             operation.action,
             Ok(Action::Delete {
-                user: UserRef::Id(id),
+                target: Target::Id(id),
                 if_match: None
             })
         );
