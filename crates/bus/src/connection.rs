@@ -1,11 +1,19 @@
 //! Connecting to the broker.
 
+use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
 
 use crate::BusError;
 
+/// Seconds between heartbeats unless the URL sets `?heartbeat=`: a
+/// connection that dies without closing (a cut network) is noticed within
+/// about two of them, not after RabbitMQ's default of a minute.
+const HEARTBEAT_SECONDS: u16 = 10;
+
 /// Opens a connection to `url` (an `amqp://` URL).
 pub async fn connect(url: &str) -> Result<Connection, BusError> {
     let properties = ConnectionProperties::default().with_connection_name("rollcall".into());
-    Ok(Connection::connect(url, properties).await?)
+    let mut uri: AMQPUri = url.parse().map_err(BusError::BadUrl)?;
+    uri.query.heartbeat.get_or_insert(HEARTBEAT_SECONDS);
+    Ok(Connection::connect_uri(uri, properties).await?)
 }

@@ -27,4 +27,11 @@ pub enum BusError {
     /// The broker refused to take a message (negative confirm): publish again.
     #[error("RabbitMQ refused a message (nack)")]
     Refused,
+    /// The broker did not confirm in time (a connection that died without
+    /// closing, or a broker blocking publishers): reconnect and publish again.
+    #[error("RabbitMQ did not confirm within {0:?}")]
+    TimedOut(std::time::Duration),
+    /// The AMQP URL does not parse: fix `AMQP_URL` / `--amqp-url`.
+    #[error("the AMQP URL is not valid: {0}")]
+    BadUrl(String),
 }

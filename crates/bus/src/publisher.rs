@@ -1,9 +1,17 @@
 //! Publishing with confirms.
 
+use std::time::Duration;
+
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::{BasicProperties, Channel, Connection};
 
 use crate::{BusError, Topology};
+
+/// Longest wait for the broker to take and confirm one batch. Past it the
+/// publisher gives up and the caller reconnects: a connection can die without
+/// closing (heartbeats notice only after a minute), and a broker under a
+/// resource alarm blocks publishers without an error.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
@@ -40,6 +48,12 @@ impl Publisher {
     /// Publishes persistent messages and returns once the broker has
     /// confirmed every one of them.
     pub async fn publish_confirmed(&self, messages: &[Message]) -> Result<(), BusError> {
+        tokio::time::timeout(CONFIRM_TIMEOUT, self.publish_and_wait(messages))
+            .await
+            .map_err(|_| BusError::TimedOut(CONFIRM_TIMEOUT))?
+    }
+
+    async fn publish_and_wait(&self, messages: &[Message]) -> Result<(), BusError> {
         let mut confirms = Vec::with_capacity(messages.len());
         for message in messages {
             let properties = BasicProperties::default()
