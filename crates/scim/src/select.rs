@@ -95,8 +95,8 @@ impl Selection {
         };
         let out = match &self.mode {
             Mode::All => keep_returned(fields, schema),
-            Mode::Only(selectors) => keep_only(fields, selectors, schema),
-            Mode::Except(selectors) => keep_except(fields, selectors, schema),
+            Mode::Only(selectors) => pick(fields, selectors, Pick::Only, schema),
+            Mode::Except(selectors) => pick(fields, selectors, Pick::Except, schema),
         };
         Value::Object(out)
     }
@@ -216,164 +216,99 @@ fn names_extension(selectors: &[Selector], key: &str) -> bool {
         .any(|s| matches!(s, Selector::Extension(urn) if same(urn, key)))
 }
 
-fn keep_only(
+/// Which list a selection came from: `attributes` keeps what it names,
+/// `excludedAttributes` keeps what it does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pick {
+    Only,
+    Except,
+}
+
+/// The members of a resource a selection keeps: always-returned ones whole,
+/// never-returned ones never, the rest as the list says.
+fn pick(
     fields: &Map<String, Value>,
     selectors: &[Selector],
+    mode: Pick,
     schema: &impl AttributeSchema,
 ) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in fields {
         if is_never_returned(key, None, schema) {
             continue;
-        } else if names_extension(selectors, key) {
-            out.insert(key.clone(), returned_part(key, value, schema));
-        } else if is_always_returned(key, schema) {
-            out.insert(key.clone(), value.clone());
-        } else if schema.is_extension_urn(key) {
-            if let Some(inner) = value.as_object() {
-                let kept = keep_only_in(inner, selectors, Some(key), schema);
-                if !kept.is_empty() {
-                    out.insert(key.clone(), Value::Object(kept));
-                }
-            }
-        } else if let Some(kept) = keep_one(key, value, selectors, None) {
-            out.insert(key.clone(), kept);
         }
-    }
-    out
-}
-
-fn keep_only_in(
-    fields: &Map<String, Value>,
-    selectors: &[Selector],
-    urn: Option<&str>,
-    schema: &impl AttributeSchema,
-) -> Map<String, Value> {
-    fields
-        .iter()
-        .filter(|(key, _)| !is_never_returned(key, urn, schema))
-        .filter_map(|(key, value)| Some((key.clone(), keep_one(key, value, selectors, urn)?)))
-        .collect()
-}
-
-/// The part of one attribute that `attributes` keeps, if any.
-fn keep_one(key: &str, value: &Value, selectors: &[Selector], urn: Option<&str>) -> Option<Value> {
-    match named(selectors, urn, key) {
-        Named::Whole => Some(value.clone()),
-        Named::Nothing => None,
-        Named::Subs(subs) => {
-            let keep = |object: &Map<String, Value>| -> Map<String, Value> {
-                object
-                    .iter()
-                    .filter(|(k, _)| subs.iter().any(|s| same(s, k)))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            };
-            match value {
-                Value::Object(object) => {
-                    let kept = keep(object);
-                    (!kept.is_empty()).then_some(Value::Object(kept))
-                }
-                Value::Array(elements) => {
-                    let kept: Vec<Value> = elements
-                        .iter()
-                        .filter_map(Value::as_object)
-                        .map(keep)
-                        .filter(|kept| !kept.is_empty())
-                        .map(Value::Object)
-                        .collect();
-                    (!kept.is_empty()).then_some(Value::Array(kept))
-                }
-                // A sub-attribute of a simple value selects nothing.
-                _ => None,
-            }
-        }
-    }
-}
-
-fn keep_except(
-    fields: &Map<String, Value>,
-    selectors: &[Selector],
-    schema: &impl AttributeSchema,
-) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (key, value) in fields {
-        if is_never_returned(key, None, schema) {
-            continue;
-        } else if is_always_returned(key, schema) {
-            out.insert(key.clone(), value.clone());
+        let kept = if is_always_returned(key, schema) {
+            Some(value.clone())
         } else if names_extension(selectors, key) {
-            continue;
+            (mode == Pick::Only).then(|| returned_part(key, value, schema))
         } else if schema.is_extension_urn(key) {
             match value.as_object() {
                 Some(inner) => {
-                    let kept = except_in(inner, selectors, Some(key), schema);
-                    if !kept.is_empty() {
-                        out.insert(key.clone(), Value::Object(kept));
-                    }
+                    let kept = pick_in(inner, selectors, Some(key), mode, schema);
+                    (!kept.is_empty()).then_some(Value::Object(kept))
                 }
-                None => {
-                    out.insert(key.clone(), value.clone());
-                }
+                None => (mode == Pick::Except).then(|| value.clone()),
             }
-        } else if let Some(kept) = except_one(key, value, selectors, None) {
+        } else {
+            pick_one(key, value, selectors, None, mode)
+        };
+        if let Some(kept) = kept {
             out.insert(key.clone(), kept);
         }
     }
     out
 }
 
-fn except_in(
+/// [`pick`] inside an extension object `urn`.
+fn pick_in(
     fields: &Map<String, Value>,
     selectors: &[Selector],
     urn: Option<&str>,
+    mode: Pick,
     schema: &impl AttributeSchema,
 ) -> Map<String, Value> {
     fields
         .iter()
         .filter(|(key, _)| !is_never_returned(key, urn, schema))
-        .filter_map(|(key, value)| Some((key.clone(), except_one(key, value, selectors, urn)?)))
+        .filter_map(|(key, value)| Some((key.clone(), pick_one(key, value, selectors, urn, mode)?)))
         .collect()
 }
 
-/// What `excludedAttributes` leaves of one attribute, if anything.
-fn except_one(
+/// The part of one attribute a selection keeps, if any. A sub-attribute
+/// named by `attributes` keeps only object parts; one named by
+/// `excludedAttributes` leaves simple values as they are.
+fn pick_one(
     key: &str,
     value: &Value,
     selectors: &[Selector],
     urn: Option<&str>,
+    mode: Pick,
 ) -> Option<Value> {
-    match named(selectors, urn, key) {
-        Named::Whole => None,
-        Named::Nothing => Some(value.clone()),
-        Named::Subs(subs) => {
-            let drop = |object: &Map<String, Value>| -> Map<String, Value> {
-                object
-                    .iter()
-                    .filter(|(k, _)| !subs.iter().any(|s| same(s, k)))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            };
-            match value {
-                Value::Object(object) => {
-                    let kept = drop(object);
-                    (!kept.is_empty()).then_some(Value::Object(kept))
-                }
-                Value::Array(elements) => {
-                    let kept: Vec<Value> = elements
-                        .iter()
-                        .filter_map(|element| match element {
-                            Value::Object(object) => {
-                                let kept = drop(object);
-                                (!kept.is_empty()).then_some(Value::Object(kept))
-                            }
-                            other => Some(other.clone()),
-                        })
-                        .collect();
-                    (!kept.is_empty()).then_some(Value::Array(kept))
-                }
-                other => Some(other.clone()),
-            }
+    let subs = match named(selectors, urn, key) {
+        Named::Whole => return (mode == Pick::Only).then(|| value.clone()),
+        Named::Nothing => return (mode == Pick::Except).then(|| value.clone()),
+        Named::Subs(subs) => subs,
+    };
+    let part = |object: &Map<String, Value>| -> Option<Value> {
+        let kept: Map<String, Value> = object
+            .iter()
+            .filter(|(k, _)| subs.iter().any(|s| same(s, k)) == (mode == Pick::Only))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        (!kept.is_empty()).then_some(Value::Object(kept))
+    };
+    match value {
+        Value::Object(object) => part(object),
+        Value::Array(elements) => {
+            let kept: Vec<Value> = elements
+                .iter()
+                .filter_map(|element| match element {
+                    Value::Object(object) => part(object),
+                    other => (mode == Pick::Except).then(|| other.clone()),
+                })
+                .collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
         }
+        other => (mode == Pick::Except).then(|| other.clone()),
     }
 }
