@@ -17,7 +17,7 @@ use store::{AppendError, AppendRequest};
 use uuid::Uuid;
 
 use crate::record::{Tenant, request_meta};
-use crate::write::{claims_and_releases, wait_for_projection};
+use crate::write::{append_and_wait, claims_and_releases, wait_for_projection};
 use crate::{ApiError, AppState};
 
 /// How often a write is decided again after losing its group to another.
@@ -88,7 +88,8 @@ pub async fn write_group_as(
         // The member facts come from the read tables: they must have folded
         // every event of this group the decision is made on, or a member
         // added or removed a moment ago would be judged by stale rows.
-        if !plan.is_create() && !folded_through(state, tenant, group_id, before.version).await? {
+        let judges_members = plan.changes_members() && !plan.is_create();
+        if judges_members && !folded_through(state, tenant, group_id, before.version).await? {
             return Err(ApiError::Unavailable(
                 "the projector is behind the log; the group's members cannot be judged yet".into(),
             ));
@@ -110,9 +111,9 @@ pub async fn write_group_as(
         }
         let after = attributes_after(&before, &events);
         let (claims, releases) = key_changes(before.resource.as_ref(), after.as_ref());
-        let appended = state
-            .appender
-            .append(AppendRequest {
+        let appended = append_and_wait(
+            state,
+            AppendRequest {
                 org_id: tenant.org_id,
                 stream_id: group_id,
                 expected_version: before.version,
@@ -122,12 +123,11 @@ pub async fn write_group_as(
                 releases,
                 registrations: Vec::new(),
                 meta: meta.clone(),
-            })
-            .await;
+            },
+        )
+        .await;
         match appended {
             Ok(appended) => {
-                state.relay_wake.notify_one();
-                wait_for_projection(state, appended.last_position).await;
                 return Ok(GroupWritten {
                     appended: true,
                     version: appended.stream_version,

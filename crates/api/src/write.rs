@@ -8,7 +8,7 @@ use actix_web::HttpRequest;
 use domain::user::{self, UniqueKey, UserCommand, UserState};
 use domain::{Event, RequestMeta, StoredEvent};
 use serde_json::Value;
-use store::{AppendError, AppendRequest};
+use store::{AppendError, AppendRequest, Appended};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -79,9 +79,9 @@ pub async fn write_user_as(
         }
         let after = events.iter().fold(before.clone(), user::evolve);
         let (claims, releases) = key_changes(&before, &after);
-        let appended = state
-            .appender
-            .append(AppendRequest {
+        let appended = append_and_wait(
+            state,
+            AppendRequest {
                 org_id: tenant.org_id,
                 stream_id: user_id,
                 expected_version: before.version,
@@ -91,12 +91,11 @@ pub async fn write_user_as(
                 releases,
                 registrations: Vec::new(),
                 meta: meta.clone(),
-            })
-            .await;
+            },
+        )
+        .await;
         match appended {
             Ok(appended) => {
-                state.relay_wake.notify_one();
-                wait_for_projection(state, appended.last_position).await;
                 return Ok(outcome(
                     user_id,
                     &after,
@@ -158,6 +157,18 @@ fn outcome(
         last_modified: now,
         appended: appended_at.is_some(),
     }
+}
+
+/// Appends, wakes the relay, and waits (bounded) for the projector to fold
+/// the events: every write's last step.
+pub(crate) async fn append_and_wait(
+    state: &AppState,
+    request: AppendRequest,
+) -> Result<Appended, AppendError> {
+    let appended = state.appender.append(request).await?;
+    state.relay_wake.notify_one();
+    wait_for_projection(state, appended.last_position).await;
+    Ok(appended)
 }
 
 /// Waits until the read tables include `position`, at most the configured

@@ -137,6 +137,11 @@ impl GroupPlan {
             .collect()
     }
 
+    /// Whether the request changes members at all (else no member facts are needed).
+    pub fn changes_members(&self) -> bool {
+        !self.member_ops.is_empty()
+    }
+
     /// Whether the decision needs every current member (it replaces the list).
     pub fn needs_every_member(&self) -> bool {
         self.member_ops.iter().any(MemberOp::needs_every_member)

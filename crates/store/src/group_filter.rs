@@ -12,11 +12,11 @@
 
 use scim::schema::is_core_urn;
 use scim::{AttrPath, CompValue, CompareOp, Filter};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::user_filter::{InvalidFilter, Param, Sql, bind, like_pattern, sql_op};
+use crate::user_filter::{
+    InvalidFilter, Param, Sql, bind, date_time, like_pattern, refuse, sql_op,
+};
 
 /// The `where` condition for `filter`, with parameters numbered from `$first`.
 pub fn condition(filter: &Filter, first: usize) -> Result<Sql, InvalidFilter> {
@@ -91,10 +91,6 @@ fn attribute(path: &AttrPath) -> Attribute {
 struct Translator {
     first: usize,
     params: Vec<Param>,
-}
-
-fn refuse(path: &AttrPath, op: CompareOp, why: &str) -> InvalidFilter {
-    InvalidFilter(format!("{path} {op} ...: {why}"))
 }
 
 fn text_of(value: &CompValue) -> Option<String> {
@@ -176,20 +172,7 @@ impl Translator {
                 } else {
                     "updated_at"
                 };
-                if matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew) {
-                    return Err(refuse(
-                        path,
-                        op,
-                        "dateTime attributes do not take co, sw, ew",
-                    ));
-                }
-                let at = OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
-                    refuse(
-                        path,
-                        op,
-                        "expected an xsd:dateTime such as \"2025-01-31T12:00:00Z\"",
-                    )
-                })?;
+                let at = date_time(path, op, &text)?;
                 format!("({column} {} {})", sql_op(op), self.bind(Param::Time(at)))
             }
             Attribute::MemberValue => {

@@ -164,7 +164,7 @@ struct Translator {
     aliases: usize,
 }
 
-fn refuse(path: &AttrPath, op: CompareOp, why: &str) -> InvalidFilter {
+pub(crate) fn refuse(path: &AttrPath, op: CompareOp, why: &str) -> InvalidFilter {
     InvalidFilter(format!("{path} {op} ...: {why}"))
 }
 
@@ -187,6 +187,28 @@ fn as_bool(text: &str) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// The instant a `meta.created`/`meta.lastModified` comparison names.
+pub(crate) fn date_time(
+    path: &AttrPath,
+    op: CompareOp,
+    text: &str,
+) -> Result<OffsetDateTime, InvalidFilter> {
+    if is_substring(op) {
+        return Err(refuse(
+            path,
+            op,
+            "dateTime attributes compare with eq, ne, gt, ge, lt, le and pr",
+        ));
+    }
+    OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
+        refuse(
+            path,
+            op,
+            "expected an xsd:dateTime such as \"2025-01-31T12:00:00Z\"",
+        )
+    })
 }
 
 /// Adds `param` to `params` (numbered from `$first`) and returns its
@@ -530,23 +552,10 @@ impl Translator {
                 } else {
                     "updated_at"
                 };
-                if is_substring(op) {
-                    return Err(refuse(
-                        path,
-                        op,
-                        "dateTime attributes compare with eq, ne, gt, ge, lt, le and pr",
-                    ));
-                }
                 let CompValue::String(text) = value else {
                     return Err(refuse(path, op, "expected an xsd:dateTime string"));
                 };
-                let at = OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
-                    refuse(
-                        path,
-                        op,
-                        "expected an xsd:dateTime such as \"2025-01-31T12:00:00Z\"",
-                    )
-                })?;
+                let at = date_time(path, op, text)?;
                 format!("({name} {} {})", sql_op(test), self.bind(Param::Time(at)))
             }
             Column::Id => match (test, value) {
