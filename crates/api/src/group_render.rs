@@ -32,15 +32,9 @@ pub fn group_location(request: &HttpRequest, group_id: Uuid) -> String {
     location(request, "Groups", group_id)
 }
 
-/// Whether `selection` returns `members` (asked with `attributes`, or not
-/// excluded): the members are read only then.
+/// Whether `selection` returns `members`: the members are read only then.
 pub fn wants_members(selection: &Selection) -> bool {
-    // Asking the selection about a stand-in keeps one rule for what it keeps.
-    let probe = json!({ "members": [] });
-    selection
-        .apply(&probe, &GroupSchema)
-        .get("members")
-        .is_some()
+    selection.returns("members", &GroupSchema)
 }
 
 /// A group's attributes as SCIM JSON, without `members`, as `selection` asks.

@@ -15,8 +15,7 @@ use crate::{ApiError, AppState};
 
 /// Whether `selection` shows `groups` (it is returned by default).
 pub fn wants_groups(selection: &Selection) -> bool {
-    let probe = json!({ "groups": [] });
-    selection.apply(&probe, &UserSchema).get("groups").is_some()
+    selection.returns("groups", &UserSchema)
 }
 
 /// The groups of each user, or nothing when the selection leaves them out.

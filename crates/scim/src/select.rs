@@ -88,6 +88,23 @@ impl Selection {
         self.mode == Mode::All
     }
 
+    /// Whether the selection returns the core attribute `name` (or a part of
+    /// it): what a server asks before reading an attribute kept apart, such
+    /// as a group's members or a user's groups.
+    pub fn returns(&self, name: &str, schema: &impl AttributeSchema) -> bool {
+        if is_never_returned(name, None, schema) {
+            return false;
+        }
+        if is_always_returned(name, schema) {
+            return true;
+        }
+        match &self.mode {
+            Mode::All => true,
+            Mode::Only(selectors) => !matches!(named(selectors, None, name), Named::Nothing),
+            Mode::Except(selectors) => !matches!(named(selectors, None, name), Named::Whole),
+        }
+    }
+
     /// The resource as the selection asks for it; non-objects are returned as they are.
     pub fn apply(&self, resource: &Value, schema: &impl AttributeSchema) -> Value {
         let Some(fields) = resource.as_object() else {

@@ -197,3 +197,21 @@ fn malformed_names_are_invalid_path() {
         }
     }
 }
+
+#[test]
+fn returns_says_whether_an_attribute_kept_apart_is_shown() {
+    let parse = |attributes, excluded| Selection::parse(attributes, excluded, &UserSchema).unwrap();
+    assert!(parse(None, None).returns("groups", &UserSchema));
+    assert!(!parse(None, Some("groups")).returns("groups", &UserSchema));
+    assert!(parse(None, Some("groups.display")).returns("groups", &UserSchema));
+    assert!(!parse(Some("userName"), None).returns("groups", &UserSchema));
+    assert!(parse(Some("groups.value"), None).returns("groups", &UserSchema));
+    assert!(
+        parse(Some("userName"), None).returns("id", &UserSchema),
+        "always returned"
+    );
+    assert!(
+        !parse(None, None).returns("password", &UserSchema),
+        "never returned"
+    );
+}
