@@ -7,25 +7,14 @@ use actix_web::web::Bytes;
 use domain::group::Member;
 use domain::group_projection::GroupRow;
 use futures::Stream;
-use serde_json::{Map, Value, json};
-use time::format_description::well_known::Rfc3339;
+use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::ApiError;
-use crate::render::etag;
+use crate::render::{Meta, location, resource_members};
 use scim::{GroupSchema, Selection};
 use store::StoreError;
-
-/// The absolute URL of a resource under `/scim_v2`.
-fn location(request: &HttpRequest, endpoint: &str, id: Uuid) -> String {
-    let info = request.connection_info();
-    format!(
-        "{}://{}/scim_v2/{endpoint}/{id}",
-        info.scheme(),
-        info.host()
-    )
-}
 
 /// The absolute URL of a group.
 pub fn group_location(request: &HttpRequest, group_id: Uuid) -> String {
@@ -44,30 +33,14 @@ pub fn group_json(
     row: &GroupRow,
     selection: &Selection,
 ) -> Value {
-    let mut out = Map::new();
-    let fields = row.resource.as_object().cloned().unwrap_or_default();
-    if let Some((key, schemas)) = fields
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case("schemas"))
-    {
-        out.insert(key.clone(), schemas.clone());
-    }
-    out.insert("id".into(), Value::String(group_id.to_string()));
-    for (key, value) in fields {
-        if !key.eq_ignore_ascii_case("schemas") {
-            out.insert(key, value);
-        }
-    }
-    out.insert(
-        "meta".into(),
-        json!({
-            "resourceType": "Group",
-            "created": row.created_at.format(&Rfc3339).expect("timestamps format"),
-            "lastModified": row.updated_at.format(&Rfc3339).expect("timestamps format"),
-            "location": group_location(request, group_id),
-            "version": etag(row.version),
-        }),
-    );
+    let meta = Meta {
+        resource_type: "Group",
+        location: group_location(request, group_id),
+        created: row.created_at,
+        last_modified: row.updated_at,
+        version: row.version,
+    };
+    let out = resource_members(&row.resource, group_id, None, meta);
     let group = Value::Object(out);
     if selection.is_all() {
         group

@@ -72,47 +72,83 @@ pub fn if_none_match(request: &HttpRequest, version: i64) -> bool {
         })
 }
 
-/// The absolute URL of a user, for `Location` and `meta.location`.
-pub fn user_location(request: &HttpRequest, user_id: Uuid) -> String {
+/// The absolute URL of a resource under `/scim_v2` (`endpoint` is `Users`
+/// or `Groups`), for `Location`, `meta.location` and `$ref`.
+pub fn location(request: &HttpRequest, endpoint: &str, id: Uuid) -> String {
     let info = request.connection_info();
     format!(
-        "{}://{}/scim_v2/Users/{user_id}",
+        "{}://{}/scim_v2/{endpoint}/{id}",
         info.scheme(),
         info.host()
     )
 }
 
-/// A user as SCIM JSON: the stored resource as sent, with `id` and `meta`,
-/// projected by the request's `attributes`/`excludedAttributes`.
-pub fn user_json(request: &HttpRequest, view: &UserView<'_>, selection: &Selection) -> Value {
+/// The absolute URL of a user.
+pub fn user_location(request: &HttpRequest, user_id: Uuid) -> String {
+    location(request, "Users", user_id)
+}
+
+/// What a resource's `meta` says.
+pub struct Meta {
+    pub resource_type: &'static str,
+    pub location: String,
+    pub created: OffsetDateTime,
+    pub last_modified: OffsetDateTime,
+    pub version: i64,
+}
+
+/// A stored resource as SCIM JSON members: `schemas` first, then `id`, the
+/// members as stored, `extra` (attributes kept apart, like a user's
+/// `groups`), and `meta`.
+pub fn resource_members(
+    resource: &Value,
+    id: Uuid,
+    extra: Option<(&str, Value)>,
+    meta: Meta,
+) -> Map<String, Value> {
     let mut out = Map::new();
-    let fields = view.resource.as_object().cloned().unwrap_or_default();
+    let fields = resource.as_object().cloned().unwrap_or_default();
     if let Some((key, schemas)) = fields
         .iter()
         .find(|(key, _)| key.eq_ignore_ascii_case("schemas"))
     {
         out.insert(key.clone(), schemas.clone());
     }
-    out.insert("id".into(), Value::String(view.user_id.to_string()));
+    out.insert("id".into(), Value::String(id.to_string()));
     for (key, value) in fields {
         if !key.eq_ignore_ascii_case("schemas") {
             out.insert(key, value);
         }
     }
-    if let Some(groups) = crate::user_groups::groups_json(request, view.groups) {
-        out.insert("groups".into(), groups);
+    if let Some((key, value)) = extra {
+        out.insert(key.into(), value);
     }
     out.insert(
         "meta".into(),
         json!({
-            "resourceType": "User",
-            "created": rfc3339(view.created),
-            "lastModified": rfc3339(view.last_modified),
-            "location": user_location(request, view.user_id),
-            "version": etag(view.version),
+            "resourceType": meta.resource_type,
+            "created": rfc3339(meta.created),
+            "lastModified": rfc3339(meta.last_modified),
+            "location": meta.location,
+            "version": etag(meta.version),
         }),
     );
-    let user = Value::Object(out);
+    out
+}
+
+/// A user as SCIM JSON: the stored resource as sent, with `id` and `meta`,
+/// projected by the request's `attributes`/`excludedAttributes`.
+pub fn user_json(request: &HttpRequest, view: &UserView<'_>, selection: &Selection) -> Value {
+    let groups = crate::user_groups::groups_json(request, view.groups);
+    let meta = Meta {
+        resource_type: "User",
+        location: user_location(request, view.user_id),
+        created: view.created,
+        last_modified: view.last_modified,
+        version: view.version,
+    };
+    let extra = groups.map(|groups| ("groups", groups));
+    let user = Value::Object(resource_members(view.resource, view.user_id, extra, meta));
     if selection.is_all() {
         user
     } else {

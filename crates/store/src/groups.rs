@@ -167,18 +167,25 @@ pub async fn member_facts(
     let client = pool.get().await?;
     let (current, existing) = futures::try_join!(
         async {
-            let statement = client
-                .prepare_cached(if every {
-                    "select member_id from scim_group_members \
-                     where org_id = $1 and group_id = $2 and $3::uuid[] is not null"
-                } else {
-                    "select member_id from scim_group_members \
-                     where org_id = $1 and group_id = $2 and member_id = any($3)"
-                })
-                .await?;
-            client
-                .query(&statement, &[&org_id, &group_id, &named])
-                .await
+            if every {
+                let statement = client
+                    .prepare_cached(
+                        "select member_id from scim_group_members \
+                         where org_id = $1 and group_id = $2",
+                    )
+                    .await?;
+                client.query(&statement, &[&org_id, &group_id]).await
+            } else {
+                let statement = client
+                    .prepare_cached(
+                        "select member_id from scim_group_members \
+                         where org_id = $1 and group_id = $2 and member_id = any($3)",
+                    )
+                    .await?;
+                client
+                    .query(&statement, &[&org_id, &group_id, &named])
+                    .await
+            }
         },
         async {
             let statement = client
