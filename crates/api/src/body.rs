@@ -52,7 +52,10 @@ pub async fn read_json(
         Err(_) => hex::encode(Sha256::digest(&bytes)),
     };
     request.extensions_mut().insert(BodyDigest(digest));
-    parsed.map_err(|error| ApiError::syntax(format!("the body is not valid JSON: {error}")))
+    let body =
+        parsed.map_err(|error| ApiError::syntax(format!("the body is not valid JSON: {error}")))?;
+    scim::check_storable(&body)?;
+    Ok(body)
 }
 
 /// Nulls every password in a request body, at any depth: `password` members

@@ -28,6 +28,7 @@ pub mod patch;
 pub mod path;
 pub mod schema;
 pub mod select;
+pub mod storable;
 
 pub use error::{ScimError, ScimType};
 pub use filter::{CompValue, CompareOp, Filter, FilterError};
@@ -35,3 +36,4 @@ pub use patch::{PatchOpKind, PatchOperation, PatchRequest, apply};
 pub use path::{AttrPath, PatchPath, PathError};
 pub use schema::{AttrType, AttributeSchema, GroupSchema, UserSchema};
 pub use select::Selection;
+pub use storable::check_storable;

@@ -14,6 +14,14 @@ pub(super) fn parse(text: &str) -> Result<Filter, FilterError> {
             message: format!("filter is longer than {MAX_FILTER_LEN} bytes"),
         });
     }
+    // PostgreSQL text cannot hold NUL: such a value could match nothing, and
+    // binding it would fail the query as if the database were down.
+    if let Some(position) = text.find('\0') {
+        return Err(FilterError {
+            position,
+            message: "filter contains the character U+0000 (NUL); remove it".into(),
+        });
+    }
     let mut p = Parser {
         src: text,
         pos: 0,

@@ -114,6 +114,10 @@ pub struct Attribute {
     pub reference_types: &'static [&'static str],
     /// The sub-attributes of a `complex` attribute.
     pub sub_attributes: &'static [Attribute],
+    /// The most characters a string value may have, where the value is
+    /// indexed: a PostgreSQL index entry cannot exceed about 2.7 KB, so an
+    /// unbounded value would be accepted, logged, and then never projected.
+    pub max_length: Option<usize>,
 }
 
 impl Attribute {
@@ -132,6 +136,7 @@ impl Attribute {
             canonical_values: &[],
             reference_types: &[],
             sub_attributes: &[],
+            max_length: None,
         }
     }
 
@@ -211,6 +216,12 @@ impl Attribute {
     /// With these suggested values.
     pub const fn canonical(mut self, values: &'static [&'static str]) -> Attribute {
         self.canonical_values = values;
+        self
+    }
+
+    /// At most `characters` characters (Unicode scalar values).
+    pub const fn max_length(mut self, characters: usize) -> Attribute {
+        self.max_length = Some(characters);
         self
     }
 

@@ -63,7 +63,12 @@ impl Attribute {
         out.insert("name".into(), self.name.into());
         out.insert("type".into(), self.ty.as_str().into());
         out.insert("multiValued".into(), self.multi_valued.into());
-        out.insert("description".into(), self.description.into());
+        let description = match self.max_length {
+            // RFC 7643 has no length facet; the description is where a client reads it.
+            Some(limit) => format!("{} At most {limit} characters.", self.description),
+            None => self.description.to_owned(),
+        };
+        out.insert("description".into(), description.into());
         out.insert("required".into(), self.required.into());
         out.insert("caseExact".into(), self.case_exact.into());
         out.insert("mutability".into(), self.mutability.as_str().into());

@@ -15,6 +15,15 @@ const fn string(name: &'static str, description: &'static str) -> Attribute {
 
 const IMMUTABLE: Mutability = Mutability::Immutable;
 
+/// The most characters of an identifier that rollcall indexes (`userName`,
+/// `externalId`, a Group's `displayName`): far above what identity providers
+/// send (Entra's userPrincipalName stops at 113) and, at four bytes a
+/// character, well inside a PostgreSQL index entry.
+pub const IDENTIFIER_MAX_CHARS: usize = 256;
+/// The most characters of an email address (RFC 5321 §4.5.3.1.3 and its
+/// errata: a path of 256 octets, less the angle brackets).
+pub const EMAIL_MAX_CHARS: usize = 254;
+
 /// `id`, `externalId` and `meta` (RFC 7643 §3.1), part of every resource.
 ///
 /// `meta` is returned always, like `id`: every rollcall response carries it.
@@ -31,7 +40,8 @@ pub(super) const COMMON_ATTRIBUTES: &[Attribute] = &[
         "externalId",
         "Identifier of the resource in the provisioning client",
     )
-    .case_exact(),
+    .case_exact()
+    .max_length(IDENTIFIER_MAX_CHARS),
     Attribute::complex("meta", "Resource metadata", META_SUBS)
         .read_only()
         .returned(Returned::Always),
@@ -88,7 +98,7 @@ macro_rules! plural_subs {
 }
 
 const EMAIL_SUBS: &[Attribute] = plural_subs!(
-    string("value", "The email address, canonicalised per RFC 5321"),
+    string("value", "The email address, canonicalised per RFC 5321").max_length(EMAIL_MAX_CHARS),
     &["work", "home", "other"]
 );
 const PHONE_SUBS: &[Attribute] = plural_subs!(
@@ -147,7 +157,8 @@ const USER_ATTRIBUTES: &[Attribute] = &[
         "Unique identifier for the user, compared case-insensitively",
     )
     .required()
-    .unique(Uniqueness::Server),
+    .unique(Uniqueness::Server)
+    .max_length(IDENTIFIER_MAX_CHARS),
     Attribute::complex("name", "The components of the user's name", NAME_SUBS),
     string("displayName", "The name of the user, suitable for display"),
     string("nickName", "The casual way to address the user"),
@@ -228,7 +239,8 @@ const GROUP_ATTRIBUTES: &[Attribute] = &[
         "The group's name, unique in the organization, compared case-insensitively",
     )
     .required()
-    .unique(Uniqueness::Server),
+    .unique(Uniqueness::Server)
+    .max_length(IDENTIFIER_MAX_CHARS),
     Attribute::complex("members", "The group's members", MEMBER_SUBS).multi(),
 ];
 

@@ -135,7 +135,13 @@ fn check(attribute: &Attribute, path: &str, value: Value) -> Result<Value, ScimE
 fn check_one(attribute: &Attribute, path: &str, value: Value) -> Result<Value, ScimError> {
     match (attribute.ty, value) {
         (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(text)) => {
-            Ok(Value::String(text))
+            match attribute.max_length {
+                Some(limit) if text.chars().count() > limit => Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    format!("{path} is longer than {limit} characters; shorten it"),
+                )),
+                _ => Ok(Value::String(text)),
+            }
         }
         (AttrType::DateTime, Value::String(text)) if is_date_time(&text) => Ok(Value::String(text)),
         (AttrType::Boolean, Value::Bool(flag)) => Ok(Value::Bool(flag)),
