@@ -55,6 +55,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            refused if refused.is_refused_data() => {
+                tracing::error!(%refused, "PostgreSQL refused a value that validation let through");
+                ApiError::Scim(unstorable())
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -87,8 +91,20 @@ impl From<AppendError> for ApiError {
                 ApiError::Internal("a write kept losing the race for its stream; gave up".into())
             }
             AppendError::Unavailable(cause) => ApiError::Unavailable(cause),
+            refused if refused.is_refused_data() => ApiError::Scim(unstorable()),
+            refused @ AppendError::Refused { .. } => ApiError::Internal(refused.to_string()),
         }
     }
+}
+
+/// The answer when PostgreSQL itself refuses a value of the request: the
+/// request cannot succeed as sent, and nothing of it was recorded.
+fn unstorable() -> ScimError {
+    ScimError::bad_request(
+        ScimType::InvalidValue,
+        "a value of this request cannot be stored (too long for an index, or characters the \
+         database cannot hold); nothing was recorded: shorten or correct the values and send it again",
+    )
 }
 
 impl ResponseError for ApiError {

@@ -8,7 +8,9 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::Pool;
+use futures::future::BoxFuture;
+
+use crate::{Pool, StoreError};
 
 mod batch;
 mod sets;
@@ -76,6 +78,29 @@ pub enum AppendError {
     /// The database failed: nothing was acknowledged; retry or answer 503.
     #[error("{0}")]
     Unavailable(String),
+    /// PostgreSQL refused this request's own rows and would refuse them
+    /// again (the other requests of its batch were written): never retry.
+    /// [`AppendError::is_refused_data`] tells the request's fault (400) from
+    /// a bug (500).
+    #[error("PostgreSQL refused the append ({code}): {message}")]
+    Refused { code: String, message: String },
+}
+
+impl AppendError {
+    /// Whether PostgreSQL refused the request's data for what it is (a value
+    /// it cannot hold): the client's request, not rollcall, must change.
+    pub fn is_refused_data(&self) -> bool {
+        matches!(self, AppendError::Refused { code, .. } if crate::error::is_data_class(code))
+    }
+}
+
+impl From<StoreError> for AppendError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Refused { code, message } => AppendError::Refused { code, message },
+            other => AppendError::Unavailable(other.to_string()),
+        }
+    }
 }
 
 struct Job {
@@ -96,6 +121,11 @@ impl Appender {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(write_batches(pool, queue, batch_sizes));
         Appender { jobs }
+    }
+
+    /// Appends waiting for the writer: they go into its next transaction.
+    pub fn queued(&self) -> usize {
+        self.jobs.max_capacity() - self.jobs.capacity()
     }
 
     /// Appends one request's events, after the checks it carries, durably.
@@ -120,16 +150,42 @@ async fn write_batches(
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         batch_sizes.observe(batch.len() as f64);
         let requests: Vec<&AppendRequest> = batch.iter().map(|job| &job.request).collect();
-        let outcomes = match commit_batch(&pool, &requests).await {
-            Ok(outcomes) => outcomes,
-            Err(error) => {
-                tracing::warn!(%error, appends = batch.len(), "an append batch failed; nothing of it was written");
-                vec![Err(AppendError::Unavailable(error.to_string())); batch.len()]
-            }
-        };
+        let outcomes = commit_isolating(&pool, &requests).await;
         for (job, outcome) in batch.drain(..).zip(outcomes) {
             // A caller that stopped waiting has nothing left to tell.
             let _ = job.reply.send(outcome);
         }
     }
+}
+
+/// Commits `requests` as one batch; if PostgreSQL refuses the batch for what
+/// one of its requests carries, commits the halves apart, down to the request
+/// at fault, so that one tenant's bad request fails nobody else's. A batch
+/// that fails because the database is away fails whole: nothing was written,
+/// and each caller answers 503.
+fn commit_isolating<'a>(
+    pool: &'a Pool,
+    requests: &'a [&'a AppendRequest],
+) -> BoxFuture<'a, Vec<Result<Appended, AppendError>>> {
+    Box::pin(async move {
+        match commit_batch(pool, requests).await {
+            Ok(outcomes) => outcomes,
+            Err(error @ StoreError::Refused { .. }) if requests.len() > 1 => {
+                tracing::warn!(%error, appends = requests.len(), "PostgreSQL refused an append batch; committing its halves apart");
+                let (first, second) = requests.split_at(requests.len() / 2);
+                let mut outcomes = commit_isolating(pool, first).await;
+                outcomes.extend(commit_isolating(pool, second).await);
+                outcomes
+            }
+            Err(error) => {
+                if matches!(error, StoreError::Refused { .. }) {
+                    tracing::error!(%error, org_id = %requests[0].org_id, "PostgreSQL refused an append; validation should have refused the request");
+                } else {
+                    tracing::warn!(%error, appends = requests.len(), "an append batch failed; nothing of it was written");
+                }
+                let error = AppendError::from(error);
+                vec![Err(error); requests.len()]
+            }
+        }
+    })
 }
