@@ -27,6 +27,10 @@ struct Args {
     /// Longest time (ms) a write waits for the projector before answering.
     #[arg(long, env = "ROLLCALL_READ_YOUR_WRITES_MS", default_value_t = 2000)]
     read_your_writes_ms: u64,
+    /// `/readyz` fails when the oldest event the projector has not folded is
+    /// older than this many seconds.
+    #[arg(long, env = "ROLLCALL_MAX_PROJECTOR_LAG_SECS", default_value_t = 30)]
+    max_projector_lag_secs: u64,
 }
 
 #[tokio::main]
@@ -50,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
         relay_wake: Arc::new(Notify::new()),
         settings: Settings {
             read_your_writes_wait: Duration::from_millis(args.read_your_writes_ms),
+            max_projector_lag: Duration::from_secs(args.max_projector_lag_secs),
             ..Settings::default()
         },
     })?;

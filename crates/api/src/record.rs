@@ -10,8 +10,9 @@ use store::AccessRecord;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::AppState;
 use crate::body::BodyDigest;
+use crate::{ApiError, AppState};
+use scim::ScimError;
 
 /// Who is calling: set by the gate for every authenticated SCIM request.
 #[derive(Debug, Clone, Copy)]
@@ -96,7 +97,16 @@ pub async fn scim_gate(
         token_id: token.token_id,
         request_id,
     });
-    let response = next.call(request).await?.map_into_boxed_body();
+    // An organization whose read tables are held back answers 503, reads and
+    // writes alike: its reads would be stale, and its group writes decide on
+    // the read tables.
+    let held_back = state.quarantine.borrow().get(&token.org_id).cloned();
+    let response = match held_back {
+        Some(quarantined) => request
+            .error_response(ApiError::Scim(held_back_error(&quarantined)))
+            .map_into_boxed_body(),
+        None => next.call(request).await?.map_into_boxed_body(),
+    };
     if response
         .response()
         .extensions()
@@ -118,4 +128,18 @@ pub async fn scim_gate(
         });
     }
     Ok(response)
+}
+
+/// The answer for an organization held back by the projector.
+fn held_back_error(quarantined: &store::Quarantined) -> ScimError {
+    ScimError {
+        status: 503,
+        scim_type: None,
+        detail: format!(
+            "this organization's data cannot be served: rollcall could not apply the change \
+             recorded at position {} and has alerted its operators; nothing you sent was lost. \
+             Retry later",
+            quarantined.position
+        ),
+    }
 }

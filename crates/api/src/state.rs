@@ -1,10 +1,12 @@
 //! What every request handler is given: no globals.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use store::{AccessLog, Appender, Pool};
 use tokio::sync::{Notify, watch};
+use uuid::Uuid;
 
 use crate::{ApiMetrics, Tokens};
 
@@ -21,6 +23,8 @@ pub struct Settings {
     pub bulk_max_operations: usize,
     /// The largest `/Bulk` request body accepted (`bulk.maxPayloadSize`).
     pub bulk_max_payload_bytes: usize,
+    /// `/readyz` fails when the oldest event not yet folded is older.
+    pub max_projector_lag: Duration,
 }
 
 impl Default for Settings {
@@ -31,12 +35,16 @@ impl Default for Settings {
             max_results: 1_000,
             bulk_max_operations: 1_000,
             bulk_max_payload_bytes: 1 << 20,
+            max_projector_lag: Duration::from_secs(30),
         }
     }
 }
 
 /// The position up to which the read tables are current.
 pub type ProjectionWatch = watch::Receiver<i64>;
+
+/// The organizations the projector holds back, by id, as last read.
+pub type QuarantineWatch = watch::Receiver<Arc<HashMap<Uuid, store::Quarantined>>>;
 
 /// Shared state of the HTTP service.
 #[derive(Clone)]
@@ -46,6 +54,8 @@ pub struct AppState {
     pub access_log: AccessLog,
     pub tokens: Tokens,
     pub projection: ProjectionWatch,
+    /// Organizations whose SCIM requests answer 503 (see docs/quarantine.md).
+    pub quarantine: QuarantineWatch,
     /// Woken after each append so that the relay publishes at once.
     pub relay_wake: Arc<Notify>,
     pub metrics: ApiMetrics,
@@ -72,6 +82,7 @@ impl AppState {
         let (access_log, access_log_task) = AccessLog::start(parts.pool.clone());
         let state = AppState {
             tokens: Tokens::new(parts.pool.clone()),
+            quarantine: poll_quarantine(parts.pool.clone(), QUARANTINE_POLL),
             pool: parts.pool,
             appender,
             access_log,
@@ -83,6 +94,34 @@ impl AppState {
         };
         Ok((state, access_log_task))
     }
+}
+
+/// How often the API reads which organizations are held back.
+const QUARANTINE_POLL: Duration = Duration::from_secs(1);
+
+/// Follows the quarantine table, so that the gate refuses held-back
+/// organizations without a query per request. Ends with the last receiver.
+fn poll_quarantine(pool: Pool, every: Duration) -> QuarantineWatch {
+    let (sender, receiver) = watch::channel(Arc::new(HashMap::new()));
+    tokio::spawn(async move {
+        while !sender.is_closed() {
+            match store::find_quarantined(&pool).await {
+                Ok(found) => {
+                    sender.send_if_modified(|current| {
+                        let changed = current.len() != found.len()
+                            || found.iter().any(|q| !current.contains_key(&q.org_id));
+                        if changed {
+                            *current = Arc::new(found.into_iter().map(|q| (q.org_id, q)).collect());
+                        }
+                        changed
+                    });
+                }
+                Err(error) => tracing::debug!(%error, "could not read the quarantine"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    receiver
 }
 
 /// Follows the projector's checkpoint in the database, for an API process

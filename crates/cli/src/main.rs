@@ -11,6 +11,11 @@ use rollcall::stack::prepare_database;
 use rollcall::verify::Verdict;
 use rollcall::{Config, Stack, admin, verify};
 use time::OffsetDateTime;
+
+/// `rollcall verify`'s exit code when the projector trails the log.
+const EXIT_BEHIND: u8 = 3;
+/// `rollcall verify`'s exit code when organizations are quarantined.
+const EXIT_QUARANTINED: u8 = 4;
 use time::format_description::well_known::Rfc3339;
 
 /// rollcall: an event-sourced SCIM 2.0 provisioning backend.
@@ -45,6 +50,10 @@ enum Command {
         /// Longest time (ms) a write waits for the projector before answering.
         #[arg(long, env = "ROLLCALL_READ_YOUR_WRITES_MS", default_value_t = 2000)]
         read_your_writes_ms: u64,
+        /// `/readyz` fails when the oldest event the projector has not folded is
+        /// older than this many seconds.
+        #[arg(long, env = "ROLLCALL_MAX_PROJECTOR_LAG_SECS", default_value_t = 30)]
+        max_projector_lag_secs: u64,
     },
     /// Create the database if needed and apply migrations.
     Migrate,
@@ -59,7 +68,9 @@ enum Command {
         command: TokenCommand,
     },
     /// Check the log's hash chain and that the read tables equal a fresh fold
-    /// of the log; exit 0 when sound, 1 with the first bad position otherwise.
+    /// of the log. Exit 0 when sound; 1 with the first bad position; 3 when
+    /// the projector has not reached the log's head within 10 s; 4 when it
+    /// holds organizations back (docs/quarantine.md).
     Verify,
     /// Drive SCIM creates, PATCHes and filtered GETs against a running server.
     Bench {
@@ -167,12 +178,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             first_org,
             first_owner_email,
             read_your_writes_ms,
+            max_projector_lag_secs,
         } => {
             prepare_database(&config).await?;
             let listener =
                 TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
             let settings = api::Settings {
                 read_your_writes_wait: Duration::from_millis(read_your_writes_ms),
+                max_projector_lag: Duration::from_secs(max_projector_lag_secs),
                 ..api::Settings::default()
             };
             let stack = Stack { config, settings }.start(listener).await?;
@@ -224,6 +237,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Verdict::Broken { position, reason } => {
                     println!("broken at position {position}: {reason}");
                     Ok(ExitCode::FAILURE)
+                }
+                Verdict::Behind { checkpoint, head } => {
+                    println!(
+                        "behind: checkpoint {checkpoint}, head {head}; the log is sound up to the checkpoint, \
+                         but the projector has not folded the rest (is it running? see rollcall_projector_lag_seconds)"
+                    );
+                    Ok(ExitCode::from(EXIT_BEHIND))
+                }
+                Verdict::Quarantined {
+                    events,
+                    organizations,
+                } => {
+                    println!(
+                        "quarantined: {events} events, hash chain intact, but the projector holds back {} organization(s):",
+                        organizations.len()
+                    );
+                    for (org_id, position) in organizations {
+                        println!("  {org_id} since position {position}");
+                    }
+                    println!("see docs/quarantine.md");
+                    Ok(ExitCode::from(EXIT_QUARANTINED))
                 }
             }
         }

@@ -69,18 +69,6 @@ impl Stack {
             wake: relay_wake.clone(),
             metrics: async_metrics.clone(),
         };
-        let projector = Projector {
-            pool: pool.clone(),
-            amqp_url: self.config.amqp_url.clone(),
-            topology,
-            applied,
-            metrics: async_metrics,
-        };
-        let background = vec![
-            tokio::spawn(relay.run(stopped.clone())),
-            tokio::spawn(projector.run(stopped)),
-        ];
-
         let (state, access_log_task) = AppState::start(StateParts {
             pool: pool.clone(),
             registry: registry.clone(),
@@ -89,6 +77,19 @@ impl Stack {
             settings: self.settings,
         })?;
         let appender = state.appender.clone();
+        let projector = Projector {
+            pool: pool.clone(),
+            amqp_url: self.config.amqp_url.clone(),
+            topology,
+            applied,
+            metrics: async_metrics,
+            appender: appender.clone(),
+        };
+        let background = vec![
+            tokio::spawn(relay.run(stopped.clone())),
+            tokio::spawn(projector.run(stopped)),
+        ];
+
         let application = Application::build(listener, state)?;
         let port = application.port();
         let server = application.handle();

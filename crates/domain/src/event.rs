@@ -72,6 +72,15 @@ pub enum Event {
     GroupMembersRemoved { members: Vec<Uuid> },
     /// A group was deleted, and with it every membership it held or was.
     GroupDeleted {},
+    /// The projector could not fold the event at `position` (of type
+    /// `event_type`) into the read tables, for `reason`, and holds the
+    /// organization's read tables at the state before it: its SCIM requests
+    /// answer 503 until an operator rebuilds them. Changes no resource.
+    ProjectionQuarantined {
+        position: i64,
+        event_type: String,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -93,6 +102,7 @@ impl Event {
             Event::GroupMembersAdded { .. } => "GroupMembersAdded",
             Event::GroupMembersRemoved { .. } => "GroupMembersRemoved",
             Event::GroupDeleted { .. } => "GroupDeleted",
+            Event::ProjectionQuarantined { .. } => "ProjectionQuarantined",
         }
     }
 

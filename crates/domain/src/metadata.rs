@@ -22,6 +22,18 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
+    /// Metadata for an event that a background component of rollcall
+    /// records on its own (the projector, the reaper): no request caused it.
+    pub fn system(component: &str, request_id: Uuid) -> RequestMeta {
+        RequestMeta {
+            request_id,
+            method: "SYSTEM".into(),
+            path: component.into(),
+            status: 0,
+            ..RequestMeta::default()
+        }
+    }
+
     /// Metadata for a change made from the command line rather than over HTTP.
     pub fn command_line(verb: &str) -> RequestMeta {
         RequestMeta {

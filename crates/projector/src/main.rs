@@ -55,7 +55,14 @@ async fn main() -> anyhow::Result<()> {
         wake: Arc::new(Notify::new()),
         metrics: metrics.clone(),
     };
+    // Its own appender, for the events the projector records (a quarantine);
+    // its batch sizes are not worth a metric.
+    let batch_sizes = prometheus::Histogram::with_opts(prometheus::HistogramOpts::new(
+        "rollcall_projector_append_batch_size",
+        "Appends of the projector committed together",
+    ))?;
     let projector = Projector {
+        appender: store::Appender::start(pool.clone(), batch_sizes),
         pool,
         amqp_url: args.amqp_url,
         topology,

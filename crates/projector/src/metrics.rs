@@ -1,6 +1,6 @@
 //! The relay's and projector's Prometheus metrics.
 
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 /// Metrics of the asynchronous path, registered in the caller's registry.
 #[derive(Clone)]
@@ -10,6 +10,9 @@ pub struct Metrics {
     pub projector_position: IntGauge,
     pub projector_lag: IntGauge,
     pub projector_holes_filled: IntCounter,
+    pub projector_lag_seconds: Gauge,
+    pub projector_quarantined: IntCounter,
+    pub projector_quarantined_orgs: IntGauge,
     pub reconnects: IntCounterVec,
 }
 
@@ -31,11 +34,23 @@ impl Metrics {
             )?,
             projector_lag: IntGauge::new(
                 "rollcall_projector_lag_events",
-                "Events appended but not yet folded into the read tables",
+                "Log head minus the projector's checkpoint, measured every second",
             )?,
             projector_holes_filled: IntCounter::new(
                 "rollcall_projector_holes_filled_total",
                 "Times the projector read missing events from the log",
+            )?,
+            projector_lag_seconds: Gauge::new(
+                "rollcall_projector_lag_seconds",
+                "Age of the oldest event not yet folded into the read tables (0 when none waits)",
+            )?,
+            projector_quarantined: IntCounter::new(
+                "rollcall_projector_quarantined_events_total",
+                "Events the projector could not fold, each holding its organization back",
+            )?,
+            projector_quarantined_orgs: IntGauge::new(
+                "rollcall_projector_quarantined_organizations",
+                "Organizations whose read tables are held back after an event could not be folded",
             )?,
             reconnects: IntCounterVec::new(
                 Opts::new(
@@ -50,6 +65,9 @@ impl Metrics {
         registry.register(Box::new(metrics.projector_position.clone()))?;
         registry.register(Box::new(metrics.projector_lag.clone()))?;
         registry.register(Box::new(metrics.projector_holes_filled.clone()))?;
+        registry.register(Box::new(metrics.projector_lag_seconds.clone()))?;
+        registry.register(Box::new(metrics.projector_quarantined.clone()))?;
+        registry.register(Box::new(metrics.projector_quarantined_orgs.clone()))?;
         registry.register(Box::new(metrics.reconnects.clone()))?;
         // Present from the start, so that dashboards and alerts see a zero.
         for component in ["relay", "projector"] {

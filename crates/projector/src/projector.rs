@@ -4,16 +4,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use bus::{Delivery, Topology};
 use domain::StoredEvent;
+use domain::{Event, RequestMeta};
 use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicAckOptions, BasicNackOptions};
-use store::{Checkpoint, Pool};
+use store::{AppendRequest, Appender, Checkpoint, Pool, StoreError};
+use time::OffsetDateTime;
 use tokio::sync::watch;
+use uuid::Uuid;
 
 use crate::envelope::decode;
 use crate::{Metrics, supervise};
 
 /// Deliveries taken into one transaction at most (also the prefetch).
 const BATCH: usize = 512;
+/// How often the lag is measured, whether or not anything is folded: a
+/// projector that is stuck applies nothing, and must still show its lag.
+const LAG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Consumes the projector queue and folds it into the read tables.
 pub struct Projector {
@@ -24,6 +30,9 @@ pub struct Projector {
     /// waits on it to give clients read-your-writes.
     pub applied: watch::Sender<i64>,
     pub metrics: Metrics,
+    /// Records a [`Event::ProjectionQuarantined`] when an event cannot be
+    /// folded.
+    pub appender: Appender,
 }
 
 impl Projector {
@@ -31,7 +40,8 @@ impl Projector {
     /// follows the queue, reconnecting after failures.
     pub async fn run(self, stop: watch::Receiver<bool>) {
         let caught_up = AtomicBool::new(false);
-        supervise("projector", &self.metrics, stop, |mut stop| {
+        let measuring = self.measure_lag(stop.clone());
+        let folding = supervise("projector", &self.metrics, stop, |mut stop| {
             let (projector, caught_up) = (&self, &caught_up);
             async move {
                 // Once per process: what the log holds past the checkpoint
@@ -43,8 +53,29 @@ impl Projector {
                 }
                 projector.session(&mut stop).await
             }
-        })
-        .await;
+        });
+        tokio::join!(measuring, folding);
+    }
+
+    /// Measures the lag (log head − checkpoint, in events and in the age of
+    /// the oldest event not folded) every [`LAG_EVERY`] until `stop`.
+    async fn measure_lag(&self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            match store::projector_health(&self.pool, OffsetDateTime::now_utc()).await {
+                Ok(health) => {
+                    self.metrics.projector_lag.set(health.lag_events);
+                    self.metrics.projector_lag_seconds.set(health.lag_seconds);
+                    self.metrics
+                        .projector_quarantined_orgs
+                        .set(health.quarantined_orgs);
+                }
+                Err(error) => tracing::debug!(%error, "could not measure the projector's lag"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(LAG_EVERY) => {}
+                _ = stop.changed() => {}
+            }
+        }
     }
 
     async fn session(&self, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
@@ -85,7 +116,7 @@ impl Projector {
                 .iter()
                 .map(|row| row.to_stored())
                 .collect::<Result<Vec<_>, _>>()?;
-            let applied = store::apply_changes(&self.pool, &events).await?;
+            let applied = self.fold(&events).await?;
             self.publish_position(applied).await;
         }
     }
@@ -130,8 +161,70 @@ impl Projector {
                 .map(|row| row.to_stored())
                 .collect::<Result<_, _>>()?;
         }
-        let applied = store::apply_changes(&self.pool, &events).await?;
+        let applied = self.fold(&events).await?;
         self.publish_position(applied).await;
+        Ok(applied)
+    }
+
+    /// Folds contiguous events. If PostgreSQL refuses the batch for what an
+    /// event holds, or the fold finds the read tables in a state the log does
+    /// not imply, folds them one at a time and quarantines the organization
+    /// of each event that still fails: its read tables stop at the state
+    /// before that event, and every other organization goes on. A database
+    /// that is away is not an event's fault: that error goes up, and the
+    /// supervisor retries.
+    async fn fold(&self, events: &[StoredEvent]) -> anyhow::Result<i64> {
+        match store::apply_changes(&self.pool, events).await {
+            Err(error) if is_unfoldable(&error) => {
+                tracing::warn!(%error, events = events.len(), "a batch could not be folded; folding its events one by one");
+            }
+            result => return Ok(result?),
+        }
+        let mut applied = store::read_checkpoint(&self.pool, Checkpoint::Projector).await?;
+        for stored in events {
+            applied = match store::apply_changes(&self.pool, std::slice::from_ref(stored)).await {
+                Err(error) if is_unfoldable(&error) => {
+                    self.quarantine(stored, &error.to_string()).await?
+                }
+                result => result?,
+            };
+        }
+        Ok(applied)
+    }
+
+    /// Records that `stored` cannot be folded, in the log for auditors and
+    /// in the quarantine table that holds its organization back.
+    async fn quarantine(&self, stored: &StoredEvent, reason: &str) -> anyhow::Result<i64> {
+        tracing::error!(
+            org_id = %stored.org_id,
+            position = stored.position,
+            event_type = stored.event.type_name(),
+            reason,
+            "an event cannot be folded; its organization is quarantined"
+        );
+        // The event first: if the process dies before the quarantine commits,
+        // the next attempt fails again and records it again, so the log never
+        // misses a quarantine the read side acted on.
+        self.appender
+            .append(AppendRequest {
+                org_id: stored.org_id,
+                stream_id: stored.org_id,
+                expected_version: 0,
+                commutes: true,
+                events: vec![Event::ProjectionQuarantined {
+                    position: stored.position,
+                    event_type: stored.event.type_name().into(),
+                    reason: reason.into(),
+                }],
+                claims: Vec::new(),
+                releases: Vec::new(),
+                registrations: Vec::new(),
+                meta: RequestMeta::system("projector", Uuid::new_v4()),
+            })
+            .await?;
+        let applied =
+            store::quarantine(&self.pool, stored, reason, OffsetDateTime::now_utc()).await?;
+        self.metrics.projector_quarantined.inc();
         Ok(applied)
     }
 
@@ -144,8 +237,15 @@ impl Projector {
             moved
         });
         self.metrics.projector_position.set(position);
-        if let Ok(head) = store::log_head(&self.pool).await {
-            self.metrics.projector_lag.set((head - position).max(0));
-        }
     }
+}
+
+/// Whether folding failed for what the events hold, rather than because the
+/// database is away: PostgreSQL refused a row, or the fold disagrees with the
+/// read tables.
+fn is_unfoldable(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Refused { .. } | StoreError::Inconsistent(_)
+    )
 }

@@ -18,6 +18,7 @@ mod group_filter;
 mod groups;
 mod log;
 mod projection;
+mod quarantine;
 mod registry;
 mod snapshot;
 mod user_filter;
@@ -33,6 +34,9 @@ pub use groups::{
 };
 pub use log::{LogRow, log_head, read_after, read_group_attributes, read_stream};
 pub use projection::{Checkpoint, apply_changes, read_checkpoint, set_checkpoint};
+pub use quarantine::{
+    ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,
+};
 pub use registry::{TokenRecord, find_organization, find_token, has_organizations};
 pub use snapshot::{Snapshot, read_snapshot};
 pub use user_filter::{InvalidFilter, Param, Sql};

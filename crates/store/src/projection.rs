@@ -5,6 +5,7 @@ use deadpool_postgres::Transaction;
 use domain::StoredEvent;
 use domain::group_projection::{group_row_change, membership_change};
 use domain::projection::{UserRow, UserRowChange, user_row_change};
+use futures::TryFutureExt;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -73,7 +74,8 @@ pub async fn set_checkpoint(
 /// Folds events into the read tables and moves the projector's checkpoint, in
 /// one transaction. Events at or below the checkpoint are skipped (repeated
 /// deliveries); the rest must continue the checkpoint without a hole, or
-/// nothing is applied. Returns the new checkpoint.
+/// nothing is applied. Events of quarantined organizations move the
+/// checkpoint and change nothing. Returns the new checkpoint.
 ///
 /// The row changes are pipelined: sent in order without waiting for each
 /// answer, so a batch costs a few round trips whatever its size.
@@ -91,13 +93,17 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
         RowStatements::prepare(&transaction),
         GroupStatements::prepare(&transaction),
     )?;
-    let mut checkpoint: i64 = transaction
+    let checkpoint = transaction
         .query_one(
             "select position from checkpoints where name = 'projector' for update",
             &[],
         )
-        .await?
-        .get(0);
+        .map_err(StoreError::from);
+    let (checkpoint, quarantined) = futures::try_join!(
+        checkpoint,
+        crate::quarantine::quarantined_orgs(&transaction)
+    )?;
+    let mut checkpoint: i64 = checkpoint.get(0);
     let mut changes = Vec::new();
     for stored in events {
         if stored.position <= checkpoint {
@@ -108,6 +114,10 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
                 "the projector is at {checkpoint} and was handed position {}",
                 stored.position
             )));
+        }
+        if quarantined.contains(&stored.org_id) {
+            checkpoint = stored.position;
+            continue;
         }
         // Memberships first: a deleted user or group leaves its groups
         // before its row goes; an added member joins a group whose row exists.

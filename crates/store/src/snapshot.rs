@@ -17,6 +17,9 @@ pub struct Snapshot {
     pub checkpoint: i64,
     pub users: UserTable,
     pub groups: GroupModel,
+    /// Organizations held back, with the position of the event that could
+    /// not be folded: their tables hold the state before it.
+    pub quarantined: BTreeMap<Uuid, i64>,
 }
 
 /// Reads every read table and the checkpoint in one repeatable-read
@@ -50,6 +53,12 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
             &[],
         )
         .await?;
+    let quarantined = transaction
+        .query("select org_id, position from projection_quarantine", &[])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
     transaction.commit().await?;
     let mut groups = BTreeMap::new();
     for row in &group_rows {
@@ -85,5 +94,6 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         checkpoint,
         users,
         groups: GroupModel { groups, members },
+        quarantined,
     })
 }

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use prometheus::{Encoder, TextEncoder};
+use time::OffsetDateTime;
 
 use crate::AppState;
 
@@ -10,20 +11,27 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok\n")
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers, and the projector is within its lag
+/// bound (the age of the oldest event it has not folded).
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let ready = match state.pool.get().await {
-        Ok(client) => client.simple_query("select 1").await.is_ok(),
-        Err(_) => false,
-    };
-    if ready {
-        HttpResponse::Ok()
-            .content_type("text/plain")
-            .body("ready\n")
-    } else {
+    let unready = |reason: String| {
         HttpResponse::ServiceUnavailable()
             .content_type("text/plain")
-            .body("PostgreSQL is unreachable\n")
+            .body(reason + "\n")
+    };
+    match store::projector_health(&state.pool, OffsetDateTime::now_utc()).await {
+        Err(_) => unready("PostgreSQL is unreachable".into()),
+        Ok(health) if health.lag_seconds > state.settings.max_projector_lag.as_secs_f64() => {
+            unready(format!(
+                "the projector is behind: {} events, the oldest waiting {:.0} s (bound {} s)",
+                health.lag_events,
+                health.lag_seconds,
+                state.settings.max_projector_lag.as_secs()
+            ))
+        }
+        Ok(_) => HttpResponse::Ok()
+            .content_type("text/plain")
+            .body("ready\n"),
     }
 }
 

@@ -484,6 +484,7 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
         topology: bus::Topology::new("unused"),
         applied,
         metrics: projector::Metrics::register(&registry).unwrap(),
+        appender: copy.stack.as_ref().unwrap().appender.clone(),
     };
     let mut deliveries: Vec<domain::StoredEvent> = log
         .iter()
