@@ -87,9 +87,9 @@ impl From<AppendError> for ApiError {
                 "{} {:?} is already taken in this organization",
                 key.kind, key.key
             ))),
-            AppendError::VersionConflict => {
-                ApiError::Internal("a write kept losing the race for its stream; gave up".into())
-            }
+            // Writes to one resource queue in this process; losing every
+            // attempt means other processes keep writing it: busy, not broken.
+            AppendError::VersionConflict => crate::stream_lock::busy(),
             AppendError::Unavailable(cause) => ApiError::Unavailable(cause),
             refused if refused.is_refused_data() => ApiError::Scim(unstorable()),
             refused @ AppendError::Refused { .. } => ApiError::Internal(refused.to_string()),

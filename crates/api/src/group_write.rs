@@ -17,7 +17,7 @@ use store::{AppendError, AppendRequest};
 use uuid::Uuid;
 
 use crate::record::{Tenant, request_meta};
-use crate::write::{append_and_wait, claims_and_releases, wait_for_projection};
+use crate::write::{STREAM_TURN_WAIT, append_and_wait, claims_and_releases, wait_for_projection};
 use crate::{ApiError, AppState};
 
 /// How often a write is decided again after losing its group to another.
@@ -61,6 +61,15 @@ pub async fn write_group_as(
 ) -> Result<GroupWritten, ApiError> {
     let plan = GroupPlan::read(command)?;
     let named: Vec<Uuid> = plan.named_members().into_iter().collect();
+    let _turn = match plan.is_create() {
+        true => None,
+        false => Some(
+            state
+                .stream_locks
+                .turn(tenant.org_id, group_id, STREAM_TURN_WAIT)
+                .await?,
+        ),
+    };
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             state.metrics.write_retries.inc();

@@ -20,6 +20,7 @@ mod render;
 mod routes;
 mod selection;
 mod state;
+mod stream_lock;
 mod user_groups;
 mod write;
 

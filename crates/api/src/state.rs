@@ -8,6 +8,7 @@ use store::{AccessLog, Appender, Pool};
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
+use crate::stream_lock::StreamLocks;
 use crate::{ApiMetrics, Tokens};
 
 /// Tunables of the HTTP service.
@@ -58,6 +59,8 @@ pub struct AppState {
     pub quarantine: QuarantineWatch,
     /// Woken after each append so that the relay publishes at once.
     pub relay_wake: Arc<Notify>,
+    /// Writes to one resource queue here instead of racing.
+    pub stream_locks: Arc<StreamLocks>,
     pub metrics: ApiMetrics,
     pub registry: prometheus::Registry,
     pub settings: Settings,
@@ -88,6 +91,7 @@ impl AppState {
             access_log,
             projection: parts.projection,
             relay_wake: parts.relay_wake,
+            stream_locks: Arc::default(),
             metrics,
             registry: parts.registry,
             settings: parts.settings,

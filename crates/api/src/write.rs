@@ -2,7 +2,7 @@
 //! stream, decide, append with the version decided on, decide again when
 //! another write won the race, then wait for the projector.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use domain::user::{self, UniqueKey, UserCommand, UserState};
@@ -17,6 +17,8 @@ use crate::{ApiError, AppState};
 
 /// How often a write is decided again after losing its stream to another.
 const MAX_ATTEMPTS: usize = 32;
+/// How long a write waits for its turn behind other writes of its resource.
+pub(crate) const STREAM_TURN_WAIT: Duration = Duration::from_secs(5);
 
 /// The user after a write.
 #[derive(Debug, Clone)]
@@ -60,6 +62,15 @@ pub async fn write_user_as(
     command: impl Fn() -> UserCommand,
 ) -> Result<WriteOutcome, ApiError> {
     let is_new = matches!(command(), UserCommand::Provision { .. });
+    let _turn = match is_new {
+        true => None,
+        false => Some(
+            state
+                .stream_locks
+                .turn(tenant.org_id, user_id, STREAM_TURN_WAIT)
+                .await?,
+        ),
+    };
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             state.metrics.write_retries.inc();
