@@ -26,6 +26,8 @@ pub struct Options {
     /// The port the stack reaches PostgreSQL on (a proxy's, to cut it).
     pub postgres_port: u16,
     pub read_your_writes_wait: Duration,
+    /// `/readyz` fails past this projector lag.
+    pub max_projector_lag: Duration,
 }
 
 impl Default for Options {
@@ -34,6 +36,7 @@ impl Default for Options {
             amqp_url: RABBITMQ.into(),
             postgres_port: 5432,
             read_your_writes_wait: Duration::from_secs(5),
+            max_projector_lag: api::Settings::default().max_projector_lag,
         }
     }
 }
@@ -82,6 +85,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     };
     let settings = api::Settings {
         read_your_writes_wait: options.read_your_writes_wait,
+        max_projector_lag: options.max_projector_lag,
         ..api::Settings::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -270,9 +274,57 @@ impl TestApp {
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.request_as(&self.token, method, path)
+    }
+
+    /// A SCIM request with another organization's token.
+    pub fn request_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
         self.client
             .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
+            .bearer_auth(token)
+    }
+
+    /// The id of the organization the test's token belongs to.
+    pub async fn org_id(&self) -> Uuid {
+        self.sql()
+            .await
+            .query_one(
+                "select org_id from organizations where name = 'Contoso'",
+                &[],
+            )
+            .await
+            .expect("the test's organization")
+            .get(0)
+    }
+
+    /// An operator's endpoint outside `/scim_v2` (`/metrics`, `/readyz`):
+    /// its status and text.
+    pub async fn ops(&self, path: &str) -> (StatusCode, String) {
+        let root = self.base.trim_end_matches("/scim_v2");
+        let response = self
+            .client
+            .get(format!("{root}{path}"))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = response.status();
+        (status, response.text().await.expect("a body"))
+    }
+
+    /// The value of an unlabelled metric in `/metrics`.
+    pub async fn metric(&self, name: &str) -> f64 {
+        let (_, text) = self.ops("/metrics").await;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("{name} is not in /metrics"))
+            .trim()
+            .parse()
+            .expect("a number")
     }
 
     pub async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {

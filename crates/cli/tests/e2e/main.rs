@@ -9,6 +9,7 @@ mod bulk;
 mod filters;
 mod groups;
 mod guarantees;
+mod hardening;
 mod helpers;
 mod schema;
 mod users;

@@ -1,0 +1,490 @@
+//! Issue 8: no tenant's input can wedge the pipeline or fail another tenant's
+//! writes; a stuck or poisoned projector is visible and contained.
+
+use std::time::{Duration, Instant};
+
+use domain::user::UniqueKey;
+use domain::{Event, RequestMeta};
+use reqwest::{Method, StatusCode};
+use rollcall::verify::{self, Verdict};
+use serde_json::{Value, json};
+use store::{AppendError, AppendRequest};
+use uuid::Uuid;
+
+use crate::helpers::{Options, entra_user, spawn_app, spawn_app_with};
+
+/// Polls `probe` until it returns `Some`, failing the test after `within`.
+async fn eventually<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "waited {within:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn detail(body: &Value) -> &str {
+    body["detail"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_nul_character_anywhere_is_refused_before_it_is_recorded() {
+    let app = spawn_app().await;
+    let mut with_nul_display = entra_user("nul@contoso.test");
+    with_nul_display["displayName"] = json!("a\u{0}b");
+    let mut with_nul_key = entra_user("nulkey@contoso.test");
+    with_nul_key["x\u{0}y"] = json!("fine");
+    let mut with_nul_user_name = entra_user("plain@contoso.test");
+    with_nul_user_name["userName"] = json!("a\u{0}@contoso.test");
+    for (body, names) in [
+        (with_nul_display, "displayName"),
+        (with_nul_key, "x\u{FFFD}y"),
+        (with_nul_user_name, "userName"),
+    ] {
+        let (status, answer) = app.create_user(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert_eq!(answer["scimType"], "invalidValue");
+        assert!(
+            detail(&answer).starts_with(names) && detail(&answer).contains("U+0000"),
+            "{answer}"
+        );
+    }
+    let id = app.provision("kept@contoso.test").await;
+    let (status, answer) = app
+        .patch_user(
+            &id,
+            json!([{"op": "replace", "path": "title", "value": "x\u{0}"}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (status, answer) = app.filter_users("userName eq \"a\u{0}b\"").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["scimType"], "invalidFilter");
+
+    let recorded: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "select count(*) from events where event_type like 'User%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 1, "only the valid user reached the log");
+    let (status, _) = app.get_user(&id).await;
+    assert_eq!(status, StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn indexed_values_past_their_limits_are_refused_naming_the_attribute() {
+    let app = spawn_app().await;
+    let long_email = format!("{}@contoso.test", "a".repeat(2_900));
+    let mut body = entra_user("long-email@contoso.test");
+    body["emails"] = json!([{"type": "work", "value": long_email, "primary": true}]);
+    let (status, answer) = app.create_user(body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        detail(&answer).starts_with("emails[0].value is longer than 254"),
+        "{answer}"
+    );
+    assert!(
+        !detail(&answer).contains("aaaaaaaa"),
+        "the detail never echoes the value"
+    );
+
+    let user_name = format!("{}@c.test", "u".repeat(2_700));
+    let mut body = entra_user(&user_name);
+    body["externalId"] = json!("short");
+    body["emails"] = json!([]);
+    let (status, answer) = app.create_user(body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        detail(&answer).starts_with("userName is longer than 256"),
+        "{answer}"
+    );
+
+    let mut body = entra_user("long-external@contoso.test");
+    body["externalId"] = json!("e".repeat(257));
+    let (status, answer) = app.create_user(body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        detail(&answer).starts_with("externalId is longer than 256"),
+        "{answer}"
+    );
+
+    let (status, answer) = app
+        .send(
+            app.request_as(&app.token, Method::POST, "/Groups")
+                .header("content-type", "application/scim+json")
+                .body(json!({"displayName": "g".repeat(257)}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        detail(&answer).starts_with("displayName is longer than 256"),
+        "{answer}"
+    );
+
+    // At the limits, in four-byte characters: accepted, folded, readable.
+    let at_limit = format!("{}@c.test", "𝔘".repeat(256 - 7));
+    assert_eq!(at_limit.chars().count(), 256);
+    let mut body = entra_user(&at_limit);
+    body["emails"] = json!([{"type": "work", "value": format!("{}@c.test", "𝔢".repeat(254 - 7))}]);
+    body["externalId"] = json!("𝔵".repeat(256));
+    let (status, answer) = app.create_user(body).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, _) = app.get_user(answer["id"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (_, schema) = app
+        .get("/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")
+        .await;
+    let attributes = schema["attributes"].as_array().unwrap();
+    let user_name = attributes.iter().find(|a| a["name"] == "userName").unwrap();
+    assert!(
+        user_name["description"]
+            .as_str()
+            .unwrap()
+            .ends_with("At most 256 characters."),
+        "{user_name}"
+    );
+    app.stop().await;
+}
+
+/// A `UserProvisioned` event that the read tables cannot hold, appended
+/// behind the API's back (as an older build without today's checks could
+/// have): the projector must contain it.
+fn poison(org_id: Uuid) -> AppendRequest {
+    AppendRequest {
+        org_id,
+        stream_id: Uuid::now_v7(),
+        expected_version: 0,
+        commutes: false,
+        events: vec![Event::UserProvisioned {
+            resource: json!({"userName": "poison@contoso.test", "displayName": "a\u{0}b"}),
+            password_hash: None,
+        }],
+        claims: Vec::new(),
+        releases: Vec::new(),
+        registrations: Vec::new(),
+        meta: RequestMeta::command_line("test poison"),
+    }
+}
+
+#[tokio::test]
+async fn an_event_that_cannot_be_folded_quarantines_only_its_organization() {
+    let app = spawn_app().await;
+    let other = app
+        .other_organization("Fabrikam", "owner@fabrikam.test")
+        .await;
+    let ours = app.provision("before@contoso.test").await;
+    let org_id = app.org_id().await;
+    let stack = app.stack.as_ref().unwrap();
+    let poisoned = stack.appender.append(poison(org_id)).await.unwrap();
+
+    // Our organization answers 503, reads and writes alike, once the
+    // projector has met the event; never stale data.
+    let (_, answer) = eventually(Duration::from_secs(10), "a 503", || async {
+        let (status, answer) = app.get_user(&ours).await;
+        (status == StatusCode::SERVICE_UNAVAILABLE).then_some((status, answer))
+    })
+    .await;
+    assert!(
+        detail(&answer).contains(&format!("position {}", poisoned.last_position)),
+        "{answer}"
+    );
+    let (status, _) = app.create_user(entra_user("after@contoso.test")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // Every other organization goes on, reading its writes at once.
+    for index in 0..5 {
+        let (status, created) = app
+            .send(
+                app.request_as(&other, Method::POST, "/Users")
+                    .header("content-type", "application/scim+json")
+                    .body(entra_user(&format!("u{index}@fabrikam.test")).to_string()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let started = Instant::now();
+        let (status, _) = app
+            .send(app.request_as(
+                &other,
+                Method::GET,
+                &format!("/Users/{}", created["id"].as_str().unwrap()),
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    // Recorded for auditors and operators.
+    let recorded: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "select count(*) from events where event_type = 'ProjectionQuarantined' \
+             and org_id = $1 and (payload->>'position')::bigint = $2",
+            &[&org_id, &poisoned.last_position],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, 1);
+    assert_eq!(
+        app.metric("rollcall_projector_quarantined_events_total")
+            .await,
+        1.0
+    );
+    eventually(Duration::from_secs(5), "the quarantine gauge", || async {
+        (app.metric("rollcall_projector_quarantined_organizations")
+            .await
+            == 1.0)
+            .then_some(())
+    })
+    .await;
+    app.wait_for_projector(Duration::from_secs(10)).await;
+    match verify::verify(app.pool()).await.unwrap() {
+        Verdict::Quarantined { organizations, .. } => {
+            assert_eq!(organizations, vec![(org_id, poisoned.last_position)]);
+        }
+        other => panic!("expected a quarantine, got {other:?}"),
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_stuck_projector_shows_in_its_lag_readiness_and_verify() {
+    let app = spawn_app_with(Options {
+        read_your_writes_wait: Duration::from_millis(200),
+        max_projector_lag: Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    app.provision("first@contoso.test").await;
+    let (status, _) = app.ops("/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Hold the projector's checkpoint row: every fold now waits.
+    let mut blocker = app.sql().await;
+    let holding = blocker.transaction().await.unwrap();
+    holding
+        .execute(
+            "select position from checkpoints where name = 'projector' for update",
+            &[],
+        )
+        .await
+        .unwrap();
+    for index in 0..3 {
+        app.provision(&format!("stuck{index}@contoso.test")).await;
+    }
+    eventually(Duration::from_secs(5), "the lag metric", || async {
+        (app.metric("rollcall_projector_lag_events").await >= 3.0).then_some(())
+    })
+    .await;
+    let (status, reason) = eventually(Duration::from_secs(5), "readyz to fail", || async {
+        let (status, text) = app.ops("/readyz").await;
+        (status == StatusCode::SERVICE_UNAVAILABLE).then_some((status, text))
+    })
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(reason.contains("the projector is behind"), "{reason}");
+    match verify::verify_waiting(app.pool(), Duration::from_millis(300))
+        .await
+        .unwrap()
+    {
+        Verdict::Behind { checkpoint, head } => assert!(checkpoint < head),
+        other => panic!("expected behind, got {other:?}"),
+    }
+
+    holding.rollback().await.unwrap();
+    app.wait_for_projector(Duration::from_secs(10)).await;
+    eventually(Duration::from_secs(5), "readyz to pass", || async {
+        (app.ops("/readyz").await.0 == StatusCode::OK).then_some(())
+    })
+    .await;
+    assert!(matches!(
+        verify::verify(app.pool()).await.unwrap(),
+        Verdict::Sound { .. }
+    ));
+    app.stop().await;
+}
+
+fn valid_create(org_id: Uuid, index: usize) -> AppendRequest {
+    AppendRequest {
+        org_id,
+        stream_id: Uuid::now_v7(),
+        expected_version: 0,
+        commutes: false,
+        events: vec![Event::UserProvisioned {
+            resource: json!({"userName": format!("batch{index}@fabrikam.test")}),
+            password_hash: None,
+        }],
+        claims: vec![UniqueKey {
+            kind: "userName",
+            key: format!("batch{index}@fabrikam.test"),
+        }],
+        releases: Vec::new(),
+        registrations: Vec::new(),
+        meta: RequestMeta::command_line("test batch"),
+    }
+}
+
+#[tokio::test]
+async fn a_batch_refused_for_one_request_fails_that_request_only() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let stack = app.stack.as_ref().unwrap();
+
+    // Hold the log head so that everything sent next queues into one batch.
+    let mut blocker = app.sql().await;
+    let holding = blocker.transaction().await.unwrap();
+    holding
+        .execute("select 1 from log_head where id = 1 for update", &[])
+        .await
+        .unwrap();
+    let first = tokio::spawn({
+        let appender = stack.appender.clone();
+        async move { appender.append(valid_create(org_id, 1_000)).await }
+    });
+    let lock_waits = app.sql().await;
+    eventually(
+        Duration::from_secs(5),
+        "the first batch to wait for the lock",
+        || async {
+            let waiting: i64 = lock_waits
+                .query_one(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' \
+                     and datname = current_database()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (waiting > 0).then_some(())
+        },
+    )
+    .await;
+
+    let mut bad = valid_create(org_id, 9_999);
+    bad.claims[0].key = "bad\u{0}@fabrikam.test".into();
+    let mut requests: Vec<AppendRequest> = (0..40).map(|i| valid_create(org_id, i)).collect();
+    requests.insert(20, bad);
+    let pending: Vec<_> = requests
+        .into_iter()
+        .map(|request| {
+            let appender = stack.appender.clone();
+            tokio::spawn(async move { appender.append(request).await })
+        })
+        .collect();
+    eventually(Duration::from_secs(5), "the queue to fill", || async {
+        (stack.appender.queued() == 41).then_some(())
+    })
+    .await;
+    holding.rollback().await.unwrap();
+
+    first.await.unwrap().expect("the first append lands");
+    let mut outcomes = Vec::new();
+    for task in pending {
+        outcomes.push(task.await.unwrap());
+    }
+    let refused = outcomes
+        .remove(20)
+        .expect_err("the request with a NUL fails");
+    assert!(
+        matches!(refused, AppendError::Refused { .. }) && refused.is_refused_data(),
+        "{refused:?}"
+    );
+    for (index, outcome) in outcomes.iter().enumerate() {
+        assert!(outcome.is_ok(), "request {index}: {outcome:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn many_concurrent_writes_to_one_resource_all_land() {
+    let app = spawn_app().await;
+    let id = app.provision("busy@contoso.test").await;
+    // 32 clients, 4 PATCHes each, on one user: every one lands, in some order.
+    let clients = (0..32).map(|client| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let mut statuses = Vec::new();
+            for round in 0..4 {
+                let (status, body) = app
+                    .patch_user(
+                        &id,
+                        json!([{"op": "add", "path": format!("counter{client}"),
+                                "value": round}]),
+                    )
+                    .await;
+                statuses.push((status, body));
+            }
+            statuses
+        }
+    });
+    for (status, body) in futures::future::join_all(clients)
+        .await
+        .into_iter()
+        .flatten()
+    {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (_, user) = app.get_user(&id).await;
+    assert_eq!(user["meta"]["version"], "W/\"129\"", "{user}");
+
+    // 24 concurrent renames of one group, then 64 concurrent member adds.
+    let members: Vec<String> = futures::future::join_all((0..64).map(|index| {
+        let app = &app;
+        async move { app.provision(&format!("m{index}@contoso.test")).await }
+    }))
+    .await;
+    let (status, group) = app
+        .send(
+            app.request_as(&app.token, Method::POST, "/Groups")
+                .header("content-type", "application/scim+json")
+                .body(json!({"displayName": "Busy"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group = group["id"].as_str().unwrap().to_owned();
+    let patch_group = |operations: Value| {
+        let (app, group) = (&app, group.clone());
+        async move {
+            app.send(
+                app.request_as(&app.token, Method::PATCH, &format!("/Groups/{group}"))
+                    .header("content-type", "application/scim+json")
+                    .body(
+                        json!({"schemas": [crate::helpers::PATCH_OP], "Operations": operations})
+                            .to_string(),
+                    ),
+            )
+            .await
+        }
+    };
+    let renames = (0..24).map(|index| {
+        patch_group(
+            json!([{"op": "replace", "path": "displayName", "value": format!("Busy {index}")}]),
+        )
+    });
+    for (status, body) in futures::future::join_all(renames).await {
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let adds = members.iter().map(|member| {
+        patch_group(json!([{"op": "add", "path": "members", "value": [{"value": member}]}]))
+    });
+    for (status, body) in futures::future::join_all(adds).await {
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let (_, read) = app.get(&format!("/Groups/{group}")).await;
+    assert_eq!(read["members"].as_array().unwrap().len(), 64, "{read}");
+    app.stop().await;
+}
