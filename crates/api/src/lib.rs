@@ -13,6 +13,7 @@ mod body;
 mod error;
 mod group_render;
 mod group_write;
+mod last_writes;
 mod metrics;
 mod query;
 mod record;

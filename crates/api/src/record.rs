@@ -105,7 +105,10 @@ pub async fn scim_gate(
         Some(quarantined) => request
             .error_response(ApiError::Scim(held_back_error(&quarantined)))
             .map_into_boxed_body(),
-        None => next.call(request).await?.map_into_boxed_body(),
+        None => match crate::last_writes::await_own_writes(&state, token.token_id).await {
+            Ok(()) => next.call(request).await?.map_into_boxed_body(),
+            Err(error) => request.error_response(error).map_into_boxed_body(),
+        },
     };
     if response
         .response()

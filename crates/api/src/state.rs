@@ -8,6 +8,7 @@ use store::{AccessLog, Appender, Pool};
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
+use crate::last_writes::LastWrites;
 use crate::stream_lock::StreamLocks;
 use crate::{ApiMetrics, Tokens};
 
@@ -61,6 +62,8 @@ pub struct AppState {
     pub relay_wake: Arc<Notify>,
     /// Writes to one resource queue here instead of racing.
     pub stream_locks: Arc<StreamLocks>,
+    /// What each token last wrote, which its next requests wait for.
+    pub last_writes: Arc<LastWrites>,
     pub metrics: ApiMetrics,
     pub registry: prometheus::Registry,
     pub settings: Settings,
@@ -92,6 +95,7 @@ impl AppState {
             projection: parts.projection,
             relay_wake: parts.relay_wake,
             stream_locks: Arc::default(),
+            last_writes: Arc::default(),
             metrics,
             registry: parts.registry,
             settings: parts.settings,

@@ -176,15 +176,20 @@ pub(crate) async fn append_and_wait(
     state: &AppState,
     request: AppendRequest,
 ) -> Result<Appended, AppendError> {
+    let token_id = request.meta.token_id;
     let appended = state.appender.append(request).await?;
     state.relay_wake.notify_one();
+    if let Some(token_id) = token_id {
+        state.last_writes.record(token_id, appended.last_position);
+    }
     wait_for_projection(state, appended.last_position).await;
     Ok(appended)
 }
 
 /// Waits until the read tables include `position`, at most the configured
-/// time; the write is durable either way, so a timeout only costs freshness.
-pub(crate) async fn wait_for_projection(state: &AppState, position: i64) {
+/// time, and says whether they do. The write is durable either way; a token's
+/// next request waits again for it (`last_writes::await_own_writes`).
+pub(crate) async fn wait_for_projection(state: &AppState, position: i64) -> bool {
     let started = Instant::now();
     let mut projection = state.projection.clone();
     let reached = tokio::time::timeout(
@@ -196,8 +201,10 @@ pub(crate) async fn wait_for_projection(state: &AppState, position: i64) {
         .metrics
         .read_your_writes_wait
         .observe(started.elapsed().as_secs_f64());
-    if !matches!(reached, Ok(Ok(_))) {
+    let reached = matches!(reached, Ok(Ok(_)));
+    if !reached {
         state.metrics.read_your_writes_timeouts.inc();
-        tracing::warn!(position, "answered a write before the projector folded it");
+        tracing::warn!(position, "the projector has not folded a write in time");
     }
+    reached
 }

@@ -1,5 +1,7 @@
 //! Connecting to the broker.
 
+use std::time::Duration;
+
 use lapin::uri::AMQPUri;
 use lapin::{Connection, ConnectionProperties};
 
@@ -10,10 +12,18 @@ use crate::BusError;
 /// about two of them, not after RabbitMQ's default of a minute.
 const HEARTBEAT_SECONDS: u16 = 10;
 
-/// Opens a connection to `url` (an `amqp://` URL).
+/// The longest a connection attempt may take: a broker (or a network) that
+/// accepts the TCP connection and then says nothing must not hold a
+/// reconnecting component for ever.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens a connection to `url` (an `amqp://` URL), within [`CONNECT_TIMEOUT`].
 pub async fn connect(url: &str) -> Result<Connection, BusError> {
     let properties = ConnectionProperties::default().with_connection_name("rollcall".into());
     let mut uri: AMQPUri = url.parse().map_err(BusError::BadUrl)?;
     uri.query.heartbeat.get_or_insert(HEARTBEAT_SECONDS);
-    Ok(Connection::connect_uri(uri, properties).await?)
+    tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(uri, properties))
+        .await
+        .map_err(|_| BusError::TimedOut(CONNECT_TIMEOUT))?
+        .map_err(BusError::from)
 }

@@ -17,6 +17,8 @@ use crate::Config;
 /// Connections in the pool: the appender and projector hold one each while
 /// they work, the rest serve reads.
 const POOL_SIZE: usize = 32;
+/// How long the relay and the projector get to end after a stop.
+const BACKGROUND_STOP: Duration = Duration::from_secs(10);
 
 /// What it takes to start the stack.
 pub struct Stack {
@@ -121,7 +123,15 @@ impl RunningStack {
             .context("the access log did not drain within 30 s")??;
         let _ = self.stop.send(true);
         for task in self.background {
-            task.await?;
+            // They return promptly on stop; the bound is for a bug, so that a
+            // shutdown always completes (everything resumes from checkpoints).
+            let abort = task.abort_handle();
+            if tokio::time::timeout(BACKGROUND_STOP, task).await.is_err() {
+                tracing::error!(
+                    "a background task ignored the stop for {BACKGROUND_STOP:?}; ended it"
+                );
+                abort.abort();
+            }
         }
         Ok(())
     }

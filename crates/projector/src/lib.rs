@@ -31,7 +31,8 @@ const HEALTHY_SESSION: Duration = Duration::from_secs(30);
 
 /// Runs `session` until `stop` turns true, starting it again with back-off
 /// after each failure (the broker or the database went away); the component
-/// resumes from its checkpoint every time.
+/// resumes from its checkpoint every time. Returns promptly once `stop` turns
+/// true, whatever the session is waiting for.
 pub(crate) async fn supervise<Session, Running>(
     component: &str,
     metrics: &Metrics,
@@ -45,7 +46,13 @@ pub(crate) async fn supervise<Session, Running>(
     let mut stopped = stop.clone();
     while !*stop.borrow() {
         let started = Instant::now();
-        let Err(error) = session(stop.clone()).await else {
+        // Sessions are cancel-safe (everything resumes from a checkpoint),
+        // so a stop ends one wherever it waits, even on a broker that hangs.
+        let outcome = tokio::select! {
+            outcome = session(stop.clone()) => outcome,
+            _ = stopped.wait_for(|stop| *stop) => return,
+        };
+        let Err(error) = outcome else {
             return;
         };
         if started.elapsed() > HEALTHY_SESSION {

@@ -13,6 +13,7 @@ pub struct Metrics {
     pub projector_lag_seconds: Gauge,
     pub projector_quarantined: IntCounter,
     pub projector_quarantined_orgs: IntGauge,
+    pub projector_log_follows: IntCounter,
     pub reconnects: IntCounterVec,
 }
 
@@ -52,6 +53,10 @@ impl Metrics {
                 "rollcall_projector_quarantined_organizations",
                 "Organizations whose read tables are held back after an event could not be folded",
             )?,
+            projector_log_follows: IntCounter::new(
+                "rollcall_projector_log_follows_total",
+                "Times the projector folded from the log because the queue had stalled",
+            )?,
             reconnects: IntCounterVec::new(
                 Opts::new(
                     "rollcall_bus_reconnects_total",
@@ -68,6 +73,7 @@ impl Metrics {
         registry.register(Box::new(metrics.projector_lag_seconds.clone()))?;
         registry.register(Box::new(metrics.projector_quarantined.clone()))?;
         registry.register(Box::new(metrics.projector_quarantined_orgs.clone()))?;
+        registry.register(Box::new(metrics.projector_log_follows.clone()))?;
         registry.register(Box::new(metrics.reconnects.clone()))?;
         // Present from the start, so that dashboards and alerts see a zero.
         for component in ["relay", "projector"] {

@@ -1,6 +1,7 @@
 //! The projector: folds delivered events into the read tables, exactly once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use bus::{Delivery, Topology};
 use domain::StoredEvent;
@@ -19,7 +20,12 @@ use crate::{Metrics, supervise};
 const BATCH: usize = 512;
 /// How often the lag is measured, whether or not anything is folded: a
 /// projector that is stuck applies nothing, and must still show its lag.
-const LAG_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const LAG_EVERY: Duration = Duration::from_secs(1);
+/// How often the log follower looks at the log head.
+const FOLLOW_EVERY: Duration = Duration::from_millis(50);
+/// How long the read tables may stand still behind the log head before the
+/// log follower folds from the log itself.
+const FOLLOW_GRACE: Duration = Duration::from_millis(100);
 
 /// Consumes the projector queue and folds it into the read tables.
 pub struct Projector {
@@ -37,10 +43,12 @@ pub struct Projector {
 
 impl Projector {
     /// Runs until `stop` turns true: first catches up from the log, then
-    /// follows the queue, reconnecting after failures.
+    /// follows the queue, reconnecting after failures; meanwhile folds from
+    /// the log whenever the queue stalls (see [`Projector::follow_log`]).
     pub async fn run(self, stop: watch::Receiver<bool>) {
         let caught_up = AtomicBool::new(false);
         let measuring = self.measure_lag(stop.clone());
+        let following = self.follow_log(stop.clone());
         let folding = supervise("projector", &self.metrics, stop, |mut stop| {
             let (projector, caught_up) = (&self, &caught_up);
             async move {
@@ -54,7 +62,43 @@ impl Projector {
                 projector.session(&mut stop).await
             }
         });
-        tokio::join!(measuring, folding);
+        tokio::join!(measuring, following, folding);
+    }
+
+    /// The broker distributes the log, but clients must read their writes
+    /// without it (DESIGN.md, guarantees 8 and 10). When the read tables have
+    /// stood still for [`FOLLOW_GRACE`] while the log head is past them (the
+    /// broker is away, the consumer is reconnecting, or a delivery is lost),
+    /// folds from the log directly. Both paths lock the checkpoint and skip
+    /// what it has passed, so whichever comes second changes nothing.
+    async fn follow_log(&self, mut stop: watch::Receiver<bool>) {
+        let mut last_seen = *self.applied.borrow();
+        let mut still_since = Instant::now();
+        while !*stop.borrow() {
+            tokio::select! {
+                _ = tokio::time::sleep(FOLLOW_EVERY) => {}
+                _ = stop.changed() => return,
+            }
+            let applied = *self.applied.borrow();
+            if applied != last_seen {
+                (last_seen, still_since) = (applied, Instant::now());
+                continue;
+            }
+            if still_since.elapsed() < FOLLOW_GRACE {
+                continue;
+            }
+            match store::log_head(&self.pool).await {
+                Ok(head) if head > applied => {
+                    if let Err(error) = self.catch_up().await {
+                        tracing::warn!(%error, "could not fold from the log; will try again");
+                    }
+                    self.metrics.projector_log_follows.inc();
+                }
+                Ok(_) => {}
+                Err(error) => tracing::debug!(%error, "could not read the log head"),
+            }
+            still_since = Instant::now();
+        }
     }
 
     /// Measures the lag (log head − checkpoint, in events and in the age of

@@ -1,0 +1,54 @@
+//! The last log position each token wrote, so that a token's reads wait for
+//! its own writes (DESIGN.md guarantee 8) even when the write itself was
+//! answered before the projector folded it (a slow projector, a broker away).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use scim::ScimError;
+use uuid::Uuid;
+
+use crate::write::wait_for_projection;
+use crate::{ApiError, AppState};
+
+/// Token id → the highest position a write with that token appended.
+/// Tokens are few (a handful per organization), so the table stays small.
+#[derive(Default)]
+pub struct LastWrites {
+    positions: Mutex<HashMap<Uuid, i64>>,
+}
+
+impl LastWrites {
+    /// Notes that `token_id` wrote up to `position`.
+    pub fn record(&self, token_id: Uuid, position: i64) {
+        let mut positions = self.positions.lock().expect("never poisoned");
+        let last = positions.entry(token_id).or_insert(position);
+        *last = (*last).max(position);
+    }
+
+    fn last(&self, token_id: Uuid) -> Option<i64> {
+        self.positions
+            .lock()
+            .expect("never poisoned")
+            .get(&token_id)
+            .copied()
+    }
+}
+
+/// Waits (bounded, as a write waits) until the read tables hold everything
+/// `token_id` wrote through this process; 503 if they still do not, rather
+/// than an answer that misses the client's own write.
+pub async fn await_own_writes(state: &AppState, token_id: Uuid) -> Result<(), ApiError> {
+    let Some(position) = state.last_writes.last(token_id) else {
+        return Ok(());
+    };
+    if *state.projection.borrow() >= position || wait_for_projection(state, position).await {
+        return Ok(());
+    }
+    Err(ApiError::Scim(ScimError {
+        status: 503,
+        scim_type: None,
+        detail: "rollcall has recorded your last write but cannot show it yet; retry shortly"
+            .into(),
+    }))
+}
