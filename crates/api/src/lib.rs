@@ -23,6 +23,7 @@ mod selection;
 mod state;
 mod stream_lock;
 mod user_groups;
+mod user_snapshots;
 mod write;
 
 pub use auth::{TOKEN_CACHE_TTL, Tokens};

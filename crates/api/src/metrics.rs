@@ -18,6 +18,7 @@ pub struct ApiMetrics {
     pub read_your_writes_wait: Histogram,
     pub read_your_writes_timeouts: IntCounter,
     pub write_retries: IntCounter,
+    pub write_events_read: IntCounter,
     pub append_batch_size: Histogram,
 }
 
@@ -56,6 +57,10 @@ impl ApiMetrics {
                 "rollcall_api_write_retries_total",
                 "Writes decided again after losing a race for their stream",
             )?,
+            write_events_read: IntCounter::new(
+                "rollcall_api_write_events_read_total",
+                "Log events user writes read to decide (only those past the state this process keeps)",
+            )?,
             append_batch_size: Histogram::with_opts(
                 HistogramOpts::new(
                     "rollcall_store_append_batch_size",
@@ -71,6 +76,7 @@ impl ApiMetrics {
         registry.register(Box::new(metrics.read_your_writes_wait.clone()))?;
         registry.register(Box::new(metrics.read_your_writes_timeouts.clone()))?;
         registry.register(Box::new(metrics.write_retries.clone()))?;
+        registry.register(Box::new(metrics.write_events_read.clone()))?;
         registry.register(Box::new(metrics.append_batch_size.clone()))?;
         Ok(metrics)
     }

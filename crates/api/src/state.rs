@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::last_writes::LastWrites;
 use crate::stream_lock::StreamLocks;
+use crate::user_snapshots::UserSnapshots;
 use crate::{ApiMetrics, Tokens};
 
 /// Tunables of the HTTP service.
@@ -64,6 +65,8 @@ pub struct AppState {
     pub stream_locks: Arc<StreamLocks>,
     /// What each token last wrote, which its next requests wait for.
     pub last_writes: Arc<LastWrites>,
+    /// Users' states at a version, so that a write reads only newer events.
+    pub user_snapshots: Arc<UserSnapshots>,
     pub metrics: ApiMetrics,
     pub registry: prometheus::Registry,
     pub settings: Settings,
@@ -96,6 +99,7 @@ impl AppState {
             relay_wake: parts.relay_wake,
             stream_locks: Arc::default(),
             last_writes: Arc::default(),
+            user_snapshots: Arc::default(),
             metrics,
             registry: parts.registry,
             settings: parts.settings,

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use actix_web::HttpRequest;
 use domain::user::{self, UniqueKey, UserCommand, UserState};
-use domain::{Event, RequestMeta, StoredEvent};
+use domain::{Event, RequestMeta};
 use serde_json::Value;
 use store::{AppendError, AppendRequest, Appended};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::record::{Tenant, request_meta};
+use crate::user_snapshots::UserSnapshot;
 use crate::{ApiError, AppState};
 
 /// How often a write is decided again after losing its stream to another.
@@ -75,21 +76,23 @@ pub async fn write_user_as(
         if attempt > 0 {
             state.metrics.write_retries.inc();
         }
-        let history = if is_new {
-            Vec::new()
+        let snapshot = if is_new {
+            UserSnapshot::default()
         } else {
-            store::read_stream(&state.pool, tenant.org_id, user_id).await?
+            let kept = state.user_snapshots.get(tenant.org_id, user_id);
+            let newer =
+                store::read_stream_after(&state.pool, tenant.org_id, user_id, kept.state.version)
+                    .await?;
+            state.metrics.write_events_read.inc_by(newer.len() as u64);
+            kept.advance(&newer)
         };
-        let before = history
-            .iter()
-            .map(|stored| &stored.event)
-            .fold(UserState::default(), user::evolve);
-        let events = user::decide(&before, command())?;
+        let before = &snapshot.state;
+        let events = decide(before, command()).await?;
         if events.is_empty() {
-            return Ok(outcome(user_id, &before, &history, None));
+            return Ok(outcome(user_id, &snapshot));
         }
         let after = events.iter().fold(before.clone(), user::evolve);
-        let (claims, releases) = key_changes(&before, &after);
+        let (claims, releases) = key_changes(before, &after);
         let appended = append_and_wait(
             state,
             AppendRequest {
@@ -97,7 +100,7 @@ pub async fn write_user_as(
                 stream_id: user_id,
                 expected_version: before.version,
                 commutes: false,
-                events: events.clone(),
+                events,
                 claims,
                 releases,
                 registrations: Vec::new(),
@@ -107,18 +110,79 @@ pub async fn write_user_as(
         .await;
         match appended {
             Ok(appended) => {
-                return Ok(outcome(
-                    user_id,
-                    &after,
-                    &history,
-                    Some(appended.recorded_at),
-                ));
+                let written = UserSnapshot {
+                    state: after,
+                    created: snapshot.created.or(Some(appended.recorded_at)),
+                    last_recorded: Some(appended.recorded_at),
+                };
+                let answer = outcome(user_id, &written);
+                state.user_snapshots.put(tenant.org_id, user_id, written);
+                return Ok(WriteOutcome {
+                    appended: true,
+                    ..answer
+                });
             }
             Err(AppendError::VersionConflict) if !is_new => continue,
             Err(error) => return Err(error.into()),
         }
     }
     Err(AppendError::VersionConflict.into())
+}
+
+/// Operations in one PATCH past which deciding moves off the async workers.
+const HEAVY_OPERATIONS: usize = 64;
+/// Body size (bytes of JSON) past which deciding moves off the async workers.
+const HEAVY_BYTES: usize = 64 << 10;
+
+/// Decides a command; a large one on the blocking pool, so that one
+/// request's PATCH of thousands of operations or of a huge resource never
+/// holds an async worker (and every request queued behind it).
+async fn decide(before: &UserState, command: UserCommand) -> Result<Vec<Event>, ApiError> {
+    if !is_heavy(&command) {
+        return Ok(user::decide(before, command)?);
+    }
+    let before = before.clone();
+    let decided = tokio::task::spawn_blocking(move || user::decide(&before, command))
+        .await
+        .map_err(|error| ApiError::Internal(format!("deciding a write failed: {error}")))?;
+    Ok(decided?)
+}
+
+fn is_heavy(command: &UserCommand) -> bool {
+    let body = match command {
+        UserCommand::Patch { body, .. } => body,
+        UserCommand::Provision { resource, .. } | UserCommand::Replace { resource, .. } => resource,
+        UserCommand::Delete { .. } => return false,
+    };
+    let operations = body
+        .as_object()
+        .and_then(|fields| {
+            fields
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case("Operations"))
+        })
+        .and_then(|(_, operations)| operations.as_array())
+        .map_or(0, Vec::len);
+    operations > HEAVY_OPERATIONS || json_size_exceeds(body, HEAVY_BYTES)
+}
+
+/// Whether `value` as JSON text is longer than `limit` bytes, counting only
+/// as far as the limit.
+fn json_size_exceeds(value: &serde_json::Value, limit: usize) -> bool {
+    struct Budget(usize);
+    impl std::io::Write for Budget {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 = self
+                .0
+                .checked_sub(bytes.len())
+                .ok_or_else(|| std::io::Error::other("over budget"))?;
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(Budget(limit), value).is_err()
 }
 
 /// Unique values the write takes and gives up.
@@ -148,25 +212,15 @@ pub(crate) fn claims_and_releases(
     (claims, releases)
 }
 
-fn outcome(
-    user_id: Uuid,
-    state: &UserState,
-    history: &[StoredEvent],
-    appended_at: Option<OffsetDateTime>,
-) -> WriteOutcome {
-    let created = history
-        .iter()
-        .find(|stored| matches!(stored.event, Event::UserProvisioned { .. }))
-        .map(|stored| stored.recorded_at);
-    let last = history.last().map(|stored| stored.recorded_at);
-    let now = appended_at.or(last).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+fn outcome(user_id: Uuid, snapshot: &UserSnapshot) -> WriteOutcome {
+    let now = snapshot.last_recorded.unwrap_or(OffsetDateTime::UNIX_EPOCH);
     WriteOutcome {
         user_id,
-        resource: state.resource.clone(),
-        version: state.version,
-        created: created.unwrap_or(now),
+        resource: snapshot.state.resource.clone(),
+        version: snapshot.state.version,
+        created: snapshot.created.unwrap_or(now),
         last_modified: now,
-        appended: appended_at.is_some(),
+        appended: false,
     }
 }
 

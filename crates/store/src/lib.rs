@@ -32,7 +32,9 @@ pub use groups::{
     GroupQuery, GroupRecord, GroupSort, UserGroup, find_group, groups_of_users, list_groups,
     member_facts, members_of, projected_group_version, stream_members,
 };
-pub use log::{LogRow, log_head, read_after, read_group_attributes, read_stream};
+pub use log::{
+    LogRow, log_head, read_after, read_group_attributes, read_stream, read_stream_after,
+};
 pub use projection::{Checkpoint, apply_changes, read_checkpoint, set_checkpoint};
 pub use quarantine::{
     ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,

@@ -79,13 +79,27 @@ pub async fn read_stream(
     org_id: Uuid,
     stream_id: Uuid,
 ) -> Result<Vec<StoredEvent>, StoreError> {
+    read_stream_after(pool, org_id, stream_id, 0).await
+}
+
+/// The events of one stream after `version`, in version order: what a
+/// snapshot of the stream at `version` lacks.
+pub async fn read_stream_after(
+    pool: &Pool,
+    org_id: Uuid,
+    stream_id: Uuid,
+    version: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(&format!(
-            "select {COLUMNS} from events where org_id = $1 and stream_id = $2 order by stream_version"
+            "select {COLUMNS} from events where org_id = $1 and stream_id = $2 \
+             and stream_version > $3 order by stream_version"
         ))
         .await?;
-    let rows = client.query(&statement, &[&org_id, &stream_id]).await?;
+    let rows = client
+        .query(&statement, &[&org_id, &stream_id, &version])
+        .await?;
     rows.iter()
         .map(|row| LogRow::from_row(row).to_stored())
         .collect()

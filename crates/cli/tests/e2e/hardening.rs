@@ -625,3 +625,37 @@ async fn twenty_broker_cuts_under_load_leave_no_stale_read_and_everything_reconn
         .await
         .expect("the stack stops within 30 s");
 }
+
+#[tokio::test]
+async fn a_write_reads_what_is_new_not_the_whole_history() {
+    let app = spawn_app().await;
+    let id = app.provision("long.history@contoso.test").await;
+    let patch = |round: usize| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let (status, body) = app
+                .patch_user(
+                    &id,
+                    json!([{"op": "replace", "path": "title", "value": format!("t{round}")}]),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    for round in 0..100 {
+        patch(round).await;
+    }
+    let before = app.metric("rollcall_api_write_events_read_total").await;
+    for round in 100..150 {
+        patch(round).await;
+    }
+    let read = app.metric("rollcall_api_write_events_read_total").await - before;
+    assert!(
+        read <= 50.0,
+        "50 PATCHes after 100 read {read} events from the log"
+    );
+    let (_, user) = app.get_user(&id).await;
+    assert_eq!(user["title"], "t149");
+    assert_eq!(user["meta"]["version"], "W/\"151\"");
+    app.stop().await;
+}
