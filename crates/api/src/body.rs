@@ -8,7 +8,7 @@ use scim::ScimError;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::ApiError;
+use crate::{ApiError, AppState};
 
 /// The SHA-256 of a request body, kept in the request for the record.
 #[derive(Debug, Clone)]
@@ -26,19 +26,22 @@ pub async fn read_json(
     mut payload: web::Payload,
     limit: usize,
 ) -> Result<Value, ApiError> {
-    let mut bytes = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|error| ApiError::syntax(format!("could not read the body: {error}")))?;
-        if bytes.len() + chunk.len() > limit {
-            return Err(ApiError::Scim(ScimError {
-                status: 413,
+    let state = request
+        .app_data::<web::Data<AppState>>()
+        .expect("AppState is registered");
+    let within = state.settings.body_read_timeout;
+    let bytes = tokio::time::timeout(within, read_bytes(&mut payload, limit))
+        .await
+        .map_err(|_| {
+            ApiError::Scim(ScimError {
+                status: 408,
                 scim_type: None,
-                detail: format!("the body is larger than {limit} bytes"),
-            }));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
+                detail: format!(
+                    "the body did not arrive within {} s; send it whole and promptly",
+                    within.as_secs()
+                ),
+            })
+        })??;
     let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
     let digest = match &parsed {
         Ok(body) => {
@@ -56,6 +59,24 @@ pub async fn read_json(
         parsed.map_err(|error| ApiError::syntax(format!("the body is not valid JSON: {error}")))?;
     scim::check_storable(&body)?;
     Ok(body)
+}
+
+/// The body's bytes, at most `limit` of them (413 past it).
+async fn read_bytes(payload: &mut web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|error| ApiError::syntax(format!("could not read the body: {error}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(ApiError::Scim(ScimError {
+                status: 413,
+                scim_type: None,
+                detail: format!("the body is larger than {limit} bytes"),
+            }));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// Nulls every password in a request body, at any depth: `password` members

@@ -125,7 +125,7 @@ impl ResponseError for ApiError {
             401 => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"rollcall\""));
             }
-            503 => {
+            429 | 503 => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
             _ => {}

@@ -8,6 +8,7 @@
 //! position, so that the client reads its own write. Every request is
 //! recorded: changes as events, everything else in the access log.
 
+mod admission;
 mod auth;
 mod body;
 mod error;
@@ -36,6 +37,15 @@ use std::net::TcpListener;
 use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
+
+/// Raises this process's limit on open files to the hard limit the system
+/// allows: every connection is a file, and the soft default (often 1,024)
+/// would let a few hundred slow clients refuse everyone else. Returns the
+/// limit now in force.
+pub fn raise_file_limit() -> std::io::Result<u64> {
+    let (_, hard) = rlimit::Resource::NOFILE.get()?;
+    rlimit::increase_nofile_limit(hard)
+}
 
 /// The HTTP server, bound and ready to run.
 pub struct Application {

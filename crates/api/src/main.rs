@@ -41,6 +41,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    match api::raise_file_limit() {
+        Ok(limit) => tracing::info!(limit, "open files allowed"),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
     let database = store::Database::parse(&args.database_url)?;
     store::create_database_if_missing(&database).await?;
     store::migrate(&database)

@@ -5,7 +5,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 use prometheus::{
-    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 
 use crate::AppState;
@@ -19,6 +19,7 @@ pub struct ApiMetrics {
     pub read_your_writes_timeouts: IntCounter,
     pub write_retries: IntCounter,
     pub write_events_read: IntCounter,
+    pub requests_in_flight: IntGauge,
     pub append_batch_size: Histogram,
 }
 
@@ -61,6 +62,10 @@ impl ApiMetrics {
                 "rollcall_api_write_events_read_total",
                 "Log events user writes read to decide (only those past the state this process keeps)",
             )?,
+            requests_in_flight: IntGauge::new(
+                "rollcall_api_scim_requests_in_flight",
+                "Authenticated SCIM requests admitted and not yet answered",
+            )?,
             append_batch_size: Histogram::with_opts(
                 HistogramOpts::new(
                     "rollcall_store_append_batch_size",
@@ -77,6 +82,7 @@ impl ApiMetrics {
         registry.register(Box::new(metrics.read_your_writes_timeouts.clone()))?;
         registry.register(Box::new(metrics.write_retries.clone()))?;
         registry.register(Box::new(metrics.write_events_read.clone()))?;
+        registry.register(Box::new(metrics.requests_in_flight.clone()))?;
         registry.register(Box::new(metrics.append_batch_size.clone()))?;
         Ok(metrics)
     }

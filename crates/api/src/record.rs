@@ -101,14 +101,19 @@ pub async fn scim_gate(
     // writes alike: its reads would be stale, and its group writes decide on
     // the read tables.
     let held_back = state.quarantine.borrow().get(&token.org_id).cloned();
-    let response = match held_back {
-        Some(quarantined) => request
+    // Held until the response is made, the body read included.
+    let slots = state.admission.admit(request.peer_addr(), token.token_id);
+    let response = match (slots, held_back) {
+        (Err(error), _) => request.error_response(error).map_into_boxed_body(),
+        (Ok(_slots), Some(quarantined)) => request
             .error_response(ApiError::Scim(held_back_error(&quarantined)))
             .map_into_boxed_body(),
-        None => match crate::last_writes::await_own_writes(&state, token.token_id).await {
-            Ok(()) => next.call(request).await?.map_into_boxed_body(),
-            Err(error) => request.error_response(error).map_into_boxed_body(),
-        },
+        (Ok(_slots), None) => {
+            match crate::last_writes::await_own_writes(&state, token.token_id).await {
+                Ok(()) => next.call(request).await?.map_into_boxed_body(),
+                Err(error) => request.error_response(error).map_into_boxed_body(),
+            }
+        }
     };
     if response
         .response()

@@ -8,6 +8,7 @@ use store::{AccessLog, Appender, Pool};
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
+use crate::admission::Admission;
 use crate::last_writes::LastWrites;
 use crate::stream_lock::StreamLocks;
 use crate::user_snapshots::UserSnapshots;
@@ -28,6 +29,12 @@ pub struct Settings {
     pub bulk_max_payload_bytes: usize,
     /// `/readyz` fails when the oldest event not yet folded is older.
     pub max_projector_lag: Duration,
+    /// The longest a request body may take to arrive (408 past it).
+    pub body_read_timeout: Duration,
+    /// Requests one token may have in flight (429 past it).
+    pub max_in_flight_per_token: usize,
+    /// Requests one client address may have in flight (429 past it).
+    pub max_in_flight_per_client: usize,
 }
 
 impl Default for Settings {
@@ -39,6 +46,9 @@ impl Default for Settings {
             bulk_max_operations: 1_000,
             bulk_max_payload_bytes: 1 << 20,
             max_projector_lag: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_in_flight_per_token: 64,
+            max_in_flight_per_client: 512,
         }
     }
 }
@@ -67,6 +77,8 @@ pub struct AppState {
     pub last_writes: Arc<LastWrites>,
     /// Users' states at a version, so that a write reads only newer events.
     pub user_snapshots: Arc<UserSnapshots>,
+    /// Bounds on requests in flight per client address and per token.
+    pub admission: Arc<Admission>,
     pub metrics: ApiMetrics,
     pub registry: prometheus::Registry,
     pub settings: Settings,
@@ -100,6 +112,11 @@ impl AppState {
             stream_locks: Arc::default(),
             last_writes: Arc::default(),
             user_snapshots: Arc::default(),
+            admission: Arc::new(Admission::new(
+                parts.settings.max_in_flight_per_client,
+                parts.settings.max_in_flight_per_token,
+                metrics.requests_in_flight.clone(),
+            )),
             metrics,
             registry: parts.registry,
             settings: parts.settings,

@@ -180,6 +180,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             read_your_writes_ms,
             max_projector_lag_secs,
         } => {
+            match api::raise_file_limit() {
+                Ok(limit) => tracing::info!(limit, "open files allowed"),
+                Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+            }
             prepare_database(&config).await?;
             let listener =
                 TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;

@@ -659,3 +659,88 @@ async fn a_write_reads_what_is_new_not_the_whole_history() {
     assert_eq!(user["meta"]["version"], "W/\"151\"");
     app.stop().await;
 }
+
+/// Starts a `POST /Users` whose body never finishes: headers and a first
+/// piece of a body announced longer.
+async fn slow_body(app: &crate::helpers::TestApp, token: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(app.address()).await.unwrap();
+    let head = format!(
+        "POST /scim_v2/Users HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/scim+json\r\nContent-Length: 1000\r\n\r\n{{\"userName\":",
+        app.address()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+/// What the server answered on a raw connection: the status line and body.
+async fn answer(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::new();
+    let mut buffer = [0; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(20), stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(read)) => {
+                bytes.extend_from_slice(&buffer[..read]);
+                let text = String::from_utf8_lossy(&bytes);
+                if text.contains("\r\n\r\n") && text.trim_end().ends_with('}') {
+                    break;
+                }
+            }
+            Err(_) => panic!("no answer within 20 s: {}", String::from_utf8_lossy(&bytes)),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[tokio::test]
+async fn slow_bodies_are_cut_off_and_one_token_cannot_hold_every_slot() {
+    let app = spawn_app_with(Options {
+        body_read_timeout: Duration::from_secs(2),
+        max_in_flight_per_token: 4,
+        ..Options::default()
+    })
+    .await;
+    let other = app
+        .other_organization("Fabrikam", "owner@fabrikam.test")
+        .await;
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        slow.push(slow_body(&app, &app.token).await);
+    }
+    eventually(
+        Duration::from_secs(5),
+        "four slow requests admitted",
+        || async {
+            (app.metric("rollcall_api_scim_requests_in_flight").await >= 4.0).then_some(())
+        },
+    )
+    .await;
+
+    // The token's fifth request is refused at once, with a time to come back;
+    // another organization is served as usual.
+    let (status, refused) = app.create_user(entra_user("fifth@contoso.test")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{refused}");
+    assert_eq!(refused["status"], "429");
+    let (status, created) = app
+        .send(
+            app.request_as(&other, Method::POST, "/Users")
+                .header("content-type", "application/scim+json")
+                .body(entra_user("free@fabrikam.test").to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+
+    // The slow ones are cut off with a SCIM 408, and the token is free again.
+    for stream in &mut slow {
+        let text = answer(stream).await;
+        assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+        assert!(text.contains("application/scim+json"), "{text}");
+        assert!(text.contains("did not arrive within 2 s"), "{text}");
+    }
+    let (status, body) = app.create_user(entra_user("later@contoso.test")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.stop().await;
+}

@@ -28,6 +28,10 @@ pub struct Options {
     pub read_your_writes_wait: Duration,
     /// `/readyz` fails past this projector lag.
     pub max_projector_lag: Duration,
+    /// The longest a request body may take to arrive.
+    pub body_read_timeout: Duration,
+    /// Requests one token may have in flight.
+    pub max_in_flight_per_token: usize,
 }
 
 impl Default for Options {
@@ -37,6 +41,8 @@ impl Default for Options {
             postgres_port: 5432,
             read_your_writes_wait: Duration::from_secs(5),
             max_projector_lag: api::Settings::default().max_projector_lag,
+            body_read_timeout: api::Settings::default().body_read_timeout,
+            max_in_flight_per_token: api::Settings::default().max_in_flight_per_token,
         }
     }
 }
@@ -86,6 +92,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let settings = api::Settings {
         read_your_writes_wait: options.read_your_writes_wait,
         max_projector_lag: options.max_projector_lag,
+        body_read_timeout: options.body_read_timeout,
+        max_in_flight_per_token: options.max_in_flight_per_token,
         ..api::Settings::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -287,6 +295,14 @@ impl TestApp {
         self.client
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(token)
+    }
+
+    /// The address the server listens on, for raw connections.
+    pub fn address(&self) -> String {
+        self.base
+            .trim_start_matches("http://")
+            .trim_end_matches("/scim_v2")
+            .to_owned()
     }
 
     /// The id of the organization the test's token belongs to.
