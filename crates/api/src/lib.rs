@@ -12,6 +12,7 @@ mod admission;
 mod auth;
 mod body;
 mod error;
+mod front;
 mod group_render;
 mod group_write;
 mod last_writes;
@@ -36,7 +37,6 @@ use std::net::TcpListener;
 
 use actix_web::dev::Server;
 pub use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpServer, web};
 
 /// Raises this process's limit on open files to the hard limit the system
 /// allows: every connection is a file, and the soft default (often 1,024)
@@ -58,17 +58,7 @@ impl Application {
     /// caller, which stops the server through [`Application::handle`].
     pub fn build(listener: TcpListener, state: AppState) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
-        let data = web::Data::new(state);
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .wrap(actix_web::middleware::from_fn(metrics::observe))
-                .configure(routes::configure)
-        })
-        .disable_signals()
-        .shutdown_timeout(10)
-        .listen(listener)?
-        .run();
+        let server = front::serve(listener, state)?;
         Ok(Application { port, server })
     }
 

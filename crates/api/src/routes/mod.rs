@@ -19,6 +19,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
         .route("/metrics", web::get().to(ops::metrics))
+        .route(
+            crate::front::REFUSED_PATH,
+            web::get().to(crate::front::refused),
+        )
+        .default_service(web::to(unknown))
         .service(
             web::scope("/scim_v2")
                 .wrap(actix_web::middleware::from_fn(scim_gate))

@@ -744,3 +744,92 @@ async fn slow_bodies_are_cut_off_and_one_token_cannot_hold_every_slot() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     app.stop().await;
 }
+
+/// Sends `raw` on a fresh connection and returns the whole answer.
+async fn raw_exchange(app: &crate::helpers::TestApp, raw: &[u8]) -> String {
+    use tokio::io::AsyncWriteExt;
+    let mut stream = tokio::net::TcpStream::connect(app.address()).await.unwrap();
+    stream.write_all(raw).await.unwrap();
+    answer(&mut stream).await
+}
+
+#[tokio::test]
+async fn errors_made_below_the_handlers_are_scim_json_and_raw_quotes_work() {
+    let app = spawn_app().await;
+    app.provision("quoted@contoso.test").await;
+    let host = app.address();
+    let token = app.token.clone();
+
+    // Raw quotes in a filter, as Entra's validator and Okta's suite send them,
+    // answer exactly as the %22 form does.
+    let raw = raw_exchange(
+        &app,
+        format!(
+            "GET /scim_v2/Users?filter=userName+eq+\"quoted@contoso.test\" HTTP/1.1\r\n\
+             Host: {host}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .await;
+    let (_, encoded) = app
+        .list_users("filter=userName+eq+%22quoted@contoso.test%22")
+        .await;
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw}");
+    let body: Value = serde_json::from_str(&raw[raw.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+    assert_eq!(body["totalResults"], 1);
+    assert_eq!(body["Resources"][0]["id"], encoded["Resources"][0]["id"]);
+
+    let long_url = format!(
+        "GET /scim_v2/Users?filter={} HTTP/1.1\r\nHost: {host}\r\n\r\n",
+        "a".repeat(100 << 10)
+    );
+    let many_headers = format!(
+        "GET /scim_v2/Users HTTP/1.1\r\nHost: {host}\r\n{}\r\n",
+        (0..200)
+            .map(|n| format!("X-{n}: y\r\n"))
+            .collect::<String>()
+    );
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"THIS IS NOT HTTP\r\n\r\n".to_vec(), "400"),
+        (long_url.into_bytes(), "414"),
+        (many_headers.into_bytes(), "431"),
+        (
+            format!(
+                "POST /scim_v2/Users HTTP/1.1\r\nHost: {host}\r\nContent-Length: 5\r\n\
+                 Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            )
+            .into_bytes(),
+            "400",
+        ),
+        (
+            format!("GET /scim_v2/Users HTTP/1.1\r\nHost: {host}\r\nX-Slow: ").into_bytes(),
+            "408",
+        ),
+        (
+            format!("GET /nowhere HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                .into_bytes(),
+            "404",
+        ),
+    ];
+    for (request, status) in cases {
+        let text = raw_exchange(&app, &request).await;
+        assert!(
+            text.starts_with(&format!("HTTP/1.1 {status}")),
+            "expected {status}: {}",
+            &text[..text.len().min(300)]
+        );
+        assert!(
+            text.to_ascii_lowercase()
+                .contains("content-type: application/scim+json"),
+            "{text}"
+        );
+        let body: Value = serde_json::from_str(&text[text.find("\r\n\r\n").unwrap() + 4..])
+            .unwrap_or_else(|_| panic!("SCIM JSON: {text}"));
+        assert_eq!(body["status"], status);
+        assert_eq!(
+            body["schemas"][0],
+            "urn:ietf:params:scim:api:messages:2.0:Error"
+        );
+    }
+    app.stop().await;
+}
