@@ -833,3 +833,62 @@ async fn errors_made_below_the_handlers_are_scim_json_and_raw_quotes_work() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn one_tenants_poison_values_fail_none_of_another_tenants_writes() {
+    let app = spawn_app().await;
+    let other = app
+        .other_organization("Fabrikam", "owner@fabrikam.test")
+        .await;
+    let poisoner = async {
+        let mut refused = 0;
+        for round in 0..60 {
+            let mut body = entra_user(&format!("p{round}@contoso.test"));
+            match round % 3 {
+                0 => body["userName"] = json!(format!("nul{round}\u{0}@contoso.test")),
+                1 => body["userName"] = json!("u".repeat(2_700)),
+                _ => body["externalId"] = json!(format!("x\u{0}{round}")),
+            }
+            let (status, answer) = app.create_user(body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+            refused += 1;
+        }
+        refused
+    };
+    let writer = |client: usize| {
+        let (app, other) = (&app, &other);
+        async move {
+            for index in 0..15 {
+                let (status, created) = app
+                    .send(
+                        app.request_as(other, Method::POST, "/Users")
+                            .header("content-type", "application/scim+json")
+                            .body(
+                                entra_user(&format!("ok{client}-{index}@fabrikam.test"))
+                                    .to_string(),
+                            ),
+                    )
+                    .await;
+                assert_eq!(status, StatusCode::CREATED, "{created}");
+            }
+        }
+    };
+    let (refused, _) = tokio::join!(poisoner, futures::future::join_all((0..4).map(writer)));
+    assert_eq!(refused, 60);
+    let poisoned: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "select count(*) from events e join organizations o using (org_id) \
+             where o.name = 'Contoso' and e.event_type = 'UserProvisioned'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        poisoned, 0,
+        "nothing of the refused requests reached the log"
+    );
+    app.stop().await;
+}
