@@ -27,7 +27,7 @@ pub(super) fn remove(
     }
     let t = Target::resolve(&path.attr, schema);
     t.check_writable(schema)?;
-    let Some(current) = t.read(res).cloned() else {
+    let Some(current) = t.take(res) else {
         return Ok(());
     };
     let new = match (&path.filter, path.sub.as_deref(), value) {

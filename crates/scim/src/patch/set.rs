@@ -44,7 +44,7 @@ pub(super) fn set(
         }
         return Ok(());
     }
-    let current = t.read(res).cloned();
+    let current = t.take(res);
     let multi = schema.is_multi_valued(t.urn(), &t.name);
     let new = match (&path.filter, path.sub.as_deref()) {
         (Some(filter), sub) => set_filtered(current, &t, filter, sub, value, multi, schema)?,

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimType};
-use crate::json::{find_key, get_ci, remove_ci, set_ci};
+use crate::json::{find_key, get_mut_ci, remove_ci, set_ci};
 use crate::path::AttrPath;
 use crate::schema::{AttributeSchema, ENTERPRISE_USER_URN, is_core_urn};
 
@@ -54,13 +54,16 @@ impl Target {
         Ok(())
     }
 
-    /// The current value, if any.
-    pub fn read<'r>(&self, res: &'r Map<String, Value>) -> Option<&'r Value> {
+    /// Takes the current value out without copying it, leaving `null` in
+    /// its place until [`Target::write`] or [`Target::delete`] settles it.
+    /// A failed operation may leave that `null` behind: [`super::apply`]
+    /// then drops the whole working copy, so nobody sees it.
+    pub fn take(&self, res: &mut Map<String, Value>) -> Option<Value> {
         let container = match &self.ext {
             None => res,
-            Some(urn) => get_ci(res, urn)?.as_object()?,
+            Some(urn) => get_mut_ci(res, urn)?.as_object_mut()?,
         };
-        get_ci(container, &self.name)
+        get_mut_ci(container, &self.name).map(std::mem::take)
     }
 
     /// Stores `value`, creating the extension object and its `schemas` entry if needed.

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::target::Target;
 use crate::error::{ScimError, ScimType};
 use crate::filter::{CompValue, CompareOp, Filter};
-use crate::json::{get_ci, set_ci};
+use crate::json::{eq_ignore_case, get_ci, set_ci};
 use crate::schema::{AttrType, AttributeSchema};
 
 fn invalid(detail: String) -> ScimError {
@@ -170,11 +170,11 @@ pub(super) fn enforce_single_primary(items: &mut [Value], touched: &[usize]) {
 /// Element identity for add de-duplication and value-list removal: the `value`
 /// sub-attribute when both have one, else whole-value equality.
 pub(super) fn same_element(a: &Value, b: &Value, case_exact: bool) -> bool {
-    let key = |v: &Value| v.as_object().and_then(|o| get_ci(o, "value")).cloned();
+    fn key(v: &Value) -> Option<&Value> {
+        v.as_object().and_then(|o| get_ci(o, "value"))
+    }
     match (key(a), key(b)) {
-        (Some(Value::String(x)), Some(Value::String(y))) if !case_exact => {
-            x.to_lowercase() == y.to_lowercase()
-        }
+        (Some(Value::String(x)), Some(Value::String(y))) if !case_exact => eq_ignore_case(x, y),
         (Some(x), Some(y)) => x == y,
         _ => a == b,
     }

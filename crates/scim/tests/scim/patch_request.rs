@@ -175,3 +175,33 @@ fn apply_rejects_non_object_resources() {
         json!({"a": 1})
     );
 }
+
+/// `n` operations that each create a typed email, Entra's filtered-path form.
+fn typed_emails(n: usize) -> serde_json::Value {
+    let operations: Vec<_> = (0..n)
+        .map(|i| {
+            json!({"op": "replace", "path": format!("emails[type eq \"t{i}\"].value"), "value": format!("u{i}@x.com")})
+        })
+        .collect();
+    ops(json!(operations))
+}
+
+#[test]
+fn a_request_may_carry_max_operations_and_no_more() {
+    let max = scim::patch::MAX_OPERATIONS;
+    let out = patch_user(&entra_user(), typed_emails(max)).unwrap();
+    let emails = out["emails"].as_array().unwrap();
+    assert_eq!(emails.len(), max + 1);
+    assert_eq!(
+        emails[max],
+        json!({"type": format!("t{}", max - 1), "value": format!("u{}@x.com", max - 1)})
+    );
+
+    for n in [max + 1, 4 * max] {
+        let error = assert_scim_err(
+            patch_user(&entra_user(), typed_emails(n)),
+            ScimType::TooMany,
+        );
+        assert!(error.detail.contains(&max.to_string()), "{}", error.detail);
+    }
+}
