@@ -591,3 +591,26 @@ fn adding_to_a_whole_extension_by_its_urn_sets_its_attributes() {
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
     );
 }
+#[test]
+fn an_overlong_path_is_invalid_and_not_echoed() {
+    let long = format!("a{}", "b".repeat(4_999));
+    for op in [
+        json!({"op": "add", "path": long, "value": "v"}),
+        json!({"op": "replace", "value": {long.clone(): "v"}}),
+        json!({"op": "remove", "path": format!("emails[value eq \"{long}\"]")}),
+    ] {
+        let error = assert_scim_err(
+            patch_user(&minimal_user(), ops(json!([op]))),
+            ScimType::InvalidPath,
+        );
+        assert!(error.detail.len() < 200, "{}", error.detail);
+    }
+    let fits = format!("a{}", "b".repeat(scim::path::MAX_PATH_LENGTH - 1));
+    assert!(
+        patch_user(
+            &minimal_user(),
+            ops(json!([{"op": "add", "path": fits, "value": "v"}]))
+        )
+        .is_ok()
+    );
+}
