@@ -496,6 +496,40 @@ mod tests {
     }
 
     #[test]
+    fn attribute_names_in_any_case_are_stored_canonically() {
+        let events = decide(
+            &UserState::default(),
+            UserCommand::Provision {
+                resource: json!({"UserName": "a", "Active": "False", "Name": {"GivenName": "G"}}),
+                password_hash: None,
+            },
+        )
+        .unwrap();
+        let resource = json!({"userName": "a", "active": false, "name": {"givenName": "G"}, "schemas": [USER_SCHEMA]});
+        assert_eq!(
+            events[0],
+            Event::UserProvisioned {
+                resource: resource.clone(),
+                password_hash: None
+            }
+        );
+        let state = given(&events);
+        let patched = patch(
+            &state,
+            json!([{"op": "replace", "value": {"DisplayName": "D", "NAME.FAMILYNAME": "F"}}]),
+            None,
+        );
+        let Event::UserPatched { resource, .. } = &patched[0] else {
+            panic!("{patched:?}")
+        };
+        assert_eq!(resource["displayName"], "D");
+        assert_eq!(
+            resource["name"],
+            json!({"givenName": "G", "familyName": "F"})
+        );
+    }
+
+    #[test]
     fn events_without_a_password_hash_keep_their_stored_shape() {
         let payload = r#"{"type":"UserProvisioned","resource":{"userName":"a"}}"#;
         let event = Event::from_stored("UserProvisioned", 1, payload).unwrap();

@@ -46,3 +46,16 @@ pub(crate) fn eq_ignore_case(a: &str, b: &str) -> bool {
         a.to_lowercase() == b.to_lowercase()
     }
 }
+
+/// The kind of a JSON value, never the value itself: a detail can reach
+/// logs, and the value might be a secret sent in the wrong place.
+pub(crate) fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -269,6 +269,30 @@ fn display_names_are_unique_case_insensitively() {
     assert_eq!(keys[0].kind, "groupDisplayName");
 }
 
+#[test]
+fn attribute_names_in_any_case_are_stored_canonically() {
+    let facts = MemberFacts::default();
+    let events = patch(
+        &created(),
+        json!([{"op": "replace", "value": {"DisplayName": "Ops Team", "ExternalId": "e"}}]),
+        &facts,
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![Event::GroupUpdated {
+            resource: json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops Team", "externalId": "e"})
+        }]
+    );
+    let plan = GroupPlan::read(GroupCommand::Replace {
+        resource: json!({"DISPLAYNAME": "Ops", "Schemas": [GROUP_SCHEMA]}),
+        if_match: None,
+    })
+    .unwrap();
+    // The same group, spelt differently: nothing changed.
+    assert_eq!(decide(&created(), &plan, &facts, GROUP).unwrap(), vec![]);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;

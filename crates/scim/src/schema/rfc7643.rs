@@ -267,6 +267,7 @@ pub static USER: ResourceType = ResourceType {
         schema: &ENTERPRISE_USER_SCHEMA,
         required: false,
     }],
+    foreign: &["members"],
 };
 
 /// Groups, at `/Groups`.
@@ -277,6 +278,7 @@ pub static GROUP: ResourceType = ResourceType {
     description: "A group of users in the organization",
     schema: &GROUP_SCHEMA,
     extensions: &[],
+    foreign: &[],
 };
 
 /// Every schema `/Schemas` lists, in order.

@@ -90,11 +90,11 @@ fn extension_urn_joins_schemas_when_first_used() {
 fn pathless_extension_object() {
     let out = patched(
         &minimal_user(),
-        json!([{"op": "add", "value": {ENT: {"department": "Sales", "manager": "m1", "costCenter": null}}}]),
+        json!([{"op": "add", "value": {ENT: {"department": "Sales", "manager": "11111111-1111-4111-8111-111111111111", "costCenter": null}}}]),
     );
     assert_eq!(
         out[ENT],
-        json!({"department": "Sales", "manager": {"value": "m1"}})
+        json!({"department": "Sales", "manager": {"value": "11111111-1111-4111-8111-111111111111"}})
     );
     assert_eq!(out["schemas"][1], ENT);
     let out = patched(&out, json!([{"op": "replace", "value": {ENT: null}}]));
