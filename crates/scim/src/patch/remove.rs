@@ -26,6 +26,7 @@ pub(super) fn remove(
         ));
     }
     let t = Target::resolve(&path.attr, schema);
+    t.check_place(&path.attr, res, schema)?;
     t.check_writable(schema)?;
     let Some(current) = t.take(res) else {
         return Ok(());

@@ -13,7 +13,7 @@ use super::value::{
 };
 use crate::error::{ScimError, ScimType};
 use crate::filter::Filter;
-use crate::json::{remove_ci, set_ci};
+use crate::json::{kind, remove_ci, set_ci};
 use crate::path::{AttrPath, PatchPath};
 use crate::schema::{AttrType, AttributeSchema};
 
@@ -29,6 +29,7 @@ pub(super) fn set(
         return target::add_schemas(res, value);
     }
     let t = Target::resolve(&path.attr, schema);
+    t.check_place(&path.attr, res, schema)?;
     t.check_writable(schema)?;
     if value.is_null() {
         return remove::remove(res, path, None, schema);
@@ -222,7 +223,11 @@ fn set_single(
         }
         (AttrType::Complex, other) => Err(ScimError::bad_request(
             ScimType::InvalidValue,
-            format!("{} takes an object of sub-attributes, got {other}", t.name),
+            format!(
+                "{} takes an object of sub-attributes, not {}",
+                t.name,
+                kind(other)
+            ),
         )),
         (ty, v) => coerce(v, ty, &t.name).map(Some),
     }

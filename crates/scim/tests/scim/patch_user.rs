@@ -591,6 +591,37 @@ fn adding_to_a_whole_extension_by_its_urn_sets_its_attributes() {
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
     );
 }
+
+#[test]
+fn urn_qualified_paths_must_name_a_schema_the_resource_has() {
+    let group_core = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    for op in [
+        json!({"op": "add", "path": "urn:x:y", "value": "v"}),
+        json!({"op": "replace", "value": {"urn:x:y": "v"}}),
+        json!({"op": "remove", "path": "urn:x:y"}),
+        json!({"op": "replace", "path": format!("{group_core}:displayName"), "value": "v"}),
+    ] {
+        let error = assert_scim_err(
+            patch_user(&minimal_user(), ops(json!([op]))),
+            ScimType::InvalidPath,
+        );
+        assert!(
+            error.detail.contains("not a schema of this resource"),
+            "{}",
+            error.detail
+        );
+    }
+    // A URN the resource lists (an extension its client sent on create) stays patchable.
+    let mut user = minimal_user();
+    user["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", "urn:x"]);
+    user["urn:x"] = json!({"y": "old"});
+    let out = patched(
+        &user,
+        json!([{"op": "replace", "path": "urn:x:y", "value": "v"}]),
+    );
+    assert_eq!(out["urn:x"], json!({"y": "v"}));
+}
+
 #[test]
 fn an_overlong_path_is_invalid_and_not_echoed() {
     let long = format!("a{}", "b".repeat(4_999));
@@ -613,4 +644,26 @@ fn an_overlong_path_is_invalid_and_not_echoed() {
         )
         .is_ok()
     );
+}
+
+#[test]
+fn members_is_no_path_of_a_user() {
+    for op in [
+        json!({"op": "add", "path": "members", "value": [{"value": "x"}]}),
+        json!({"op": "add", "path": "Members[value eq \"x\"].display", "value": "d"}),
+        json!({"op": "remove", "path": "members[value eq \"x\"]"}),
+        json!({"op": "replace", "value": {"members": [{"value": "x"}]}}),
+    ] {
+        let error = assert_scim_err(
+            patch_user(&minimal_user(), ops(json!([op]))),
+            ScimType::InvalidPath,
+        );
+        assert!(error.detail.contains("embers"), "{}", error.detail);
+    }
+    // Names no resource type defines are still the client's to keep.
+    let out = patched(
+        &minimal_user(),
+        json!([{"op": "add", "path": "memberships", "value": "x"}]),
+    );
+    assert_eq!(out["memberships"], "x");
 }
