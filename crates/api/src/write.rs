@@ -73,7 +73,7 @@ pub async fn write_user_as(
             .iter()
             .map(|stored| &stored.event)
             .fold(UserState::default(), user::evolve);
-        let events = user::decide(&before, command())?;
+        let events = user::decide(&before, command(), user_id)?;
         if events.is_empty() {
             return Ok(outcome(user_id, &before, &history, None));
         }

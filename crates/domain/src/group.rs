@@ -13,7 +13,7 @@ use scim::{PatchRequest, ScimError, ScimType};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::user::{UniqueKey, attribute};
+use crate::user::{UniqueKey, attribute, with_id};
 use crate::{Event, Rejection};
 
 mod members;
@@ -192,7 +192,8 @@ pub fn decide(
         Action::Patch(request) => {
             let current = existing(state, plan.if_match)?;
             if !request.operations.is_empty() {
-                let patched = scim::patch::apply(current, request, &scim::GroupSchema)?;
+                let patched =
+                    scim::patch::apply(&with_id(current, group_id), request, &scim::GroupSchema)?;
                 let resource = accept_resource(patched)?;
                 if *current != resource {
                     events.push(Event::GroupUpdated { resource });

@@ -8,6 +8,7 @@
 
 use scim::ScimError;
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::{Event, Rejection};
 
@@ -60,8 +61,12 @@ pub struct UniqueKey {
     pub key: String,
 }
 
-/// Decides what a command does to a user, or why it may not.
-pub fn decide(state: &UserState, command: UserCommand) -> Result<Vec<Event>, Rejection> {
+/// Decides what a command does to user `user_id`, or why it may not.
+pub fn decide(
+    state: &UserState,
+    command: UserCommand,
+    user_id: Uuid,
+) -> Result<Vec<Event>, Rejection> {
     match command {
         UserCommand::Provision {
             resource,
@@ -101,7 +106,8 @@ pub fn decide(state: &UserState, command: UserCommand) -> Result<Vec<Event>, Rej
             // A clear password the caller left in the body is dropped, never recorded.
             scim::schema::take_patch_password(&mut body)?;
             let request = scim::PatchRequest::parse(&body)?;
-            let patched = scim::patch::apply(current, &request, &scim::UserSchema)?;
+            let patched =
+                scim::patch::apply(&with_id(current, user_id), &request, &scim::UserSchema)?;
             let resource = accept_resource(patched)?;
             let operations = body
                 .as_object()
@@ -200,6 +206,17 @@ pub fn attribute<'a>(resource: &'a Value, name: &str) -> Option<&'a Value> {
         .map(|(_, value)| value)
 }
 
+/// The stored resource (which never holds `id`) with its `id`, as the
+/// client sees it: a PATCH that sends the `id` the resource has changes
+/// nothing, one that sends another is refused. Validation drops it again.
+pub(crate) fn with_id(resource: &Value, id: Uuid) -> Value {
+    let mut resource = resource.clone();
+    if let Some(fields) = resource.as_object_mut() {
+        fields.insert("id".to_owned(), Value::String(id.to_string()));
+    }
+    resource
+}
+
 fn existing(state: &UserState, if_match: Option<i64>) -> Result<&Value, Rejection> {
     let current = state.resource.as_ref().ok_or(Rejection::NotFound("user"))?;
     match if_match {
@@ -247,6 +264,12 @@ mod tests {
     use super::*;
     use scim::ScimType;
     use serde_json::json;
+
+    const USER_ID: Uuid = Uuid::from_u128(0x2819c223_7f76_453a_919d_413861904646);
+
+    fn decide(state: &UserState, command: UserCommand) -> Result<Vec<Event>, Rejection> {
+        super::decide(state, command, USER_ID)
+    }
 
     fn given(events: &[Event]) -> UserState {
         events.iter().fold(UserState::default(), evolve)
@@ -492,6 +515,33 @@ mod tests {
         );
         assert!(
             matches!(refused, Err(Rejection::Invalid(e)) if e.scim_type == Some(ScimType::InvalidValue)),
+        );
+    }
+
+    #[test]
+    fn a_patch_may_send_the_users_own_id_but_not_another() {
+        let state = given(&[provisioned()]);
+        let with_id = |id: Uuid| {
+            decide(
+                &state,
+                UserCommand::Patch {
+                    body: json!({"Operations": [{"op": "replace", "value": {"id": id.to_string(), "title": "T"}}]}),
+                    password_hash: None,
+                    if_match: None,
+                },
+            )
+        };
+        let events = with_id(USER_ID).unwrap();
+        assert_eq!(
+            events,
+            vec![Event::UserPatched {
+                operations: json!([{"op": "replace", "value": {"id": USER_ID.to_string(), "title": "T"}}]),
+                resource: json!({"schemas": [USER_SCHEMA], "userName": "Ada@Example.com", "active": true, "title": "T"}),
+                password_hash: None,
+            }]
+        );
+        assert!(
+            matches!(with_id(Uuid::nil()), Err(Rejection::Invalid(e)) if e.scim_type == Some(ScimType::Mutability))
         );
     }
 

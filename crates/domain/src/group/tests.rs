@@ -270,6 +270,27 @@ fn display_names_are_unique_case_insensitively() {
 }
 
 #[test]
+fn okta_renames_a_group_sending_its_own_id_and_may_not_send_another() {
+    let rename = |id: &str| {
+        patch(
+            &created(),
+            json!([{"op": "replace", "value": {"id": id, "displayName": "Ops Team"}}]),
+            &MemberFacts::default(),
+        )
+    };
+    assert_eq!(
+        rename(&GROUP.to_string()).unwrap(),
+        vec![Event::GroupUpdated {
+            resource: json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops Team"})
+        }]
+    );
+    let other = rename(&id(7).to_string());
+    assert!(
+        matches!(other, Err(Rejection::Invalid(e)) if e.scim_type == Some(ScimType::Mutability)),
+    );
+}
+
+#[test]
 fn attribute_names_in_any_case_are_stored_canonically() {
     let facts = MemberFacts::default();
     let events = patch(

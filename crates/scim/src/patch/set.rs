@@ -30,6 +30,14 @@ pub(super) fn set(
     }
     let t = Target::resolve(&path.attr, schema);
     t.check_place(&path.attr, res, schema)?;
+    // A read-only attribute sent with the value it has changes nothing: Okta
+    // renames a group with `{"id": <its own id>, "displayName": ...}`.
+    let is_unchanged = path.filter.is_none()
+        && path.sub.is_none()
+        && t.read(res).is_some_and(|current| current == value);
+    if is_unchanged && schema.is_read_only(t.urn(), &t.name) {
+        return Ok(());
+    }
     t.check_writable(schema)?;
     if value.is_null() {
         return remove::remove(res, path, None, schema);

@@ -3,8 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::excerpt;
-use crate::error::{ScimError, ScimType};
+use crate::error::{ScimError, ScimType, excerpt};
 use crate::json::{find_key, get_ci, get_mut_ci, remove_ci, set_ci};
 use crate::path::AttrPath;
 use crate::schema::{AttributeSchema, ENTERPRISE_USER_URN, is_core_urn};
@@ -90,10 +89,22 @@ impl Target {
         if schema.is_read_only(self.urn(), &self.name) {
             return Err(ScimError::bad_request(
                 ScimType::Mutability,
-                format!("attribute {} is read-only", excerpt(&self.name)),
+                format!(
+                    "attribute {} is read-only: leave it out, or send the value it has",
+                    excerpt(&self.name)
+                ),
             ));
         }
         Ok(())
+    }
+
+    /// The current value, if any.
+    pub fn read<'r>(&self, res: &'r Map<String, Value>) -> Option<&'r Value> {
+        let container = match &self.ext {
+            None => res,
+            Some(urn) => get_ci(res, urn)?.as_object()?,
+        };
+        get_ci(container, &self.name)
     }
 
     /// Takes the current value out without copying it, leaving `null` in

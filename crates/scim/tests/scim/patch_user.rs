@@ -667,3 +667,25 @@ fn members_is_no_path_of_a_user() {
     );
     assert_eq!(out["memberships"], "x");
 }
+
+#[test]
+fn a_read_only_attribute_sent_with_the_value_it_has_changes_nothing() {
+    let user = entra_user();
+    let id = user["id"].clone();
+    let out = patched(
+        &user,
+        json!([
+            {"op": "replace", "value": {"id": id, "displayName": "New"}},
+            {"op": "Replace", "path": "id", "value": id}
+        ]),
+    );
+    assert_eq!(out["id"], id);
+    assert_eq!(out["displayName"], "New");
+    for op in [
+        json!({"op": "replace", "value": {"id": "another", "displayName": "New"}}),
+        json!({"op": "replace", "path": "ID", "value": "another"}),
+        json!({"op": "remove", "path": "id"}),
+    ] {
+        assert_scim_err(patch_user(&user, ops(json!([op]))), ScimType::Mutability);
+    }
+}
