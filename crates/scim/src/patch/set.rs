@@ -122,7 +122,7 @@ fn set_filtered(
     schema: &dyn AttributeSchema,
 ) -> Result<Option<Value>, ScimError> {
     let mut items = elements(current);
-    let case_exact = |p: &AttrPath| schema.is_case_exact(t.urn(), &t.name, Some(&p.name));
+    let case_exact = t.sub_case_exact(schema);
     let mut touched: Vec<usize> = (0..items.len())
         .filter(|&i| filter.eval(&items[i], &case_exact))
         .collect();

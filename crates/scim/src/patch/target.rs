@@ -1,6 +1,8 @@
 //! Where an attribute lives in the resource: at top level (core schema) or
 //! under the object keyed by its extension URN, which `schemas` must list.
 
+use std::cell::RefCell;
+
 use serde_json::{Map, Value};
 
 use crate::error::{ScimError, ScimType, excerpt};
@@ -96,6 +98,24 @@ impl Target {
             ));
         }
         Ok(())
+    }
+
+    /// Whether each sub-attribute a value filter compares is case-exact:
+    /// asked of the schema once per name and operation, not once per
+    /// element the filter looks at.
+    pub fn sub_case_exact<'a>(
+        &'a self,
+        schema: &'a dyn AttributeSchema,
+    ) -> impl Fn(&AttrPath) -> bool + 'a {
+        let known: RefCell<Vec<(String, bool)>> = RefCell::default();
+        move |path: &AttrPath| {
+            if let Some(&(_, exact)) = known.borrow().iter().find(|(name, _)| *name == path.name) {
+                return exact;
+            }
+            let exact = schema.is_case_exact(self.urn(), &self.name, Some(&path.name));
+            known.borrow_mut().push((path.name.clone(), exact));
+            exact
+        }
     }
 
     /// The current value, if any.
