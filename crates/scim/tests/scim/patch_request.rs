@@ -205,3 +205,60 @@ fn a_request_may_carry_max_operations_and_no_more() {
         assert!(error.detail.contains(&max.to_string()), "{}", error.detail);
     }
 }
+
+/// The User schema, counting the questions the engine asks of it.
+#[derive(Default)]
+struct Counting(std::cell::Cell<usize>);
+
+impl Counting {
+    fn ask(&self) -> UserSchema {
+        self.0.set(self.0.get() + 1);
+        UserSchema
+    }
+}
+
+impl scim::AttributeSchema for Counting {
+    fn attribute_type(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> scim::AttrType {
+        self.ask().attribute_type(urn, name, sub)
+    }
+    fn is_multi_valued(&self, urn: Option<&str>, name: &str) -> bool {
+        self.ask().is_multi_valued(urn, name)
+    }
+    fn is_case_exact(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> bool {
+        self.ask().is_case_exact(urn, name, sub)
+    }
+    fn is_read_only(&self, urn: Option<&str>, name: &str) -> bool {
+        self.ask().is_read_only(urn, name)
+    }
+    fn extension_of(&self, name: &str) -> Option<&'static str> {
+        self.ask().extension_of(name)
+    }
+    fn has_schema(&self, urn: &str) -> bool {
+        self.ask().has_schema(urn)
+    }
+    fn is_foreign(&self, name: &str) -> bool {
+        self.ask().is_foreign(name)
+    }
+}
+
+#[test]
+fn an_operation_asks_the_schema_the_same_whatever_the_attribute_holds() {
+    let questions = |emails: usize| {
+        let mut user = entra_user();
+        user["emails"] = json!(
+            (0..emails)
+                .map(|i| json!({"value": format!("u{i}@x.com"), "type": format!("t{i}")}))
+                .collect::<Vec<_>>()
+        );
+        let schema = Counting::default();
+        let request = PatchRequest::parse(&ops(json!([
+            {"op": "replace", "path": "emails[type eq \"new\"].value", "value": "n@x.com"},
+            {"op": "add", "path": "emails", "value": [{"value": "m@x.com"}]},
+            {"op": "remove", "path": "emails[type eq \"t0\"]"}
+        ])))
+        .unwrap();
+        scim::apply(&user, &request, &schema).unwrap();
+        schema.0.get()
+    };
+    assert_eq!(questions(10), questions(1_000));
+}
