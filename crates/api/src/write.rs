@@ -87,7 +87,7 @@ pub async fn write_user_as(
             kept.advance(&newer)
         };
         let before = &snapshot.state;
-        let events = decide(before, command()).await?;
+        let events = decide(before, command(), user_id).await?;
         if events.is_empty() {
             return Ok(outcome(user_id, &snapshot));
         }
@@ -137,12 +137,16 @@ const HEAVY_BYTES: usize = 64 << 10;
 /// Decides a command; a large one on the blocking pool, so that one
 /// request's PATCH of thousands of operations or of a huge resource never
 /// holds an async worker (and every request queued behind it).
-async fn decide(before: &UserState, command: UserCommand) -> Result<Vec<Event>, ApiError> {
+async fn decide(
+    before: &UserState,
+    command: UserCommand,
+    user_id: Uuid,
+) -> Result<Vec<Event>, ApiError> {
     if !is_heavy(&command) {
-        return Ok(user::decide(before, command)?);
+        return Ok(user::decide(before, command, user_id)?);
     }
     let before = before.clone();
-    let decided = tokio::task::spawn_blocking(move || user::decide(&before, command))
+    let decided = tokio::task::spawn_blocking(move || user::decide(&before, command, user_id))
         .await
         .map_err(|error| ApiError::Internal(format!("deciding a write failed: {error}")))?;
     Ok(decided?)

@@ -13,7 +13,7 @@ use scim::{PatchRequest, ScimError, ScimType};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::user::{UniqueKey, attribute};
+use crate::user::{UniqueKey, attribute, with_id};
 use crate::{Event, Rejection};
 
 mod members;
@@ -184,6 +184,7 @@ pub fn decide(
         }
         Action::Replace(resource) => {
             let current = existing(state, plan.if_match)?;
+            crate::user::refuse_another_id(resource, group_id)?;
             let resource = accept_resource(resource.clone())?;
             if *current != resource {
                 events.push(Event::GroupUpdated { resource });
@@ -192,7 +193,8 @@ pub fn decide(
         Action::Patch(request) => {
             let current = existing(state, plan.if_match)?;
             if !request.operations.is_empty() {
-                let patched = scim::patch::apply(current, request, &scim::GroupSchema)?;
+                let patched =
+                    scim::patch::apply(&with_id(current, group_id), request, &scim::GroupSchema)?;
                 let resource = accept_resource(patched)?;
                 if *current != resource {
                     events.push(Event::GroupUpdated { resource });

@@ -6,8 +6,9 @@
 //! `active` flips. Passwords arrive already hashed (the caller hashes, this
 //! crate does no crypto); a clear password in a body is never stored.
 
-use scim::ScimError;
+use scim::{ScimError, ScimType};
 use serde_json::Value;
+use uuid::Uuid;
 
 use crate::{Event, Rejection};
 
@@ -60,8 +61,12 @@ pub struct UniqueKey {
     pub key: String,
 }
 
-/// Decides what a command does to a user, or why it may not.
-pub fn decide(state: &UserState, command: UserCommand) -> Result<Vec<Event>, Rejection> {
+/// Decides what a command does to user `user_id`, or why it may not.
+pub fn decide(
+    state: &UserState,
+    command: UserCommand,
+    user_id: Uuid,
+) -> Result<Vec<Event>, Rejection> {
     match command {
         UserCommand::Provision {
             resource,
@@ -81,6 +86,7 @@ pub fn decide(state: &UserState, command: UserCommand) -> Result<Vec<Event>, Rej
             if_match,
         } => {
             let current = existing(state, if_match)?;
+            refuse_another_id(&resource, user_id)?;
             let resource = accept_resource(resource)?;
             Ok(changed(
                 current,
@@ -101,7 +107,8 @@ pub fn decide(state: &UserState, command: UserCommand) -> Result<Vec<Event>, Rej
             // A clear password the caller left in the body is dropped, never recorded.
             scim::schema::take_patch_password(&mut body)?;
             let request = scim::PatchRequest::parse(&body)?;
-            let patched = scim::patch::apply(current, &request, &scim::UserSchema)?;
+            let patched =
+                scim::patch::apply(&with_id(current, user_id), &request, &scim::UserSchema)?;
             let resource = accept_resource(patched)?;
             let operations = body
                 .as_object()
@@ -200,6 +207,31 @@ pub fn attribute<'a>(resource: &'a Value, name: &str) -> Option<&'a Value> {
         .map(|(_, value)| value)
 }
 
+/// The stored resource (which never holds `id`) with its `id`, as the
+/// client sees it: a PATCH that sends the `id` the resource has changes
+/// nothing, one that sends another is refused. Validation drops it again.
+pub(crate) fn with_id(resource: &Value, id: Uuid) -> Value {
+    let mut resource = resource.clone();
+    if let Some(fields) = resource.as_object_mut() {
+        fields.insert("id".to_owned(), Value::String(id.to_string()));
+    }
+    resource
+}
+
+/// Refuses a replacement whose `id` names another resource: `id` is
+/// read-only, so sending the resource's own id is no change (RFC 7644
+/// §3.5.1 ignores it), but another id is a client mixing up resources.
+pub(crate) fn refuse_another_id(resource: &Value, id: Uuid) -> Result<(), ScimError> {
+    match attribute(resource, "id") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(sent)) if sent.eq_ignore_ascii_case(&id.to_string()) => Ok(()),
+        Some(_) => Err(ScimError::bad_request(
+            ScimType::Mutability,
+            format!("id is read-only: this resource is {id}; send that id or none"),
+        )),
+    }
+}
+
 fn existing(state: &UserState, if_match: Option<i64>) -> Result<&Value, Rejection> {
     let current = state.resource.as_ref().ok_or(Rejection::NotFound("user"))?;
     match if_match {
@@ -247,6 +279,12 @@ mod tests {
     use super::*;
     use scim::ScimType;
     use serde_json::json;
+
+    const USER_ID: Uuid = Uuid::from_u128(0x2819c223_7f76_453a_919d_413861904646);
+
+    fn decide(state: &UserState, command: UserCommand) -> Result<Vec<Event>, Rejection> {
+        super::decide(state, command, USER_ID)
+    }
 
     fn given(events: &[Event]) -> UserState {
         events.iter().fold(UserState::default(), evolve)
@@ -492,6 +530,86 @@ mod tests {
         );
         assert!(
             matches!(refused, Err(Rejection::Invalid(e)) if e.scim_type == Some(ScimType::InvalidValue)),
+        );
+    }
+
+    #[test]
+    fn a_patch_may_send_the_users_own_id_but_not_another() {
+        let state = given(&[provisioned()]);
+        let with_id = |id: Uuid| {
+            decide(
+                &state,
+                UserCommand::Patch {
+                    body: json!({"Operations": [{"op": "replace", "value": {"id": id.to_string(), "title": "T"}}]}),
+                    password_hash: None,
+                    if_match: None,
+                },
+            )
+        };
+        let events = with_id(USER_ID).unwrap();
+        assert_eq!(
+            events,
+            vec![Event::UserPatched {
+                operations: json!([{"op": "replace", "value": {"id": USER_ID.to_string(), "title": "T"}}]),
+                resource: json!({"schemas": [USER_SCHEMA], "userName": "Ada@Example.com", "active": true, "title": "T"}),
+                password_hash: None,
+            }]
+        );
+        assert!(
+            matches!(with_id(Uuid::nil()), Err(Rejection::Invalid(e)) if e.scim_type == Some(ScimType::Mutability))
+        );
+    }
+
+    #[test]
+    fn a_put_may_send_the_users_own_id_but_not_another() {
+        let state = given(&[provisioned()]);
+        let replace = |id: Uuid| {
+            decide(
+                &state,
+                UserCommand::Replace {
+                    resource: json!({"id": id.to_string(), "userName": "Ada@Example.com", "title": "T"}),
+                    password_hash: None,
+                    if_match: None,
+                },
+            )
+        };
+        assert!(replace(USER_ID).is_ok());
+        assert!(
+            matches!(replace(Uuid::nil()), Err(Rejection::Invalid(e)) if e.scim_type == Some(ScimType::Mutability))
+        );
+    }
+
+    #[test]
+    fn attribute_names_in_any_case_are_stored_canonically() {
+        let events = decide(
+            &UserState::default(),
+            UserCommand::Provision {
+                resource: json!({"UserName": "a", "Active": "False", "Name": {"GivenName": "G"}}),
+                password_hash: None,
+            },
+        )
+        .unwrap();
+        let resource = json!({"userName": "a", "active": false, "name": {"givenName": "G"}, "schemas": [USER_SCHEMA]});
+        assert_eq!(
+            events[0],
+            Event::UserProvisioned {
+                resource: resource.clone(),
+                password_hash: None
+            }
+        );
+        let state = given(&events);
+        let patched = patch(
+            &state,
+            json!([{"op": "replace", "value": {"DisplayName": "D", "NAME.FAMILYNAME": "F"}}]),
+            None,
+        );
+        let Event::UserPatched { resource, .. } = &patched[0] else {
+            panic!("{patched:?}")
+        };
+        assert_eq!(resource["displayName"], "D");
+        assert_eq!(
+            resource["name"],
+            json!({"givenName": "G", "familyName": "F"})
         );
     }
 

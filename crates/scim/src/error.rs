@@ -4,6 +4,18 @@ use serde_json::{Value, json};
 
 use crate::schema::ERROR_URN;
 
+/// The most characters of client text an error detail quotes.
+const EXCERPT_CHARS: usize = 64;
+
+/// `text` quoted for an error detail, cut after 64 characters: a detail
+/// names what was wrong, it never echoes a huge value back.
+pub(crate) fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => format!("{text:?}"),
+        Some((end, _)) => format!("{:?}…", &text[..end]),
+    }
+}
+
 /// The `scimType` detail codes of RFC 7644 §3.12.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScimType {

@@ -17,9 +17,12 @@
 //! removes only those members. Second, [`patch::apply`] is all-or-nothing: it
 //! works on a copy and returns the new resource, never a half-patched one.
 //!
-//! Attribute names are case-insensitive (RFC 7643 §2.1) but stored keys keep
-//! the spelling they were created with. `id`, `externalId`, `$ref` and member
-//! ids compare case-exactly; other strings (e.g. `userName`) do not.
+//! Attribute names are case-insensitive (RFC 7643 §2.1): the PATCH engine
+//! finds keys in any case, and [`schema::ResourceType::accept`] stores every
+//! attribute the schemas define under its canonical name (`userName`), while
+//! unknown attributes keep the spelling they were sent with. `id`,
+//! `externalId`, `$ref` and member ids compare case-exactly; other strings
+//! (e.g. `userName`) do not.
 
 pub mod error;
 pub mod filter;

@@ -61,6 +61,15 @@ pub struct PatchRequest {
     pub operations: Vec<PatchOperation>,
 }
 
+/// The most operations one PATCH request may carry; more is 400 `tooMany`.
+///
+/// Entra sends a handful per request. The bound keeps one request's cost
+/// predictable: an operation on a multi-valued attribute still looks at each
+/// of that attribute's elements (filters, add's de-duplication), so a request
+/// costs at most this many passes over the attributes it touches.
+/// `/ServiceProviderConfig` advertises it as `patch.maxOperations`.
+pub const MAX_OPERATIONS: usize = 1_000;
+
 fn syntax(detail: impl Into<String>) -> ScimError {
     ScimError::bad_request(ScimType::InvalidSyntax, detail)
 }
@@ -74,6 +83,16 @@ impl PatchRequest {
         let ops = get_ci(obj, "Operations")
             .and_then(Value::as_array)
             .ok_or_else(|| syntax("PATCH body needs an \"Operations\" array"))?;
+        if ops.len() > MAX_OPERATIONS {
+            return Err(ScimError::bad_request(
+                ScimType::TooMany,
+                format!(
+                    "Operations holds {} operations; this server takes at most {MAX_OPERATIONS} \
+                     per PATCH request (maxOperations): split it into several requests",
+                    ops.len()
+                ),
+            ));
+        }
         let operations = ops
             .iter()
             .enumerate()
@@ -118,7 +137,10 @@ fn parse_operation(op: &Value) -> Result<PatchOperation, ScimError> {
 /// Applies `ops` in order to a copy of `resource` and returns the new resource.
 ///
 /// All or nothing: the first failing operation's error is returned and the
-/// input is untouched.
+/// input is untouched. The resource is copied once, not per operation: each
+/// operation takes the attribute it changes out of the copy and puts the
+/// result back, so a request costs time in proportion to its operations and
+/// the attributes they touch.
 pub fn apply(
     resource: &Value,
     ops: &PatchRequest,

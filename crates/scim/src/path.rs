@@ -3,13 +3,19 @@
 
 use std::fmt;
 
-use crate::error::{ScimError, ScimType};
+use crate::error::{ScimError, ScimType, excerpt};
 use crate::filter::Filter;
 use crate::schema::is_core_urn;
 
+/// The longest attribute path (and attribute name in a body) this server
+/// takes, in bytes: the longest real one, an extension URN with an
+/// attribute and a filter, is far shorter, and a longer one is a mistake or
+/// an attack whose text would otherwise become a stored attribute name.
+pub const MAX_PATH_LENGTH: usize = 512;
+
 /// A malformed attribute path; becomes a 400 `invalidPath` (or `invalidFilter` inside a filter).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid attribute path {path:?}: {reason}")]
+#[error("invalid attribute path {}: {reason}", excerpt(path))]
 pub struct PathError {
     /// The text that failed to parse.
     pub path: String,
@@ -63,6 +69,9 @@ impl AttrPath {
             path: text.to_owned(),
             reason,
         };
+        if text.len() > MAX_PATH_LENGTH {
+            return Err(fail("longer than the 512 bytes this server takes"));
+        }
         let (urn, rest) = match text.get(..4) {
             Some(p) if p.eq_ignore_ascii_case("urn:") => {
                 let i = text
@@ -142,9 +151,15 @@ impl PatchPath {
         let invalid = |why: &str| {
             ScimError::bad_request(
                 ScimType::InvalidPath,
-                format!("invalid path {text:?}: {why}"),
+                format!("invalid path {}: {why}", excerpt(text)),
             )
         };
+        if text.len() > MAX_PATH_LENGTH {
+            return Err(invalid(&format!(
+                "a path is at most {MAX_PATH_LENGTH} bytes, this one has {}",
+                text.len()
+            )));
+        }
         let Some(open) = text.find('[') else {
             let mut attr = AttrPath::parse(text)?;
             let sub = attr.sub.take();

@@ -90,6 +90,16 @@ pub trait AttributeSchema {
         }
     }
 
+    /// Whether `urn` is a schema this resource type defines (its core schema or an extension).
+    fn has_schema(&self, urn: &str) -> bool {
+        is_core_urn(Some(urn))
+    }
+
+    /// Whether core attribute `name` belongs to another resource type and never to this one.
+    fn is_foreign(&self, _name: &str) -> bool {
+        false
+    }
+
     /// The extension URN that owns a bare (un-prefixed) attribute name not in the core schema.
     fn extension_of(&self, _name: &str) -> Option<&'static str> {
         None
@@ -150,6 +160,14 @@ impl AttributeSchema for ResourceType {
         ResourceType::extension_of(self, name)
     }
 
+    fn has_schema(&self, urn: &str) -> bool {
+        ResourceType::has_schema(self, urn)
+    }
+
+    fn is_foreign(&self, name: &str) -> bool {
+        ResourceType::is_foreign(self, name)
+    }
+
     fn returned(&self, urn: Option<&str>, name: &str) -> Returned {
         self.lookup(urn, name)
             .map_or(Returned::Default, |a| a.returned)
@@ -178,6 +196,14 @@ macro_rules! delegate_to {
 
             fn extension_of(&self, name: &str) -> Option<&'static str> {
                 AttributeSchema::extension_of(&$definition, name)
+            }
+
+            fn has_schema(&self, urn: &str) -> bool {
+                $definition.has_schema(urn)
+            }
+
+            fn is_foreign(&self, name: &str) -> bool {
+                $definition.is_foreign(name)
             }
 
             fn returned(&self, urn: Option<&str>, name: &str) -> Returned {

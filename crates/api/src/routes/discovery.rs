@@ -42,7 +42,7 @@ async fn service_provider_config(state: web::Data<AppState>) -> HttpResponse {
     scim_json(json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/rollcall/rollcall#readme",
-        "patch": {"supported": true},
+        "patch": {"supported": true, "maxOperations": scim::patch::MAX_OPERATIONS},
         "bulk": {
             "supported": true,
             "maxOperations": state.settings.bulk_max_operations,

@@ -149,6 +149,22 @@ async fn display_names_are_unique_case_insensitively() {
 }
 
 #[tokio::test]
+async fn okta_renames_a_group_sending_its_own_id() {
+    let app = spawn_app().await;
+    let group = group_of(&app, "Old name", &[]).await;
+    let rename =
+        |id: String| json!([{"op": "replace", "value": {"id": id, "displayName": "New name"}}]);
+    let (status, body) = patch_group(&app, &group, rename(group.clone())).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, read) = app.get(&format!("/Groups/{group}")).await;
+    assert_eq!(read["displayName"], "New name", "{read}");
+    let (status, body) = patch_group(&app, &group, rename(Uuid::new_v4().to_string())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "mutability");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn removing_one_member_of_three_leaves_the_other_two() {
     let app = spawn_app().await;
     let a = app.provision("a@contoso.com").await;

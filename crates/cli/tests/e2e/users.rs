@@ -332,11 +332,42 @@ async fn missing_or_wrong_tokens_get_401_scim_json() {
 }
 
 #[tokio::test]
+async fn attribute_names_in_any_case_are_read_back_canonically() {
+    let app = spawn_app().await;
+    let (status, created) = app
+        .create_user(json!({
+            "UserName": "case@contoso.com",
+            "Active": true,
+            "Name": {"GivenName": "Case"},
+            "Emails": [{"Value": "case@contoso.com", "Type": "work"}]
+        }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, read) = app.get_user(&id).await;
+    assert_eq!(read["userName"], "case@contoso.com", "{read}");
+    assert_eq!(read["name"]["givenName"], "Case", "{read}");
+    assert_eq!(read["emails"][0]["value"], "case@contoso.com", "{read}");
+    assert!(read.get("UserName").is_none(), "{read}");
+
+    let (status, body) = app
+        .create_user(json!({"userName": "twice@contoso.com", "USERNAME": "other@contoso.com"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["scimType"], "invalidSyntax");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn discovery_documents_describe_what_is_implemented() {
     let app = spawn_app().await;
     let (status, config) = app.get("/ServiceProviderConfig").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(config["patch"]["supported"], true);
+    assert_eq!(
+        config["patch"]["maxOperations"],
+        scim::patch::MAX_OPERATIONS
+    );
     assert_eq!(config["etag"]["supported"], true);
     assert_eq!(config["bulk"]["supported"], true);
     assert_eq!(config["filter"]["maxResults"], 1000);

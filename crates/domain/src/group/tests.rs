@@ -269,6 +269,51 @@ fn display_names_are_unique_case_insensitively() {
     assert_eq!(keys[0].kind, "groupDisplayName");
 }
 
+#[test]
+fn okta_renames_a_group_sending_its_own_id_and_may_not_send_another() {
+    let rename = |id: &str| {
+        patch(
+            &created(),
+            json!([{"op": "replace", "value": {"id": id, "displayName": "Ops Team"}}]),
+            &MemberFacts::default(),
+        )
+    };
+    assert_eq!(
+        rename(&GROUP.to_string()).unwrap(),
+        vec![Event::GroupUpdated {
+            resource: json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops Team"})
+        }]
+    );
+    let other = rename(&id(7).to_string());
+    assert!(
+        matches!(other, Err(Rejection::Invalid(e)) if e.scim_type == Some(ScimType::Mutability)),
+    );
+}
+
+#[test]
+fn attribute_names_in_any_case_are_stored_canonically() {
+    let facts = MemberFacts::default();
+    let events = patch(
+        &created(),
+        json!([{"op": "replace", "value": {"DisplayName": "Ops Team", "ExternalId": "e"}}]),
+        &facts,
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![Event::GroupUpdated {
+            resource: json!({"schemas": [GROUP_SCHEMA], "displayName": "Ops Team", "externalId": "e"})
+        }]
+    );
+    let plan = GroupPlan::read(GroupCommand::Replace {
+        resource: json!({"DISPLAYNAME": "Ops", "Schemas": [GROUP_SCHEMA]}),
+        if_match: None,
+    })
+    .unwrap();
+    // The same group, spelt differently: nothing changed.
+    assert_eq!(decide(&created(), &plan, &facts, GROUP).unwrap(), vec![]);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -379,4 +424,20 @@ mod properties {
             prop_assert_eq!(fold(&start, &one_then_two), fold(&start, &two_then_one));
         }
     }
+}
+
+#[test]
+fn a_put_may_send_the_groups_own_id_but_not_another() {
+    let put = |id: Uuid| {
+        let plan = GroupPlan::read(GroupCommand::Replace {
+            resource: json!({"id": id.to_string(), "displayName": "Ops", "schemas": [GROUP_SCHEMA]}),
+            if_match: None,
+        })
+        .unwrap();
+        decide(&created(), &plan, &MemberFacts::default(), GROUP)
+    };
+    assert_eq!(put(GROUP).unwrap(), vec![]);
+    assert!(
+        matches!(put(id(9)), Err(Rejection::Invalid(e)) if e.scim_type == Some(ScimType::Mutability))
+    );
 }

@@ -163,6 +163,19 @@ fn ordered(ord: Option<Ordering>, op: CompareOp) -> bool {
 }
 
 fn compare_str(a: &str, b: &str, op: CompareOp, case_exact: bool) -> bool {
+    // The common case, an ordering of ASCII strings, compares without allocating.
+    if !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
+        && (case_exact || (a.is_ascii() && b.is_ascii()))
+    {
+        let ord = if case_exact {
+            a.cmp(b)
+        } else {
+            a.bytes()
+                .map(|c| c.to_ascii_lowercase())
+                .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+        };
+        return ordered(Some(ord), op);
+    }
     let (a, b) = if case_exact {
         (a.to_owned(), b.to_owned())
     } else {

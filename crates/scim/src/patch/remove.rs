@@ -9,7 +9,7 @@ use super::target::Target;
 use super::value::same_element;
 use crate::error::{ScimError, ScimType};
 use crate::json::remove_ci;
-use crate::path::{AttrPath, PatchPath};
+use crate::path::PatchPath;
 use crate::schema::AttributeSchema;
 
 /// Applies one `remove` at `path`, with the optional `value` list of elements to remove.
@@ -26,13 +26,14 @@ pub(super) fn remove(
         ));
     }
     let t = Target::resolve(&path.attr, schema);
+    t.check_place(&path.attr, res, schema)?;
     t.check_writable(schema)?;
-    let Some(current) = t.read(res).cloned() else {
+    let Some(current) = t.take(res) else {
         return Ok(());
     };
     let new = match (&path.filter, path.sub.as_deref(), value) {
         (Some(filter), sub, _) => {
-            let case_exact = |p: &AttrPath| schema.is_case_exact(t.urn(), &t.name, Some(&p.name));
+            let case_exact = t.sub_case_exact(schema);
             let selected = |v: &Value| filter.eval(v, &case_exact);
             strip(current, &selected, sub)
         }

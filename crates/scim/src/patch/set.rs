@@ -13,7 +13,7 @@ use super::value::{
 };
 use crate::error::{ScimError, ScimType};
 use crate::filter::Filter;
-use crate::json::{remove_ci, set_ci};
+use crate::json::{kind, remove_ci, set_ci};
 use crate::path::{AttrPath, PatchPath};
 use crate::schema::{AttrType, AttributeSchema};
 
@@ -29,6 +29,15 @@ pub(super) fn set(
         return target::add_schemas(res, value);
     }
     let t = Target::resolve(&path.attr, schema);
+    t.check_place(&path.attr, res, schema)?;
+    // A read-only attribute sent with the value it has changes nothing: Okta
+    // renames a group with `{"id": <its own id>, "displayName": ...}`.
+    let is_unchanged = path.filter.is_none()
+        && path.sub.is_none()
+        && t.read(res).is_some_and(|current| current == value);
+    if is_unchanged && schema.is_read_only(t.urn(), &t.name) {
+        return Ok(());
+    }
     t.check_writable(schema)?;
     if value.is_null() {
         return remove::remove(res, path, None, schema);
@@ -44,7 +53,7 @@ pub(super) fn set(
         }
         return Ok(());
     }
-    let current = t.read(res).cloned();
+    let current = t.take(res);
     let multi = schema.is_multi_valued(t.urn(), &t.name);
     let new = match (&path.filter, path.sub.as_deref()) {
         (Some(filter), sub) => set_filtered(current, &t, filter, sub, value, multi, schema)?,
@@ -113,7 +122,7 @@ fn set_filtered(
     schema: &dyn AttributeSchema,
 ) -> Result<Option<Value>, ScimError> {
     let mut items = elements(current);
-    let case_exact = |p: &AttrPath| schema.is_case_exact(t.urn(), &t.name, Some(&p.name));
+    let case_exact = t.sub_case_exact(schema);
     let mut touched: Vec<usize> = (0..items.len())
         .filter(|&i| filter.eval(&items[i], &case_exact))
         .collect();
@@ -222,7 +231,11 @@ fn set_single(
         }
         (AttrType::Complex, other) => Err(ScimError::bad_request(
             ScimType::InvalidValue,
-            format!("{} takes an object of sub-attributes, got {other}", t.name),
+            format!(
+                "{} takes an object of sub-attributes, not {}",
+                t.name,
+                kind(other)
+            ),
         )),
         (ty, v) => coerce(v, ty, &t.name).map(Some),
     }

@@ -1,10 +1,12 @@
 //! Where an attribute lives in the resource: at top level (core schema) or
 //! under the object keyed by its extension URN, which `schemas` must list.
 
+use std::cell::RefCell;
+
 use serde_json::{Map, Value};
 
-use crate::error::{ScimError, ScimType};
-use crate::json::{find_key, get_ci, remove_ci, set_ci};
+use crate::error::{ScimError, ScimType, excerpt};
+use crate::json::{find_key, get_ci, get_mut_ci, remove_ci, set_ci};
 use crate::path::AttrPath;
 use crate::schema::{AttributeSchema, ENTERPRISE_USER_URN, is_core_urn};
 
@@ -43,15 +45,77 @@ impl Target {
             && self.name.eq_ignore_ascii_case("manager")
     }
 
+    /// A 400 `invalidPath` unless this resource can hold the attribute.
+    ///
+    /// A URN-qualified path must name the type's core schema, one of its
+    /// extensions, a schema the resource already lists in `schemas` (an
+    /// extension the client sent on create), or at least be shaped like an
+    /// extension schema's URN (`urn:...:2.0:User`): Entra sends a directory
+    /// extension's attributes by PATCH as soon as an admin maps one, before
+    /// the user ever carried it. Anything else (`urn:x:y`) would add a
+    /// made-up URN to `schemas`. A bare name that belongs to another
+    /// resource type (`members` on a User) is refused too.
+    pub fn check_place(
+        &self,
+        attr: &AttrPath,
+        res: &Map<String, Value>,
+        schema: &dyn AttributeSchema,
+    ) -> Result<(), ScimError> {
+        let invalid = |why: String| {
+            Err(ScimError::bad_request(
+                ScimType::InvalidPath,
+                format!("invalid path {}: {why}", excerpt(&attr.to_string())),
+            ))
+        };
+        if let Some(urn) = &attr.urn {
+            let is_known =
+                schema.has_schema(urn) || schema.is_extension_urn(urn) || is_listed(res, urn);
+            if !is_known {
+                return invalid(format!(
+                    "{} is not a schema of this resource (nor listed in its schemas)",
+                    excerpt(urn)
+                ));
+            }
+        }
+        if self.ext.is_none() && schema.is_foreign(&self.name) {
+            return invalid(format!(
+                "{} is another resource type's attribute, not this one's",
+                excerpt(&self.name)
+            ));
+        }
+        Ok(())
+    }
+
     /// A 400 `mutability` unless clients may change this attribute.
     pub fn check_writable(&self, schema: &dyn AttributeSchema) -> Result<(), ScimError> {
         if schema.is_read_only(self.urn(), &self.name) {
             return Err(ScimError::bad_request(
                 ScimType::Mutability,
-                format!("attribute {:?} is read-only", self.name),
+                format!(
+                    "attribute {} is read-only: leave it out, or send the value it has",
+                    excerpt(&self.name)
+                ),
             ));
         }
         Ok(())
+    }
+
+    /// Whether each sub-attribute a value filter compares is case-exact:
+    /// asked of the schema once per name and operation, not once per
+    /// element the filter looks at.
+    pub fn sub_case_exact<'a>(
+        &'a self,
+        schema: &'a dyn AttributeSchema,
+    ) -> impl Fn(&AttrPath) -> bool + 'a {
+        let known: RefCell<Vec<(String, bool)>> = RefCell::default();
+        move |path: &AttrPath| {
+            if let Some(&(_, exact)) = known.borrow().iter().find(|(name, _)| *name == path.name) {
+                return exact;
+            }
+            let exact = schema.is_case_exact(self.urn(), &self.name, Some(&path.name));
+            known.borrow_mut().push((path.name.clone(), exact));
+            exact
+        }
     }
 
     /// The current value, if any.
@@ -61,6 +125,18 @@ impl Target {
             Some(urn) => get_ci(res, urn)?.as_object()?,
         };
         get_ci(container, &self.name)
+    }
+
+    /// Takes the current value out without copying it, leaving `null` in
+    /// its place until [`Target::write`] or [`Target::delete`] settles it.
+    /// A failed operation may leave that `null` behind: [`super::apply`]
+    /// then drops the whole working copy, so nobody sees it.
+    pub fn take(&self, res: &mut Map<String, Value>) -> Option<Value> {
+        let container = match &self.ext {
+            None => res,
+            Some(urn) => get_mut_ci(res, urn)?.as_object_mut()?,
+        };
+        get_mut_ci(container, &self.name).map(std::mem::take)
     }
 
     /// Stores `value`, creating the extension object and its `schemas` entry if needed.
@@ -97,6 +173,16 @@ impl Target {
         }
         res.shift_remove(&key);
     }
+}
+
+/// Whether `schemas` lists `urn`, in any case.
+fn is_listed(res: &Map<String, Value>, urn: &str) -> bool {
+    get_ci(res, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|list| {
+            list.iter()
+                .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
+        })
 }
 
 /// Adds `urn` to `schemas` (creating the array) unless listed in any case.

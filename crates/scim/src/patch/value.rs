@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::target::Target;
 use crate::error::{ScimError, ScimType};
 use crate::filter::{CompValue, CompareOp, Filter};
-use crate::json::{get_ci, set_ci};
+use crate::json::{eq_ignore_case, get_ci, kind, set_ci};
 use crate::schema::{AttrType, AttributeSchema};
 
 fn invalid(detail: String) -> ScimError {
@@ -21,9 +21,10 @@ pub(super) fn coerce(value: &Value, ty: AttrType, what: &str) -> Result<Value, S
         (AttrType::Boolean, Value::String(s)) if s.eq_ignore_ascii_case("false") => {
             Ok(false.into())
         }
-        (AttrType::Boolean, other) => {
-            Err(invalid(format!("{what} must be a boolean, got {other}")))
-        }
+        (AttrType::Boolean, other) => Err(invalid(format!(
+            "{what} must be a boolean, not {}",
+            kind(other)
+        ))),
         _ => Ok(value.clone()),
     }
 }
@@ -75,18 +76,30 @@ pub(crate) fn normalize_manager(value: &Value) -> Result<Option<Value>, ScimErro
             None => return Err(invalid("manager object needs a \"value\"".to_owned())),
             Some(other) => {
                 return Err(invalid(format!(
-                    "manager.value must be a string, got {other}"
+                    "manager.value must be a string, not {}",
+                    kind(other)
                 )));
             }
         },
         other => {
             return Err(invalid(format!(
-                "manager must be an id or {{\"value\": id}}, got {other}"
+                "manager must be an id or {{\"value\": id}}, not {}",
+                kind(other)
             )));
         }
     };
     if id.is_empty() {
         return Ok(None);
+    }
+    // The manager is a User of this server, named by its `id`, which is
+    // always a UUID here: anything else (a userName, a display name) can
+    // never resolve, and storing it would serve a broken reference.
+    if uuid::Uuid::try_parse(id).is_err() {
+        return Err(invalid(
+            "manager must be the id of a User of this server (a UUID such as \
+             2819c223-7f76-453a-919d-413861904646), or \"\" to remove it"
+                .to_owned(),
+        ));
     }
     manager.insert("value".to_owned(), Value::String(id.clone()));
     Ok(Some(Value::Object(manager)))
@@ -170,11 +183,11 @@ pub(super) fn enforce_single_primary(items: &mut [Value], touched: &[usize]) {
 /// Element identity for add de-duplication and value-list removal: the `value`
 /// sub-attribute when both have one, else whole-value equality.
 pub(super) fn same_element(a: &Value, b: &Value, case_exact: bool) -> bool {
-    let key = |v: &Value| v.as_object().and_then(|o| get_ci(o, "value")).cloned();
+    fn key(v: &Value) -> Option<&Value> {
+        v.as_object().and_then(|o| get_ci(o, "value"))
+    }
     match (key(a), key(b)) {
-        (Some(Value::String(x)), Some(Value::String(y))) if !case_exact => {
-            x.to_lowercase() == y.to_lowercase()
-        }
+        (Some(Value::String(x)), Some(Value::String(y))) if !case_exact => eq_ignore_case(x, y),
         (Some(x), Some(y)) => x == y,
         _ => a == b,
     }

@@ -268,6 +268,9 @@ pub struct ResourceType {
     pub description: &'static str,
     pub schema: &'static Schema,
     pub extensions: &'static [SchemaExtension],
+    /// Attributes of other resource types that this one never has
+    /// (`members` on a User): refused, where unknown names are kept.
+    pub foreign: &'static [&'static str],
 }
 
 impl ResourceType {
@@ -297,6 +300,16 @@ impl ResourceType {
             Some(urn) if is_core_urn(Some(urn)) => self.core_attribute(name),
             Some(urn) => self.extension(urn)?.attribute(name),
         }
+    }
+
+    /// Whether `urn` is this type's core schema or one of its extensions, in any letter case.
+    pub fn has_schema(&self, urn: &str) -> bool {
+        self.schema.id.eq_ignore_ascii_case(urn) || self.extension(urn).is_some()
+    }
+
+    /// Whether `name` is another resource type's attribute that this one never has.
+    pub fn is_foreign(&self, name: &str) -> bool {
+        self.foreign.iter().any(|f| f.eq_ignore_ascii_case(name))
     }
 
     /// The extension that owns `name` when the core schema has no such attribute.

@@ -279,6 +279,7 @@ pub static USER: ResourceType = ResourceType {
         schema: &ENTERPRISE_USER_SCHEMA,
         required: false,
     }],
+    foreign: &["members"],
 };
 
 /// Groups, at `/Groups`.
@@ -289,6 +290,7 @@ pub static GROUP: ResourceType = ResourceType {
     description: "A group of users in the organization",
     schema: &GROUP_SCHEMA,
     extensions: &[],
+    foreign: &[],
 };
 
 /// Every schema `/Schemas` lists, in order.

@@ -2,29 +2,40 @@
 //! client's resource body leaves to store.
 //!
 //! Strict where a wrong value would be stored and served back as if valid:
-//! a known attribute of the wrong type is a 400 `invalidValue` naming it.
-//! Forgiving wherever Entra ID is known to differ: `"True"`/`"False"` strings
-//! are booleans, a manager may be a bare id, explicit `null`s are unassigned
-//! (§2.5), `readOnly` attributes a client sends (`id`, `meta`, `groups`) are
-//! ignored, and attributes or schema URNs the server does not know (such as
-//! Microsoft's extensions) are kept exactly as sent.
+//! a known attribute of the wrong type is a 400 `invalidValue` naming it,
+//! `schemas` must list the core schema, and the same attribute sent twice in
+//! different letter cases is ambiguous (400 `invalidSyntax`). Every
+//! attribute the definitions know is stored under its canonical name
+//! (`UserName` becomes `userName`, RFC 7643 §2.1), so a client reading
+//! `userName` finds it. Forgiving wherever Entra ID is known to differ:
+//! `"True"`/`"False"` strings are booleans, a manager may be a bare id,
+//! explicit `null`s are unassigned (§2.5), `readOnly` attributes a client
+//! sends (`id`, `meta`, `groups`) are checked for type and then ignored, and
+//! attributes or schema URNs the server does not know (such as Microsoft's
+//! extensions) are kept exactly as sent, names included.
+
+use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use super::definition::{Attribute, Mutability, ResourceType, Returned, Schema};
 use super::{AttrType, ENTERPRISE_USER_URN};
-use crate::error::{ScimError, ScimType};
+use crate::error::{ScimError, ScimType, excerpt};
+use crate::json::kind;
+use crate::path::MAX_PATH_LENGTH;
 
 impl ResourceType {
     /// The resource to store for a client's body (a create, a replace, or
-    /// the resource a PATCH leaves): type-checked, booleans coerced, manager
-    /// normalised, `readOnly` and never-returned (`password`) attributes
-    /// dropped, `null`s dropped, required attributes present, and
-    /// `schemas` naming the core schema when the client sent none.
+    /// the resource a PATCH leaves): names canonical, type-checked, booleans
+    /// coerced, manager normalised, `readOnly` and never-returned
+    /// (`password`) attributes dropped, `null`s dropped, required attributes
+    /// present, and `schemas` naming the core schema (added when the client
+    /// sent none).
     ///
-    /// A body that is not an object is 400 `invalidSyntax`; any other
-    /// refusal is 400 `invalidValue` whose detail names the attribute and
-    /// what was expected. The client must fix the body.
+    /// A body that is not an object, or that names an attribute twice, is
+    /// 400 `invalidSyntax`; any other refusal is 400 `invalidValue` whose
+    /// detail names the attribute and what was expected. The client must
+    /// fix the body.
     pub fn accept(&self, resource: Value) -> Result<Value, ScimError> {
         let Value::Object(fields) = resource else {
             return Err(ScimError::bad_request(
@@ -33,46 +44,133 @@ impl ResourceType {
             ));
         };
         let mut kept = Map::with_capacity(fields.len() + 1);
+        let mut names = Names::default();
         for (key, value) in fields {
+            names.see(&key, None)?;
             if value.is_null() {
                 continue;
             }
             if key.eq_ignore_ascii_case("schemas") {
-                kept.insert(key, value);
+                kept.insert("schemas".into(), self.accept_schemas(value)?);
             } else if let Some(extension) = self.extension(&key) {
-                let value = accept_extension(extension, &key, value)?;
-                kept.insert(key, value);
+                let value = accept_extension(extension, value)?;
+                kept.insert(extension.id.into(), value);
             } else if let Some(attribute) = self.core_attribute(&key) {
-                if let Some(value) = accept_attribute(attribute, &key, value, None)? {
-                    kept.insert(key, value);
+                if let Some(value) = accept_attribute(attribute, attribute.name, value, None)? {
+                    kept.insert(attribute.name.into(), value);
                 }
+            } else if self.is_foreign(&key) {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    format!(
+                        "{} is not an attribute of a {}: leave it out",
+                        excerpt(&key),
+                        self.name
+                    ),
+                ));
             } else {
                 kept.insert(key, value);
             }
         }
         check_required(self.schema, &kept, None)?;
-        if !kept.keys().any(|key| key.eq_ignore_ascii_case("schemas")) {
+        if !kept.contains_key("schemas") {
             kept.insert("schemas".into(), Value::Array(vec![self.schema.id.into()]));
         }
         Ok(Value::Object(kept))
     }
+
+    /// `schemas`: a non-empty array of URN strings that lists this type's
+    /// core schema. Known URNs take their canonical spelling; unknown ones
+    /// (Microsoft's extensions) stay as sent.
+    fn accept_schemas(&self, value: Value) -> Result<Value, ScimError> {
+        let expected = "a non-empty array of schema URN strings";
+        let Value::Array(items) = value else {
+            return Err(invalid("schemas", expected, &value));
+        };
+        let mut urns = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let Value::String(urn) = item else {
+                return Err(invalid(
+                    &format!("schemas[{index}]"),
+                    "a schema URN string",
+                    &item,
+                ));
+            };
+            let canonical = if self.schema.id.eq_ignore_ascii_case(&urn) {
+                Some(self.schema.id)
+            } else {
+                self.extension(&urn).map(|schema| schema.id)
+            };
+            urns.push(Value::String(canonical.map_or(urn, str::to_owned)));
+        }
+        if !urns.iter().any(|urn| urn == self.schema.id) {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!(
+                    "schemas must be {expected} that includes {:?}, the {} schema",
+                    self.schema.id, self.name
+                ),
+            ));
+        }
+        Ok(Value::Array(urns))
+    }
 }
 
-/// An extension object: its known attributes checked, the rest as sent.
-fn accept_extension(schema: &Schema, key: &str, value: Value) -> Result<Value, ScimError> {
+/// The member names of one JSON object seen so far, folded to lower case:
+/// attribute names are case-insensitive (RFC 7643 §2.1), so one name in two
+/// spellings is the same attribute twice, and which to keep is ambiguous.
+#[derive(Default)]
+struct Names(HashMap<String, String>);
+
+impl Names {
+    /// Notes `name`, a member of the object at `parent` (`None`: the resource).
+    fn see(&mut self, name: &str, parent: Option<&str>) -> Result<(), ScimError> {
+        let within = parent.map_or(String::new(), |parent| format!(" in {parent}"));
+        if name.len() > MAX_PATH_LENGTH {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                format!(
+                    "attribute name {}{within} is longer than the {MAX_PATH_LENGTH} bytes this server takes",
+                    excerpt(name)
+                ),
+            ));
+        }
+        if let Some(first) = self.0.insert(name.to_ascii_lowercase(), name.to_owned()) {
+            return Err(ScimError::bad_request(
+                ScimType::InvalidSyntax,
+                format!(
+                    "{} and {}{within} name the same attribute (names are case-insensitive): send it once",
+                    excerpt(&first),
+                    excerpt(name)
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An extension object: its known attributes checked and canonically
+/// named, the rest as sent.
+fn accept_extension(schema: &Schema, value: Value) -> Result<Value, ScimError> {
     let Value::Object(fields) = value else {
-        return Err(invalid(key, "an object of extension attributes", &value));
+        return Err(invalid(
+            schema.id,
+            "an object of extension attributes",
+            &value,
+        ));
     };
     let mut kept = Map::with_capacity(fields.len());
+    let mut names = Names::default();
     for (name, value) in fields {
+        names.see(&name, Some(schema.id))?;
         if value.is_null() {
             continue;
         }
         match schema.attribute(&name) {
             Some(attribute) => {
-                let path = format!("{key}:{name}");
+                let path = format!("{}:{}", schema.id, attribute.name);
                 if let Some(value) = accept_attribute(attribute, &path, value, Some(schema))? {
-                    kept.insert(name, value);
+                    kept.insert(attribute.name.into(), value);
                 }
             }
             None => {
@@ -80,20 +178,19 @@ fn accept_extension(schema: &Schema, key: &str, value: Value) -> Result<Value, S
             }
         }
     }
-    check_required(schema, &kept, Some(key))?;
+    check_required(schema, &kept, Some(schema.id))?;
     Ok(Value::Object(kept))
 }
 
-/// A top-level attribute of a resource or extension: `None` when it is not stored.
+/// A top-level attribute of a resource or extension: `None` when it is not
+/// stored. A `readOnly` value is checked like any other (a wrong type is
+/// still a client's mistake to hear about), then left to the server.
 fn accept_attribute(
     attribute: &Attribute,
     path: &str,
     value: Value,
     extension: Option<&Schema>,
 ) -> Result<Option<Value>, ScimError> {
-    if attribute.mutability == Mutability::ReadOnly {
-        return Ok(None);
-    }
     let is_manager = extension.is_some_and(|schema| schema.id == ENTERPRISE_USER_URN)
         && attribute.name == "manager";
     let value = if is_manager {
@@ -105,7 +202,9 @@ fn accept_attribute(
         value
     };
     let value = check(attribute, path, value)?;
-    Ok((attribute.returned != Returned::Never).then_some(value))
+    let is_stored =
+        attribute.mutability != Mutability::ReadOnly && attribute.returned != Returned::Never;
+    Ok(is_stored.then_some(value))
 }
 
 /// A value checked against its definition, plural or not.
@@ -157,13 +256,21 @@ fn check_one(attribute: &Attribute, path: &str, value: Value) -> Result<Value, S
         (AttrType::Decimal, Value::Number(number)) => Ok(Value::Number(number)),
         (AttrType::Complex, Value::Object(members)) => {
             let mut kept = Map::with_capacity(members.len());
+            let mut names = Names::default();
             for (name, value) in members {
-                let value = match (attribute.sub_attribute(&name), value) {
-                    (_, Value::Null) => Value::Null,
-                    (Some(sub), value) => check(sub, &format!("{path}.{name}"), value)?,
-                    (None, value) => value,
-                };
-                kept.insert(name, value);
+                names.see(&name, Some(path))?;
+                match attribute.sub_attribute(&name) {
+                    Some(sub) => {
+                        let value = match value {
+                            Value::Null => Value::Null,
+                            value => check(sub, &format!("{path}.{}", sub.name), value)?,
+                        };
+                        kept.insert(sub.name.into(), value);
+                    }
+                    None => {
+                        kept.insert(name, value);
+                    }
+                }
             }
             Ok(Value::Object(kept))
         }
@@ -217,19 +324,6 @@ fn expected(ty: AttrType) -> &'static str {
         AttrType::DateTime => "an xsd:dateTime string such as 2024-05-01T12:00:00Z",
         AttrType::Reference => "a URI reference string",
         AttrType::Binary => "a base64-encoded string",
-    }
-}
-
-/// The kind of a JSON value, never the value itself: a detail can reach
-/// logs, and the value might be a secret sent in the wrong place.
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -175,3 +175,19 @@ fn value_list_removal_never_removes_all_even_from_odd_shapes() {
     .unwrap();
     assert_eq!(out, g);
 }
+
+#[test]
+fn okta_renames_a_group_sending_its_own_id() {
+    let g = group(&["u1"]);
+    let rename = |id: &str| {
+        patch_group(
+            &g,
+            ops(json!([{"op": "replace", "value": {"id": id, "displayName": "New name"}}])),
+        )
+    };
+    let out = rename("8c601452cc934a9ebef9").unwrap();
+    assert_eq!(out["displayName"], "New name");
+    assert_eq!(out["id"], "8c601452cc934a9ebef9");
+    let error = rename("8C601452CC934A9EBEF9").unwrap_err();
+    assert_eq!(error.scim_type, Some(scim::ScimType::Mutability));
+}

@@ -175,3 +175,90 @@ fn apply_rejects_non_object_resources() {
         json!({"a": 1})
     );
 }
+
+/// `n` operations that each create a typed email, Entra's filtered-path form.
+fn typed_emails(n: usize) -> serde_json::Value {
+    let operations: Vec<_> = (0..n)
+        .map(|i| {
+            json!({"op": "replace", "path": format!("emails[type eq \"t{i}\"].value"), "value": format!("u{i}@x.com")})
+        })
+        .collect();
+    ops(json!(operations))
+}
+
+#[test]
+fn a_request_may_carry_max_operations_and_no_more() {
+    let max = scim::patch::MAX_OPERATIONS;
+    let out = patch_user(&entra_user(), typed_emails(max)).unwrap();
+    let emails = out["emails"].as_array().unwrap();
+    assert_eq!(emails.len(), max + 1);
+    assert_eq!(
+        emails[max],
+        json!({"type": format!("t{}", max - 1), "value": format!("u{}@x.com", max - 1)})
+    );
+
+    for n in [max + 1, 4 * max] {
+        let error = assert_scim_err(
+            patch_user(&entra_user(), typed_emails(n)),
+            ScimType::TooMany,
+        );
+        assert!(error.detail.contains(&max.to_string()), "{}", error.detail);
+    }
+}
+
+/// The User schema, counting the questions the engine asks of it.
+#[derive(Default)]
+struct Counting(std::cell::Cell<usize>);
+
+impl Counting {
+    fn ask(&self) -> UserSchema {
+        self.0.set(self.0.get() + 1);
+        UserSchema
+    }
+}
+
+impl scim::AttributeSchema for Counting {
+    fn attribute_type(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> scim::AttrType {
+        self.ask().attribute_type(urn, name, sub)
+    }
+    fn is_multi_valued(&self, urn: Option<&str>, name: &str) -> bool {
+        self.ask().is_multi_valued(urn, name)
+    }
+    fn is_case_exact(&self, urn: Option<&str>, name: &str, sub: Option<&str>) -> bool {
+        self.ask().is_case_exact(urn, name, sub)
+    }
+    fn is_read_only(&self, urn: Option<&str>, name: &str) -> bool {
+        self.ask().is_read_only(urn, name)
+    }
+    fn extension_of(&self, name: &str) -> Option<&'static str> {
+        self.ask().extension_of(name)
+    }
+    fn has_schema(&self, urn: &str) -> bool {
+        self.ask().has_schema(urn)
+    }
+    fn is_foreign(&self, name: &str) -> bool {
+        self.ask().is_foreign(name)
+    }
+}
+
+#[test]
+fn an_operation_asks_the_schema_the_same_whatever_the_attribute_holds() {
+    let questions = |emails: usize| {
+        let mut user = entra_user();
+        user["emails"] = json!(
+            (0..emails)
+                .map(|i| json!({"value": format!("u{i}@x.com"), "type": format!("t{i}")}))
+                .collect::<Vec<_>>()
+        );
+        let schema = Counting::default();
+        let request = PatchRequest::parse(&ops(json!([
+            {"op": "replace", "path": "emails[type eq \"new\"].value", "value": "n@x.com"},
+            {"op": "add", "path": "emails", "value": [{"value": "m@x.com"}]},
+            {"op": "remove", "path": "emails[type eq \"t0\"]"}
+        ])))
+        .unwrap();
+        scim::apply(&user, &request, &schema).unwrap();
+        schema.0.get()
+    };
+    assert_eq!(questions(10), questions(1_000));
+}

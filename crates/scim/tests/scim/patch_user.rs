@@ -90,11 +90,11 @@ fn extension_urn_joins_schemas_when_first_used() {
 fn pathless_extension_object() {
     let out = patched(
         &minimal_user(),
-        json!([{"op": "add", "value": {ENT: {"department": "Sales", "manager": "m1", "costCenter": null}}}]),
+        json!([{"op": "add", "value": {ENT: {"department": "Sales", "manager": "11111111-1111-4111-8111-111111111111", "costCenter": null}}}]),
     );
     assert_eq!(
         out[ENT],
-        json!({"department": "Sales", "manager": {"value": "m1"}})
+        json!({"department": "Sales", "manager": {"value": "11111111-1111-4111-8111-111111111111"}})
     );
     assert_eq!(out["schemas"][1], ENT);
     let out = patched(&out, json!([{"op": "replace", "value": {ENT: null}}]));
@@ -590,4 +590,102 @@ fn adding_to_a_whole_extension_by_its_urn_sets_its_attributes() {
         patched["schemas"][1],
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
     );
+}
+
+#[test]
+fn urn_qualified_paths_must_name_a_schema_the_resource_has() {
+    let group_core = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    for op in [
+        json!({"op": "add", "path": "urn:x:y", "value": "v"}),
+        json!({"op": "replace", "value": {"urn:x:y": "v"}}),
+        json!({"op": "remove", "path": "urn:x:y"}),
+        json!({"op": "replace", "path": format!("{group_core}:displayName"), "value": "v"}),
+    ] {
+        let error = assert_scim_err(
+            patch_user(&minimal_user(), ops(json!([op]))),
+            ScimType::InvalidPath,
+        );
+        assert!(
+            error.detail.contains("not a schema of this resource"),
+            "{}",
+            error.detail
+        );
+    }
+    // A URN the resource lists (an extension its client sent on create) stays patchable.
+    let mut user = minimal_user();
+    user["schemas"] = json!(["urn:ietf:params:scim:schemas:core:2.0:User", "urn:x"]);
+    user["urn:x"] = json!({"y": "old"});
+    let out = patched(
+        &user,
+        json!([{"op": "replace", "path": "urn:x:y", "value": "v"}]),
+    );
+    assert_eq!(out["urn:x"], json!({"y": "v"}));
+}
+
+#[test]
+fn an_overlong_path_is_invalid_and_not_echoed() {
+    let long = format!("a{}", "b".repeat(4_999));
+    for op in [
+        json!({"op": "add", "path": long, "value": "v"}),
+        json!({"op": "replace", "value": {long.clone(): "v"}}),
+        json!({"op": "remove", "path": format!("emails[value eq \"{long}\"]")}),
+    ] {
+        let error = assert_scim_err(
+            patch_user(&minimal_user(), ops(json!([op]))),
+            ScimType::InvalidPath,
+        );
+        assert!(error.detail.len() < 200, "{}", error.detail);
+    }
+    let fits = format!("a{}", "b".repeat(scim::path::MAX_PATH_LENGTH - 1));
+    assert!(
+        patch_user(
+            &minimal_user(),
+            ops(json!([{"op": "add", "path": fits, "value": "v"}]))
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn members_is_no_path_of_a_user() {
+    for op in [
+        json!({"op": "add", "path": "members", "value": [{"value": "x"}]}),
+        json!({"op": "add", "path": "Members[value eq \"x\"].display", "value": "d"}),
+        json!({"op": "remove", "path": "members[value eq \"x\"]"}),
+        json!({"op": "replace", "value": {"members": [{"value": "x"}]}}),
+    ] {
+        let error = assert_scim_err(
+            patch_user(&minimal_user(), ops(json!([op]))),
+            ScimType::InvalidPath,
+        );
+        assert!(error.detail.contains("embers"), "{}", error.detail);
+    }
+    // Names no resource type defines are still the client's to keep.
+    let out = patched(
+        &minimal_user(),
+        json!([{"op": "add", "path": "memberships", "value": "x"}]),
+    );
+    assert_eq!(out["memberships"], "x");
+}
+
+#[test]
+fn a_read_only_attribute_sent_with_the_value_it_has_changes_nothing() {
+    let user = entra_user();
+    let id = user["id"].clone();
+    let out = patched(
+        &user,
+        json!([
+            {"op": "replace", "value": {"id": id, "displayName": "New"}},
+            {"op": "Replace", "path": "id", "value": id}
+        ]),
+    );
+    assert_eq!(out["id"], id);
+    assert_eq!(out["displayName"], "New");
+    for op in [
+        json!({"op": "replace", "value": {"id": "another", "displayName": "New"}}),
+        json!({"op": "replace", "path": "ID", "value": "another"}),
+        json!({"op": "remove", "path": "id"}),
+    ] {
+        assert_scim_err(patch_user(&user, ops(json!([op]))), ScimType::Mutability);
+    }
 }

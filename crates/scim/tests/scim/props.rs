@@ -99,7 +99,7 @@ fn patch_op() -> impl Strategy<Value = Value> {
         json!({"op": "add", "path": "emails", "value": [{"value": "h@x.com", "type": "home", "primary": true}]}),
         json!({"op": "replace", "path": "emails", "value": [{"value": "a", "primary": true}, {"value": "b", "primary": "True"}]}),
         json!({"op": "replace", "value": {"name.givenName": "G", "displayName": "D", format!("{ENT}:employeeNumber"): "7"}}),
-        json!({"op": "Add", "path": format!("{ENT}:manager"), "value": "m1"}),
+        json!({"op": "Add", "path": format!("{ENT}:manager"), "value": "11111111-1111-4111-8111-111111111111"}),
         json!({"op": "remove", "path": format!("{ENT}:manager")}),
         json!({"op": "Remove", "path": "emails[type eq \"work\"]"}),
         json!({"op": "remove", "path": "name.familyName"}),

@@ -118,7 +118,7 @@ fn every_writable_user_attribute_round_trips_through_the_validator_and_a_patch()
             let mut value = sample(attribute);
             if attribute.name == "manager" {
                 // The manager's display name is the server's; the rest is kept.
-                value = json!({"value": "x", "$ref": "x", "displayName": "x"});
+                value = json!({"value": "2819c223-7f76-453a-919d-413861904646", "$ref": "x", "displayName": "x"});
             }
             let mut body = json!({"userName": "a", "schemas": [CORE_USER_URN]});
             match urn {
@@ -216,6 +216,168 @@ fn a_wrong_value_is_named_by_kind_never_echoed() {
 }
 
 #[test]
+fn schemas_is_a_non_empty_list_of_urns_that_names_the_core_schema() {
+    let core_group = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    for (resource_type, body, core) in [
+        (&USER, json!({"userName": "a"}), CORE_USER_URN),
+        (&GROUP, json!({"displayName": "g"}), core_group),
+    ] {
+        for schemas in [
+            json!("x"),
+            json!([5]),
+            json!([]),
+            json!(["urn:bogus"]),
+            json!(core),
+            json!([if core == CORE_USER_URN {
+                core_group
+            } else {
+                CORE_USER_URN
+            }]),
+        ] {
+            let mut body = body.clone();
+            body["schemas"] = schemas.clone();
+            let error = assert_scim_err(resource_type.accept(body), ScimType::InvalidValue);
+            assert!(
+                error.detail.starts_with("schemas"),
+                "{schemas}: {}",
+                error.detail
+            );
+        }
+        // Unknown URNs beside the core one are kept (Entra sends Microsoft's);
+        // the core one takes its canonical spelling; none at all means the core one.
+        let mut with_unknown = body.clone();
+        with_unknown["schemas"] = json!([core.to_uppercase(), "urn:bogus"]);
+        let accepted = resource_type.accept(with_unknown).unwrap();
+        assert_eq!(accepted["schemas"], json!([core, "urn:bogus"]));
+        assert_eq!(
+            resource_type.accept(body).unwrap()["schemas"],
+            json!([core])
+        );
+    }
+}
+
+#[test]
+fn read_only_attributes_of_the_wrong_type_are_refused_not_ignored() {
+    for (body, named) in [
+        (json!({"userName": "a", "groups": "x"}), "groups"),
+        (
+            json!({"userName": "a", "groups": [{"value": 5}]}),
+            "groups[0].value",
+        ),
+        (json!({"userName": "a", "id": 5}), "id"),
+        (json!({"userName": "a", "meta": "x"}), "meta"),
+    ] {
+        let error = assert_scim_err(USER.accept(body.clone()), ScimType::InvalidValue);
+        assert!(error.detail.starts_with(named), "{body}: {}", error.detail);
+    }
+}
+
+#[test]
+fn a_group_only_attribute_is_refused_on_a_user() {
+    let error = assert_scim_err(
+        USER.accept(json!({"userName": "a", "Members": [{"value": "x"}]})),
+        ScimType::InvalidValue,
+    );
+    assert!(error.detail.contains("Members"), "{}", error.detail);
+}
+
+#[test]
+fn attribute_names_are_stored_canonically_at_every_depth_values_untouched() {
+    let manager = "2819c223-7f76-453a-919d-413861904646";
+    let accepted = USER
+        .accept(json!({
+            "SCHEMAS": ["urn:ietf:params:scim:schemas:core:2.0:user", ENT.to_uppercase(), "urn:Vendor:X"],
+            "UserName": "Ada@Example.COM",
+            "Active": "True",
+            "Name": {"GivenName": "Ada ", "nickish": "K"},
+            "Emails": [{"Value": "A@x.com", "Type": "Work", "Primary": true, "Label": "kept"}],
+            "EXTERNALID": "Ext",
+            ENT.to_uppercase(): {"EmployeeNumber": "007", "Manager": {"Value": manager}, "Badge": 1},
+            "urn:Vendor:X": {"Thing": 1},
+            "VendorFlag": {"Inner": "as sent"}
+        }))
+        .unwrap();
+    assert_eq!(
+        accepted,
+        json!({
+            "schemas": [CORE_USER_URN, ENT, "urn:Vendor:X"],
+            "userName": "Ada@Example.COM",
+            "active": true,
+            "name": {"givenName": "Ada ", "nickish": "K"},
+            "emails": [{"value": "A@x.com", "type": "Work", "primary": true, "Label": "kept"}],
+            "externalId": "Ext",
+            ENT: {"employeeNumber": "007", "manager": {"value": manager}, "Badge": 1},
+            "urn:Vendor:X": {"Thing": 1},
+            "VendorFlag": {"Inner": "as sent"}
+        })
+    );
+    let keys: Vec<&String> = accepted.as_object().unwrap().keys().collect();
+    assert_eq!(
+        keys[..3],
+        ["schemas", "userName", "active"],
+        "order as sent"
+    );
+
+    let group = GROUP
+        .accept(json!({"DisplayName": "G", "ExternalID": "e", "Schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"]}))
+        .unwrap();
+    assert_eq!(
+        group,
+        json!({"displayName": "G", "externalId": "e", "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"]})
+    );
+}
+
+#[test]
+fn one_attribute_twice_in_different_letter_cases_is_ambiguous() {
+    for (body, named) in [
+        (json!({"userName": "a", "UserName": "b"}), "\"UserName\""),
+        (
+            json!({"userName": "a", "Title": null, "title": "t"}),
+            "\"title\"",
+        ),
+        (
+            json!({"userName": "a", "name": {"givenName": "x", "GivenName": "y"}}),
+            " in name",
+        ),
+        (
+            json!({"userName": "a", "emails": [{"value": "x", "VALUE": "y"}]}),
+            " in emails[0]",
+        ),
+        (
+            json!({"userName": "a", ENT: {"department": "x", "Department": "y"}}),
+            ENT,
+        ),
+        (
+            json!({"userName": "a", ENT: {}, ENT.to_lowercase(): {}}),
+            "name the same attribute",
+        ),
+        (
+            json!({"userName": "a", "vendor": 1, "VENDOR": 2}),
+            "\"VENDOR\"",
+        ),
+    ] {
+        let error = assert_scim_err(USER.accept(body.clone()), ScimType::InvalidSyntax);
+        assert!(error.detail.contains(named), "{body}: {}", error.detail);
+    }
+}
+
+#[test]
+fn overlong_attribute_names_are_refused_without_being_echoed() {
+    let long = "x".repeat(5_000);
+    for body in [
+        json!({"userName": "a", long.clone(): 1}),
+        json!({"userName": "a", "name": {long.clone(): 1}}),
+        json!({"userName": "a", ENT: {long.clone(): 1}}),
+    ] {
+        let error = assert_scim_err(USER.accept(body), ScimType::InvalidSyntax);
+        assert!(error.detail.contains("512"), "{}", error.detail);
+        assert!(error.detail.len() < 200, "{}", error.detail);
+    }
+    let fits = "x".repeat(scim::path::MAX_PATH_LENGTH);
+    assert!(USER.accept(json!({"userName": "a", fits: 1})).is_ok());
+}
+
+#[test]
 fn read_only_attributes_sent_by_clients_are_ignored() {
     let accepted = USER.accept(entra_user()).unwrap();
     assert!(accepted.get("id").is_none());
@@ -250,7 +412,7 @@ fn entra_forgiveness_booleans_as_strings_and_a_bare_manager_id() {
             "userName": "a",
             "active": "False",
             "roles": [{"primary": "True", "value": "Admin"}],
-            ENT: {"manager": "boss-id", "department": null},
+            ENT: {"manager": "2819c223-7f76-453a-919d-413861904646", "department": null},
             "title": null
         }))
         .unwrap();
@@ -260,16 +422,16 @@ fn entra_forgiveness_booleans_as_strings_and_a_bare_manager_id() {
             "userName": "a",
             "active": false,
             "roles": [{"primary": true, "value": "Admin"}],
-            ENT: {"manager": {"value": "boss-id"}},
+            ENT: {"manager": {"value": "2819c223-7f76-453a-919d-413861904646"}},
             "schemas": [CORE_USER_URN]
         })
     );
     let legacy = USER
-        .accept(json!({"userName": "a", ENT: {"manager": [{"value": "m", "$ref": "../Users/m"}]}}))
+        .accept(json!({"userName": "a", ENT: {"manager": [{"value": "11111111-1111-4111-8111-111111111111", "$ref": "../Users/11111111-1111-4111-8111-111111111111"}]}}))
         .unwrap();
     assert_eq!(
         legacy[ENT]["manager"],
-        json!({"$ref": "../Users/m", "value": "m"})
+        json!({"$ref": format!("../Users/11111111-1111-4111-8111-111111111111"), "value": "11111111-1111-4111-8111-111111111111"})
     );
 }
 
