@@ -266,3 +266,28 @@ pub(crate) async fn wait_for_projection(state: &AppState, position: i64) -> bool
     }
     reached
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn large_decisions_leave_the_async_workers() {
+        let patch = |operations: usize| UserCommand::Patch {
+            body: json!({"Operations": vec![json!({"op": "add", "path": "title", "value": "t"}); operations]}),
+            password_hash: None,
+            if_match: None,
+        };
+        assert!(!is_heavy(&patch(HEAVY_OPERATIONS)));
+        assert!(is_heavy(&patch(HEAVY_OPERATIONS + 1)));
+        let replace = |bytes: usize| UserCommand::Replace {
+            resource: json!({"userName": "a", "title": "x".repeat(bytes)}),
+            password_hash: None,
+            if_match: None,
+        };
+        assert!(!is_heavy(&replace(1_000)));
+        assert!(is_heavy(&replace(HEAVY_BYTES)));
+        assert!(!is_heavy(&UserCommand::Delete { if_match: None }));
+    }
+}
