@@ -41,8 +41,12 @@ fn list(resources: Vec<Value>) -> Value {
 async fn service_provider_config(state: web::Data<AppState>) -> HttpResponse {
     scim_json(json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        // RFC 7643 §5 gives `patch` no limit attribute and strict clients
+        // (scim2-client) refuse any other member, an extension's included:
+        // the PATCH limit is stated in the documentation this points to, and
+        // in the `tooMany` error that enforces it.
         "documentationUri": "https://github.com/rollcall/rollcall#readme",
-        "patch": {"supported": true, "maxOperations": scim::patch::MAX_OPERATIONS},
+        "patch": {"supported": true},
         "bulk": {
             "supported": true,
             "maxOperations": state.settings.bulk_max_operations,
