@@ -61,15 +61,10 @@ pub async fn write_group_as(
 ) -> Result<GroupWritten, ApiError> {
     let plan = GroupPlan::read(command)?;
     let named: Vec<Uuid> = plan.named_members().into_iter().collect();
-    let _turn = match plan.is_create() {
-        true => None,
-        false => Some(
-            state
-                .stream_locks
-                .turn(tenant.org_id, group_id, STREAM_TURN_WAIT)
-                .await?,
-        ),
-    };
+    let _turn = state
+        .stream_locks
+        .turn_unless_new(plan.is_create(), tenant.org_id, group_id, STREAM_TURN_WAIT)
+        .await?;
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             state.metrics.write_retries.inc();

@@ -56,6 +56,21 @@ impl StreamLocks {
         }
     }
 
+    /// [`StreamLocks::turn`] for a write to an existing resource; a new one
+    /// (a fresh id nobody else can know yet) needs none.
+    pub async fn turn_unless_new(
+        &self,
+        is_new: bool,
+        org_id: Uuid,
+        stream_id: Uuid,
+        within: Duration,
+    ) -> Result<Option<StreamTurn>, ApiError> {
+        if is_new {
+            return Ok(None);
+        }
+        self.turn(org_id, stream_id, within).await.map(Some)
+    }
+
     fn mutex(&self, key: (Uuid, Uuid)) -> Arc<StreamMutex> {
         let mut table = self
             .table

@@ -63,15 +63,10 @@ pub async fn write_user_as(
     command: impl Fn() -> UserCommand,
 ) -> Result<WriteOutcome, ApiError> {
     let is_new = matches!(command(), UserCommand::Provision { .. });
-    let _turn = match is_new {
-        true => None,
-        false => Some(
-            state
-                .stream_locks
-                .turn(tenant.org_id, user_id, STREAM_TURN_WAIT)
-                .await?,
-        ),
-    };
+    let _turn = state
+        .stream_locks
+        .turn_unless_new(is_new, tenant.org_id, user_id, STREAM_TURN_WAIT)
+        .await?;
     for attempt in 0..MAX_ATTEMPTS {
         if attempt > 0 {
             state.metrics.write_retries.inc();

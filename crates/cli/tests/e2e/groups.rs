@@ -767,15 +767,7 @@ async fn a_member_change_is_never_judged_by_read_tables_that_lag() {
 
     // Holding the projector's checkpoint row stops every fold: the read
     // tables lag behind the log, as they would behind a slow projector.
-    let mut blocker = app.sql().await;
-    let holding = blocker.transaction().await.unwrap();
-    holding
-        .execute(
-            "select position from checkpoints where name = 'projector' for update",
-            &[],
-        )
-        .await
-        .unwrap();
+    let holding = app.hold_projector().await;
     let add = json!([{"op": "add", "path": "members", "value": [{"value": ada}]}]);
     let (status, body) = patch_group(&app, &group, add).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -785,7 +777,7 @@ async fn a_member_change_is_never_judged_by_read_tables_that_lag() {
     let (status, body) = patch_group(&app, &group, remove.clone()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
-    holding.rollback().await.unwrap();
+    holding.release().await;
     app.wait_for_projector(std::time::Duration::from_secs(30))
         .await;
     let (status, body) = patch_group(&app, &group, remove).await;

@@ -274,15 +274,7 @@ async fn a_stuck_projector_shows_in_its_lag_readiness_and_verify() {
     assert_eq!(status, StatusCode::OK);
 
     // Hold the projector's checkpoint row: every fold now waits.
-    let mut blocker = app.sql().await;
-    let holding = blocker.transaction().await.unwrap();
-    holding
-        .execute(
-            "select position from checkpoints where name = 'projector' for update",
-            &[],
-        )
-        .await
-        .unwrap();
+    let holding = app.hold_projector().await;
     // Appended behind the API: a client of this token would wait for its
     // own writes (and get 503 past the bound), which is not under test here.
     let org_id = app.org_id().await;
@@ -316,7 +308,7 @@ async fn a_stuck_projector_shows_in_its_lag_readiness_and_verify() {
         other => panic!("expected behind, got {other:?}"),
     }
 
-    holding.rollback().await.unwrap();
+    holding.release().await;
     app.wait_for_projector(Duration::from_secs(10)).await;
     eventually(Duration::from_secs(5), "readyz to pass", || async {
         (app.ops("/readyz").await.0 == StatusCode::OK).then_some(())

@@ -297,6 +297,20 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// Stops every fold of the projector until the returned hold is
+    /// released, by holding its checkpoint row: the read tables then lag
+    /// behind the log, as behind a stuck or slow projector.
+    pub async fn hold_projector(&self) -> ProjectorHold {
+        let client = self.sql().await;
+        client
+            .batch_execute(
+                "begin; select position from checkpoints where name = 'projector' for update",
+            )
+            .await
+            .expect("the checkpoint row is held");
+        ProjectorHold { client }
+    }
+
     /// The address the server listens on, for raw connections.
     pub fn address(&self) -> String {
         self.base
@@ -485,6 +499,21 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// The projector's checkpoint row, held by [`TestApp::hold_projector`].
+pub struct ProjectorHold {
+    client: tokio_postgres::Client,
+}
+
+impl ProjectorHold {
+    /// Lets the projector fold again.
+    pub async fn release(self) {
+        self.client
+            .batch_execute("rollback")
+            .await
+            .expect("the hold is released");
     }
 }
 
