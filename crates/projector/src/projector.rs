@@ -8,7 +8,7 @@ use domain::StoredEvent;
 use domain::{Event, RequestMeta};
 use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicAckOptions, BasicNackOptions};
-use store::{AppendRequest, Appender, Checkpoint, Pool, StoreError};
+use store::{AppendRequest, Appender, Checkpoint, EventAt, LogRow, Pool, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -156,13 +156,38 @@ impl Projector {
                 self.publish_position(from).await;
                 return Ok(());
             }
-            let events = rows
-                .iter()
-                .map(|row| row.to_stored())
-                .collect::<Result<Vec<_>, _>>()?;
-            let applied = self.fold(&events).await?;
+            let applied = self.fold_rows(&rows).await?;
             self.publish_position(applied).await;
         }
+    }
+
+    /// Folds rows read from the log; a row this binary cannot read as an
+    /// event is quarantined like an event that cannot be folded, after the
+    /// rows before it and before the rows after it.
+    async fn fold_rows(&self, rows: &[LogRow]) -> anyhow::Result<i64> {
+        let mut applied = store::read_checkpoint(&self.pool, Checkpoint::Projector).await?;
+        let mut readable = Vec::with_capacity(rows.len());
+        for row in rows {
+            match row.to_stored() {
+                Ok(stored) => readable.push(stored),
+                Err(error) => {
+                    if !readable.is_empty() {
+                        self.fold(&readable).await?;
+                        readable.clear();
+                    }
+                    let at = EventAt {
+                        org_id: row.org_id,
+                        position: row.position,
+                        event_type: &row.event_type,
+                    };
+                    applied = self.quarantine(at, &error.to_string()).await?;
+                }
+            }
+        }
+        if !readable.is_empty() {
+            applied = self.fold(&readable).await?;
+        }
+        Ok(applied)
     }
 
     async fn handle(&self, deliveries: &[Delivery]) -> anyhow::Result<()> {
@@ -200,10 +225,9 @@ impl Projector {
         if !contiguous {
             self.metrics.projector_holes_filled.inc();
             let rows = store::read_after(&self.pool, checkpoint, last - checkpoint).await?;
-            events = rows
-                .iter()
-                .map(|row| row.to_stored())
-                .collect::<Result<_, _>>()?;
+            let applied = self.fold_rows(&rows).await?;
+            self.publish_position(applied).await;
+            return Ok(applied);
         }
         let applied = self.fold(&events).await?;
         self.publish_position(applied).await;
@@ -228,7 +252,7 @@ impl Projector {
         for stored in events {
             applied = match store::apply_changes(&self.pool, std::slice::from_ref(stored)).await {
                 Err(error) if is_unfoldable(&error) => {
-                    self.quarantine(stored, &error.to_string()).await?
+                    self.quarantine(stored.into(), &error.to_string()).await?
                 }
                 result => result?,
             };
@@ -236,13 +260,13 @@ impl Projector {
         Ok(applied)
     }
 
-    /// Records that `stored` cannot be folded, in the log for auditors and
-    /// in the quarantine table that holds its organization back.
-    async fn quarantine(&self, stored: &StoredEvent, reason: &str) -> anyhow::Result<i64> {
+    /// Records that the event `at` cannot be folded, in the log for auditors
+    /// and in the quarantine table that holds its organization back.
+    async fn quarantine(&self, at: EventAt<'_>, reason: &str) -> anyhow::Result<i64> {
         tracing::error!(
-            org_id = %stored.org_id,
-            position = stored.position,
-            event_type = stored.event.type_name(),
+            org_id = %at.org_id,
+            position = at.position,
+            event_type = at.event_type,
             reason,
             "an event cannot be folded; its organization is quarantined"
         );
@@ -251,13 +275,13 @@ impl Projector {
         // misses a quarantine the read side acted on.
         self.appender
             .append(AppendRequest {
-                org_id: stored.org_id,
-                stream_id: stored.org_id,
+                org_id: at.org_id,
+                stream_id: at.org_id,
                 expected_version: 0,
                 commutes: true,
                 events: vec![Event::ProjectionQuarantined {
-                    position: stored.position,
-                    event_type: stored.event.type_name().into(),
+                    position: at.position,
+                    event_type: at.event_type.into(),
                     reason: reason.into(),
                 }],
                 claims: Vec::new(),
@@ -266,8 +290,7 @@ impl Projector {
                 meta: RequestMeta::system("projector", Uuid::new_v4()),
             })
             .await?;
-        let applied =
-            store::quarantine(&self.pool, stored, reason, OffsetDateTime::now_utc()).await?;
+        let applied = store::quarantine(&self.pool, at, reason, OffsetDateTime::now_utc()).await?;
         self.metrics.projector_quarantined.inc();
         Ok(applied)
     }

@@ -37,7 +37,7 @@ pub use log::{
 };
 pub use projection::{Checkpoint, apply_changes, read_checkpoint, set_checkpoint};
 pub use quarantine::{
-    ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,
+    EventAt, ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,
 };
 pub use registry::{TokenRecord, find_organization, find_token, has_organizations};
 pub use snapshot::{Snapshot, read_snapshot};

@@ -93,16 +93,36 @@ pub(crate) async fn quarantined_orgs(
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
-/// Holds `stored`'s organization back from the read tables, and moves the
-/// projector's checkpoint past `stored`, in one transaction. `stored` must
-/// be the next event after the checkpoint. Returns the new checkpoint.
+/// Where an event stands in the log: enough to hold its organization back
+/// even when the event itself cannot be read.
+#[derive(Debug, Clone, Copy)]
+pub struct EventAt<'a> {
+    pub org_id: Uuid,
+    pub position: i64,
+    pub event_type: &'a str,
+}
+
+impl<'a> From<&'a StoredEvent> for EventAt<'a> {
+    fn from(stored: &'a StoredEvent) -> Self {
+        EventAt {
+            org_id: stored.org_id,
+            position: stored.position,
+            event_type: stored.event.type_name(),
+        }
+    }
+}
+
+/// Holds the organization of the event at `at` back from the read tables,
+/// and moves the projector's checkpoint past the event, in one transaction.
+/// The event must be the next after the checkpoint. Returns the new
+/// checkpoint.
 ///
 /// Flushed before it returns (unlike the projector's other commits): a lost
 /// quarantine would have the projector fold the organization's later events
 /// onto tables that miss this one.
 pub async fn quarantine(
     pool: &Pool,
-    stored: &StoredEvent,
+    at: EventAt<'_>,
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<i64, StoreError> {
@@ -115,34 +135,28 @@ pub async fn quarantine(
         )
         .await?
         .get(0);
-    if stored.position <= checkpoint {
+    if at.position <= checkpoint {
         return Ok(checkpoint);
     }
-    if stored.position != checkpoint + 1 {
+    if at.position != checkpoint + 1 {
         return Err(StoreError::Inconsistent(format!(
             "the projector is at {checkpoint} and was asked to quarantine position {}",
-            stored.position
+            at.position
         )));
     }
     transaction
         .execute(
             "insert into projection_quarantine (org_id, position, event_type, reason, quarantined_at) \
              values ($1, $2, $3, $4, $5) on conflict (org_id) do nothing",
-            &[
-                &stored.org_id,
-                &stored.position,
-                &stored.event.type_name(),
-                &reason,
-                &now,
-            ],
+            &[&at.org_id, &at.position, &at.event_type, &reason, &now],
         )
         .await?;
     transaction
         .execute(
             "update checkpoints set position = $1 where name = 'projector'",
-            &[&stored.position],
+            &[&at.position],
         )
         .await?;
     transaction.commit().await?;
-    Ok(stored.position)
+    Ok(at.position)
 }

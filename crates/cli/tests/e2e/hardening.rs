@@ -884,3 +884,63 @@ async fn one_tenants_poison_values_fail_none_of_another_tenants_writes() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_event_this_binary_cannot_read_quarantines_only_its_organization() {
+    let app = spawn_app().await;
+    let other = app
+        .other_organization("Fabrikam", "owner@fabrikam.test")
+        .await;
+    let ours = app.provision("before@contoso.test").await;
+    let org_id = app.org_id().await;
+    // As a newer rollcall would write it (schema 99), behind this one's back.
+    app.sql()
+        .await
+        .batch_execute(&format!(
+            "begin;
+             insert into events (position, org_id, stream_id, stream_version, event_type,
+                                 schema_version, payload, metadata, recorded_at, prev_hash, hash)
+             select last_position + 1, '{org_id}', gen_random_uuid(), 1, 'UserProvisioned',
+                    99, '{{}}', '{{}}', now(), '\\x00', '\\x00'
+               from log_head where id = 1 for update;
+             update log_head set last_position = last_position + 1 where id = 1;
+             commit;"
+        ))
+        .await
+        .unwrap();
+
+    eventually(
+        Duration::from_secs(10),
+        "a 503 for our organization",
+        || async { (app.get_user(&ours).await.0 == StatusCode::SERVICE_UNAVAILABLE).then_some(()) },
+    )
+    .await;
+    let (status, created) = app
+        .send(
+            app.request_as(&other, Method::POST, "/Users")
+                .header("content-type", "application/scim+json")
+                .body(entra_user("after@fabrikam.test").to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _) = app
+        .send(app.request_as(
+            &other,
+            Method::GET,
+            &format!("/Users/{}", created["id"].as_str().unwrap()),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let reason: String = app
+        .sql()
+        .await
+        .query_one(
+            "select reason from projection_quarantine where org_id = $1",
+            &[&org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(reason.contains("newer rollcall"), "{reason}");
+    app.stop().await;
+}
