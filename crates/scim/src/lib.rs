@@ -22,10 +22,13 @@
 //! attribute the schemas define under its canonical name (`userName`), while
 //! unknown attributes keep the spelling they were sent with. `id`,
 //! `externalId`, `$ref` and member ids compare case-exactly; other strings
-//! (e.g. `userName`) do not.
+//! (e.g. `userName`) do not. The values rollcall keeps unique and indexes
+//! (`userName`, Group `displayName`, work emails) compare by one key,
+//! [`fold_case`] (Unicode caseless matching).
 
 pub mod error;
 pub mod filter;
+pub mod fold;
 mod json;
 pub mod patch;
 pub mod path;
@@ -35,6 +38,7 @@ pub mod storable;
 
 pub use error::{ScimError, ScimType};
 pub use filter::{CompValue, CompareOp, Filter, FilterError};
+pub use fold::fold_case;
 pub use patch::{PatchOpKind, PatchOperation, PatchRequest, apply};
 pub use path::{AttrPath, PatchPath, PathError};
 pub use schema::{AttrType, AttributeSchema, GroupSchema, UserSchema};
