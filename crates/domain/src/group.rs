@@ -303,12 +303,12 @@ pub fn is_attribute_event(event_type: &str) -> bool {
 }
 
 /// The values of a group that must be unique in its organisation: the
-/// display name, case-insensitively.
+/// display name, case-insensitively ([`scim::fold_case`]).
 pub fn unique_keys(resource: Option<&Value>) -> Vec<UniqueKey> {
     match resource.and_then(|resource| attribute(resource, "displayName")) {
         Some(Value::String(name)) => vec![UniqueKey {
             kind: "groupDisplayName",
-            key: name.to_lowercase(),
+            key: scim::fold_case(name),
         }],
         _ => Vec::new(),
     }

@@ -57,7 +57,8 @@ pub enum UserCommand {
 pub struct UniqueKey {
     /// What kind of value (`userName`, `externalId`).
     pub kind: &'static str,
-    /// The value as compared: case-folded where the schema says caseExact false.
+    /// The value as compared: [`scim::fold_case`] where the schema says
+    /// caseExact false (the key filters and sorting compare too).
     pub key: String,
 }
 
@@ -179,7 +180,7 @@ pub fn unique_keys(resource: Option<&Value>) -> Vec<UniqueKey> {
     if let Some(Value::String(user_name)) = attribute(resource, "userName") {
         keys.push(UniqueKey {
             kind: "userName",
-            key: user_name.to_lowercase(),
+            key: scim::fold_case(user_name),
         });
     }
     if let Some(Value::String(external_id)) = attribute(resource, "externalId")
@@ -411,6 +412,20 @@ mod tests {
         let keys = unique_keys(Some(&json!({"UserName": "Ada@X.com", "externalId": "AbC"})));
         assert_eq!(keys[0].key, "ada@x.com");
         assert_eq!(keys[1].key, "AbC");
+    }
+
+    #[test]
+    fn user_name_keys_are_unicode_case_folds() {
+        let key = |name: &str| {
+            unique_keys(Some(&json!({ "userName": name })))[0]
+                .key
+                .clone()
+        };
+        assert_eq!(key("ΣΑΣ@x"), key("σας@x"));
+        assert_eq!(key("σας@x"), key("σασ@x"));
+        assert_eq!(key("İnfo@x"), key("i\u{307}nfo@x"));
+        assert_ne!(key("İnfo@x"), key("info@x"));
+        assert_eq!(key("Cafe\u{301}@x"), key("CAFÉ@x"));
     }
 
     fn patch(state: &UserState, operations: Value, password_hash: Option<&str>) -> Vec<Event> {

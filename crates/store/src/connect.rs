@@ -83,20 +83,42 @@ pub async fn create_database_if_missing(database: &Database) -> Result<bool, Sto
     }
 }
 
-/// Applies the embedded migrations that the database has not seen yet.
+/// Applies the embedded migrations that the database has not seen yet, then
+/// the step SQL cannot do: the case-folded keys of rows and claims written
+/// before migration V0008 ([`crate::folding::fold_existing`]), under the same
+/// lock, so that no process serves before they are made.
 pub async fn migrate(database: &Database) -> Result<usize, StoreError> {
     let mut client = database.connect_one().await?;
     client
         .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
-    let report = embedded::migrations::runner()
-        .run_async(&mut client)
-        .await
-        .map_err(|error| StoreError::Unavailable(format!("migration failed: {error}")));
+    let applied = match embedded::migrations::runner().run_async(&mut client).await {
+        Ok(report) => crate::folding::fold_existing(&mut client)
+            .await
+            .map(|folded| (report.applied_migrations().len(), folded)),
+        Err(error) => Err(StoreError::Unavailable(format!(
+            "migration failed: {error}"
+        ))),
+    };
     client
         .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
         .await?;
-    Ok(report?.applied_migrations().len())
+    let (applied, folded) = applied?;
+    if folded != crate::folding::Folded::default() {
+        tracing::info!(
+            users = folded.users,
+            groups = folded.groups,
+            claims = folded.claims,
+            "case-folded keys made for data written before V0008"
+        );
+    }
+    if folded.collisions > 0 {
+        tracing::warn!(
+            collisions = folded.collisions,
+            "names that to_lowercase told apart fold alike; the first keeps its claim"
+        );
+    }
+    Ok(applied)
 }
 
 /// A pool of `size` connections to `database`.

@@ -2,13 +2,16 @@
 //! `scim_groups` and `scim_group_members`.
 //!
 //! What identity providers filter groups by is answered from indexed
-//! columns: `displayName` (case-insensitively, `lower(display_name)`),
+//! columns: `displayName` (case-insensitively: `display_name_folded`, the
+//! projector's `scim::fold_case`, against the value folded alike — the key
+//! uniqueness claims use, for every operator and for sorting),
 //! `externalId` (exactly) and `id`; membership questions —
 //! `members[value eq "id"]`, `members.value eq "id"` and Entra's legacy
 //! `id eq "g" and members eq "u"` — are one primary-key probe into
 //! `scim_group_members`, whatever the group's size. Other attributes of the
-//! stored resource are compared through `doc` as strings. As for users,
-//! values are always bind parameters.
+//! stored resource are compared through `doc` as strings (with PostgreSQL's
+//! `lower()` where case-insensitive). As for users, values are always bind
+//! parameters.
 
 use scim::schema::is_core_urn;
 use scim::{AttrPath, CompValue, CompareOp, Filter};
@@ -37,7 +40,7 @@ pub fn order_by(path: Option<&AttrPath>, descending: bool) -> Result<String, Inv
         return Ok("group_id".into());
     };
     let key = match attribute(path) {
-        Attribute::DisplayName => "lower(display_name)",
+        Attribute::DisplayName => "display_name_folded",
         Attribute::ExternalId => "external_id",
         Attribute::Id => "group_id",
         Attribute::Created => "created_at",
@@ -91,6 +94,15 @@ fn attribute(path: &AttrPath) -> Attribute {
 struct Translator {
     first: usize,
     params: Vec<Param>,
+}
+
+/// How [`Translator::string`] compares.
+#[derive(Clone, Copy)]
+enum Case {
+    /// As the texts are (also for a folded column against a folded value).
+    Exact,
+    /// Both sides through PostgreSQL's `lower()`.
+    Lower,
 }
 
 fn text_of(value: &CompValue) -> Option<String> {
@@ -164,8 +176,11 @@ impl Translator {
                 (CompareOp::Ne, Err(_)) => "true".into(),
                 _ => return Err(refuse(path, op, "id compares with eq and ne")),
             },
-            Attribute::DisplayName => self.string("display_name", op, &text, false),
-            Attribute::ExternalId => self.string("external_id", op, &text, true),
+            Attribute::DisplayName => {
+                let key = scim::fold_case(&text);
+                self.string("display_name_folded", op, &key, Case::Exact)
+            }
+            Attribute::ExternalId => self.string("external_id", op, &text, Case::Exact),
             Attribute::Created | Attribute::LastModified => {
                 let column = if matches!(attribute(path), Attribute::Created) {
                     "created_at"
@@ -185,20 +200,17 @@ impl Translator {
             }
             Attribute::Other(name) => {
                 let key = self.bind(Param::Text(name.to_lowercase()));
-                self.string(&format!("(doc ->> {key})"), op, &text, false)
+                self.string(&format!("(doc ->> {key})"), op, &text, Case::Lower)
             }
         })
     }
 
-    /// A string comparison of `column`, case-insensitive unless `exact`;
-    /// `ne` holds for groups that lack the attribute.
-    fn string(&mut self, column: &str, op: CompareOp, text: &str, exact: bool) -> String {
-        let fold = |expr: String| {
-            if exact {
-                expr
-            } else {
-                format!("lower({expr})")
-            }
+    /// A string comparison of `column`; `ne` holds for groups that lack the
+    /// attribute.
+    fn string(&mut self, column: &str, op: CompareOp, text: &str, case: Case) -> String {
+        let fold = |expr: String| match case {
+            Case::Exact => expr,
+            Case::Lower => format!("lower({expr})"),
         };
         let left = fold(column.to_owned());
         let comparison = match op {
@@ -310,9 +322,18 @@ mod tests {
 
     #[test]
     fn display_name_compares_case_insensitively_and_external_id_exactly() {
+        let ops = sql("displayName eq \"ΣΑΣ Ops\"");
+        assert_eq!(ops.text, "coalesce(display_name_folded = $2::text, false)");
+        assert_eq!(ops.params, [Param::Text("σασ ops".into())]);
+        let prefix = sql("displayName sw \"ΣΑ\"");
         assert_eq!(
-            sql("displayName eq \"Ops\"").text,
-            "coalesce(lower(display_name) = lower($2::text), false)"
+            prefix.text,
+            "coalesce(display_name_folded like $2::text, false)"
+        );
+        assert_eq!(prefix.params, [Param::Text("σα%".into())]);
+        assert_eq!(
+            order_by(Some(&AttrPath::parse("displayName").unwrap()), false).unwrap(),
+            "display_name_folded asc nulls last, group_id"
         );
         assert_eq!(
             sql("externalId eq \"E\"").text,

@@ -14,6 +14,7 @@ mod access_log;
 mod append;
 mod connect;
 mod error;
+mod folding;
 mod group_filter;
 mod groups;
 mod log;

@@ -10,6 +10,7 @@ use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use crate::folding::UserKeys;
 use crate::user_filter::fold_keys;
 use crate::{Pool, StoreError};
 
@@ -201,12 +202,14 @@ impl RowStatements {
         let (insert, update, touch, delete) = futures::try_join!(
             transaction.prepare_cached(
                 "insert into scim_users (org_id, user_id, user_name, external_id, active, \
-                 resource, version, created_at, updated_at, doc) \
-                 values ($1, $2, $3, $4, $5, $6::text::json, $7, $8, $9, $10::text::jsonb)",
+                 resource, version, created_at, updated_at, doc, user_name_folded, \
+                 work_emails_folded) \
+                 values ($1, $2, $3, $4, $5, $6::text::json, $7, $8, $9, $10::text::jsonb, $11, $12)",
             ),
             transaction.prepare_cached(
                 "update scim_users set user_name = $3, external_id = $4, active = $5, \
-                 resource = $6::text::json, version = $7, updated_at = $8, doc = $9::text::jsonb \
+                 resource = $6::text::json, version = $7, updated_at = $8, doc = $9::text::jsonb, \
+                 user_name_folded = $10, work_emails_folded = $11 \
                  where org_id = $1 and user_id = $2",
             ),
             transaction.prepare_cached(
@@ -231,16 +234,22 @@ struct RowParams {
     resource: String,
     /// The resource with its keys folded, which filters read (V0004).
     doc: String,
+    /// The folded userName and work emails filters and sorting compare (V0008).
+    keys: UserKeys,
 }
 
 impl RowParams {
     fn new(stored: &StoredEvent, change: UserRowChange) -> RowParams {
-        let (resource, doc) = match &change {
-            UserRowChange::Insert(row) | UserRowChange::Update(row) => (
-                resource_text(row),
-                serde_json::to_string(&fold_keys(&row.resource)).expect("a resource serializes"),
-            ),
-            _ => (String::new(), String::new()),
+        let (resource, doc, keys) = match &change {
+            UserRowChange::Insert(row) | UserRowChange::Update(row) => {
+                let doc = fold_keys(&row.resource);
+                (
+                    resource_text(row),
+                    serde_json::to_string(&doc).expect("a resource serializes"),
+                    UserKeys::of_doc(&row.user_name, &doc),
+                )
+            }
+            _ => (String::new(), String::new(), UserKeys::default()),
         };
         RowParams {
             org_id: stored.org_id,
@@ -248,6 +257,7 @@ impl RowParams {
             change,
             resource,
             doc,
+            keys,
         }
     }
 
@@ -273,6 +283,8 @@ impl RowParams {
                             &row.created_at,
                             &row.updated_at,
                             &self.doc,
+                            &self.keys.user_name,
+                            &self.keys.work_emails,
                         ],
                     )
                     .await?
@@ -291,6 +303,8 @@ impl RowParams {
                             &row.version,
                             &row.updated_at,
                             &self.doc,
+                            &self.keys.user_name,
+                            &self.keys.work_emails,
                         ],
                     )
                     .await?

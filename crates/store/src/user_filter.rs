@@ -8,10 +8,18 @@
 //! filter finds `userName`, `USERNAME` or `username` whatever the client stored.
 //!
 //! The columns the projector keeps answer what they can: `id` (`user_id`),
-//! `userName` (`lower(user_name)`, indexed), `externalId` (indexed), `active`,
+//! `userName` (`user_name_folded`, indexed), `externalId` (indexed), `active`,
 //! `meta.created`, `meta.lastModified` and `meta.version`. Entra's matching
 //! filter `emails[type eq "work"].value eq "x"` uses the GIN index over
-//! `scim_work_emails(doc)`.
+//! `work_emails_folded`.
+//!
+//! `userName` and the work emails compare by [`scim::fold_case`], the key
+//! uniqueness claims use too: the projector stores the folded values
+//! (V0008) and the filter value is folded here, so every operator (`eq`,
+//! `ne`, `co`, `sw`, `ew`, `gt`, `ge`, `lt`, `le`) and `sortBy=userName`
+//! compare the folded texts. Other case-insensitive strings, read from
+//! `doc`, still compare with PostgreSQL's `lower()`: they are not unique and
+//! have no index, and `lower()` differs from the fold only outside ASCII.
 //!
 //! Semantics follow the in-memory evaluator in `scim::filter::eval`:
 //! multi-valued attributes match when any value does, an object compared
@@ -299,8 +307,8 @@ impl Translator {
             Filter::Not(a) => format!("(not {})", self.filter(a, scope)?),
             Filter::ValuePath { attr, filter } => {
                 if let (Scope::Root, Some(email)) = (scope, work_email(attr, filter)) {
-                    let value = self.text(email);
-                    return Ok(format!("(scim_work_emails(doc) @> array[lower({value})])"));
+                    let value = self.text(scim::fold_case(email));
+                    return Ok(format!("(work_emails_folded @> array[{value}])"));
                 }
                 let top = self.top(attr, scope);
                 let alias = self.alias();
@@ -565,12 +573,7 @@ impl Translator {
                 },
                 _ => self.text_column("user_id::text", true, test, value),
             },
-            Column::UserName => match (test, value) {
-                (CompareOp::Sw, CompValue::String(prefix)) if !prefix.is_empty() => {
-                    self.prefix_range(prefix)
-                }
-                _ => self.text_column("user_name", false, test, value),
-            },
+            Column::UserName => self.user_name(test, value),
             Column::ExternalId => {
                 // Never null (so `not` works) and still an index condition.
                 format!(
@@ -588,8 +591,27 @@ impl Translator {
         })
     }
 
-    /// `userName sw "p"` as an explicit range over the prefix index
-    /// (`scim_users_user_name_prefix`, text_pattern_ops) plus the exact LIKE.
+    /// `userName op value`: the folded column against the folded value.
+    fn user_name(&mut self, op: CompareOp, value: &CompValue) -> String {
+        let text = match value {
+            CompValue::String(s) => s.clone(),
+            CompValue::Number(n) => n.to_string(),
+            CompValue::Bool(b) if op == CompareOp::Eq => b.to_string(),
+            CompValue::Bool(_) | CompValue::Null => return "false".to_owned(),
+        };
+        let key = scim::fold_case(&text);
+        match op {
+            CompareOp::Sw if !key.is_empty() => self.prefix_range(&key),
+            CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+                let pattern = self.text(like_pattern(&key, op));
+                format!("(user_name_folded like {pattern})")
+            }
+            _ => format!("(user_name_folded {} {})", sql_op(op), self.text(key)),
+        }
+    }
+
+    /// `userName sw "p"` (`p` folded) as an explicit range over the prefix
+    /// index (`scim_users_user_name_prefix`, text_pattern_ops) plus the exact LIKE.
     /// A LIKE alone is an index range only in a plan made for its value; the
     /// plan cache may switch a prepared statement to a generic plan, which
     /// could not use the index for an unknown pattern and scanned every user
@@ -600,9 +622,9 @@ impl Translator {
         let low = self.text(prefix);
         let pattern = self.text(like_pattern(prefix, CompareOp::Sw));
         format!(
-            "(lower(user_name) ~>=~ lower({low}) \
-             and lower(user_name) ~<~ (lower({low}) || chr(1114111)) \
-             and lower(user_name) like lower({pattern}))"
+            "(user_name_folded ~>=~ {low} \
+             and user_name_folded ~<~ ({low} || chr(1114111)) \
+             and user_name_folded like {pattern})"
         )
     }
 
@@ -637,7 +659,7 @@ impl Translator {
         if let Some(column) = Column::of(path) {
             match column {
                 Column::Id => return "user_id".to_owned(),
-                Column::UserName => return "lower(user_name)".to_owned(),
+                Column::UserName => return "user_name_folded".to_owned(),
                 Column::ExternalId => return "external_id".to_owned(),
                 Column::Active => return "active".to_owned(),
                 Column::Created => return "created_at".to_owned(),
@@ -742,19 +764,37 @@ mod tests {
     #[test]
     fn indexed_filters_use_their_columns_and_index() {
         let user = sql("USERNAME eq \"Bjensen\"");
-        assert_eq!(user.text, "(lower(user_name) = lower($2::text))");
-        assert_eq!(texts(&user), ["Bjensen"]);
+        assert_eq!(user.text, "(user_name_folded = $2::text)");
+        assert_eq!(texts(&user), ["bjensen"]);
         let external = sql("externalId eq \"Ab\"");
         assert_eq!(
             external.text,
             "(external_id is not null and (external_id = $2::text))"
         );
         let email = sql("emails[type eq \"Work\"].value eq \"A@Example.com\"");
-        assert_eq!(
-            email.text,
-            "(scim_work_emails(doc) @> array[lower($2::text)])"
+        assert_eq!(email.text, "(work_emails_folded @> array[$2::text])");
+        assert_eq!(texts(&email), ["a@example.com"]);
+    }
+
+    #[test]
+    fn user_name_and_work_emails_compare_folded_values() {
+        for op in ["eq", "ne", "gt", "ge", "lt", "le"] {
+            let sql = sql(&format!("userName {op} \"ΣΑΣ@X\""));
+            assert!(sql.text.contains("user_name_folded"), "{}", sql.text);
+            assert!(!sql.text.contains("lower("), "{}", sql.text);
+            assert_eq!(texts(&sql), ["σασ@x"], "{op}");
+        }
+        assert_eq!(texts(&sql("userName co \"Σ_\"")), ["%σ\\_%"]);
+        assert_eq!(texts(&sql("userName ew \"ΑΣ@X\"")), ["%ασ@x"]);
+        let prefix = sql("userName sw \"İN\"");
+        assert!(
+            prefix.text.contains("user_name_folded ~>=~ $2::text"),
+            "{}",
+            prefix.text
         );
-        assert_eq!(texts(&email), ["A@Example.com"]);
+        assert_eq!(texts(&prefix), ["i\u{307}n", "i\u{307}n%"]);
+        let email = sql("emails[type eq \"work\" and value eq \"ΣΑΣ@X\"]");
+        assert_eq!(texts(&email), ["σασ@x"]);
     }
 
     #[test]
@@ -837,7 +877,7 @@ mod tests {
     fn sorting_breaks_ties_by_id() {
         assert_eq!(order_by(None, false, 2).text, "user_id");
         let by_name = order_by(Some(&AttrPath::parse("userName").unwrap()), true, 2);
-        assert_eq!(by_name.text, "lower(user_name) desc nulls last, user_id");
+        assert_eq!(by_name.text, "user_name_folded desc nulls last, user_id");
         let by_email = order_by(Some(&AttrPath::parse("emails.value").unwrap()), false, 4);
         assert!(
             by_email.text.starts_with("lower((select"),

@@ -564,9 +564,10 @@ async fn matching_filters_are_index_lookups() {
              json_build_array(json_build_object('Type', 'work', 'value', 'User' || i || '@Example.com'))) \
              as resource from generate_series(1, 5000) as i) \
              insert into scim_users (org_id, user_id, user_name, external_id, active, resource, \
-             version, created_at, updated_at, doc) \
+             version, created_at, updated_at, doc, user_name_folded, work_emails_folded) \
              select $1, gen_random_uuid(), 'user' || i || '@example.com', 'ext-' || i, true, \
-             resource, 1, now(), now(), scim_fold_keys(resource::jsonb) from r",
+             resource, 1, now(), now(), scim_fold_keys(resource::jsonb), \
+             'user' || i || '@example.com', array['user' || i || '@example.com'] from r",
             &[&org_id],
         )
         .await

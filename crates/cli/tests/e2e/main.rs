@@ -6,6 +6,7 @@
 
 mod attributes;
 mod bulk;
+mod case_folding;
 mod filters;
 mod groups;
 mod guarantees;

@@ -267,6 +267,13 @@ fn display_names_are_unique_case_insensitively() {
     let keys = unique_keys(Some(&json!({"DisplayName": "Ops Team"})));
     assert_eq!(keys[0].key, "ops team");
     assert_eq!(keys[0].kind, "groupDisplayName");
+    let key = |name: &str| {
+        unique_keys(Some(&json!({ "displayName": name })))[0]
+            .key
+            .clone()
+    };
+    assert_eq!(key("ΣΑΣ"), key("σας"));
+    assert_eq!(key("σας"), key("σασ"));
 }
 
 #[test]

@@ -27,12 +27,13 @@ impl GroupStatements {
         let (insert, update, touch, delete, add_members, remove_members, vanish) = futures::try_join!(
             transaction.prepare_cached(
                 "insert into scim_groups (org_id, group_id, display_name, external_id, resource, \
-                 doc, version, created_at, updated_at) \
-                 values ($1, $2, $3, $4, $5::text::json, $6::text::jsonb, $7, $8, $9)",
+                 doc, version, created_at, updated_at, display_name_folded) \
+                 values ($1, $2, $3, $4, $5::text::json, $6::text::jsonb, $7, $8, $9, $10)",
             ),
             transaction.prepare_cached(
                 "update scim_groups set display_name = $3, external_id = $4, \
-                 resource = $5::text::json, doc = $6::text::jsonb, version = $7, updated_at = $8 \
+                 resource = $5::text::json, doc = $6::text::jsonb, version = $7, updated_at = $8, \
+                 display_name_folded = $9 \
                  where org_id = $1 and group_id = $2",
             ),
             transaction.prepare_cached(
@@ -84,16 +85,19 @@ pub(super) struct GroupParams {
     change: GroupRowChange,
     resource: String,
     doc: String,
+    /// `scim::fold_case` of the displayName (V0008).
+    display_name_folded: String,
 }
 
 impl GroupParams {
     pub(super) fn new(stored: &StoredEvent, change: GroupRowChange) -> GroupParams {
-        let (resource, doc) = match &change {
+        let (resource, doc, display_name_folded) = match &change {
             GroupRowChange::Insert(row) | GroupRowChange::Update(row) => (
                 serde_json::to_string(&row.resource).expect("a resource serializes"),
                 serde_json::to_string(&fold_keys(&row.resource)).expect("a resource serializes"),
+                scim::fold_case(&row.display_name),
             ),
-            _ => (String::new(), String::new()),
+            _ => Default::default(),
         };
         GroupParams {
             org_id: stored.org_id,
@@ -101,6 +105,7 @@ impl GroupParams {
             change,
             resource,
             doc,
+            display_name_folded,
         }
     }
 
@@ -132,6 +137,7 @@ impl GroupParams {
                             &row.version,
                             &row.created_at,
                             &row.updated_at,
+                            &self.display_name_folded,
                         ],
                     )
                     .await?
@@ -149,6 +155,7 @@ impl GroupParams {
                             &self.doc,
                             &row.version,
                             &row.updated_at,
+                            &self.display_name_folded,
                         ],
                     )
                     .await?
