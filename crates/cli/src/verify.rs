@@ -131,6 +131,19 @@ pub async fn verify_waiting(pool: &Pool, catch_up: Duration) -> anyhow::Result<V
             "the groups read table differs from the fold of the log up to here",
         ));
     }
+    let touched = |key: &(Uuid, Uuid)| {
+        last_touch
+            .get(key)
+            .or_else(|| last_group_touch.get(key))
+            .copied()
+            .unwrap_or(0)
+    };
+    if let Some(position) = snapshot.misfolded.iter().map(touched).min() {
+        return Ok(broken(
+            position,
+            "a read-table row's case-folded keys are not the fold of its values",
+        ));
+    }
     let members = |model: &GroupModel| {
         let mut by_group: BTreeMap<(Uuid, Uuid), Vec<_>> = BTreeMap::new();
         for (&(org, group, member), kind) in &model.members {

@@ -52,7 +52,12 @@ pub(crate) struct UserKeys {
 }
 
 impl UserKeys {
-    /// The keys of a row with this userName and key-folded resource (`doc`).
+    /// The keys of a row with this userName and resource.
+    pub(crate) fn of(user_name: &str, resource: &Value) -> UserKeys {
+        UserKeys::of_doc(user_name, &crate::user_filter::fold_keys(resource))
+    }
+
+    /// The same, from the resource with its keys folded (`doc`).
     pub(crate) fn of_doc(user_name: &str, doc: &Value) -> UserKeys {
         UserKeys {
             user_name: scim::fold_case(user_name),

@@ -1,13 +1,14 @@
 //! The read tables whole, with the projector's checkpoint, from one
 //! snapshot: what `rollcall verify` compares with a fresh fold of the log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use domain::group::{Member, MemberKind};
 use domain::group_projection::{GroupModel, GroupRow};
 use domain::projection::UserTable;
 use uuid::Uuid;
 
+use crate::folding::UserKeys;
 use crate::users::all_users;
 use crate::{Pool, StoreError};
 
@@ -20,6 +21,11 @@ pub struct Snapshot {
     /// Organizations held back, with the position of the event that could
     /// not be folded: their tables hold the state before it.
     pub quarantined: BTreeMap<Uuid, i64>,
+    /// Users and groups (org, id) whose case-folded columns (V0008) are not
+    /// the fold of the row's own values. The projector derives them in the
+    /// store, so the domain's rows do not carry them and the comparison with
+    /// the log cannot see them; this closes the gap.
+    pub misfolded: BTreeSet<(Uuid, Uuid)>,
 }
 
 /// Reads every read table and the checkpoint in one repeatable-read
@@ -53,6 +59,19 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
             &[],
         )
         .await?;
+    let folded_users = transaction
+        .query(
+            "select org_id, user_id, user_name, resource::text, user_name_folded, \
+             work_emails_folded from scim_users",
+            &[],
+        )
+        .await?;
+    let folded_groups = transaction
+        .query(
+            "select org_id, group_id, display_name, display_name_folded from scim_groups",
+            &[],
+        )
+        .await?;
     let quarantined = transaction
         .query("select org_id, position from projection_quarantine", &[])
         .await?
@@ -60,6 +79,25 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         .map(|row| (row.get(0), row.get(1)))
         .collect();
     transaction.commit().await?;
+    let mut misfolded = BTreeSet::new();
+    for row in &folded_users {
+        let resource: String = row.get(3);
+        let resource = serde_json::from_str(&resource).map_err(|error| {
+            StoreError::Inconsistent(format!("a stored resource is not JSON: {error}"))
+        })?;
+        let keys = UserKeys::of(row.get(2), &resource);
+        if row.get::<_, Option<&str>>(4) != Some(keys.user_name.as_str())
+            || row.get::<_, Vec<String>>(5) != keys.work_emails
+        {
+            misfolded.insert((row.get(0), row.get(1)));
+        }
+    }
+    for row in &folded_groups {
+        let expected = scim::fold_case(row.get(2));
+        if row.get::<_, Option<&str>>(3) != Some(expected.as_str()) {
+            misfolded.insert((row.get(0), row.get(1)));
+        }
+    }
     let mut groups = BTreeMap::new();
     for row in &group_rows {
         let resource: String = row.get(4);
@@ -95,5 +133,6 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         users,
         groups: GroupModel { groups, members },
         quarantined,
+        misfolded,
     })
 }

@@ -295,3 +295,45 @@ async fn migrating_folds_the_claims_and_rows_written_before() {
     app.provision("σας@old.example").await;
     app.stop().await;
 }
+
+/// The folded columns are derived in the store, not in the domain's rows, so
+/// `verify` checks each against the fold of its row's own values.
+#[tokio::test]
+async fn a_folded_key_that_is_not_the_fold_of_its_row_fails_verify() {
+    use rollcall::verify::{Verdict, verify};
+    let app = spawn_app().await;
+    app.provision("ΣΑΣ@verify.example").await;
+    let (status, body) = create_group(&app, "ΣΑΣ verify").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    app.wait_for_projector(std::time::Duration::from_secs(10))
+        .await;
+    let sound = verify(app.pool()).await.unwrap();
+    assert!(matches!(sound, Verdict::Sound { .. }), "{sound:?}");
+    let sql = app.sql().await;
+    for forgery in [
+        "update scim_users set user_name_folded = user_name",
+        "update scim_users set work_emails_folded = '{}'",
+        "update scim_groups set display_name_folded = display_name",
+    ] {
+        sql.batch_execute(forgery).await.unwrap();
+        match verify(app.pool()).await.unwrap() {
+            Verdict::Broken { reason, .. } => assert!(reason.contains("case-folded"), "{reason}"),
+            other => panic!("{forgery} passed verify: {other:?}"),
+        }
+        // Keys that are missing are made again by the migration step.
+        sql.batch_execute(
+            "update scim_users set user_name_folded = null; \
+             update scim_groups set display_name_folded = null",
+        )
+        .await
+        .unwrap();
+        let database = store::Database::parse(&app.database_url).unwrap();
+        store::migrate(&database).await.expect("migrating again");
+        let sound = verify(app.pool()).await.unwrap();
+        assert!(
+            matches!(sound, Verdict::Sound { .. }),
+            "after {forgery}: {sound:?}"
+        );
+    }
+    app.stop().await;
+}
