@@ -98,7 +98,12 @@ macro_rules! plural_subs {
 }
 
 const EMAIL_SUBS: &[Attribute] = plural_subs!(
-    string("value", "The email address, canonicalised per RFC 5321").max_length(EMAIL_MAX_CHARS),
+    string(
+        "value",
+        "The email address, canonicalised per RFC 5321; work addresses are compared \
+         case-insensitively by Unicode canonical caseless matching, as userName is"
+    )
+    .max_length(EMAIL_MAX_CHARS),
     &["work", "home", "other"]
 );
 const PHONE_SUBS: &[Attribute] = plural_subs!(
@@ -154,7 +159,9 @@ const GROUP_MEMBERSHIP_SUBS: &[Attribute] = &[
 const USER_ATTRIBUTES: &[Attribute] = &[
     string(
         "userName",
-        "Unique identifier for the user, compared case-insensitively",
+        "Unique identifier for the user, compared case-insensitively: by Unicode canonical \
+         caseless matching (NFD, default full case folding, NFC), in uniqueness, filters and \
+         sorting alike",
     )
     .required()
     .unique(Uniqueness::Server)
@@ -236,7 +243,9 @@ const MEMBER_SUBS: &[Attribute] = &[
 const GROUP_ATTRIBUTES: &[Attribute] = &[
     string(
         "displayName",
-        "The group's name, unique in the organization, compared case-insensitively",
+        "The group's name, unique in the organization, compared case-insensitively: by \
+         Unicode canonical caseless matching (NFD, default full case folding, NFC), in \
+         uniqueness, filters and sorting alike",
     )
     .required()
     .unique(Uniqueness::Server)
