@@ -38,8 +38,10 @@ create index scim_groups_display_name on scim_groups (org_id, display_name_folde
 -- character, fold_case of its lower case is its fold, so the old key is
 -- enough) and removes it from here; a write never meets an old key, so a
 -- release can never miss the claim it means to give up. Where two names
--- that were told apart before fold alike (σας and σασ), the first re-keyed
--- keeps the claim; both resources stay as they are.
+-- that were told apart before fold alike (σας and σασ), the claim already
+-- under the folded key (else the first re-keyed) stays and the other is
+-- dropped; both resources stay as they are. Old and new writers must not run
+-- side by side across this migration: an old one would key by to_lowercase.
 create table unique_claims_to_fold (
     org_id uuid not null,
     kind   text not null,
