@@ -85,11 +85,25 @@ pub async fn create_database_if_missing(database: &Database) -> Result<bool, Sto
 
 /// Applies the embedded migrations that the database has not seen yet.
 pub async fn migrate(database: &Database) -> Result<usize, StoreError> {
+    migrate_with(database, embedded::migrations::runner()).await
+}
+
+/// Applies the embedded migrations up to `version` only: for tests that
+/// upgrade a database holding an older schema's rows.
+pub async fn migrate_to(database: &Database, version: i32) -> Result<usize, StoreError> {
+    migrate_with(
+        database,
+        embedded::migrations::runner().set_target(refinery::Target::Version(version)),
+    )
+    .await
+}
+
+async fn migrate_with(database: &Database, runner: refinery::Runner) -> Result<usize, StoreError> {
     let mut client = database.connect_one().await?;
     client
         .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await?;
-    let report = embedded::migrations::runner()
+    let report = runner
         .run_async(&mut client)
         .await
         .map_err(|error| StoreError::Unavailable(format!("migration failed: {error}")));
