@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use store::{Pool, TokenRecord};
+use store::{Pool, RefusalReason, TokenRecord};
 use time::OffsetDateTime;
 
 use crate::ApiError;
@@ -32,22 +32,34 @@ impl Tokens {
         }
     }
 
-    /// The token record for an `Authorization` header value, or a 401.
+    /// The token record for an `Authorization` header value, or why not.
     pub async fn verify(
         &self,
         authorization: Option<&str>,
         now: OffsetDateTime,
-    ) -> Result<TokenRecord, ApiError> {
+    ) -> Result<TokenRecord, Refused> {
         let token = authorization.and_then(bearer).ok_or_else(|| {
-            unauthorized("send the SCIM token as 'Authorization: Bearer <token>'")
+            Refused::unauthorized(
+                RefusalReason::Missing,
+                "send the SCIM token as 'Authorization: Bearer <token>'",
+            )
         })?;
         let digest = domain::token::digest(token);
         let record = match self.cached(&digest) {
             Some(record) => record,
             None => {
                 let record = store::find_token(&self.pool, &digest)
-                    .await?
-                    .ok_or_else(|| unauthorized("the bearer token is not a valid SCIM token"))?;
+                    .await
+                    .map_err(|error| Refused {
+                        reason: RefusalReason::Unavailable,
+                        error: error.into(),
+                    })?
+                    .ok_or_else(|| {
+                        Refused::unauthorized(
+                            RefusalReason::Unknown,
+                            "the bearer token is not a valid SCIM token",
+                        )
+                    })?;
                 self.cache
                     .lock()
                     .expect("token cache lock")
@@ -56,7 +68,8 @@ impl Tokens {
             }
         };
         if record.expires_at <= now {
-            return Err(unauthorized(
+            return Err(Refused::unauthorized(
+                RefusalReason::Expired,
                 "the SCIM token has expired; an owner must issue a new one",
             ));
         }
@@ -82,6 +95,20 @@ fn bearer(header: &str) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-fn unauthorized(detail: &str) -> ApiError {
-    ApiError::Scim(ScimError::unauthorized(detail))
+/// A request the gate turned away before it named an organization.
+#[derive(Debug)]
+pub struct Refused {
+    /// Why, as counted in `access_refusals` and the metrics.
+    pub reason: RefusalReason,
+    /// The answer: 401, or 503 when the token could not be checked.
+    pub error: ApiError,
+}
+
+impl Refused {
+    fn unauthorized(reason: RefusalReason, detail: &str) -> Refused {
+        Refused {
+            reason,
+            error: ApiError::Scim(ScimError::unauthorized(detail)),
+        }
+    }
 }

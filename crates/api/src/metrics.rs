@@ -21,6 +21,10 @@ pub struct ApiMetrics {
     pub write_events_read: IntCounter,
     pub requests_in_flight: IntGauge,
     pub append_batch_size: Histogram,
+    /// Requests refused before they named an organization, by reason.
+    pub auth_failures: IntCounterVec,
+    /// Access records not written, by kind (see `store::AccessLogMetrics`).
+    pub access_unrecorded: IntCounterVec,
 }
 
 impl ApiMetrics {
@@ -75,8 +79,26 @@ impl ApiMetrics {
                     1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
                 ]),
             )?,
+            auth_failures: IntCounterVec::new(
+                Opts::new(
+                    "rollcall_api_auth_failures_total",
+                    "SCIM requests refused before they named an organization \
+                     (missing, unknown or expired token; unavailable: not checked)",
+                ),
+                &["reason"],
+            )?,
+            access_unrecorded: IntCounterVec::new(
+                Opts::new(
+                    "rollcall_api_access_records_unrecorded_total",
+                    "Access records not written: request (answered 503 instead) or \
+                     sample (of a refused request, still counted)",
+                ),
+                &["kind"],
+            )?,
         };
         registry.register(Box::new(metrics.requests.clone()))?;
+        registry.register(Box::new(metrics.auth_failures.clone()))?;
+        registry.register(Box::new(metrics.access_unrecorded.clone()))?;
         registry.register(Box::new(metrics.durations.clone()))?;
         registry.register(Box::new(metrics.read_your_writes_wait.clone()))?;
         registry.register(Box::new(metrics.read_your_writes_timeouts.clone()))?;

@@ -6,6 +6,9 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpRequest, ResponseError, web};
 use domain::RequestMeta;
+use domain::bounded::{
+    MAX_CLIENT_ADDR_BYTES, MAX_PATH_BYTES, MAX_USER_AGENT_BYTES, bound_owned, bounded,
+};
 use store::AccessRecord;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -22,32 +25,40 @@ pub struct Tenant {
     pub request_id: Uuid,
 }
 
+/// Longest recorded HTTP method (actix accepts extension methods of any
+/// length).
+const MAX_METHOD_BYTES: usize = 32;
+
 /// Marks a response whose request was recorded as an event, so that it is
 /// not recorded a second time in the access log.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordedAsEvent;
 
-/// The record of a request, for an event or an access record.
+/// The record of a request, for an event or an access record. Its free-form
+/// fields are bounded (`domain::bounded`), so events and access records
+/// agree and neither grows with what a client sends.
 pub fn request_meta(
     request: &HttpRequest,
     request_id: Uuid,
     token_id: Option<Uuid>,
     status: u16,
 ) -> RequestMeta {
-    let header = |name: &str| {
+    let header = |name: &str, limit: usize| {
         request
             .headers()
             .get(name)
             .and_then(|value| value.to_str().ok())
-            .map(str::to_owned)
+            .map(|value| bounded(value, limit).into_owned())
     };
     RequestMeta {
         request_id,
-        method: request.method().to_string(),
-        path: request.uri().to_string(),
+        method: bounded(request.method().as_str(), MAX_METHOD_BYTES).into_owned(),
+        path: bound_owned(request.uri().to_string(), MAX_PATH_BYTES),
         token_id,
-        client_addr: request.peer_addr().map(|addr| addr.ip().to_string()),
-        user_agent: header("user-agent"),
+        client_addr: request
+            .peer_addr()
+            .map(|addr| bound_owned(addr.ip().to_string(), MAX_CLIENT_ADDR_BYTES)),
+        user_agent: header("user-agent", MAX_USER_AGENT_BYTES),
         status,
         body_sha256: request
             .extensions()
@@ -75,20 +86,23 @@ pub async fn scim_gate(
     let now = OffsetDateTime::now_utc();
     let token = match state.tokens.verify(authorization, now).await {
         Ok(token) => token,
-        Err(error) => {
-            let response = error.error_response();
-            let meta = request_meta(
-                request.request(),
-                request_id,
-                None,
-                response.status().as_u16(),
-            );
-            state.access_log.record(AccessRecord {
-                org_id: None,
-                recorded_at: now,
-                meta,
-                detail: Some(error.to_scim().detail),
-            });
+        Err(refused) => {
+            let response = refused.error.error_response();
+            let status = response.status().as_u16();
+            let client_addr = request
+                .peer_addr()
+                .map(|addr| bound_owned(addr.ip().to_string(), MAX_CLIENT_ADDR_BYTES));
+            // Counted per minute; only a few are kept whole (store::refusals).
+            state
+                .access_log
+                .refuse(now, refused.reason, client_addr.as_deref(), || {
+                    AccessRecord {
+                        org_id: None,
+                        recorded_at: now,
+                        meta: request_meta(request.request(), request_id, None, status),
+                        detail: Some(refused.error.to_scim().detail),
+                    }
+                });
             return Ok(request.into_response(response));
         }
     };
@@ -128,14 +142,34 @@ pub async fn scim_gate(
             Some(token.token_id),
             response.status().as_u16(),
         );
-        state.access_log.record(AccessRecord {
-            org_id: Some(token.org_id),
-            recorded_at: OffsetDateTime::now_utc(),
-            meta,
-            detail,
-        });
+        let recorded = state
+            .access_log
+            .record(AccessRecord {
+                org_id: Some(token.org_id),
+                recorded_at: OffsetDateTime::now_utc(),
+                meta,
+                detail,
+            })
+            .await;
+        if recorded.is_err() {
+            // Never answer a request that is not recorded: the client retries.
+            let (request, _) = response.into_parts();
+            let refusal = ApiError::Scim(unrecorded_error()).error_response();
+            return Ok(ServiceResponse::new(request, refusal));
+        }
     }
     Ok(response)
+}
+
+/// The answer for a request the access log had no room to record.
+fn unrecorded_error() -> ScimError {
+    ScimError {
+        status: 503,
+        scim_type: None,
+        detail: "rollcall cannot record requests as fast as they arrive right now; \
+                 nothing was changed. Retry later"
+            .into(),
+    }
 }
 
 /// The answer for an organization held back by the projector.

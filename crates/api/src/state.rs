@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use store::{AccessLog, Appender, Pool};
+use store::{AccessLog, AccessLogMetrics, Appender, Pool};
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
@@ -100,7 +100,13 @@ impl AppState {
     pub fn start(parts: StateParts) -> prometheus::Result<(AppState, tokio::task::JoinHandle<()>)> {
         let metrics = ApiMetrics::register(&parts.registry)?;
         let appender = Appender::start(parts.pool.clone(), metrics.append_batch_size.clone());
-        let (access_log, access_log_task) = AccessLog::start(parts.pool.clone());
+        let (access_log, access_log_task) = AccessLog::start(
+            parts.pool.clone(),
+            AccessLogMetrics {
+                refusals: metrics.auth_failures.clone(),
+                unrecorded: metrics.access_unrecorded.clone(),
+            },
+        );
         let state = AppState {
             tokens: Tokens::new(parts.pool.clone()),
             quarantine: poll_quarantine(parts.pool.clone(), QUARANTINE_POLL),

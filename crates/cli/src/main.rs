@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use rollcall::bench::{self, BenchPlan, Operation};
 use rollcall::stack::prepare_database;
 use rollcall::verify::Verdict;
-use rollcall::{Config, Stack, admin, verify};
+use rollcall::{Config, Stack, admin, retention, verify};
 use time::OffsetDateTime;
 
 /// `rollcall verify`'s exit code when the projector trails the log.
@@ -72,6 +72,13 @@ enum Command {
     /// the projector has not reached the log's head within 10 s; 4 when it
     /// holds organizations back (docs/quarantine.md).
     Verify,
+    /// The access log's retention: requests that changed nothing are kept by
+    /// month and leave only as whole months (README, "Access log: limits,
+    /// refusals and retention").
+    AccessLog {
+        #[command(subcommand)]
+        command: AccessLogCommand,
+    },
     /// Drive SCIM creates, PATCHes and filtered GETs against a running server.
     Bench {
         /// The SCIM base URL, e.g. http://127.0.0.1:8080/scim_v2
@@ -136,6 +143,30 @@ enum OrgCommand {
         #[arg(long)]
         owner_email: String,
     },
+}
+
+#[derive(Subcommand)]
+enum AccessLogCommand {
+    /// Drop every month of access records (access_log and access_refusals)
+    /// that ended on or before DATE, oldest first, recording each drop as an
+    /// AccessLogPartitionDropped event in every organization's stream.
+    /// Refuses a DATE after the first day of the current month. Run it as the
+    /// tables' owner (the role that ran the migrations); rollcall_app may not.
+    /// Example: `rollcall access-log drop-before 2026-06-01` keeps June 2026
+    /// and later.
+    DropBefore {
+        /// First day to keep, UTC, as YYYY-MM-DD.
+        #[arg(value_name = "DATE", value_parser = parse_date)]
+        before: time::Date,
+    },
+}
+
+fn parse_date(text: &str) -> Result<time::Date, String> {
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|error| format!("{error}; expected YYYY-MM-DD"))
 }
 
 #[derive(Subcommand)]
@@ -264,6 +295,30 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(ExitCode::from(EXIT_QUARANTINED))
                 }
             }
+        }
+        Command::AccessLog {
+            command: AccessLogCommand::DropBefore { before },
+        } => {
+            let (pool, appender) = connect(&config).await?;
+            let dropped =
+                retention::drop_before(&pool, &appender, before, OffsetDateTime::now_utc()).await?;
+            if dropped.is_empty() {
+                println!("no month of access records ended on or before {before}");
+            }
+            for month in dropped {
+                println!(
+                    "dropped {} to {}: {} access records of {} organization(s), {} of none, \
+                     {} refused requests counted; recorded for {} organization(s)",
+                    month.from.date(),
+                    month.until.date(),
+                    month.rows.by_org.iter().map(|(_, rows)| rows).sum::<i64>(),
+                    month.rows.by_org.len(),
+                    month.rows.unattributed,
+                    month.rows.refused_requests,
+                    month.recorded_for
+                );
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Bench {
             url,

@@ -81,6 +81,22 @@ pub enum Event {
         event_type: String,
         reason: String,
     },
+    /// The access records of `[from, until)` were dropped whole, by an
+    /// operator's `rollcall access-log drop-before` (the access log's
+    /// retention). Recorded in every organization's stream: `rows` were this
+    /// organization's; `unattributed_rows` (samples of requests refused
+    /// before they named an organization) and `refused_requests` (the
+    /// per-minute counts of those) belonged to none and are the same in
+    /// every organization's event. Changes no resource.
+    AccessLogPartitionDropped {
+        #[serde(with = "time::serde::rfc3339")]
+        from: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        until: OffsetDateTime,
+        rows: i64,
+        unattributed_rows: i64,
+        refused_requests: i64,
+    },
 }
 
 impl Event {
@@ -103,6 +119,7 @@ impl Event {
             Event::GroupMembersRemoved { .. } => "GroupMembersRemoved",
             Event::GroupDeleted { .. } => "GroupDeleted",
             Event::ProjectionQuarantined { .. } => "ProjectionQuarantined",
+            Event::AccessLogPartitionDropped { .. } => "AccessLogPartitionDropped",
         }
     }
 

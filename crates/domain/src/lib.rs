@@ -11,6 +11,7 @@
 //! replay never re-runs the PATCH engine, so an improved engine can never
 //! change what history means. And time is always passed in, never read.
 
+pub mod bounded;
 pub mod chain;
 pub mod event;
 pub mod group;

@@ -25,9 +25,15 @@ mod snapshot;
 mod user_filter;
 mod users;
 
-pub use access_log::{AccessLog, AccessRecord};
+pub use access_log::refusals::{self, RefusalReason};
+pub use access_log::retention::{
+    AccessMonth, MonthRows, count_month, detach_month, drop_month, find_access_months,
+};
+pub use access_log::{
+    AccessLog, AccessLogMetrics, AccessRecord, QueueLimits, Unrecorded, ensure_partitions,
+};
 pub use append::{AppendError, AppendRequest, Appended, Appender, Registration};
-pub use connect::{Database, connect, create_database_if_missing, migrate};
+pub use connect::{Database, connect, create_database_if_missing, migrate, migrate_to};
 pub use error::StoreError;
 pub use groups::{
     GroupQuery, GroupRecord, GroupSort, UserGroup, find_group, groups_of_users, list_groups,
@@ -40,7 +46,9 @@ pub use projection::{Checkpoint, apply_changes, read_checkpoint, set_checkpoint}
 pub use quarantine::{
     EventAt, ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,
 };
-pub use registry::{TokenRecord, find_organization, find_token, has_organizations};
+pub use registry::{
+    TokenRecord, find_organization, find_token, has_organizations, list_organizations,
+};
 pub use snapshot::{Snapshot, read_snapshot};
 pub use user_filter::{InvalidFilter, Param, Sql};
 pub use users::{

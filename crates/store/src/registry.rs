@@ -48,3 +48,17 @@ pub async fn has_organizations(pool: &Pool) -> Result<bool, StoreError> {
         .await?
         .is_some())
 }
+
+/// Every organisation's id, oldest first.
+pub async fn list_organizations(pool: &Pool) -> Result<Vec<Uuid>, StoreError> {
+    let client = pool.get().await?;
+    Ok(client
+        .query(
+            "select org_id from organizations order by created_at, org_id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
+}

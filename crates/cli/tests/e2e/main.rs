@@ -4,6 +4,7 @@
 //! it ends. A test that finds a service down fails and says how to start it.
 //! Set TEST_LOG=1 to see the stack's logs.
 
+mod access;
 mod attributes;
 mod bulk;
 mod case_folding;

@@ -78,12 +78,19 @@ pub async fn perform(
     };
     entry["status"] = Value::from(status.to_string());
     if !appended {
-        context.state.access_log.record(AccessRecord {
-            org_id: Some(context.tenant.org_id),
-            recorded_at: OffsetDateTime::now_utc(),
-            meta: operation_meta(context, index, operation, status),
-            detail: detail.clone(),
-        });
+        // A record that finds no room is logged and counted by the access
+        // log (rollcall_api_access_records_unrecorded_total); the operation
+        // changed nothing.
+        let _ = context
+            .state
+            .access_log
+            .record(AccessRecord {
+                org_id: Some(context.tenant.org_id),
+                recorded_at: OffsetDateTime::now_utc(),
+                meta: operation_meta(context, index, operation, status),
+                detail: detail.clone(),
+            })
+            .await;
     }
     Performed {
         entry,
@@ -211,11 +218,14 @@ fn operation_meta(
         Some(context.tenant.token_id),
         status,
     );
-    meta.path = format!(
-        "{}#{index} {} {}",
-        context.request.path(),
-        operation.method,
-        operation.path
+    meta.path = domain::bounded::bound_owned(
+        format!(
+            "{}#{index} {} {}",
+            context.request.path(),
+            operation.method,
+            operation.path
+        ),
+        domain::bounded::MAX_PATH_BYTES,
     );
     meta
 }
