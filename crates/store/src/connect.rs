@@ -1,6 +1,8 @@
 //! Reaching PostgreSQL: creating the database, migrating it, pooling connections.
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Connect, Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures::future::BoxFuture;
+use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
 
 use crate::StoreError;
@@ -145,11 +147,12 @@ async fn migrate_with(
     Ok(applied)
 }
 
-/// A pool of `size` connections to `database`.
+/// A pool of `size` connections to `database`, whose connections live on
+/// the runtime this is called from (see [`OnRuntime`]).
 pub fn connect(database: &Database, size: usize) -> Result<Pool, StoreError> {
-    let manager = Manager::from_config(
+    let manager = Manager::from_connect(
         database.config.clone(),
-        NoTls,
+        OnRuntime(tokio::runtime::Handle::current()),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -161,6 +164,47 @@ pub fn connect(database: &Database, size: usize) -> Result<Pool, StoreError> {
         .wait_timeout(Some(std::time::Duration::from_secs(10)))
         .build()
         .map_err(|error| StoreError::Unavailable(format!("cannot build the pool: {error}")))
+}
+
+/// Opens every pool connection on one runtime, whoever asks for it.
+///
+/// The HTTP server runs each worker on a runtime of its own, and a
+/// connection is driven by a task on the runtime it was opened on. Opened
+/// from a request handler, it would die with that worker when the server
+/// stops, in the middle of whatever the appender, the projector or the
+/// access-log writer (which outlive the server) sent on it: a statement
+/// committed but answered "connection closed", then written again.
+struct OnRuntime(tokio::runtime::Handle);
+
+impl Connect for OnRuntime {
+    fn connect(
+        &self,
+        config: &tokio_postgres::Config,
+    ) -> BoxFuture<'_, Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error>>
+    {
+        let config = config.clone();
+        let opening = self.0.spawn(open(config.clone()));
+        Box::pin(async move {
+            match opening.await {
+                Ok(opened) => opened,
+                // That runtime is shutting down: open it here instead.
+                Err(_) => open(config).await,
+            }
+        })
+    }
+}
+
+/// Opens a connection and spawns the task that drives it.
+async fn open(
+    config: tokio_postgres::Config,
+) -> Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error> {
+    let (client, connection) = config.connect(NoTls).await?;
+    let driver = tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "a PostgreSQL connection ended");
+        }
+    });
+    Ok((client, driver))
 }
 
 fn quote_identifier(name: &str) -> String {

@@ -21,48 +21,84 @@ use actix_http::{HttpService, Protocol};
 use actix_server::Server;
 use actix_service::{ServiceFactoryExt, fn_service, map_config};
 use actix_web::dev::AppConfig;
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpRequest, HttpResponse, web};
+use store::{AccessRecord, RefusalReason};
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 use scim::{ScimError, ScimType};
 
+use crate::record::request_meta;
 use crate::{ApiError, AppState, metrics, routes};
 use stream::GuardedStream;
 
-/// The answer for a head the guard refused (`GET` [`REFUSED_PATH`]).
-pub async fn refused(query: web::Query<RefusedQuery>) -> Result<HttpResponse, ApiError> {
+/// The answer for a head the guard refused (`GET` [`REFUSED_PATH`]),
+/// counted with the other refused requests (and a few kept whole).
+pub async fn refused(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<RefusedQuery>,
+) -> Result<HttpResponse, ApiError> {
     let refusal = Refusal::parse(&query.reason).unwrap_or(Refusal::Malformed);
+    let error = refusal_error(refusal);
+    let now = OffsetDateTime::now_utc();
+    let client_addr = request.peer_addr().map(|addr| addr.ip().to_string());
+    let scim = error.to_scim();
+    state.access_log.refuse(
+        now,
+        RefusalReason::Malformed,
+        client_addr.as_deref(),
+        || AccessRecord {
+            org_id: None,
+            recorded_at: now,
+            meta: request_meta(&request, Uuid::new_v4(), None, scim.status),
+            detail: Some(scim.detail.clone()),
+        },
+    );
+    Err(error)
+}
+
+fn refusal_error(refusal: Refusal) -> ApiError {
+    let limits = Limits::default();
     let (status, scim_type, detail) = match refusal {
         Refusal::Malformed => (
             400,
             Some(ScimType::InvalidSyntax),
-            "the request line or a header line is not valid HTTP/1.1",
+            "the request line or a header line is not valid HTTP/1.1".into(),
         ),
         Refusal::TargetTooLong => (
             414,
             None,
-            "the URL is longer than 16 KiB; send long filters with POST .search",
+            format!(
+                "the URL is longer than {} KiB; send long filters with POST .search",
+                limits.target_bytes >> 10
+            ),
         ),
         Refusal::HeadTooLarge => (
             431,
             None,
-            "the request has more than 64 headers or more than 64 KiB of them",
+            format!(
+                "the request has more than {} headers or more than {} KiB of them",
+                limits.headers,
+                limits.head_bytes >> 10
+            ),
         ),
         Refusal::AmbiguousFraming => (
             400,
             Some(ScimType::InvalidSyntax),
-            "Content-Length and Transfer-Encoding conflict; send one of them, once",
+            "Content-Length and Transfer-Encoding conflict; send one of them, once".into(),
         ),
         Refusal::TimedOut => (
             408,
             None,
-            "the request head did not arrive within 5 s; send it whole and promptly",
+            "the request head did not arrive within 5 s; send it whole and promptly".into(),
         ),
     };
-    Err(ApiError::Scim(ScimError {
+    ApiError::Scim(ScimError {
         status,
         scim_type,
-        detail: detail.into(),
-    }))
+        detail,
+    })
 }
 
 /// The query of [`REFUSED_PATH`].

@@ -30,6 +30,9 @@ pub enum RefusalReason {
     Expired,
     /// The token could not be checked (the database did not answer).
     Unavailable,
+    /// The request itself could not be read as HTTP (refused at the front
+    /// door, before any token was looked at).
+    Malformed,
 }
 
 impl RefusalReason {
@@ -40,6 +43,7 @@ impl RefusalReason {
             RefusalReason::Unknown => "unknown",
             RefusalReason::Expired => "expired",
             RefusalReason::Unavailable => "unavailable",
+            RefusalReason::Malformed => "malformed",
         }
     }
 }
