@@ -1,6 +1,8 @@
-//! The last log position each token wrote, so that a token's reads wait for
-//! its own writes (DESIGN.md guarantee 8) even when the write itself was
-//! answered before the projector folded it (a slow projector, a broker away).
+//! The last log position each token wrote that was answered before the read
+//! tables held it (a slow or stuck projector), so that the token's next
+//! requests wait for it (DESIGN.md guarantee 8). Writes the read tables
+//! already hold when answered are not noted: nothing after them can miss
+//! them, and reads need not wait on other clients' writes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

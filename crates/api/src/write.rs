@@ -232,10 +232,12 @@ pub(crate) async fn append_and_wait(
     let token_id = request.meta.token_id;
     let appended = state.appender.append(request).await?;
     state.relay_wake.notify_one();
-    if let Some(token_id) = token_id {
+    let folded = wait_for_projection(state, appended.last_position).await;
+    // Answered before the read tables hold it: the token's next requests
+    // wait for it. A write they already hold needs no such wait.
+    if let (false, Some(token_id)) = (folded, token_id) {
         state.last_writes.record(token_id, appended.last_position);
     }
-    wait_for_projection(state, appended.last_position).await;
     Ok(appended)
 }
 
