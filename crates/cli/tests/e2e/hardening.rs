@@ -207,20 +207,12 @@ async fn an_event_that_cannot_be_folded_quarantines_only_its_organization() {
     // Every other organization goes on, reading its writes at once.
     for index in 0..5 {
         let (status, created) = app
-            .send(
-                app.request_as(&other, Method::POST, "/Users")
-                    .header("content-type", "application/scim+json")
-                    .body(entra_user(&format!("u{index}@fabrikam.test")).to_string()),
-            )
+            .create_user_as(&other, entra_user(&format!("u{index}@fabrikam.test")))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         let started = Instant::now();
         let (status, _) = app
-            .send(app.request_as(
-                &other,
-                Method::GET,
-                &format!("/Users/{}", created["id"].as_str().unwrap()),
-            ))
+            .get_user_as(&other, created["id"].as_str().unwrap())
             .await;
         assert_eq!(status, StatusCode::OK);
         assert!(started.elapsed() < Duration::from_secs(2));
@@ -717,11 +709,7 @@ async fn slow_bodies_are_cut_off_and_one_token_cannot_hold_every_slot() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{refused}");
     assert_eq!(refused["status"], "429");
     let (status, created) = app
-        .send(
-            app.request_as(&other, Method::POST, "/Users")
-                .header("content-type", "application/scim+json")
-                .body(entra_user("free@fabrikam.test").to_string()),
-        )
+        .create_user_as(&other, entra_user("free@fabrikam.test"))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
 
@@ -852,13 +840,9 @@ async fn one_tenants_poison_values_fail_none_of_another_tenants_writes() {
         async move {
             for index in 0..15 {
                 let (status, created) = app
-                    .send(
-                        app.request_as(other, Method::POST, "/Users")
-                            .header("content-type", "application/scim+json")
-                            .body(
-                                entra_user(&format!("ok{client}-{index}@fabrikam.test"))
-                                    .to_string(),
-                            ),
+                    .create_user_as(
+                        other,
+                        entra_user(&format!("ok{client}-{index}@fabrikam.test")),
                     )
                     .await;
                 assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -916,19 +900,11 @@ async fn an_event_this_binary_cannot_read_quarantines_only_its_organization() {
     )
     .await;
     let (status, created) = app
-        .send(
-            app.request_as(&other, Method::POST, "/Users")
-                .header("content-type", "application/scim+json")
-                .body(entra_user("after@fabrikam.test").to_string()),
-        )
+        .create_user_as(&other, entra_user("after@fabrikam.test"))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let (status, _) = app
-        .send(app.request_as(
-            &other,
-            Method::GET,
-            &format!("/Users/{}", created["id"].as_str().unwrap()),
-        ))
+        .get_user_as(&other, created["id"].as_str().unwrap())
         .await;
     assert_eq!(status, StatusCode::OK);
     let reason: String = app

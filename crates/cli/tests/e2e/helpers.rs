@@ -370,8 +370,13 @@ impl TestApp {
     }
 
     pub async fn create_user(&self, body: Value) -> (StatusCode, Value) {
+        self.create_user_as(&self.token, body).await
+    }
+
+    /// `POST /Users` with another organization's token.
+    pub async fn create_user_as(&self, token: &str, body: Value) -> (StatusCode, Value) {
         self.send(
-            self.request(reqwest::Method::POST, "/Users")
+            self.request_as(token, reqwest::Method::POST, "/Users")
                 .header("content-type", "application/scim+json; charset=utf-8")
                 .body(body.to_string()),
         )
@@ -386,7 +391,12 @@ impl TestApp {
     }
 
     pub async fn get_user(&self, id: &str) -> (StatusCode, Value) {
-        self.send(self.request(reqwest::Method::GET, &format!("/Users/{id}")))
+        self.get_user_as(&self.token, id).await
+    }
+
+    /// `GET /Users/{id}` with another organization's token.
+    pub async fn get_user_as(&self, token: &str, id: &str) -> (StatusCode, Value) {
+        self.send(self.request_as(token, reqwest::Method::GET, &format!("/Users/{id}")))
             .await
     }
 
