@@ -13,6 +13,7 @@
 //! `lower()` where case-insensitive). As for users, values are always bind
 //! parameters.
 
+use crate::index_keys;
 use scim::schema::is_core_urn;
 use scim::{AttrPath, CompValue, CompareOp, Filter};
 use uuid::Uuid;
@@ -212,6 +213,16 @@ impl Translator {
             Case::Exact => expr,
             Case::Lower => format!("lower({expr})"),
         };
+        if op == CompareOp::Eq && matches!(case, Case::Exact) {
+            // The two exact columns are indexed by key (V0009). Not wrapped
+            // in coalesce, which would hide the key from the planner; the
+            // null test keeps `not (x eq v)` true for groups without x.
+            let value = self.bind(Param::Text(text.to_owned()));
+            return format!(
+                "({column} is not null and {})",
+                index_keys::equals(column, &value)
+            );
+        }
         let left = fold(column.to_owned());
         let comparison = match op {
             CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
@@ -323,7 +334,11 @@ mod tests {
     #[test]
     fn display_name_compares_case_insensitively_and_external_id_exactly() {
         let ops = sql("displayName eq \"ΣΑΣ Ops\"");
-        assert_eq!(ops.text, "coalesce(display_name_folded = $2::text, false)");
+        assert_eq!(
+            ops.text,
+            "(display_name_folded is not null and (left(display_name_folded, 256) \
+             = left($2::text, 256) and display_name_folded = $2::text))"
+        );
         assert_eq!(ops.params, [Param::Text("σασ ops".into())]);
         let prefix = sql("displayName sw \"ΣΑ\"");
         assert_eq!(
@@ -337,7 +352,8 @@ mod tests {
         );
         assert_eq!(
             sql("externalId eq \"E\"").text,
-            "coalesce(external_id = $2::text, false)"
+            "(external_id is not null and (left(external_id, 256) = left($2::text, 256) \
+             and external_id = $2::text))"
         );
     }
 

@@ -17,6 +17,7 @@ mod error;
 mod folding;
 mod group_filter;
 mod groups;
+mod index_keys;
 mod log;
 mod projection;
 mod quarantine;

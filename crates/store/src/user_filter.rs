@@ -29,6 +29,7 @@
 //! `not (... eq ...)`) matches users that lack the attribute: "ne" is true
 //! whenever the values are not equal, and nothing is not equal to a value.
 
+use crate::index_keys;
 use scim::schema::{AttrType, AttributeSchema, UserSchema, is_core_urn};
 use scim::{AttrPath, CompValue, CompareOp, Filter};
 use time::OffsetDateTime;
@@ -308,7 +309,7 @@ impl Translator {
             Filter::ValuePath { attr, filter } => {
                 if let (Scope::Root, Some(email)) = (scope, work_email(attr, filter)) {
                     let value = self.text(scim::fold_case(email));
-                    return Ok(format!("(work_emails_folded @> array[{value}])"));
+                    return Ok(index_keys::has_work_email(&value));
                 }
                 let top = self.top(attr, scope);
                 let alias = self.alias();
@@ -576,10 +577,13 @@ impl Translator {
             Column::UserName => self.user_name(test, value),
             Column::ExternalId => {
                 // Never null (so `not` works) and still an index condition.
-                format!(
-                    "(external_id is not null and {})",
-                    self.text_column("external_id", true, test, value)
-                )
+                let compared = match (test, value) {
+                    (CompareOp::Eq, CompValue::String(id)) => {
+                        index_keys::equals("external_id", &self.text(id.clone()))
+                    }
+                    _ => self.text_column("external_id", true, test, value),
+                };
+                format!("(external_id is not null and {compared})")
             }
             Column::Version => self.text_column("('W/\"' || version || '\"')", true, test, value),
             Column::ResourceType => self.text_column("'User'", false, test, value),
@@ -606,26 +610,20 @@ impl Translator {
                 let pattern = self.text(like_pattern(&key, op));
                 format!("(user_name_folded like {pattern})")
             }
+            CompareOp::Eq => index_keys::equals("user_name_folded", &self.text(key)),
             _ => format!("(user_name_folded {} {})", sql_op(op), self.text(key)),
         }
     }
 
-    /// `userName sw "p"` (`p` folded) as an explicit range over the prefix
-    /// index (`scim_users_user_name_prefix`, text_pattern_ops) plus the exact LIKE.
-    /// A LIKE alone is an index range only in a plan made for its value; the
-    /// plan cache may switch a prepared statement to a generic plan, which
-    /// could not use the index for an unknown pattern and scanned every user
-    /// of the organization. The range bounds are expressions of the
-    /// parameter, so every plan can use them. (A name whose character after
-    /// the prefix is U+10FFFF, a non-character, falls outside the range.)
+    /// `userName sw "p"` (`p` folded) as an explicit range over the name's
+    /// index plus the exact LIKE. A LIKE alone is an index range only in a
+    /// plan made for its value; the plan cache may switch a prepared
+    /// statement to a generic plan, which could not use the index for an
+    /// unknown pattern and scanned every user of the organization.
     fn prefix_range(&mut self, prefix: &str) -> String {
         let low = self.text(prefix);
         let pattern = self.text(like_pattern(prefix, CompareOp::Sw));
-        format!(
-            "(user_name_folded ~>=~ {low} \
-             and user_name_folded ~<~ ({low} || chr(1114111)) \
-             and user_name_folded like {pattern})"
-        )
+        index_keys::starts_with("user_name_folded", &low, &pattern)
     }
 
     /// `column op value` on a text column that is never null (or wrapped by the caller).
@@ -764,15 +762,23 @@ mod tests {
     #[test]
     fn indexed_filters_use_their_columns_and_index() {
         let user = sql("USERNAME eq \"Bjensen\"");
-        assert_eq!(user.text, "(user_name_folded = $2::text)");
+        assert_eq!(
+            user.text,
+            "(left(user_name_folded, 256) = left($2::text, 256) and user_name_folded = $2::text)"
+        );
         assert_eq!(texts(&user), ["bjensen"]);
         let external = sql("externalId eq \"Ab\"");
         assert_eq!(
             external.text,
-            "(external_id is not null and (external_id = $2::text))"
+            "(external_id is not null and (left(external_id, 256) = left($2::text, 256) \
+             and external_id = $2::text))"
         );
         let email = sql("emails[type eq \"Work\"].value eq \"A@Example.com\"");
-        assert_eq!(email.text, "(work_emails_folded @> array[$2::text])");
+        assert_eq!(
+            email.text,
+            "(scim_digests(work_emails_folded) @> array[md5($2::text)] \
+             and work_emails_folded @> array[$2::text])"
+        );
         assert_eq!(texts(&email), ["a@example.com"]);
     }
 
@@ -788,7 +794,9 @@ mod tests {
         assert_eq!(texts(&sql("userName ew \"ΑΣ@X\"")), ["%ασ@x"]);
         let prefix = sql("userName sw \"İN\"");
         assert!(
-            prefix.text.contains("user_name_folded ~>=~ $2::text"),
+            prefix
+                .text
+                .contains("left(user_name_folded, 256) ~>=~ left($2::text, 256)"),
             "{}",
             prefix.text
         );

@@ -588,11 +588,11 @@ async fn matching_filters_are_index_lookups() {
     let external = plan(&client, org_id, "externalId eq \"ext-42\"").await;
     assert!(external.contains("scim_users_external_id"), "{external}");
     let prefix = plan(&client, org_id, "userName sw \"user42\"").await;
-    assert!(prefix.contains("scim_users_user_name_prefix"), "{prefix}");
+    assert!(prefix.contains("scim_users_user_name"), "{prefix}");
     // A plan made without the value (the plan cache may switch a prepared
-    // statement to one) must still be a range over the prefix index.
+    // statement to one) must still be a range over the name's index.
     let generic = generic_plan(&client, org_id, "userName sw \"user42\"").await;
-    assert!(generic.contains("scim_users_user_name_prefix"), "{generic}");
+    assert!(generic.contains("scim_users_user_name"), "{generic}");
     assert!(generic.contains("~>=~"), "a range, not a scan: {generic}");
     client.batch_execute("reset plan_cache_mode").await.unwrap();
 
@@ -606,5 +606,55 @@ async fn matching_filters_are_index_lookups() {
         .expect("a page");
     assert_eq!(total, 1);
     assert_eq!(users[0].row.user_name, "user42@example.com");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn entras_group_lookups_are_index_lookups() {
+    let app = spawn_app().await;
+    let client = app.sql().await;
+    let org_id = uuid::Uuid::now_v7();
+    client
+        .execute(
+            "insert into scim_groups (org_id, group_id, display_name, external_id, resource, doc, \
+             version, created_at, updated_at, display_name_folded) \
+             select $1, gen_random_uuid(), 'Group ' || i, 'ext-' || i, '{}', '{}', 1, now(), \
+             now(), 'group ' || i from generate_series(1, 5000) as i",
+            &[&org_id],
+        )
+        .await
+        .expect("5,000 groups");
+    client
+        .batch_execute("analyze scim_groups")
+        .await
+        .expect("fresh statistics");
+    // Entra looks a group up by displayName before it creates it (ENTRA.md).
+    for (filter, index) in [
+        ("displayName eq \"Group 42\"", "scim_groups_display_name"),
+        ("externalId eq \"ext-42\"", "scim_groups_external_id"),
+    ] {
+        let store::GroupQuery::Filter(condition) =
+            store::GroupQuery::filter(&scim::Filter::parse(filter).unwrap()).unwrap()
+        else {
+            panic!("{filter} is a filter");
+        };
+        let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&org_id];
+        params.extend(condition.params.iter().map(store::Param::as_sql));
+        let plan = client
+            .query(
+                &format!(
+                    "explain select group_id from scim_groups where org_id = $1 and {}",
+                    condition.text
+                ),
+                &params,
+            )
+            .await
+            .expect("a plan")
+            .iter()
+            .map(|row| row.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(plan.contains(index), "{filter}: {plan}");
+    }
     app.stop().await;
 }
