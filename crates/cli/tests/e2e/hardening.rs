@@ -999,15 +999,15 @@ async fn values_longer_than_any_index_entry_are_folded_and_found() {
     };
     assert_eq!(
         found(format!("userName eq \"{}\"", long_name.to_uppercase())).await,
-        [long_name.clone()]
+        vec![long_name.clone()]
     );
     assert_eq!(
         found(format!("userName sw \"{}-t\"", stem.to_uppercase())).await,
-        [twin_name.clone()]
+        vec![twin_name.clone()]
     );
     assert_eq!(
         found(format!("externalId eq \"{long_external}\"")).await,
-        [long_name.clone()]
+        vec![long_name.clone()]
     );
     let mut by_email = found(format!(
         "emails[type eq \"work\"].value eq \"{long_email}\""
