@@ -4,6 +4,8 @@
 //!
 //! Unlike a user write it never reads the whole stream: a group's member
 //! events can number in the hundred thousands and do not bear on a decision.
+//! Its attribute events are read only past the state this process kept
+//! ([`crate::snapshots`]), so renames do not make later writes slower.
 //! Member-only changes are appended as commuting (at whatever version the
 //! group has reached), so concurrent member PATCHes never retry each other.
 
@@ -75,16 +77,23 @@ pub async fn write_group_as(
         let before = if plan.is_create() {
             GroupState::default()
         } else {
-            let (history, version) =
-                store::read_group_attributes(&state.pool, tenant.org_id, group_id).await?;
-            let folded = history
+            let kept = state.group_snapshots.get(tenant.org_id, group_id);
+            let (newer, version) =
+                store::read_group_attributes(&state.pool, tenant.org_id, group_id, kept.version)
+                    .await?;
+            state.metrics.write_events_read.inc_by(newer.len() as u64);
+            let folded = newer
                 .iter()
                 .map(|stored| &stored.event)
-                .fold(GroupState::default(), group::evolve);
-            GroupState {
+                .fold(kept, group::evolve);
+            let current = GroupState {
                 resource: folded.resource,
                 version,
-            }
+            };
+            state
+                .group_snapshots
+                .put(tenant.org_id, group_id, current.clone());
+            current
         };
         if before.resource.is_none() && !plan.is_create() {
             return Err(Rejection::NotFound("group").into());

@@ -22,10 +22,10 @@ mod record;
 mod render;
 mod routes;
 mod selection;
+mod snapshots;
 mod state;
 mod stream_lock;
 mod user_groups;
-mod user_snapshots;
 mod write;
 
 pub use auth::{TOKEN_CACHE_TTL, Tokens};

@@ -10,9 +10,10 @@ use uuid::Uuid;
 
 use crate::admission::Admission;
 use crate::last_writes::LastWrites;
+use crate::snapshots::{Snapshots, UserSnapshot};
 use crate::stream_lock::StreamLocks;
-use crate::user_snapshots::UserSnapshots;
 use crate::{ApiMetrics, Tokens};
+use domain::group::GroupState;
 
 /// Tunables of the HTTP service.
 #[derive(Debug, Clone)]
@@ -76,7 +77,9 @@ pub struct AppState {
     /// What each token last wrote, which its next requests wait for.
     pub last_writes: Arc<LastWrites>,
     /// Users' states at a version, so that a write reads only newer events.
-    pub user_snapshots: Arc<UserSnapshots>,
+    pub user_snapshots: Arc<Snapshots<UserSnapshot>>,
+    /// Groups' attributes at a version: what group writes are decided on.
+    pub group_snapshots: Arc<Snapshots<GroupState>>,
     /// Bounds on requests in flight per client address and per token.
     pub admission: Arc<Admission>,
     pub metrics: ApiMetrics,
@@ -118,6 +121,7 @@ impl AppState {
             stream_locks: Arc::default(),
             last_writes: Arc::default(),
             user_snapshots: Arc::default(),
+            group_snapshots: Arc::default(),
             admission: Arc::new(Admission::new(
                 parts.settings.max_in_flight_per_client,
                 parts.settings.max_in_flight_per_token,

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::record::{Tenant, request_meta};
-use crate::user_snapshots::UserSnapshot;
+use crate::snapshots::UserSnapshot;
 use crate::{ApiError, AppState};
 
 /// How often a write is decided again after losing its stream to another.

@@ -105,32 +105,46 @@ pub async fn read_stream_after(
         .collect()
 }
 
-/// A group's attribute events (created, updated, deleted) in version order,
-/// and the stream's version, read together: what a group change is decided
-/// on. Member events are not read, however many the group has had.
+/// A group's attribute events (created, updated, deleted) after `version`,
+/// in version order, and the stream's version now, read together: what a
+/// group change is decided on, given the group's state at `version` (0:
+/// none). Member events are not read, however many the group has had.
 pub async fn read_group_attributes(
     pool: &Pool,
     org_id: Uuid,
     group_id: Uuid,
+    version: i64,
 ) -> Result<(Vec<StoredEvent>, i64), StoreError> {
     let client = pool.get().await?;
-    // One statement, so the events and the version come from one snapshot;
-    // the event types match the partial index events_group_attributes (V0005).
+    // One statement, so the events and the version come from one snapshot:
+    // an attribute event committed between two reads could otherwise be
+    // missed under a newer version. The event types match the partial index
+    // events_group_attributes (V0005). A stream without new attribute events
+    // is one row of nulls and its version.
+    let columns = COLUMNS
+        .split(", ")
+        .map(|column| format!("e.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let statement = client
         .prepare_cached(&format!(
-            "select x.*, (select version from streams where org_id = $1 and stream_id = $2) \
-             from (select {COLUMNS} from events where org_id = $1 and stream_id = $2 \
-                   and event_type in ('GroupCreated', 'GroupUpdated', 'GroupDeleted') \
-                   order by stream_version) x"
+            "select {columns}, s.version from streams s left join events e \
+             on e.org_id = s.org_id and e.stream_id = s.stream_id \
+             and e.event_type in ('GroupCreated', 'GroupUpdated', 'GroupDeleted') \
+             and e.stream_version > $3 and e.stream_version <= s.version \
+             where s.org_id = $1 and s.stream_id = $2 order by e.stream_version"
         ))
         .await?;
-    let rows = client.query(&statement, &[&org_id, &group_id]).await?;
-    let version = rows.last().map_or(0, |row| row.get::<_, i64>(11));
+    let rows = client
+        .query(&statement, &[&org_id, &group_id, &version])
+        .await?;
+    let now = rows.first().map_or(0, |row| row.get::<_, i64>(11));
     let events = rows
         .iter()
+        .filter(|row| row.get::<_, Option<i64>>(0).is_some())
         .map(|row| LogRow::from_row(row).to_stored())
         .collect::<Result<_, _>>()?;
-    Ok((events, version))
+    Ok((events, now))
 }
 
 /// Up to `limit` events after `position`, in position order.

@@ -896,3 +896,61 @@ async fn entra_group_lifecycle_as_documented() {
     assert_eq!(gone["totalResults"], 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_group_write_reads_what_is_new_not_every_rename() {
+    let app = spawn_app().await;
+    let member = app.provision("member@contoso.test").await;
+    let id = group_of(&app, "Renamed 0", &[]).await;
+    let rename = |round: usize| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            let (status, body) = patch_group(
+                app,
+                &id,
+                json!([{"op": "replace", "path": "displayName", "value": format!("Renamed {round}")}]),
+            )
+            .await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        }
+    };
+    for round in 1..=100 {
+        rename(round).await;
+    }
+    let before = app.metric("rollcall_api_write_events_read_total").await;
+    for round in 101..=150 {
+        rename(round).await;
+        if round == 120 {
+            let (status, body) = patch_group(
+                &app,
+                &id,
+                json!([{"op": "add", "path": "members", "value": [{"value": member}]}]),
+            )
+            .await;
+            assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+        }
+    }
+    let read = app.metric("rollcall_api_write_events_read_total").await - before;
+    assert!(
+        read <= 50.0,
+        "51 writes after 100 renames read {read} events from the log"
+    );
+    let (_, group) = get_group(&app, &id).await;
+    assert_eq!(group["displayName"], "Renamed 150");
+    assert_eq!(group["members"][0]["value"], member.as_str());
+    assert_eq!(group["meta"]["version"], "W/\"152\"");
+    // The first name is free again, the last is taken.
+    let (status, _) = create_group(
+        &app,
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "Renamed 0"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = create_group(
+        &app,
+        json!({"schemas": [GROUP_SCHEMA], "displayName": "Renamed 150"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    app.stop().await;
+}

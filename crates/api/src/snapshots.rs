@@ -17,6 +17,7 @@ use std::sync::Mutex;
 
 use domain::StoredEvent;
 use domain::event::Event;
+use domain::group::GroupState;
 use domain::user::{self, UserState};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -51,42 +52,76 @@ impl UserSnapshot {
     }
 }
 
-/// The snapshots this process keeps, within [`BUDGET_BYTES`].
-#[derive(Default)]
-pub struct UserSnapshots {
-    table: Mutex<Table>,
+/// A state a stream had at a version, as kept here.
+pub trait Snapshot: Clone + Default {
+    /// The stream version the state is the fold of.
+    fn version(&self) -> i64;
+    /// The resource it holds, to estimate its size.
+    fn resource(&self) -> Option<&serde_json::Value>;
 }
 
-#[derive(Default)]
-struct Table {
-    snapshots: HashMap<(Uuid, Uuid), (UserSnapshot, usize)>,
+impl Snapshot for UserSnapshot {
+    fn version(&self) -> i64 {
+        self.state.version
+    }
+    fn resource(&self) -> Option<&serde_json::Value> {
+        self.state.resource.as_ref()
+    }
+}
+
+/// A group's attributes (its member events are never folded here).
+impl Snapshot for GroupState {
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn resource(&self) -> Option<&serde_json::Value> {
+        self.resource.as_ref()
+    }
+}
+
+/// The snapshots of one kind this process keeps, within [`BUDGET_BYTES`].
+pub struct Snapshots<S> {
+    table: Mutex<Table<S>>,
+}
+
+impl<S> Default for Snapshots<S> {
+    fn default() -> Self {
+        Snapshots {
+            table: Mutex::new(Table {
+                snapshots: HashMap::new(),
+                bytes: 0,
+            }),
+        }
+    }
+}
+
+struct Table<S> {
+    snapshots: HashMap<(Uuid, Uuid), (S, usize)>,
     bytes: usize,
 }
 
-impl UserSnapshots {
-    /// The latest snapshot of a user, or an empty one at version 0.
-    pub fn get(&self, org_id: Uuid, user_id: Uuid) -> UserSnapshot {
+impl<S: Snapshot> Snapshots<S> {
+    /// The latest snapshot of a stream, or an empty one at version 0.
+    pub fn get(&self, org_id: Uuid, stream_id: Uuid) -> S {
         let table = self.table.lock().expect("never poisoned");
         table
             .snapshots
-            .get(&(org_id, user_id))
+            .get(&(org_id, stream_id))
             .map(|(snapshot, _)| snapshot.clone())
             .unwrap_or_default()
     }
 
     /// Keeps `snapshot` unless a newer one is kept already.
-    pub fn put(&self, org_id: Uuid, user_id: Uuid, snapshot: UserSnapshot) {
+    pub fn put(&self, org_id: Uuid, stream_id: Uuid, snapshot: S) {
         let bytes = snapshot
-            .state
-            .resource
-            .as_ref()
+            .resource()
             .map_or(0, |resource| resource.to_string().len());
         let mut table = self.table.lock().expect("never poisoned");
-        let key = (org_id, user_id);
+        let key = (org_id, stream_id);
         let newer_kept = table
             .snapshots
             .get(&key)
-            .is_some_and(|(kept, _)| kept.state.version >= snapshot.state.version);
+            .is_some_and(|(kept, _)| kept.version() >= snapshot.version());
         if newer_kept {
             return;
         }
@@ -145,7 +180,7 @@ mod tests {
 
     #[test]
     fn older_snapshots_never_replace_newer_ones_and_memory_stays_in_budget() {
-        let snapshots = UserSnapshots::default();
+        let snapshots = Snapshots::<UserSnapshot>::default();
         let org = Uuid::new_v4();
         let user = Uuid::new_v4();
         let newer = UserSnapshot::default().advance(&[provisioned(1), provisioned(2)]);
