@@ -75,7 +75,7 @@ fi
 
 log "building the release binary"
 cargo build --release -p rollcall
-ROLLCALL="$ROOT/target/release/rollcall"
+ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
 
 start_scratch_server "$ROLLCALL" benchfilters
 DB_URL="$PG_BASE/$SCRATCH_DB"

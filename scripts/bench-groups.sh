@@ -56,7 +56,7 @@ fi
 
 printf '\n==> building the release binary\n' >&2
 cargo build --release -p rollcall
-ROLLCALL="$ROOT/target/release/rollcall"
+ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
 
 start_scratch_server "$ROLLCALL" benchgroups
 

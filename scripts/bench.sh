@@ -65,7 +65,7 @@ trap 'exit 130' INT TERM
 
 log "building the release binary"
 cargo build --release -p rollcall
-ROLLCALL="$ROOT/target/release/rollcall"
+ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
 
 start_scratch_server "$ROLLCALL" bench
 echo "ready; SCIM token read from the server's first-start output" >&2

@@ -21,5 +21,5 @@ fi
 
 trap 'stop_scratch_server $?' EXIT
 cargo build -q -p rollcall
-start_scratch_server "$ROOT/target/debug/rollcall" conformance
+start_scratch_server "${CARGO_TARGET_DIR:-$ROOT/target}/debug/rollcall" conformance
 "$VENV/bin/python" scripts/conformance.py "$BASE_URL/scim_v2" "$TOKEN" "${RESOURCES:-User}"
