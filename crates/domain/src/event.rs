@@ -30,6 +30,13 @@ pub enum Event {
         #[serde(with = "time::serde::rfc3339")]
         expires_at: OffsetDateTime,
     },
+    /// An owner revoked a SCIM token; the next request with it is refused.
+    ScimTokenRevoked { token_id: Uuid },
+    /// A SCIM token reached its expiry (recorded by the reaper; the API
+    /// refuses an expired token on its own, recorded or not).
+    ScimTokenExpired { token_id: Uuid },
+    /// A SCIM token expires in `days_left` days (the reaper's warning).
+    ScimTokenExpiryWarned { token_id: Uuid, days_left: i64 },
     /// A user was created over SCIM; `resource` is what the client sent,
     /// minus server-owned attributes (`id`, `meta`) and secrets (`password`).
     /// `password_hash` is the argon2id PHC string of the password the client
@@ -107,6 +114,9 @@ impl Event {
             Event::OwnerAdded { .. } => "OwnerAdded",
             Event::ScimEnabled { .. } => "ScimEnabled",
             Event::ScimTokenIssued { .. } => "ScimTokenIssued",
+            Event::ScimTokenRevoked { .. } => "ScimTokenRevoked",
+            Event::ScimTokenExpired { .. } => "ScimTokenExpired",
+            Event::ScimTokenExpiryWarned { .. } => "ScimTokenExpiryWarned",
             Event::UserProvisioned { .. } => "UserProvisioned",
             Event::UserReplaced { .. } => "UserReplaced",
             Event::UserPatched { .. } => "UserPatched",

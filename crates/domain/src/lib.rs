@@ -19,10 +19,12 @@ pub mod group_projection;
 pub mod metadata;
 pub mod organization;
 pub mod projection;
+pub mod refusal;
 pub mod rejection;
 pub mod token;
 pub mod user;
 
 pub use event::{Event, StoredEvent};
 pub use metadata::RequestMeta;
+pub use refusal::{Refusal, RefusalCode};
 pub use rejection::Rejection;
