@@ -15,7 +15,7 @@ use crate::group_filter;
 use crate::user_filter::{InvalidFilter, Param, Sql};
 use crate::{Pool, StoreError};
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "group_id, display_name, external_id, resource::text, version, created_at, updated_at";
 
 /// Members sent per chunk when a group's whole member list is streamed.
@@ -55,20 +55,24 @@ impl GroupSort {
 }
 
 fn from_row(row: &Row) -> Result<GroupRecord, StoreError> {
-    let resource: String = row.get(3);
-    Ok(GroupRecord {
-        group_id: row.get(0),
-        row: GroupRow {
-            display_name: row.get(1),
-            external_id: row.get(2),
-            resource: serde_json::from_str(&resource).map_err(|error| {
-                StoreError::Inconsistent(format!("a stored group is not JSON: {error}"))
-            })?,
-            version: row.get(4),
-            created_at: row.get(5),
-            updated_at: row.get(6),
-        },
-    })
+    let (group_id, row) = group_at(row, 0)?;
+    Ok(GroupRecord { group_id, row })
+}
+
+/// The group in a row selected as [`COLUMNS`] from column `at` on.
+pub(crate) fn group_at(row: &Row, at: usize) -> Result<(Uuid, GroupRow), StoreError> {
+    let resource: String = row.get(at + 3);
+    let group = GroupRow {
+        display_name: row.get(at + 1),
+        external_id: row.get(at + 2),
+        resource: serde_json::from_str(&resource).map_err(|error| {
+            StoreError::Inconsistent(format!("a stored group is not JSON: {error}"))
+        })?,
+        version: row.get(at + 4),
+        created_at: row.get(at + 5),
+        updated_at: row.get(at + 6),
+    };
+    Ok((row.get(at), group))
 }
 
 /// One group of an organisation, if the read table has it.

@@ -53,7 +53,7 @@ pub use registry::{
 pub use snapshot::{Snapshot, read_snapshot};
 pub use user_filter::{InvalidFilter, Param, Sql};
 pub use users::{
-    UserFilter, UserQuery, UserRecord, UserSort, find_user, list_users, read_projection_snapshot,
+    UserFilter, UserQuery, UserRecord, UserSort, find_user, list_users,
 };
 
 /// The PostgreSQL connection pool every adapter function takes.

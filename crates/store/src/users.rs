@@ -1,7 +1,5 @@
 //! Queries over the `scim_users` read table.
 
-use std::collections::BTreeMap;
-
 use domain::projection::UserRow;
 use scim::{AttrPath, Filter};
 use tokio_postgres::Row;
@@ -11,7 +9,7 @@ use uuid::Uuid;
 use crate::user_filter::{self, InvalidFilter, Param, Sql};
 use crate::{Pool, StoreError};
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "user_id, user_name, external_id, active, resource::text, version, created_at, updated_at";
 
 /// Longest filter condition whose statements go into the connection's cache.
@@ -77,21 +75,25 @@ pub struct UserSort {
 }
 
 fn from_row(row: &Row) -> Result<UserRecord, StoreError> {
-    let resource: String = row.get(4);
-    Ok(UserRecord {
-        user_id: row.get(0),
-        row: UserRow {
-            user_name: row.get(1),
-            external_id: row.get(2),
-            active: row.get(3),
-            resource: serde_json::from_str(&resource).map_err(|error| {
-                StoreError::Inconsistent(format!("a stored resource is not JSON: {error}"))
-            })?,
-            version: row.get(5),
-            created_at: row.get(6),
-            updated_at: row.get(7),
-        },
-    })
+    let (user_id, row) = user_at(row, 0)?;
+    Ok(UserRecord { user_id, row })
+}
+
+/// The user in a row selected as [`COLUMNS`] from column `at` on.
+pub(crate) fn user_at(row: &Row, at: usize) -> Result<(Uuid, UserRow), StoreError> {
+    let resource: String = row.get(at + 4);
+    let user = UserRow {
+        user_name: row.get(at + 1),
+        external_id: row.get(at + 2),
+        active: row.get(at + 3),
+        resource: serde_json::from_str(&resource).map_err(|error| {
+            StoreError::Inconsistent(format!("a stored resource is not JSON: {error}"))
+        })?,
+        version: row.get(at + 5),
+        created_at: row.get(at + 6),
+        updated_at: row.get(at + 7),
+    };
+    Ok((row.get(at), user))
 }
 
 /// One user of an organisation, if the read table has it.
@@ -177,42 +179,4 @@ pub async fn list_users(
     let rows = client.query(&page, &params).await?;
     let users = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((total, users))
-}
-
-/// The projector's checkpoint and the whole users table, read from one
-/// snapshot so that they belong together.
-pub async fn read_projection_snapshot(
-    pool: &Pool,
-) -> Result<(i64, BTreeMap<(Uuid, Uuid), UserRow>), StoreError> {
-    let snapshot = crate::snapshot::read_snapshot(pool).await?;
-    Ok((snapshot.checkpoint, snapshot.users))
-}
-
-/// Every user row, keyed by (organisation, user), read in `transaction`.
-pub(crate) async fn all_users(
-    transaction: &deadpool_postgres::Transaction<'_>,
-) -> Result<BTreeMap<(Uuid, Uuid), UserRow>, StoreError> {
-    let rows = transaction
-        .query(&format!("select org_id, {COLUMNS} from scim_users"), &[])
-        .await?;
-    let mut users = BTreeMap::new();
-    for row in &rows {
-        let org_id: Uuid = row.get(0);
-        let resource: String = row.get(5);
-        users.insert(
-            (org_id, row.get(1)),
-            UserRow {
-                user_name: row.get(2),
-                external_id: row.get(3),
-                active: row.get(4),
-                resource: serde_json::from_str(&resource).map_err(|error| {
-                    StoreError::Inconsistent(format!("a stored resource is not JSON: {error}"))
-                })?,
-                version: row.get(6),
-                created_at: row.get(7),
-                updated_at: row.get(8),
-            },
-        );
-    }
-    Ok(users)
 }
