@@ -11,8 +11,9 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::group_filter;
-use crate::user_filter::{InvalidFilter, Param, Sql};
+use super::filter::groups as group_filter;
+use super::filter::sql::{InvalidFilter, Sql};
+use super::page::{Listing, read_page};
 use crate::{Pool, StoreError};
 
 pub(crate) const COLUMNS: &str =
@@ -95,7 +96,7 @@ pub async fn find_group(
         .transpose()
 }
 
-/// A page of an organisation's groups in a stable order, and how many match.
+/// A page of an organization's groups in a stable order, and how many match.
 pub async fn list_groups(
     pool: &Pool,
     org_id: Uuid,
@@ -104,38 +105,19 @@ pub async fn list_groups(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<GroupRecord>), StoreError> {
-    let client = pool.get().await?;
-    let (condition, mut values) = match query {
-        GroupQuery::All => ("true", Vec::new()),
-        GroupQuery::Filter(sql) => (
-            sql.text.as_str(),
-            sql.params.iter().map(Param::as_sql).collect(),
-        ),
+    let listing = Listing {
+        table: "scim_groups",
+        columns: COLUMNS,
+        condition: match query {
+            GroupQuery::All => None,
+            GroupQuery::Filter(sql) => Some(sql),
+        },
     };
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&org_id];
-    params.append(&mut values);
-    let count = client
-        .prepare_cached(&format!(
-            "select count(*) from scim_groups where org_id = $1 and {condition}"
-        ))
-        .await?;
-    let total: i64 = client.query_one(&count, &params).await?.get(0);
-    if limit == 0 || offset >= total {
-        return Ok((total, Vec::new()));
-    }
-    let order = sort.map_or("group_id", |sort| sort.0.as_str());
-    let n = params.len();
-    let page = client
-        .prepare_cached(&format!(
-            "select {COLUMNS} from scim_groups where org_id = $1 and {condition} \
-             order by {order} offset ${} limit ${}",
-            n + 1,
-            n + 2
-        ))
-        .await?;
-    params.push(&offset);
-    params.push(&limit);
-    let rows = client.query(&page, &params).await?;
+    let order = |_| Sql {
+        text: sort.map_or("group_id", |sort| sort.0.as_str()).to_owned(),
+        params: Vec::new(),
+    };
+    let (total, rows) = read_page(pool, org_id, listing, order, offset, limit).await?;
     let groups = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((total, groups))
 }

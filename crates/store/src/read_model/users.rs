@@ -3,17 +3,15 @@
 use domain::projection::UserRow;
 use scim::{AttrPath, Filter};
 use tokio_postgres::Row;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::user_filter::{self, InvalidFilter, Param, Sql};
+use super::filter::sql::{InvalidFilter, Sql};
+use super::filter::users as user_filter;
+use super::page::{Listing, read_page};
 use crate::{Pool, StoreError};
 
 pub(crate) const COLUMNS: &str =
     "user_id, user_name, external_id, active, resource::text, version, created_at, updated_at";
-
-/// Longest filter condition whose statements go into the connection's cache.
-const CACHED_CONDITION_LEN: usize = 600;
 
 /// A user as the read table holds it.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,7 +114,7 @@ pub async fn find_user(
         .transpose()
 }
 
-/// A page of an organisation's users in a stable order, and how many match
+/// A page of an organization's users in a stable order, and how many match
 /// in all. The order is `sort` (ties broken by id), else by id, which is
 /// time-ordered.
 pub async fn list_users(
@@ -127,56 +125,22 @@ pub async fn list_users(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<UserRecord>), StoreError> {
-    let client = pool.get().await?;
-    let (condition, mut values) = match query {
-        UserQuery::All => ("true", Vec::new()),
-        UserQuery::Filter(filter) => (
-            filter.condition.text.as_str(),
-            filter.condition.params.iter().map(Param::as_sql).collect(),
-        ),
+    let listing = Listing {
+        table: "scim_users",
+        columns: COLUMNS,
+        condition: match query {
+            UserQuery::All => None,
+            UserQuery::Filter(filter) => Some(&filter.condition),
+        },
     };
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&org_id];
-    params.append(&mut values);
-    // Attribute names and values are parameters, so a short condition has one
-    // of few shapes and its statements are worth caching; long ones are
-    // prepared afresh, so that odd filters cannot grow every connection's cache.
-    let cache = condition.len() <= CACHED_CONDITION_LEN;
-    let prepare = |sql: String| {
-        let client = &client;
-        async move {
-            if cache {
-                client.prepare_cached(&sql).await
-            } else {
-                client.prepare(&sql).await
-            }
-        }
+    let order = |first| {
+        user_filter::order_by(
+            sort.map(|s| &s.by),
+            sort.is_some_and(|s| s.descending),
+            first,
+        )
     };
-    let count = prepare(format!(
-        "select count(*) from scim_users where org_id = $1 and {condition}"
-    ))
-    .await?;
-    let total: i64 = client.query_one(&count, &params).await?.get(0);
-    if limit == 0 || offset >= total {
-        return Ok((total, Vec::new()));
-    }
-    let order = user_filter::order_by(
-        sort.map(|s| &s.by),
-        sort.is_some_and(|s| s.descending),
-        params.len() + 1,
-    );
-    params.extend(order.params.iter().map(Param::as_sql));
-    let n = params.len();
-    let page = prepare(format!(
-        "select {COLUMNS} from scim_users where org_id = $1 and {condition} \
-             order by {} offset ${} limit ${}",
-        order.text,
-        n + 1,
-        n + 2
-    ))
-    .await?;
-    params.push(&offset);
-    params.push(&limit);
-    let rows = client.query(&page, &params).await?;
+    let (total, rows) = read_page(pool, org_id, listing, order, offset, limit).await?;
     let users = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((total, users))
 }

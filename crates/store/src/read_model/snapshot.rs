@@ -8,9 +8,9 @@ use domain::group_projection::GroupModel;
 use domain::projection::UserTable;
 use uuid::Uuid;
 
+use super::groups::{COLUMNS as GROUP_COLUMNS, group_at};
+use super::users::{COLUMNS as USER_COLUMNS, user_at};
 use crate::folding::UserKeys;
-use crate::groups::{COLUMNS as GROUP_COLUMNS, group_at};
-use crate::users::{COLUMNS as USER_COLUMNS, user_at};
 use crate::{Pool, StoreError};
 
 /// The read model as the projector left it at `checkpoint`.
@@ -47,10 +47,16 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         .await?
         .get(0);
     let user_rows = transaction
-        .query(&format!("select org_id, {USER_COLUMNS} from scim_users"), &[])
+        .query(
+            &format!("select org_id, {USER_COLUMNS} from scim_users"),
+            &[],
+        )
         .await?;
     let group_rows = transaction
-        .query(&format!("select org_id, {GROUP_COLUMNS} from scim_groups"), &[])
+        .query(
+            &format!("select org_id, {GROUP_COLUMNS} from scim_groups"),
+            &[],
+        )
         .await?;
     let member_rows = transaction
         .query(
