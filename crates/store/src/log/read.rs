@@ -1,8 +1,11 @@
 //! Reading the event log back.
 
+use std::sync::LazyLock;
+
 use domain::StoredEvent;
 use domain::chain::ChainedFields;
 use domain::event::Event;
+use domain::group::ATTRIBUTE_EVENTS;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -105,10 +108,10 @@ pub async fn read_stream_after(
         .collect()
 }
 
-/// A group's attribute events (created, updated, deleted) after `version`,
-/// in version order, and the stream's version now, read together: what a
-/// group change is decided on, given the group's state at `version` (0:
-/// none). Member events are not read, however many the group has had.
+/// A group's attribute events ([`ATTRIBUTE_EVENTS`]) after `version`, in
+/// version order, and the stream's version now, read together: what a group
+/// change is decided on, given the group's state at `version` (0: none).
+/// Member events are not read, however many the group has had.
 pub async fn read_group_attributes(
     pool: &Pool,
     org_id: Uuid,
@@ -116,25 +119,7 @@ pub async fn read_group_attributes(
     version: i64,
 ) -> Result<(Vec<StoredEvent>, i64), StoreError> {
     let client = pool.get().await?;
-    // One statement, so the events and the version come from one snapshot:
-    // an attribute event committed between two reads could otherwise be
-    // missed under a newer version. The event types match the partial index
-    // events_group_attributes (V0005). A stream without new attribute events
-    // is one row of nulls and its version.
-    let columns = COLUMNS
-        .split(", ")
-        .map(|column| format!("e.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let statement = client
-        .prepare_cached(&format!(
-            "select {columns}, s.version from streams s left join events e \
-             on e.org_id = s.org_id and e.stream_id = s.stream_id \
-             and e.event_type in ('GroupCreated', 'GroupUpdated', 'GroupDeleted') \
-             and e.stream_version > $3 and e.stream_version <= s.version \
-             where s.org_id = $1 and s.stream_id = $2 order by e.stream_version"
-        ))
-        .await?;
+    let statement = client.prepare_cached(&READ_GROUP_ATTRIBUTES).await?;
     let rows = client
         .query(&statement, &[&org_id, &group_id, &version])
         .await?;
@@ -145,6 +130,40 @@ pub async fn read_group_attributes(
         .map(|row| LogRow::from_row(row).to_stored())
         .collect::<Result<_, _>>()?;
     Ok((events, now))
+}
+
+/// The statement of [`read_group_attributes`]. One statement, so the events
+/// and the version come from one snapshot: an attribute event committed
+/// between two reads could otherwise be missed under a newer version. A
+/// stream without new attribute events is one row of nulls and its version.
+///
+/// The event types are written into the text, not bound: PostgreSQL uses the
+/// partial index `events_group_attributes` (V0005) only where it can prove
+/// the index's predicate from the statement, and a generic plan with the
+/// types as a parameter reads every event of the stream instead.
+static READ_GROUP_ATTRIBUTES: LazyLock<String> = LazyLock::new(|| {
+    let columns = COLUMNS
+        .split(", ")
+        .map(|column| format!("e.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "select {columns}, s.version from streams s left join events e \
+         on e.org_id = s.org_id and e.stream_id = s.stream_id \
+         and e.event_type in ({}) \
+         and e.stream_version > $3 and e.stream_version <= s.version \
+         where s.org_id = $1 and s.stream_id = $2 order by e.stream_version",
+        attribute_event_list()
+    )
+});
+
+/// [`ATTRIBUTE_EVENTS`] as a list of SQL literals.
+fn attribute_event_list() -> String {
+    ATTRIBUTE_EVENTS
+        .iter()
+        .map(|event_type| format!("'{event_type}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Up to `limit` events after `position`, in position order.
@@ -166,4 +185,48 @@ pub async fn log_head(pool: &Pool) -> Result<i64, StoreError> {
         .query_one("select last_position from log_head where id = 1", &[])
         .await?;
     Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::event::Event;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn attribute_events_are_the_group_attribute_events() {
+        let events = [
+            Event::GroupCreated {
+                resource: json!({}),
+            },
+            Event::GroupUpdated {
+                resource: json!({}),
+            },
+            Event::GroupDeleted {},
+        ];
+        assert_eq!(events.map(|event| event.type_name()), ATTRIBUTE_EVENTS);
+    }
+
+    /// The statement must name what the partial index names, or PostgreSQL
+    /// reads every event of a group's stream.
+    #[test]
+    fn attribute_events_are_the_partial_index_predicate() {
+        let migration = include_str!("../../../../migrations/V0005__groups.sql");
+        let index = &migration[migration
+            .find("create index events_group_attributes")
+            .expect("V0005 creates the index")..];
+        let predicate = index[..index.find(';').expect("the statement ends")]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            predicate.ends_with(&format!("where event_type in ({})", attribute_event_list())),
+            "{predicate}"
+        );
+        assert!(
+            READ_GROUP_ATTRIBUTES
+                .contains(&format!("e.event_type in ({})", attribute_event_list()))
+        );
+    }
 }
