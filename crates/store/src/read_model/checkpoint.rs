@@ -1,6 +1,7 @@
 //! Where each consumer of the log stands (`checkpoints`). The projector's
 //! position moves in the transaction that changes the read tables
-//! ([`crate::apply_changes`]); the relay's moves on its own.
+//! ([`crate::apply_changes`], [`crate::quarantine`]); the relay's moves by
+//! [`set_checkpoint`] once the broker has confirmed what it published.
 
 use crate::{Pool, StoreError};
 

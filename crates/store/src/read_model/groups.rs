@@ -16,6 +16,7 @@ use super::filter::sql::{InvalidFilter, Sql};
 use super::page::{Listing, read_page};
 use crate::{Pool, StoreError};
 
+/// What a group is read from, in the order [`group_at`] reads it.
 pub(crate) const COLUMNS: &str =
     "group_id, display_name, external_id, resource::text, version, created_at, updated_at";
 
@@ -29,7 +30,7 @@ pub struct GroupRecord {
     pub row: GroupRow,
 }
 
-/// Which groups of an organisation a list asks for.
+/// Which groups of an organization a list asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GroupQuery {
     All,
@@ -76,7 +77,7 @@ pub(crate) fn group_at(row: &Row, at: usize) -> Result<(Uuid, GroupRow), StoreEr
     Ok((row.get(at), group))
 }
 
-/// One group of an organisation, if the read table has it.
+/// One group of an organization, if the read table has it.
 pub async fn find_group(
     pool: &Pool,
     org_id: Uuid,
@@ -139,7 +140,7 @@ pub async fn projected_group_version(
 /// What a group decision must know about members (see
 /// [`domain::group::GroupPlan`]): which of `named` are members now (every
 /// member when `every`), and which of `named` are users or groups of the
-/// organisation. Costs what is named, not the group's size, unless `every`.
+/// organization. Costs what is named, not the group's size, unless `every`.
 pub async fn member_facts(
     pool: &Pool,
     org_id: Uuid,

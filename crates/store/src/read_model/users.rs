@@ -10,6 +10,7 @@ use super::filter::users as user_filter;
 use super::page::{Listing, read_page};
 use crate::{Pool, StoreError};
 
+/// What a user is read from, in the order [`user_at`] reads it.
 pub(crate) const COLUMNS: &str =
     "user_id, user_name, external_id, active, resource::text, version, created_at, updated_at";
 
@@ -20,7 +21,7 @@ pub struct UserRecord {
     pub row: UserRow,
 }
 
-/// Which users of an organisation a list asks for.
+/// Which users of an organization a list asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UserQuery {
     /// Every user.
@@ -50,7 +51,7 @@ impl UserFilter {
     }
 
     /// The SQL condition over `scim_users`, its parameters numbered from `$2`
-    /// (`$1` is the organisation), e.g. to `EXPLAIN` it.
+    /// (`$1` is the organization), e.g. to `EXPLAIN` it.
     pub fn condition(&self) -> &Sql {
         &self.condition
     }
@@ -94,7 +95,7 @@ pub(crate) fn user_at(row: &Row, at: usize) -> Result<(Uuid, UserRow), StoreErro
     Ok((row.get(at), user))
 }
 
-/// One user of an organisation, if the read table has it.
+/// One user of an organization, if the read table has it.
 pub async fn find_user(
     pool: &Pool,
     org_id: Uuid,

@@ -456,7 +456,7 @@ fn register<'a>(
     }
 }
 
-/// Gives back the stream version and organisation name a refused request
+/// Gives back the stream version and organization name a refused request
 /// took (its claims are dropped with the batch's releases); `base` is the
 /// version its events were to follow.
 fn undo<'a>(
