@@ -296,11 +296,11 @@ pub fn evolve(mut state: GroupState, event: &Event) -> GroupState {
     state
 }
 
-/// Whether an event changes a group's attributes (the events the write path
-/// reads back to decide; member events are left in the log).
-pub fn is_attribute_event(event_type: &str) -> bool {
-    matches!(event_type, "GroupCreated" | "GroupUpdated" | "GroupDeleted")
-}
+/// The stored type names of the events that change a group's attributes:
+/// the events the write path reads back to decide (member events are left in
+/// the log). Migration V0005's partial index `events_group_attributes` lists
+/// the same names.
+pub const ATTRIBUTE_EVENTS: [&str; 3] = ["GroupCreated", "GroupUpdated", "GroupDeleted"];
 
 /// The values of a group that must be unique in its organisation: the
 /// display name, case-insensitively ([`scim::fold_case`]).

@@ -11,7 +11,7 @@ mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
 
-/// Advisory lock key that serialises concurrent migrations of one database.
+/// Advisory lock key that serializes concurrent migrations of one database.
 const MIGRATION_LOCK: i64 = 0x726f_6c6c_6361_6c6c;
 
 /// A parsed `DATABASE_URL`.

@@ -54,7 +54,7 @@ pub(crate) struct UserKeys {
 impl UserKeys {
     /// The keys of a row with this userName and resource.
     pub(crate) fn of(user_name: &str, resource: &Value) -> UserKeys {
-        UserKeys::of_doc(user_name, &crate::user_filter::fold_keys(resource))
+        UserKeys::of_doc(user_name, &crate::read_model::writer::fold_keys(resource))
     }
 
     /// The same, from the resource with its keys folded (`doc`).
@@ -235,7 +235,7 @@ mod tests {
     use serde_json::json;
 
     use super::work_emails;
-    use crate::user_filter::fold_keys;
+    use crate::read_model::writer::fold_keys;
 
     #[test]
     fn work_emails_are_the_folded_work_values() {

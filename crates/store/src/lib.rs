@@ -1,30 +1,34 @@
-//! PostgreSQL adapter: the pool, migrations, the event store and the read tables.
+//! PostgreSQL adapter: the pool, migrations, the event log and the read
+//! tables. SQL lives here and nowhere else; services call typed functions.
 //!
-//! The event log is the single source of truth and the outbox at once. All
-//! appends go through one [`Appender`] per process, which batches concurrent
-//! requests into one transaction (group commit): the `log_head` row lock that
-//! makes positions gap-free and commit-ordered, and the fsync, are paid once
-//! per batch instead of once per request. Everything that must hold while the
-//! read tables lag (stream versions, uniqueness, organisation names, tokens)
-//! is checked and written inside that same transaction.
+//! The store has two sides. The **log side** (module `log`) is the single
+//! source of truth and the outbox at once. All appends go through one
+//! [`Appender`] per process, which batches concurrent requests into one
+//! transaction (group commit): the `log_head` row lock that makes positions
+//! gap-free and commit-ordered, and the fsync, are paid once per batch
+//! instead of once per request. Everything that must hold while the read
+//! tables lag (stream versions, uniqueness, organization names, tokens) is
+//! checked and written inside that same transaction. The log is read back
+//! by stream (to decide a command) and by position (the relay, the
+//! projector).
 //!
-//! SQL lives here and nowhere else; services call typed functions.
+//! The **read-model side** (module `read_model`) holds the tables derived
+//! from the log: the projector folds events into them in one transaction
+//! with its checkpoint, and the API answers SCIM reads from them, with
+//! filters translated into SQL. They may lag the log, and can always be
+//! rebuilt from it.
+//!
+//! Beside the two sides: `connect` (the pool and the migrations), `folding`
+//! (the case-folded keys of the read tables, and the one-time step that
+//! folds the rows and uniqueness claims written before V0008), the
+//! `access_log` of requests that changed nothing, and the `error` type.
 
 mod access_log;
-mod append;
 mod connect;
 mod error;
 mod folding;
-mod group_filter;
-mod groups;
-mod index_keys;
 mod log;
-mod projection;
-mod quarantine;
-mod registry;
-mod snapshot;
-mod user_filter;
-mod users;
+mod read_model;
 
 pub use access_log::refusals::{self, RefusalReason};
 pub use access_log::retention::{
@@ -33,28 +37,29 @@ pub use access_log::retention::{
 pub use access_log::{
     AccessLog, AccessLogMetrics, AccessRecord, QueueLimits, Unrecorded, ensure_partitions,
 };
-pub use append::{AppendError, AppendRequest, Appended, Appender, Registration};
 pub use connect::{Database, connect, create_database_if_missing, migrate, migrate_to};
 pub use error::StoreError;
-pub use groups::{
+
+pub use log::append::{AppendError, AppendRequest, Appended, Appender, Registration};
+pub use log::read::{
+    LogRow, log_head, read_after, read_group_attributes, read_stream, read_stream_after,
+};
+pub use log::registry::{
+    TokenRecord, find_organization, find_token, has_organizations, list_organizations,
+};
+
+pub use read_model::checkpoint::{Checkpoint, read_checkpoint, set_checkpoint};
+pub use read_model::filter::sql::{InvalidFilter, Param, Sql};
+pub use read_model::groups::{
     GroupQuery, GroupRecord, GroupSort, UserGroup, find_group, groups_of_users, list_groups,
     member_facts, members_of, projected_group_version, stream_members,
 };
-pub use log::{
-    LogRow, log_head, read_after, read_group_attributes, read_stream, read_stream_after,
-};
-pub use projection::{Checkpoint, apply_changes, read_checkpoint, set_checkpoint};
-pub use quarantine::{
+pub use read_model::quarantine::{
     EventAt, ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,
 };
-pub use registry::{
-    TokenRecord, find_organization, find_token, has_organizations, list_organizations,
-};
-pub use snapshot::{Snapshot, read_snapshot};
-pub use user_filter::{InvalidFilter, Param, Sql};
-pub use users::{
-    UserFilter, UserQuery, UserRecord, UserSort, find_user, list_users, read_projection_snapshot,
-};
+pub use read_model::snapshot::{Snapshot, read_snapshot};
+pub use read_model::users::{UserFilter, UserQuery, UserRecord, UserSort, find_user, list_users};
+pub use read_model::writer::apply_changes;
 
 /// The PostgreSQL connection pool every adapter function takes.
 pub type Pool = deadpool_postgres::Pool;

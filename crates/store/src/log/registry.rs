@@ -1,4 +1,4 @@
-//! Write-side registries: organisations by name, SCIM tokens by digest.
+//! Write-side registries: organizations by name, SCIM tokens by digest.
 
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -31,7 +31,7 @@ pub async fn find_token(pool: &Pool, sha256: &[u8; 32]) -> Result<Option<TokenRe
         }))
 }
 
-/// The organisation named `name`, if there is one.
+/// The organization named `name`, if there is one.
 pub async fn find_organization(pool: &Pool, name: &str) -> Result<Option<Uuid>, StoreError> {
     let client = pool.get().await?;
     Ok(client
@@ -40,7 +40,7 @@ pub async fn find_organization(pool: &Pool, name: &str) -> Result<Option<Uuid>, 
         .map(|row| row.get(0)))
 }
 
-/// Whether any organisation exists yet (a first start creates one).
+/// Whether any organization exists yet (a first start creates one).
 pub async fn has_organizations(pool: &Pool) -> Result<bool, StoreError> {
     let client = pool.get().await?;
     Ok(client
@@ -49,7 +49,7 @@ pub async fn has_organizations(pool: &Pool) -> Result<bool, StoreError> {
         .is_some())
 }
 
-/// Every organisation's id, oldest first.
+/// Every organization's id, oldest first.
 pub async fn list_organizations(pool: &Pool) -> Result<Vec<Uuid>, StoreError> {
     let client = pool.get().await?;
     Ok(client

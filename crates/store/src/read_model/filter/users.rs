@@ -1,11 +1,8 @@
-//! SCIM filters (RFC 7644 §3.4.2.2) and `sortBy` translated into SQL over
-//! `scim_users`.
+//! SCIM filters and `sortBy` translated into SQL over `scim_users`.
 //!
-//! Filter values, and the attribute names that reach into the JSON resource,
-//! are always bind parameters; the SQL text is built only from this file's
-//! fragments, so no input is ever spliced into a statement. The JSON is read
-//! from `doc`, the resource with every key lower-cased (migration V0003), so a
-//! filter finds `userName`, `USERNAME` or `username` whatever the client stored.
+//! The JSON is read from `doc`, the resource with every key lower-cased
+//! (migration V0003), so a filter finds `userName`, `USERNAME` or `username`
+//! whatever the client stored.
 //!
 //! The columns the projector keeps answer what they can: `id` (`user_id`),
 //! `userName` (`user_name_folded`, indexed), `externalId` (indexed), `active`,
@@ -29,66 +26,17 @@
 //! `not (... eq ...)`) matches users that lack the attribute: "ne" is true
 //! whenever the values are not equal, and nothing is not equal to a value.
 
-use crate::index_keys;
-use scim::schema::{AttrType, AttributeSchema, UserSchema, is_core_urn};
+use scim::schema::is_core_urn;
 use scim::{AttrPath, CompValue, CompareOp, Filter};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
-use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-/// The copy of a resource that filters read: every object key lower-cased, at
-/// every depth, values untouched; of two keys that fold alike the later wins.
-/// The projector stores it in `scim_users.doc` (it was V0003's generated
-/// column, `scim_fold_keys`, until V0004 moved the work here).
-pub fn fold_keys(value: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(key, value)| (key.to_lowercase(), fold_keys(value)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(fold_keys).collect()),
-        other => other.clone(),
-    }
-}
+use super::index_keys;
+use super::sql::{
+    InvalidFilter, Param, Sql, bind, date_time, is_ordering, is_substring, like_pattern, refuse,
+    sql_op,
+};
 
-/// A filter or sort that parses but cannot be evaluated (e.g. `active gt
-/// true`, or a `meta.created` value that is no dateTime). Answer 400
-/// `invalidFilter` with the message as `detail`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidFilter(pub String);
-
-/// A bind parameter of a translated condition.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Param {
-    Text(String),
-    Uuid(Uuid),
-    Bool(bool),
-    Time(OffsetDateTime),
-}
-
-impl Param {
-    /// The value to hand to `tokio_postgres`.
-    pub fn as_sql(&self) -> &(dyn ToSql + Sync) {
-        match self {
-            Param::Text(value) => value,
-            Param::Uuid(value) => value,
-            Param::Bool(value) => value,
-            Param::Time(value) => value,
-        }
-    }
-}
-
-/// SQL text over `scim_users` and the parameters it numbers from `first`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sql {
-    pub text: String,
-    pub params: Vec<Param>,
-}
+mod json;
 
 /// The `where` condition for `filter`, with parameters numbered from `$first`.
 pub fn condition(filter: &Filter, first: usize) -> Result<Sql, InvalidFilter> {
@@ -173,21 +121,6 @@ struct Translator {
     aliases: usize,
 }
 
-pub(crate) fn refuse(path: &AttrPath, op: CompareOp, why: &str) -> InvalidFilter {
-    InvalidFilter(format!("{path} {op} ...: {why}"))
-}
-
-fn is_ordering(op: CompareOp) -> bool {
-    matches!(
-        op,
-        CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-    )
-}
-
-fn is_substring(op: CompareOp) -> bool {
-    matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
-}
-
 fn as_bool(text: &str) -> Option<bool> {
     if text.eq_ignore_ascii_case("true") {
         Some(true)
@@ -195,70 +128,6 @@ fn as_bool(text: &str) -> Option<bool> {
         Some(false)
     } else {
         None
-    }
-}
-
-/// The instant a `meta.created`/`meta.lastModified` comparison names.
-pub(crate) fn date_time(
-    path: &AttrPath,
-    op: CompareOp,
-    text: &str,
-) -> Result<OffsetDateTime, InvalidFilter> {
-    if is_substring(op) {
-        return Err(refuse(
-            path,
-            op,
-            "dateTime attributes compare with eq, ne, gt, ge, lt, le and pr",
-        ));
-    }
-    OffsetDateTime::parse(text.trim(), &Rfc3339).map_err(|_| {
-        refuse(
-            path,
-            op,
-            "expected an xsd:dateTime such as \"2025-01-31T12:00:00Z\"",
-        )
-    })
-}
-
-/// Adds `param` to `params` (numbered from `$first`) and returns its
-/// placeholder, cast to its type.
-pub(crate) fn bind(params: &mut Vec<Param>, first: usize, param: Param) -> String {
-    let cast = match param {
-        Param::Text(_) => "text",
-        Param::Uuid(_) => "uuid",
-        Param::Bool(_) => "boolean",
-        Param::Time(_) => "timestamptz",
-    };
-    params.push(param);
-    format!("${}::{cast}", first + params.len() - 1)
-}
-
-/// A LIKE pattern for `co`/`sw`/`ew`, with `\`, `%` and `_` escaped.
-pub(crate) fn like_pattern(value: &str, op: CompareOp) -> String {
-    let mut escaped = String::with_capacity(value.len() + 2);
-    for c in value.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    match op {
-        CompareOp::Sw => format!("{escaped}%"),
-        CompareOp::Ew => format!("%{escaped}"),
-        _ => format!("%{escaped}%"),
-    }
-}
-
-/// The SQL operator of an `eq`/ordering comparison.
-pub(crate) fn sql_op(op: CompareOp) -> &'static str {
-    match op {
-        CompareOp::Eq => "=",
-        CompareOp::Ne => "<>",
-        CompareOp::Gt => ">",
-        CompareOp::Ge => ">=",
-        CompareOp::Lt => "<",
-        CompareOp::Le => "<=",
-        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => "like",
     }
 }
 
@@ -346,175 +215,6 @@ impl Translator {
                 _ => self.json(path, scope, *op, value)?,
             },
         })
-    }
-
-    /// `attr` (a whole attribute, without its sub) as a jsonb expression.
-    fn top(&mut self, path: &AttrPath, scope: &Scope<'_>) -> String {
-        let name = self.text(&path.name);
-        match scope {
-            Scope::Element { alias, .. } => format!("({alias}.v -> lower({name}))"),
-            Scope::Root => match path.urn.as_deref() {
-                Some(urn) if !is_core_urn(Some(urn)) => {
-                    let urn = self.text(urn);
-                    format!("(doc -> lower({urn}) -> lower({name}))")
-                }
-                Some(_) => format!("(doc -> lower({name}))"),
-                // A bare name: top level, else the first extension object that has it
-                // (so `employeeNumber` finds the enterprise one), as `eval` does.
-                None => format!(
-                    "coalesce(doc -> lower({name}), (select x.value -> lower({name}) \
-                     from jsonb_each(doc) as x where x.key like 'urn:%' \
-                     and jsonb_typeof(x.value) = 'object' and x.value ? lower({name}) limit 1))"
-                ),
-            },
-        }
-    }
-
-    /// A `from` list yielding every value `path` reaches (arrays flattened),
-    /// and the expression naming one value.
-    fn values(&mut self, path: &AttrPath, scope: &Scope<'_>) -> (String, String) {
-        let top = self.top(path, scope);
-        let outer = self.alias();
-        let mut from = format!("jsonb_array_elements({}) as {outer}(v)", as_array(&top));
-        let mut value = format!("{outer}.v");
-        if let Some(sub) = &path.sub {
-            let sub = self.text(sub);
-            let inner = self.alias();
-            from.push_str(&format!(
-                " cross join lateral jsonb_array_elements({}) as {inner}(v)",
-                as_array(&format!("({outer}.v -> lower({sub}))"))
-            ));
-            value = format!("{inner}.v");
-        }
-        (from, value)
-    }
-
-    /// Schema facts about `path`, read relative to the scope.
-    fn facts(path: &AttrPath, scope: &Scope<'_>) -> (AttrType, bool) {
-        let schema = UserSchema;
-        match scope {
-            Scope::Root => {
-                let urn = path.urn.as_deref().filter(|u| !is_core_urn(Some(u)));
-                let (name, sub) = (path.name.as_str(), path.sub.as_deref());
-                (
-                    schema.attribute_type(urn, name, sub),
-                    schema.is_case_exact(urn, name, sub),
-                )
-            }
-            Scope::Element { attr, .. } => {
-                let urn = attr.urn.as_deref().filter(|u| !is_core_urn(Some(u)));
-                let sub = Some(path.name.as_str());
-                (
-                    schema.attribute_type(urn, &attr.name, sub),
-                    schema.is_case_exact(urn, &attr.name, sub),
-                )
-            }
-        }
-    }
-
-    fn json(
-        &mut self,
-        path: &AttrPath,
-        scope: &Scope<'_>,
-        op: CompareOp,
-        value: &CompValue,
-    ) -> Result<String, InvalidFilter> {
-        let (ty, case_exact) = Self::facts(path, scope);
-        if ty == AttrType::Boolean && (is_ordering(op) || is_substring(op)) {
-            return Err(refuse(path, op, "booleans compare only with eq, ne and pr"));
-        }
-        if *value == CompValue::Null {
-            let (from, v) = self.values(path, scope);
-            let any = format!("exists (select 1 from {from} where jsonb_typeof({v}) <> 'null')");
-            return Ok(match op {
-                CompareOp::Eq => format!("(not {any})"),
-                CompareOp::Ne => any,
-                _ => "false".to_owned(),
-            });
-        }
-        let test = if op == CompareOp::Ne {
-            CompareOp::Eq
-        } else {
-            op
-        };
-        let (from, v) = self.values(path, scope);
-        let w = self.alias();
-        let predicate = self.json_predicate(&format!("{w}.w"), test, value, case_exact);
-        let any = format!(
-            "exists (select 1 from {from} cross join lateral (select case jsonb_typeof({v}) \
-             when 'object' then {v} -> 'value' else {v} end) as {w}(w) where {predicate})"
-        );
-        Ok(if op == CompareOp::Ne {
-            format!("(not {any})")
-        } else {
-            any
-        })
-    }
-
-    /// Whether the jsonb value `w` satisfies `op value` (`op` is never `ne`).
-    fn json_predicate(
-        &mut self,
-        w: &str,
-        op: CompareOp,
-        value: &CompValue,
-        case_exact: bool,
-    ) -> String {
-        let text = format!("({w} #>> '{{}}')");
-        let mut branches = Vec::new();
-        let fold = |s: String| {
-            if case_exact { s } else { format!("lower({s})") }
-        };
-        let strings = |this: &mut Self, b: &str| {
-            let bound = if is_substring(op) {
-                this.text(like_pattern(b, op))
-            } else {
-                this.text(b)
-            };
-            format!(
-                "(jsonb_typeof({w}) = 'string' and {} {} {})",
-                fold(text.clone()),
-                sql_op(op),
-                fold(bound)
-            )
-        };
-        match value {
-            CompValue::String(b) => {
-                branches.push(strings(self, b));
-                if let (CompareOp::Eq, Some(flag)) = (op, as_bool(b)) {
-                    let flag = self.text(flag.to_string());
-                    branches.push(format!(
-                        "(jsonb_typeof({w}) in ('string', 'boolean') and lower({text}) = {flag})"
-                    ));
-                }
-                if !is_substring(op)
-                    && let Ok(number) = serde_json::from_str::<serde_json::Number>(b.trim())
-                {
-                    let number = self.text(number.to_string());
-                    branches.push(format!(
-                        "(jsonb_typeof({w}) = 'number' and {text}::numeric {} {number}::numeric)",
-                        sql_op(op)
-                    ));
-                }
-            }
-            CompValue::Number(n) => {
-                branches.push(strings(self, &n.to_string()));
-                if !is_substring(op) {
-                    let number = self.text(n.to_string());
-                    branches.push(format!(
-                        "(jsonb_typeof({w}) = 'number' and {text}::numeric {} {number}::numeric)",
-                        sql_op(op)
-                    ));
-                }
-            }
-            CompValue::Bool(b) if op == CompareOp::Eq => {
-                let flag = self.text(b.to_string());
-                branches.push(format!(
-                    "(jsonb_typeof({w}) in ('string', 'boolean') and lower({text}) = {flag})"
-                ));
-            }
-            CompValue::Bool(_) | CompValue::Null => branches.push("false".to_owned()),
-        }
-        format!("({})", branches.join(" or "))
     }
 
     fn column(
@@ -728,21 +428,6 @@ fn work_email<'f>(attr: &AttrPath, filter: &'f Filter) -> Option<&'f str> {
 #[cfg(test)]
 mod tests {
 
-    #[test]
-    fn fold_keys_lower_cases_every_key_and_no_value() {
-        let folded = super::fold_keys(&serde_json::json!({
-            "userName": "Ada", "Emails": [{"Type": "Work", "VALUE": "A@B.C"}],
-            "urn:X:User": {"employeeNumber": "E1"}
-        }));
-        assert_eq!(
-            folded,
-            serde_json::json!({
-                "username": "Ada", "emails": [{"type": "Work", "value": "A@B.C"}],
-                "urn:x:user": {"employeenumber": "E1"}
-            })
-        );
-    }
-
     use super::*;
 
     fn sql(filter: &str) -> Sql {
@@ -831,13 +516,6 @@ mod tests {
         }
         assert!(!sql.text.contains(&format!("${}", 2 + sql.params.len())));
         assert!(sql.text.contains(" and ") && sql.text.contains(" or "));
-    }
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("a%b_c\\", CompareOp::Sw), "a\\%b\\_c\\\\%");
-        assert_eq!(like_pattern("x", CompareOp::Ew), "%x");
-        assert_eq!(like_pattern("x", CompareOp::Co), "%x%");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The group-commit appender: one writer task batches concurrent appends into
 //! one transaction, assigns gap-free positions under the `log_head` lock and
-//! extends each organisation's hash chain.
+//! extends each organization's hash chain.
 
 use domain::user::UniqueKey;
 use domain::{Event, RequestMeta};
@@ -45,7 +45,7 @@ pub struct AppendRequest {
 /// A registry row written in the same transaction as its event.
 #[derive(Debug, Clone)]
 pub enum Registration {
-    /// An organisation's unique name.
+    /// An organization's unique name.
     Organization { name: String },
     /// A SCIM token, by its SHA-256 digest only.
     Token {

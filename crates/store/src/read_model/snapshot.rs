@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::group::{Member, MemberKind};
-use domain::group_projection::{GroupModel, GroupRow};
+use domain::group_projection::GroupModel;
 use domain::projection::UserTable;
 use uuid::Uuid;
 
+use super::groups::{COLUMNS as GROUP_COLUMNS, group_at};
+use super::users::{COLUMNS as USER_COLUMNS, user_at};
 use crate::folding::UserKeys;
-use crate::users::all_users;
 use crate::{Pool, StoreError};
 
 /// The read model as the projector left it at `checkpoint`.
@@ -45,11 +46,15 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         )
         .await?
         .get(0);
-    let users = all_users(&transaction).await?;
+    let user_rows = transaction
+        .query(
+            &format!("select org_id, {USER_COLUMNS} from scim_users"),
+            &[],
+        )
+        .await?;
     let group_rows = transaction
         .query(
-            "select org_id, group_id, display_name, external_id, resource::text, version, \
-             created_at, updated_at from scim_groups",
+            &format!("select org_id, {GROUP_COLUMNS} from scim_groups"),
             &[],
         )
         .await?;
@@ -98,22 +103,15 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
             misfolded.insert((row.get(0), row.get(1)));
         }
     }
+    let mut users = BTreeMap::new();
+    for row in &user_rows {
+        let (user_id, user) = user_at(row, 1)?;
+        users.insert((row.get(0), user_id), user);
+    }
     let mut groups = BTreeMap::new();
     for row in &group_rows {
-        let resource: String = row.get(4);
-        groups.insert(
-            (row.get(0), row.get(1)),
-            GroupRow {
-                display_name: row.get(2),
-                external_id: row.get(3),
-                resource: serde_json::from_str(&resource).map_err(|error| {
-                    StoreError::Inconsistent(format!("a stored group is not JSON: {error}"))
-                })?,
-                version: row.get(5),
-                created_at: row.get(6),
-                updated_at: row.get(7),
-            },
-        );
+        let (group_id, group) = group_at(row, 1)?;
+        groups.insert((row.get(0), group_id), group);
     }
     let mut members = BTreeMap::new();
     for row in &member_rows {

@@ -26,7 +26,7 @@ pub(super) struct Row {
     pub hash: Vec<u8>,
 }
 
-/// The last hash of each organisation in the batch.
+/// The last hash of each organization in the batch.
 pub(super) async fn chain_heads(
     transaction: &Transaction<'_>,
     requests: &[&AppendRequest],
@@ -216,7 +216,7 @@ pub(super) async fn insert_rows(
     Ok(())
 }
 
-/// Saves the end of each organisation's chain.
+/// Saves the end of each organization's chain.
 pub(super) async fn save_chain_heads(
     transaction: &Transaction<'_>,
     rows: &[Row],

@@ -11,11 +11,13 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use crate::group_filter;
-use crate::user_filter::{InvalidFilter, Param, Sql};
+use super::filter::groups as group_filter;
+use super::filter::sql::{InvalidFilter, Sql};
+use super::page::{Listing, read_page};
 use crate::{Pool, StoreError};
 
-const COLUMNS: &str =
+/// What a group is read from, in the order [`group_at`] reads it.
+pub(crate) const COLUMNS: &str =
     "group_id, display_name, external_id, resource::text, version, created_at, updated_at";
 
 /// Members sent per chunk when a group's whole member list is streamed.
@@ -28,7 +30,7 @@ pub struct GroupRecord {
     pub row: GroupRow,
 }
 
-/// Which groups of an organisation a list asks for.
+/// Which groups of an organization a list asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GroupQuery {
     All,
@@ -55,23 +57,27 @@ impl GroupSort {
 }
 
 fn from_row(row: &Row) -> Result<GroupRecord, StoreError> {
-    let resource: String = row.get(3);
-    Ok(GroupRecord {
-        group_id: row.get(0),
-        row: GroupRow {
-            display_name: row.get(1),
-            external_id: row.get(2),
-            resource: serde_json::from_str(&resource).map_err(|error| {
-                StoreError::Inconsistent(format!("a stored group is not JSON: {error}"))
-            })?,
-            version: row.get(4),
-            created_at: row.get(5),
-            updated_at: row.get(6),
-        },
-    })
+    let (group_id, row) = group_at(row, 0)?;
+    Ok(GroupRecord { group_id, row })
 }
 
-/// One group of an organisation, if the read table has it.
+/// The group in a row selected as [`COLUMNS`] from column `at` on.
+pub(crate) fn group_at(row: &Row, at: usize) -> Result<(Uuid, GroupRow), StoreError> {
+    let resource: String = row.get(at + 3);
+    let group = GroupRow {
+        display_name: row.get(at + 1),
+        external_id: row.get(at + 2),
+        resource: serde_json::from_str(&resource).map_err(|error| {
+            StoreError::Inconsistent(format!("a stored group is not JSON: {error}"))
+        })?,
+        version: row.get(at + 4),
+        created_at: row.get(at + 5),
+        updated_at: row.get(at + 6),
+    };
+    Ok((row.get(at), group))
+}
+
+/// One group of an organization, if the read table has it.
 pub async fn find_group(
     pool: &Pool,
     org_id: Uuid,
@@ -91,7 +97,7 @@ pub async fn find_group(
         .transpose()
 }
 
-/// A page of an organisation's groups in a stable order, and how many match.
+/// A page of an organization's groups in a stable order, and how many match.
 pub async fn list_groups(
     pool: &Pool,
     org_id: Uuid,
@@ -100,38 +106,19 @@ pub async fn list_groups(
     offset: i64,
     limit: i64,
 ) -> Result<(i64, Vec<GroupRecord>), StoreError> {
-    let client = pool.get().await?;
-    let (condition, mut values) = match query {
-        GroupQuery::All => ("true", Vec::new()),
-        GroupQuery::Filter(sql) => (
-            sql.text.as_str(),
-            sql.params.iter().map(Param::as_sql).collect(),
-        ),
+    let listing = Listing {
+        table: "scim_groups",
+        columns: COLUMNS,
+        condition: match query {
+            GroupQuery::All => None,
+            GroupQuery::Filter(sql) => Some(sql),
+        },
     };
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&org_id];
-    params.append(&mut values);
-    let count = client
-        .prepare_cached(&format!(
-            "select count(*) from scim_groups where org_id = $1 and {condition}"
-        ))
-        .await?;
-    let total: i64 = client.query_one(&count, &params).await?.get(0);
-    if limit == 0 || offset >= total {
-        return Ok((total, Vec::new()));
-    }
-    let order = sort.map_or("group_id", |sort| sort.0.as_str());
-    let n = params.len();
-    let page = client
-        .prepare_cached(&format!(
-            "select {COLUMNS} from scim_groups where org_id = $1 and {condition} \
-             order by {order} offset ${} limit ${}",
-            n + 1,
-            n + 2
-        ))
-        .await?;
-    params.push(&offset);
-    params.push(&limit);
-    let rows = client.query(&page, &params).await?;
+    let order = |_| Sql {
+        text: sort.map_or("group_id", |sort| sort.0.as_str()).to_owned(),
+        params: Vec::new(),
+    };
+    let (total, rows) = read_page(pool, org_id, listing, order, offset, limit).await?;
     let groups = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((total, groups))
 }
@@ -153,7 +140,7 @@ pub async fn projected_group_version(
 /// What a group decision must know about members (see
 /// [`domain::group::GroupPlan`]): which of `named` are members now (every
 /// member when `every`), and which of `named` are users or groups of the
-/// organisation. Costs what is named, not the group's size, unless `every`.
+/// organization. Costs what is named, not the group's size, unless `every`.
 pub async fn member_facts(
     pool: &Pool,
     org_id: Uuid,

@@ -13,7 +13,7 @@ use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::sets::{self, Row};
+use super::sets::{self, Claim, Row};
 use super::{AppendError, AppendRequest, Appended, Registration};
 use crate::{Pool, StoreError};
 
@@ -69,10 +69,12 @@ impl Statements {
 /// an error: conflicts are `on conflict do nothing` and read from what the
 /// statement returns, so one refused request never aborts the others.
 ///
-/// 1. lock the log head, read the chain heads, move every stream's version;
-/// 2. for the requests whose version held, take claims and registrations;
+/// 1. lock the log head, read the chain heads, move every stream's version
+///    ([`move_streams`]);
+/// 2. for the requests whose version held, take claims and registrations
+///    ([`take_claims`]);
 /// 3. undo what refused requests took, give up released values, insert the
-///    events, save the chain heads and the log head; commit.
+///    events, save the chain heads and the log head ([`write`]); commit.
 ///
 /// Claims are taken before anything is released, so a value released and
 /// claimed in the same batch is refused to the claimer (as if it came first).
@@ -88,28 +90,80 @@ pub(super) async fn commit_batch(
     let transaction = client.transaction().await?;
     let statements = Statements::prepare(&transaction).await?;
     let recorded_at = chain::to_stored_precision(OffsetDateTime::now_utc());
-    let mut refusals: Vec<Option<AppendError>> = vec![None; requests.len()];
+    let mut batch = Batch::new(requests);
+    let moved = move_streams(&transaction, &mut batch).await?;
+    let taken = take_claims(&transaction, &statements, &mut batch, &recorded_at).await?;
+    let outcomes = write(&transaction, &statements, batch, moved, &taken, recorded_at).await?;
+    transaction.commit().await?;
+    Ok(outcomes)
+}
 
-    // Two appends to one stream in one batch were decided on the same
-    // version: only the first can hold.
-    let mut streams = HashSet::new();
-    for (index, request) in requests.iter().enumerate() {
-        debug_assert!(!request.events.is_empty(), "an append carries events");
-        if !streams.insert((request.org_id, request.stream_id)) {
-            refusals[index] = Some(AppendError::VersionConflict);
+/// The requests of a batch and, as the phases find out, why each is refused.
+struct Batch<'r> {
+    requests: &'r [&'r AppendRequest],
+    /// `None` while the request holds.
+    refusals: Vec<Option<AppendError>>,
+}
+
+impl<'r> Batch<'r> {
+    /// The batch before any statement. Two appends to one stream in one
+    /// batch were decided on the same version: only the first can hold.
+    fn new(requests: &'r [&'r AppendRequest]) -> Batch<'r> {
+        let mut batch = Batch {
+            requests,
+            refusals: vec![None; requests.len()],
+        };
+        let mut streams = HashSet::new();
+        for (index, request) in requests.iter().enumerate() {
+            debug_assert!(!request.events.is_empty(), "an append carries events");
+            if !streams.insert((request.org_id, request.stream_id)) {
+                batch.refuse(index, AppendError::VersionConflict);
+            }
         }
+        batch
     }
 
-    // Phase 1.
-    let candidates = |fresh: bool| -> Vec<&AppendRequest> {
-        requests
+    /// The requests not refused yet, with their index.
+    fn holding(&self) -> impl Iterator<Item = (usize, &'r AppendRequest)> + '_ {
+        self.requests
             .iter()
             .enumerate()
-            .filter(|(index, request)| {
+            .filter(|(index, _)| self.refusals[*index].is_none())
+            .map(|(index, request)| (index, *request))
+    }
+
+    /// Refuses a request, unless it is refused already (the first reason
+    /// stands).
+    fn refuse(&mut self, index: usize, refusal: AppendError) {
+        self.refusals[index].get_or_insert(refusal);
+    }
+}
+
+/// What phase 1 found.
+struct Moved {
+    /// The last position of the log before this batch.
+    position: i64,
+    /// The last hash of each organization in the batch.
+    heads: HashMap<Uuid, Vec<u8>>,
+    /// The version each request's events follow; `None` where it did not hold.
+    bases: Vec<Option<i64>>,
+}
+
+/// Phase 1: locks the log head, reads the chain heads and moves each stream
+/// to its new version where it is still at the version its request was
+/// decided on; the other requests are refused.
+async fn move_streams(
+    transaction: &Transaction<'_>,
+    batch: &mut Batch<'_>,
+) -> Result<Moved, StoreError> {
+    let candidates = |fresh: bool| -> Vec<&AppendRequest> {
+        batch
+            .holding()
+            .filter(|(_, request)| {
                 let starts = request.expected_version == 0 && !request.commutes;
-                refusals[*index].is_none() && starts == fresh
+                starts == fresh
             })
-            .map(|(_, request)| *request)
+            .map(|(_, request)| request)
             .collect()
     };
     let (fresh, existing) = (candidates(true), candidates(false));
@@ -120,123 +174,157 @@ pub(super) async fn commit_batch(
                 &[]
             )
             .map_err(StoreError::from),
-        sets::chain_heads(&transaction, requests),
-        sets::create_streams(&transaction, &fresh),
-        sets::extend_streams(&transaction, &existing),
+        sets::chain_heads(transaction, batch.requests),
+        sets::create_streams(transaction, &fresh),
+        sets::extend_streams(transaction, &existing),
     )?;
-    let mut position: i64 = head.get(0);
-    let mut heads = heads;
-    // The version each request's events follow; none where it did not hold.
-    let mut bases: Vec<Option<i64>> = vec![None; requests.len()];
-    for (index, request) in requests.iter().enumerate() {
-        if refusals[index].is_some() {
-            continue;
-        }
+    let mut bases = vec![None; batch.requests.len()];
+    for (index, request) in batch.holding() {
         bases[index] = if created.contains(&request.stream_id) {
             Some(0)
         } else {
             extended.get(&request.stream_id).copied()
         };
-        if bases[index].is_none() {
-            refusals[index] = Some(AppendError::VersionConflict);
+    }
+    for (index, base) in bases.iter().enumerate() {
+        if base.is_none() {
+            batch.refuse(index, AppendError::VersionConflict);
         }
     }
+    Ok(Moved {
+        position: head.get(0),
+        heads,
+        bases,
+    })
+}
 
-    // Phase 2.
+/// What phase 2 took.
+struct Taken {
+    claimed: HashSet<Claim>,
+    /// Whether each request registered its organization's name.
+    registered_organization: Vec<bool>,
+}
+
+/// Phase 2: takes the claims and writes the registry rows of the requests
+/// that hold; a request that could not have one of them is refused.
+async fn take_claims(
+    transaction: &Transaction<'_>,
+    statements: &Statements,
+    batch: &mut Batch<'_>,
+    recorded_at: &OffsetDateTime,
+) -> Result<Taken, StoreError> {
+    let requests = batch.requests;
     let mut wanted = Vec::new();
     let mut registrations: Vec<(usize, &Registration)> = Vec::new();
-    for (index, request) in requests.iter().enumerate() {
-        if refusals[index].is_none() {
-            wanted.extend(
-                request
-                    .claims
-                    .iter()
-                    .map(|key| (request.org_id, key, request.stream_id)),
-            );
-            registrations.extend(
-                request
-                    .registrations
-                    .iter()
-                    .map(|registration| (index, registration)),
-            );
-        }
+    for (index, request) in batch.holding() {
+        wanted.extend(
+            request
+                .claims
+                .iter()
+                .map(|key| (request.org_id, key, request.stream_id)),
+        );
+        registrations.extend(
+            request
+                .registrations
+                .iter()
+                .map(|registration| (index, registration)),
+        );
     }
     let registering = registrations.iter().map(|(index, registration)| {
         register(
-            &transaction,
-            &statements,
+            transaction,
+            statements,
             requests[*index],
             registration,
-            &recorded_at,
+            recorded_at,
         )
     });
     let (claimed, registered) = futures::try_join!(
-        sets::take_claims(&transaction, &wanted),
+        sets::take_claims(transaction, &wanted),
         try_join_all(registering).map_err(StoreError::from),
     )?;
-    let mut registered_organization = vec![false; requests.len()];
-    for ((index, registration), rows) in registrations.iter().zip(registered) {
+    let registered_organization = settle_registrations(batch, &registrations, &registered);
+    let lost: Vec<(usize, UniqueKey)> = batch
+        .holding()
+        .filter_map(|(index, request)| {
+            let lost = request
+                .claims
+                .iter()
+                .find(|key| !claimed.contains(&claim(request, key)))?;
+            Some((index, lost.clone()))
+        })
+        .collect();
+    for (index, key) in lost {
+        batch.refuse(index, AppendError::Taken(key));
+    }
+    Ok(Taken {
+        claimed,
+        registered_organization,
+    })
+}
+
+/// Refuses the requests whose registry row found its unique value taken
+/// (`rows` is what each registration wrote); returns which requests
+/// registered their organization's name, which a refusal must give back.
+fn settle_registrations(
+    batch: &mut Batch<'_>,
+    registrations: &[(usize, &Registration)],
+    rows: &[u64],
+) -> Vec<bool> {
+    let mut registered_organization = vec![false; batch.requests.len()];
+    for ((index, registration), rows) in registrations.iter().zip(rows) {
         match registration {
-            Registration::Organization { name } if rows == 0 => {
-                refusals[*index].get_or_insert(AppendError::Taken(UniqueKey {
-                    kind: "organization",
-                    key: name.clone(),
-                }));
+            Registration::Organization { name } if *rows == 0 => {
+                batch.refuse(
+                    *index,
+                    AppendError::Taken(UniqueKey {
+                        kind: "organization",
+                        key: name.clone(),
+                    }),
+                );
             }
             Registration::Organization { .. } => registered_organization[*index] = true,
-            Registration::Token { token_id, .. } if rows == 0 => {
-                refusals[*index].get_or_insert(AppendError::Unavailable(format!(
-                    "token {token_id} collided with an existing one; issue another"
-                )));
+            Registration::Token { token_id, .. } if *rows == 0 => {
+                batch.refuse(
+                    *index,
+                    AppendError::Unavailable(format!(
+                        "token {token_id} collided with an existing one; issue another"
+                    )),
+                );
             }
             Registration::Token { .. } => {}
         }
     }
-    for (index, request) in requests.iter().enumerate() {
-        if refusals[index].is_some() {
-            continue;
-        }
-        let lost = request.claims.iter().find(|key| {
-            !claimed.contains(&(request.org_id, key.kind, key.key.clone(), request.stream_id))
-        });
-        if let Some(key) = lost {
-            refusals[index] = Some(AppendError::Taken(key.clone()));
-        }
-    }
+    registered_organization
+}
 
-    // Phase 3.
+/// The claim `request` makes on `key`.
+fn claim(request: &AppendRequest, key: &UniqueKey) -> Claim {
+    (request.org_id, key.kind, key.key.clone(), request.stream_id)
+}
+
+/// Phase 3: gives back what refused requests took, gives up the values the
+/// others release, inserts their events and saves the chain heads and the
+/// log head. Returns each request's outcome.
+async fn write(
+    transaction: &Transaction<'_>,
+    statements: &Statements,
+    batch: Batch<'_>,
+    moved: Moved,
+    taken: &Taken,
+    recorded_at: OffsetDateTime,
+) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
+    let Moved {
+        mut position,
+        mut heads,
+        bases,
+    } = moved;
     let mut undone: Vec<Pending<'_>> = Vec::new();
     let mut dropped = Vec::new();
     let mut rows = Vec::new();
-    let mut outcomes = Vec::with_capacity(requests.len());
-    for (index, request) in requests.iter().enumerate() {
-        match refusals[index].take() {
-            Some(refusal) => {
-                if !matches!(refusal, AppendError::VersionConflict) {
-                    undone.extend(undo(
-                        &transaction,
-                        &statements,
-                        request,
-                        bases[index].as_ref(),
-                        registered_organization[index],
-                    ));
-                    dropped.extend(
-                        request
-                            .claims
-                            .iter()
-                            .filter(|key| {
-                                claimed.contains(&(
-                                    request.org_id,
-                                    key.kind,
-                                    key.key.clone(),
-                                    request.stream_id,
-                                ))
-                            })
-                            .map(|key| (request.org_id, key, request.stream_id)),
-                    );
-                }
-                outcomes.push(Err(refusal));
-            }
+    let mut outcomes = Vec::with_capacity(batch.requests.len());
+    for (index, (request, refusal)) in batch.requests.iter().zip(batch.refusals).enumerate() {
+        match refusal {
             None => {
                 dropped.extend(
                     request
@@ -259,19 +347,37 @@ pub(super) async fn commit_batch(
                     recorded_at,
                 }));
             }
+            // A version conflict took nothing: its stream never moved.
+            Some(AppendError::VersionConflict) => outcomes.push(Err(AppendError::VersionConflict)),
+            Some(refusal) => {
+                undone.extend(undo(
+                    transaction,
+                    statements,
+                    request,
+                    bases[index].as_ref(),
+                    taken.registered_organization[index],
+                ));
+                dropped.extend(
+                    request
+                        .claims
+                        .iter()
+                        .filter(|key| taken.claimed.contains(&claim(request, key)))
+                        .map(|key| (request.org_id, key, request.stream_id)),
+                );
+                outcomes.push(Err(refusal));
+            }
         }
     }
     let head = [&position as &(dyn ToSql + Sync)];
     futures::try_join!(
         try_join_all(undone).map_err(StoreError::from),
-        sets::drop_claims(&transaction, &dropped),
-        sets::insert_rows(&transaction, &rows, recorded_at),
-        sets::save_chain_heads(&transaction, &rows),
+        sets::drop_claims(transaction, &dropped),
+        sets::insert_rows(transaction, &rows, recorded_at),
+        sets::save_chain_heads(transaction, &rows),
         transaction
             .execute("update log_head set last_position = $1 where id = 1", &head)
             .map_err(StoreError::from),
     )?;
-    transaction.commit().await?;
     Ok(outcomes)
 }
 
@@ -350,7 +456,7 @@ fn register<'a>(
     }
 }
 
-/// Gives back the stream version and organisation name a refused request
+/// Gives back the stream version and organization name a refused request
 /// took (its claims are dropped with the batch's releases); `base` is the
 /// version its events were to follow.
 fn undo<'a>(

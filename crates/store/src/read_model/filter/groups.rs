@@ -13,14 +13,12 @@
 //! `lower()` where case-insensitive). As for users, values are always bind
 //! parameters.
 
-use crate::index_keys;
 use scim::schema::is_core_urn;
 use scim::{AttrPath, CompValue, CompareOp, Filter};
 use uuid::Uuid;
 
-use crate::user_filter::{
-    InvalidFilter, Param, Sql, bind, date_time, like_pattern, refuse, sql_op,
-};
+use super::index_keys;
+use super::sql::{InvalidFilter, Param, Sql, bind, date_time, like_pattern, refuse, sql_op};
 
 /// The `where` condition for `filter`, with parameters numbered from `$first`.
 pub fn condition(filter: &Filter, first: usize) -> Result<Sql, InvalidFilter> {

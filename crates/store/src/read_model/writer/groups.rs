@@ -6,8 +6,8 @@ use domain::group_projection::{GroupRowChange, MembershipChange};
 use tokio_postgres::Statement;
 use uuid::Uuid;
 
+use super::fold_keys;
 use crate::StoreError;
-use crate::user_filter::fold_keys;
 
 /// The statements that change group rows and memberships.
 pub(super) struct GroupStatements {

@@ -1,5 +1,5 @@
-//! The projector's side of the store: checkpoints and read-table changes,
-//! committed together so that a change is applied exactly once.
+//! The projector's writes: read-table changes and the projector's
+//! checkpoint, committed together so that a change is applied exactly once.
 
 use deadpool_postgres::Transaction;
 use domain::StoredEvent;
@@ -11,65 +11,29 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use crate::folding::UserKeys;
-use crate::user_filter::fold_keys;
 use crate::{Pool, StoreError};
 
 mod groups;
 
 use groups::{GroupParams, GroupStatements, MembershipParams};
 
-/// A named consumer's position in the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Checkpoint {
-    /// The outbox relay: events up to here are confirmed by the broker.
-    Relay,
-    /// The projector: events up to here are folded into the read tables.
-    Projector,
-}
-
-impl Checkpoint {
-    fn name(self) -> &'static str {
-        match self {
-            Checkpoint::Relay => "relay",
-            Checkpoint::Projector => "projector",
-        }
+/// The copy of a resource that filters read: every object key lower-cased, at
+/// every depth, values untouched; of two keys that fold alike the later wins.
+/// The projector stores it as `doc` beside each user and group resource
+/// (for users it was V0003's generated column, `scim_fold_keys`, until V0004
+/// moved the work here).
+pub(crate) fn fold_keys(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.to_lowercase(), fold_keys(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(fold_keys).collect()),
+        other => other.clone(),
     }
-}
-
-/// Where a consumer stands.
-pub async fn read_checkpoint(pool: &Pool, checkpoint: Checkpoint) -> Result<i64, StoreError> {
-    let client = pool.get().await?;
-    let statement = client
-        .prepare_cached("select position from checkpoints where name = $1")
-        .await?;
-    Ok(client
-        .query_one(&statement, &[&checkpoint.name()])
-        .await?
-        .get(0))
-}
-
-/// Moves a consumer forward (never back).
-///
-/// Not flushed before it returns: a checkpoint lost in a crash only makes the
-/// consumer repeat work it has done, and every consumer tolerates repeats.
-pub async fn set_checkpoint(
-    pool: &Pool,
-    checkpoint: Checkpoint,
-    position: i64,
-) -> Result<(), StoreError> {
-    let mut client = pool.get().await?;
-    let transaction = client.transaction().await?;
-    transaction
-        .batch_execute("set local synchronous_commit = off")
-        .await?;
-    let statement = transaction
-        .prepare_cached("update checkpoints set position = greatest(position, $2) where name = $1")
-        .await?;
-    transaction
-        .execute(&statement, &[&checkpoint.name(), &position])
-        .await?;
-    transaction.commit().await?;
-    Ok(())
 }
 
 /// Folds events into the read tables and moves the projector's checkpoint, in
@@ -102,7 +66,7 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
         .map_err(StoreError::from);
     let (checkpoint, quarantined) = futures::try_join!(
         checkpoint,
-        crate::quarantine::quarantined_orgs(&transaction)
+        super::quarantine::quarantined_orgs(&transaction)
     )?;
     let mut checkpoint: i64 = checkpoint.get(0);
     let mut changes = Vec::new();
@@ -325,4 +289,22 @@ impl RowParams {
 
 fn resource_text(row: &UserRow) -> String {
     serde_json::to_string(&row.resource).expect("a resource serializes")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fold_keys_lower_cases_every_key_and_no_value() {
+        let folded = super::fold_keys(&serde_json::json!({
+            "userName": "Ada", "Emails": [{"Type": "Work", "VALUE": "A@B.C"}],
+            "urn:X:User": {"employeeNumber": "E1"}
+        }));
+        assert_eq!(
+            folded,
+            serde_json::json!({
+                "username": "Ada", "emails": [{"type": "Work", "value": "A@B.C"}],
+                "urn:x:user": {"employeenumber": "E1"}
+            })
+        );
+    }
 }

@@ -1,0 +1,232 @@
+//! Reading the event log back.
+
+use std::sync::LazyLock;
+
+use domain::StoredEvent;
+use domain::chain::ChainedFields;
+use domain::event::Event;
+use domain::group::ATTRIBUTE_EVENTS;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::{Pool, StoreError};
+
+const COLUMNS: &str = "position, org_id, stream_id, stream_version, event_type, schema_version, \
+                       payload::text, metadata::text, recorded_at, prev_hash, hash";
+
+/// One row of the log, every stored field as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogRow {
+    pub position: i64,
+    pub org_id: Uuid,
+    pub stream_id: Uuid,
+    pub stream_version: i64,
+    pub event_type: String,
+    pub schema_version: i32,
+    pub payload: String,
+    pub metadata: String,
+    pub recorded_at: OffsetDateTime,
+    pub prev_hash: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+impl LogRow {
+    fn from_row(row: &Row) -> LogRow {
+        LogRow {
+            position: row.get(0),
+            org_id: row.get(1),
+            stream_id: row.get(2),
+            stream_version: row.get(3),
+            event_type: row.get(4),
+            schema_version: row.get(5),
+            payload: row.get(6),
+            metadata: row.get(7),
+            recorded_at: row.get(8),
+            prev_hash: row.get(9),
+            hash: row.get(10),
+        }
+    }
+
+    /// The stored fields its hash covers.
+    pub fn chained_fields(&self) -> ChainedFields<'_> {
+        ChainedFields {
+            position: self.position,
+            org_id: self.org_id,
+            stream_id: self.stream_id,
+            stream_version: self.stream_version,
+            event_type: &self.event_type,
+            schema_version: self.schema_version,
+            recorded_at: self.recorded_at,
+            payload: &self.payload,
+            metadata: &self.metadata,
+        }
+    }
+
+    /// The domain event this row holds.
+    pub fn to_stored(&self) -> Result<StoredEvent, StoreError> {
+        Ok(StoredEvent {
+            position: self.position,
+            org_id: self.org_id,
+            stream_id: self.stream_id,
+            stream_version: self.stream_version,
+            recorded_at: self.recorded_at,
+            event: Event::from_stored(&self.event_type, self.schema_version, &self.payload)?,
+        })
+    }
+}
+
+/// Every event of one stream, in version order.
+pub async fn read_stream(
+    pool: &Pool,
+    org_id: Uuid,
+    stream_id: Uuid,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    read_stream_after(pool, org_id, stream_id, 0).await
+}
+
+/// The events of one stream after `version`, in version order: what a
+/// snapshot of the stream at `version` lacks.
+pub async fn read_stream_after(
+    pool: &Pool,
+    org_id: Uuid,
+    stream_id: Uuid,
+    version: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "select {COLUMNS} from events where org_id = $1 and stream_id = $2 \
+             and stream_version > $3 order by stream_version"
+        ))
+        .await?;
+    let rows = client
+        .query(&statement, &[&org_id, &stream_id, &version])
+        .await?;
+    rows.iter()
+        .map(|row| LogRow::from_row(row).to_stored())
+        .collect()
+}
+
+/// A group's attribute events ([`ATTRIBUTE_EVENTS`]) after `version`, in
+/// version order, and the stream's version now, read together: what a group
+/// change is decided on, given the group's state at `version` (0: none).
+/// Member events are not read, however many the group has had.
+pub async fn read_group_attributes(
+    pool: &Pool,
+    org_id: Uuid,
+    group_id: Uuid,
+    version: i64,
+) -> Result<(Vec<StoredEvent>, i64), StoreError> {
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(&READ_GROUP_ATTRIBUTES).await?;
+    let rows = client
+        .query(&statement, &[&org_id, &group_id, &version])
+        .await?;
+    let now = rows.first().map_or(0, |row| row.get::<_, i64>(11));
+    let events = rows
+        .iter()
+        .filter(|row| row.get::<_, Option<i64>>(0).is_some())
+        .map(|row| LogRow::from_row(row).to_stored())
+        .collect::<Result<_, _>>()?;
+    Ok((events, now))
+}
+
+/// The statement of [`read_group_attributes`]. One statement, so the events
+/// and the version come from one snapshot: an attribute event committed
+/// between two reads could otherwise be missed under a newer version. A
+/// stream without new attribute events is one row of nulls and its version.
+///
+/// The event types are written into the text, not bound: PostgreSQL uses the
+/// partial index `events_group_attributes` (V0005) only where it can prove
+/// the index's predicate from the statement, and a generic plan with the
+/// types as a parameter reads every event of the stream instead.
+static READ_GROUP_ATTRIBUTES: LazyLock<String> = LazyLock::new(|| {
+    let columns = COLUMNS
+        .split(", ")
+        .map(|column| format!("e.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "select {columns}, s.version from streams s left join events e \
+         on e.org_id = s.org_id and e.stream_id = s.stream_id \
+         and e.event_type in ({}) \
+         and e.stream_version > $3 and e.stream_version <= s.version \
+         where s.org_id = $1 and s.stream_id = $2 order by e.stream_version",
+        attribute_event_list()
+    )
+});
+
+/// [`ATTRIBUTE_EVENTS`] as a list of SQL literals.
+fn attribute_event_list() -> String {
+    ATTRIBUTE_EVENTS
+        .iter()
+        .map(|event_type| format!("'{event_type}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Up to `limit` events after `position`, in position order.
+pub async fn read_after(pool: &Pool, position: i64, limit: i64) -> Result<Vec<LogRow>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "select {COLUMNS} from events where position > $1 order by position limit $2"
+        ))
+        .await?;
+    let rows = client.query(&statement, &[&position, &limit]).await?;
+    Ok(rows.iter().map(LogRow::from_row).collect())
+}
+
+/// The last position assigned.
+pub async fn log_head(pool: &Pool) -> Result<i64, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one("select last_position from log_head where id = 1", &[])
+        .await?;
+    Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::event::Event;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn attribute_events_are_the_group_attribute_events() {
+        let events = [
+            Event::GroupCreated {
+                resource: json!({}),
+            },
+            Event::GroupUpdated {
+                resource: json!({}),
+            },
+            Event::GroupDeleted {},
+        ];
+        assert_eq!(events.map(|event| event.type_name()), ATTRIBUTE_EVENTS);
+    }
+
+    /// The statement must name what the partial index names, or PostgreSQL
+    /// reads every event of a group's stream.
+    #[test]
+    fn attribute_events_are_the_partial_index_predicate() {
+        let migration = include_str!("../../../../migrations/V0005__groups.sql");
+        let index = &migration[migration
+            .find("create index events_group_attributes")
+            .expect("V0005 creates the index")..];
+        let predicate = index[..index.find(';').expect("the statement ends")]
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            predicate.ends_with(&format!("where event_type in ({})", attribute_event_list())),
+            "{predicate}"
+        );
+        assert!(
+            READ_GROUP_ATTRIBUTES
+                .contains(&format!("e.event_type in ({})", attribute_event_list()))
+        );
+    }
+}

@@ -1,0 +1,60 @@
+//! Where each consumer of the log stands (`checkpoints`). The projector's
+//! position moves in the transaction that changes the read tables
+//! ([`crate::apply_changes`], [`crate::quarantine`]); the relay's moves by
+//! [`set_checkpoint`] once the broker has confirmed what it published.
+
+use crate::{Pool, StoreError};
+
+/// A named consumer's position in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoint {
+    /// The outbox relay: events up to here are confirmed by the broker.
+    Relay,
+    /// The projector: events up to here are folded into the read tables.
+    Projector,
+}
+
+impl Checkpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Checkpoint::Relay => "relay",
+            Checkpoint::Projector => "projector",
+        }
+    }
+}
+
+/// Where a consumer stands.
+pub async fn read_checkpoint(pool: &Pool, checkpoint: Checkpoint) -> Result<i64, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached("select position from checkpoints where name = $1")
+        .await?;
+    Ok(client
+        .query_one(&statement, &[&checkpoint.name()])
+        .await?
+        .get(0))
+}
+
+/// Moves a consumer forward (never back).
+///
+/// Not flushed before it returns: a checkpoint lost in a crash only makes the
+/// consumer repeat work it has done, and every consumer tolerates repeats.
+pub async fn set_checkpoint(
+    pool: &Pool,
+    checkpoint: Checkpoint,
+    position: i64,
+) -> Result<(), StoreError> {
+    let mut client = pool.get().await?;
+    let transaction = client.transaction().await?;
+    transaction
+        .batch_execute("set local synchronous_commit = off")
+        .await?;
+    let statement = transaction
+        .prepare_cached("update checkpoints set position = greatest(position, $2) where name = $1")
+        .await?;
+    transaction
+        .execute(&statement, &[&checkpoint.name(), &position])
+        .await?;
+    transaction.commit().await?;
+    Ok(())
+}
