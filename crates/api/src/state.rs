@@ -110,8 +110,10 @@ impl AppState {
                 unrecorded: metrics.access_unrecorded.clone(),
             },
         );
+        let tokens = Tokens::new(parts.pool.clone());
+        tokens.follow_revocations();
         let state = AppState {
-            tokens: Tokens::new(parts.pool.clone()),
+            tokens,
             quarantine: poll_quarantine(parts.pool.clone(), QUARANTINE_POLL),
             pool: parts.pool,
             appender,

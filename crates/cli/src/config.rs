@@ -30,4 +30,13 @@ pub struct Config {
         default_value = "rollcall"
     )]
     pub bus_prefix: String,
+    /// Seconds between the reaper's rounds (token expiry and its warnings).
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLCALL_REAPER_INTERVAL",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub reaper_interval: u64,
 }

@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use rollcall::bench::{self, BenchPlan, Operation};
 use rollcall::stack::prepare_database;
 use rollcall::verify::Verdict;
-use rollcall::{Config, Stack, admin, retention, verify};
+use rollcall::{Config, Stack, admin, retention, tokens, verify};
 use time::OffsetDateTime;
 
 /// `rollcall verify`'s exit code when the projector trails the log.
@@ -66,6 +66,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// The reaper's sweeps (it runs inside `serve` and as rollcall-reaper).
+    Reaper {
+        #[command(subcommand)]
+        command: ReaperCommand,
     },
     /// Check the log's hash chain and that the read tables equal a fresh fold
     /// of the log. Exit 0 when sound; 1 with the first bad position; 3 when
@@ -171,12 +176,50 @@ fn parse_date(text: &str) -> Result<time::Date, String> {
 
 #[derive(Subcommand)]
 enum TokenCommand {
-    /// Issue a SCIM token (valid 365 days); prints the token alone, once.
+    /// Issue a SCIM token; prints the token alone, once. At most two tokens
+    /// are live at a time (rotate: issue, reconfigure the identity provider,
+    /// revoke the old one).
     Issue {
         /// The organization's name.
         #[arg(long)]
         org: String,
+        /// Days the token is valid, 1 to 365.
+        #[arg(long, default_value_t = domain::token::MAX_VALID_DAYS)]
+        valid_for_days: i64,
     },
+    /// List the organization's tokens as JSON lines
+    /// ({"id","created_at","expires_at","state"}), never a secret.
+    List {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a token: SCIM requests with it answer 401 from then on.
+    Revoke {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// The token's id (from `rollcall token list`).
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReaperCommand {
+    /// Print, as JSON lines, what the reaper would record at AT (tokens
+    /// expiring, warnings due), recording nothing. Example: what expires in
+    /// the next 30 days: `rollcall reaper plan --at "$(date -u -d '+30 days' +%FT%TZ)"`.
+    Plan {
+        /// The instant, RFC 3339 (e.g. 2027-12-01T00:00:00Z).
+        #[arg(long, value_parser = parse_instant)]
+        at: OffsetDateTime,
+    },
+}
+
+fn parse_instant(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|error| format!("{error}; expected RFC 3339, e.g. 2027-12-01T00:00:00Z"))
 }
 
 fn main() -> ExitCode {
@@ -247,13 +290,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&created)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token {
-            command: TokenCommand::Issue { org },
-        } => {
+        Command::Token { command } => {
             let (pool, appender) = connect(&config).await?;
-            let issued =
-                admin::issue_token(&pool, &appender, &org, OffsetDateTime::now_utc()).await?;
-            println!("{}", issued.token);
+            let now = OffsetDateTime::now_utc();
+            match command {
+                TokenCommand::Issue {
+                    org,
+                    valid_for_days,
+                } => {
+                    let org_id = tokens::organization_named(&pool, &org).await?;
+                    let issued =
+                        tokens::issue(&pool, &appender, org_id, now, Some(valid_for_days)).await?;
+                    println!("{}", issued.token);
+                }
+                TokenCommand::List { org } => {
+                    let org_id = tokens::organization_named(&pool, &org).await?;
+                    for listing in tokens::list(&pool, org_id, now).await? {
+                        println!("{}", serde_json::to_string(&listing)?);
+                    }
+                }
+                TokenCommand::Revoke { org, id } => {
+                    let org_id = tokens::organization_named(&pool, &org).await?;
+                    tokens::revoke(&pool, &appender, org_id, id).await?;
+                    println!("revoked token {id}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reaper {
+            command: ReaperCommand::Plan { at },
+        } => {
+            let database = store::Database::parse(&config.database_url)?;
+            let pool = store::connect(&database, 2)?;
+            for planned in reaper::token_expiry::plan(&pool, at).await? {
+                println!("{}", serde_json::to_string(&planned)?);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Verify => {
@@ -397,11 +468,12 @@ async fn first_start(
     owner_email: &str,
 ) -> anyhow::Result<()> {
     let created = admin::create_organization(&stack.appender, name, owner_email).await?;
-    let issued = admin::issue_token_for(
+    let issued = tokens::issue(
         &stack.pool,
         &stack.appender,
         created.org_id,
         OffsetDateTime::now_utc(),
+        None,
     )
     .await?;
     let expires = issued.expires_at.format(&Rfc3339)?;

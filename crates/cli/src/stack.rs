@@ -1,5 +1,5 @@
-//! The whole of rollcall in one process: API, outbox relay, projector and the
-//! access-log writer, started and stopped in the right order.
+//! The whole of rollcall in one process: API, outbox relay, projector, reaper
+//! and the access-log writer, started and stopped in the right order.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -87,8 +87,15 @@ impl Stack {
             metrics: async_metrics,
             appender: appender.clone(),
         };
+        let reaper = reaper::Reaper {
+            pool: pool.clone(),
+            appender: appender.clone(),
+            metrics: reaper::ReaperMetrics::register(&registry)?,
+        };
+        let reaper_interval = Duration::from_secs(self.config.reaper_interval);
         let background = vec![
             tokio::spawn(relay.run(stopped.clone())),
+            tokio::spawn(reaper.run(reaper_interval, stopped.clone())),
             tokio::spawn(projector.run(stopped)),
         ];
 

@@ -37,6 +37,15 @@ pub enum Event {
     ScimTokenExpired { token_id: Uuid },
     /// A SCIM token expires in `days_left` days (the reaper's warning).
     ScimTokenExpiryWarned { token_id: Uuid, days_left: i64 },
+    /// A command of an owner, a member or an operator was refused by the
+    /// product's rules (`error` as the admin API spells it, `message` as
+    /// the person saw it); the event's request metadata says who tried and
+    /// how. Changes nothing.
+    CommandRefused {
+        command: String,
+        error: String,
+        message: String,
+    },
     /// A user was created over SCIM; `resource` is what the client sent,
     /// minus server-owned attributes (`id`, `meta`) and secrets (`password`).
     /// `password_hash` is the argon2id PHC string of the password the client
@@ -117,6 +126,7 @@ impl Event {
             Event::ScimTokenRevoked { .. } => "ScimTokenRevoked",
             Event::ScimTokenExpired { .. } => "ScimTokenExpired",
             Event::ScimTokenExpiryWarned { .. } => "ScimTokenExpiryWarned",
+            Event::CommandRefused { .. } => "CommandRefused",
             Event::UserProvisioned { .. } => "UserProvisioned",
             Event::UserReplaced { .. } => "UserReplaced",
             Event::UserPatched { .. } => "UserPatched",

@@ -1,13 +1,9 @@
 //! Organisations, their owners and their SCIM tokens.
 
-use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use crate::{Event, Rejection};
 use scim::{ScimError, ScimType};
-
-/// How long a SCIM token stays valid after it is issued.
-pub const TOKEN_LIFETIME: Duration = Duration::days(365);
 
 /// The role a SCIM-created user receives unless the owner picks another.
 pub const DEFAULT_ROLE: &str = "member";
@@ -35,14 +31,6 @@ pub fn create(name: &str, owner_email: &str, owner_id: Uuid) -> Result<Vec<Event
             default_role: DEFAULT_ROLE.into(),
         },
     ])
-}
-
-/// The event that issues a SCIM token at `now`, valid for [`TOKEN_LIFETIME`].
-pub fn issue_token(token_id: Uuid, now: OffsetDateTime) -> Event {
-    Event::ScimTokenIssued {
-        token_id,
-        expires_at: crate::chain::to_stored_precision(now + TOKEN_LIFETIME),
-    }
 }
 
 fn is_plausible_email(email: &str) -> bool {
@@ -85,14 +73,5 @@ mod tests {
         assert!(create("", "a@b.c", Uuid::nil()).is_err());
         assert!(create("x", "not-an-email", Uuid::nil()).is_err());
         assert!(create("x", "a@localhost", Uuid::nil()).is_err());
-    }
-
-    #[test]
-    fn a_token_is_valid_for_a_year() {
-        let now = OffsetDateTime::UNIX_EPOCH;
-        let Event::ScimTokenIssued { expires_at, .. } = issue_token(Uuid::nil(), now) else {
-            panic!("not a token event")
-        };
-        assert_eq!(expires_at - now, Duration::days(365));
     }
 }

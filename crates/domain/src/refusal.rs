@@ -43,6 +43,15 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// The event that records this refusal of `command`.
+    pub fn recorded(&self, command: &str) -> crate::Event {
+        crate::Event::CommandRefused {
+            command: command.to_owned(),
+            error: self.code.as_str().to_owned(),
+            message: self.message.clone(),
+        }
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
         Refusal {
             code: RefusalCode::Invalid,

@@ -24,6 +24,7 @@
 //! `access_log` of requests that changed nothing, and the `error` type.
 
 mod access_log;
+mod advisory;
 mod connect;
 mod error;
 mod folding;
@@ -37,6 +38,7 @@ pub use access_log::retention::{
 pub use access_log::{
     AccessLog, AccessLogMetrics, AccessRecord, QueueLimits, Unrecorded, ensure_partitions,
 };
+pub use advisory::{PooledClient, advisory_unlock, try_advisory_lock};
 pub use connect::{Database, connect, create_database_if_missing, migrate, migrate_to};
 pub use error::StoreError;
 
@@ -44,8 +46,10 @@ pub use log::append::{AppendError, AppendRequest, Appended, Appender, Registrati
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_stream, read_stream_after,
 };
-pub use log::registry::{
-    TokenRecord, find_organization, find_token, has_organizations, list_organizations,
+pub use log::registry::{find_organization, has_organizations, list_organizations};
+pub use log::tokens::{
+    TokenRecord, find_token, list_tokens, organizations_with_tokens_expiring_before, revoked_after,
+    soonest_token_expiries,
 };
 
 pub use read_model::checkpoint::{Checkpoint, read_checkpoint, set_checkpoint};

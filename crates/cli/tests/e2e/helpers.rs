@@ -88,6 +88,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ),
         amqp_url: options.amqp_url,
         bus_prefix: bus_prefix.clone(),
+        reaper_interval: 30,
     };
     let settings = api::Settings {
         read_your_writes_wait: options.read_your_writes_wait,
@@ -104,11 +105,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let org = admin::create_organization(&stack.appender, "Contoso", "owner@contoso.test")
         .await
         .expect("an organization");
-    let token = admin::issue_token_for(
+    let token = rollcall::tokens::issue(
         &stack.pool,
         &stack.appender,
         org.org_id,
         OffsetDateTime::now_utc(),
+        None,
     )
     .await
     .expect("a token")
@@ -477,11 +479,12 @@ impl TestApp {
         let other = rollcall::admin::create_organization(&stack.appender, name, owner_email)
             .await
             .expect("a second organization");
-        rollcall::admin::issue_token_for(
+        rollcall::tokens::issue(
             &stack.pool,
             &stack.appender,
             other.org_id,
             time::OffsetDateTime::now_utc(),
+            None,
         )
         .await
         .expect("its token")

@@ -14,4 +14,5 @@ mod guarantees;
 mod hardening;
 mod helpers;
 mod schema;
+mod tokens;
 mod users;

@@ -28,6 +28,8 @@ pub enum RefusalReason {
     Unknown,
     /// A token past its expiry.
     Expired,
+    /// A token an owner revoked.
+    Revoked,
     /// The token could not be checked (the database did not answer).
     Unavailable,
     /// The request itself could not be read as HTTP (refused at the front
@@ -42,6 +44,7 @@ impl RefusalReason {
             RefusalReason::Missing => "missing",
             RefusalReason::Unknown => "unknown",
             RefusalReason::Expired => "expired",
+            RefusalReason::Revoked => "revoked",
             RefusalReason::Unavailable => "unavailable",
             RefusalReason::Malformed => "malformed",
         }

@@ -53,6 +53,11 @@ pub enum Registration {
         sha256: Vec<u8>,
         expires_at: OffsetDateTime,
     },
+    /// A SCIM token revoked by the request's `ScimTokenRevoked`: refused
+    /// from the commit on.
+    TokenRevoked { token_id: Uuid },
+    /// A SCIM token whose `ScimTokenExpired` the request records.
+    TokenExpired { token_id: Uuid },
 }
 
 /// Where an append landed.

@@ -37,6 +37,8 @@ struct Statements {
     register_organization: Statement,
     unregister_organization: Statement,
     register_token: Statement,
+    revoke_token: Statement,
+    record_token_expiry: Statement,
 }
 
 impl Statements {
@@ -48,6 +50,10 @@ impl Statements {
             "delete from organizations where org_id = $1",
             "insert into scim_tokens (org_id, token_id, token_sha256, issued_at, expires_at) \
              values ($1, $2, $3, $4, $5) on conflict do nothing",
+            "update scim_tokens set revoked_at = $3 \
+             where org_id = $1 and token_id = $2 and revoked_at is null",
+            "update scim_tokens set expiry_recorded_at = $3 \
+             where org_id = $1 and token_id = $2 and expiry_recorded_at is null",
         ];
         let prepared =
             try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
@@ -59,6 +65,8 @@ impl Statements {
             register_organization: next(),
             unregister_organization: next(),
             register_token: next(),
+            revoke_token: next(),
+            record_token_expiry: next(),
         })
     }
 }
@@ -293,6 +301,10 @@ fn settle_registrations(
                 );
             }
             Registration::Token { .. } => {}
+            // The domain decided these on the organization's stream at the
+            // version this request holds; a row already marked is the same
+            // fact, not a conflict.
+            Registration::TokenRevoked { .. } | Registration::TokenExpired { .. } => {}
         }
     }
     registered_organization
@@ -452,6 +464,16 @@ fn register<'a>(
             transaction,
             &statements.register_token,
             vec![&request.org_id, token_id, sha256, recorded_at, expires_at],
+        ),
+        Registration::TokenRevoked { token_id } => run(
+            transaction,
+            &statements.revoke_token,
+            vec![&request.org_id, token_id, recorded_at],
+        ),
+        Registration::TokenExpired { token_id } => run(
+            transaction,
+            &statements.record_token_expiry,
+            vec![&request.org_id, token_id, recorded_at],
         ),
     }
 }

@@ -1,0 +1,24 @@
+//! PostgreSQL advisory locks: one worker of a kind at a time across
+//! processes (the reaper's round). Session-level, so a lock lives as long as
+//! the connection that took it, and dies with it.
+
+use crate::StoreError;
+
+/// A connection taken from the pool, held for as long as a lock must be.
+pub type PooledClient = deadpool_postgres::Object;
+
+/// Takes the session-level advisory lock `key` unless another session holds it.
+pub async fn try_advisory_lock(client: &PooledClient, key: i64) -> Result<bool, StoreError> {
+    Ok(client
+        .query_one("select pg_try_advisory_lock($1)", &[&key])
+        .await?
+        .get(0))
+}
+
+/// Gives back the advisory lock `key` this session holds.
+pub async fn advisory_unlock(client: &PooledClient, key: i64) -> Result<(), StoreError> {
+    client
+        .query_one("select pg_advisory_unlock($1)", &[&key])
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! The write-side registry of SCIM tokens: by digest for the API's check,
+//! by expiry for the reaper. Rows are written only inside appends (the
+//! `Registration`s of `ScimTokenIssued`, `ScimTokenRevoked` and
+//! `ScimTokenExpired`), so they always agree with the log.
+
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use crate::{Pool, StoreError};
+
+/// A SCIM token as stored: never the token itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub org_id: Uuid,
+    pub token_id: Uuid,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// When an owner revoked it, if one did.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+const COLUMNS: &str = "org_id, token_id, issued_at, expires_at, revoked_at";
+
+fn record(row: &Row) -> TokenRecord {
+    TokenRecord {
+        org_id: row.get(0),
+        token_id: row.get(1),
+        issued_at: row.get(2),
+        expires_at: row.get(3),
+        revoked_at: row.get(4),
+    }
+}
+
+/// The token whose SHA-256 digest is `sha256`, if one was issued.
+pub async fn find_token(pool: &Pool, sha256: &[u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "select {COLUMNS} from scim_tokens where token_sha256 = $1"
+        ))
+        .await?;
+    Ok(client
+        .query_opt(&statement, &[&sha256.as_slice()])
+        .await?
+        .as_ref()
+        .map(record))
+}
+
+/// Every token of an organization, oldest first.
+pub async fn list_tokens(pool: &Pool, org_id: Uuid) -> Result<Vec<TokenRecord>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "select {COLUMNS} from scim_tokens where org_id = $1 order by issued_at, token_id"
+        ))
+        .await?;
+    Ok(client
+        .query(&statement, &[&org_id])
+        .await?
+        .iter()
+        .map(record)
+        .collect())
+}
+
+/// Organizations with a token whose end is not recorded (neither revoked
+/// nor recorded expired) and that expires before `horizon`: where the
+/// reaper may have something to record.
+pub async fn organizations_with_tokens_expiring_before(
+    pool: &Pool,
+    horizon: OffsetDateTime,
+) -> Result<Vec<Uuid>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "select distinct org_id from scim_tokens where revoked_at is null \
+             and expiry_recorded_at is null and expires_at <= $1",
+        )
+        .await?;
+    Ok(client
+        .query(&statement, &[&horizon])
+        .await?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
+}
+
+/// For each organization with a live token at `now`, the soonest expiry.
+pub async fn soonest_token_expiries(
+    pool: &Pool,
+    now: OffsetDateTime,
+) -> Result<Vec<(Uuid, OffsetDateTime)>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "select org_id, min(expires_at) from scim_tokens \
+             where revoked_at is null and expires_at > $1 group by org_id",
+        )
+        .await?;
+    Ok(client
+        .query(&statement, &[&now])
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect())
+}
+
+/// The digests of the tokens revoked after `after` (the latest `revoked_at`
+/// the caller has seen; both times are the database's), with the latest
+/// revocation among them: what an API process evicts from its token cache.
+pub async fn revoked_after(
+    pool: &Pool,
+    after: OffsetDateTime,
+) -> Result<(Vec<[u8; 32]>, Option<OffsetDateTime>), StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached("select token_sha256, revoked_at from scim_tokens where revoked_at > $1")
+        .await?;
+    let rows = client.query(&statement, &[&after]).await?;
+    let latest = rows.iter().map(|row| row.get::<_, OffsetDateTime>(1)).max();
+    let digests = rows
+        .iter()
+        .filter_map(|row| <[u8; 32]>::try_from(row.get::<_, &[u8]>(0)).ok())
+        .collect();
+    Ok((digests, latest))
+}
