@@ -1,14 +1,12 @@
 //! The `rollcall` command and the wiring it shares with the tests: starting
 //! the whole stack in one process ([`stack`]), the owners' administration
-//! verbs ([`admin`], [`tokens`]), the auditors' [`verify`], the access log's
+//! verbs (whose operations are the `admin` crate's), the auditors' [`verify`], the access log's
 //! [`retention`], and the load generator ([`bench`]).
 
-pub mod admin;
 pub mod bench;
 pub mod config;
 pub mod retention;
 pub mod stack;
-pub mod tokens;
 pub mod verify;
 
 pub use config::Config;

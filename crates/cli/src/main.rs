@@ -4,12 +4,13 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use admin::tokens;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use rollcall::bench::{self, BenchPlan, Operation};
 use rollcall::stack::prepare_database;
 use rollcall::verify::Verdict;
-use rollcall::{Config, Stack, admin, retention, tokens, verify};
+use rollcall::{Config, Stack, retention, verify};
 use time::OffsetDateTime;
 
 /// `rollcall verify`'s exit code when the projector trails the log.
@@ -285,7 +286,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: OrgCommand::Create { name, owner_email },
         } => {
             let (pool, appender) = connect(&config).await?;
-            let created = admin::create_organization(&appender, &name, &owner_email).await?;
+            let created =
+                admin::organizations::create_organization(&appender, &name, &owner_email).await?;
             drop(pool);
             println!("{}", serde_json::to_string(&created)?);
             Ok(ExitCode::SUCCESS)
@@ -467,7 +469,8 @@ async fn first_start(
     name: &str,
     owner_email: &str,
 ) -> anyhow::Result<()> {
-    let created = admin::create_organization(&stack.appender, name, owner_email).await?;
+    let created =
+        admin::organizations::create_organization(&stack.appender, name, owner_email).await?;
     let issued = tokens::issue(
         &stack.pool,
         &stack.appender,

@@ -5,7 +5,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use rollcall::{Config, RunningStack, Stack, admin};
+use rollcall::{Config, RunningStack, Stack};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tokio::io::copy_bidirectional;
@@ -102,10 +102,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .start(listener)
         .await
         .expect("the stack starts");
-    let org = admin::create_organization(&stack.appender, "Contoso", "owner@contoso.test")
-        .await
-        .expect("an organization");
-    let token = rollcall::tokens::issue(
+    let org =
+        admin::organizations::create_organization(&stack.appender, "Contoso", "owner@contoso.test")
+            .await
+            .expect("an organization");
+    let token = admin::tokens::issue(
         &stack.pool,
         &stack.appender,
         org.org_id,
@@ -476,10 +477,10 @@ impl TestApp {
     /// Creates a second organization in this stack; returns its SCIM token.
     pub async fn other_organization(&self, name: &str, owner_email: &str) -> String {
         let stack = self.stack.as_ref().expect("a running stack");
-        let other = rollcall::admin::create_organization(&stack.appender, name, owner_email)
+        let other = admin::organizations::create_organization(&stack.appender, name, owner_email)
             .await
             .expect("a second organization");
-        rollcall::tokens::issue(
+        admin::tokens::issue(
             &stack.pool,
             &stack.appender,
             other.org_id,

@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use admin::tokens;
 use domain::Event;
 use reqwest::{Method, StatusCode};
-use rollcall::tokens;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -49,9 +49,10 @@ async fn a_token_works_on_day_364_and_on_day_365_is_refused_and_recorded_expired
     let app = spawn_app().await;
     let stack = app.stack.as_ref().unwrap();
     let now = OffsetDateTime::now_utc();
-    let org = rollcall::admin::create_organization(&stack.appender, "Fabrikam", "o@fabrikam.test")
-        .await
-        .unwrap();
+    let org =
+        admin::organizations::create_organization(&stack.appender, "Fabrikam", "o@fabrikam.test")
+            .await
+            .unwrap();
     let day = time::Duration::days(1);
     let a_year_ago = tokens::issue(
         &stack.pool,

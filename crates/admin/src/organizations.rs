@@ -1,4 +1,4 @@
-//! The owners' verbs: create an organization (SCIM tokens: [`crate::tokens`]).
+//! Creating an organization with its first owner and SCIM enabled.
 
 use anyhow::{Context, bail};
 use domain::organization;

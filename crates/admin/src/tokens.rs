@@ -1,13 +1,14 @@
-//! The SCIM token verbs: issue (the token shown once), list, revoke. Each
-//! is decided by `domain::token` on the organization's own stream and
-//! appended at the version it was decided on; a refusal is recorded too.
+//! SCIM tokens: issue (the token shown once), list, revoke, decided by
+//! `domain::token` on the organization's own stream.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use base64::Engine;
+use domain::Event;
 use domain::token::{self, TokenLife};
-use domain::{Event, Refusal, RequestMeta, StoredEvent};
 use serde::Serialize;
-use store::{AppendError, AppendRequest, Appender, Pool, Registration};
+use store::{Appender, Pool, Registration};
+
+use crate::decide_on_organization;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -66,7 +67,7 @@ pub async fn issue(
             sha256: sha256.clone(),
             expires_at,
         };
-        Ok((event, registration))
+        Ok((event, vec![registration]))
     })
     .await?;
     let Event::ScimTokenIssued { expires_at, .. } = event else {
@@ -90,7 +91,7 @@ pub async fn revoke(
 ) -> anyhow::Result<()> {
     decide_on_organization(pool, appender, org_id, "token revoke", |stream| {
         let event = token::revoke(&token::lives(stream), token_id)?;
-        Ok((event, Registration::TokenRevoked { token_id }))
+        Ok((event, vec![Registration::TokenRevoked { token_id }]))
     })
     .await?;
     Ok(())
@@ -121,44 +122,5 @@ fn state(life: &TokenLife, now: OffsetDateTime) -> &'static str {
         "live"
     } else {
         "expired"
-    }
-}
-
-/// Decides one event on the organization's stream and appends it at the
-/// version it was decided on, deciding again if the stream moved. A refusal
-/// is recorded (as `CommandRefused`) and returned as the error.
-async fn decide_on_organization(
-    pool: &Pool,
-    appender: &Appender,
-    org_id: Uuid,
-    command: &str,
-    decide: impl Fn(&[StoredEvent]) -> Result<(Event, Registration), Refusal>,
-) -> anyhow::Result<Event> {
-    loop {
-        let stream = store::read_stream(pool, org_id, org_id).await?;
-        let version = stream.last().map_or(0, |stored| stored.stream_version);
-        let (events, registrations, refusal) = match decide(&stream) {
-            Ok((event, registration)) => (vec![event], vec![registration], None),
-            Err(refusal) => (vec![refusal.recorded(command)], Vec::new(), Some(refusal)),
-        };
-        let appended = appender
-            .append(AppendRequest {
-                org_id,
-                stream_id: org_id,
-                expected_version: version,
-                commutes: false,
-                events: events.clone(),
-                claims: Vec::new(),
-                releases: Vec::new(),
-                registrations,
-                meta: RequestMeta::command_line(command),
-            })
-            .await;
-        match (appended, refusal) {
-            (Ok(_), None) => return Ok(events.into_iter().next().expect("one event")),
-            (Ok(_), Some(refusal)) => bail!("{refusal}"),
-            (Err(AppendError::VersionConflict), _) => continue,
-            (Err(error), _) => return Err(error).with_context(|| format!("recording `{command}`")),
-        }
     }
 }

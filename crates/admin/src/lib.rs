@@ -1,0 +1,15 @@
+//! The owners' operations on an organization: each reads the organization's
+//! own stream, decides with the domain's rules, and appends at the version it
+//! decided on (deciding again if the stream moved). A refusal is appended
+//! too, as `CommandRefused`, so auditors see who tried what. The admin API
+//! and the `rollcall` command both call these; neither decides on its own.
+//!
+//! [`organizations`]: creating one with its owner; [`tokens`]: SCIM tokens
+//! (issue, list, revoke).
+
+pub mod organizations;
+pub mod tokens;
+
+mod organization_stream;
+
+pub use organization_stream::decide_on_organization;
