@@ -48,7 +48,7 @@ pub async fn create_organization(
             claims: Vec::new(),
             releases: Vec::new(),
             registrations: vec![Registration::Organization { name: name.clone() }],
-            meta: RequestMeta::command_line("org create"),
+            meta: RequestMeta::command_line("org create", Uuid::new_v4()),
         })
         .await;
     match appended {
@@ -111,7 +111,7 @@ pub async fn issue_token_for(
                     sha256: domain::token::digest(&token).to_vec(),
                     expires_at,
                 }],
-                meta: RequestMeta::command_line("token issue"),
+                meta: RequestMeta::command_line("token issue", Uuid::new_v4()),
             })
             .await;
         match appended {
