@@ -11,21 +11,21 @@
 //! Where things are:
 //!
 //! - `routes/`: the route table; one module per resource (`users/`,
-//!   `groups/`) with one file per verb, the resource's side of the write loop
-//!   (`write.rs`) and its JSON (`render.rs`); `bulk/`, the root `/.search`,
-//!   discovery and the operations endpoints.
-//! - What users and groups share: [`scim_gate`] (authentication, the
-//!   [`scim_gate::Tenant`] of a request, recording), [`write`] (the one write
-//!   loop, its retry policy, stream turn and bounded wait), [`render`]
-//!   (`id`/`meta`, locations, ETags, list responses), [`selection`]
-//!   (`attributes`), [`query`] (list parameters), [`search_request`]
-//!   (SearchRequest bodies), [`body`] (reading request bodies), [`error`]
-//!   (the one place failures become statuses).
-//! - Process-wide state: [`state`] (the `AppState` every handler gets),
-//!   [`snapshots`] (what writes are decided on), [`stream_lock`] (one writer
-//!   per stream), [`last_writes`] (a token waits for its own writes),
-//!   [`admission`] (requests in flight), [`auth`] (tokens), [`metrics`], and
-//!   [`front`] (the HTTP server in front of it all).
+//!   `groups/`) with one file per verb, the resource's side of the write
+//!   loop (`write.rs`) and its JSON (`render.rs`); then `bulk/`, the root
+//!   `/.search`, discovery and the operations endpoints.
+//! - What users and groups share: `scim_gate` (authentication, a request's
+//!   `Tenant`, recording), `write` (the one write loop: its stream turn,
+//!   retry policy and bounded wait), `render` (`id` and `meta`, locations,
+//!   ETags, list responses), `selection` (`attributes`), `query` (list
+//!   parameters), `search_request` (SearchRequest bodies), `body` (reading
+//!   request bodies) and `error` (the one place failures become statuses).
+//! - Process-wide state: `state` (the `AppState` every handler gets),
+//!   `snapshots` (what writes are decided on), `stream_lock` (one writer per
+//!   stream), `last_writes` (a token waits for its own writes), `admission`
+//!   (requests in flight), `auth` (tokens) and `metrics`; `front` is the
+//!   server itself, whose head guard answers what the HTTP parser would
+//!   refuse.
 
 mod admission;
 mod auth;
