@@ -34,7 +34,7 @@ pub async fn decide_on_organization(
                 claims: Vec::new(),
                 releases: Vec::new(),
                 registrations,
-                meta: RequestMeta::command_line(command),
+                meta: RequestMeta::command_line(command, Uuid::now_v7()),
             })
             .await;
         match (appended, refusal) {

@@ -38,7 +38,7 @@ pub async fn create_organization(
             claims: Vec::new(),
             releases: Vec::new(),
             registrations: vec![Registration::Organization { name: name.clone() }],
-            meta: RequestMeta::command_line("org create"),
+            meta: RequestMeta::command_line("org create", Uuid::now_v7()),
         })
         .await;
     match appended {

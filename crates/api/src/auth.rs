@@ -1,4 +1,4 @@
-//! Bearer-token authentication: the token alone names the organisation.
+//! Bearer-token authentication: the token alone names the organization.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -7,25 +7,42 @@
 //! got there first), then waits, bounded, until the projector has folded its
 //! position, so that the client reads its own write. Every request is
 //! recorded: changes as events, everything else in the access log.
+//!
+//! Where things are:
+//!
+//! - `routes/`: the route table; one module per resource (`users/`,
+//!   `groups/`) with one file per verb, the resource's side of the write
+//!   loop (`write.rs`) and its JSON (`render.rs`); then `bulk/`, the root
+//!   `/.search`, discovery and the operations endpoints.
+//! - What users and groups share: `scim_gate` (authentication, a request's
+//!   `Tenant`, recording), `write` (the one write loop: its stream turn,
+//!   retry policy and bounded wait), `render` (`id` and `meta`, locations,
+//!   ETags, list responses), `selection` (`attributes`), `query` (list
+//!   parameters), `search_request` (SearchRequest bodies), `body` (reading
+//!   request bodies) and `error` (the one place failures become statuses).
+//! - Process-wide state: `state` (the `AppState` every handler gets),
+//!   `snapshots` (what writes are decided on), `stream_lock` (one writer per
+//!   stream), `last_writes` (a token waits for its own writes), `admission`
+//!   (requests in flight), `auth` (tokens) and `metrics`; `front` is the
+//!   server itself, whose head guard answers what the HTTP parser would
+//!   refuse.
 
 mod admission;
 mod auth;
 mod body;
 mod error;
 mod front;
-mod group_render;
-mod group_write;
 mod last_writes;
 mod metrics;
 mod query;
-mod record;
 mod render;
 mod routes;
+mod scim_gate;
+mod search_request;
 mod selection;
 mod snapshots;
 mod state;
 mod stream_lock;
-mod user_groups;
 mod write;
 
 pub use auth::{TOKEN_CACHE_TTL, Tokens};

@@ -1,30 +1,23 @@
-//! SCIM JSON for responses: resources with `id` and `meta` and the request's
-//! attribute selection, list responses, ETags and the `If-Match` /
-//! `If-None-Match` preconditions.
+//! What users and groups render alike: resource locations, `id` and `meta`
+//! around a stored resource, list responses, ETags and the `If-Match` /
+//! `If-None-Match` preconditions. Each resource's own JSON is rendered next
+//! to its routes (`routes/users/render.rs`, `routes/groups/render.rs`).
 
-use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
 use crate::ApiError;
-use scim::{ScimError, Selection, UserSchema};
+use crate::error::SCIM_JSON;
+use crate::query::Paging;
+use domain::group::MemberKind;
+use scim::ScimError;
 
 /// The ListResponse message schema.
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-
-/// Everything needed to render one user.
-pub struct UserView<'a> {
-    pub user_id: Uuid,
-    pub resource: &'a Value,
-    pub version: i64,
-    pub created: OffsetDateTime,
-    pub last_modified: OffsetDateTime,
-    /// The groups it belongs to (see `user_groups`); empty leaves `groups` out.
-    pub groups: &'a [store::UserGroup],
-}
 
 /// The weak ETag of a resource version.
 pub fn etag(version: i64) -> String {
@@ -72,26 +65,55 @@ pub fn if_none_match(request: &HttpRequest, version: i64) -> bool {
         })
 }
 
-/// The absolute URL of a resource under `/scim_v2` (`endpoint` is `Users`
-/// or `Groups`), for `Location`, `meta.location` and `$ref`.
-pub fn location(request: &HttpRequest, endpoint: &str, id: Uuid) -> String {
+/// The resource types served under `/scim_v2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceType {
+    User,
+    Group,
+}
+
+impl ResourceType {
+    /// The name `meta.resourceType` and a member's `type` give.
+    pub fn name(self) -> &'static str {
+        match self {
+            ResourceType::User => "User",
+            ResourceType::Group => "Group",
+        }
+    }
+
+    /// The endpoint its resources live under.
+    fn endpoint(self) -> &'static str {
+        match self {
+            ResourceType::User => "Users",
+            ResourceType::Group => "Groups",
+        }
+    }
+}
+
+impl From<MemberKind> for ResourceType {
+    fn from(kind: MemberKind) -> Self {
+        match kind {
+            MemberKind::User => ResourceType::User,
+            MemberKind::Group => ResourceType::Group,
+        }
+    }
+}
+
+/// The absolute URL of a resource under `/scim_v2`, for `Location`,
+/// `meta.location` and `$ref`.
+pub fn location(request: &HttpRequest, resource_type: ResourceType, id: Uuid) -> String {
     let info = request.connection_info();
     format!(
-        "{}://{}/scim_v2/{endpoint}/{id}",
+        "{}://{}/scim_v2/{}/{id}",
         info.scheme(),
-        info.host()
+        info.host(),
+        resource_type.endpoint()
     )
 }
 
-/// The absolute URL of a user.
-pub fn user_location(request: &HttpRequest, user_id: Uuid) -> String {
-    location(request, "Users", user_id)
-}
-
-/// What a resource's `meta` says.
+/// What a resource's `meta` says besides its location.
 pub struct Meta {
-    pub resource_type: &'static str,
-    pub location: String,
+    pub resource_type: ResourceType,
     pub created: OffsetDateTime,
     pub last_modified: OffsetDateTime,
     pub version: i64,
@@ -101,6 +123,7 @@ pub struct Meta {
 /// members as stored, `extra` (attributes kept apart, like a user's
 /// `groups`), and `meta`.
 pub fn resource_members(
+    request: &HttpRequest,
     resource: &Value,
     id: Uuid,
     extra: Option<(&str, Value)>,
@@ -126,34 +149,37 @@ pub fn resource_members(
     out.insert(
         "meta".into(),
         json!({
-            "resourceType": meta.resource_type,
+            "resourceType": meta.resource_type.name(),
             "created": rfc3339(meta.created),
             "lastModified": rfc3339(meta.last_modified),
-            "location": meta.location,
+            "location": location(request, meta.resource_type, id),
             "version": etag(meta.version),
         }),
     );
     out
 }
 
-/// A user as SCIM JSON: the stored resource as sent, with `id` and `meta`,
-/// projected by the request's `attributes`/`excludedAttributes`.
-pub fn user_json(request: &HttpRequest, view: &UserView<'_>, selection: &Selection) -> Value {
-    let groups = crate::user_groups::groups_json(request, view.groups);
-    let meta = Meta {
-        resource_type: "User",
-        location: user_location(request, view.user_id),
-        created: view.created,
-        last_modified: view.last_modified,
-        version: view.version,
-    };
-    let extra = groups.map(|groups| ("groups", groups));
-    let user = Value::Object(resource_members(view.resource, view.user_id, extra, meta));
-    if selection.is_all() {
-        user
-    } else {
-        selection.apply(&user, &UserSchema)
-    }
+/// The ListResponse for list parameters given as a query string (sent so,
+/// or read from a SearchRequest): `page(offset, limit)` reads that many
+/// matches of one resource type from `offset` and counts them all.
+pub async fn list_page<Page>(
+    query_string: &str,
+    max_results: i64,
+    page: impl FnOnce(i64, i64) -> Page,
+) -> Result<HttpResponse, ApiError>
+where
+    Page: Future<Output = Result<(i64, Vec<Value>), ApiError>>,
+{
+    let paging = Paging::parse(query_string, max_results)?;
+    let (total, resources) = page(paging.start_index - 1, paging.count).await?;
+    Ok(list_response(total, paging.start_index, resources))
+}
+
+/// A ListResponse answered 200.
+pub fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
+        .body(list_json(total, start_index, resources).to_string())
 }
 
 /// A ListResponse.

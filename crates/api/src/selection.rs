@@ -1,6 +1,8 @@
 //! `attributes` and `excludedAttributes` (RFC 7644 §3.9), read from the query
-//! string of any User request, parameter names in any case. A parameter given
-//! twice counts as one list. The projection itself is [`scim::Selection`].
+//! string of any User or Group request (or from a SearchRequest turned into
+//! one), parameter names in any case, checked against that resource type's
+//! schema. A parameter given twice counts as one list. The projection itself
+//! is [`scim::Selection`].
 
 use scim::{AttributeSchema, GroupSchema, Selection, UserSchema};
 

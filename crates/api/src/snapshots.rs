@@ -1,5 +1,5 @@
-//! What a user write is decided on, without reading the user's whole
-//! history each time.
+//! What user and group writes are decided on, without reading a stream's
+//! whole history each time: a user's whole state, a group's attributes.
 //!
 //! A write folds the user's events into its current state. Folding them all
 //! made every write cost more as the history grew (2,500 PATCHes on one user

@@ -6,7 +6,7 @@
 //! writes to one stream queue here (first come, first served) and each one
 //! decides on the state its predecessor left. Several API processes can still
 //! race each other; the appender's version check keeps that correct and the
-//! write loops decide again, now against a handful of rivals at most.
+//! write loop decides again, now against a handful of rivals at most.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

@@ -91,7 +91,7 @@ pub async fn drop_before(
                     claims: Vec::new(),
                     releases: Vec::new(),
                     registrations: Vec::new(),
-                    meta: RequestMeta::command_line("access-log drop-before"),
+                    meta: RequestMeta::command_line("access-log drop-before", uuid::Uuid::new_v4()),
                 })
                 .await
                 .with_context(|| format!("recording the drop for organization {org_id}"))?;

@@ -9,7 +9,8 @@
 //! Two decisions shaped this crate. Events that change a SCIM resource carry
 //! the whole resulting resource (and, for PATCH, the operations as sent): a
 //! replay never re-runs the PATCH engine, so an improved engine can never
-//! change what history means. And time is always passed in, never read.
+//! change what history means. And time and new ids are always passed in,
+//! never read or made here: the caller owns the clock and the id generator.
 
 pub mod bounded;
 pub mod chain;
@@ -22,6 +23,7 @@ pub mod projection;
 pub mod refusal;
 pub mod rejection;
 pub mod token;
+pub mod unique;
 pub mod user;
 
 pub use event::{Event, StoredEvent};

@@ -34,10 +34,11 @@ impl RequestMeta {
         }
     }
 
-    /// Metadata for a change made from the command line rather than over HTTP.
-    pub fn command_line(verb: &str) -> RequestMeta {
+    /// Metadata for a change made from the command line rather than over
+    /// HTTP; the caller names the invocation with a fresh `request_id`.
+    pub fn command_line(verb: &str, request_id: Uuid) -> RequestMeta {
         RequestMeta {
-            request_id: Uuid::new_v4(),
+            request_id,
             method: "CLI".into(),
             path: verb.into(),
             status: 0,

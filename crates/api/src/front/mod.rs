@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use scim::{ScimError, ScimType};
 
-use crate::record::request_meta;
+use crate::scim_gate::request_meta;
 use crate::{ApiError, AppState, metrics, routes};
 use stream::GuardedStream;
 

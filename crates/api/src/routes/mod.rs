@@ -2,15 +2,15 @@
 
 mod bulk;
 mod discovery;
-mod groups;
+pub(crate) mod groups;
 mod ops;
 mod search;
-mod users;
+pub(crate) mod users;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::ApiError;
-use crate::record::scim_gate;
+use crate::scim_gate::scim_gate;
 use scim::ScimError;
 
 /// Registers every route.
@@ -41,7 +41,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         );
 }
 
-/// Tokens belong to organisations, not people, so `/Me` has no subject.
+/// Tokens belong to organizations, not people, so `/Me` has no subject.
 async fn me() -> Result<HttpResponse, ApiError> {
     Err(ApiError::Scim(ScimError {
         status: 501,

@@ -4,15 +4,12 @@
 //! A filter that only one type can evaluate (`members[value eq "x"]`, say)
 //! searches that type alone; one that neither can is 400 `invalidFilter`.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::Value;
 
 use super::groups::group_page;
-use super::users::{query_string, user_page};
-use crate::error::SCIM_JSON;
-use crate::query::Paging;
-use crate::render::list_json;
-use crate::{ApiError, AppState, body};
+use super::users::user_page;
+use crate::{ApiError, AppState, render, search_request};
 use scim::ScimError;
 
 /// Answers a root SearchRequest with one ListResponse of users and groups.
@@ -21,15 +18,27 @@ pub async fn search_everything(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
-    let query = query_string(&body)?;
-    let paging = Paging::parse(&query, state.settings.max_results)?;
-    let offset = paging.start_index - 1;
-    let users = refusal(user_page(&state, &request, &query, offset, paging.count).await)?;
+    let query = search_request::read(&state, &request, payload).await?;
+    render::list_page(&query, state.settings.max_results, |offset, limit| {
+        users_then_groups(&state, &request, &query, offset, limit)
+    })
+    .await
+}
+
+/// The users and then the groups the query matches, from `offset`, at most
+/// `limit` of them, and how many match in all.
+async fn users_then_groups(
+    state: &AppState,
+    request: &HttpRequest,
+    query: &str,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<Value>), ApiError> {
+    let users = refusal(user_page(state, request, query, offset, limit).await)?;
     let (user_total, mut resources) = users.clone().unwrap_or_default();
     let group_offset = (offset - user_total).max(0);
-    let group_limit = paging.count - resources.len() as i64;
-    let groups = refusal(group_page(&state, &request, &query, group_offset, group_limit).await)?;
+    let group_limit = limit - resources.len() as i64;
+    let groups = refusal(group_page(state, request, query, group_offset, group_limit).await)?;
     let group_total = match (groups, users) {
         (Ok((total, page)), _) => {
             resources.extend(page);
@@ -39,9 +48,7 @@ pub async fn search_everything(
         // Neither type can evaluate the request: the user type's reason.
         (Err(_), Err(refused)) => return Err(ApiError::Scim(refused)),
     };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
-        .body(list_json(user_total + group_total, paging.start_index, resources).to_string()))
+    Ok((user_total + group_total, resources))
 }
 
 /// A type's page, or the 400 with which that type refuses the request; any

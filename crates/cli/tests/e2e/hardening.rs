@@ -175,7 +175,7 @@ fn poison(org_id: Uuid) -> AppendRequest {
         claims: Vec::new(),
         releases: Vec::new(),
         registrations: Vec::new(),
-        meta: RequestMeta::command_line("test poison"),
+        meta: RequestMeta::command_line("test poison", Uuid::new_v4()),
     }
 }
 
@@ -329,7 +329,7 @@ fn valid_create(org_id: Uuid, index: usize) -> AppendRequest {
         }],
         releases: Vec::new(),
         registrations: Vec::new(),
-        meta: RequestMeta::command_line("test batch"),
+        meta: RequestMeta::command_line("test batch", Uuid::new_v4()),
     }
 }
 
@@ -943,7 +943,7 @@ fn legacy(org_id: Uuid, event: Event) -> AppendRequest {
         claims: Vec::new(),
         releases: Vec::new(),
         registrations: Vec::new(),
-        meta: RequestMeta::command_line("test legacy value"),
+        meta: RequestMeta::command_line("test legacy value", Uuid::new_v4()),
     }
 }
 

@@ -37,9 +37,8 @@ use serde_json::{Value, json};
 use self::perform::{Context, perform};
 use self::references::References;
 use self::request::BulkRequest;
-use super::users::tenant;
 use crate::error::SCIM_JSON;
-use crate::record::RecordedAsEvent;
+use crate::scim_gate::{RecordedAsEvent, Tenant};
 use crate::{ApiError, AppState, body};
 
 /// The BulkResponse message schema.
@@ -76,7 +75,7 @@ async fn bulk(
     let context = Context {
         state: &state,
         request: &request,
-        tenant: tenant(&request),
+        tenant: Tenant::of(&request),
     };
     let mut references = References::new(&bulk.operations);
     let mut entries: Vec<Value> = Vec::with_capacity(bulk.operations.len());

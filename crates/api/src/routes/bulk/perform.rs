@@ -11,13 +11,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::references::References;
-use super::request::{Action, Kind, Operation};
-use crate::group_render::group_location;
-use crate::group_write::write_group_as;
-use crate::record::{Tenant, request_meta};
-use crate::render::{etag, user_location};
+use super::request::{Action, Operation};
+use crate::render::{ResourceType, etag, location};
+use crate::routes::groups::write::write_group_as;
 use crate::routes::users::password;
-use crate::write::write_user_as;
+use crate::routes::users::write::write_user_as;
+use crate::scim_gate::Tenant;
 use crate::{ApiError, AppState};
 
 /// What became of one operation.
@@ -55,11 +54,7 @@ pub async fn perform(
             {
                 references.created(bulk_id, done.id);
             }
-            let location = match operation.kind {
-                Kind::User => user_location(context.request, done.id),
-                Kind::Group => group_location(context.request, done.id),
-            };
-            entry["location"] = Value::from(location);
+            entry["location"] = Value::from(location(context.request, operation.kind, done.id));
             if let Some(version) = done.version {
                 entry["version"] = Value::from(etag(version));
             }
@@ -129,8 +124,8 @@ async fn run(
     };
     let meta = operation_meta(context, index, operation, status);
     let done = match operation.kind {
-        Kind::User => write_user_operation(context, &action, data, id, meta).await?,
-        Kind::Group => write_group_operation(context, &action, data, id, meta).await?,
+        ResourceType::User => write_user_operation(context, &action, data, id, meta).await?,
+        ResourceType::Group => write_group_operation(context, &action, data, id, meta).await?,
     };
     Ok((status, done))
 }
@@ -212,12 +207,7 @@ fn operation_meta(
     operation: &Operation,
     status: u16,
 ) -> RequestMeta {
-    let mut meta = request_meta(
-        context.request,
-        context.tenant.request_id,
-        Some(context.tenant.token_id),
-        status,
-    );
+    let mut meta = context.tenant.request_meta(context.request, status);
     meta.path = domain::bounded::bound_owned(
         format!(
             "{}#{index} {} {}",

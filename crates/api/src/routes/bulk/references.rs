@@ -1,6 +1,8 @@
 //! `bulkId:` references (RFC 7644 §3.7.2): a path `/Users/bulkId:q1` or any
 //! string value `"bulkId:q1"` in an operation's data stands for the id of
-//! the user that the operation with `bulkId` `q1` created.
+//! the user or group that the operation with `bulkId` `q1` created, whatever
+//! the type of the operation that refers to it (a group's `members` may name
+//! users created earlier in the request).
 //!
 //! Operations run in the order they were sent, so a reference resolves only
 //! to an earlier operation that succeeded; anything else fails the operation
@@ -28,7 +30,7 @@ pub struct References {
     declared: HashMap<String, usize>,
     /// The bulkIds each operation refers to, in its path and its data.
     uses: Vec<BTreeSet<String>>,
-    /// The users created so far, by bulkId.
+    /// The users and groups created so far, by bulkId.
     created: HashMap<String, Uuid>,
 }
 

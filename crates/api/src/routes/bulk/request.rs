@@ -9,7 +9,7 @@ use scim::{ScimError, ScimType};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::render::etag_version;
+use crate::render::{ResourceType, etag_version};
 
 /// The BulkRequest message schema.
 pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -22,13 +22,6 @@ pub struct BulkRequest {
     pub operations: Vec<Operation>,
 }
 
-/// The resource type an operation's path names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    User,
-    Group,
-}
-
 /// One entry of `Operations`: what the response echoes, and what to do or
 /// why it cannot be done.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +32,7 @@ pub struct Operation {
     /// The path as sent (`""` when missing).
     pub path: String,
     /// Whether the path names Users or Groups; `User` when it names neither.
-    pub kind: Kind,
+    pub kind: ResourceType,
     pub action: Result<Action, ScimError>,
 }
 
@@ -201,7 +194,7 @@ impl Operation {
         let method = text("method").unwrap_or_default().to_ascii_uppercase();
         let path = text("path").unwrap_or_default().to_owned();
         let bulk_id = text("bulkId").map(str::to_owned);
-        let kind = kind_of(&path).unwrap_or(Kind::User);
+        let kind = kind_of(&path).unwrap_or(ResourceType::User);
         let action = if entry.is_object() {
             action(object, &method, &path, bulk_id.as_deref())
         } else {
@@ -291,10 +284,10 @@ fn segments(path: &str) -> (&str, Option<&str>) {
 }
 
 /// The resource type a path names, if it is one a bulk request carries.
-fn kind_of(path: &str) -> Option<Kind> {
+fn kind_of(path: &str) -> Option<ResourceType> {
     match segments(path).0 {
-        resource if resource.eq_ignore_ascii_case("Users") => Some(Kind::User),
-        resource if resource.eq_ignore_ascii_case("Groups") => Some(Kind::Group),
+        resource if resource.eq_ignore_ascii_case("Users") => Some(ResourceType::User),
+        resource if resource.eq_ignore_ascii_case("Groups") => Some(ResourceType::Group),
         _ => None,
     }
 }
@@ -315,7 +308,11 @@ fn target(path: &str) -> Result<Option<Target>, ScimError> {
             None => Uuid::parse_str(id)
                 .map(|id| Some(Target::Id(id)))
                 .map_err(|_| {
-                    let what = if kind == Kind::Group { "group" } else { "user" };
+                    let what = if kind == ResourceType::Group {
+                        "group"
+                    } else {
+                        "user"
+                    };
                     ScimError::not_found(format!("no {what} {id:?} in this organization"))
                 }),
         },

@@ -1,37 +1,51 @@
-//! `/scim_v2/Groups`: reads in `read.rs`, writes in `write.rs`.
+//! `/scim_v2/Groups`: one file per verb, the group side of the write loop
+//! ([`write`]) and the group's JSON ([`render`]).
 
-mod read;
-mod write;
+mod create;
+mod delete;
+mod get;
+mod list;
+mod patch;
+mod render;
+mod replace;
+mod search;
+pub(crate) mod write;
 
-pub(super) use read::group_page;
+pub(super) use list::group_page;
 
-use actix_web::web;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use scim::{ScimError, Selection};
 use uuid::Uuid;
 
-use crate::ApiError;
-use scim::ScimError;
+use self::render::{group_with_members, wants_members};
+use self::write::GroupWritten;
+use crate::error::SCIM_JSON;
+use crate::render::etag_header;
+use crate::scim_gate::{RecordedAsEvent, Tenant};
+use crate::{ApiError, AppState};
 
 /// Registers the Groups routes.
 pub fn configure(config: &mut web::ServiceConfig) {
     config
         .service(
             web::resource("/Groups")
-                .post(write::create_group)
-                .get(read::list_groups)
+                .post(create::create_group)
+                .get(list::list_groups)
                 .default_service(web::to(super::method_not_allowed)),
         )
         // Before `/Groups/{id}`, which would take `.search` for an id.
         .service(
             web::resource("/Groups/.search")
-                .post(read::search_groups)
+                .post(search::search_groups)
                 .default_service(web::to(super::method_not_allowed)),
         )
         .service(
             web::resource("/Groups/{id}")
-                .get(read::get_group)
-                .put(write::replace_group)
-                .patch(write::patch_group)
-                .delete(write::delete_group)
+                .get(get::get_group)
+                .put(replace::replace_group)
+                .patch(patch::patch_group)
+                .delete(delete::delete_group)
                 .default_service(web::to(super::method_not_allowed)),
         );
 }
@@ -45,4 +59,41 @@ fn not_found(id: impl std::fmt::Display) -> ApiError {
     ApiError::Scim(ScimError::not_found(format!(
         "no group {id} in this organization"
     )))
+}
+
+/// The group as it now stands, read back from the read tables (the write
+/// waited for the projector), members included when the selection keeps them.
+async fn respond(
+    state: &AppState,
+    request: &HttpRequest,
+    group_id: Uuid,
+    written: GroupWritten,
+    status: StatusCode,
+    selection: &Selection,
+) -> Result<HttpResponse, ApiError> {
+    let org_id = Tenant::of(request).org_id;
+    let record = store::find_group(&state.pool, org_id, group_id)
+        .await?
+        .ok_or_else(|| not_found(group_id))?;
+    let members = if wants_members(selection) {
+        let mut all = store::members_of(&state.pool, org_id, &[group_id]).await?;
+        Some(all.remove(&group_id).unwrap_or_default())
+    } else {
+        None
+    };
+    let body = group_with_members(
+        request,
+        group_id,
+        &record.row,
+        members.as_deref(),
+        selection,
+    );
+    let mut response = HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
+        .insert_header(etag_header(record.row.version.max(written.version)))
+        .body(body.to_string());
+    if written.appended {
+        response.extensions_mut().insert(RecordedAsEvent);
+    }
+    Ok(response)
 }

@@ -1,155 +1,167 @@
-//! `POST`, `PUT`, `PATCH` and `DELETE` on Groups.
+//! The group side of the write loop ([`crate::write`]): read the group's
+//! attribute events and the facts about the members the request names,
+//! decide, append, wait for the projector.
+//!
+//! Unlike a user write it never reads the whole stream: a group's member
+//! events can number in the hundred thousands and do not bear on a decision.
+//! Its attribute events are read only past the state this process kept
+//! ([`crate::snapshots`]), so renames do not make later writes slower.
+//! Member-only changes are appended as commuting (at whatever version the
+//! group has reached), so concurrent member PATCHes never retry each other.
 
-use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
-use domain::group::GroupCommand;
-use scim::Selection;
+use actix_web::HttpRequest;
+use domain::group::{self, GroupCommand, GroupPlan, GroupState};
+use domain::user::UniqueKey;
+use domain::{Event, Rejection, RequestMeta};
 use uuid::Uuid;
 
-use super::{group_id, not_found};
-use crate::error::SCIM_JSON;
-use crate::group_render::{group_location, group_with_members, wants_members};
-use crate::group_write::{GroupWritten, write_group};
-use crate::record::RecordedAsEvent;
-use crate::render::{etag_header, if_match};
-use crate::routes::users::tenant;
-use crate::{ApiError, AppState, body, selection};
+use crate::scim_gate::Tenant;
+use crate::write::{StreamWrite, WriteStore, Writes, write};
+use crate::{ApiError, AppState};
 
-/// Creates a group, empty or with members: 201 with `Location`.
-pub async fn create_group(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let selection = selection::group_from_query(request.query_string())?;
-    let resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
-    let group_id = Uuid::now_v7();
-    let command = GroupCommand::Create { resource };
-    let written = write_group(&state, &request, tenant(&request), group_id, 201, command).await?;
-    let mut response = respond(
-        &state,
-        &request,
-        group_id,
-        written,
-        StatusCode::CREATED,
-        &selection,
-    )
-    .await?;
-    response.headers_mut().insert(
-        header::LOCATION,
-        header::HeaderValue::from_str(&group_location(&request, group_id))
-            .expect("a URL is a header value"),
-    );
-    Ok(response)
+/// What a group write did.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupWritten {
+    /// Whether events were appended (false when the request changed nothing).
+    pub appended: bool,
+    /// The group's version after the write.
+    pub version: i64,
 }
 
-/// Replaces a group's attributes, and its members when the body has them.
-pub async fn replace_group(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let selection = selection::group_from_query(request.query_string())?;
-    let group_id = group_id(&path)?;
-    let if_match = if_match(&request)?;
-    let resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
-    let command = GroupCommand::Replace { resource, if_match };
-    let written = write_group(&state, &request, tenant(&request), group_id, 200, command).await?;
-    respond(
-        &state,
-        &request,
-        group_id,
-        written,
-        StatusCode::OK,
-        &selection,
-    )
-    .await
-}
-
-/// Applies a PatchOp message. Answers 204 as Entra expects; 200 with the
-/// group when the request asks for attributes (`attributes` or
-/// `excludedAttributes`).
-pub async fn patch_group(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    path: web::Path<String>,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let selection = selection::group_from_query(request.query_string())?;
-    let group_id = group_id(&path)?;
-    let if_match = if_match(&request)?;
-    let body = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
-    let command = GroupCommand::Patch { body, if_match };
-    let written = write_group(&state, &request, tenant(&request), group_id, 204, command).await?;
-    if selection.is_all() {
-        let mut response = HttpResponse::NoContent()
-            .insert_header(etag_header(written.version))
-            .finish();
-        if written.appended {
-            response.extensions_mut().insert(RecordedAsEvent);
-        }
-        return Ok(response);
-    }
-    respond(
-        &state,
-        &request,
-        group_id,
-        written,
-        StatusCode::OK,
-        &selection,
-    )
-    .await
-}
-
-/// Deletes a group and every membership it held or was: 204.
-pub async fn delete_group(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let group_id = group_id(&path)?;
-    let if_match = if_match(&request)?;
-    let command = GroupCommand::Delete { if_match };
-    write_group(&state, &request, tenant(&request), group_id, 204, command).await?;
-    let mut response = HttpResponse::NoContent().finish();
-    response.extensions_mut().insert(RecordedAsEvent);
-    Ok(response)
-}
-
-/// The group as it now stands, read back from the read tables (the write
-/// waited for the projector), members included when the selection keeps them.
-async fn respond(
+/// Runs a group command of the caller's organization to completion; its
+/// events record `request` answered with `success_status`.
+pub async fn write_group(
     state: &AppState,
     request: &HttpRequest,
     group_id: Uuid,
-    written: GroupWritten,
-    status: StatusCode,
-    selection: &Selection,
-) -> Result<HttpResponse, ApiError> {
-    let org_id = tenant(request).org_id;
-    let record = store::find_group(&state.pool, org_id, group_id)
-        .await?
-        .ok_or_else(|| not_found(group_id))?;
-    let members = if wants_members(selection) {
-        let mut all = store::members_of(&state.pool, org_id, &[group_id]).await?;
-        Some(all.remove(&group_id).unwrap_or_default())
-    } else {
-        None
-    };
-    let body = group_with_members(
-        request,
-        group_id,
-        &record.row,
-        members.as_deref(),
-        selection,
-    );
-    let mut response = HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
-        .insert_header(etag_header(record.row.version.max(written.version)))
-        .body(body.to_string());
-    if written.appended {
-        response.extensions_mut().insert(RecordedAsEvent);
+    success_status: u16,
+    command: GroupCommand,
+) -> Result<GroupWritten, ApiError> {
+    let tenant = Tenant::of(request);
+    let meta = tenant.request_meta(request, success_status);
+    write_group_as(state, tenant, group_id, meta, command).await
+}
+
+/// [`write_group`] for a write that is one part of a request (a `/Bulk`
+/// operation): the events carry `meta` as given.
+pub async fn write_group_as(
+    state: &AppState,
+    tenant: Tenant,
+    group_id: Uuid,
+    meta: RequestMeta,
+    command: GroupCommand,
+) -> Result<GroupWritten, ApiError> {
+    write_group_in(&state.writes(), tenant.org_id, group_id, &meta, command).await
+}
+
+/// [`write_group_as`] over any [`WriteStore`].
+pub(crate) async fn write_group_in<S: WriteStore>(
+    writes: &Writes<'_, S>,
+    org_id: Uuid,
+    group_id: Uuid,
+    meta: &RequestMeta,
+    command: GroupCommand,
+) -> Result<GroupWritten, ApiError> {
+    let plan = GroupPlan::read(command)?;
+    let named = plan.named_members().into_iter().collect();
+    let written = write(writes, org_id, group_id, meta, &GroupWrite { plan, named }).await?;
+    Ok(match written.appended {
+        Some(appended) => GroupWritten {
+            appended: true,
+            version: appended.stream_version,
+        },
+        None => GroupWritten {
+            appended: false,
+            version: written.state.version,
+        },
+    })
+}
+
+/// A group command read into a plan, as the write loop drives it.
+struct GroupWrite {
+    plan: GroupPlan,
+    /// The members the decision must know about.
+    named: Vec<Uuid>,
+}
+
+impl StreamWrite for GroupWrite {
+    type State = GroupState;
+
+    fn is_new(&self) -> bool {
+        self.plan.is_create()
     }
-    Ok(response)
+
+    fn commutes(&self) -> bool {
+        self.plan.commutes()
+    }
+
+    async fn read<S: WriteStore>(
+        &self,
+        writes: &Writes<'_, S>,
+        org_id: Uuid,
+        group_id: Uuid,
+    ) -> Result<GroupState, ApiError> {
+        let kept = writes.group_snapshots.get(org_id, group_id);
+        let (newer, version) = writes
+            .store
+            .read_group_attributes(org_id, group_id, kept.version)
+            .await?;
+        writes.metrics.write_events_read.inc_by(newer.len() as u64);
+        let folded = newer
+            .iter()
+            .map(|stored| &stored.event)
+            .fold(kept, group::evolve);
+        let current = GroupState {
+            resource: folded.resource,
+            version,
+        };
+        writes
+            .group_snapshots
+            .put(org_id, group_id, current.clone());
+        Ok(current)
+    }
+
+    async fn decide<S: WriteStore>(
+        &self,
+        writes: &Writes<'_, S>,
+        org_id: Uuid,
+        group_id: Uuid,
+        before: &GroupState,
+    ) -> Result<Vec<Event>, ApiError> {
+        let plan = &self.plan;
+        if before.resource.is_none() && !plan.is_create() {
+            return Err(Rejection::NotFound("group").into());
+        }
+        // The member facts come from the read tables: they must have folded
+        // every event of this group the decision is made on, or a member
+        // added or removed a moment ago would be judged by stale rows.
+        let judges_members = plan.changes_members() && !plan.is_create();
+        if judges_members
+            && !writes
+                .store
+                .group_projected_through(org_id, group_id, before.version)
+                .await?
+        {
+            return Err(ApiError::Unavailable(
+                "the projector is behind the log; the group's members cannot be judged yet".into(),
+            ));
+        }
+        let facts = writes
+            .store
+            .member_facts(org_id, group_id, &self.named, plan.needs_every_member())
+            .await?;
+        Ok(group::decide(before, plan, &facts, group_id)?)
+    }
+
+    fn evolve(state: GroupState, event: &Event) -> GroupState {
+        group::evolve(state, event)
+    }
+
+    fn version(state: &GroupState) -> i64 {
+        state.version
+    }
+
+    fn unique_keys(state: &GroupState) -> Vec<UniqueKey> {
+        group::unique_keys(state.resource.as_ref())
+    }
 }

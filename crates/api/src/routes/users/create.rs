@@ -5,9 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use domain::user::UserCommand;
 use uuid::Uuid;
 
-use super::{password, tenant, written};
-use crate::render::user_location;
-use crate::write::write_user;
+use super::password;
+use super::write::write_user;
+use super::written;
+use crate::render::{ResourceType, location};
 use crate::{ApiError, AppState, body, selection};
 
 /// Provisions a user: 201 with `Location` and the stored resource. A
@@ -21,17 +22,15 @@ pub async fn create_user(
     let mut resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
     let password_hash = password::hash(scim::schema::take_password(&mut resource)?).await?;
     let user_id = Uuid::now_v7();
-    let outcome = write_user(&state, &request, tenant(&request), user_id, 201, || {
-        UserCommand::Provision {
-            resource: resource.clone(),
-            password_hash: password_hash.clone(),
-        }
+    let outcome = write_user(&state, &request, user_id, 201, || UserCommand::Provision {
+        resource: resource.clone(),
+        password_hash: password_hash.clone(),
     })
     .await?;
     let mut response = written(&request, &outcome, StatusCode::CREATED, &selection, &[]);
     response.headers_mut().insert(
         header::LOCATION,
-        header::HeaderValue::from_str(&user_location(&request, user_id))
+        header::HeaderValue::from_str(&location(&request, ResourceType::User, user_id))
             .expect("a URL is a header value"),
     );
     Ok(response)

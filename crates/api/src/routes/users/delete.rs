@@ -4,9 +4,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::user::UserCommand;
 
-use super::{tenant, user_id, written};
+use super::write::write_user;
+use super::{user_id, written};
 use crate::render::if_match;
-use crate::write::write_user;
 use crate::{ApiError, AppState};
 use scim::Selection;
 
@@ -18,8 +18,8 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = user_id(&path)?;
     let if_match = if_match(&request)?;
-    let outcome = write_user(&state, &request, tenant(&request), user_id, 204, || {
-        UserCommand::Delete { if_match }
+    let outcome = write_user(&state, &request, user_id, 204, || UserCommand::Delete {
+        if_match,
     })
     .await?;
     let mut response = written(

@@ -3,10 +3,11 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{tenant, user_id};
+use super::render::{UserView, groups_of, user_json};
+use super::user_id;
 use crate::error::SCIM_JSON;
-use crate::render::{UserView, etag_header, if_none_match, user_json};
-use crate::user_groups::groups_of;
+use crate::render::{etag_header, if_none_match};
+use crate::scim_gate::Tenant;
 use crate::{ApiError, AppState, selection};
 use scim::ScimError;
 
@@ -20,7 +21,7 @@ pub async fn get_user(
 ) -> Result<HttpResponse, ApiError> {
     let user_id = user_id(&path)?;
     let selection = selection::from_query(request.query_string())?;
-    let tenant = tenant(&request);
+    let tenant = Tenant::of(&request);
     let record = store::find_user(&state.pool, tenant.org_id, user_id)
         .await?
         .ok_or_else(|| {

@@ -1,14 +1,12 @@
 //! `GET /Users` with `filter`, `startIndex`, `count`, `attributes` and
 //! `excludedAttributes`; `POST .search` comes here too (see `search.rs`).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::tenant;
-use crate::error::SCIM_JSON;
+use super::render::{UserView, groups_of, user_json};
 use crate::query::ListParams;
-use crate::render::{UserView, list_json, user_json};
-use crate::user_groups::groups_of;
+use crate::render;
+use crate::scim_gate::Tenant;
 use crate::{ApiError, AppState, selection};
 use serde_json::Value;
 
@@ -27,23 +25,15 @@ pub(super) async fn list_page(
     request: &HttpRequest,
     query_string: &str,
 ) -> Result<HttpResponse, ApiError> {
-    let params = ListParams::parse(query_string, state.settings.max_results)?;
-    let (total, resources) = user_page(
-        state,
-        request,
-        query_string,
-        params.start_index - 1,
-        params.count,
-    )
-    .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CONTENT_TYPE, SCIM_JSON))
-        .body(list_json(total, params.start_index, resources).to_string()))
+    render::list_page(query_string, state.settings.max_results, |offset, limit| {
+        user_page(state, request, query_string, offset, limit)
+    })
+    .await
 }
 
 /// How many users the list parameters match, and the JSON of those from
 /// `offset`, at most `limit`.
-pub(crate) async fn user_page(
+pub(in crate::routes) async fn user_page(
     state: &AppState,
     request: &HttpRequest,
     query_string: &str,
@@ -52,7 +42,7 @@ pub(crate) async fn user_page(
 ) -> Result<(i64, Vec<Value>), ApiError> {
     let params = ListParams::parse(query_string, state.settings.max_results)?;
     let selection = selection::from_query(query_string)?;
-    let tenant = tenant(request);
+    let tenant = Tenant::of(request);
     let (total, users) = store::list_users(
         &state.pool,
         tenant.org_id,

@@ -1,4 +1,5 @@
-//! `/scim_v2/Users`, one file per verb.
+//! `/scim_v2/Users`: one file per verb, the user side of the write loop
+//! ([`write`]) and the user's JSON ([`render`]).
 
 mod create;
 mod delete;
@@ -6,19 +7,22 @@ mod get;
 mod list;
 pub(super) mod password;
 mod patch;
+mod render;
 mod replace;
 mod search;
+pub(crate) mod write;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use uuid::Uuid;
 
+use self::render::{UserView, groups_of, user_json};
+use self::write::WriteOutcome;
 use crate::ApiError;
 use crate::error::SCIM_JSON;
-use crate::record::{RecordedAsEvent, Tenant};
-use crate::render::{UserView, etag_header, user_json};
-use crate::write::WriteOutcome;
+use crate::render::etag_header;
+use crate::scim_gate::{RecordedAsEvent, Tenant};
 use scim::{ScimError, Selection};
 
 /// Registers the Users routes.
@@ -46,16 +50,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         );
 }
 
-pub(crate) use list::user_page;
-pub(crate) use search::query_string;
-
-/// The tenant the gate put in the request.
-pub(crate) fn tenant(request: &HttpRequest) -> Tenant {
-    *request
-        .extensions()
-        .get::<Tenant>()
-        .expect("the SCIM gate runs before every SCIM route")
-}
+pub(super) use list::user_page;
 
 /// A user id from the path; anything that is not one of ours is 404.
 fn user_id(raw: &str) -> Result<Uuid, ApiError> {
@@ -74,9 +69,9 @@ async fn written_with_groups(
     status: StatusCode,
     selection: &Selection,
 ) -> Result<HttpResponse, ApiError> {
-    let org_id = tenant(request).org_id;
+    let org_id = Tenant::of(request).org_id;
     let user_id = outcome.user_id;
-    let groups = crate::user_groups::groups_of(state, org_id, &[user_id], selection).await?;
+    let groups = groups_of(state, org_id, &[user_id], selection).await?;
     let groups = groups.get(&user_id).map_or(&[][..], Vec::as_slice);
     Ok(written(request, outcome, status, selection, groups))
 }

@@ -5,9 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::user::UserCommand;
 
-use super::{password, tenant, user_id, written_with_groups};
+use super::write::write_user;
+use super::{password, user_id, written_with_groups};
 use crate::render::if_match;
-use crate::write::write_user;
 use crate::{ApiError, AppState, body, selection};
 
 /// Applies a PatchOp message: 200 with the resource as it now stands. The
@@ -23,12 +23,10 @@ pub async fn patch_user(
     let if_match = if_match(&request)?;
     let mut body = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
     let password_hash = password::hash(scim::schema::take_patch_password(&mut body)?).await?;
-    let outcome = write_user(&state, &request, tenant(&request), user_id, 200, || {
-        UserCommand::Patch {
-            body: body.clone(),
-            password_hash: password_hash.clone(),
-            if_match,
-        }
+    let outcome = write_user(&state, &request, user_id, 200, || UserCommand::Patch {
+        body: body.clone(),
+        password_hash: password_hash.clone(),
+        if_match,
     })
     .await?;
     written_with_groups(&state, &request, &outcome, StatusCode::OK, &selection).await

@@ -4,9 +4,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::user::UserCommand;
 
-use super::{password, tenant, user_id, written_with_groups};
+use super::write::write_user;
+use super::{password, user_id, written_with_groups};
 use crate::render::if_match;
-use crate::write::write_user;
 use crate::{ApiError, AppState, body, selection};
 
 /// Replaces a user wholesale: 200 with the stored resource. Without a
@@ -22,12 +22,10 @@ pub async fn replace_user(
     let if_match = if_match(&request)?;
     let mut resource = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
     let password_hash = password::hash(scim::schema::take_password(&mut resource)?).await?;
-    let outcome = write_user(&state, &request, tenant(&request), user_id, 200, || {
-        UserCommand::Replace {
-            resource: resource.clone(),
-            password_hash: password_hash.clone(),
-            if_match,
-        }
+    let outcome = write_user(&state, &request, user_id, 200, || UserCommand::Replace {
+        resource: resource.clone(),
+        password_hash: password_hash.clone(),
+        if_match,
     })
     .await?;
     written_with_groups(&state, &request, &outcome, StatusCode::OK, &selection).await

@@ -12,14 +12,9 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::ApiError;
-use crate::render::{Meta, location, resource_members};
+use crate::render::{Meta, ResourceType, location, resource_members};
 use scim::{GroupSchema, Selection};
 use store::StoreError;
-
-/// The absolute URL of a group.
-pub fn group_location(request: &HttpRequest, group_id: Uuid) -> String {
-    location(request, "Groups", group_id)
-}
 
 /// Whether `selection` returns `members`: the members are read only then.
 pub fn wants_members(selection: &Selection) -> bool {
@@ -34,13 +29,12 @@ pub fn group_json(
     selection: &Selection,
 ) -> Value {
     let meta = Meta {
-        resource_type: "Group",
-        location: group_location(request, group_id),
+        resource_type: ResourceType::Group,
         created: row.created_at,
         last_modified: row.updated_at,
         version: row.version,
     };
-    let out = resource_members(&row.resource, group_id, None, meta);
+    let out = resource_members(request, &row.resource, group_id, None, meta);
     let group = Value::Object(out);
     if selection.is_all() {
         group
@@ -51,13 +45,9 @@ pub fn group_json(
 
 /// One member as SCIM JSON.
 pub fn member_json(request: &HttpRequest, member: &Member) -> Value {
-    let endpoint = match member.kind {
-        domain::group::MemberKind::User => "Users",
-        domain::group::MemberKind::Group => "Groups",
-    };
     let mut json = json!({
         "value": member.value.to_string(),
-        "$ref": location(request, endpoint, member.value),
+        "$ref": location(request, member.kind.into(), member.value),
         "type": member.kind.as_str(),
     });
     if let Some(display) = &member.display {

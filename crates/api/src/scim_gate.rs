@@ -1,5 +1,6 @@
 //! The gate in front of every SCIM route: authenticates the token, names the
-//! request, and records every request that did not become an event.
+//! request and its tenant (which routes read back with [`Tenant::of`]), and
+//! records every request that did not become an event.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -23,6 +24,21 @@ pub struct Tenant {
     pub org_id: Uuid,
     pub token_id: Uuid,
     pub request_id: Uuid,
+}
+
+impl Tenant {
+    /// The tenant the gate put in the request.
+    pub fn of(request: &HttpRequest) -> Tenant {
+        *request
+            .extensions()
+            .get::<Tenant>()
+            .expect("the SCIM gate runs before every SCIM route")
+    }
+
+    /// The record of `request`, made by this tenant, answered with `status`.
+    pub fn request_meta(&self, request: &HttpRequest, status: u16) -> RequestMeta {
+        request_meta(request, self.request_id, Some(self.token_id), status)
+    }
 }
 
 /// Longest recorded HTTP method (actix accepts extension methods of any

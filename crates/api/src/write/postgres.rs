@@ -1,0 +1,95 @@
+//! The write loop's reads and appends in service: the log and the read
+//! tables in PostgreSQL, the appender, and the bounded wait for the projector.
+
+use std::time::Instant;
+
+use domain::StoredEvent;
+use domain::group::MemberFacts;
+use store::{AppendError, AppendRequest, Appended};
+use uuid::Uuid;
+
+use super::WriteStore;
+use crate::{ApiError, AppState};
+
+impl WriteStore for AppState {
+    async fn read_stream_after(
+        &self,
+        org_id: Uuid,
+        stream_id: Uuid,
+        version: i64,
+    ) -> Result<Vec<StoredEvent>, ApiError> {
+        Ok(store::read_stream_after(&self.pool, org_id, stream_id, version).await?)
+    }
+
+    async fn read_group_attributes(
+        &self,
+        org_id: Uuid,
+        group_id: Uuid,
+        version: i64,
+    ) -> Result<(Vec<StoredEvent>, i64), ApiError> {
+        Ok(store::read_group_attributes(&self.pool, org_id, group_id, version).await?)
+    }
+
+    async fn group_projected_through(
+        &self,
+        org_id: Uuid,
+        group_id: Uuid,
+        version: i64,
+    ) -> Result<bool, ApiError> {
+        let projected = || store::projected_group_version(&self.pool, org_id, group_id);
+        if projected().await?.unwrap_or(0) >= version {
+            return Ok(true);
+        }
+        let head = store::log_head(&self.pool).await?;
+        wait_for_projection(self, head).await;
+        Ok(projected().await?.unwrap_or(0) >= version)
+    }
+
+    async fn member_facts(
+        &self,
+        org_id: Uuid,
+        group_id: Uuid,
+        named: &[Uuid],
+        every: bool,
+    ) -> Result<MemberFacts, ApiError> {
+        Ok(store::member_facts(&self.pool, org_id, group_id, named, every).await?)
+    }
+
+    /// Appends, wakes the relay, and waits (bounded) for the projector to
+    /// fold the events.
+    async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        let token_id = request.meta.token_id;
+        let appended = self.appender.append(request).await?;
+        self.relay_wake.notify_one();
+        let folded = wait_for_projection(self, appended.last_position).await;
+        // Answered before the read tables hold it: the token's next requests
+        // wait for it. A write they already hold needs no such wait.
+        if let (false, Some(token_id)) = (folded, token_id) {
+            self.last_writes.record(token_id, appended.last_position);
+        }
+        Ok(appended)
+    }
+}
+
+/// Waits until the read tables include `position`, at most the configured
+/// time, and says whether they do. The write is durable either way; a token's
+/// next request waits again for it (`last_writes::await_own_writes`).
+pub(crate) async fn wait_for_projection(state: &AppState, position: i64) -> bool {
+    let started = Instant::now();
+    let mut projection = state.projection.clone();
+    let reached = tokio::time::timeout(
+        state.settings.read_your_writes_wait,
+        projection.wait_for(|applied| *applied >= position),
+    )
+    .await;
+    state
+        .metrics
+        .read_your_writes_wait
+        .observe(started.elapsed().as_secs_f64());
+    let reached = matches!(reached, Ok(Ok(_)));
+    if !reached {
+        state.metrics.read_your_writes_timeouts.inc();
+        tracing::warn!(position, "the projector has not folded a write in time");
+    }
+    reached
+}
