@@ -4,10 +4,12 @@
 //! too, as `CommandRefused`, so auditors see who tried what. The admin API
 //! and the `rollcall` command both call these; neither decides on its own.
 //!
-//! [`organizations`]: creating one with its owner; [`tokens`]: SCIM tokens
-//! (issue, list, revoke).
+//! [`organizations`]: creating one with its owner; [`provisioning`]: SCIM
+//! on or off, the default role, custom roles; [`tokens`]: SCIM tokens (issue,
+//! list, revoke).
 
 pub mod organizations;
+pub mod provisioning;
 pub mod tokens;
 
 mod organization_stream;

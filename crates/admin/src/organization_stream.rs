@@ -6,22 +6,24 @@ use domain::{Event, Refusal, RequestMeta, StoredEvent};
 use store::{AppendError, AppendRequest, Appender, Pool, Registration};
 use uuid::Uuid;
 
-/// Decides one event on the organization's stream and appends it, with the
-/// registry change it implies, at the version it was decided on, deciding
-/// again if the stream moved. A refusal is recorded (as `CommandRefused`,
+/// Decides events on the organization's stream and appends them, with the
+/// registry changes they imply, at the version they were decided on,
+/// deciding again if the stream moved; returns them (none appended when the
+/// decision changes nothing). A refusal is recorded (as `CommandRefused`,
 /// under `command`) and returned as the error.
 pub async fn decide_on_organization(
     pool: &Pool,
     appender: &Appender,
     org_id: Uuid,
     command: &str,
-    decide: impl Fn(&[StoredEvent]) -> Result<(Event, Vec<Registration>), Refusal>,
-) -> anyhow::Result<Event> {
+    decide: impl Fn(&[StoredEvent]) -> Result<(Vec<Event>, Vec<Registration>), Refusal>,
+) -> anyhow::Result<Vec<Event>> {
     loop {
         let stream = store::read_stream(pool, org_id, org_id).await?;
         let version = stream.last().map_or(0, |stored| stored.stream_version);
         let (events, registrations, refusal) = match decide(&stream) {
-            Ok((event, registrations)) => (vec![event], registrations, None),
+            Ok((events, _)) if events.is_empty() => return Ok(events),
+            Ok((events, registrations)) => (events, registrations, None),
             Err(refusal) => (vec![refusal.recorded(command)], Vec::new(), Some(refusal)),
         };
         let appended = appender
@@ -38,7 +40,7 @@ pub async fn decide_on_organization(
             })
             .await;
         match (appended, refusal) {
-            (Ok(_), None) => return Ok(events.into_iter().next().expect("one event")),
+            (Ok(_), None) => return Ok(events),
             (Ok(_), Some(refusal)) => bail!("{refusal}"),
             (Err(AppendError::VersionConflict), _) => continue,
             (Err(error), _) => return Err(error).with_context(|| format!("recording `{command}`")),

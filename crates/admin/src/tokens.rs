@@ -57,7 +57,7 @@ pub async fn issue(
     );
     let token_id = Uuid::now_v7();
     let sha256 = token::digest(&token).to_vec();
-    let event = decide_on_organization(pool, appender, org_id, "token issue", |stream| {
+    let events = decide_on_organization(pool, appender, org_id, "token issue", |stream| {
         let event = token::issue(&token::lives(stream), token_id, now, valid_for_days)?;
         let Event::ScimTokenIssued { expires_at, .. } = event else {
             unreachable!("token::issue makes a ScimTokenIssued event")
@@ -67,16 +67,16 @@ pub async fn issue(
             sha256: sha256.clone(),
             expires_at,
         };
-        Ok((event, vec![registration]))
+        Ok((vec![event], vec![registration]))
     })
     .await?;
-    let Event::ScimTokenIssued { expires_at, .. } = event else {
+    let Some(Event::ScimTokenIssued { expires_at, .. }) = events.first() else {
         unreachable!("token::issue makes a ScimTokenIssued event")
     };
     Ok(IssuedToken {
         token,
         token_id,
-        expires_at,
+        expires_at: *expires_at,
     })
 }
 
@@ -91,7 +91,7 @@ pub async fn revoke(
 ) -> anyhow::Result<()> {
     decide_on_organization(pool, appender, org_id, "token revoke", |stream| {
         let event = token::revoke(&token::lives(stream), token_id)?;
-        Ok((event, vec![Registration::TokenRevoked { token_id }]))
+        Ok((vec![event], vec![Registration::TokenRevoked { token_id }]))
     })
     .await?;
     Ok(())

@@ -85,10 +85,11 @@ impl Tokens {
         Ok(record)
     }
 
-    /// Follows revocations in the database and forgets the revoked tokens,
-    /// so that a token revoked anywhere is refused here within
-    /// [`REVOCATION_POLL`] rather than after [`TOKEN_CACHE_TTL`]. Ends with
-    /// the last clone of this verifier.
+    /// Follows revocations and SCIM switches in the database and forgets the
+    /// tokens they touch, so that a token revoked (or an organization's SCIM
+    /// turned off) anywhere is refused here within [`REVOCATION_POLL`]
+    /// rather than after [`TOKEN_CACHE_TTL`]. Ends with the last clone of
+    /// this verifier.
     pub fn follow_revocations(&self) {
         let pool = self.pool.clone();
         let cache = Arc::downgrade(&self.cache);
@@ -99,15 +100,18 @@ impl Tokens {
                 // Looking a little further back evicts again what a request
                 // that read the row just before the revocation cached again.
                 let overlap = after - time::Duration::seconds(2);
-                match store::revoked_after(&pool, overlap).await {
-                    Ok((digests, latest)) => {
+                match store::token_changes_after(&pool, overlap).await {
+                    Ok(changes) => {
                         if let Some(cache) = cache.upgrade() {
                             let mut cache = cache.lock().expect("token cache lock");
-                            for digest in &digests {
+                            for digest in &changes.revoked {
                                 cache.remove(digest);
                             }
+                            cache.retain(|_, (record, _)| {
+                                !changes.switched.contains(&record.org_id)
+                            });
                         }
-                        after = latest.unwrap_or(after);
+                        after = changes.latest.unwrap_or(after);
                     }
                     Err(error) => tracing::debug!(%error, "could not read revocations"),
                 }

@@ -135,6 +135,13 @@ pub async fn scim_gate(
     let slots = state.admission.admit(request.peer_addr(), token.token_id);
     let response = match (slots, held_back) {
         (Err(error), _) => request.error_response(error).map_into_boxed_body(),
+        // Recorded like any other answer, so auditors see the identity
+        // provider still trying.
+        (Ok(_slots), _) if !token.scim_enabled => request
+            .error_response(ApiError::Scim(ScimError::forbidden(
+                "SCIM provisioning is disabled for this organization; an owner can enable it again",
+            )))
+            .map_into_boxed_body(),
         (Ok(_slots), Some(quarantined)) => request
             .error_response(ApiError::Scim(held_back_error(&quarantined)))
             .map_into_boxed_body(),

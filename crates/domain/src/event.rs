@@ -24,6 +24,14 @@ pub enum Event {
     OwnerAdded { account_id: Uuid, email: String },
     /// SCIM provisioning was enabled with the role new users receive.
     ScimEnabled { default_role: String },
+    /// SCIM provisioning was turned off: the organization's SCIM tokens
+    /// answer 403 until it is enabled again.
+    ScimDisabled {},
+    /// An owner changed the role new SCIM members get (existing members
+    /// keep theirs).
+    DefaultRoleChanged { role: String },
+    /// An owner added a custom role.
+    RoleAdded { role: String },
     /// A SCIM token was issued; the token itself never enters the log.
     ScimTokenIssued {
         token_id: Uuid,
@@ -122,6 +130,9 @@ impl Event {
             Event::OrganizationCreated { .. } => "OrganizationCreated",
             Event::OwnerAdded { .. } => "OwnerAdded",
             Event::ScimEnabled { .. } => "ScimEnabled",
+            Event::ScimDisabled { .. } => "ScimDisabled",
+            Event::DefaultRoleChanged { .. } => "DefaultRoleChanged",
+            Event::RoleAdded { .. } => "RoleAdded",
             Event::ScimTokenIssued { .. } => "ScimTokenIssued",
             Event::ScimTokenRevoked { .. } => "ScimTokenRevoked",
             Event::ScimTokenExpired { .. } => "ScimTokenExpired",

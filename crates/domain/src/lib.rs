@@ -20,6 +20,7 @@ pub mod group_projection;
 pub mod metadata;
 pub mod organization;
 pub mod projection;
+pub mod provisioning;
 pub mod refusal;
 pub mod rejection;
 pub mod token;

@@ -101,6 +101,11 @@ impl ScimError {
         Self::new(401, None, detail)
     }
 
+    /// 403: the credentials are valid but may not do this now.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(403, None, detail)
+    }
+
     /// 412: an `If-Match` precondition did not hold.
     pub fn precondition_failed(detail: impl Into<String>) -> Self {
         Self::new(412, None, detail)

@@ -48,8 +48,8 @@ pub use log::read::{
 };
 pub use log::registry::{find_organization, has_organizations, list_organizations};
 pub use log::tokens::{
-    TokenRecord, find_token, list_tokens, organizations_with_tokens_expiring_before, revoked_after,
-    soonest_token_expiries,
+    TokenChanges, TokenRecord, find_token, list_tokens, organizations_with_tokens_expiring_before,
+    soonest_token_expiries, token_changes_after,
 };
 
 pub use read_model::checkpoint::{Checkpoint, read_checkpoint, set_checkpoint};

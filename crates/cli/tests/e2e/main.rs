@@ -13,6 +13,7 @@ mod groups;
 mod guarantees;
 mod hardening;
 mod helpers;
+mod provisioning;
 mod schema;
 mod tokens;
 mod users;

@@ -58,6 +58,9 @@ pub enum Registration {
     TokenRevoked { token_id: Uuid },
     /// A SCIM token whose `ScimTokenExpired` the request records.
     TokenExpired { token_id: Uuid },
+    /// The organization's SCIM provisioning turned on or off
+    /// (`ScimEnabled`, `ScimDisabled`).
+    ScimSwitched { enabled: bool },
 }
 
 /// Where an append landed.

@@ -18,9 +18,13 @@ pub struct TokenRecord {
     pub expires_at: OffsetDateTime,
     /// When an owner revoked it, if one did.
     pub revoked_at: Option<OffsetDateTime>,
+    /// Whether its organization's SCIM provisioning is on.
+    pub scim_enabled: bool,
 }
 
-const COLUMNS: &str = "org_id, token_id, issued_at, expires_at, revoked_at";
+const COLUMNS: &str =
+    "t.org_id, t.token_id, t.issued_at, t.expires_at, t.revoked_at, o.scim_enabled";
+const FROM: &str = "scim_tokens t join organizations o on o.org_id = t.org_id";
 
 fn record(row: &Row) -> TokenRecord {
     TokenRecord {
@@ -29,6 +33,7 @@ fn record(row: &Row) -> TokenRecord {
         issued_at: row.get(2),
         expires_at: row.get(3),
         revoked_at: row.get(4),
+        scim_enabled: row.get(5),
     }
 }
 
@@ -37,7 +42,7 @@ pub async fn find_token(pool: &Pool, sha256: &[u8; 32]) -> Result<Option<TokenRe
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(&format!(
-            "select {COLUMNS} from scim_tokens where token_sha256 = $1"
+            "select {COLUMNS} from {FROM} where t.token_sha256 = $1"
         ))
         .await?;
     Ok(client
@@ -52,7 +57,7 @@ pub async fn list_tokens(pool: &Pool, org_id: Uuid) -> Result<Vec<TokenRecord>, 
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(&format!(
-            "select {COLUMNS} from scim_tokens where org_id = $1 order by issued_at, token_id"
+            "select {COLUMNS} from {FROM} where t.org_id = $1 order by t.issued_at, t.token_id"
         ))
         .await?;
     Ok(client
@@ -105,22 +110,40 @@ pub async fn soonest_token_expiries(
         .collect())
 }
 
-/// The digests of the tokens revoked after `after` (the latest `revoked_at`
-/// the caller has seen; both times are the database's), with the latest
-/// revocation among them: what an API process evicts from its token cache.
-pub async fn revoked_after(
+/// What changed about tokens after `after` (the latest change the caller has
+/// seen; both times are the database's): what an API process must forget
+/// from its token cache.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenChanges {
+    /// Digests of the tokens revoked.
+    pub revoked: Vec<[u8; 32]>,
+    /// Organizations whose SCIM provisioning was switched on or off.
+    pub switched: Vec<Uuid>,
+    /// The latest change among them.
+    pub latest: Option<OffsetDateTime>,
+}
+
+/// The changes to tokens after `after`.
+pub async fn token_changes_after(
     pool: &Pool,
     after: OffsetDateTime,
-) -> Result<(Vec<[u8; 32]>, Option<OffsetDateTime>), StoreError> {
+) -> Result<TokenChanges, StoreError> {
     let client = pool.get().await?;
     let statement = client
-        .prepare_cached("select token_sha256, revoked_at from scim_tokens where revoked_at > $1")
+        .prepare_cached(
+            "select token_sha256, null::uuid, revoked_at from scim_tokens where revoked_at > $1 \
+             union all \
+             select null, org_id, scim_changed_at from organizations where scim_changed_at > $1",
+        )
         .await?;
-    let rows = client.query(&statement, &[&after]).await?;
-    let latest = rows.iter().map(|row| row.get::<_, OffsetDateTime>(1)).max();
-    let digests = rows
-        .iter()
-        .filter_map(|row| <[u8; 32]>::try_from(row.get::<_, &[u8]>(0)).ok())
-        .collect();
-    Ok((digests, latest))
+    let mut changes = TokenChanges::default();
+    for row in client.query(&statement, &[&after]).await? {
+        if let Some(digest) = row.get::<_, Option<&[u8]>>(0) {
+            changes.revoked.extend(<[u8; 32]>::try_from(digest).ok());
+        }
+        changes.switched.extend(row.get::<_, Option<Uuid>>(1));
+        let at: OffsetDateTime = row.get(2);
+        changes.latest = changes.latest.max(Some(at));
+    }
+    Ok(changes)
 }

@@ -39,6 +39,7 @@ struct Statements {
     register_token: Statement,
     revoke_token: Statement,
     record_token_expiry: Statement,
+    switch_scim: Statement,
 }
 
 impl Statements {
@@ -54,6 +55,7 @@ impl Statements {
              where org_id = $1 and token_id = $2 and revoked_at is null",
             "update scim_tokens set expiry_recorded_at = $3 \
              where org_id = $1 and token_id = $2 and expiry_recorded_at is null",
+            "update organizations set scim_enabled = $2, scim_changed_at = $3 where org_id = $1",
         ];
         let prepared =
             try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
@@ -67,6 +69,7 @@ impl Statements {
             register_token: next(),
             revoke_token: next(),
             record_token_expiry: next(),
+            switch_scim: next(),
         })
     }
 }
@@ -304,7 +307,9 @@ fn settle_registrations(
             // The domain decided these on the organization's stream at the
             // version this request holds; a row already marked is the same
             // fact, not a conflict.
-            Registration::TokenRevoked { .. } | Registration::TokenExpired { .. } => {}
+            Registration::TokenRevoked { .. }
+            | Registration::TokenExpired { .. }
+            | Registration::ScimSwitched { .. } => {}
         }
     }
     registered_organization
@@ -474,6 +479,11 @@ fn register<'a>(
             transaction,
             &statements.record_token_expiry,
             vec![&request.org_id, token_id, recorded_at],
+        ),
+        Registration::ScimSwitched { enabled } => run(
+            transaction,
+            &statements.switch_scim,
+            vec![&request.org_id, enabled, recorded_at],
         ),
     }
 }

@@ -1,0 +1,264 @@
+//! The `rollcall` command's arguments: every verb and its flags (clap).
+
+use clap::{Parser, Subcommand};
+use rollcall::Config;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// rollcall: an event-sourced SCIM 2.0 provisioning backend.
+#[derive(Parser)]
+#[command(version, about)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) config: Config,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Create and migrate the database if needed, then run the API, the outbox
+    /// relay and the projector; on first start, create an organization and
+    /// print its SCIM token once.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ROLLCALL_BIND", default_value = "127.0.0.1:8080")]
+        bind: String,
+        /// Name of the organization a first start creates.
+        #[arg(long, env = "ROLLCALL_FIRST_ORG", default_value = "My Organization")]
+        first_org: String,
+        /// Owner email of the organization a first start creates.
+        #[arg(
+            long,
+            env = "ROLLCALL_FIRST_OWNER_EMAIL",
+            default_value = "owner@example.com"
+        )]
+        first_owner_email: String,
+        /// Longest time (ms) a write waits for the projector before answering.
+        #[arg(long, env = "ROLLCALL_READ_YOUR_WRITES_MS", default_value_t = 2000)]
+        read_your_writes_ms: u64,
+        /// `/readyz` fails when the oldest event the projector has not folded is
+        /// older than this many seconds.
+        #[arg(long, env = "ROLLCALL_MAX_PROJECTOR_LAG_SECS", default_value_t = 30)]
+        max_projector_lag_secs: u64,
+    },
+    /// Create the database if needed and apply migrations.
+    Migrate,
+    /// Organizations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// SCIM tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// SCIM provisioning settings: on or off, the default role.
+    Provisioning {
+        #[command(subcommand)]
+        command: ProvisioningCommand,
+    },
+    /// Roles: the built-in owner, member, auditor, and custom ones.
+    Role {
+        #[command(subcommand)]
+        command: RoleCommand,
+    },
+    /// The reaper's sweeps (it runs inside `serve` and as rollcall-reaper).
+    Reaper {
+        #[command(subcommand)]
+        command: ReaperCommand,
+    },
+    /// Check the log's hash chain and that the read tables equal a fresh fold
+    /// of the log. Exit 0 when sound; 1 with the first bad position; 3 when
+    /// the projector has not reached the log's head within 10 s; 4 when it
+    /// holds organizations back (docs/quarantine.md).
+    Verify,
+    /// The access log's retention: requests that changed nothing are kept by
+    /// month and leave only as whole months (README, "Access log: limits,
+    /// refusals and retention").
+    AccessLog {
+        #[command(subcommand)]
+        command: AccessLogCommand,
+    },
+    /// Drive SCIM creates, PATCHes and filtered GETs against a running server.
+    Bench {
+        /// The SCIM base URL, e.g. http://127.0.0.1:8080/scim_v2
+        #[arg(long)]
+        url: String,
+        /// A SCIM token of the organization to load.
+        #[arg(long, env = "ROLLCALL_TOKEN")]
+        token: String,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// How long to run; 0 with --populate only populates.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Operations, in rotation: create, patch, get, and on the population
+        /// filter-username, filter-email, filter-prefix.
+        #[arg(long, value_delimiter = ',', default_value = "create,patch,get")]
+        ops: Vec<String>,
+        /// First create users pop-0000000@bench.example.com... until the
+        /// organization has N of them (through POST /Users, with --clients
+        /// clients); the filter operations read them.
+        #[arg(long, value_name = "N")]
+        populate: Option<usize>,
+        /// Print the figures as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Measure member PATCHes and reads on a big group beside an empty one
+    /// (creates the population users it needs first).
+    BenchGroups {
+        /// The SCIM base URL, e.g. http://127.0.0.1:8080/scim_v2
+        #[arg(long)]
+        url: String,
+        /// A SCIM token of the organization to load.
+        #[arg(long, env = "ROLLCALL_TOKEN")]
+        token: String,
+        /// Members of the big group.
+        #[arg(long, default_value_t = 100_000)]
+        members: usize,
+        /// Concurrent clients per measured request kind.
+        #[arg(long, default_value_t = 4)]
+        clients: usize,
+        /// Seconds per measured request kind.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Only create the population and the big group, for a later run
+        /// (after `VACUUM ANALYZE`, as autovacuum would have run by then).
+        #[arg(long)]
+        setup_only: bool,
+        /// Print the figures as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OrgCommand {
+    /// Create an organization with its owner; prints {"org_id", "owner_id"}.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        owner_email: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AccessLogCommand {
+    /// Drop every month of access records (access_log and access_refusals)
+    /// that ended on or before DATE, oldest first, recording each drop as an
+    /// AccessLogPartitionDropped event in every organization's stream.
+    /// Refuses a DATE after the first day of the current month. Run it as the
+    /// tables' owner (the role that ran the migrations); rollcall_app may not.
+    /// Example: `rollcall access-log drop-before 2026-06-01` keeps June 2026
+    /// and later.
+    DropBefore {
+        /// First day to keep, UTC, as YYYY-MM-DD.
+        #[arg(value_name = "DATE", value_parser = parse_date)]
+        before: time::Date,
+    },
+}
+
+pub(crate) fn parse_date(text: &str) -> Result<time::Date, String> {
+    time::Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|error| format!("{error}; expected YYYY-MM-DD"))
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Issue a SCIM token; prints the token alone, once. At most two tokens
+    /// are live at a time (rotate: issue, reconfigure the identity provider,
+    /// revoke the old one).
+    Issue {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// Days the token is valid, 1 to 365.
+        #[arg(long, default_value_t = domain::token::MAX_VALID_DAYS)]
+        valid_for_days: i64,
+    },
+    /// List the organization's tokens as JSON lines
+    /// ({"id","created_at","expires_at","state"}), never a secret.
+    List {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a token: SCIM requests with it answer 401 from then on.
+    Revoke {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// The token's id (from `rollcall token list`).
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ProvisioningCommand {
+    /// Print the organization's settings: {"scim_enabled","default_role"}.
+    Show {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Change them; prints the settings after. Turning SCIM off makes the
+    /// organization's SCIM tokens answer 403 (within a second) until it is
+    /// on again. The default role is never owner.
+    Set {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// Whether SCIM provisioning is on.
+        #[arg(long)]
+        scim_enabled: Option<bool>,
+        /// The role new SCIM members get (existing members keep theirs).
+        #[arg(long)]
+        default_role: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum RoleCommand {
+    /// Print the organization's roles, one a line (owner, member, auditor,
+    /// then custom ones).
+    List {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Add a custom role (1 to 64 lowercase letters, digits, '-' or '_').
+    Add {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// The role's name.
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReaperCommand {
+    /// Print, as JSON lines, what the reaper would record at AT (tokens
+    /// expiring, warnings due), recording nothing. Example: what expires in
+    /// the next 30 days: `rollcall reaper plan --at "$(date -u -d '+30 days' +%FT%TZ)"`.
+    Plan {
+        /// The instant, RFC 3339 (e.g. 2027-12-01T00:00:00Z).
+        #[arg(long, value_parser = parse_instant)]
+        at: OffsetDateTime,
+    },
+}
+
+pub(crate) fn parse_instant(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map_err(|error| format!("{error}; expected RFC 3339, e.g. 2027-12-01T00:00:00Z"))
+}
