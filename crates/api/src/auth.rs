@@ -149,6 +149,22 @@ pub struct Refused {
 }
 
 impl Refused {
+    /// A bad token from an address blocked for `wait` more (429).
+    pub fn throttled(wait: Duration) -> Refused {
+        Refused {
+            reason: RefusalReason::Throttled,
+            error: ApiError::Scim(ScimError {
+                status: 429,
+                scim_type: None,
+                detail: format!(
+                    "this address presented too many bad SCIM tokens; retry in {} s with a \
+                     valid token (valid tokens are served meanwhile)",
+                    wait.as_secs().max(1)
+                ),
+            }),
+        }
+    }
+
     fn unauthorized(reason: RefusalReason, detail: &str) -> Refused {
         Refused {
             reason,

@@ -29,6 +29,7 @@
 
 mod admission;
 mod auth;
+mod bad_tokens;
 mod body;
 mod error;
 mod front;
@@ -46,6 +47,7 @@ mod stream_lock;
 mod write;
 
 pub use auth::{TOKEN_CACHE_TTL, Tokens};
+pub use bad_tokens::BadTokenLimits;
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
 pub use state::{AppState, ProjectionWatch, Settings, StateParts, poll_projection};

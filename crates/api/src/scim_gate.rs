@@ -10,10 +10,11 @@ use domain::RequestMeta;
 use domain::bounded::{
     MAX_CLIENT_ADDR_BYTES, MAX_PATH_BYTES, MAX_USER_AGENT_BYTES, bound_owned, bounded,
 };
-use store::AccessRecord;
+use store::{AccessRecord, RefusalReason};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::auth::Refused;
 use crate::body::BodyDigest;
 use crate::{ApiError, AppState};
 use scim::ScimError;
@@ -102,8 +103,27 @@ pub async fn scim_gate(
     let now = OffsetDateTime::now_utc();
     let token = match state.tokens.verify(authorization, now).await {
         Ok(token) => token,
-        Err(refused) => {
-            let response = refused.error.error_response();
+        Err(mut refused) => {
+            let blocked = match (refused.reason, request.peer_addr()) {
+                (
+                    RefusalReason::Missing
+                    | RefusalReason::Unknown
+                    | RefusalReason::Expired
+                    | RefusalReason::Revoked,
+                    Some(peer),
+                ) => state.bad_tokens.note(peer.ip(), std::time::Instant::now()),
+                _ => None,
+            };
+            let mut response = refused.error.error_response();
+            if let Some(wait) = blocked {
+                refused = Refused::throttled(wait);
+                response = refused.error.error_response();
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                response.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from(seconds),
+                );
+            }
             let status = response.status().as_u16();
             let client_addr = request
                 .peer_addr()

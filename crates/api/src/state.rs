@@ -9,6 +9,7 @@ use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
 use crate::admission::Admission;
+use crate::bad_tokens::{BadTokenLimits, BadTokens};
 use crate::last_writes::LastWrites;
 use crate::snapshots::{Snapshots, UserSnapshot};
 use crate::stream_lock::StreamLocks;
@@ -36,6 +37,9 @@ pub struct Settings {
     pub max_in_flight_per_token: usize,
     /// Requests one client address may have in flight (429 past it).
     pub max_in_flight_per_client: usize,
+    /// Bad tokens one client address may present before 429 (see
+    /// `bad_tokens`).
+    pub bad_tokens: BadTokenLimits,
 }
 
 impl Default for Settings {
@@ -50,6 +54,7 @@ impl Default for Settings {
             body_read_timeout: Duration::from_secs(30),
             max_in_flight_per_token: 64,
             max_in_flight_per_client: 512,
+            bad_tokens: BadTokenLimits::default(),
         }
     }
 }
@@ -82,6 +87,8 @@ pub struct AppState {
     pub group_snapshots: Arc<Snapshots<GroupState>>,
     /// Bounds on requests in flight per client address and per token.
     pub admission: Arc<Admission>,
+    /// Addresses that keep presenting bad tokens.
+    pub bad_tokens: Arc<BadTokens>,
     pub metrics: ApiMetrics,
     pub registry: prometheus::Registry,
     pub settings: Settings,
@@ -124,6 +131,7 @@ impl AppState {
             last_writes: Arc::default(),
             user_snapshots: Arc::default(),
             group_snapshots: Arc::default(),
+            bad_tokens: Arc::new(BadTokens::new(parts.settings.bad_tokens)),
             admission: Arc::new(Admission::new(
                 parts.settings.max_in_flight_per_client,
                 parts.settings.max_in_flight_per_token,

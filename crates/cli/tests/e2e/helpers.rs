@@ -32,6 +32,8 @@ pub struct Options {
     pub body_read_timeout: Duration,
     /// Requests one token may have in flight.
     pub max_in_flight_per_token: usize,
+    /// Bad tokens one address may present before 429.
+    pub bad_tokens: api::BadTokenLimits,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             max_projector_lag: api::Settings::default().max_projector_lag,
             body_read_timeout: api::Settings::default().body_read_timeout,
             max_in_flight_per_token: api::Settings::default().max_in_flight_per_token,
+            bad_tokens: api::Settings::default().bad_tokens,
         }
     }
 }
@@ -95,6 +98,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         max_projector_lag: options.max_projector_lag,
         body_read_timeout: options.body_read_timeout,
         max_in_flight_per_token: options.max_in_flight_per_token,
+        bad_tokens: options.bad_tokens,
         ..api::Settings::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -184,10 +188,13 @@ async fn create_test_database(name: &str) {
         .expect("pg_database")
         .is_some();
     if !exists {
-        // Templates of older migration sets are of no use any more.
+        // Templates of other migration sets: older ones are of no use any
+        // more, but other checkouts on this machine may be testing theirs
+        // right now, so only those past the newest four (by oid) go.
         let stale = admin
             .query(
-                "select datname from pg_database where datname like 'rollcall\\_template\\_%' and datname <> $1",
+                "select datname from pg_database where datname like 'rollcall\\_template\\_%' \
+                 and datname not like '%\\_building' and datname <> $1 order by oid desc offset 4",
                 &[&template],
             )
             .await
@@ -233,7 +240,12 @@ async fn create_test_database(name: &str) {
             {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Err(error) => panic!("cannot create the test database: {error}"),
+            Err(error) => panic!(
+                "cannot create the test database: {}",
+                error
+                    .as_db_error()
+                    .map_or_else(|| error.to_string(), |db| db.message().to_owned())
+            ),
         }
     }
 }

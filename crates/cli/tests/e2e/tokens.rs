@@ -238,3 +238,49 @@ async fn the_reaper_plan_records_nothing_and_one_reaper_works_at_a_time() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_address_presenting_bad_tokens_gets_429_and_its_valid_tokens_still_work() {
+    let app = spawn_app().await;
+    let limit = api::Settings::default().bad_tokens.attempts;
+    let bad = "rcs_not-a-token-of-anyone";
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..limit + 5 {
+        let response = app
+            .request_as(bad, Method::GET, "/Users?count=1")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = response
+                .headers()
+                .get("retry-after")
+                .map(|value| value.to_str().unwrap().parse::<u64>().unwrap());
+        }
+    }
+    let limit = limit as usize;
+    assert!(
+        statuses[..limit]
+            .iter()
+            .all(|status| *status == StatusCode::UNAUTHORIZED)
+    );
+    assert!(
+        statuses[limit..]
+            .iter()
+            .all(|status| *status == StatusCode::TOO_MANY_REQUESTS)
+    );
+    let retry_after = retry_after.expect("a Retry-After");
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // The same address's valid token is served: identity providers share
+    // their addresses between tenants.
+    let (status, _) = status_with(&app, &app.token).await;
+    assert_eq!(status, StatusCode::OK);
+    // Counted under their own reason.
+    let throttled = app
+        .metric("rollcall_api_auth_failures_total{reason=\"throttled\"}")
+        .await;
+    assert_eq!(throttled, 5.0);
+    app.stop().await;
+}

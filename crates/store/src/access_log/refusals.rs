@@ -30,6 +30,8 @@ pub enum RefusalReason {
     Expired,
     /// A token an owner revoked.
     Revoked,
+    /// A bad token from an address that presented too many (429).
+    Throttled,
     /// The token could not be checked (the database did not answer).
     Unavailable,
     /// The request itself could not be read as HTTP (refused at the front
@@ -45,6 +47,7 @@ impl RefusalReason {
             RefusalReason::Unknown => "unknown",
             RefusalReason::Expired => "expired",
             RefusalReason::Revoked => "revoked",
+            RefusalReason::Throttled => "throttled",
             RefusalReason::Unavailable => "unavailable",
             RefusalReason::Malformed => "malformed",
         }
