@@ -6,11 +6,15 @@
 //! `active` flips. Passwords arrive already hashed (the caller hashes, this
 //! crate does no crypto); a clear password in a body is never stored.
 
-use scim::{ScimError, ScimType};
+use scim::ScimError;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::resource::{refuse_another_id, with_id};
 use crate::{Event, Rejection};
+
+/// Old paths of the resource helpers, kept while other branches still name them.
+pub use crate::resource::{UniqueKey, attribute};
 
 /// The core SCIM User schema URI.
 pub const USER_SCHEMA: &str = scim::schema::CORE_USER_URN;
@@ -50,16 +54,6 @@ pub enum UserCommand {
     },
     /// `DELETE /Users/{id}`.
     Delete { if_match: Option<i64> },
-}
-
-/// A value that must be unique within an organisation.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UniqueKey {
-    /// What kind of value (`userName`, `externalId`).
-    pub kind: &'static str,
-    /// The value as compared: [`scim::fold_case`] where the schema says
-    /// caseExact false (the key filters and sorting compare too).
-    pub key: String,
 }
 
 /// Decides what a command does to user `user_id`, or why it may not.
@@ -197,40 +191,6 @@ pub fn unique_keys(resource: Option<&Value>) -> Vec<UniqueKey> {
 /// Whether a stored resource counts as active (SCIM's default is true).
 pub fn is_active(resource: &Value) -> bool {
     !matches!(attribute(resource, "active"), Some(Value::Bool(false)))
-}
-
-/// A top-level attribute, found case-insensitively as RFC 7643 asks.
-pub fn attribute<'a>(resource: &'a Value, name: &str) -> Option<&'a Value> {
-    resource
-        .as_object()?
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value)
-}
-
-/// The stored resource (which never holds `id`) with its `id`, as the
-/// client sees it: a PATCH that sends the `id` the resource has changes
-/// nothing, one that sends another is refused. Validation drops it again.
-pub(crate) fn with_id(resource: &Value, id: Uuid) -> Value {
-    let mut resource = resource.clone();
-    if let Some(fields) = resource.as_object_mut() {
-        fields.insert("id".to_owned(), Value::String(id.to_string()));
-    }
-    resource
-}
-
-/// Refuses a replacement whose `id` names another resource: `id` is
-/// read-only, so sending the resource's own id is no change (RFC 7644
-/// §3.5.1 ignores it), but another id is a client mixing up resources.
-pub(crate) fn refuse_another_id(resource: &Value, id: Uuid) -> Result<(), ScimError> {
-    match attribute(resource, "id") {
-        None | Some(Value::Null) => Ok(()),
-        Some(Value::String(sent)) if sent.eq_ignore_ascii_case(&id.to_string()) => Ok(()),
-        Some(_) => Err(ScimError::bad_request(
-            ScimType::Mutability,
-            format!("id is read-only: this resource is {id}; send that id or none"),
-        )),
-    }
 }
 
 fn existing(state: &UserState, if_match: Option<i64>) -> Result<&Value, Rejection> {
