@@ -180,9 +180,13 @@ impl Projector {
 
     async fn handle(&self, deliveries: &[Delivery]) -> anyhow::Result<()> {
         let mut events = Vec::with_capacity(deliveries.len());
+        let mut last_read = None;
         for delivery in deliveries {
             match decode(delivery.body()) {
-                Ok(decoded) => events.extend(decoded),
+                Ok(decoded) => {
+                    events.extend(decoded);
+                    last_read = Some(delivery);
+                }
                 Err(error) => {
                     // Unreadable bodies are not ours to fold; the log still
                     // has the event, and a hole makes us read it from there.
@@ -191,10 +195,14 @@ impl Projector {
                 }
             }
         }
+        let delivered = events.len() as u64;
         self.apply(events).await?;
-        if let Some(last) = deliveries.last() {
+        // A rejected delivery is settled already, and acknowledging it would
+        // settle nothing: the acknowledgement names the last one still open.
+        if let Some(last) = last_read {
             last.ack_up_to().await?;
         }
+        self.metrics.projector_delivered.inc_by(delivered);
         Ok(())
     }
 
