@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::helpers::groups::{GROUP_SCHEMA, ids};
 use crate::helpers::{form_encode, spawn_app};
 
-/// Entra's group cycle as its documentation shows it (ref/entra-scim.md A.3).
+/// Entra's group cycle as its documentation shows it (docs/entra.md, A.3).
 #[tokio::test]
 async fn entra_group_lifecycle_as_documented() {
     let app = spawn_app().await;
