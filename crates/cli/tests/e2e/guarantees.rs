@@ -9,13 +9,9 @@ use rollcall::verify::{Verdict, verify};
 use serde_json::{Value, json};
 
 use crate::helpers::groups::member_values;
-use crate::helpers::{Options, RABBITMQ, TcpProxy, entra_user, spawn_app, spawn_app_with};
-
-/// The relay's last confirmed position, and the events it published.
-const RELAYED_TO: &str = "rollcall_relay_published_position";
-const RELAYED: &str = "rollcall_relay_published_events_total";
-/// Events in deliveries the projector acknowledged.
-const DELIVERED: &str = "rollcall_projector_delivered_events_total";
+use crate::helpers::{
+    DELIVERED, Options, RABBITMQ, TcpProxy, entra_user, spawn_app, spawn_app_with,
+};
 
 #[tokio::test]
 async fn the_log_refuses_update_delete_and_truncate() {
@@ -421,13 +417,7 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
     // Through RabbitMQ: every event published again, twice, shuffled. The
     // relay's own messages are settled first, so that the count of delivered
     // events below is the test's messages and nothing else.
-    let head = app.log_head().await as f64;
-    app.wait_for_metric(RELAYED_TO, head, Duration::from_secs(10))
-        .await;
-    let relayed = app.metric(RELAYED).await;
-    let settled = app
-        .wait_for_metric(DELIVERED, relayed, Duration::from_secs(10))
-        .await;
+    let settled = app.wait_for_deliveries(Duration::from_secs(10)).await;
     let connection = bus::connect(RABBITMQ).await.unwrap();
     let publisher = bus::Publisher::open(&connection, &bus::Topology::new(&app.bus_prefix))
         .await
@@ -458,6 +448,10 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
     // Straight into a second database's projector: shuffled, duplicated,
     // in random chunks, starting with holes.
     let copy = spawn_app().await;
+    // Its own first events must be folded and their deliveries settled before
+    // its log is replaced: one arriving late would meet the new log.
+    copy.wait_for_projector(Duration::from_secs(10)).await;
+    copy.wait_for_deliveries(Duration::from_secs(10)).await;
     let sql = copy.sql().await;
     sql.batch_execute(
         "truncate scim_users, scim_groups, scim_group_members; \

@@ -21,6 +21,11 @@ pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+/// The relay's last confirmed position, and the events it published.
+pub const RELAYED_TO: &str = "rollcall_relay_published_position";
+pub const RELAYED: &str = "rollcall_relay_published_events_total";
+/// Events in deliveries the projector acknowledged.
+pub const DELIVERED: &str = "rollcall_projector_delivered_events_total";
 
 /// Options for one test's stack.
 pub struct Options {
@@ -527,6 +532,16 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Waits until the relay has published the whole log and the projector
+    /// has acknowledged every event it published, so that no delivery is in
+    /// flight; returns how many events the projector has acknowledged.
+    pub async fn wait_for_deliveries(&self, within: Duration) -> f64 {
+        let head = self.log_head().await as f64;
+        self.wait_for_metric(RELAYED_TO, head, within).await;
+        let relayed = self.metric(RELAYED).await;
+        self.wait_for_metric(DELIVERED, relayed, within).await
     }
 
     /// Waits until the projector has folded everything in the log.
