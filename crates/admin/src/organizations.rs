@@ -2,7 +2,7 @@
 
 use anyhow::{Context, bail};
 use domain::organization;
-use domain::user::UniqueKey;
+use domain::resource::UniqueKey;
 use domain::{Event, RequestMeta};
 use store::{AppendError, AppendRequest, Appender, Registration};
 use uuid::Uuid;

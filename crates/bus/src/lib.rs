@@ -9,12 +9,13 @@
 //! checkpoint.
 
 mod connection;
+mod consumer;
 mod publisher;
 mod topology;
 
 pub use connection::connect;
+pub use consumer::{Consumer, Delivery};
 pub use lapin::Connection;
-pub use lapin::message::Delivery;
 pub use publisher::{Message, Publisher};
 pub use topology::{Topology, consume, declare_topology, delete_topology};
 
@@ -34,4 +35,8 @@ pub enum BusError {
     /// The AMQP URL does not parse: fix `AMQP_URL` / `--amqp-url`.
     #[error("the AMQP URL is not valid: {0}")]
     BadUrl(String),
+    /// The broker cancelled the consumer (its queue was deleted, or the node
+    /// holding it went away): reconnect and consume again.
+    #[error("the broker cancelled the consumer")]
+    Cancelled,
 }

@@ -5,15 +5,15 @@ use lapin::options::{
     QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{Connection, Consumer, ExchangeKind};
+use lapin::{Connection, ExchangeKind};
 
-use crate::BusError;
+use crate::{BusError, Consumer};
 
 /// The names every exchange and queue takes from one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Topology {
     /// Topic exchange the relay publishes every event to (routing key:
-    /// `org.<org_id>`, so consumers may later partition by organisation).
+    /// `org.<org_id>`, so consumers may later partition by organization).
     pub events_exchange: String,
     /// The projector's durable quorum queue, bound to every event.
     pub projector_queue: String,
@@ -101,12 +101,13 @@ pub async fn consume(
     channel
         .basic_qos(prefetch, BasicQosOptions::default())
         .await?;
-    Ok(channel
+    let consumer = channel
         .basic_consume(
             topology.projector_queue.as_str().into(),
             "rollcall-projector".into(),
             BasicConsumeOptions::default(),
             FieldTable::default(),
         )
-        .await?)
+        .await?;
+    Ok(Consumer::new(consumer))
 }

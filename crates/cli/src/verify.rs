@@ -5,8 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use domain::chain;
-use domain::group_projection::{GroupModel, fold_group_event};
-use domain::projection::{UserTable, fold_event};
+use domain::read_model::{GroupModel, UserTable, fold_group_event, fold_user_event};
 use store::Pool;
 use uuid::Uuid;
 
@@ -100,7 +99,7 @@ pub async fn verify_waiting(pool: &Pool, catch_up: Duration) -> anyhow::Result<V
                     Ok(stored) => stored,
                     Err(error) => return Ok(broken(position, &error.to_string())),
                 };
-                if let Some(key) = fold_event(&mut folded, &stored) {
+                if let Some(key) = fold_user_event(&mut folded, &stored) {
                     last_touch.insert(key, position);
                 }
                 let is_user = |org, user| folded.contains_key(&(org, user));

@@ -13,7 +13,7 @@ use scim::{PatchRequest, ScimError, ScimType};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::user::{UniqueKey, attribute, with_id};
+use crate::resource::{UniqueKey, attribute, refuse_another_id, with_id};
 use crate::{Event, Rejection};
 
 mod members;
@@ -184,7 +184,7 @@ pub fn decide(
         }
         Action::Replace(resource) => {
             let current = existing(state, plan.if_match)?;
-            crate::user::refuse_another_id(resource, group_id)?;
+            refuse_another_id(resource, group_id)?;
             let resource = accept_resource(resource.clone())?;
             if *current != resource {
                 events.push(Event::GroupUpdated { resource });

@@ -1,10 +1,14 @@
 //! rollcall's business core: events, aggregates and the rules, with no I/O.
 //!
-//! Everything that changes an organisation is an [`Event`] in a stream. Rules
-//! live in `decide(&state, command) -> Result<Vec<Event>, Rejection>`; state is
-//! rebuilt by `evolve(state, &event)`, which cannot fail. The API's write path,
-//! the projector and the auditors' `verify` all fold with the same `evolve`,
-//! so history and current state cannot disagree.
+//! Everything that changes an organization is an [`Event`] in a stream. Rules
+//! live in `decide(&state, command) -> Result<Vec<Event>, Rejection>`; an
+//! aggregate's state is rebuilt by `evolve(state, &event)`, which cannot fail.
+//! Only the API's write path folds with `evolve`, to get the state a decision
+//! needs. The read tables come from a second fold, the [`read_model`]: it maps
+//! each event to the row changes it makes, which the projector runs as SQL
+//! and `rollcall verify` applies in memory to compare with the tables. Both
+//! folds take a resource from the event that carries it whole, so they agree
+//! on what a resource is; `verify` proves that the tables agree with the log.
 //!
 //! Two decisions shaped this crate. Events that change a SCIM resource carry
 //! the whole resulting resource (and, for PATCH, the operations as sent): a
@@ -16,13 +20,13 @@ pub mod bounded;
 pub mod chain;
 pub mod event;
 pub mod group;
-pub mod group_projection;
 pub mod metadata;
 pub mod organization;
-pub mod projection;
 pub mod provisioning;
+pub mod read_model;
 pub mod refusal;
 pub mod rejection;
+pub mod resource;
 pub mod token;
 pub mod unique;
 pub mod user;

@@ -5,7 +5,7 @@
 //! `group::unique_keys`); the difference between the values before and after
 //! a decision is the same rule for every resource, so it lives here once.
 
-use crate::user::UniqueKey;
+use crate::resource::UniqueKey;
 
 /// What one write does to its organization's unique values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

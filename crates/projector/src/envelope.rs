@@ -1,6 +1,6 @@
 //! The message body that carries events from the relay to the projector.
 //!
-//! One message carries a run of one organisation's events: the broker's cost
+//! One message carries a run of one organization's events: the broker's cost
 //! is per message, so batching them is what lets the bus keep up with group
 //! commit. Consumers deduplicate by position, whatever the grouping.
 

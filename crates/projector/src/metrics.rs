@@ -14,6 +14,7 @@ pub struct Metrics {
     pub projector_quarantined: IntCounter,
     pub projector_quarantined_orgs: IntGauge,
     pub projector_log_follows: IntCounter,
+    pub projector_delivered: IntCounter,
     pub reconnects: IntCounterVec,
 }
 
@@ -57,6 +58,10 @@ impl Metrics {
                 "rollcall_projector_log_follows_total",
                 "Times the projector folded from the log because the queue had stalled",
             )?,
+            projector_delivered: IntCounter::new(
+                "rollcall_projector_delivered_events_total",
+                "Events in RabbitMQ deliveries the projector settled: folded, or skipped as folded already, then acknowledged",
+            )?,
             reconnects: IntCounterVec::new(
                 Opts::new(
                     "rollcall_bus_reconnects_total",
@@ -74,6 +79,7 @@ impl Metrics {
         registry.register(Box::new(metrics.projector_quarantined.clone()))?;
         registry.register(Box::new(metrics.projector_quarantined_orgs.clone()))?;
         registry.register(Box::new(metrics.projector_log_follows.clone()))?;
+        registry.register(Box::new(metrics.projector_delivered.clone()))?;
         registry.register(Box::new(metrics.reconnects.clone()))?;
         // Present from the start, so that dashboards and alerts see a zero.
         for component in ["relay", "projector"] {

@@ -6,8 +6,6 @@ use std::time::{Duration, Instant};
 use bus::{Delivery, Topology};
 use domain::StoredEvent;
 use domain::{Event, RequestMeta};
-use futures::{FutureExt, StreamExt};
-use lapin::options::{BasicAckOptions, BasicNackOptions};
 use store::{AppendRequest, Appender, Checkpoint, EventAt, LogRow, Pool, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -128,20 +126,10 @@ impl Projector {
         let mut consumer = bus::consume(&connection, &self.topology, BATCH as u16).await?;
         tracing::info!(queue = %self.topology.projector_queue, "projector connected");
         loop {
-            let first = tokio::select! {
-                next = consumer.next() => next,
+            let deliveries = tokio::select! {
+                batch = consumer.next_batch(BATCH) => batch?,
                 _ = stop.changed() => return Ok(()),
             };
-            let Some(first) = first else {
-                anyhow::bail!("the broker cancelled the projector's consumer");
-            };
-            let mut deliveries = vec![first?];
-            while deliveries.len() < BATCH {
-                match consumer.next().now_or_never() {
-                    Some(Some(delivery)) => deliveries.push(delivery?),
-                    _ => break,
-                }
-            }
             self.handle(&deliveries).await?;
         }
     }
@@ -192,21 +180,29 @@ impl Projector {
 
     async fn handle(&self, deliveries: &[Delivery]) -> anyhow::Result<()> {
         let mut events = Vec::with_capacity(deliveries.len());
+        let mut last_read = None;
         for delivery in deliveries {
-            match decode(&delivery.data) {
-                Ok(decoded) => events.extend(decoded),
+            match decode(delivery.body()) {
+                Ok(decoded) => {
+                    events.extend(decoded);
+                    last_read = Some(delivery);
+                }
                 Err(error) => {
                     // Unreadable bodies are not ours to fold; the log still
                     // has the event, and a hole makes us read it from there.
                     tracing::error!(%error, "dropping an unreadable message");
-                    delivery.nack(BasicNackOptions::default()).await?;
+                    delivery.reject().await?;
                 }
             }
         }
+        let delivered = events.len() as u64;
         self.apply(events).await?;
-        if let Some(last) = deliveries.last() {
-            last.ack(BasicAckOptions { multiple: true }).await?;
+        // A rejected delivery is settled already, and acknowledging it would
+        // settle nothing: the acknowledgement names the last one still open.
+        if let Some(last) = last_read {
+            last.ack_up_to().await?;
         }
+        self.metrics.projector_delivered.inc_by(delivered);
         Ok(())
     }
 

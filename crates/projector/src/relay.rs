@@ -87,8 +87,8 @@ impl Relay {
     }
 }
 
-/// One message per run of consecutive events of one organisation, routed by
-/// organisation and named by the positions it carries.
+/// One message per run of consecutive events of one organization, routed by
+/// organization and named by the positions it carries.
 pub fn messages(rows: &[LogRow]) -> Vec<Message> {
     rows.chunk_by(|a, b| a.org_id == b.org_id)
         .map(|run| {

@@ -19,7 +19,7 @@ mod tests;
 use std::time::Duration;
 
 use domain::group::{GroupState, MemberFacts};
-use domain::user::UniqueKey;
+use domain::resource::UniqueKey;
 use domain::{Event, RequestMeta, StoredEvent};
 use store::{AppendError, AppendRequest, Appended};
 use uuid::Uuid;

@@ -7,7 +7,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use domain::group::{self, GroupCommand, MemberFacts, MemberKind};
-use domain::user::{USER_SCHEMA, UniqueKey, UserCommand};
+use domain::resource::UniqueKey;
+use domain::user::{USER_SCHEMA, UserCommand};
 use domain::{Event, RequestMeta, StoredEvent};
 use serde_json::{Value, json};
 use store::{AppendError, AppendRequest, Appended};

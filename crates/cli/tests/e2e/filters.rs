@@ -628,7 +628,7 @@ async fn entras_group_lookups_are_index_lookups() {
         .batch_execute("analyze scim_groups")
         .await
         .expect("fresh statistics");
-    // Entra looks a group up by displayName before it creates it (ENTRA.md).
+    // Entra looks a group up by displayName before it creates it (docs/entra.md, A.3.1).
     for (filter, index) in [
         ("displayName eq \"Group 42\"", "scim_groups_display_name"),
         ("externalId eq \"ext-42\"", "scim_groups_external_id"),

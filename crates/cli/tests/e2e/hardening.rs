@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use domain::user::UniqueKey;
+use domain::resource::UniqueKey;
 use domain::{Event, RequestMeta};
 use reqwest::{Method, StatusCode};
 use rollcall::verify::{self, Verdict};

@@ -1,4 +1,5 @@
-//! The test harness: `spawn_app()` and typed SCIM helpers.
+//! The test harness: `spawn_app()` and typed SCIM helpers (those for
+//! `/Groups` in [`groups`]).
 
 use std::net::TcpListener;
 use std::sync::Once;
@@ -13,11 +14,18 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+pub mod groups;
+
 pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+/// The relay's last confirmed position, and the events it published.
+pub const RELAYED_TO: &str = "rollcall_relay_published_position";
+pub const RELAYED: &str = "rollcall_relay_published_events_total";
+/// Events in deliveries the projector acknowledged.
+pub const DELIVERED: &str = "rollcall_projector_delivered_events_total";
 
 /// Options for one test's stack.
 pub struct Options {
@@ -296,7 +304,7 @@ impl TestApp {
         client
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.request_as(&self.token, method, path)
     }
 
@@ -506,6 +514,50 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    /// The log's last position.
+    pub async fn log_head(&self) -> i64 {
+        store::log_head(self.pool()).await.expect("the log head")
+    }
+
+    /// The position of the last event of stream `id` (a user or a group).
+    pub async fn last_position_of(&self, id: &str) -> i64 {
+        self.sql()
+            .await
+            .query_one(
+                "select max(position) from events where stream_id = $1::text::uuid",
+                &[&id],
+            )
+            .await
+            .expect("the stream's events")
+            .get(0)
+    }
+
+    /// Waits until an unlabelled metric reaches `at_least`; returns its value.
+    pub async fn wait_for_metric(&self, name: &str, at_least: f64, within: Duration) -> f64 {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let value = self.metric(name).await;
+            if value >= at_least {
+                return value;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} stayed at {value}, short of {at_least}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the relay has published the whole log and the projector
+    /// has acknowledged every event it published, so that no delivery is in
+    /// flight; returns how many events the projector has acknowledged.
+    pub async fn wait_for_deliveries(&self, within: Duration) -> f64 {
+        let head = self.log_head().await as f64;
+        self.wait_for_metric(RELAYED_TO, head, within).await;
+        let relayed = self.metric(RELAYED).await;
+        self.wait_for_metric(DELIVERED, relayed, within).await
     }
 
     /// Waits until the projector has folded everything in the log.

@@ -38,19 +38,19 @@ fn value(n: u128) -> Value {
 #[test]
 fn removing_one_of_three_members_removes_only_that_one() {
     let facts = MemberFacts {
-        current: [id(1)].into(),
-        existing: users(&[1]),
+        current: [id(1), id(2), id(3)].into(),
+        existing: users(&[1, 2, 3]),
     };
     let events = patch(
         &created(),
-        json!([{"op": "Remove", "path": "members", "value": [value(1)]}]),
+        json!([{"op": "Remove", "path": "members", "value": [value(2)]}]),
         &facts,
     )
     .unwrap();
     assert_eq!(
         events,
         vec![Event::GroupMembersRemoved {
-            members: vec![id(1)]
+            members: vec![id(2)]
         }]
     );
 }

@@ -1,5 +1,6 @@
 //! The `scim` crate's integration tests: table tests for the filter and PATCH
-//! grammars with real Entra request bodies, plus property tests.
+//! grammars with real Entra request bodies, plus property tests. Comments such
+//! as `A.2.6` or `B.10` cite the catalogue in `docs/entra.md`.
 
 mod error;
 mod filter_eval;

@@ -108,6 +108,11 @@ fn patch_op() -> impl Strategy<Value = Value> {
     ])
 }
 
+/// A PatchOp request of these operations.
+fn request(operations: Vec<Value>) -> PatchRequest {
+    PatchRequest::parse(&ops(Value::Array(operations))).unwrap()
+}
+
 fn primaries(v: &Value) -> usize {
     v.as_array().map_or(0, |items| {
         items
@@ -130,9 +135,11 @@ proptest! {
     }
 
     #[test]
-    fn patch_is_deterministic_and_atomic(list in prop::collection::vec(patch_op(), 1..8)) {
+    fn patch_is_deterministic_and_keeps_the_resource_well_formed(
+        list in prop::collection::vec(patch_op(), 1..8),
+    ) {
         let user = entra_user();
-        let req = PatchRequest::parse(&ops(Value::Array(list.clone()))).unwrap();
+        let req = request(list);
         let once = scim::apply(&user, &req, &UserSchema).unwrap();
         prop_assert_eq!(&once, &scim::apply(&user, &req, &UserSchema).unwrap());
         for key in once.as_object().unwrap().keys() {
@@ -141,12 +148,35 @@ proptest! {
         for attr in ["emails", "roles", "phoneNumbers"] {
             prop_assert!(primaries(&once[attr]) <= 1, "{}: {}", attr, once[attr]);
         }
+    }
 
+    /// RFC 7644 §3.5.2: operations apply in sequence, each to what the ones
+    /// before it left. One request of several operations leaves what as
+    /// many requests of one operation each leave, in the same order.
+    #[test]
+    fn operations_apply_in_sequence(list in prop::collection::vec(patch_op(), 1..8)) {
+        let user = entra_user();
+        let together = scim::apply(&user, &request(list.clone()), &UserSchema).unwrap();
+        let mut one_by_one = user;
+        for op in list {
+            one_by_one = scim::apply(&one_by_one, &request(vec![op]), &UserSchema).unwrap();
+        }
+        prop_assert_eq!(together, one_by_one);
+    }
+
+    /// A request is refused as a whole for its one bad operation, whatever
+    /// came before it, and the error names that operation.
+    #[test]
+    fn a_bad_operation_fails_the_request_and_is_named(
+        list in prop::collection::vec(patch_op(), 0..8),
+    ) {
+        let at = list.len();
         let mut failing = list;
         failing.push(json!({"op": "Replace", "path": "id", "value": "x"}));
-        let req = PatchRequest::parse(&ops(Value::Array(failing))).unwrap();
-        prop_assert!(scim::apply(&user, &req, &UserSchema).is_err());
-        prop_assert_eq!(user, entra_user());
+        let error = scim::apply(&entra_user(), &request(failing), &UserSchema).unwrap_err();
+        prop_assert_eq!(error.scim_type, Some(scim::ScimType::Mutability));
+        let named = format!("Operations[{at}]");
+        prop_assert!(error.detail.starts_with(&named), "{}", error.detail);
     }
 }
 

@@ -2,7 +2,7 @@
 //! one transaction, assigns gap-free positions under the `log_head` lock and
 //! extends each organization's hash chain.
 
-use domain::user::UniqueKey;
+use domain::resource::UniqueKey;
 use domain::{Event, RequestMeta};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};

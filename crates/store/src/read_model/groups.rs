@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use domain::group::{Member, MemberFacts, MemberKind};
-use domain::group_projection::GroupRow;
+use domain::read_model::GroupRow;
 use futures::{StreamExt, pin_mut};
 use scim::{AttrPath, Filter};
 use tokio::sync::mpsc;

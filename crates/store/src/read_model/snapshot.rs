@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::group::{Member, MemberKind};
-use domain::group_projection::GroupModel;
-use domain::projection::UserTable;
+use domain::read_model::GroupModel;
+use domain::read_model::UserTable;
 use uuid::Uuid;
 
 use super::groups::{COLUMNS as GROUP_COLUMNS, group_at};

@@ -1,6 +1,6 @@
 //! Queries over the `scim_users` read table.
 
-use domain::projection::UserRow;
+use domain::read_model::UserRow;
 use scim::{AttrPath, Filter};
 use tokio_postgres::Row;
 use uuid::Uuid;

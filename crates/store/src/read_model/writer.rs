@@ -3,8 +3,8 @@
 
 use deadpool_postgres::Transaction;
 use domain::StoredEvent;
-use domain::group_projection::{group_row_change, membership_change};
-use domain::projection::{UserRow, UserRowChange, user_row_change};
+use domain::read_model::{UserRow, UserRowChange, user_row_change};
+use domain::read_model::{group_row_change, membership_change};
 use futures::TryFutureExt;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;

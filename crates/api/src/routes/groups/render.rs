@@ -5,7 +5,7 @@
 use actix_web::HttpRequest;
 use actix_web::web::Bytes;
 use domain::group::Member;
-use domain::group_projection::GroupRow;
+use domain::read_model::GroupRow;
 use futures::Stream;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;

@@ -11,7 +11,7 @@
 
 use actix_web::HttpRequest;
 use domain::group::{self, GroupCommand, GroupPlan, GroupState};
-use domain::user::UniqueKey;
+use domain::resource::UniqueKey;
 use domain::{Event, Rejection, RequestMeta};
 use uuid::Uuid;
 

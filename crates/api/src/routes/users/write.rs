@@ -4,7 +4,8 @@
 //! is the user as the write left it, without reading the read tables back.
 
 use actix_web::HttpRequest;
-use domain::user::{self, UniqueKey, UserCommand};
+use domain::resource::UniqueKey;
+use domain::user::{self, UserCommand};
 use domain::{Event, RequestMeta};
 use serde_json::Value;
 use time::OffsetDateTime;

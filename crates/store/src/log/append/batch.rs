@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use deadpool_postgres::Transaction;
 use domain::chain::{self, ChainedFields};
 use domain::event::CURRENT_SCHEMA_VERSION;
-use domain::user::UniqueKey;
+use domain::resource::UniqueKey;
 use futures::TryFutureExt;
 use futures::future::{BoxFuture, try_join_all};
 use time::OffsetDateTime;

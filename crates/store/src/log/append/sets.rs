@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::Transaction;
 use domain::event::CURRENT_SCHEMA_VERSION;
-use domain::user::UniqueKey;
+use domain::resource::UniqueKey;
 use time::OffsetDateTime;
 use uuid::Uuid;
 

@@ -2,7 +2,7 @@
 
 use deadpool_postgres::Transaction;
 use domain::StoredEvent;
-use domain::group_projection::{GroupRowChange, MembershipChange};
+use domain::read_model::{GroupRowChange, MembershipChange};
 use tokio_postgres::Statement;
 use uuid::Uuid;
 
@@ -44,7 +44,7 @@ impl GroupStatements {
                 .prepare_cached("delete from scim_groups where org_id = $1 and group_id = $2"),
             // Only into a group that exists, and only members that still do
             // (one may have been deleted after the add was decided): the same
-            // rule as domain::group_projection::fold_group_event.
+            // rule as domain::read_model::fold_group_event.
             transaction.prepare_cached(
                 "insert into scim_group_members (org_id, group_id, member_id, member_type, display) \
                  select $1, $2, m.id, m.kind, m.display \

@@ -1,7 +1,5 @@
-//! The read model of groups: how events change the `scim_groups` and
-//! `scim_group_members` tables. The projector runs these changes as SQL;
-//! [`fold_group_event`] applies them in memory the same way, for `verify`
-//! and for asking who was in a group at any position of the log.
+//! How events change the `scim_groups` and `scim_group_members` tables, and
+//! who was in a group at any position of the log.
 
 use std::collections::BTreeMap;
 
@@ -9,8 +7,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::{ReadRow, RowChange, Table, UserTable, fold_row, fold_user_event};
 use crate::group::{Member, MemberKind};
-use crate::user::attribute;
+use crate::resource::string_attribute;
 use crate::{Event, StoredEvent};
 
 /// One row of the `scim_groups` read table.
@@ -25,25 +24,31 @@ pub struct GroupRow {
     pub updated_at: OffsetDateTime,
 }
 
-/// What one event does to a group's row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum GroupRowChange {
-    Insert(GroupRow),
-    /// Replace everything but `created_at`.
-    Update(GroupRow),
-    /// Members changed: only the version and modification time move.
-    Touch {
-        version: i64,
-        updated_at: OffsetDateTime,
-    },
-    Delete,
+impl ReadRow for GroupRow {
+    fn created_like(self, old: &GroupRow) -> GroupRow {
+        GroupRow {
+            created_at: old.created_at,
+            ..self
+        }
+    }
+
+    fn touched(self, version: i64, updated_at: OffsetDateTime) -> GroupRow {
+        GroupRow {
+            version,
+            updated_at,
+            ..self
+        }
+    }
 }
+
+/// What one event does to a group's row.
+pub type GroupRowChange = RowChange<GroupRow>;
 
 /// What one event does to memberships.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MembershipChange {
     /// These join the event's group; a member that is no longer a user or
-    /// group of the organisation (deleted meanwhile) does not.
+    /// group of the organization (deleted meanwhile) does not.
     Add(Vec<Member>),
     /// These leave the event's group.
     Remove(Vec<Uuid>),
@@ -55,28 +60,23 @@ pub enum MembershipChange {
 /// The change an event makes to the groups table, if it concerns a group.
 pub fn group_row_change(stored: &StoredEvent) -> Option<GroupRowChange> {
     let row = |resource: &Value| GroupRow {
-        display_name: attribute(resource, "displayName")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned(),
-        external_id: attribute(resource, "externalId")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        display_name: string_attribute(resource, "displayName").unwrap_or_default(),
+        external_id: string_attribute(resource, "externalId"),
         resource: resource.clone(),
         version: stored.stream_version,
         created_at: stored.recorded_at,
         updated_at: stored.recorded_at,
     };
     match &stored.event {
-        Event::GroupCreated { resource } => Some(GroupRowChange::Insert(row(resource))),
-        Event::GroupUpdated { resource } => Some(GroupRowChange::Update(row(resource))),
+        Event::GroupCreated { resource } => Some(RowChange::Insert(row(resource))),
+        Event::GroupUpdated { resource } => Some(RowChange::Update(row(resource))),
         Event::GroupMembersAdded { .. } | Event::GroupMembersRemoved { .. } => {
-            Some(GroupRowChange::Touch {
+            Some(RowChange::Touch {
                 version: stored.stream_version,
                 updated_at: stored.recorded_at,
             })
         }
-        Event::GroupDeleted {} => Some(GroupRowChange::Delete),
+        Event::GroupDeleted {} => Some(RowChange::Delete),
         _ => None,
     }
 }
@@ -91,10 +91,10 @@ pub fn membership_change(stored: &StoredEvent) -> Option<MembershipChange> {
     }
 }
 
-/// The groups table, keyed by (organisation, group).
-pub type GroupTable = BTreeMap<(Uuid, Uuid), GroupRow>;
+/// The groups table, keyed by (organization, group).
+pub type GroupTable = Table<GroupRow>;
 
-/// The membership table, keyed by (organisation, group, member).
+/// The membership table, keyed by (organization, group, member).
 pub type MemberTable = BTreeMap<(Uuid, Uuid, Uuid), Member>;
 
 /// Groups and memberships folded in memory, as the projector keeps them.
@@ -139,29 +139,7 @@ pub fn fold_group_event(
     }
     let change = group_row_change(stored)?;
     let key = (org, stream);
-    let old = model.groups.remove(&key);
-    let new = match (old, change) {
-        (_, GroupRowChange::Insert(row)) => Some(row),
-        (Some(old), GroupRowChange::Update(row)) => Some(GroupRow {
-            created_at: old.created_at,
-            ..row
-        }),
-        (
-            Some(old),
-            GroupRowChange::Touch {
-                version,
-                updated_at,
-            },
-        ) => Some(GroupRow {
-            version,
-            updated_at,
-            ..old
-        }),
-        (_, GroupRowChange::Delete) | (None, _) => None,
-    };
-    if let Some(row) = new {
-        model.groups.insert(key, row);
-    }
+    fold_row(&mut model.groups, key, change);
     Some(key)
 }
 
@@ -172,10 +150,10 @@ pub fn members_at<'a>(
     org_id: Uuid,
     group_id: Uuid,
 ) -> Vec<Member> {
-    let mut users = crate::projection::UserTable::new();
+    let mut users = UserTable::new();
     let mut model = GroupModel::default();
     for stored in events {
-        crate::projection::fold_event(&mut users, stored);
+        fold_user_event(&mut users, stored);
         fold_group_event(&mut model, stored, |org, user| {
             users.contains_key(&(org, user))
         });
@@ -186,7 +164,6 @@ pub fn members_at<'a>(
         .map(|(_, member)| member.clone())
         .collect()
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,12 @@
-//! The read model: how events change the `scim_users` table.
-//!
-//! The projector turns each event into a [`UserRowChange`] and runs it as SQL;
-//! `rollcall verify` folds the whole log with [`fold_users`] through the very
-//! same function and compares the result with the table.
-
-use std::collections::BTreeMap;
+//! How events change the `scim_users` table.
 
 use serde_json::Value;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::user::{attribute, is_active};
+use super::{ReadRow, RowChange, Table, fold_row};
+use crate::resource::string_attribute;
+use crate::user::is_active;
 use crate::{Event, StoredEvent};
 
 /// One row of the `scim_users` read table.
@@ -25,23 +21,30 @@ pub struct UserRow {
     pub updated_at: OffsetDateTime,
 }
 
-/// What one event does to a user's row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum UserRowChange {
-    /// Insert the row (first event of the stream).
-    Insert(UserRow),
-    /// Replace everything but `created_at`.
-    Update(UserRow),
-    /// Only the version and modification time move.
-    Touch {
-        version: i64,
-        updated_at: OffsetDateTime,
-    },
-    /// Remove the row.
-    Delete,
+impl ReadRow for UserRow {
+    fn created_like(self, old: &UserRow) -> UserRow {
+        UserRow {
+            created_at: old.created_at,
+            ..self
+        }
+    }
+
+    fn touched(self, version: i64, updated_at: OffsetDateTime) -> UserRow {
+        UserRow {
+            version,
+            updated_at,
+            ..self
+        }
+    }
 }
 
-/// The change an event makes to the read table, if it concerns a user.
+/// What one event does to a user's row.
+pub type UserRowChange = RowChange<UserRow>;
+
+/// The users table, keyed by (organization, user).
+pub type UserTable = Table<UserRow>;
+
+/// The change an event makes to the users table, if it concerns a user.
 pub fn user_row_change(stored: &StoredEvent) -> Option<UserRowChange> {
     let row = |resource: &Value| UserRow {
         user_name: string_attribute(resource, "userName").unwrap_or_default(),
@@ -53,53 +56,25 @@ pub fn user_row_change(stored: &StoredEvent) -> Option<UserRowChange> {
         updated_at: stored.recorded_at,
     };
     match &stored.event {
-        Event::UserProvisioned { resource, .. } => Some(UserRowChange::Insert(row(resource))),
+        Event::UserProvisioned { resource, .. } => Some(RowChange::Insert(row(resource))),
         Event::UserReplaced { resource, .. } | Event::UserPatched { resource, .. } => {
-            Some(UserRowChange::Update(row(resource)))
+            Some(RowChange::Update(row(resource)))
         }
-        Event::UserDeactivated {} | Event::UserReactivated {} => Some(UserRowChange::Touch {
+        Event::UserDeactivated {} | Event::UserReactivated {} => Some(RowChange::Touch {
             version: stored.stream_version,
             updated_at: stored.recorded_at,
         }),
-        Event::UserDeleted {} => Some(UserRowChange::Delete),
+        Event::UserDeleted {} => Some(RowChange::Delete),
         _ => None,
     }
 }
 
-/// Applies a change to an in-memory row, exactly as the projector's SQL does.
-pub fn apply_change(row: Option<UserRow>, change: UserRowChange) -> Option<UserRow> {
-    match (row, change) {
-        (_, UserRowChange::Insert(new)) => Some(new),
-        (Some(old), UserRowChange::Update(new)) => Some(UserRow {
-            created_at: old.created_at,
-            ..new
-        }),
-        (
-            Some(old),
-            UserRowChange::Touch {
-                version,
-                updated_at,
-            },
-        ) => Some(UserRow {
-            version,
-            updated_at,
-            ..old
-        }),
-        (_, UserRowChange::Delete) | (None, _) => None,
-    }
-}
-
-/// The users table, keyed by (organisation, user).
-pub type UserTable = BTreeMap<(Uuid, Uuid), UserRow>;
-
 /// Folds one event into an in-memory users table; returns the key of the
 /// row it concerned, if any.
-pub fn fold_event(rows: &mut UserTable, stored: &StoredEvent) -> Option<(Uuid, Uuid)> {
+pub fn fold_user_event(rows: &mut UserTable, stored: &StoredEvent) -> Option<(Uuid, Uuid)> {
     let change = user_row_change(stored)?;
     let key = (stored.org_id, stored.stream_id);
-    if let Some(row) = apply_change(rows.remove(&key), change) {
-        rows.insert(key, row);
-    }
+    fold_row(rows, key, change);
     Some(key)
 }
 
@@ -107,17 +82,10 @@ pub fn fold_event(rows: &mut UserTable, stored: &StoredEvent) -> Option<(Uuid, U
 pub fn fold_users<'a>(events: impl IntoIterator<Item = &'a StoredEvent>) -> UserTable {
     let mut rows = UserTable::new();
     for stored in events {
-        fold_event(&mut rows, stored);
+        fold_user_event(&mut rows, stored);
     }
     rows
 }
-
-fn string_attribute(resource: &Value, name: &str) -> Option<String> {
-    attribute(resource, name)
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,62 @@
+//! Consuming with manual acknowledgement: a consumer settles each delivery
+//! itself, after its own commit, through [`Delivery`].
+
+use futures::{FutureExt, StreamExt};
+use lapin::options::{BasicAckOptions, BasicNackOptions};
+
+use crate::BusError;
+
+/// A consumer of one queue, started by [`crate::consume`].
+pub struct Consumer {
+    inner: lapin::Consumer,
+}
+
+/// One message taken from the queue and not yet settled: the broker hands
+/// it out again if the channel closes before it is acknowledged.
+pub struct Delivery {
+    inner: lapin::message::Delivery,
+}
+
+impl Consumer {
+    pub(crate) fn new(inner: lapin::Consumer) -> Consumer {
+        Consumer { inner }
+    }
+
+    /// Waits for a delivery, then takes those that have already arrived
+    /// behind it, `max` in all at most. Cancel-safe: it waits only for the
+    /// first.
+    pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, BusError> {
+        let first = self.inner.next().await.ok_or(BusError::Cancelled)??;
+        let mut batch = vec![Delivery { inner: first }];
+        while batch.len() < max {
+            match self.inner.next().now_or_never() {
+                Some(Some(delivery)) => batch.push(Delivery { inner: delivery? }),
+                _ => break,
+            }
+        }
+        Ok(batch)
+    }
+}
+
+impl Delivery {
+    /// The message body.
+    pub fn body(&self) -> &[u8] {
+        &self.inner.data
+    }
+
+    /// Acknowledges this delivery and every earlier one on its channel that
+    /// is not settled yet: a batch costs one round trip. Does nothing if this
+    /// delivery is settled already (acknowledge the last one still open).
+    pub async fn ack_up_to(&self) -> Result<(), BusError> {
+        self.inner.ack(BasicAckOptions { multiple: true }).await?;
+        Ok(())
+    }
+
+    /// Refuses this delivery without putting it back: the broker drops it
+    /// (or dead-letters it, where a policy says so). For a message the
+    /// consumer can never read, which redelivery would only repeat.
+    pub async fn reject(&self) -> Result<(), BusError> {
+        self.inner.nack(BasicNackOptions::default()).await?;
+        Ok(())
+    }
+}
