@@ -7,14 +7,14 @@ use domain::{Event, RequestMeta};
 use store::{AppendError, AppendRequest, Appender, Registration};
 use uuid::Uuid;
 
-/// A freshly created organisation.
+/// A freshly created organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct CreatedOrganization {
     pub org_id: Uuid,
     pub owner_id: Uuid,
 }
 
-/// Creates an organisation with its owner and SCIM enabled.
+/// Creates an organization with its owner and SCIM enabled.
 pub async fn create_organization(
     appender: &Appender,
     name: &str,

@@ -1,10 +1,10 @@
-//! The per-organisation hash chain that makes tampering with the log evident.
+//! The per-organization hash chain that makes tampering with the log evident.
 
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The hash an organisation's first event links to.
+/// The hash an organization's first event links to.
 pub const GENESIS: [u8; 32] = [0; 32];
 
 /// The stored fields of one event that its hash covers, exactly as stored.

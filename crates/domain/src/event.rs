@@ -11,16 +11,16 @@ use crate::group::Member;
 /// stored shape changes and teach [`Event::from_stored`] to upcast the old one.
 pub const CURRENT_SCHEMA_VERSION: i32 = 1;
 
-/// Something that happened to an organisation, in the past tense.
+/// Something that happened to an organization, in the past tense.
 ///
 /// Stored as JSON with a `type` tag; never change the meaning of a stored
 /// variant: add variants and optional fields instead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Event {
-    /// An organisation was created under a unique name.
+    /// An organization was created under a unique name.
     OrganizationCreated { name: String },
-    /// An account became an owner of the organisation.
+    /// An account became an owner of the organization.
     OwnerAdded { account_id: Uuid, email: String },
     /// SCIM provisioning was enabled with the role new users receive.
     ScimEnabled { default_role: String },

@@ -69,13 +69,13 @@ enum Action {
 }
 
 /// What the decision must know about members: of the ids the plan names,
-/// which are members now and what each is in the organisation.
+/// which are members now and what each is in the organization.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MemberFacts {
     /// The current members among the named ids; every current member when
     /// [`GroupPlan::needs_every_member`].
     pub current: HashSet<Uuid>,
-    /// The named ids that are users or groups of the organisation.
+    /// The named ids that are users or groups of the organization.
     pub existing: HashMap<Uuid, MemberKind>,
 }
 
@@ -302,7 +302,7 @@ pub fn evolve(mut state: GroupState, event: &Event) -> GroupState {
 /// the same names.
 pub const ATTRIBUTE_EVENTS: [&str; 3] = ["GroupCreated", "GroupUpdated", "GroupDeleted"];
 
-/// The values of a group that must be unique in its organisation: the
+/// The values of a group that must be unique in its organization: the
 /// display name, case-insensitively ([`scim::fold_case`]).
 pub fn unique_keys(resource: Option<&Value>) -> Vec<UniqueKey> {
     match resource.and_then(|resource| attribute(resource, "displayName")) {

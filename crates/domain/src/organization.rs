@@ -1,4 +1,4 @@
-//! Organisations, their owners and their SCIM tokens.
+//! Organizations, their owners and their SCIM tokens.
 
 use uuid::Uuid;
 
@@ -8,12 +8,12 @@ use scim::{ScimError, ScimType};
 /// The role a SCIM-created user receives unless the owner picks another.
 pub const DEFAULT_ROLE: &str = "member";
 
-/// The events that create an organisation with its first owner and SCIM
+/// The events that create an organization with its first owner and SCIM
 /// enabled, so that a token can be issued straight away.
 pub fn create(name: &str, owner_email: &str, owner_id: Uuid) -> Result<Vec<Event>, Rejection> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(invalid("the organisation's name must not be empty"));
+        return Err(invalid("the organization's name must not be empty"));
     }
     let email = owner_email.trim();
     if !is_plausible_email(email) {
@@ -55,7 +55,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_organisation_starts_with_its_owner_and_scim_enabled() {
+    fn an_organization_starts_with_its_owner_and_scim_enabled() {
         let events = create(" Acme ", "owner@acme.test", Uuid::nil()).unwrap();
         assert_eq!(
             events[0],

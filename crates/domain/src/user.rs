@@ -162,7 +162,7 @@ pub fn evolve(mut state: UserState, event: &Event) -> UserState {
     state
 }
 
-/// The values of a resource that must be unique in its organisation.
+/// The values of a resource that must be unique in its organization.
 pub fn unique_keys(resource: Option<&Value>) -> Vec<UniqueKey> {
     let Some(resource) = resource else {
         return Vec::new();

@@ -555,7 +555,7 @@ async fn generic_plan(client: &tokio_postgres::Client, org_id: uuid::Uuid, filte
 async fn matching_filters_are_index_lookups() {
     let app = spawn_app().await;
     let client = app.sql().await;
-    // An organisation large enough that a scan of its rows costs what it does
+    // An organization large enough that a scan of its rows costs what it does
     // in production, written straight into the read table.
     let org_id = uuid::Uuid::now_v7();
     client

@@ -59,7 +59,7 @@ impl Returned {
 pub enum Uniqueness {
     /// The default: no uniqueness.
     None,
-    /// Unique within this server's tenant (the organisation).
+    /// Unique within this server's tenant (the organization).
     Server,
     /// Unique everywhere.
     Global,

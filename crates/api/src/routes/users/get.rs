@@ -11,7 +11,7 @@ use crate::scim_gate::Tenant;
 use crate::{ApiError, AppState, selection};
 use scim::ScimError;
 
-/// One user of the caller's organisation; another organisation's id is 404.
+/// One user of the caller's organization; another organization's id is 404.
 /// An `If-None-Match` naming the current version (or `*`) answers 304 with
 /// the ETag and no body.
 pub async fn get_user(
