@@ -15,3 +15,8 @@ pub mod tokens;
 mod organization_stream;
 
 pub use organization_stream::decide_on_organization;
+
+/// Who asked, for a command typed at the `rollcall` command line.
+fn command_line(command: &str) -> domain::RequestMeta {
+    domain::RequestMeta::command_line(command, uuid::Uuid::now_v7())
+}

@@ -10,11 +10,12 @@ use uuid::Uuid;
 /// registry changes they imply, at the version they were decided on,
 /// deciding again if the stream moved; returns them (none appended when the
 /// decision changes nothing). A refusal is recorded (as `CommandRefused`,
-/// under `command`) and returned as the error.
+/// under `command`) and returned as the error. `meta` says who asked.
 pub async fn decide_on_organization(
     pool: &Pool,
     appender: &Appender,
     org_id: Uuid,
+    meta: &RequestMeta,
     command: &str,
     decide: impl Fn(&[StoredEvent]) -> Result<(Vec<Event>, Vec<Registration>), Refusal>,
 ) -> anyhow::Result<Vec<Event>> {
@@ -36,7 +37,7 @@ pub async fn decide_on_organization(
                 claims: Vec::new(),
                 releases: Vec::new(),
                 registrations,
-                meta: RequestMeta::command_line(command, Uuid::now_v7()),
+                meta: meta.clone(),
             })
             .await;
         match (appended, refusal) {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use store::{Appender, Pool, Registration};
 use uuid::Uuid;
 
-use crate::decide_on_organization;
+use crate::{command_line, decide_on_organization};
 
 /// The settings as owners see them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,18 +29,25 @@ pub async fn set(
     org_id: Uuid,
     change: SettingsChange,
 ) -> anyhow::Result<ProvisioningView> {
-    decide_on_organization(pool, appender, org_id, "provisioning set", |stream| {
-        let events = provisioning::change_settings(&provisioning::of(stream), &change)?;
-        let registrations = events
-            .iter()
-            .filter_map(|event| match event {
-                Event::ScimEnabled { .. } => Some(Registration::ScimSwitched { enabled: true }),
-                Event::ScimDisabled {} => Some(Registration::ScimSwitched { enabled: false }),
-                _ => None,
-            })
-            .collect();
-        Ok((events, registrations))
-    })
+    decide_on_organization(
+        pool,
+        appender,
+        org_id,
+        &command_line("provisioning set"),
+        "provisioning set",
+        |stream| {
+            let events = provisioning::change_settings(&provisioning::of(stream), &change)?;
+            let registrations = events
+                .iter()
+                .filter_map(|event| match event {
+                    Event::ScimEnabled { .. } => Some(Registration::ScimSwitched { enabled: true }),
+                    Event::ScimDisabled {} => Some(Registration::ScimSwitched { enabled: false }),
+                    _ => None,
+                })
+                .collect();
+            Ok((events, registrations))
+        },
+    )
     .await?;
     show(pool, org_id).await
 }
@@ -58,10 +65,17 @@ pub async fn add_role(
     org_id: Uuid,
     name: &str,
 ) -> anyhow::Result<()> {
-    decide_on_organization(pool, appender, org_id, "role add", |stream| {
-        let event = provisioning::add_role(&provisioning::of(stream), name)?;
-        Ok((vec![event], Vec::new()))
-    })
+    decide_on_organization(
+        pool,
+        appender,
+        org_id,
+        &command_line("role add"),
+        "role add",
+        |stream| {
+            let event = provisioning::add_role(&provisioning::of(stream), name)?;
+            Ok((vec![event], Vec::new()))
+        },
+    )
     .await?;
     Ok(())
 }

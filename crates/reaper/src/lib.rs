@@ -32,8 +32,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 pub enum ReaperError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("recording the reaper's events: {0}")]
-    Append(#[from] store::AppendError),
+    #[error("recording the reaper's events: {0:#}")]
+    Record(anyhow::Error),
 }
 
 /// What one round did.
