@@ -18,7 +18,8 @@
 # Needs: cargo, psql, pgbench, curl, python3 (JSON and arithmetic); PostgreSQL and RabbitMQ
 # running locally. Environment: CLIENTS (64), SECONDS_PER_RUN (10), REPEAT (1),
 # BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, the server without a
-# database name), AMQP_URL (rollcall's default).
+# database name), AMQP_URL (rollcall's default), ROLLCALL_BIN (a binary to
+# measure instead of building one: compare two builds back to back).
 set -euo pipefail
 
 CLIENTS=${CLIENTS:-64}
@@ -63,9 +64,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "building the release binary"
-cargo build --release -p rollcall
-ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
+if [[ -n ${ROLLCALL_BIN:-} ]]; then
+    ROLLCALL=$ROLLCALL_BIN
+    log "measuring $ROLLCALL (ROLLCALL_BIN), not building"
+else
+    log "building the release binary"
+    cargo build --release -p rollcall
+    ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
+fi
 
 start_scratch_server "$ROLLCALL" bench
 echo "ready; SCIM token read from the server's first-start output" >&2
