@@ -58,6 +58,11 @@ pub enum Registration {
     TokenRevoked { token_id: Uuid },
     /// A SCIM token whose `ScimTokenExpired` the request records.
     TokenExpired { token_id: Uuid },
+    /// A domain the request's `DomainVerified` verifies for its organization.
+    DomainVerified { domain_id: Uuid, domain: String },
+    /// A domain the request's `DomainDropped` drops: no longer verified (a
+    /// pending one had no row).
+    DomainDropped { domain: String },
 }
 
 /// Where an append landed.

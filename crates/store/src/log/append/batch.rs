@@ -39,6 +39,8 @@ struct Statements {
     register_token: Statement,
     revoke_token: Statement,
     record_token_expiry: Statement,
+    verify_domain: Statement,
+    drop_domain: Statement,
 }
 
 impl Statements {
@@ -54,6 +56,9 @@ impl Statements {
              where org_id = $1 and token_id = $2 and revoked_at is null",
             "update scim_tokens set expiry_recorded_at = $3 \
              where org_id = $1 and token_id = $2 and expiry_recorded_at is null",
+            "insert into verified_domains (org_id, domain, domain_id, verified_at) \
+             values ($1, $2, $3, $4) on conflict do nothing",
+            "delete from verified_domains where org_id = $1 and domain = $2",
         ];
         let prepared =
             try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
@@ -67,6 +72,8 @@ impl Statements {
             register_token: next(),
             revoke_token: next(),
             record_token_expiry: next(),
+            verify_domain: next(),
+            drop_domain: next(),
         })
     }
 }
@@ -304,7 +311,10 @@ fn settle_registrations(
             // The domain decided these on the organization's stream at the
             // version this request holds; a row already marked is the same
             // fact, not a conflict.
-            Registration::TokenRevoked { .. } | Registration::TokenExpired { .. } => {}
+            Registration::TokenRevoked { .. }
+            | Registration::TokenExpired { .. }
+            | Registration::DomainVerified { .. }
+            | Registration::DomainDropped { .. } => {}
         }
     }
     registered_organization
@@ -474,6 +484,16 @@ fn register<'a>(
             transaction,
             &statements.record_token_expiry,
             vec![&request.org_id, token_id, recorded_at],
+        ),
+        Registration::DomainVerified { domain_id, domain } => run(
+            transaction,
+            &statements.verify_domain,
+            vec![&request.org_id, domain, domain_id, recorded_at],
+        ),
+        Registration::DomainDropped { domain } => run(
+            transaction,
+            &statements.drop_domain,
+            vec![&request.org_id, domain],
         ),
     }
 }
