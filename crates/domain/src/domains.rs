@@ -298,7 +298,7 @@ pub fn verify(
     found: &[String],
 ) -> Result<Event, Refusal> {
     let claimed = awaiting_verification(domains, domain_id)?;
-    if found.iter().any(|value| *value == claimed.txt_value) {
+    if found.contains(&claimed.txt_value) {
         return Ok(Event::DomainVerified {
             domain_id,
             domain: claimed.domain.clone(),
