@@ -5,8 +5,14 @@
 //! and the `rollcall` command both call these; neither decides on its own.
 //!
 //! [`organizations`]: creating one with its owner; [`tokens`]: SCIM tokens
-//! (issue, list, revoke).
+//! (issue, list, revoke); [`domains`]: verified email domains (add, verify
+//! through DNS, drop, list).
+//!
+//! A refusal comes back as an `anyhow::Error` whose message is the
+//! refusal's; `error.downcast_ref::<domain::Refusal>()` gives its code, for
+//! the admin API's status.
 
+pub mod domains;
 pub mod organizations;
 pub mod tokens;
 

@@ -1,7 +1,7 @@
 //! The one loop every owner's operation runs: read the organization's
 //! stream, decide, append at that version.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use domain::{Event, Refusal, RequestMeta, StoredEvent};
 use store::{AppendError, AppendRequest, Appender, Pool, Registration};
 use uuid::Uuid;
@@ -9,7 +9,7 @@ use uuid::Uuid;
 /// Decides one event on the organization's stream and appends it, with the
 /// registry change it implies, at the version it was decided on, deciding
 /// again if the stream moved. A refusal is recorded (as `CommandRefused`,
-/// under `command`) and returned as the error.
+/// under `command`) and returned as the error (a [`Refusal`] to downcast).
 pub async fn decide_on_organization(
     pool: &Pool,
     appender: &Appender,
@@ -39,7 +39,7 @@ pub async fn decide_on_organization(
             .await;
         match (appended, refusal) {
             (Ok(_), None) => return Ok(events.into_iter().next().expect("one event")),
-            (Ok(_), Some(refusal)) => bail!("{refusal}"),
+            (Ok(_), Some(refusal)) => return Err(refusal.into()),
             (Err(AppendError::VersionConflict), _) => continue,
             (Err(error), _) => return Err(error).with_context(|| format!("recording `{command}`")),
         }
