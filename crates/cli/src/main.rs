@@ -7,11 +7,14 @@ use std::time::Duration;
 use admin::tokens;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use domain_verbs::DomainCommand;
 use rollcall::bench::{self, BenchPlan, Operation};
 use rollcall::stack::prepare_database;
 use rollcall::verify::Verdict;
 use rollcall::{Config, Stack, retention, verify};
 use time::OffsetDateTime;
+
+mod domain_verbs;
 
 /// `rollcall verify`'s exit code when the projector trails the log.
 const EXIT_BEHIND: u8 = 3;
@@ -67,6 +70,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// The organization's verified email domains.
+    Domain {
+        #[command(subcommand)]
+        command: DomainCommand,
     },
     /// The reaper's sweeps (it runs inside `serve` and as rollcall-reaper).
     Reaper {
@@ -317,6 +325,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("revoked token {id}");
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Domain { command } => {
+            domain_verbs::run(&config, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reaper {
