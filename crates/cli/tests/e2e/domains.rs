@@ -293,7 +293,7 @@ async fn a_wrong_value_is_refused_naming_it_recorded_and_the_domain_stays_pendin
     );
     assert_eq!(
         domains::list(&stack.pool, org_id).await.unwrap(),
-        [added.clone()]
+        std::slice::from_ref(&added)
     );
     assert!(
         !store::is_domain_verified(&stack.pool, org_id, "example.com")
