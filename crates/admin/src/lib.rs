@@ -6,8 +6,14 @@
 //!
 //! [`organizations`]: creating one with its owner; [`provisioning`]: SCIM
 //! on or off, the default role, custom roles; [`tokens`]: SCIM tokens (issue,
-//! list, revoke).
+//! list, revoke); [`domains`]: verified email domains (add, verify through
+//! DNS, drop, list).
+//!
+//! A refusal comes back as an `anyhow::Error` whose message is the
+//! refusal's; `error.downcast_ref::<domain::Refusal>()` gives its code, for
+//! the admin API's status.
 
+pub mod domains;
 pub mod organizations;
 pub mod provisioning;
 pub mod tokens;

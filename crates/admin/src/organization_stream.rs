@@ -1,7 +1,7 @@
 //! The one loop every owner's operation runs: read the organization's
 //! stream, decide, append at that version.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use domain::{Event, Refusal, RequestMeta, StoredEvent};
 use store::{AppendError, AppendRequest, Appender, Pool, Registration};
 use uuid::Uuid;
@@ -10,7 +10,8 @@ use uuid::Uuid;
 /// registry changes they imply, at the version they were decided on,
 /// deciding again if the stream moved; returns them (none appended when the
 /// decision changes nothing). A refusal is recorded (as `CommandRefused`,
-/// under `command`) and returned as the error. `meta` says who asked.
+/// under `command`) and returned as the error (a [`Refusal`] to downcast).
+/// `meta` says who asked.
 pub async fn decide_on_organization(
     pool: &Pool,
     appender: &Appender,
@@ -42,7 +43,7 @@ pub async fn decide_on_organization(
             .await;
         match (appended, refusal) {
             (Ok(_), None) => return Ok(events),
-            (Ok(_), Some(refusal)) => bail!("{refusal}"),
+            (Ok(_), Some(refusal)) => return Err(refusal.into()),
             (Err(AppendError::VersionConflict), _) => continue,
             (Err(error), _) => return Err(error).with_context(|| format!("recording `{command}`")),
         }

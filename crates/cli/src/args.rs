@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use rollcall::Config;
+
+use crate::domain_verbs::DomainCommand;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -53,6 +55,11 @@ pub(crate) enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// The organization's verified email domains.
+    Domain {
+        #[command(subcommand)]
+        command: DomainCommand,
     },
     /// SCIM provisioning settings: on or off, the default role.
     Provisioning {

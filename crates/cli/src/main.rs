@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 mod args;
+mod domain_verbs;
 
 use args::{
     AccessLogCommand, Cli, Command, OrgCommand, ProvisioningCommand, ReaperCommand, RoleCommand,
@@ -160,6 +161,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("added role {name}");
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Domain { command } => {
+            domain_verbs::run(&config, command).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reaper {

@@ -45,6 +45,20 @@ pub enum Event {
     ScimTokenExpired { token_id: Uuid },
     /// A SCIM token expires in `days_left` days (the reaper's warning).
     ScimTokenExpiryWarned { token_id: Uuid, days_left: i64 },
+    /// An owner added an email domain, pending until a TXT record named
+    /// `txt_name` holding `txt_value` is found in DNS (`domain` lowercase,
+    /// without a trailing dot).
+    DomainAdded {
+        domain_id: Uuid,
+        domain: String,
+        txt_name: String,
+        txt_value: String,
+    },
+    /// The domain's TXT record was found: the organization controls it, and
+    /// SCIM may manage the details of accounts in it.
+    DomainVerified { domain_id: Uuid, domain: String },
+    /// An owner dropped the domain, pending or verified.
+    DomainDropped { domain_id: Uuid, domain: String },
     /// A command of an owner, a member or an operator was refused by the
     /// product's rules (`error` as the admin API spells it, `message` as
     /// the person saw it); the event's request metadata says who tried and
@@ -137,6 +151,9 @@ impl Event {
             Event::ScimTokenRevoked { .. } => "ScimTokenRevoked",
             Event::ScimTokenExpired { .. } => "ScimTokenExpired",
             Event::ScimTokenExpiryWarned { .. } => "ScimTokenExpiryWarned",
+            Event::DomainAdded { .. } => "DomainAdded",
+            Event::DomainVerified { .. } => "DomainVerified",
+            Event::DomainDropped { .. } => "DomainDropped",
             Event::CommandRefused { .. } => "CommandRefused",
             Event::UserProvisioned { .. } => "UserProvisioned",
             Event::UserReplaced { .. } => "UserReplaced",

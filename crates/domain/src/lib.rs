@@ -18,6 +18,7 @@
 
 pub mod bounded;
 pub mod chain;
+pub mod domains;
 pub mod event;
 pub mod group;
 pub mod metadata;

@@ -7,10 +7,10 @@
 //! transaction (group commit): the `log_head` row lock that makes positions
 //! gap-free and commit-ordered, and the fsync, are paid once per batch
 //! instead of once per request. Everything that must hold while the read
-//! tables lag (stream versions, uniqueness, organization names, tokens) is
-//! checked and written inside that same transaction. The log is read back
-//! by stream (to decide a command) and by position (the relay, the
-//! projector).
+//! tables lag (stream versions, uniqueness, organization names, tokens,
+//! verified domains) is checked and written inside that same transaction.
+//! The log is read back by stream (to decide a command) and by position (the
+//! relay, the projector).
 //!
 //! The **read-model side** (module `read_model`) holds the tables derived
 //! from the log: the projector folds events into them in one transaction
@@ -43,6 +43,7 @@ pub use connect::{Database, connect, create_database_if_missing, migrate, migrat
 pub use error::StoreError;
 
 pub use log::append::{AppendError, AppendRequest, Appended, Appender, Registration};
+pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_stream, read_stream_after,
 };

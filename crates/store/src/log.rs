@@ -4,11 +4,13 @@
 //! Every append goes through one [`append::Appender`] per process, which
 //! commits concurrent requests as one batch; the tables the batch checks and
 //! writes beside the events (stream versions, uniqueness claims, chain heads,
-//! the [`registry`] of organizations, the SCIM [`tokens`]) belong to this side, because
-//! they must be right before the read model has caught up. [`read`] gives
-//! the events back, by stream or by position.
+//! the [`registry`] of organizations, the SCIM [`tokens`], the verified
+//! [`domains`]) belong to this side, because they must be right before the
+//! read model has caught up. [`read`] gives the events back, by stream or by
+//! position.
 
 pub(crate) mod append;
+pub(crate) mod domains;
 pub(crate) mod read;
 pub(crate) mod registry;
 pub(crate) mod tokens;

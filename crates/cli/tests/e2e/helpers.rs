@@ -304,6 +304,23 @@ impl TestApp {
         client
     }
 
+    /// The types of the events of `org_id`'s own stream (where owners'
+    /// operations and the reaper record), in order.
+    pub async fn organization_events(&self, org_id: Uuid) -> Vec<String> {
+        self.sql()
+            .await
+            .query(
+                "select event_type from events where org_id = $1 and stream_id = $1 \
+                 order by position",
+                &[&org_id],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+
     pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.request_as(&self.token, method, path)
     }

@@ -8,6 +8,7 @@ mod access;
 mod attributes;
 mod bulk;
 mod case_folding;
+mod domains;
 mod filters;
 mod groups;
 mod guarantees;

@@ -29,21 +29,6 @@ async fn status_with(app: &TestApp, token: &str) -> (StatusCode, serde_json::Val
         .await
 }
 
-/// The types of the events of `org_id`'s own stream, in order.
-async fn organization_events(app: &TestApp, org_id: Uuid) -> Vec<String> {
-    app.sql()
-        .await
-        .query(
-            "select event_type from events where org_id = $1 and stream_id = $1 order by position",
-            &[&org_id],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_token_works_on_day_364_and_on_day_365_is_refused_and_recorded_expired() {
     let app = spawn_app().await;
@@ -102,14 +87,14 @@ async fn a_token_works_on_day_364_and_on_day_365_is_refused_and_recorded_expired
             },
         ]
     );
-    let logged = organization_events(&app, org.org_id).await;
+    let logged = app.organization_events(org.org_id).await;
     assert!(
         logged.ends_with(&["ScimTokenExpired".into(), "ScimTokenExpiryWarned".into()]),
         "{logged:?}"
     );
     // Once: a second round (or a second replica) records nothing more.
     assert!(reaper.run_once(now).await.unwrap().recorded.is_empty());
-    assert_eq!(organization_events(&app, org.org_id).await, logged);
+    assert_eq!(app.organization_events(org.org_id).await, logged);
     // Operators see the day left on the organization's soonest live token.
     let days = registry
         .gather()
@@ -150,7 +135,7 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     assert!(refused.contains(&second.token_id.to_string()), "{refused}");
     assert!(refused.contains("revoke"), "{refused}");
     assert_eq!(
-        organization_events(&app, org_id).await.last().unwrap(),
+        app.organization_events(org_id).await.last().unwrap(),
         "CommandRefused"
     );
 
@@ -210,7 +195,7 @@ async fn the_reaper_plan_records_nothing_and_one_reaper_works_at_a_time() {
     let app = spawn_app().await;
     let stack = app.stack.as_ref().unwrap();
     let org_id = app.org_id().await;
-    let before = organization_events(&app, org_id).await;
+    let before = app.organization_events(org_id).await;
     let in_a_year = OffsetDateTime::now_utc() + time::Duration::days(366);
     let planned = reaper::token_expiry::plan(&stack.pool, in_a_year)
         .await
@@ -220,7 +205,7 @@ async fn the_reaper_plan_records_nothing_and_one_reaper_works_at_a_time() {
             && matches!(planned.event, Event::ScimTokenExpired { .. })),
         "{planned:?}"
     );
-    assert_eq!(organization_events(&app, org_id).await, before);
+    assert_eq!(app.organization_events(org_id).await, before);
 
     let (reaper, _) = reaper_of(&app);
     let held = reaper::lock::try_acquire(&stack.pool)
@@ -228,12 +213,12 @@ async fn the_reaper_plan_records_nothing_and_one_reaper_works_at_a_time() {
         .unwrap()
         .expect("the lock");
     assert!(reaper.run_once(in_a_year).await.unwrap().skipped);
-    assert_eq!(organization_events(&app, org_id).await, before);
+    assert_eq!(app.organization_events(org_id).await, before);
     held.release().await;
     let outcome = reaper.run_once(in_a_year).await.unwrap();
     assert!(!outcome.skipped);
     assert_eq!(
-        organization_events(&app, org_id).await.last().unwrap(),
+        app.organization_events(org_id).await.last().unwrap(),
         "ScimTokenExpired"
     );
     app.stop().await;

@@ -61,6 +61,11 @@ pub enum Registration {
     /// The organization's SCIM provisioning turned on or off
     /// (`ScimEnabled`, `ScimDisabled`).
     ScimSwitched { enabled: bool },
+    /// A domain the request's `DomainVerified` verifies for its organization.
+    DomainVerified { domain_id: Uuid, domain: String },
+    /// A domain the request's `DomainDropped` drops: no longer verified (a
+    /// pending one had no row).
+    DomainDropped { domain: String },
 }
 
 /// Where an append landed.

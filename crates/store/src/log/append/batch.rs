@@ -40,6 +40,8 @@ struct Statements {
     revoke_token: Statement,
     record_token_expiry: Statement,
     switch_scim: Statement,
+    verify_domain: Statement,
+    drop_domain: Statement,
 }
 
 impl Statements {
@@ -56,6 +58,9 @@ impl Statements {
             "update scim_tokens set expiry_recorded_at = $3 \
              where org_id = $1 and token_id = $2 and expiry_recorded_at is null",
             "update organizations set scim_enabled = $2, scim_changed_at = $3 where org_id = $1",
+            "insert into verified_domains (org_id, domain, domain_id, verified_at) \
+             values ($1, $2, $3, $4) on conflict do nothing",
+            "delete from verified_domains where org_id = $1 and domain = $2",
         ];
         let prepared =
             try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
@@ -70,6 +75,8 @@ impl Statements {
             revoke_token: next(),
             record_token_expiry: next(),
             switch_scim: next(),
+            verify_domain: next(),
+            drop_domain: next(),
         })
     }
 }
@@ -309,7 +316,9 @@ fn settle_registrations(
             // fact, not a conflict.
             Registration::TokenRevoked { .. }
             | Registration::TokenExpired { .. }
-            | Registration::ScimSwitched { .. } => {}
+            | Registration::ScimSwitched { .. }
+            | Registration::DomainVerified { .. }
+            | Registration::DomainDropped { .. } => {}
         }
     }
     registered_organization
@@ -484,6 +493,16 @@ fn register<'a>(
             transaction,
             &statements.switch_scim,
             vec![&request.org_id, enabled, recorded_at],
+        ),
+        Registration::DomainVerified { domain_id, domain } => run(
+            transaction,
+            &statements.verify_domain,
+            vec![&request.org_id, domain, domain_id, recorded_at],
+        ),
+        Registration::DomainDropped { domain } => run(
+            transaction,
+            &statements.drop_domain,
+            vec![&request.org_id, domain],
         ),
     }
 }

@@ -1,0 +1,84 @@
+//! `rollcall domain`: an organization's verified email domains, through the
+//! `admin` crate's operations (the admin API calls the same).
+
+use admin::{domains, tokens};
+use clap::Subcommand;
+use rollcall::Config;
+
+#[derive(Subcommand)]
+pub enum DomainCommand {
+    /// Add an email domain, pending until its TXT record is found; prints
+    /// {"id","domain","txt_name","txt_value","state"}: publish a TXT record
+    /// named txt_name holding txt_value, then verify.
+    Add {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// The domain, e.g. example.com (no public mail domains).
+        #[arg(long)]
+        domain: String,
+    },
+    /// Look the domain's TXT record up and verify it; prints the domain, or
+    /// fails saying what DNS holds instead.
+    Verify {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// The domain's id (from `rollcall domain list`).
+        #[arg(long)]
+        id: uuid::Uuid,
+        /// The nameserver to ask, IP:PORT; the system's when unset.
+        #[arg(long, env = dns::DNS_SERVER_VAR)]
+        dns_server: Option<std::net::SocketAddr>,
+    },
+    /// List the organization's domains as JSON lines
+    /// ({"id","domain","txt_name","txt_value","state"}).
+    List {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+    },
+    /// Drop a domain, pending or verified.
+    Drop {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// The domain's id (from `rollcall domain list`).
+        #[arg(long)]
+        id: uuid::Uuid,
+    },
+}
+
+/// Runs one `rollcall domain` verb, printing what it made or found.
+pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> {
+    let (pool, appender) = crate::connect(config).await?;
+    match command {
+        DomainCommand::Add { org, domain } => {
+            let org_id = tokens::organization_named(&pool, &org).await?;
+            let added = domains::add(&pool, &appender, org_id, &domain).await?;
+            println!("{}", serde_json::to_string(&added)?);
+        }
+        DomainCommand::Verify {
+            org,
+            id,
+            dns_server,
+        } => {
+            let org_id = tokens::organization_named(&pool, &org).await?;
+            let resolver = dns::TxtResolver::new(dns_server)?;
+            let verified = domains::verify(&pool, &appender, &resolver, org_id, id).await?;
+            println!("{}", serde_json::to_string(&verified)?);
+        }
+        DomainCommand::List { org } => {
+            let org_id = tokens::organization_named(&pool, &org).await?;
+            for listed in domains::list(&pool, org_id).await? {
+                println!("{}", serde_json::to_string(&listed)?);
+            }
+        }
+        DomainCommand::Drop { org, id } => {
+            let org_id = tokens::organization_named(&pool, &org).await?;
+            domains::drop(&pool, &appender, org_id, id).await?;
+            println!("dropped domain {id}");
+        }
+    }
+    Ok(())
+}
