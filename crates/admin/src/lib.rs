@@ -4,7 +4,8 @@
 //! too, as `CommandRefused`, so auditors see who tried what. The admin API
 //! and the `rollcall` command both call these; neither decides on its own.
 //!
-//! [`organizations`]: creating one with its owner; [`provisioning`]: SCIM
+//! [`accounts`]: found and made by email, passwords; [`organizations`]:
+//! creating one with its owner; [`provisioning`]: SCIM
 //! on or off, the default role, custom roles; [`tokens`]: SCIM tokens (issue,
 //! list, revoke); [`domains`]: verified email domains (add, verify through
 //! DNS, drop, list).
@@ -13,6 +14,7 @@
 //! refusal's; `error.downcast_ref::<domain::Refusal>()` gives its code, for
 //! the admin API's status.
 
+pub mod accounts;
 pub mod domains;
 pub mod organizations;
 pub mod provisioning;

@@ -1,10 +1,13 @@
-//! Creating an organization with its first owner and SCIM enabled.
+//! Creating an organization with its first owner (an account, made when
+//! the email has none) and SCIM enabled.
 
 use anyhow::{Context, bail};
 use domain::organization;
 use domain::resource::UniqueKey;
 use domain::{Event, RequestMeta};
-use store::{AppendError, AppendRequest, Appender, Registration};
+use store::{AppendError, AppendRequest, Appender, Pool, Registration};
+
+use crate::accounts;
 use uuid::Uuid;
 
 /// A freshly created organization.
@@ -14,14 +17,20 @@ pub struct CreatedOrganization {
     pub owner_id: Uuid,
 }
 
-/// Creates an organization with its owner and SCIM enabled.
+/// Creates an organization with its owner and SCIM enabled. The owner is
+/// the account with `owner_email`, made first when there is none.
 pub async fn create_organization(
+    pool: &Pool,
     appender: &Appender,
     name: &str,
     owner_email: &str,
 ) -> anyhow::Result<CreatedOrganization> {
     let org_id = Uuid::now_v7();
-    let owner_id = Uuid::now_v7();
+    // Checked before an account is made for the email.
+    organization::create(name, owner_email, Uuid::nil())
+        .map_err(|rejection| anyhow::anyhow!("{rejection}"))?;
+    let meta = RequestMeta::command_line("org create", Uuid::now_v7());
+    let owner_id = accounts::ensure(pool, appender, owner_email, &meta).await?;
     let events = organization::create(name, owner_email, owner_id)
         .map_err(|rejection| anyhow::anyhow!("{rejection}"))?;
     let name = match &events[0] {
@@ -38,7 +47,7 @@ pub async fn create_organization(
             claims: Vec::new(),
             releases: Vec::new(),
             registrations: vec![Registration::Organization { name: name.clone() }],
-            meta: RequestMeta::command_line("org create", Uuid::now_v7()),
+            meta,
         })
         .await;
     match appended {

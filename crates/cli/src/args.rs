@@ -61,6 +61,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: DomainCommand,
     },
+    /// Accounts: one person, one account, in every organization.
+    Account {
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
     /// SCIM provisioning settings: on or off, the default role.
     Provisioning {
         #[command(subcommand)]
@@ -206,6 +211,18 @@ pub(crate) enum TokenCommand {
         /// The token's id (from `rollcall token list`).
         #[arg(long)]
         id: uuid::Uuid,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AccountCommand {
+    /// Set an account's password, read from the first line of standard input
+    /// (at least 12 characters), e.g. `printf '%s\n' "$PW" | rollcall account
+    /// set-password --email owner@example.com`.
+    SetPassword {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
     },
 }
 

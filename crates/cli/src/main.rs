@@ -18,8 +18,8 @@ mod args;
 mod domain_verbs;
 
 use args::{
-    AccessLogCommand, Cli, Command, OrgCommand, ProvisioningCommand, ReaperCommand, RoleCommand,
-    TokenCommand,
+    AccessLogCommand, AccountCommand, Cli, Command, OrgCommand, ProvisioningCommand, ReaperCommand,
+    RoleCommand, TokenCommand,
 };
 
 /// `rollcall verify`'s exit code when the projector trails the log.
@@ -91,7 +91,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let (pool, appender) = connect(&config).await?;
             let created =
-                admin::organizations::create_organization(&appender, &name, &owner_email).await?;
+                admin::organizations::create_organization(&pool, &appender, &name, &owner_email)
+                    .await?;
             drop(pool);
             println!("{}", serde_json::to_string(&created)?);
             Ok(ExitCode::SUCCESS)
@@ -121,6 +122,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("revoked token {id}");
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Account {
+            command: AccountCommand::SetPassword { email },
+        } => {
+            let (pool, appender) = connect(&config).await?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            admin::accounts::set_password(&pool, &appender, &email, password).await?;
+            println!("the password of {email} is set");
             Ok(ExitCode::SUCCESS)
         }
         Command::Provisioning { command } => {
@@ -318,7 +332,8 @@ async fn first_start(
     owner_email: &str,
 ) -> anyhow::Result<()> {
     let created =
-        admin::organizations::create_organization(&stack.appender, name, owner_email).await?;
+        admin::organizations::create_organization(&stack.pool, &stack.appender, name, owner_email)
+            .await?;
     let issued = tokens::issue(
         &stack.pool,
         &stack.appender,
@@ -327,10 +342,14 @@ async fn first_start(
         None,
     )
     .await?;
+    let password = admin::accounts::one_time_password();
+    admin::accounts::set_password(&stack.pool, &stack.appender, owner_email, &password).await?;
     let expires = issued.expires_at.format(&Rfc3339)?;
     println!(
         "\nFirst start: created organization {name:?} (org_id {}) owned by {owner_email}.\n\
-         Its SCIM token is shown this once (valid until {expires}):\n\n    {}\n\n\
+         These are shown this once.\n\n\
+         The organization's SCIM token (valid until {expires}):\n\n    {}\n\n\
+         The owner's password (change it with `rollcall account set-password --email {owner_email}`):\n\n    {password}\n\n\
          Try it:\n\n    curl -s -H 'Authorization: Bearer {}' 'http://{bind}/scim_v2/Users?filter=userName%20eq%20%22nobody%22'\n",
         created.org_id, issued.token, issued.token
     );

@@ -68,6 +68,17 @@ pub enum Event {
         error: String,
         message: String,
     },
+    /// An account was made for a person, by their email (in the accounts'
+    /// keyspace of the log, `domain::account::ACCOUNTS`).
+    AccountCreated {
+        email: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        family_name: Option<String>,
+    },
+    /// An account's password was set; only its argon2id PHC string is kept.
+    AccountPasswordSet { password_hash: String },
     /// A user was created over SCIM; `resource` is what the client sent,
     /// minus server-owned attributes (`id`, `meta`) and secrets (`password`).
     /// `password_hash` is the argon2id PHC string of the password the client
@@ -155,6 +166,8 @@ impl Event {
             Event::DomainVerified { .. } => "DomainVerified",
             Event::DomainDropped { .. } => "DomainDropped",
             Event::CommandRefused { .. } => "CommandRefused",
+            Event::AccountCreated { .. } => "AccountCreated",
+            Event::AccountPasswordSet { .. } => "AccountPasswordSet",
             Event::UserProvisioned { .. } => "UserProvisioned",
             Event::UserReplaced { .. } => "UserReplaced",
             Event::UserPatched { .. } => "UserPatched",

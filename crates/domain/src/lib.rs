@@ -16,6 +16,7 @@
 //! change what history means. And time and new ids are always passed in,
 //! never read or made here: the caller owns the clock and the id generator.
 
+pub mod account;
 pub mod bounded;
 pub mod chain;
 pub mod domains;
@@ -23,6 +24,7 @@ pub mod event;
 pub mod group;
 pub mod metadata;
 pub mod organization;
+pub mod password;
 pub mod provisioning;
 pub mod read_model;
 pub mod refusal;

@@ -33,7 +33,8 @@ pub fn create(name: &str, owner_email: &str, owner_id: Uuid) -> Result<Vec<Event
     ])
 }
 
-fn is_plausible_email(email: &str) -> bool {
+/// Whether `email` looks like `name@domain.tld` (no whitespace).
+pub(crate) fn is_plausible_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

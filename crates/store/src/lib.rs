@@ -47,7 +47,7 @@ pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_stream, read_stream_after,
 };
-pub use log::registry::{find_organization, has_organizations, list_organizations};
+pub use log::registry::{claim_owner, find_organization, has_organizations, list_organizations};
 pub use log::tokens::{
     TokenChanges, TokenRecord, find_token, list_tokens, organizations_with_tokens_expiring_before,
     soonest_token_expiries, token_changes_after,

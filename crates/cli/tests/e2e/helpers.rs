@@ -114,10 +114,14 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .start(listener)
         .await
         .expect("the stack starts");
-    let org =
-        admin::organizations::create_organization(&stack.appender, "Contoso", "owner@contoso.test")
-            .await
-            .expect("an organization");
+    let org = admin::organizations::create_organization(
+        &stack.pool,
+        &stack.appender,
+        "Contoso",
+        "owner@contoso.test",
+    )
+    .await
+    .expect("an organization");
     let token = admin::tokens::issue(
         &stack.pool,
         &stack.appender,
@@ -514,9 +518,14 @@ impl TestApp {
     /// Creates a second organization in this stack; returns its SCIM token.
     pub async fn other_organization(&self, name: &str, owner_email: &str) -> String {
         let stack = self.stack.as_ref().expect("a running stack");
-        let other = admin::organizations::create_organization(&stack.appender, name, owner_email)
-            .await
-            .expect("a second organization");
+        let other = admin::organizations::create_organization(
+            &stack.pool,
+            &stack.appender,
+            name,
+            owner_email,
+        )
+        .await
+        .expect("a second organization");
         admin::tokens::issue(
             &stack.pool,
             &stack.appender,

@@ -5,6 +5,7 @@
 //! Set TEST_LOG=1 to see the stack's logs.
 
 mod access;
+mod accounts;
 mod attributes;
 mod bulk;
 mod case_folding;

@@ -34,10 +34,14 @@ async fn a_token_works_on_day_364_and_on_day_365_is_refused_and_recorded_expired
     let app = spawn_app().await;
     let stack = app.stack.as_ref().unwrap();
     let now = OffsetDateTime::now_utc();
-    let org =
-        admin::organizations::create_organization(&stack.appender, "Fabrikam", "o@fabrikam.test")
-            .await
-            .unwrap();
+    let org = admin::organizations::create_organization(
+        &stack.pool,
+        &stack.appender,
+        "Fabrikam",
+        "o@fabrikam.test",
+    )
+    .await
+    .unwrap();
     let day = time::Duration::days(1);
     let a_year_ago = tokens::issue(
         &stack.pool,

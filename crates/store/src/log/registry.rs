@@ -1,4 +1,5 @@
-//! The write-side registry of organizations by name (tokens: [`super::tokens`]).
+//! The write-side registry of organizations by name, and who holds a unique
+//! value (tokens: [`super::tokens`]).
 
 use uuid::Uuid;
 
@@ -34,4 +35,24 @@ pub async fn list_organizations(pool: &Pool) -> Result<Vec<Uuid>, StoreError> {
         .iter()
         .map(|row| row.get(0))
         .collect())
+}
+
+/// The stream that holds the unique value `key` of `kind` in `org_id`'s
+/// keyspace, if one does (for example the account an email belongs to).
+pub async fn claim_owner(
+    pool: &Pool,
+    org_id: Uuid,
+    kind: &str,
+    key: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "select owner from unique_claims where org_id = $1 and kind = $2 and key = $3",
+        )
+        .await?;
+    Ok(client
+        .query_opt(&statement, &[&org_id, &kind, &key])
+        .await?
+        .map(|row| row.get(0)))
 }

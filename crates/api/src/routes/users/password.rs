@@ -1,14 +1,11 @@
-//! Hashing the write-only `password` a User request sets: argon2id with the
-//! `argon2` crate's default parameters, as a PHC string
-//! (`$argon2id$v=19$m=...`). Hashing is deliberately slow, so it runs on
+//! Hashing the write-only `password` a User request sets
+//! ([`domain::password`]: argon2id, a PHC string). Hashing is deliberately
+//! slow, so it runs on
 //! the blocking pool, never on the async workers. The clear password lives
 //! only in this request's memory: it is not logged, recorded or stored.
 
 use std::sync::LazyLock;
 
-use argon2::Argon2;
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHasher, SaltString};
 use scim::schema::Password;
 
 use crate::ApiError;
@@ -37,17 +34,12 @@ pub(crate) async fn hash(password: Option<Password>) -> Result<Option<String>, A
 }
 
 fn hash_now(password: &Password) -> Result<String, ApiError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.expose().as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|error| ApiError::Internal(format!("cannot hash a password: {error}")))
+    domain::password::phc(password.expose(), &rand::random()).map_err(ApiError::Internal)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
     use serde_json::json;
 
     #[tokio::test]
@@ -59,12 +51,7 @@ mod tests {
         assert!(first.starts_with("$argon2id$"), "{first}");
         assert!(!first.contains("Hunter2"));
         assert_ne!(first, second, "each hash has its own salt");
-        let parsed = PasswordHash::new(&first).unwrap();
-        assert!(
-            Argon2::default()
-                .verify_password(b"Hunter2", &parsed)
-                .is_ok()
-        );
+        assert!(domain::password::matches("Hunter2", &first));
         assert_eq!(hash(None).await.unwrap(), None);
     }
 }

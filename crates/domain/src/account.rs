@@ -1,0 +1,129 @@
+//! Accounts: one person, one account, in every organization they belong
+//! to. An account has a unique email (compared folded, like user names), an
+//! optional password (argon2id), and a first and family name.
+//!
+//! Accounts belong to no organization, so their streams live in a keyspace
+//! of their own in the log: organization id [`ACCOUNTS`] (the nil id), one
+//! stream per account. Email uniqueness is a claim in that keyspace.
+
+use uuid::Uuid;
+
+use crate::resource::UniqueKey;
+use crate::{Event, Refusal};
+
+/// The log's organization id for account streams.
+pub const ACCOUNTS: Uuid = Uuid::nil();
+
+/// The claim kind that keeps account emails unique.
+pub const EMAIL_CLAIM: &str = "accountEmail";
+
+/// The shortest password an account may set.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// What an account's stream says of it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountState {
+    /// `None` before the account exists.
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub family_name: Option<String>,
+    pub has_password: bool,
+    pub version: i64,
+}
+
+impl AccountState {
+    /// The account after `event`.
+    pub fn evolve(mut self, event: &Event) -> AccountState {
+        self.version += 1;
+        match event {
+            Event::AccountCreated {
+                email,
+                first_name,
+                family_name,
+            } => {
+                self.email = Some(email.clone());
+                self.first_name.clone_from(first_name);
+                self.family_name.clone_from(family_name);
+            }
+            Event::AccountPasswordSet { .. } => self.has_password = true,
+            _ => {}
+        }
+        self
+    }
+}
+
+/// The claim that makes `email` an account's.
+pub fn email_key(email: &str) -> UniqueKey {
+    UniqueKey {
+        kind: EMAIL_CLAIM,
+        key: scim::fold_case(email.trim()),
+    }
+}
+
+/// The event that creates an account for `email`.
+pub fn create(email: &str) -> Result<Event, Refusal> {
+    let email = email.trim();
+    if !crate::organization::is_plausible_email(email) {
+        return Err(Refusal::invalid(format!(
+            "{email:?} is not an email address (want name@domain)"
+        )));
+    }
+    Ok(Event::AccountCreated {
+        email: email.to_owned(),
+        first_name: None,
+        family_name: None,
+    })
+}
+
+/// The event that sets the account's password to `password`, hashed with
+/// `salt` (16 random bytes from the caller).
+pub fn set_password(
+    state: &AccountState,
+    password: &str,
+    salt: &[u8; 16],
+) -> Result<Event, Refusal> {
+    if state.email.is_none() {
+        return Err(Refusal::not_found("no such account"));
+    }
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(Refusal::invalid(format!(
+            "a password has at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    let password_hash = crate::password::phc(password, salt).map_err(Refusal::invalid)?;
+    Ok(Event::AccountPasswordSet { password_hash })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_is_made_for_an_email_and_claims_it_folded() {
+        let event = create(" Ana@Contoso.TEST ").unwrap();
+        let state = AccountState::default().evolve(&event);
+        assert_eq!(state.email.as_deref(), Some("Ana@Contoso.TEST"));
+        assert_eq!(
+            email_key("ANA@contoso.test"),
+            email_key("ana@CONTOSO.test ")
+        );
+        assert!(create("not an email").is_err());
+    }
+
+    #[test]
+    fn a_password_is_long_enough_and_stored_only_hashed() {
+        let state = AccountState::default().evolve(&create("ana@contoso.test").unwrap());
+        assert!(set_password(&state, "short", &[0; 16]).is_err());
+        let Event::AccountPasswordSet { password_hash } =
+            set_password(&state, "a long enough secret", &[0; 16]).unwrap()
+        else {
+            panic!("a password event")
+        };
+        assert!(!password_hash.contains("a long enough secret"));
+        assert!(crate::password::matches(
+            "a long enough secret",
+            &password_hash
+        ));
+        assert!(set_password(&AccountState::default(), "a long enough secret", &[0; 16]).is_err());
+    }
+}
