@@ -64,7 +64,7 @@ impl ApiMetrics {
             )?,
             write_events_read: IntCounter::new(
                 "rollcall_api_write_events_read_total",
-                "Log events user writes read to decide (only those past the state this process keeps)",
+                "Log events user and group writes read to decide (only those past the state this process keeps)",
             )?,
             requests_in_flight: IntGauge::new(
                 "rollcall_api_scim_requests_in_flight",

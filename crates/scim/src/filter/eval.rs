@@ -176,10 +176,11 @@ fn compare_str(a: &str, b: &str, op: CompareOp, case_exact: bool) -> bool {
         };
         return ordered(Some(ord), op);
     }
+    // The same folding as uniqueness and the store's filters (crate::fold).
     let (a, b) = if case_exact {
         (a.to_owned(), b.to_owned())
     } else {
-        (a.to_lowercase(), b.to_lowercase())
+        (crate::fold_case(a), crate::fold_case(b))
     };
     match op {
         CompareOp::Co => a.contains(&b),

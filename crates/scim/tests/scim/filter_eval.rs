@@ -136,3 +136,23 @@ fn non_objects_never_match() {
     assert!(!f.eval(&json!([1, 2]), &|_| false));
     assert!(!f.eval(&json!("a"), &|_| false));
 }
+
+#[test]
+fn case_insensitive_strings_fold_as_uniqueness_does() {
+    // Final and medial sigma, and the dotted capital I, compare as the one
+    // folding of crate::fold (what userName uniqueness and the store use).
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "ΣΑΣ@x",
+        "displayName": "İnfo desk",
+    });
+    for (filter, expected) in [
+        (r#"userName eq "σας@x""#, true),
+        (r#"userName eq "σασ@x""#, true),
+        (r#"userName co "ας@""#, true),
+        (r#"displayName sw "i̇nfo""#, true),
+    ] {
+        let parsed = Filter::parse(filter).unwrap();
+        assert_eq!(parsed.eval(&user, &user_case_exact), expected, "{filter}");
+    }
+}
