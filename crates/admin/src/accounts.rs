@@ -8,6 +8,7 @@ use store::{AppendError, AppendRequest, Appender, Pool};
 use uuid::Uuid;
 
 use crate::command_line;
+use crate::organization_stream::decide_on_stream;
 
 /// The account whose email folds like `email`, if there is one.
 pub async fn find_by_email(pool: &Pool, email: &str) -> anyhow::Result<Option<Uuid>> {
@@ -51,8 +52,8 @@ pub async fn ensure(
     }
 }
 
-/// Sets the password of the account with `email` (read, decided and
-/// appended at the account's version; a refusal is an error).
+/// Sets the password of the account with `email` (decided on the account's
+/// stream and appended at its version; a refusal is recorded and returned).
 pub async fn set_password(
     pool: &Pool,
     appender: &Appender,
@@ -64,34 +65,26 @@ pub async fn set_password(
             "no account has the email {email:?}; an owner adds members, or `rollcall org create` makes an owner's account"
         );
     };
-    let meta = command_line("account set-password");
-    loop {
-        let stream = store::read_stream(pool, ACCOUNTS, account_id).await?;
-        let state = stream
-            .iter()
-            .fold(AccountState::default(), |state, stored| {
-                state.evolve(&stored.event)
-            });
-        let event = account::set_password(&state, password, &rand::random())?;
-        let appended = appender
-            .append(AppendRequest {
-                org_id: ACCOUNTS,
-                stream_id: account_id,
-                expected_version: state.version,
-                commutes: false,
-                events: vec![event],
-                claims: Vec::new(),
-                releases: Vec::new(),
-                registrations: Vec::new(),
-                meta: meta.clone(),
-            })
-            .await;
-        match appended {
-            Ok(_) => return Ok(()),
-            Err(AppendError::VersionConflict) => continue,
-            Err(error) => return Err(error).context("recording the password"),
-        }
-    }
+    let command = "account set-password";
+    decide_on_stream(
+        pool,
+        appender,
+        ACCOUNTS,
+        account_id,
+        &command_line(command),
+        command,
+        |stream| {
+            let state = stream
+                .iter()
+                .fold(AccountState::default(), |state, stored| {
+                    state.evolve(&stored.event)
+                });
+            let event = account::set_password(&state, password, &rand::random())?;
+            Ok((vec![event], Vec::new()))
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// A password for a first start: 24 characters of URL-safe base64 from 18

@@ -1,5 +1,5 @@
-//! The one loop every owner's operation runs: read the organization's
-//! stream, decide, append at that version.
+//! The one loop every operation here runs: read a stream (the
+//! organization's own, or an account's), decide, append at that version.
 
 use anyhow::Context;
 use domain::{Event, Refusal, RequestMeta, StoredEvent};
@@ -20,8 +20,22 @@ pub async fn decide_on_organization(
     command: &str,
     decide: impl Fn(&[StoredEvent]) -> Result<(Vec<Event>, Vec<Registration>), Refusal>,
 ) -> anyhow::Result<Vec<Event>> {
+    decide_on_stream(pool, appender, org_id, org_id, meta, command, decide).await
+}
+
+/// [`decide_on_organization`] for any stream of `org_id`'s keyspace (an
+/// account's, in the accounts keyspace).
+pub(crate) async fn decide_on_stream(
+    pool: &Pool,
+    appender: &Appender,
+    org_id: Uuid,
+    stream_id: Uuid,
+    meta: &RequestMeta,
+    command: &str,
+    decide: impl Fn(&[StoredEvent]) -> Result<(Vec<Event>, Vec<Registration>), Refusal>,
+) -> anyhow::Result<Vec<Event>> {
     loop {
-        let stream = store::read_stream(pool, org_id, org_id).await?;
+        let stream = store::read_stream(pool, org_id, stream_id).await?;
         let version = stream.last().map_or(0, |stored| stored.stream_version);
         let (events, registrations, refusal) = match decide(&stream) {
             Ok((events, _)) if events.is_empty() => return Ok(events),
@@ -31,7 +45,7 @@ pub async fn decide_on_organization(
         let appended = appender
             .append(AppendRequest {
                 org_id,
-                stream_id: org_id,
+                stream_id,
                 expected_version: version,
                 commutes: false,
                 events: events.clone(),
