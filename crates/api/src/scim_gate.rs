@@ -103,7 +103,7 @@ pub async fn scim_gate(
     let now = OffsetDateTime::now_utc();
     let token = match state.tokens.verify(authorization, now).await {
         Ok(token) => token,
-        Err(mut refused) => {
+        Err(refused) => {
             let blocked = match (refused.reason, request.peer_addr()) {
                 (
                     RefusalReason::Missing
@@ -114,10 +114,9 @@ pub async fn scim_gate(
                 ) => state.bad_tokens.note(peer.ip(), std::time::Instant::now()),
                 _ => None,
             };
+            let refused = blocked.map_or(refused, Refused::throttled);
             let mut response = refused.error.error_response();
             if let Some(wait) = blocked {
-                refused = Refused::throttled(wait);
-                response = refused.error.error_response();
                 let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 response.headers_mut().insert(
                     actix_web::http::header::RETRY_AFTER,
