@@ -79,6 +79,18 @@ pub enum Event {
     },
     /// An account's password was set; only its argon2id PHC string is kept.
     AccountPasswordSet { password_hash: String },
+    /// The account's owner logged in (`POST /api/v1/sessions`): a session
+    /// was started, kept only as its token's digest in the write-side
+    /// registry, and valid until `expires_at` unless ended first.
+    SessionStarted {
+        session_id: Uuid,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+    },
+    /// A session ended before its expiry, for `reason`: `logout`, or the
+    /// account's membership was `suspended` or `removed`, ...; requests
+    /// with its token are refused from the commit on.
+    SessionEnded { session_id: Uuid, reason: String },
     /// A user was created over SCIM; `resource` is what the client sent,
     /// minus server-owned attributes (`id`, `meta`) and secrets (`password`).
     /// `password_hash` is the argon2id PHC string of the password the client
@@ -168,6 +180,8 @@ impl Event {
             Event::CommandRefused { .. } => "CommandRefused",
             Event::AccountCreated { .. } => "AccountCreated",
             Event::AccountPasswordSet { .. } => "AccountPasswordSet",
+            Event::SessionStarted { .. } => "SessionStarted",
+            Event::SessionEnded { .. } => "SessionEnded",
             Event::UserProvisioned { .. } => "UserProvisioned",
             Event::UserReplaced { .. } => "UserReplaced",
             Event::UserPatched { .. } => "UserPatched",

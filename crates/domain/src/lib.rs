@@ -31,6 +31,7 @@ pub mod read_model;
 pub mod refusal;
 pub mod rejection;
 pub mod resource;
+pub mod session;
 pub mod token;
 pub mod unique;
 pub mod user;

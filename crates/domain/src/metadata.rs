@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The request behind an event or an access record. Holds no secrets: the
-/// token is named by its id and the body by its SHA-256 digest.
+/// token is named by its id (a SCIM token's, or an admin API session's) and
+/// the body by its SHA-256 digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RequestMeta {
     pub request_id: Uuid,
@@ -12,6 +13,11 @@ pub struct RequestMeta {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_id: Option<Uuid>,
+    /// The account whose session made an admin API request (`token_id` is
+    /// then the session's id); none for SCIM tokens, which belong to
+    /// organizations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_addr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -10,6 +10,9 @@
 pub enum RefusalCode {
     /// The command itself is wrong (400).
     Invalid,
+    /// The credentials are wrong (401): said alike for an unknown email and
+    /// a wrong password, so that nobody learns which emails have accounts.
+    Unauthorized,
     /// The caller's role may not do this (403).
     Forbidden,
     /// The identity provider manages this for the caller (403).
@@ -25,10 +28,23 @@ impl RefusalCode {
     pub fn as_str(self) -> &'static str {
         match self {
             RefusalCode::Invalid => "invalid",
+            RefusalCode::Unauthorized => "unauthorized",
             RefusalCode::Forbidden => "forbidden",
             RefusalCode::ScimManaged => "scim_managed",
             RefusalCode::NotFound => "not_found",
             RefusalCode::Conflict => "conflict",
+        }
+    }
+
+    /// The HTTP status the admin API answers with, and records in the
+    /// refusal's request metadata.
+    pub fn http_status(self) -> u16 {
+        match self {
+            RefusalCode::Invalid => 400,
+            RefusalCode::Unauthorized => 401,
+            RefusalCode::Forbidden | RefusalCode::ScimManaged => 403,
+            RefusalCode::NotFound => 404,
+            RefusalCode::Conflict => 409,
         }
     }
 }
@@ -55,6 +71,13 @@ impl Refusal {
     pub fn invalid(message: impl Into<String>) -> Self {
         Refusal {
             code: RefusalCode::Invalid,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Refusal {
+            code: RefusalCode::Unauthorized,
             message: message.into(),
         }
     }
