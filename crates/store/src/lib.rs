@@ -8,7 +8,7 @@
 //! gap-free and commit-ordered, and the fsync, are paid once per batch
 //! instead of once per request. Everything that must hold while the read
 //! tables lag (stream versions, uniqueness, organization names, tokens,
-//! verified domains) is checked and written inside that same transaction.
+//! verified domains, sessions) is checked and written inside that same transaction.
 //! The log is read back by stream (to decide a command) and by position (the
 //! relay, the projector).
 //!
@@ -48,9 +48,10 @@ pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_stream, read_stream_after,
 };
 pub use log::registry::{claim_owner, find_organization, has_organizations, list_organizations};
+pub use log::sessions::{SessionRecord, find_live_session, live_sessions_started_before};
 pub use log::tokens::{
-    TokenChanges, TokenRecord, find_token, list_tokens, organizations_with_tokens_expiring_before,
-    soonest_token_expiries, token_changes_after,
+    TokenChanges, TokenRecord, find_token, list_tokens, note_token_used,
+    organizations_with_tokens_expiring_before, soonest_token_expiries, token_changes_after,
 };
 
 pub use read_model::checkpoint::{Checkpoint, read_checkpoint, set_checkpoint};

@@ -5,7 +5,7 @@
 //! commits concurrent requests as one batch; the tables the batch checks and
 //! writes beside the events (stream versions, uniqueness claims, chain heads,
 //! the [`registry`] of organizations, the SCIM [`tokens`], the verified
-//! [`domains`]) belong to this side, because they must be right before the
+//! [`domains`], the admin API [`sessions`]) belong to this side, because they must be right before the
 //! read model has caught up. [`read`] gives the events back, by stream or by
 //! position.
 
@@ -13,4 +13,5 @@ pub(crate) mod append;
 pub(crate) mod domains;
 pub(crate) mod read;
 pub(crate) mod registry;
+pub(crate) mod sessions;
 pub(crate) mod tokens;

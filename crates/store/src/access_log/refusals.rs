@@ -37,6 +37,12 @@ pub enum RefusalReason {
     /// The request itself could not be read as HTTP (refused at the front
     /// door, before any token was looked at).
     Malformed,
+    /// An admin API request without a live session token (none, unknown,
+    /// ended or expired).
+    NoSession,
+    /// A failed admin API login (an unknown email, or a wrong password:
+    /// counted alike; a known account's is also a `CommandRefused` event).
+    BadLogin,
 }
 
 impl RefusalReason {
@@ -50,6 +56,8 @@ impl RefusalReason {
             RefusalReason::Throttled => "throttled",
             RefusalReason::Unavailable => "unavailable",
             RefusalReason::Malformed => "malformed",
+            RefusalReason::NoSession => "no_session",
+            RefusalReason::BadLogin => "bad_login",
         }
     }
 }

@@ -66,6 +66,16 @@ pub enum Registration {
     /// A domain the request's `DomainDropped` drops: no longer verified (a
     /// pending one had no row).
     DomainDropped { domain: String },
+    /// An admin API session the request's `SessionStarted` starts, by its
+    /// token's SHA-256 digest only; the account is the request's stream.
+    Session {
+        session_id: Uuid,
+        sha256: Vec<u8>,
+        expires_at: OffsetDateTime,
+    },
+    /// A session the request's `SessionEnded` ends: refused from the commit
+    /// on.
+    SessionEnded { session_id: Uuid },
 }
 
 /// Where an append landed.

@@ -1,7 +1,9 @@
 //! The write-side registry of SCIM tokens: by digest for the API's check,
 //! by expiry for the reaper. Rows are written only inside appends (the
 //! `Registration`s of `ScimTokenIssued`, `ScimTokenRevoked` and
-//! `ScimTokenExpired`), so they always agree with the log.
+//! `ScimTokenExpired`), so they always agree with the log; the one
+//! exception is `last_used_at`, an operational fact like the access log,
+//! which the API notes on its own ([`note_token_used`]).
 
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -20,10 +22,12 @@ pub struct TokenRecord {
     pub revoked_at: Option<OffsetDateTime>,
     /// Whether its organization's SCIM provisioning is on.
     pub scim_enabled: bool,
+    /// When it last opened a request, to a minute (see [`note_token_used`]).
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
-const COLUMNS: &str =
-    "t.org_id, t.token_id, t.issued_at, t.expires_at, t.revoked_at, o.scim_enabled";
+const COLUMNS: &str = "t.org_id, t.token_id, t.issued_at, t.expires_at, t.revoked_at, \
+     o.scim_enabled, t.last_used_at";
 const FROM: &str = "scim_tokens t join organizations o on o.org_id = t.org_id";
 
 fn record(row: &Row) -> TokenRecord {
@@ -34,6 +38,7 @@ fn record(row: &Row) -> TokenRecord {
         expires_at: row.get(3),
         revoked_at: row.get(4),
         scim_enabled: row.get(5),
+        last_used_at: row.get(6),
     }
 }
 
@@ -66,6 +71,24 @@ pub async fn list_tokens(pool: &Pool, org_id: Uuid) -> Result<Vec<TokenRecord>, 
         .iter()
         .map(record)
         .collect())
+}
+
+/// Notes that `token_id` opened a request at `at` (a later note stands).
+/// The API calls it at most once a minute per token, off the request's path.
+pub async fn note_token_used(
+    pool: &Pool,
+    token_id: Uuid,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "update scim_tokens set last_used_at = $2 where token_id = $1 \
+             and (last_used_at is null or last_used_at < $2)",
+        )
+        .await?;
+    client.execute(&statement, &[&token_id, &at]).await?;
+    Ok(())
 }
 
 /// Organizations with a token whose end is not recorded (neither revoked

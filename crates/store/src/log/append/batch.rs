@@ -42,6 +42,8 @@ struct Statements {
     switch_scim: Statement,
     verify_domain: Statement,
     drop_domain: Statement,
+    start_session: Statement,
+    end_session: Statement,
 }
 
 impl Statements {
@@ -61,6 +63,10 @@ impl Statements {
             "insert into verified_domains (org_id, domain, domain_id, verified_at) \
              values ($1, $2, $3, $4) on conflict do nothing",
             "delete from verified_domains where org_id = $1 and domain = $2",
+            "insert into sessions (session_id, account_id, sha256, started_at, expires_at) \
+             values ($1, $2, $3, $4, $5) on conflict do nothing",
+            "update sessions set ended_at = $3 \
+             where session_id = $1 and account_id = $2 and ended_at is null",
         ];
         let prepared =
             try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
@@ -77,6 +83,8 @@ impl Statements {
             switch_scim: next(),
             verify_domain: next(),
             drop_domain: next(),
+            start_session: next(),
+            end_session: next(),
         })
     }
 }
@@ -311,6 +319,15 @@ fn settle_registrations(
                 );
             }
             Registration::Token { .. } => {}
+            Registration::Session { session_id, .. } if *rows == 0 => {
+                batch.refuse(
+                    *index,
+                    AppendError::Unavailable(format!(
+                        "session {session_id} collided with an existing one; log in again"
+                    )),
+                );
+            }
+            Registration::Session { .. } => {}
             // The domain decided these on the organization's stream at the
             // version this request holds; a row already marked is the same
             // fact, not a conflict.
@@ -318,7 +335,8 @@ fn settle_registrations(
             | Registration::TokenExpired { .. }
             | Registration::ScimSwitched { .. }
             | Registration::DomainVerified { .. }
-            | Registration::DomainDropped { .. } => {}
+            | Registration::DomainDropped { .. }
+            | Registration::SessionEnded { .. } => {}
         }
     }
     registered_organization
@@ -503,6 +521,26 @@ fn register<'a>(
             transaction,
             &statements.drop_domain,
             vec![&request.org_id, domain],
+        ),
+        Registration::Session {
+            session_id,
+            sha256,
+            expires_at,
+        } => run(
+            transaction,
+            &statements.start_session,
+            vec![
+                session_id,
+                &request.stream_id,
+                sha256,
+                recorded_at,
+                expires_at,
+            ],
+        ),
+        Registration::SessionEnded { session_id } => run(
+            transaction,
+            &statements.end_session,
+            vec![session_id, &request.stream_id, recorded_at],
         ),
     }
 }
