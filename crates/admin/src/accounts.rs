@@ -7,7 +7,6 @@ use domain::account::{self, ACCOUNTS, AccountState, EMAIL_CLAIM};
 use store::{AppendError, AppendRequest, Appender, Pool};
 use uuid::Uuid;
 
-use crate::command_line;
 use crate::organization_stream::decide_on_stream;
 
 /// The account whose email folds like `email`, if there is one.
@@ -54,9 +53,11 @@ pub async fn ensure(
 
 /// Sets the password of the account with `email` (decided on the account's
 /// stream and appended at its version; a refusal is recorded and returned).
+/// `meta` says who asked.
 pub async fn set_password(
     pool: &Pool,
     appender: &Appender,
+    meta: &RequestMeta,
     email: &str,
     password: &str,
 ) -> anyhow::Result<()> {
@@ -71,7 +72,7 @@ pub async fn set_password(
         appender,
         ACCOUNTS,
         account_id,
-        &command_line(command),
+        meta,
         command,
         |stream| {
             let state = stream

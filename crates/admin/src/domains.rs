@@ -7,12 +7,12 @@
 use anyhow::Context;
 use dns::TxtResolver;
 use domain::domains::{self, ClaimedDomain, DomainState};
-use domain::{Event, StoredEvent};
+use domain::{Event, RequestMeta, StoredEvent};
 use serde::Serialize;
 use store::{Appender, Pool, Registration};
 use uuid::Uuid;
 
-use crate::{command_line, decide_on_organization};
+use crate::decide_on_organization;
 
 /// One domain as the admin API and `rollcall domain` show it:
 /// `{"id","domain","txt_name","txt_value","state"}`, state `pending` or
@@ -49,6 +49,7 @@ fn claimed(stream: &[StoredEvent]) -> Vec<ClaimedDomain> {
 pub async fn add(
     pool: &Pool,
     appender: &Appender,
+    meta: &RequestMeta,
     org_id: Uuid,
     domain: &str,
 ) -> anyhow::Result<DomainView> {
@@ -58,7 +59,7 @@ pub async fn add(
         pool,
         appender,
         org_id,
-        &command_line("domain add"),
+        meta,
         "domain add",
         |stream| {
             let event = domains::add(&claimed(stream), domain_id, domain, &secret)?;
@@ -92,6 +93,7 @@ pub async fn add(
 pub async fn verify(
     pool: &Pool,
     appender: &Appender,
+    meta: &RequestMeta,
     resolver: &TxtResolver,
     org_id: Uuid,
     domain_id: Uuid,
@@ -107,7 +109,7 @@ pub async fn verify(
         pool,
         appender,
         org_id,
-        &command_line("domain verify"),
+        meta,
         "domain verify",
         |stream| {
             let event = domains::verify(&claimed(stream), domain_id, &found)?;
@@ -136,6 +138,7 @@ pub async fn verify(
 pub async fn drop(
     pool: &Pool,
     appender: &Appender,
+    meta: &RequestMeta,
     org_id: Uuid,
     domain_id: Uuid,
 ) -> anyhow::Result<()> {
@@ -143,7 +146,7 @@ pub async fn drop(
         pool,
         appender,
         org_id,
-        &command_line("domain drop"),
+        meta,
         "domain drop",
         |stream| {
             let event = domains::drop(&claimed(stream), domain_id)?;

@@ -8,7 +8,8 @@
 //! creating one with its owner; [`provisioning`]: SCIM
 //! on or off, the default role, custom roles; [`tokens`]: SCIM tokens (issue,
 //! list, revoke); [`domains`]: verified email domains (add, verify through
-//! DNS, drop, list).
+//! DNS, drop, list); [`sessions`]: the admin API's logins (start, end,
+//! authenticate).
 //!
 //! A refusal comes back as an `anyhow::Error` whose message is the
 //! refusal's; `error.downcast_ref::<domain::Refusal>()` gives its code, for
@@ -18,13 +19,16 @@ pub mod accounts;
 pub mod domains;
 pub mod organizations;
 pub mod provisioning;
+pub mod sessions;
 pub mod tokens;
 
 mod organization_stream;
 
-pub use organization_stream::decide_on_organization;
+pub use organization_stream::{decide_on_organization, decide_on_stream, record_refusal};
 
-/// Who asked, for a command typed at the `rollcall` command line.
-fn command_line(command: &str) -> domain::RequestMeta {
+/// Who asked, for a command typed at the `rollcall` command line (every
+/// operation takes a `meta: &RequestMeta`: the admin API passes its
+/// request's, with the status it answers when the operation succeeds).
+pub fn command_line(command: &str) -> domain::RequestMeta {
     domain::RequestMeta::command_line(command, uuid::Uuid::now_v7())
 }

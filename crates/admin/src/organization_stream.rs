@@ -11,7 +11,9 @@ use uuid::Uuid;
 /// deciding again if the stream moved; returns them (none appended when the
 /// decision changes nothing). A refusal is recorded (as `CommandRefused`,
 /// under `command`) and returned as the error (a [`Refusal`] to downcast).
-/// `meta` says who asked.
+/// `meta` says who asked; an HTTP request's status in it is the one it is
+/// answered with when the decision holds (a refusal records its own, see
+/// [`refused_meta`]).
 pub async fn decide_on_organization(
     pool: &Pool,
     appender: &Appender,
@@ -25,7 +27,7 @@ pub async fn decide_on_organization(
 
 /// [`decide_on_organization`] for any stream of `org_id`'s keyspace (an
 /// account's, in the accounts keyspace).
-pub(crate) async fn decide_on_stream(
+pub async fn decide_on_stream(
     pool: &Pool,
     appender: &Appender,
     org_id: Uuid,
@@ -42,6 +44,10 @@ pub(crate) async fn decide_on_stream(
             Ok((events, registrations)) => (events, registrations, None),
             Err(refusal) => (vec![refusal.recorded(command)], Vec::new(), Some(refusal)),
         };
+        let meta = match &refusal {
+            Some(refusal) => refused_meta(meta, refusal),
+            None => meta.clone(),
+        };
         let appended = appender
             .append(AppendRequest {
                 org_id,
@@ -52,7 +58,7 @@ pub(crate) async fn decide_on_stream(
                 claims: Vec::new(),
                 releases: Vec::new(),
                 registrations,
-                meta: meta.clone(),
+                meta,
             })
             .await;
         match (appended, refusal) {
@@ -62,4 +68,36 @@ pub(crate) async fn decide_on_stream(
             (Err(error), _) => return Err(error).with_context(|| format!("recording `{command}`")),
         }
     }
+}
+
+/// Records `refusal` of `command` in stream `stream_id` of `org_id`'s
+/// keyspace, decided on nothing (a check made before any stream was read,
+/// such as the caller's role); returns it as the error to answer with.
+pub async fn record_refusal(
+    pool: &Pool,
+    appender: &Appender,
+    org_id: Uuid,
+    stream_id: Uuid,
+    meta: &RequestMeta,
+    command: &str,
+    refusal: Refusal,
+) -> anyhow::Error {
+    let recorded = decide_on_stream(pool, appender, org_id, stream_id, meta, command, |_| {
+        Err(refusal.clone())
+    })
+    .await;
+    match recorded {
+        Err(error) => error,
+        Ok(_) => unreachable!("a refusal is never a decision"),
+    }
+}
+
+/// The metadata a refusal is recorded with: an HTTP request's status is the
+/// refusal's (the command line has none: 0 stays).
+fn refused_meta(meta: &RequestMeta, refusal: &Refusal) -> RequestMeta {
+    let mut meta = meta.clone();
+    if meta.status != 0 {
+        meta.status = refusal.code.http_status();
+    }
+    meta
 }

@@ -1,13 +1,13 @@
 //! An organization's provisioning settings (SCIM on or off, the default
 //! role) and its roles, decided by `domain::provisioning`.
 
-use domain::Event;
+use domain::{Event, RequestMeta};
 use domain::provisioning::{self, SettingsChange};
 use serde::Serialize;
 use store::{Appender, Pool, Registration};
 use uuid::Uuid;
 
-use crate::{command_line, decide_on_organization};
+use crate::decide_on_organization;
 
 /// The settings as owners see them.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -22,18 +22,27 @@ pub async fn show(pool: &Pool, org_id: Uuid) -> anyhow::Result<ProvisioningView>
     Ok(view(&provisioning::of(&stream)))
 }
 
+/// The settings after a change, and whether it changed (and recorded)
+/// anything: a change to what already holds records nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingsSet {
+    pub settings: ProvisioningView,
+    pub changed: bool,
+}
+
 /// Applies `change`; returns the settings after it.
 pub async fn set(
     pool: &Pool,
     appender: &Appender,
+    meta: &RequestMeta,
     org_id: Uuid,
     change: SettingsChange,
-) -> anyhow::Result<ProvisioningView> {
-    decide_on_organization(
+) -> anyhow::Result<SettingsSet> {
+    let events = decide_on_organization(
         pool,
         appender,
         org_id,
-        &command_line("provisioning set"),
+        meta,
         "provisioning set",
         |stream| {
             let events = provisioning::change_settings(&provisioning::of(stream), &change)?;
@@ -49,7 +58,10 @@ pub async fn set(
         },
     )
     .await?;
-    show(pool, org_id).await
+    Ok(SettingsSet {
+        settings: show(pool, org_id).await?,
+        changed: !events.is_empty(),
+    })
 }
 
 /// Every role of the organization, built-in first.
@@ -62,6 +74,7 @@ pub async fn roles(pool: &Pool, org_id: Uuid) -> anyhow::Result<Vec<String>> {
 pub async fn add_role(
     pool: &Pool,
     appender: &Appender,
+    meta: &RequestMeta,
     org_id: Uuid,
     name: &str,
 ) -> anyhow::Result<()> {
@@ -69,7 +82,7 @@ pub async fn add_role(
         pool,
         appender,
         org_id,
-        &command_line("role add"),
+        meta,
         "role add",
         |stream| {
             let event = provisioning::add_role(&provisioning::of(stream), name)?;

@@ -3,12 +3,12 @@
 
 use anyhow::Context;
 use base64::Engine;
-use domain::Event;
+use domain::{Event, RequestMeta};
 use domain::token::{self, TokenLife};
 use serde::Serialize;
 use store::{Appender, Pool, Registration};
 
-use crate::{command_line, decide_on_organization};
+use crate::decide_on_organization;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -28,6 +28,9 @@ pub struct TokenListing {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    /// When it last opened a SCIM request (to a minute); never, `null`.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
     /// `live`, `revoked` or `expired`.
     pub state: &'static str,
 }
@@ -42,10 +45,11 @@ pub async fn organization_named(pool: &Pool, name: &str) -> anyhow::Result<Uuid>
 }
 
 /// Issues a SCIM token for `org_id` at `now`, valid `valid_for_days` (365
-/// when `None`); refused while two are live.
+/// when `None`); refused while two are live. `meta` says who asked.
 pub async fn issue(
     pool: &Pool,
     appender: &Appender,
+    meta: &RequestMeta,
     org_id: Uuid,
     now: OffsetDateTime,
     valid_for_days: Option<i64>,
@@ -61,7 +65,7 @@ pub async fn issue(
         pool,
         appender,
         org_id,
-        &command_line("token issue"),
+        meta,
         "token issue",
         |stream| {
             let event = token::issue(&token::lives(stream), token_id, now, valid_for_days)?;
@@ -93,6 +97,7 @@ pub async fn issue(
 pub async fn revoke(
     pool: &Pool,
     appender: &Appender,
+    meta: &RequestMeta,
     org_id: Uuid,
     token_id: Uuid,
 ) -> anyhow::Result<()> {
@@ -100,7 +105,7 @@ pub async fn revoke(
         pool,
         appender,
         org_id,
-        &command_line("token revoke"),
+        meta,
         "token revoke",
         |stream| {
             let event = token::revoke(&token::lives(stream), token_id)?;
@@ -118,12 +123,20 @@ pub async fn list(
     now: OffsetDateTime,
 ) -> anyhow::Result<Vec<TokenListing>> {
     let stream = store::read_stream(pool, org_id, org_id).await?;
+    let registered = store::list_tokens(pool, org_id).await?;
+    let last_used = |token_id: Uuid| {
+        registered
+            .iter()
+            .find(|record| record.token_id == token_id)
+            .and_then(|record| record.last_used_at)
+    };
     Ok(token::lives(&stream)
         .iter()
         .map(|life| TokenListing {
             id: life.token_id,
             created_at: life.issued_at,
             expires_at: life.expires_at,
+            last_used_at: last_used(life.token_id),
             state: state(life, now),
         })
         .collect())

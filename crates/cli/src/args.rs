@@ -43,6 +43,10 @@ pub(crate) enum Command {
         /// older than this many seconds.
         #[arg(long, env = "ROLLCALL_MAX_PROJECTOR_LAG_SECS", default_value_t = 30)]
         max_projector_lag_secs: u64,
+        /// The nameserver the admin API's domain verification asks, IP:PORT;
+        /// the system's when unset.
+        #[arg(long, env = dns::DNS_SERVER_VAR)]
+        dns_server: Option<std::net::SocketAddr>,
     },
     /// Create the database if needed and apply migrations.
     Migrate,

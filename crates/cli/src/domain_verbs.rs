@@ -1,7 +1,7 @@
 //! `rollcall domain`: an organization's verified email domains, through the
 //! `admin` crate's operations (the admin API calls the same).
 
-use admin::{domains, tokens};
+use admin::{command_line, domains, tokens};
 use clap::Subcommand;
 use rollcall::Config;
 
@@ -55,7 +55,7 @@ pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> 
     match command {
         DomainCommand::Add { org, domain } => {
             let org_id = tokens::organization_named(&pool, &org).await?;
-            let added = domains::add(&pool, &appender, org_id, &domain).await?;
+            let added = domains::add(&pool, &appender, &command_line("domain add"), org_id, &domain).await?;
             println!("{}", serde_json::to_string(&added)?);
         }
         DomainCommand::Verify {
@@ -65,7 +65,15 @@ pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> 
         } => {
             let org_id = tokens::organization_named(&pool, &org).await?;
             let resolver = dns::TxtResolver::new(dns_server)?;
-            let verified = domains::verify(&pool, &appender, &resolver, org_id, id).await?;
+            let verified = domains::verify(
+                &pool,
+                &appender,
+                &command_line("domain verify"),
+                &resolver,
+                org_id,
+                id,
+            )
+            .await?;
             println!("{}", serde_json::to_string(&verified)?);
         }
         DomainCommand::List { org } => {
@@ -76,7 +84,7 @@ pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> 
         }
         DomainCommand::Drop { org, id } => {
             let org_id = tokens::organization_named(&pool, &org).await?;
-            domains::drop(&pool, &appender, org_id, id).await?;
+            domains::drop(&pool, &appender, &command_line("domain drop"), org_id, id).await?;
             println!("dropped domain {id}");
         }
     }

@@ -4,7 +4,7 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use admin::{provisioning, tokens};
+use admin::{command_line, provisioning, tokens};
 use anyhow::Context;
 use clap::Parser;
 use rollcall::bench::{self, BenchPlan, Operation};
@@ -58,6 +58,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             first_owner_email,
             read_your_writes_ms,
             max_projector_lag_secs,
+            dns_server,
         } => {
             match api::raise_file_limit() {
                 Ok(limit) => tracing::info!(limit, "open files allowed"),
@@ -69,6 +70,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let settings = api::Settings {
                 read_your_writes_wait: Duration::from_millis(read_your_writes_ms),
                 max_projector_lag: Duration::from_secs(max_projector_lag_secs),
+                dns_server,
                 ..api::Settings::default()
             };
             let stack = Stack { config, settings }.start(listener).await?;
@@ -107,7 +109,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } => {
                     let org_id = tokens::organization_named(&pool, &org).await?;
                     let issued =
-                        tokens::issue(&pool, &appender, org_id, now, Some(valid_for_days)).await?;
+                        tokens::issue(
+                        &pool,
+                        &appender,
+                        &command_line("token issue"),
+                        org_id,
+                        now,
+                        Some(valid_for_days),
+                    )
+                    .await?;
                     println!("{}", issued.token);
                 }
                 TokenCommand::List { org } => {
@@ -118,7 +128,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 TokenCommand::Revoke { org, id } => {
                     let org_id = tokens::organization_named(&pool, &org).await?;
-                    tokens::revoke(&pool, &appender, org_id, id).await?;
+                    tokens::revoke(&pool, &appender, &command_line("token revoke"), org_id, id).await?;
                     println!("revoked token {id}");
                 }
             }
@@ -133,7 +143,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .read_line(&mut password)
                 .context("reading the password from standard input")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            admin::accounts::set_password(&pool, &appender, &email, password).await?;
+            let meta = command_line("account set-password");
+            admin::accounts::set_password(&pool, &appender, &meta, &email, password).await?;
             println!("the password of {email} is set");
             Ok(ExitCode::SUCCESS)
         }
@@ -154,7 +165,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         scim_enabled,
                         default_role,
                     };
-                    provisioning::set(&pool, &appender, org_id, change).await?
+                    provisioning::set(&pool, &appender, &command_line("provisioning set"), org_id, change)
+                        .await?
+                        .settings
                 }
             };
             println!("{}", serde_json::to_string(&view)?);
@@ -171,7 +184,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 RoleCommand::Add { org, name } => {
                     let org_id = tokens::organization_named(&pool, &org).await?;
-                    provisioning::add_role(&pool, &appender, org_id, &name).await?;
+                    provisioning::add_role(&pool, &appender, &command_line("role add"), org_id, &name).await?;
                     println!("added role {name}");
                 }
             }
@@ -337,13 +350,16 @@ async fn first_start(
     let issued = tokens::issue(
         &stack.pool,
         &stack.appender,
+        &command_line("token issue"),
         created.org_id,
         OffsetDateTime::now_utc(),
         None,
     )
     .await?;
     let password = admin::accounts::one_time_password();
-    admin::accounts::set_password(&stack.pool, &stack.appender, owner_email, &password).await?;
+    let meta = command_line("account set-password");
+    admin::accounts::set_password(&stack.pool, &stack.appender, &meta, owner_email, &password)
+        .await?;
     let expires = issued.expires_at.format(&Rfc3339)?;
     println!(
         "\nFirst start: created organization {name:?} (org_id {}) owned by {owner_email}.\n\

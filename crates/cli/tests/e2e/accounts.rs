@@ -6,7 +6,7 @@ use admin::organizations::create_organization;
 use domain::account::ACCOUNTS;
 use rollcall::verify::{self, Verdict};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, test_meta};
 
 #[tokio::test]
 async fn one_email_is_one_account_whatever_its_case_and_however_many_organizations() {
@@ -69,7 +69,7 @@ async fn a_password_is_recorded_only_as_an_argon2id_string() {
     let app = spawn_app().await;
     let stack = app.stack.as_ref().unwrap();
     let secret = "correct horse battery staple";
-    accounts::set_password(&stack.pool, &stack.appender, "OWNER@contoso.test", secret)
+    accounts::set_password(&stack.pool, &stack.appender, &test_meta(), "OWNER@contoso.test", secret)
         .await
         .unwrap();
     let sql = app.sql().await;
@@ -92,13 +92,13 @@ async fn a_password_is_recorded_only_as_an_argon2id_string() {
         .unwrap()
         .get(0);
     assert_eq!(leaked, 0);
-    let short = accounts::set_password(&stack.pool, &stack.appender, "owner@contoso.test", "short")
+    let short = accounts::set_password(&stack.pool, &stack.appender, &test_meta(), "owner@contoso.test", "short")
         .await
         .unwrap_err()
         .to_string();
     assert!(short.contains("at least 12"), "{short}");
     let unknown =
-        accounts::set_password(&stack.pool, &stack.appender, "nobody@contoso.test", secret)
+        accounts::set_password(&stack.pool, &stack.appender, &test_meta(), "nobody@contoso.test", secret)
             .await
             .unwrap_err()
             .to_string();

@@ -19,7 +19,7 @@ use hickory_proto::rr::{RData, Record, RecordType};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, test_meta};
 
 /// TXT values by name (lowercase, no trailing dot).
 type Zone = Arc<Mutex<HashMap<String, Vec<String>>>>;
@@ -151,7 +151,7 @@ fn refusal(error: &anyhow::Error) -> &Refusal {
 async fn with_domain(app: &TestApp, domain: &str) -> (Uuid, DomainView) {
     let stack = app.stack.as_ref().unwrap();
     let org_id = app.org_id().await;
-    let added = domains::add(&stack.pool, &stack.appender, org_id, domain)
+    let added = domains::add(&stack.pool, &stack.appender, &test_meta(), org_id, domain)
         .await
         .unwrap();
     (org_id, added)
@@ -165,7 +165,7 @@ async fn verify_through(
     domain_id: Uuid,
 ) -> anyhow::Result<DomainView> {
     let stack = app.stack.as_ref().unwrap();
-    domains::verify(&stack.pool, &stack.appender, resolver, org_id, domain_id).await
+    domains::verify(&stack.pool, &stack.appender, &test_meta(), resolver, org_id, domain_id).await
 }
 
 #[tokio::test]
@@ -193,7 +193,7 @@ async fn an_added_domain_is_pending_with_its_own_challenge() {
     assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()), "{secret}");
 
     // Another domain gets a secret of its own.
-    let other = domains::add(&stack.pool, &stack.appender, org_id, "example.org")
+    let other = domains::add(&stack.pool, &stack.appender, &test_meta(), org_id, "example.org")
         .await
         .unwrap();
     assert_ne!(other.txt_value, added.txt_value);
@@ -357,7 +357,7 @@ async fn a_dropped_domain_is_no_longer_verified() {
         .await
         .unwrap();
 
-    domains::drop(&stack.pool, &stack.appender, org_id, added.id)
+    domains::drop(&stack.pool, &stack.appender, &test_meta(), org_id, added.id)
         .await
         .unwrap();
     assert!(
@@ -376,7 +376,7 @@ async fn a_dropped_domain_is_no_longer_verified() {
         app.organization_events(org_id).await.last().unwrap(),
         "DomainDropped"
     );
-    let again = domains::drop(&stack.pool, &stack.appender, org_id, added.id)
+    let again = domains::drop(&stack.pool, &stack.appender, &test_meta(), org_id, added.id)
         .await
         .unwrap_err();
     assert_eq!(refusal(&again).code, RefusalCode::NotFound);
@@ -388,7 +388,8 @@ async fn consumer_and_malformed_domains_and_the_same_domain_twice_are_refused_an
     let app = spawn_app().await;
     let stack = app.stack.as_ref().unwrap();
     let (org_id, _) = with_domain(&app, "example.com").await;
-    let add = |domain: &'static str| domains::add(&stack.pool, &stack.appender, org_id, domain);
+    let meta = test_meta();
+    let add = |domain: &'static str| domains::add(&stack.pool, &stack.appender, &meta, org_id, domain);
 
     let consumer = add("gmail.com").await.unwrap_err();
     assert_eq!(refusal(&consumer).code, RefusalCode::Invalid);

@@ -7,7 +7,7 @@ use admin::provisioning;
 use domain::provisioning::SettingsChange;
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, test_meta};
 
 async fn list_users(app: &TestApp) -> (StatusCode, serde_json::Value) {
     app.send(app.request_as(&app.token, Method::GET, "/Users?count=1"))
@@ -44,9 +44,10 @@ async fn turning_scim_off_refuses_the_organizations_tokens_until_it_is_on_again(
         scim_enabled: Some(false),
         ..SettingsChange::default()
     };
-    let view = provisioning::set(&stack.pool, &stack.appender, org_id, off)
+    let view = provisioning::set(&stack.pool, &stack.appender, &test_meta(), org_id, off)
         .await
-        .unwrap();
+        .unwrap()
+        .settings;
     assert!(!view.scim_enabled);
     let refused = until_status(&app, StatusCode::FORBIDDEN).await;
     assert_eq!(
@@ -79,9 +80,10 @@ async fn turning_scim_off_refuses_the_organizations_tokens_until_it_is_on_again(
         scim_enabled: Some(true),
         ..SettingsChange::default()
     };
-    let view = provisioning::set(&stack.pool, &stack.appender, org_id, on)
+    let view = provisioning::set(&stack.pool, &stack.appender, &test_meta(), org_id, on)
         .await
-        .unwrap();
+        .unwrap()
+        .settings;
     assert!(view.scim_enabled);
     assert_eq!(view.default_role, "member", "the default role survives");
     until_status(&app, StatusCode::OK).await;
@@ -97,7 +99,7 @@ async fn the_default_role_is_never_owner_and_a_custom_role_may_be_it() {
         default_role: Some("owner".into()),
         ..SettingsChange::default()
     };
-    let refused = provisioning::set(&stack.pool, &stack.appender, org_id, owner)
+    let refused = provisioning::set(&stack.pool, &stack.appender, &test_meta(), org_id, owner)
         .await
         .unwrap_err()
         .to_string();
@@ -118,16 +120,17 @@ async fn the_default_role_is_never_owner_and_a_custom_role_may_be_it() {
         ("CommandRefused".to_owned(), "provisioning set".to_owned())
     );
 
-    provisioning::add_role(&stack.pool, &stack.appender, org_id, "engineer")
+    provisioning::add_role(&stack.pool, &stack.appender, &test_meta(), org_id, "engineer")
         .await
         .unwrap();
     let engineer = SettingsChange {
         default_role: Some("engineer".into()),
         ..SettingsChange::default()
     };
-    let view = provisioning::set(&stack.pool, &stack.appender, org_id, engineer)
+    let view = provisioning::set(&stack.pool, &stack.appender, &test_meta(), org_id, engineer)
         .await
-        .unwrap();
+        .unwrap()
+        .settings;
     assert_eq!(view.default_role, "engineer");
     assert!(view.scim_enabled);
     assert_eq!(

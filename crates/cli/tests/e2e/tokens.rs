@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, test_meta};
 
 /// A reaper over the test's stack, with metrics of its own.
 fn reaper_of(app: &TestApp) -> (reaper::Reaper, prometheus::Registry) {
@@ -46,6 +46,7 @@ async fn a_token_works_on_day_364_and_on_day_365_is_refused_and_recorded_expired
     let a_year_ago = tokens::issue(
         &stack.pool,
         &stack.appender,
+        &test_meta(),
         org.org_id,
         now - day * 365 - time::Duration::minutes(1),
         None,
@@ -55,6 +56,7 @@ async fn a_token_works_on_day_364_and_on_day_365_is_refused_and_recorded_expired
     let day_364 = tokens::issue(
         &stack.pool,
         &stack.appender,
+        &test_meta(),
         org.org_id,
         now - day * 364,
         None,
@@ -128,10 +130,10 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     let now = OffsetDateTime::now_utc();
     let first = tokens::list(&stack.pool, org_id, now).await.unwrap();
     assert_eq!(first.len(), 1);
-    let second = tokens::issue(&stack.pool, &stack.appender, org_id, now, Some(30))
+    let second = tokens::issue(&stack.pool, &stack.appender, &test_meta(), org_id, now, Some(30))
         .await
         .unwrap();
-    let refused = tokens::issue(&stack.pool, &stack.appender, org_id, now, None)
+    let refused = tokens::issue(&stack.pool, &stack.appender, &test_meta(), org_id, now, None)
         .await
         .unwrap_err()
         .to_string();
@@ -147,7 +149,7 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     // a poll of the revocations, not after the cache's 30 s.
     let (status, _) = status_with(&app, &app.token).await;
     assert_eq!(status, StatusCode::OK);
-    tokens::revoke(&stack.pool, &stack.appender, org_id, first[0].id)
+    tokens::revoke(&stack.pool, &stack.appender, &test_meta(), org_id, first[0].id)
         .await
         .unwrap();
     let revoked_at = Instant::now();
@@ -169,7 +171,7 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     let (status, _) = status_with(&app, &second.token).await;
     assert_eq!(status, StatusCode::OK);
     // With one live token left, a new one may be issued.
-    let third = tokens::issue(&stack.pool, &stack.appender, org_id, now, None)
+    let third = tokens::issue(&stack.pool, &stack.appender, &test_meta(), org_id, now, None)
         .await
         .unwrap();
     let states: Vec<(Uuid, &str)> = tokens::list(&stack.pool, org_id, now)
@@ -187,7 +189,7 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
         ]
     );
     assert!(
-        tokens::revoke(&stack.pool, &stack.appender, org_id, first[0].id)
+        tokens::revoke(&stack.pool, &stack.appender, &test_meta(), org_id, first[0].id)
             .await
             .is_err()
     );
