@@ -16,6 +16,10 @@ pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(30);
 /// How often an API process reads which tokens were revoked.
 pub const REVOCATION_POLL: Duration = Duration::from_secs(1);
 
+/// How stale a token's `last_used_at` may be: the API notes a token's use
+/// at most this often, off the request's path.
+pub const LAST_USE_PRECISION: Duration = Duration::from_secs(60);
+
 /// Token records by digest, with the moment they were looked up.
 type TokenCache = HashMap<[u8; 32], (TokenRecord, Instant)>;
 
@@ -24,6 +28,8 @@ type TokenCache = HashMap<[u8; 32], (TokenRecord, Instant)>;
 pub struct Tokens {
     pool: Pool,
     cache: Arc<Mutex<TokenCache>>,
+    /// When this process last noted each token's use.
+    noted: Arc<Mutex<HashMap<uuid::Uuid, Instant>>>,
 }
 
 impl Tokens {
@@ -32,6 +38,7 @@ impl Tokens {
         Tokens {
             pool,
             cache: Arc::default(),
+            noted: Arc::default(),
         }
     }
 
@@ -82,7 +89,34 @@ impl Tokens {
                 "the SCIM token has expired; an owner must issue a new one",
             ));
         }
+        self.note_use(&record, now);
         Ok(record)
+    }
+
+    /// Notes, at most once per [`LAST_USE_PRECISION`], that the token
+    /// opened a request, for owners' token lists; in the background, so
+    /// that no request waits for it (a note lost to a failure only leaves
+    /// `last_used_at` older).
+    fn note_use(&self, record: &TokenRecord, now: OffsetDateTime) {
+        {
+            let mut noted = self.noted.lock().expect("token use lock");
+            if noted
+                .get(&record.token_id)
+                .is_some_and(|at| at.elapsed() < LAST_USE_PRECISION)
+            {
+                return;
+            }
+            if noted.len() >= 10_000 {
+                noted.retain(|_, at| at.elapsed() < LAST_USE_PRECISION);
+            }
+            noted.insert(record.token_id, Instant::now());
+        }
+        let (pool, token_id) = (self.pool.clone(), record.token_id);
+        tokio::spawn(async move {
+            if let Err(error) = store::note_token_used(&pool, token_id, now).await {
+                tracing::debug!(%error, %token_id, "could not note a token's use");
+            }
+        });
     }
 
     /// Follows revocations and SCIM switches in the database and forgets the
@@ -120,6 +154,15 @@ impl Tokens {
         });
     }
 
+    /// Forgets the cached record of `token_id` (revoked in this process):
+    /// its next request reads it afresh.
+    pub fn forget(&self, token_id: uuid::Uuid) {
+        self.cache
+            .lock()
+            .expect("token cache lock")
+            .retain(|_, (record, _)| record.token_id != token_id);
+    }
+
     fn cached(&self, digest: &[u8; 32]) -> Option<TokenRecord> {
         let mut cache = self.cache.lock().expect("token cache lock");
         match cache.get(digest) {
@@ -133,7 +176,8 @@ impl Tokens {
     }
 }
 
-fn bearer(header: &str) -> Option<&str> {
+/// The token of an `Authorization: Bearer <token>` header value.
+pub(crate) fn bearer(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)

@@ -1,5 +1,5 @@
-//! rollcall's HTTP service: SCIM 2.0 under `/scim_v2`, `/healthz`, `/readyz`
-//! and `/metrics`.
+//! rollcall's HTTP service: SCIM 2.0 under `/scim_v2`, the owners' admin
+//! API under `/api/v1`, `/healthz`, `/readyz` and `/metrics`.
 //!
 //! The API decides, appends and answers; it never writes read tables. Each
 //! write loads its stream from the log, decides with the domain's rules,
@@ -10,6 +10,9 @@
 //!
 //! Where things are:
 //!
+//! - `admin_api/`: the owners' admin API (sessions, provisioning, SCIM
+//!   tokens, roles, domains), one file per resource over the `admin` crate's
+//!   operations, with its own gate, error shape and OpenAPI description.
 //! - `routes/`: the route table; one module per resource (`users/`,
 //!   `groups/`) with one file per verb, the resource's side of the write
 //!   loop (`write.rs`) and its JSON (`render.rs`); then `bulk/`, the root
@@ -27,6 +30,7 @@
 //!   server itself, whose head guard answers what the HTTP parser would
 //!   refuse.
 
+mod admin_api;
 mod admission;
 mod auth;
 mod bad_tokens;

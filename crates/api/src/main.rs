@@ -1,4 +1,4 @@
-//! `rollcall-api`: the HTTP service as its own process, for deployments that
+//! `rollcall-api`: the HTTP service (SCIM and the admin API) as its own process, for deployments that
 //! scale it apart from `rollcall-projector`. `rollcall serve` runs both.
 
 use std::net::TcpListener;
@@ -31,6 +31,10 @@ struct Args {
     /// older than this many seconds.
     #[arg(long, env = "ROLLCALL_MAX_PROJECTOR_LAG_SECS", default_value_t = 30)]
     max_projector_lag_secs: u64,
+    /// The nameserver the admin API's domain verification asks, IP:PORT;
+    /// the system's when unset.
+    #[arg(long, env = dns::DNS_SERVER_VAR)]
+    dns_server: Option<std::net::SocketAddr>,
 }
 
 #[tokio::main]
@@ -59,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         settings: Settings {
             read_your_writes_wait: Duration::from_millis(args.read_your_writes_ms),
             max_projector_lag: Duration::from_secs(args.max_projector_lag_secs),
+            dns_server: args.dns_server,
             ..Settings::default()
         },
     })?;
@@ -67,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
     let application = Application::build(listener, state)?;
     let handle = application.handle();
     let server = tokio::spawn(application.run_until_stopped());
-    tracing::info!(bind = %args.bind, "rollcall-api is serving SCIM under /scim_v2");
+    tracing::info!(bind = %args.bind, "rollcall-api is serving SCIM under /scim_v2 and the admin API under /api/v1");
     tokio::signal::ctrl_c().await?;
     handle.stop(true).await;
     server.await??;

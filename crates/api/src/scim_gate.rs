@@ -72,6 +72,7 @@ pub fn request_meta(
         method: bounded(request.method().as_str(), MAX_METHOD_BYTES).into_owned(),
         path: bound_owned(request.uri().to_string(), MAX_PATH_BYTES),
         token_id,
+        account_id: None,
         client_addr: request
             .peer_addr()
             .map(|addr| bound_owned(addr.ip().to_string(), MAX_CLIENT_ADDR_BYTES)),

@@ -40,6 +40,9 @@ pub struct Settings {
     /// Bad tokens one client address may present before 429 (see
     /// `bad_tokens`).
     pub bad_tokens: BadTokenLimits,
+    /// The nameserver domain verification asks (`ROLLCALL_DNS_SERVER`,
+    /// IP:PORT); the system's when `None`.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 impl Default for Settings {
@@ -55,6 +58,7 @@ impl Default for Settings {
             max_in_flight_per_token: 64,
             max_in_flight_per_client: 512,
             bad_tokens: BadTokenLimits::default(),
+            dns_server: None,
         }
     }
 }

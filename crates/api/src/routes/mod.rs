@@ -1,4 +1,5 @@
-//! Route table: SCIM resources under `/scim_v2`, operations endpoints at the root.
+//! Route table: SCIM resources under `/scim_v2`, the admin API under
+//! `/api/v1` (`admin_api`), operations endpoints at the root.
 
 mod bulk;
 mod discovery;
@@ -24,6 +25,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::get().to(crate::front::refused),
         )
         .default_service(web::to(unknown))
+        .configure(crate::admin_api::configure)
         .service(
             web::scope("/scim_v2")
                 .wrap(actix_web::middleware::from_fn(scim_gate))

@@ -42,6 +42,8 @@ pub struct Options {
     pub max_in_flight_per_token: usize,
     /// Bad tokens one address may present before 429.
     pub bad_tokens: api::BadTokenLimits,
+    /// The nameserver the admin API's domain verification asks.
+    pub dns_server: Option<std::net::SocketAddr>,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             body_read_timeout: api::Settings::default().body_read_timeout,
             max_in_flight_per_token: api::Settings::default().max_in_flight_per_token,
             bad_tokens: api::Settings::default().bad_tokens,
+            dns_server: None,
         }
     }
 }
@@ -107,6 +110,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         body_read_timeout: options.body_read_timeout,
         max_in_flight_per_token: options.max_in_flight_per_token,
         bad_tokens: options.bad_tokens,
+        dns_server: options.dns_server,
         ..api::Settings::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -125,6 +129,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let token = admin::tokens::issue(
         &stack.pool,
         &stack.appender,
+        &test_meta(),
         org.org_id,
         OffsetDateTime::now_utc(),
         None,
@@ -529,6 +534,7 @@ impl TestApp {
         admin::tokens::issue(
             &stack.pool,
             &stack.appender,
+            &test_meta(),
             other.org_id,
             time::OffsetDateTime::now_utc(),
             None,
@@ -619,6 +625,12 @@ impl ProjectorHold {
             .await
             .expect("the hold is released");
     }
+}
+
+/// Who asked, for the admin operations a test calls directly: the command
+/// line, as `rollcall` would.
+pub fn test_meta() -> domain::RequestMeta {
+    admin::command_line("test")
 }
 
 /// A User body as Entra ID sends it on create.

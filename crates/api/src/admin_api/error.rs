@@ -1,0 +1,199 @@
+//! The one place where the admin API's failures become statuses and its one
+//! error shape, `{"error", "message"}` (plus `required_role` on the owners'
+//! 403), and where each says how it was recorded.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use domain::{Refusal, RefusalCode};
+use serde_json::json;
+use store::{AppendError, RefusalReason, StoreError};
+
+use crate::scim_gate::RecordedAsEvent;
+
+/// The role every route but sessions and the account requires.
+pub const REQUIRED_ROLE: &str = "owner";
+
+/// Marks a response whose request is counted with the refused requests (by
+/// minute, reason and client address) rather than recorded one by one.
+#[derive(Debug, Clone, Copy)]
+pub struct Counted(pub RefusalReason);
+
+/// A failed admin API request: what the caller is told, and how it is on
+/// the record.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Refused by the product's rules and recorded as a `CommandRefused`
+    /// event; the status is its code's.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// Refused, and recorded, because the caller's role is not `owner`:
+    /// 403 with `required_role`.
+    #[error("{0}")]
+    OwnersOnly(Refusal),
+    /// A login with wrong credentials: 401, counted (and recorded in the
+    /// account's stream when the email has one).
+    #[error("{0}")]
+    BadLogin(Refusal),
+    /// No live session token: 401, counted.
+    #[error("{0}")]
+    NoSession(String),
+    /// The request itself is wrong (a body that is no JSON of the expected
+    /// shape, an unknown route): recorded in the access log.
+    #[error("{message}")]
+    Request {
+        status: u16,
+        error: &'static str,
+        message: String,
+    },
+    /// A dependency is down (the database, a nameserver): 503, the cause
+    /// logged; nothing was changed.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or an impossible state: a plain 500, the cause logged.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    /// A 400 for a request the API cannot read.
+    pub fn invalid(message: impl Into<String>) -> AdminError {
+        AdminError::Request {
+            status: 400,
+            error: RefusalCode::Invalid.as_str(),
+            message: message.into(),
+        }
+    }
+
+    /// A 404 for something that is not there.
+    pub fn not_found(message: impl Into<String>) -> AdminError {
+        AdminError::Request {
+            status: 404,
+            error: RefusalCode::NotFound.as_str(),
+            message: message.into(),
+        }
+    }
+
+    fn status(&self) -> u16 {
+        match self {
+            AdminError::Refused(refusal) => refusal.code.http_status(),
+            AdminError::OwnersOnly(_) => 403,
+            AdminError::BadLogin(_) | AdminError::NoSession(_) => 401,
+            AdminError::Request { status, .. } => *status,
+            AdminError::Unavailable(_) => 503,
+            AdminError::Internal(_) => 500,
+        }
+    }
+
+    fn body(&self) -> serde_json::Value {
+        match self {
+            AdminError::Refused(refusal) | AdminError::BadLogin(refusal) => {
+                json!({"error": refusal.code.as_str(), "message": refusal.message})
+            }
+            AdminError::OwnersOnly(refusal) => json!({
+                "error": RefusalCode::Forbidden.as_str(),
+                "message": refusal.message,
+                "required_role": REQUIRED_ROLE,
+            }),
+            AdminError::NoSession(message) => {
+                json!({"error": RefusalCode::Unauthorized.as_str(), "message": message})
+            }
+            AdminError::Request { error, message, .. } => {
+                json!({"error": error, "message": message})
+            }
+            AdminError::Unavailable(_) => json!({
+                "error": "unavailable",
+                "message": "rollcall cannot reach its database right now; nothing was changed: retry later",
+            }),
+            AdminError::Internal(_) => json!({
+                "error": "internal",
+                "message": "rollcall failed to answer this request; its operators have the cause in its log",
+            }),
+        }
+    }
+}
+
+impl From<anyhow::Error> for AdminError {
+    /// A failure of an `admin` operation: its refusal (recorded by the
+    /// operation), a nameserver that did not answer, the database away, or
+    /// a bug.
+    fn from(error: anyhow::Error) -> Self {
+        if let Some(refusal) = error.downcast_ref::<Refusal>() {
+            return AdminError::Refused(refusal.clone());
+        }
+        if let Some(dns) = error.downcast_ref::<dns::DnsError>() {
+            return AdminError::Request {
+                status: 503,
+                error: "dns_unavailable",
+                message: format!("{dns}; nothing was recorded: try again in a moment"),
+            };
+        }
+        let unavailable = matches!(
+            error.downcast_ref::<StoreError>(),
+            Some(StoreError::Unavailable(_))
+        ) || matches!(
+            error.downcast_ref::<AppendError>(),
+            Some(AppendError::Unavailable(_))
+        );
+        if unavailable {
+            AdminError::Unavailable(format!("{error:#}"))
+        } else {
+            AdminError::Internal(format!("{error:#}"))
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(error: StoreError) -> Self {
+        AdminError::from(anyhow::Error::from(error))
+    }
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AdminError::Unavailable(cause) => tracing::warn!(%cause, "admin API answering 503"),
+            AdminError::Internal(cause) => tracing::error!(%cause, "admin API answering 500"),
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        ));
+        match self.status() {
+            401 => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    "Bearer realm=\"rollcall admin\"",
+                ));
+            }
+            503 => {
+                response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            _ => {}
+        }
+        let mut response = response.body(self.body().to_string());
+        match self {
+            AdminError::Refused(_) | AdminError::OwnersOnly(_) => {
+                response.extensions_mut().insert(RecordedAsEvent);
+            }
+            AdminError::BadLogin(_) => {
+                response
+                    .extensions_mut()
+                    .insert(Counted(RefusalReason::BadLogin));
+            }
+            AdminError::NoSession(_) => {
+                response
+                    .extensions_mut()
+                    .insert(Counted(RefusalReason::NoSession));
+            }
+            _ => {}
+        }
+        response
+    }
+}

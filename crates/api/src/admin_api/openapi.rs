@@ -1,0 +1,321 @@
+//! `GET /api/v1/openapi.json`: the admin API described as OpenAPI 3.1, made
+//! from the same table the routes are mounted from.
+
+use actix_web::HttpResponse;
+use serde_json::{Map, Value, json};
+
+use super::error::REQUIRED_ROLE;
+use super::{Access, Endpoint, PREFIX, endpoints};
+
+/// Serves the description.
+pub async fn serve() -> HttpResponse {
+    HttpResponse::Ok().json(document(&endpoints()))
+}
+
+/// The OpenAPI 3.1 document of `endpoints`, paths in full (`/api/v1/...`).
+pub fn document(endpoints: &[Endpoint]) -> Value {
+    let mut paths = Map::new();
+    for endpoint in endpoints {
+        let path = format!("{PREFIX}{}", endpoint.path);
+        let entry = paths
+            .entry(path)
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("a path item is an object");
+        entry.insert(
+            endpoint.method.as_str().to_ascii_lowercase(),
+            operation(endpoint),
+        );
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "rollcall admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The owners' API: log in (POST /api/v1/sessions) and send the \
+                session's token as 'Authorization: Bearer <token>'. Every route under \
+                /api/v1/orgs/{org} is for the organization's owners: other members get 403 \
+                with required_role, everyone else 404. Errors are {\"error\",\"message\"}.",
+        },
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "session": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A session token from POST /api/v1/sessions (rcsess_...), valid 12 hours",
+                },
+            },
+            "schemas": {
+                "Error": schema::error(),
+                "Forbidden": schema::forbidden(),
+            },
+        },
+    })
+}
+
+fn operation(endpoint: &Endpoint) -> Value {
+    let (status, description, body) = &endpoint.success;
+    let mut responses = Map::new();
+    let success = match body {
+        Some(schema) => json!({
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }),
+        None => json!({"description": description}),
+    };
+    responses.insert(status.to_string(), success);
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        })
+    };
+    if endpoint.request.is_some() {
+        responses.insert(
+            "400".into(),
+            error("The body is not the JSON object this route takes"),
+        );
+    }
+    if endpoint.access != Access::Public {
+        responses.insert("401".into(), error("No live session token"));
+    }
+    if endpoint.access == Access::Owners {
+        responses.insert(
+            "403".into(),
+            json!({
+                "description": format!("The caller's role is not {REQUIRED_ROLE}"),
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Forbidden"}}},
+            }),
+        );
+        responses.insert(
+            "404".into(),
+            error("The caller is not a member of the organization, or it has no such id"),
+        );
+    }
+    for (status, description) in endpoint.refusals {
+        responses.insert(status.to_string(), error(description));
+    }
+    let mut operation = json!({
+        "summary": endpoint.summary,
+        "responses": responses,
+    });
+    let parameters: Vec<Value> = endpoint
+        .path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "schema": {"type": "string", "format": "uuid"},
+            })
+        })
+        .collect();
+    if !parameters.is_empty() {
+        operation["parameters"] = Value::Array(parameters);
+    }
+    if let Some(schema) = &endpoint.request {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": {"application/json": {"schema": schema}},
+        });
+    }
+    if endpoint.access != Access::Public {
+        operation["security"] = json!([{"session": []}]);
+    }
+    operation
+}
+
+/// The JSON schemas of the bodies.
+pub mod schema {
+    use serde_json::{Value, json};
+
+    fn object(properties: Value, required: &[&str]) -> Value {
+        json!({
+            "type": "object",
+            "properties": properties,
+            "required": required,
+            "additionalProperties": false,
+        })
+    }
+
+    fn uuid() -> Value {
+        json!({"type": "string", "format": "uuid"})
+    }
+
+    fn time() -> Value {
+        json!({"type": "string", "format": "date-time"})
+    }
+
+    pub fn array(items: Value) -> Value {
+        json!({"type": "array", "items": items})
+    }
+
+    pub fn any_object() -> Value {
+        json!({"type": "object"})
+    }
+
+    pub fn error() -> Value {
+        object(
+            json!({
+                "error": {
+                    "type": "string",
+                    "description": "invalid, unauthorized, forbidden, scim_managed, not_found, \
+                        conflict, too_large, timeout, dns_unavailable, unavailable, internal",
+                },
+                "message": {"type": "string", "description": "What to do instead"},
+            }),
+            &["error", "message"],
+        )
+    }
+
+    pub fn forbidden() -> Value {
+        object(
+            json!({
+                "error": {"const": "forbidden"},
+                "message": {"type": "string"},
+                "required_role": {"const": super::REQUIRED_ROLE},
+            }),
+            &["error", "message", "required_role"],
+        )
+    }
+
+    pub fn credentials() -> Value {
+        object(
+            json!({"email": {"type": "string"}, "password": {"type": "string"}}),
+            &["email", "password"],
+        )
+    }
+
+    pub fn session() -> Value {
+        object(
+            json!({"token": {"type": "string"}, "expires_at": time()}),
+            &["token", "expires_at"],
+        )
+    }
+
+    pub fn provisioning() -> Value {
+        object(
+            json!({
+                "scim_enabled": {"type": "boolean"},
+                "default_role": {"type": "string", "description": "The role new SCIM members get"},
+                "tenant_url": {
+                    "type": "string",
+                    "description": "The SCIM base URL to give the identity provider",
+                },
+            }),
+            &["scim_enabled", "default_role", "tenant_url"],
+        )
+    }
+
+    pub fn provisioning_change() -> Value {
+        object(
+            json!({
+                "scim_enabled": {"type": "boolean"},
+                "default_role": {"type": "string", "description": "Never owner"},
+                "tenant_url": {"type": "string", "description": "Ignored (read-only)"},
+            }),
+            &[],
+        )
+    }
+
+    pub fn token_request() -> Value {
+        object(
+            json!({"valid_for_days": {"type": "integer", "minimum": 1, "maximum": 365, "default": 365}}),
+            &[],
+        )
+    }
+
+    pub fn issued_token() -> Value {
+        object(
+            json!({"id": uuid(), "token": {"type": "string"}, "expires_at": time()}),
+            &["id", "token", "expires_at"],
+        )
+    }
+
+    pub fn token_listing() -> Value {
+        object(
+            json!({
+                "id": uuid(),
+                "created_at": time(),
+                "expires_at": time(),
+                "last_used_at": {"type": ["string", "null"], "format": "date-time"},
+                "state": {"enum": ["live", "revoked", "expired"]},
+            }),
+            &["id", "created_at", "expires_at", "last_used_at", "state"],
+        )
+    }
+
+    pub fn role() -> Value {
+        object(
+            json!({"role": {"type": "string"}, "built_in": {"type": "boolean"}}),
+            &["role", "built_in"],
+        )
+    }
+
+    pub fn role_request() -> Value {
+        object(
+            json!({"role": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"}}),
+            &["role"],
+        )
+    }
+
+    pub fn domain_request() -> Value {
+        object(
+            json!({"domain": {"type": "string", "examples": ["contoso.com"]}}),
+            &["domain"],
+        )
+    }
+
+    pub fn domain() -> Value {
+        object(
+            json!({
+                "id": uuid(),
+                "domain": {"type": "string"},
+                "txt_name": {"type": "string"},
+                "txt_value": {"type": "string"},
+                "state": {"enum": ["pending", "verified"]},
+            }),
+            &["id", "domain", "txt_name", "txt_value", "state"],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mounted_route_is_described_with_its_errors() {
+        let endpoints = endpoints();
+        let document = document(&endpoints);
+        assert_eq!(document["openapi"], "3.1.0");
+        for endpoint in &endpoints {
+            let path = format!("{PREFIX}{}", endpoint.path);
+            let method = endpoint.method.as_str().to_ascii_lowercase();
+            let operation = &document["paths"][&path][&method];
+            assert!(operation.is_object(), "{method} {path} is not described");
+            let responses = &operation["responses"];
+            assert!(
+                responses[endpoint.success.0.to_string()].is_object(),
+                "{method} {path}"
+            );
+            if endpoint.access == Access::Owners {
+                assert_eq!(
+                    responses["403"]["content"]["application/json"]["schema"]["$ref"],
+                    "#/components/schemas/Forbidden"
+                );
+                assert!(operation["parameters"][0]["name"] == "org", "{method} {path}");
+            }
+        }
+        let described: usize = document["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|item| item.as_object().unwrap().len())
+            .sum();
+        assert_eq!(described, endpoints.len(), "nothing described is unmounted");
+    }
+}

@@ -1,0 +1,66 @@
+//! Owners only: every route under `/api/v1/orgs/{org}` but the member's own
+//! asks this first.
+
+use actix_web::{HttpMessage, HttpRequest};
+use domain::account::ACCOUNTS;
+use domain::provisioning::OWNER;
+use domain::{Refusal, RefusalCode};
+use uuid::Uuid;
+
+use super::error::{AdminError, REQUIRED_ROLE};
+use super::gate::{Caller, OrganizationOf};
+use super::role::role_of;
+use crate::AppState;
+
+/// Lets the request through when its caller is an active owner of
+/// `org_id`. Otherwise records the refusal of `command` and returns it: a
+/// member of another role gets 403 (recorded in the organization's stream,
+/// for its auditors); anyone else 404, whether the organization exists or
+/// not (recorded in the caller's own account stream: another
+/// organization's stream is not theirs to write in).
+pub async fn require_owner(
+    state: &AppState,
+    request: &HttpRequest,
+    caller: &Caller,
+    org_id: Uuid,
+    command: &str,
+) -> Result<(), AdminError> {
+    let role = role_of(&state.pool, org_id, caller.account_id).await?;
+    let meta = caller.meta(request, RefusalCode::Forbidden.http_status());
+    let (keyspace, stream_id, refusal) = match role {
+        Some(role) if role == OWNER => {
+            request.extensions_mut().insert(OrganizationOf(org_id));
+            return Ok(());
+        }
+        Some(role) => (
+            org_id,
+            org_id,
+            Refusal::forbidden(format!(
+                "only the organization's owners may do this ({command}); your role is {role}: \
+                 ask an owner (role {REQUIRED_ROLE})"
+            )),
+        ),
+        None => (
+            ACCOUNTS,
+            caller.account_id,
+            Refusal::not_found(format!(
+                "you are not a member of an organization {org_id}; check the organization's id"
+            )),
+        ),
+    };
+    let forbidden = refusal.code == RefusalCode::Forbidden;
+    let error = admin::record_refusal(
+        &state.pool,
+        &state.appender,
+        keyspace,
+        stream_id,
+        &meta,
+        command,
+        refusal,
+    )
+    .await;
+    Err(match AdminError::from(error) {
+        AdminError::Refused(refusal) if forbidden => AdminError::OwnersOnly(refusal),
+        other => other,
+    })
+}
