@@ -55,17 +55,10 @@ pub async fn add(
 ) -> anyhow::Result<DomainView> {
     let secret = hex::encode(rand::random::<[u8; 16]>());
     let domain_id = Uuid::now_v7();
-    let events = decide_on_organization(
-        pool,
-        appender,
-        org_id,
-        meta,
-        "domain add",
-        |stream| {
-            let event = domains::add(&claimed(stream), domain_id, domain, &secret)?;
-            Ok((vec![event], Vec::new()))
-        },
-    )
+    let events = decide_on_organization(pool, appender, org_id, meta, "domain add", |stream| {
+        let event = domains::add(&claimed(stream), domain_id, domain, &secret)?;
+        Ok((vec![event], Vec::new()))
+    })
     .await?;
     let Some(Event::DomainAdded {
         domain_id,
@@ -105,24 +98,17 @@ pub async fn verify(
         // Nothing to look up: deciding below refuses, and records it.
         Err(_) => Vec::new(),
     };
-    decide_on_organization(
-        pool,
-        appender,
-        org_id,
-        meta,
-        "domain verify",
-        |stream| {
-            let event = domains::verify(&claimed(stream), domain_id, &found)?;
-            let Event::DomainVerified { domain, .. } = &event else {
-                unreachable!("domains::verify makes a DomainVerified event")
-            };
-            let registration = Registration::DomainVerified {
-                domain_id,
-                domain: domain.clone(),
-            };
-            Ok((vec![event], vec![registration]))
-        },
-    )
+    decide_on_organization(pool, appender, org_id, meta, "domain verify", |stream| {
+        let event = domains::verify(&claimed(stream), domain_id, &found)?;
+        let Event::DomainVerified { domain, .. } = &event else {
+            unreachable!("domains::verify makes a DomainVerified event")
+        };
+        let registration = Registration::DomainVerified {
+            domain_id,
+            domain: domain.clone(),
+        };
+        Ok((vec![event], vec![registration]))
+    })
     .await?;
     // Verified, so it was awaiting verification when read: a domain's
     // challenge never changes once added.
@@ -142,23 +128,16 @@ pub async fn drop(
     org_id: Uuid,
     domain_id: Uuid,
 ) -> anyhow::Result<()> {
-    decide_on_organization(
-        pool,
-        appender,
-        org_id,
-        meta,
-        "domain drop",
-        |stream| {
-            let event = domains::drop(&claimed(stream), domain_id)?;
-            let Event::DomainDropped { domain, .. } = &event else {
-                unreachable!("domains::drop makes a DomainDropped event")
-            };
-            let registration = Registration::DomainDropped {
-                domain: domain.clone(),
-            };
-            Ok((vec![event], vec![registration]))
-        },
-    )
+    decide_on_organization(pool, appender, org_id, meta, "domain drop", |stream| {
+        let event = domains::drop(&claimed(stream), domain_id)?;
+        let Event::DomainDropped { domain, .. } = &event else {
+            unreachable!("domains::drop makes a DomainDropped event")
+        };
+        let registration = Registration::DomainDropped {
+            domain: domain.clone(),
+        };
+        Ok((vec![event], vec![registration]))
+    })
     .await?;
     Ok(())
 }

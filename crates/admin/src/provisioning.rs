@@ -1,8 +1,8 @@
 //! An organization's provisioning settings (SCIM on or off, the default
 //! role) and its roles, decided by `domain::provisioning`.
 
-use domain::{Event, RequestMeta};
 use domain::provisioning::{self, SettingsChange};
+use domain::{Event, RequestMeta};
 use serde::Serialize;
 use store::{Appender, Pool, Registration};
 use uuid::Uuid;
@@ -38,13 +38,8 @@ pub async fn set(
     org_id: Uuid,
     change: SettingsChange,
 ) -> anyhow::Result<SettingsSet> {
-    let events = decide_on_organization(
-        pool,
-        appender,
-        org_id,
-        meta,
-        "provisioning set",
-        |stream| {
+    let events =
+        decide_on_organization(pool, appender, org_id, meta, "provisioning set", |stream| {
             let events = provisioning::change_settings(&provisioning::of(stream), &change)?;
             let registrations = events
                 .iter()
@@ -55,9 +50,8 @@ pub async fn set(
                 })
                 .collect();
             Ok((events, registrations))
-        },
-    )
-    .await?;
+        })
+        .await?;
     Ok(SettingsSet {
         settings: show(pool, org_id).await?,
         changed: !events.is_empty(),
@@ -78,17 +72,10 @@ pub async fn add_role(
     org_id: Uuid,
     name: &str,
 ) -> anyhow::Result<()> {
-    decide_on_organization(
-        pool,
-        appender,
-        org_id,
-        meta,
-        "role add",
-        |stream| {
-            let event = provisioning::add_role(&provisioning::of(stream), name)?;
-            Ok((vec![event], Vec::new()))
-        },
-    )
+    decide_on_organization(pool, appender, org_id, meta, "role add", |stream| {
+        let event = provisioning::add_role(&provisioning::of(stream), name)?;
+        Ok((vec![event], Vec::new()))
+    })
     .await?;
     Ok(())
 }

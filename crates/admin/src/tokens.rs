@@ -3,8 +3,8 @@
 
 use anyhow::Context;
 use base64::Engine;
-use domain::{Event, RequestMeta};
 use domain::token::{self, TokenLife};
+use domain::{Event, RequestMeta};
 use serde::Serialize;
 use store::{Appender, Pool, Registration};
 
@@ -61,25 +61,18 @@ pub async fn issue(
     );
     let token_id = Uuid::now_v7();
     let sha256 = token::digest(&token).to_vec();
-    let events = decide_on_organization(
-        pool,
-        appender,
-        org_id,
-        meta,
-        "token issue",
-        |stream| {
-            let event = token::issue(&token::lives(stream), token_id, now, valid_for_days)?;
-            let Event::ScimTokenIssued { expires_at, .. } = event else {
-                unreachable!("token::issue makes a ScimTokenIssued event")
-            };
-            let registration = Registration::Token {
-                token_id,
-                sha256: sha256.clone(),
-                expires_at,
-            };
-            Ok((vec![event], vec![registration]))
-        },
-    )
+    let events = decide_on_organization(pool, appender, org_id, meta, "token issue", |stream| {
+        let event = token::issue(&token::lives(stream), token_id, now, valid_for_days)?;
+        let Event::ScimTokenIssued { expires_at, .. } = event else {
+            unreachable!("token::issue makes a ScimTokenIssued event")
+        };
+        let registration = Registration::Token {
+            token_id,
+            sha256: sha256.clone(),
+            expires_at,
+        };
+        Ok((vec![event], vec![registration]))
+    })
     .await?;
     let Some(Event::ScimTokenIssued { expires_at, .. }) = events.first() else {
         unreachable!("token::issue makes a ScimTokenIssued event")
@@ -101,17 +94,10 @@ pub async fn revoke(
     org_id: Uuid,
     token_id: Uuid,
 ) -> anyhow::Result<()> {
-    decide_on_organization(
-        pool,
-        appender,
-        org_id,
-        meta,
-        "token revoke",
-        |stream| {
-            let event = token::revoke(&token::lives(stream), token_id)?;
-            Ok((vec![event], vec![Registration::TokenRevoked { token_id }]))
-        },
-    )
+    decide_on_organization(pool, appender, org_id, meta, "token revoke", |stream| {
+        let event = token::revoke(&token::lives(stream), token_id)?;
+        Ok((vec![event], vec![Registration::TokenRevoked { token_id }]))
+    })
     .await?;
     Ok(())
 }

@@ -163,6 +163,15 @@ impl Tokens {
             .retain(|_, (record, _)| record.token_id != token_id);
     }
 
+    /// Forgets the cached tokens of `org_id` (its SCIM switched in this
+    /// process): their next requests read them afresh.
+    pub fn forget_organization(&self, org_id: uuid::Uuid) {
+        self.cache
+            .lock()
+            .expect("token cache lock")
+            .retain(|_, (record, _)| record.org_id != org_id);
+    }
+
     fn cached(&self, digest: &[u8; 32]) -> Option<TokenRecord> {
         let mut cache = self.cache.lock().expect("token cache lock");
         match cache.get(digest) {

@@ -21,7 +21,8 @@ pub struct ApiMetrics {
     pub write_events_read: IntCounter,
     pub requests_in_flight: IntGauge,
     pub append_batch_size: Histogram,
-    /// Requests refused before they named an organization, by reason.
+    /// Requests refused before they named an organization, by reason (SCIM
+    /// tokens, admin API sessions and logins).
     pub auth_failures: IntCounterVec,
     /// Access records not written, by kind (see `store::AccessLogMetrics`).
     pub access_unrecorded: IntCounterVec,
@@ -82,8 +83,10 @@ impl ApiMetrics {
             auth_failures: IntCounterVec::new(
                 Opts::new(
                     "rollcall_api_auth_failures_total",
-                    "SCIM requests refused before they named an organization \
-                     (missing, unknown or expired token; unavailable: not checked)",
+                    "Requests refused before they named an organization: SCIM tokens \
+                     missing, unknown, expired or revoked (unavailable: not checked); \
+                     admin API requests without a live session (no_session) and failed \
+                     logins (bad_login)",
                 ),
                 &["reason"],
             )?,

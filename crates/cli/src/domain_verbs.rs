@@ -55,7 +55,14 @@ pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> 
     match command {
         DomainCommand::Add { org, domain } => {
             let org_id = tokens::organization_named(&pool, &org).await?;
-            let added = domains::add(&pool, &appender, &command_line("domain add"), org_id, &domain).await?;
+            let added = domains::add(
+                &pool,
+                &appender,
+                &command_line("domain add"),
+                org_id,
+                &domain,
+            )
+            .await?;
             println!("{}", serde_json::to_string(&added)?);
         }
         DomainCommand::Verify {

@@ -108,8 +108,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     valid_for_days,
                 } => {
                     let org_id = tokens::organization_named(&pool, &org).await?;
-                    let issued =
-                        tokens::issue(
+                    let issued = tokens::issue(
                         &pool,
                         &appender,
                         &command_line("token issue"),
@@ -128,7 +127,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 TokenCommand::Revoke { org, id } => {
                     let org_id = tokens::organization_named(&pool, &org).await?;
-                    tokens::revoke(&pool, &appender, &command_line("token revoke"), org_id, id).await?;
+                    tokens::revoke(&pool, &appender, &command_line("token revoke"), org_id, id)
+                        .await?;
                     println!("revoked token {id}");
                 }
             }
@@ -165,9 +165,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         scim_enabled,
                         default_role,
                     };
-                    provisioning::set(&pool, &appender, &command_line("provisioning set"), org_id, change)
-                        .await?
-                        .settings
+                    provisioning::set(
+                        &pool,
+                        &appender,
+                        &command_line("provisioning set"),
+                        org_id,
+                        change,
+                    )
+                    .await?
+                    .settings
                 }
             };
             println!("{}", serde_json::to_string(&view)?);
@@ -184,7 +190,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 RoleCommand::Add { org, name } => {
                     let org_id = tokens::organization_named(&pool, &org).await?;
-                    provisioning::add_role(&pool, &appender, &command_line("role add"), org_id, &name).await?;
+                    provisioning::add_role(
+                        &pool,
+                        &appender,
+                        &command_line("role add"),
+                        org_id,
+                        &name,
+                    )
+                    .await?;
                     println!("added role {name}");
                 }
             }

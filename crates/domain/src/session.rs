@@ -26,8 +26,7 @@ pub const TOKEN_PREFIX: &str = "rcsess_";
 pub const LIFETIME: Duration = Duration::hours(12);
 
 /// What every failed login is told.
-pub const BAD_CREDENTIALS: &str =
-    "the email or the password is wrong (an account without a password gets one from \
+pub const BAD_CREDENTIALS: &str = "the email or the password is wrong (an account without a password gets one from \
      `rollcall account set-password`)";
 
 /// An argon2id PHC string with the `argon2` crate's default parameters
@@ -35,8 +34,7 @@ pub const BAD_CREDENTIALS: &str =
 /// password produces: a login
 /// for an email without an account (or without a password) is checked
 /// against it, so that it takes as long as a wrong password.
-pub const DUMMY_PASSWORD_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$gWPVgHt8Ty9NDHzdTSHojo8SPE8Vve7Ha/oWJUJ5Ozk";
+pub const DUMMY_PASSWORD_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$gWPVgHt8Ty9NDHzdTSHojo8SPE8Vve7Ha/oWJUJ5Ozk";
 
 /// The digest under which a session token is stored and looked up.
 pub fn digest(token: &str) -> [u8; 32] {
@@ -105,9 +103,11 @@ impl Logins {
 
 /// The logins of an account, folded from its stream.
 pub fn logins<'a>(stream: impl IntoIterator<Item = &'a StoredEvent>) -> Logins {
-    stream.into_iter().fold(Logins::default(), |logins, stored| {
-        logins.evolve(&stored.event, stored.recorded_at)
-    })
+    stream
+        .into_iter()
+        .fold(Logins::default(), |logins, stored| {
+            logins.evolve(&stored.event, stored.recorded_at)
+        })
 }
 
 /// A password checked against the hash an account had. Checking is slow on
@@ -223,8 +223,8 @@ mod tests {
     #[test]
     fn a_wrong_password_no_password_and_no_account_are_refused_alike() {
         let wrong = login(&with_password(SECRET), 1, 1, "guess").unwrap_err();
-        let no_password = Logins::default()
-            .evolve(&crate::account::create("ana@contoso.test").unwrap(), at(0));
+        let no_password =
+            Logins::default().evolve(&crate::account::create("ana@contoso.test").unwrap(), at(0));
         let unset = login(&no_password, 1, 1, "guess").unwrap_err();
         let nobody = login(&Logins::default(), 1, 1, "guess").unwrap_err();
         assert_eq!(wrong.code, RefusalCode::Unauthorized);

@@ -24,7 +24,10 @@ impl Body {
     /// carries a password (a member named `password` or ending in
     /// `_password`) is digested with its value nulled: the digest must not
     /// let anyone who reads the log test guesses.
-    pub async fn read(request: &HttpRequest, mut payload: web::Payload) -> Result<Body, AdminError> {
+    pub async fn read(
+        request: &HttpRequest,
+        mut payload: web::Payload,
+    ) -> Result<Body, AdminError> {
         let within = request
             .app_data::<web::Data<AppState>>()
             .expect("AppState is registered")
@@ -33,8 +36,9 @@ impl Body {
         let reading = async {
             let mut bytes = Vec::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|error| AdminError::invalid(format!("could not read the body: {error}")))?;
+                let chunk = chunk.map_err(|error| {
+                    AdminError::invalid(format!("could not read the body: {error}"))
+                })?;
                 if bytes.len() + chunk.len() > MAX_BODY_BYTES {
                     return Err(AdminError::Request {
                         status: 413,
@@ -46,16 +50,17 @@ impl Body {
             }
             Ok(bytes)
         };
-        let bytes = tokio::time::timeout(within, reading)
-            .await
-            .map_err(|_| AdminError::Request {
-                status: 408,
-                error: "timeout",
-                message: format!(
-                    "the body did not arrive within {} s; send it whole and promptly",
-                    within.as_secs()
-                ),
-            })??;
+        let bytes =
+            tokio::time::timeout(within, reading)
+                .await
+                .map_err(|_| AdminError::Request {
+                    status: 408,
+                    error: "timeout",
+                    message: format!(
+                        "the body did not arrive within {} s; send it whole and promptly",
+                        within.as_secs()
+                    ),
+                })??;
         let redacted = serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|mut body| null_passwords(&mut body).then(|| body.to_string()));

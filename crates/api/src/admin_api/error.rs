@@ -167,10 +167,8 @@ impl ResponseError for AdminError {
         ));
         match self.status() {
             401 => {
-                response.insert_header((
-                    header::WWW_AUTHENTICATE,
-                    "Bearer realm=\"rollcall admin\"",
-                ));
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"rollcall admin\""));
             }
             503 => {
                 response.insert_header((header::RETRY_AFTER, "5"));

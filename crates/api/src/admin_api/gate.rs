@@ -101,13 +101,17 @@ pub async fn record(
         Some(caller) => caller.meta(response.request(), status),
         None => request_meta(response.request(), request_id, None, status),
     };
-    let extensions = response.response().extensions();
-    if extensions.get::<RecordedAsEvent>().is_some() {
-        drop(extensions);
+    let (as_event, counted) = {
+        let extensions = response.response().extensions();
+        (
+            extensions.get::<RecordedAsEvent>().is_some(),
+            extensions.get::<Counted>().copied(),
+        )
+    };
+    if as_event {
         return Ok(response);
     }
-    if let Some(Counted(reason)) = extensions.get::<Counted>().copied() {
-        drop(extensions);
+    if let Some(Counted(reason)) = counted {
         let client_addr = response
             .request()
             .peer_addr()
@@ -122,7 +126,6 @@ pub async fn record(
             });
         return Ok(response);
     }
-    drop(extensions);
     let org_id = response
         .request()
         .extensions()

@@ -118,11 +118,12 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Owners,
             summary: "Turn SCIM on or off, pick the default role (absent fields stay)",
             request: Some(schema::provisioning_change()),
-            success: (200, "The settings after the change", Some(schema::provisioning())),
-            refusals: &[(
-                400,
-                "No such role, or the default role would be owner",
-            )],
+            success: (
+                200,
+                "The settings after the change",
+                Some(schema::provisioning()),
+            ),
+            refusals: &[(400, "No such role, or the default role would be owner")],
             handler: || web::route().to(provisioning::set),
         },
         Endpoint {
@@ -147,7 +148,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Owners,
             summary: "The organization's SCIM tokens, oldest first, never a secret",
             request: None,
-            success: (200, "The tokens", Some(schema::array(schema::token_listing()))),
+            success: (
+                200,
+                "The tokens",
+                Some(schema::array(schema::token_listing())),
+            ),
             refusals: &[],
             handler: || web::route().to(tokens::list),
         },
@@ -157,7 +162,11 @@ pub fn endpoints() -> Vec<Endpoint> {
             access: Access::Owners,
             summary: "Revoke a SCIM token at once",
             request: None,
-            success: (204, "Revoked: its next SCIM request is refused with 401", None),
+            success: (
+                204,
+                "Revoked: its next SCIM request is refused with 401",
+                None,
+            ),
             refusals: &[
                 (404, "The organization has no such token"),
                 (409, "The token is revoked already"),

@@ -307,7 +307,10 @@ mod tests {
                     responses["403"]["content"]["application/json"]["schema"]["$ref"],
                     "#/components/schemas/Forbidden"
                 );
-                assert!(operation["parameters"][0]["name"] == "org", "{method} {path}");
+                assert!(
+                    operation["parameters"][0]["name"] == "org",
+                    "{method} {path}"
+                );
             }
         }
         let described: usize = document["paths"]

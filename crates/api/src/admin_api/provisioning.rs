@@ -83,6 +83,8 @@ pub async fn set(
     let response = HttpResponse::Ok().json(render(&request, &set.settings));
     // A change to what already held records nothing: the access log has it.
     Ok(if set.changed {
+        // This process applies a switch at once; the others within their poll.
+        state.tokens.forget_organization(org_id);
         recorded(response)
     } else {
         response

@@ -51,10 +51,12 @@ pub async fn start(
         .expires_at
         .format(&Rfc3339)
         .map_err(|error| AdminError::Internal(error.to_string()))?;
-    Ok(recorded(HttpResponse::Created().insert_header(NO_STORE).json(json!({
-        "token": started.token,
-        "expires_at": expires_at,
-    }))))
+    Ok(recorded(
+        HttpResponse::Created().insert_header(NO_STORE).json(json!({
+            "token": started.token,
+            "expires_at": expires_at,
+        })),
+    ))
 }
 
 /// Logs out: the session's token is refused from now on. 204.

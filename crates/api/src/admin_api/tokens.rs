@@ -48,9 +48,11 @@ pub async fn issue(
         .expires_at
         .format(&Rfc3339)
         .map_err(|error| AdminError::Internal(error.to_string()))?;
-    Ok(recorded(HttpResponse::Created().insert_header(NO_STORE).json(
-        json!({"id": issued.token_id, "token": issued.token, "expires_at": expires_at}),
-    )))
+    Ok(recorded(
+        HttpResponse::Created()
+            .insert_header(NO_STORE)
+            .json(json!({"id": issued.token_id, "token": issued.token, "expires_at": expires_at})),
+    ))
 }
 
 /// Every token of the organization, oldest first:
