@@ -69,9 +69,15 @@ async fn a_password_is_recorded_only_as_an_argon2id_string() {
     let app = spawn_app().await;
     let stack = app.stack.as_ref().unwrap();
     let secret = "correct horse battery staple";
-    accounts::set_password(&stack.pool, &stack.appender, &test_meta(), "OWNER@contoso.test", secret)
-        .await
-        .unwrap();
+    accounts::set_password(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        "OWNER@contoso.test",
+        secret,
+    )
+    .await
+    .unwrap();
     let sql = app.sql().await;
     let hash: String = sql
         .query_one(
@@ -92,16 +98,27 @@ async fn a_password_is_recorded_only_as_an_argon2id_string() {
         .unwrap()
         .get(0);
     assert_eq!(leaked, 0);
-    let short = accounts::set_password(&stack.pool, &stack.appender, &test_meta(), "owner@contoso.test", "short")
-        .await
-        .unwrap_err()
-        .to_string();
+    let short = accounts::set_password(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        "owner@contoso.test",
+        "short",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(short.contains("at least 12"), "{short}");
-    let unknown =
-        accounts::set_password(&stack.pool, &stack.appender, &test_meta(), "nobody@contoso.test", secret)
-            .await
-            .unwrap_err()
-            .to_string();
+    let unknown = accounts::set_password(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        "nobody@contoso.test",
+        secret,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(unknown.contains("no account"), "{unknown}");
     app.stop().await;
 }

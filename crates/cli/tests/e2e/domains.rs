@@ -24,19 +24,19 @@ use crate::helpers::{TestApp, spawn_app, test_meta};
 /// TXT values by name (lowercase, no trailing dot).
 type Zone = Arc<Mutex<HashMap<String, Vec<String>>>>;
 
-/// A tiny authoritative nameserver on 127.0.0.1 (UDP): TXT records for the
-/// names it holds, an empty answer for their other types, NXDOMAIN for the
-/// rest. It runs on a thread of its own, so a blocked test runtime (or a
+/// A tiny authoritative nameserver on 127.0.0.1 (UDP; the admin API's
+/// tests ask it too): TXT records for the names it holds, an empty answer
+/// for their other types, NXDOMAIN for the rest. It runs on a thread of its own, so a blocked test runtime (or a
 /// `rollcall` child process asking it) cannot starve it.
-struct TestNameserver {
-    address: SocketAddr,
+pub(crate) struct TestNameserver {
+    pub(crate) address: SocketAddr,
     zone: Zone,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl TestNameserver {
-    fn start() -> TestNameserver {
+    pub(crate) fn start() -> TestNameserver {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("a free UDP port");
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
@@ -57,7 +57,7 @@ impl TestNameserver {
     }
 
     /// Publishes `values` as the TXT records at `name` (none: removes it).
-    fn set_txt(&self, name: &str, values: &[&str]) {
+    pub(crate) fn set_txt(&self, name: &str, values: &[&str]) {
         let mut zone = self.zone.lock().unwrap();
         if values.is_empty() {
             zone.remove(name);
@@ -165,7 +165,15 @@ async fn verify_through(
     domain_id: Uuid,
 ) -> anyhow::Result<DomainView> {
     let stack = app.stack.as_ref().unwrap();
-    domains::verify(&stack.pool, &stack.appender, &test_meta(), resolver, org_id, domain_id).await
+    domains::verify(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        resolver,
+        org_id,
+        domain_id,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -193,9 +201,15 @@ async fn an_added_domain_is_pending_with_its_own_challenge() {
     assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()), "{secret}");
 
     // Another domain gets a secret of its own.
-    let other = domains::add(&stack.pool, &stack.appender, &test_meta(), org_id, "example.org")
-        .await
-        .unwrap();
+    let other = domains::add(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        org_id,
+        "example.org",
+    )
+    .await
+    .unwrap();
     assert_ne!(other.txt_value, added.txt_value);
     assert_eq!(
         domains::list(&stack.pool, org_id).await.unwrap(),
@@ -389,7 +403,8 @@ async fn consumer_and_malformed_domains_and_the_same_domain_twice_are_refused_an
     let stack = app.stack.as_ref().unwrap();
     let (org_id, _) = with_domain(&app, "example.com").await;
     let meta = test_meta();
-    let add = |domain: &'static str| domains::add(&stack.pool, &stack.appender, &meta, org_id, domain);
+    let add =
+        |domain: &'static str| domains::add(&stack.pool, &stack.appender, &meta, org_id, domain);
 
     let consumer = add("gmail.com").await.unwrap_err();
     assert_eq!(refusal(&consumer).code, RefusalCode::Invalid);

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+pub mod admin_api;
 pub mod groups;
 
 pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";

@@ -6,6 +6,7 @@
 
 mod access;
 mod accounts;
+mod admin_api;
 mod attributes;
 mod bulk;
 mod case_folding;

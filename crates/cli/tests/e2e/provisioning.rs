@@ -120,9 +120,15 @@ async fn the_default_role_is_never_owner_and_a_custom_role_may_be_it() {
         ("CommandRefused".to_owned(), "provisioning set".to_owned())
     );
 
-    provisioning::add_role(&stack.pool, &stack.appender, &test_meta(), org_id, "engineer")
-        .await
-        .unwrap();
+    provisioning::add_role(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        org_id,
+        "engineer",
+    )
+    .await
+    .unwrap();
     let engineer = SettingsChange {
         default_role: Some("engineer".into()),
         ..SettingsChange::default()

@@ -130,13 +130,27 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     let now = OffsetDateTime::now_utc();
     let first = tokens::list(&stack.pool, org_id, now).await.unwrap();
     assert_eq!(first.len(), 1);
-    let second = tokens::issue(&stack.pool, &stack.appender, &test_meta(), org_id, now, Some(30))
-        .await
-        .unwrap();
-    let refused = tokens::issue(&stack.pool, &stack.appender, &test_meta(), org_id, now, None)
-        .await
-        .unwrap_err()
-        .to_string();
+    let second = tokens::issue(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        org_id,
+        now,
+        Some(30),
+    )
+    .await
+    .unwrap();
+    let refused = tokens::issue(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        org_id,
+        now,
+        None,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     // The one to revoke is the one that expires soonest: the 30-day one.
     assert!(refused.contains(&second.token_id.to_string()), "{refused}");
     assert!(refused.contains("revoke"), "{refused}");
@@ -149,9 +163,15 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     // a poll of the revocations, not after the cache's 30 s.
     let (status, _) = status_with(&app, &app.token).await;
     assert_eq!(status, StatusCode::OK);
-    tokens::revoke(&stack.pool, &stack.appender, &test_meta(), org_id, first[0].id)
-        .await
-        .unwrap();
+    tokens::revoke(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        org_id,
+        first[0].id,
+    )
+    .await
+    .unwrap();
     let revoked_at = Instant::now();
     loop {
         let (status, body) = status_with(&app, &app.token).await;
@@ -171,9 +191,16 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     let (status, _) = status_with(&app, &second.token).await;
     assert_eq!(status, StatusCode::OK);
     // With one live token left, a new one may be issued.
-    let third = tokens::issue(&stack.pool, &stack.appender, &test_meta(), org_id, now, None)
-        .await
-        .unwrap();
+    let third = tokens::issue(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        org_id,
+        now,
+        None,
+    )
+    .await
+    .unwrap();
     let states: Vec<(Uuid, &str)> = tokens::list(&stack.pool, org_id, now)
         .await
         .unwrap()
@@ -189,9 +216,15 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
         ]
     );
     assert!(
-        tokens::revoke(&stack.pool, &stack.appender, &test_meta(), org_id, first[0].id)
-            .await
-            .is_err()
+        tokens::revoke(
+            &stack.pool,
+            &stack.appender,
+            &test_meta(),
+            org_id,
+            first[0].id
+        )
+        .await
+        .is_err()
     );
     app.stop().await;
 }
