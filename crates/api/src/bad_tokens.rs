@@ -10,6 +10,11 @@
 //! stop another's provisioning. Guessing a 256-bit token is hopeless anyway;
 //! the block spares the database and the log a misconfigured client's
 //! retry storm. Each API process counts on its own.
+//!
+//! The admin API's failed logins are counted by a second table of the same
+//! kind: there a block refuses every login from the address, since a
+//! password, unlike a token, can be guessed, and each failure for a known
+//! account is an event in its stream.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -95,6 +100,13 @@ impl BadTokens {
         }
         None
     }
+
+    /// How long `address` stays blocked at `now`, if it is.
+    pub fn blocked(&self, address: IpAddr, now: Instant) -> Option<Duration> {
+        let table = self.table.lock().expect("never poisoned");
+        let until = table.get(&address)?.blocked_until?;
+        (now < until).then(|| until - now)
+    }
 }
 
 fn forget_oldest(table: &mut HashMap<IpAddr, Tally>) {
@@ -135,7 +147,13 @@ mod tests {
             None,
             "another address is not blocked"
         );
+        assert_eq!(
+            tokens.blocked(address, later),
+            Some(Duration::from_secs(15))
+        );
+        assert_eq!(tokens.blocked(other, later), None);
         let after = start + Duration::from_secs(61);
+        assert_eq!(tokens.blocked(address, after), None);
         assert_eq!(tokens.note(address, after), None, "the block ended");
     }
 

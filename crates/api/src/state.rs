@@ -37,8 +37,8 @@ pub struct Settings {
     pub max_in_flight_per_token: usize,
     /// Requests one client address may have in flight (429 past it).
     pub max_in_flight_per_client: usize,
-    /// Bad tokens one client address may present before 429 (see
-    /// `bad_tokens`).
+    /// Bad tokens one client address may present before 429, and failed
+    /// admin API logins (see `bad_tokens`).
     pub bad_tokens: BadTokenLimits,
     /// The nameserver domain verification asks (`ROLLCALL_DNS_SERVER`,
     /// IP:PORT); the system's when `None`.
@@ -93,6 +93,8 @@ pub struct AppState {
     pub admission: Arc<Admission>,
     /// Addresses that keep presenting bad tokens.
     pub bad_tokens: Arc<BadTokens>,
+    /// Addresses that keep failing to log in to the admin API.
+    pub bad_logins: Arc<BadTokens>,
     pub metrics: ApiMetrics,
     pub registry: prometheus::Registry,
     pub settings: Settings,
@@ -136,6 +138,7 @@ impl AppState {
             user_snapshots: Arc::default(),
             group_snapshots: Arc::default(),
             bad_tokens: Arc::new(BadTokens::new(parts.settings.bad_tokens)),
+            bad_logins: Arc::new(BadTokens::new(parts.settings.bad_tokens)),
             admission: Arc::new(Admission::new(
                 parts.settings.max_in_flight_per_client,
                 parts.settings.max_in_flight_per_token,

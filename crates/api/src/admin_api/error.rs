@@ -38,6 +38,10 @@ pub enum AdminError {
     /// No live session token: 401, counted.
     #[error("{0}")]
     NoSession(String),
+    /// Logins from an address that failed too often: 429 with
+    /// `Retry-After` for the rest of its block, counted.
+    #[error("too many failed logins; retry in {} s", .0.as_secs().max(1))]
+    Throttled(std::time::Duration),
     /// The request itself is wrong (a body that is no JSON of the expected
     /// shape, an unknown route): recorded in the access log.
     #[error("{message}")]
@@ -79,6 +83,7 @@ impl AdminError {
             AdminError::Refused(refusal) => refusal.code.http_status(),
             AdminError::OwnersOnly(_) => 403,
             AdminError::BadLogin(_) | AdminError::NoSession(_) => 401,
+            AdminError::Throttled(_) => 429,
             AdminError::Request { status, .. } => *status,
             AdminError::Unavailable(_) => 503,
             AdminError::Internal(_) => 500,
@@ -98,6 +103,14 @@ impl AdminError {
             AdminError::NoSession(message) => {
                 json!({"error": RefusalCode::Unauthorized.as_str(), "message": message})
             }
+            AdminError::Throttled(wait) => json!({
+                "error": "too_many_attempts",
+                "message": format!(
+                    "this address failed to log in too often; retry in {} s with the right \
+                     email and password",
+                    wait.as_secs().max(1)
+                ),
+            }),
             AdminError::Request { error, message, .. } => {
                 json!({"error": error, "message": message})
             }
@@ -170,6 +183,15 @@ impl ResponseError for AdminError {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"rollcall admin\""));
             }
+            429 => {
+                let wait = match self {
+                    AdminError::Throttled(wait) => {
+                        wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+                    }
+                    _ => 5,
+                };
+                response.insert_header((header::RETRY_AFTER, wait.max(1)));
+            }
             503 => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
@@ -189,6 +211,11 @@ impl ResponseError for AdminError {
                 response
                     .extensions_mut()
                     .insert(Counted(RefusalReason::NoSession));
+            }
+            AdminError::Throttled(_) => {
+                response
+                    .extensions_mut()
+                    .insert(Counted(RefusalReason::Throttled));
             }
             _ => {}
         }

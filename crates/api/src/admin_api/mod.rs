@@ -86,10 +86,16 @@ pub fn endpoints() -> Vec<Endpoint> {
                 "A session; send its token as 'Authorization: Bearer <token>' (shown this once)",
                 Some(schema::session()),
             ),
-            refusals: &[(
-                401,
-                "The email or the password is wrong (the same answer for both)",
-            )],
+            refusals: &[
+                (
+                    401,
+                    "The email or the password is wrong (the same answer for both)",
+                ),
+                (
+                    429,
+                    "This address failed to log in too often; retry after Retry-After seconds",
+                ),
+            ],
             handler: || web::route().to(sessions::start),
         },
         Endpoint {

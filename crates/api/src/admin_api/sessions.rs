@@ -1,6 +1,8 @@
 //! `POST /api/v1/sessions` (log in) and `DELETE /api/v1/sessions/current`
 //! (log out).
 
+use std::time::Instant;
+
 use actix_web::{HttpRequest, HttpResponse, web};
 use domain::RefusalCode;
 use serde::Deserialize;
@@ -23,12 +25,17 @@ struct Credentials {
 }
 
 /// Logs in: 201 `{"token","expires_at"}`, the token shown this once; 401
-/// alike for an unknown email and a wrong password.
+/// alike for an unknown email and a wrong password; 429 for a while from an
+/// address past the failed logins it may make in a minute.
 pub async fn start(
     request: HttpRequest,
     state: web::Data<AppState>,
     payload: web::Payload,
 ) -> Result<HttpResponse, AdminError> {
+    let address = request.peer_addr().map(|peer| peer.ip());
+    if let Some(wait) = address.and_then(|ip| state.bad_logins.blocked(ip, Instant::now())) {
+        return Err(AdminError::Throttled(wait));
+    }
     let body = Body::read(&request, payload).await?;
     let credentials: Credentials = body.parse()?;
     let meta = request_meta(&request, RequestId::of(&request), None, 201);
@@ -43,6 +50,11 @@ pub async fn start(
     .await
     .map_err(|error| match AdminError::from(error) {
         AdminError::Refused(refusal) if refusal.code == RefusalCode::Unauthorized => {
+            // Counted towards a block of the address's next logins; this
+            // one gets its 401.
+            if let Some(ip) = address {
+                state.bad_logins.note(ip, Instant::now());
+            }
             AdminError::BadLogin(refusal)
         }
         other => other,

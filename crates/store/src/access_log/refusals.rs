@@ -30,7 +30,8 @@ pub enum RefusalReason {
     Expired,
     /// A token an owner revoked.
     Revoked,
-    /// A bad token from an address that presented too many (429).
+    /// A bad token from an address that presented too many, or an admin API
+    /// login from an address that failed too often (429).
     Throttled,
     /// The token could not be checked (the database did not answer).
     Unavailable,

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::helpers::admin_api::{OWNER, PASSWORD};
-use crate::helpers::{TestApp, spawn_app, test_meta};
+use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with, test_meta};
 
 async fn set_owner_password(app: &TestApp) {
     let stack = app.stack.as_ref().unwrap();
@@ -263,5 +263,58 @@ async fn every_request_without_a_live_session_is_refused_with_401_json() {
         .map(|row| row.get(0))
         .collect();
     assert_eq!(account_events, ["SessionStarted", "SessionStarted"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_address_that_fails_to_log_in_too_often_is_refused_for_a_while() {
+    let app = spawn_app_with(Options {
+        bad_tokens: api::BadTokenLimits {
+            attempts: 3,
+            block: Duration::from_secs(60),
+        },
+        ..Options::default()
+    })
+    .await;
+    set_owner_password(&app).await;
+    for _ in 0..4 {
+        let (status, _) = app.log_in(OWNER, "a guess, and wrong").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Blocked now: even the right password waits, and is not even checked.
+    let response = app
+        .admin_request(None, Method::POST, "/sessions")
+        .json(&serde_json::json!({"email": OWNER, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_attempts");
+    let refusals: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "select count(*) from events where stream_id = $1 and event_type = 'CommandRefused'",
+            &[&app.account_id(OWNER).await],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(refusals, 4);
+    assert_eq!(
+        app.metric("rollcall_api_auth_failures_total{reason=\"throttled\"}")
+            .await,
+        1.0
+    );
+    // SCIM tokens from that address are counted apart: still served.
+    let (status, _) = app.get("/Users?count=1").await;
+    assert_eq!(status, StatusCode::OK);
     app.stop().await;
 }
