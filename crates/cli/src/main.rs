@@ -77,7 +77,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if !store::has_organizations(&stack.pool).await? {
                 first_start(&stack, &bind, &first_org, &first_owner_email).await?;
             }
-            tracing::info!(%bind, "rollcall is serving SCIM at http://{bind}/scim_v2");
+            tracing::info!(
+                %bind,
+                "rollcall is serving SCIM at http://{bind}/scim_v2 and the admin API at http://{bind}/api/v1"
+            );
             shutdown_signal().await;
             tracing::info!("stopping: finishing requests in flight and writing every record");
             stack.stop().await?;
@@ -379,7 +382,10 @@ async fn first_start(
          These are shown this once.\n\n\
          The organization's SCIM token (valid until {expires}):\n\n    {}\n\n\
          The owner's password (change it with `rollcall account set-password --email {owner_email}`):\n\n    {password}\n\n\
-         Try it:\n\n    curl -s -H 'Authorization: Bearer {}' 'http://{bind}/scim_v2/Users?filter=userName%20eq%20%22nobody%22'\n",
+         Try it:\n\n    curl -s -H 'Authorization: Bearer {}' 'http://{bind}/scim_v2/Users?filter=userName%20eq%20%22nobody%22'\n\n\
+         Log in to the admin API (described at http://{bind}/api/v1/openapi.json):\n\n    \
+         curl -s -X POST 'http://{bind}/api/v1/sessions' -H 'content-type: application/json' \
+         -d '{{\"email\":\"{owner_email}\",\"password\":\"{password}\"}}'\n",
         created.org_id, issued.token, issued.token
     );
     Ok(())
