@@ -28,7 +28,7 @@ type Zone = Arc<Mutex<HashMap<String, Vec<String>>>>;
 /// names it holds, an empty answer for their other types, NXDOMAIN for the
 /// rest. It runs on a thread of its own, so a blocked test runtime (or a
 /// `rollcall` child process asking it) cannot starve it.
-struct TestNameserver {
+pub(crate) struct TestNameserver {
     address: SocketAddr,
     zone: Zone,
     stop: Arc<AtomicBool>,
@@ -36,7 +36,7 @@ struct TestNameserver {
 }
 
 impl TestNameserver {
-    fn start() -> TestNameserver {
+    pub(crate) fn start() -> TestNameserver {
         let socket = UdpSocket::bind("127.0.0.1:0").expect("a free UDP port");
         socket
             .set_read_timeout(Some(Duration::from_millis(50)))
@@ -57,7 +57,7 @@ impl TestNameserver {
     }
 
     /// Publishes `values` as the TXT records at `name` (none: removes it).
-    fn set_txt(&self, name: &str, values: &[&str]) {
+    pub(crate) fn set_txt(&self, name: &str, values: &[&str]) {
         let mut zone = self.zone.lock().unwrap();
         if values.is_empty() {
             zone.remove(name);
@@ -66,7 +66,7 @@ impl TestNameserver {
         }
     }
 
-    fn resolver(&self) -> TxtResolver {
+    pub(crate) fn resolver(&self) -> TxtResolver {
         TxtResolver::with_nameserver(self.address).with_timeout(Duration::from_secs(2))
     }
 }
@@ -141,14 +141,14 @@ async fn last_refusal(app: &TestApp, org_id: Uuid) -> Value {
         .get(0)
 }
 
-fn refusal(error: &anyhow::Error) -> &Refusal {
+pub(crate) fn refusal(error: &anyhow::Error) -> &Refusal {
     error
         .downcast_ref::<Refusal>()
         .unwrap_or_else(|| panic!("a refusal, not {error:#}"))
 }
 
 /// The test's organization with `domain` added.
-async fn with_domain(app: &TestApp, domain: &str) -> (Uuid, DomainView) {
+pub(crate) async fn with_domain(app: &TestApp, domain: &str) -> (Uuid, DomainView) {
     let stack = app.stack.as_ref().unwrap();
     let org_id = app.org_id().await;
     let added = domains::add(&stack.pool, &stack.appender, org_id, domain)
@@ -158,7 +158,7 @@ async fn with_domain(app: &TestApp, domain: &str) -> (Uuid, DomainView) {
 }
 
 /// Verifies `domain_id` of `org_id`, asking DNS through `resolver`.
-async fn verify_through(
+pub(crate) async fn verify_through(
     app: &TestApp,
     resolver: &TxtResolver,
     org_id: Uuid,

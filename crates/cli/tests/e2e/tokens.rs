@@ -212,7 +212,7 @@ async fn the_reaper_plan_records_nothing_and_one_reaper_works_at_a_time() {
     assert_eq!(app.organization_events(org_id).await, before);
 
     let (reaper, _) = reaper_of(&app);
-    let held = reaper::lock::try_acquire(&stack.pool)
+    let held = reaper::lock::try_acquire(&stack.pool, reaper::lock::REAPER_LOCK)
         .await
         .unwrap()
         .expect("the lock");
