@@ -2,12 +2,13 @@
 //! live in the log's accounts keyspace (`domain::account::ACCOUNTS`).
 
 use anyhow::{Context, bail};
-use domain::RequestMeta;
 use domain::account::{self, ACCOUNTS, AccountState, EMAIL_CLAIM};
-use store::{AppendError, AppendRequest, Appender, Pool};
+use domain::linking::Entry;
+use domain::{Event, RequestMeta};
+use store::{AppendError, AppendRequest, Appender, Pool, Registration};
 use uuid::Uuid;
 
-use crate::organization_stream::decide_on_stream;
+use crate::organization_stream::{Decided, decide_on_stream, decide_on_view};
 
 /// The account whose email folds like `email`, if there is one.
 pub async fn find_by_email(pool: &Pool, email: &str) -> anyhow::Result<Option<Uuid>> {
@@ -23,10 +24,28 @@ pub async fn ensure(
     email: &str,
     meta: &RequestMeta,
 ) -> anyhow::Result<Uuid> {
+    ensure_with_names(pool, appender, email, &Entry::default(), meta).await
+}
+
+/// [`ensure`], made with the names of the SCIM `entry` it is for.
+pub async fn ensure_with_names(
+    pool: &Pool,
+    appender: &Appender,
+    email: &str,
+    entry: &Entry,
+    meta: &RequestMeta,
+) -> anyhow::Result<Uuid> {
     if let Some(account_id) = find_by_email(pool, email).await? {
         return Ok(account_id);
     }
-    let event = account::create(email)?;
+    let event = match account::create(email)? {
+        Event::AccountCreated { email, .. } => Event::AccountCreated {
+            email,
+            first_name: entry.first_name.clone(),
+            family_name: entry.family_name.clone(),
+        },
+        other => other,
+    };
     let account_id = Uuid::now_v7();
     let appended = appender
         .append(AppendRequest {
@@ -37,7 +56,11 @@ pub async fn ensure(
             events: vec![event],
             claims: vec![account::email_key(email)],
             releases: Vec::new(),
-            registrations: Vec::new(),
+            registrations: vec![Registration::Account {
+                email: email.trim().to_owned(),
+                first_name: entry.first_name.clone(),
+                family_name: entry.family_name.clone(),
+            }],
             meta: meta.clone(),
         })
         .await;
@@ -93,4 +116,195 @@ pub async fn set_password(
 pub fn one_time_password() -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 18]>())
+}
+
+/// An account as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccountView {
+    pub id: Uuid,
+    pub email: String,
+    pub first_name: Option<String>,
+    pub family_name: Option<String>,
+    pub memberships: Vec<MembershipOfAccount>,
+}
+
+/// One of an account's memberships.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MembershipOfAccount {
+    pub org_id: Uuid,
+    pub org_name: String,
+    pub role: String,
+    pub source: String,
+    pub scim_managed: bool,
+    pub state: String,
+}
+
+/// The account `account_id` with its memberships.
+pub async fn view(pool: &Pool, account_id: Uuid) -> anyhow::Result<AccountView> {
+    let Some(account) = store::find_account(pool, account_id).await? else {
+        return Err(domain::Refusal::not_found("no such account").into());
+    };
+    let mut memberships = Vec::new();
+    for (record, org_name) in store::memberships_of_account(pool, account_id).await? {
+        let scim_enabled = crate::members::settings(pool, record.org_id)
+            .await?
+            .scim_enabled;
+        memberships.push(MembershipOfAccount {
+            scim_managed: scim_enabled && record.source == "scim" && record.state != "removed",
+            org_id: record.org_id,
+            org_name,
+            role: record.role,
+            source: record.source,
+            state: record.state,
+        });
+    }
+    Ok(AccountView {
+        id: account.account_id,
+        email: account.email,
+        first_name: account.first_name,
+        family_name: account.family_name,
+        memberships,
+    })
+}
+
+/// What an account's own changes are decided on: its stream, and the names
+/// of the organizations it belongs to (for the locks' messages).
+struct AccountFacts {
+    state: AccountState,
+    organizations: Vec<(Uuid, String)>,
+}
+
+impl AccountFacts {
+    /// Refuses `what` (`email` or `password`) when an identity provider
+    /// holds it.
+    fn unlocked(&self, what: &str) -> Result<(), domain::Refusal> {
+        let Some(org_id) = self.state.locked_by(what) else {
+            return Ok(());
+        };
+        let name = self
+            .organizations
+            .iter()
+            .find(|(id, _)| *id == org_id)
+            .map_or("an organization", |(_, name)| name.as_str());
+        domain::membership::change_credentials(
+            domain::membership::Locks {
+                email: what == "email",
+                password: what != "email",
+                leave: false,
+            },
+            name,
+            what,
+        )
+    }
+}
+
+async fn account_facts(pool: &Pool, account_id: Uuid) -> anyhow::Result<AccountFacts> {
+    let stream = store::read_stream(pool, ACCOUNTS, account_id).await?;
+    let organizations = store::memberships_of_account(pool, account_id)
+        .await?
+        .into_iter()
+        .map(|(record, name)| (record.org_id, name))
+        .collect();
+    Ok(AccountFacts {
+        state: stream
+            .iter()
+            .fold(AccountState::default(), |state, stored| {
+                state.evolve(&stored.event)
+            }),
+        organizations,
+    })
+}
+
+/// The person changes their account's email, unless an identity provider
+/// that verified its domain holds it. Decided on the account's stream, where
+/// the locks are recorded too, so a lock that lands meanwhile wins.
+pub async fn change_email(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    account_id: Uuid,
+    email: &str,
+) -> anyhow::Result<()> {
+    decide_on_view(
+        pool,
+        appender,
+        (ACCOUNTS, account_id),
+        meta,
+        "account email",
+        || account_facts(pool, account_id),
+        |facts| {
+            facts.unlocked("email")?;
+            let events = account::change_email(&facts.state, email)?;
+            Ok(account_change(&facts.state, events))
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The person changes their password, giving the current one, unless an
+/// identity provider holds it.
+pub async fn change_password(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    account_id: Uuid,
+    current_password: &str,
+    new_password: &str,
+) -> anyhow::Result<()> {
+    let salt: [u8; 16] = rand::random();
+    decide_on_view(
+        pool,
+        appender,
+        (ACCOUNTS, account_id),
+        meta,
+        "account password",
+        || account_facts(pool, account_id),
+        |facts| {
+            facts.unlocked("password")?;
+            let current_matches = facts
+                .state
+                .password_hash
+                .as_deref()
+                .is_some_and(|hash| domain::password::matches(current_password, hash));
+            if !current_matches {
+                return Err(domain::Refusal::invalid(
+                    "the current password is not right",
+                ));
+            }
+            let event = account::set_password(&facts.state, new_password, &salt)?;
+            Ok(Decided::from((vec![event], Vec::new())))
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// `events` on an account, with the claim and registry row they imply.
+pub(crate) fn account_change(state: &AccountState, events: Vec<domain::Event>) -> Decided {
+    let after = events
+        .iter()
+        .fold(state.clone(), |state, event| state.evolve(event));
+    let (Some(before), Some(email)) = (&state.email, &after.email) else {
+        return Decided::default();
+    };
+    let (claims, releases) = if account::email_key(before) == account::email_key(email) {
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            vec![account::email_key(email)],
+            vec![account::email_key(before)],
+        )
+    };
+    let registrations = vec![Registration::Account {
+        email: email.clone(),
+        first_name: after.first_name.clone(),
+        family_name: after.family_name.clone(),
+    }];
+    Decided {
+        events,
+        registrations,
+        claims,
+        releases,
+    }
 }

@@ -49,8 +49,8 @@ fn claimed(stream: &[StoredEvent]) -> Vec<ClaimedDomain> {
 pub async fn add(
     pool: &Pool,
     appender: &Appender,
-    meta: &RequestMeta,
     org_id: Uuid,
+    meta: &RequestMeta,
     domain: &str,
 ) -> anyhow::Result<DomainView> {
     let secret = hex::encode(rand::random::<[u8; 16]>());
@@ -86,9 +86,9 @@ pub async fn add(
 pub async fn verify(
     pool: &Pool,
     appender: &Appender,
-    meta: &RequestMeta,
     resolver: &TxtResolver,
     org_id: Uuid,
+    meta: &RequestMeta,
     domain_id: Uuid,
 ) -> anyhow::Result<DomainView> {
     let stream = store::read_stream(pool, org_id, org_id).await?;
@@ -124,8 +124,8 @@ pub async fn verify(
 pub async fn drop(
     pool: &Pool,
     appender: &Appender,
-    meta: &RequestMeta,
     org_id: Uuid,
+    meta: &RequestMeta,
     domain_id: Uuid,
 ) -> anyhow::Result<()> {
     decide_on_organization(pool, appender, org_id, meta, "domain drop", |stream| {

@@ -8,8 +8,9 @@
 //! creating one with its owner; [`provisioning`]: SCIM
 //! on or off, the default role, custom roles; [`tokens`]: SCIM tokens (issue,
 //! list, revoke); [`domains`]: verified email domains (add, verify through
-//! DNS, drop, list); [`sessions`]: the admin API's logins (start, end,
-//! authenticate).
+//! DNS, drop, list); [`members`]: an organization's members, their roles
+//! and locks, and the SCIM groups that give roles; [`sessions`]: the admin
+//! API's logins (start, end, authenticate).
 //!
 //! A refusal comes back as an `anyhow::Error` whose message is the
 //! refusal's; `error.downcast_ref::<domain::Refusal>()` gives its code, for
@@ -17,6 +18,8 @@
 
 pub mod accounts;
 pub mod domains;
+pub mod linking;
+pub mod members;
 pub mod organizations;
 pub mod provisioning;
 pub mod sessions;

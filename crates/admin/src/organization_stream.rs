@@ -1,10 +1,34 @@
-//! The one loop every operation here runs: read a stream (the
-//! organization's own, or an account's), decide, append at that version.
+//! The one loop every operation here runs: read what the decision needs
+//! (a stream, or the registry's view of one), decide, append at the version
+//! it was read at, deciding again if the stream moved.
+
+use std::future::Future;
 
 use anyhow::Context;
+use domain::resource::UniqueKey;
 use domain::{Event, Refusal, RequestMeta, StoredEvent};
 use store::{AppendError, AppendRequest, Appender, Pool, Registration};
 use uuid::Uuid;
+
+/// What a decision appends: events, with the registry changes and the
+/// unique values they imply.
+#[derive(Debug, Default)]
+pub(crate) struct Decided {
+    pub events: Vec<Event>,
+    pub registrations: Vec<Registration>,
+    pub claims: Vec<UniqueKey>,
+    pub releases: Vec<UniqueKey>,
+}
+
+impl From<(Vec<Event>, Vec<Registration>)> for Decided {
+    fn from((events, registrations): (Vec<Event>, Vec<Registration>)) -> Self {
+        Decided {
+            events,
+            registrations,
+            ..Decided::default()
+        }
+    }
+}
 
 /// Decides events on the organization's stream and appends them, with the
 /// registry changes they imply, at the version they were decided on,
@@ -36,14 +60,59 @@ pub async fn decide_on_stream(
     command: &str,
     decide: impl Fn(&[StoredEvent]) -> Result<(Vec<Event>, Vec<Registration>), Refusal>,
 ) -> anyhow::Result<Vec<Event>> {
+    let stream = (org_id, stream_id);
+    decide_on_view(
+        pool,
+        appender,
+        stream,
+        meta,
+        command,
+        || async move { Ok(store::read_stream(pool, org_id, stream_id).await?) },
+        |events: &Vec<StoredEvent>| decide(events).map(Decided::from),
+    )
+    .await
+}
+
+/// The loop itself, over any view of `stream` (organization id, stream id)
+/// that `load` reads: the stream's version is read before the view, so a
+/// change the view saw, or one after it, makes the append conflict and the
+/// decision is made again. An append that would leave the organization
+/// without an active owner is refused like the rules refuse it.
+pub(crate) async fn decide_on_view<V, Load, Loading>(
+    pool: &Pool,
+    appender: &Appender,
+    (org_id, stream_id): (Uuid, Uuid),
+    meta: &RequestMeta,
+    command: &str,
+    load: Load,
+    decide: impl Fn(&V) -> Result<Decided, Refusal>,
+) -> anyhow::Result<Vec<Event>>
+where
+    Load: Fn() -> Loading,
+    Loading: Future<Output = anyhow::Result<V>>,
+{
+    // Set when the append found the change against the log's own rules (it
+    // took the last active owner away, or a value another stream holds):
+    // that refusal is then recorded like any other.
+    let mut refused_by_log: Option<Refusal> = None;
     loop {
-        let stream = store::read_stream(pool, org_id, stream_id).await?;
-        let version = stream.last().map_or(0, |stored| stored.stream_version);
-        let (events, registrations, refusal) = match decide(&stream) {
-            Ok((events, _)) if events.is_empty() => return Ok(events),
-            Ok((events, registrations)) => (events, registrations, None),
-            Err(refusal) => (vec![refusal.recorded(command)], Vec::new(), Some(refusal)),
+        let version = store::stream_version(pool, org_id, stream_id).await?;
+        let decided = match refused_by_log.clone() {
+            Some(refused) => Err(refused),
+            None => decide(&load().await?),
         };
+        let (decided, refusal) = match decided {
+            Ok(decided) if decided.events.is_empty() => return Ok(Vec::new()),
+            Ok(decided) => (decided, None),
+            Err(refused) => {
+                let record = Decided {
+                    events: vec![refused.recorded(command)],
+                    ..Decided::default()
+                };
+                (record, Some(refused))
+            }
+        };
+        let events = decided.events.clone();
         let meta = match &refusal {
             Some(refusal) => refused_meta(meta, refusal),
             None => meta.clone(),
@@ -54,17 +123,26 @@ pub async fn decide_on_stream(
                 stream_id,
                 expected_version: version,
                 commutes: false,
-                events: events.clone(),
-                claims: Vec::new(),
-                releases: Vec::new(),
-                registrations,
+                events: decided.events,
+                claims: decided.claims,
+                releases: decided.releases,
+                registrations: decided.registrations,
                 meta,
             })
             .await;
         match (appended, refusal) {
             (Ok(_), None) => return Ok(events),
-            (Ok(_), Some(refusal)) => return Err(refusal.into()),
+            (Ok(_), Some(refused)) => return Err(refused.into()),
             (Err(AppendError::VersionConflict), _) => continue,
+            (Err(AppendError::LastOwner), None) => {
+                refused_by_log = Some(Refusal::invalid(domain::membership::LAST_OWNER));
+            }
+            (Err(AppendError::Taken(key)), None) => {
+                refused_by_log = Some(Refusal::conflict(format!(
+                    "{} {:?} belongs to another account",
+                    key.kind, key.key
+                )));
+            }
             (Err(error), _) => return Err(error).with_context(|| format!("recording `{command}`")),
         }
     }

@@ -2,6 +2,7 @@
 //! the email has none) and SCIM enabled.
 
 use anyhow::{Context, bail};
+use domain::membership::{MemberState, Source};
 use domain::organization;
 use domain::resource::UniqueKey;
 use domain::{Event, RequestMeta};
@@ -46,7 +47,17 @@ pub async fn create_organization(
             events,
             claims: Vec::new(),
             releases: Vec::new(),
-            registrations: vec![Registration::Organization { name: name.clone() }],
+            registrations: vec![
+                Registration::Organization { name: name.clone() },
+                Registration::Membership {
+                    account_id: owner_id,
+                    role: domain::provisioning::OWNER.into(),
+                    source: Source::Manual.as_str(),
+                    state: MemberState::Active.as_str(),
+                    entry_id: None,
+                    entry_version: 0,
+                },
+            ],
             meta,
         })
         .await;

@@ -34,8 +34,8 @@ pub struct SettingsSet {
 pub async fn set(
     pool: &Pool,
     appender: &Appender,
-    meta: &RequestMeta,
     org_id: Uuid,
+    meta: &RequestMeta,
     change: SettingsChange,
 ) -> anyhow::Result<SettingsSet> {
     let events =
@@ -68,8 +68,8 @@ pub async fn roles(pool: &Pool, org_id: Uuid) -> anyhow::Result<Vec<String>> {
 pub async fn add_role(
     pool: &Pool,
     appender: &Appender,
-    meta: &RequestMeta,
     org_id: Uuid,
+    meta: &RequestMeta,
     name: &str,
 ) -> anyhow::Result<()> {
     decide_on_organization(pool, appender, org_id, meta, "role add", |stream| {

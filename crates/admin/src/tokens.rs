@@ -49,8 +49,8 @@ pub async fn organization_named(pool: &Pool, name: &str) -> anyhow::Result<Uuid>
 pub async fn issue(
     pool: &Pool,
     appender: &Appender,
-    meta: &RequestMeta,
     org_id: Uuid,
+    meta: &RequestMeta,
     now: OffsetDateTime,
     valid_for_days: Option<i64>,
 ) -> anyhow::Result<IssuedToken> {
@@ -90,8 +90,8 @@ pub async fn issue(
 pub async fn revoke(
     pool: &Pool,
     appender: &Appender,
-    meta: &RequestMeta,
     org_id: Uuid,
+    meta: &RequestMeta,
     token_id: Uuid,
 ) -> anyhow::Result<()> {
     decide_on_organization(pool, appender, org_id, meta, "token revoke", |stream| {

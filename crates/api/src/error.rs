@@ -91,6 +91,10 @@ impl From<AppendError> for ApiError {
             // attempt means other processes keep writing it: busy, not broken.
             AppendError::VersionConflict => crate::stream_lock::busy(),
             AppendError::Unavailable(cause) => ApiError::Unavailable(cause),
+            AppendError::LastOwner => ApiError::Scim(ScimError::bad_request(
+                ScimType::InvalidValue,
+                domain::membership::LAST_OWNER,
+            )),
             refused if refused.is_refused_data() => ApiError::Scim(unstorable()),
             refused @ AppendError::Refused { .. } => ApiError::Internal(refused.to_string()),
         }

@@ -58,8 +58,8 @@ pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> 
             let added = domains::add(
                 &pool,
                 &appender,
-                &command_line("domain add"),
                 org_id,
+                &command_line("domain add"),
                 &domain,
             )
             .await?;
@@ -75,9 +75,9 @@ pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> 
             let verified = domains::verify(
                 &pool,
                 &appender,
-                &command_line("domain verify"),
                 &resolver,
                 org_id,
+                &command_line("domain verify"),
                 id,
             )
             .await?;
@@ -91,7 +91,7 @@ pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> 
         }
         DomainCommand::Drop { org, id } => {
             let org_id = tokens::organization_named(&pool, &org).await?;
-            domains::drop(&pool, &appender, &command_line("domain drop"), org_id, id).await?;
+            domains::drop(&pool, &appender, org_id, &command_line("domain drop"), id).await?;
             println!("dropped domain {id}");
         }
     }

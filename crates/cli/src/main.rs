@@ -114,8 +114,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let issued = tokens::issue(
                         &pool,
                         &appender,
-                        &command_line("token issue"),
                         org_id,
+                        &command_line("token issue"),
                         now,
                         Some(valid_for_days),
                     )
@@ -130,7 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 TokenCommand::Revoke { org, id } => {
                     let org_id = tokens::organization_named(&pool, &org).await?;
-                    tokens::revoke(&pool, &appender, &command_line("token revoke"), org_id, id)
+                    tokens::revoke(&pool, &appender, org_id, &command_line("token revoke"), id)
                         .await?;
                     println!("revoked token {id}");
                 }
@@ -171,8 +171,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     provisioning::set(
                         &pool,
                         &appender,
-                        &command_line("provisioning set"),
                         org_id,
+                        &command_line("provisioning set"),
                         change,
                     )
                     .await?
@@ -196,8 +196,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     provisioning::add_role(
                         &pool,
                         &appender,
-                        &command_line("role add"),
                         org_id,
+                        &command_line("role add"),
                         &name,
                     )
                     .await?;
@@ -366,8 +366,8 @@ async fn first_start(
     let issued = tokens::issue(
         &stack.pool,
         &stack.appender,
-        &command_line("token issue"),
         created.org_id,
+        &command_line("token issue"),
         OffsetDateTime::now_utc(),
         None,
     )

@@ -6,8 +6,11 @@
 //! of their own in the log: organization id [`ACCOUNTS`] (the nil id), one
 //! stream per account. Email uniqueness is a claim in that keyspace.
 
+use std::collections::BTreeMap;
+
 use uuid::Uuid;
 
+use crate::membership::Locks;
 use crate::resource::UniqueKey;
 use crate::{Event, Refusal};
 
@@ -27,7 +30,10 @@ pub struct AccountState {
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub family_name: Option<String>,
-    pub has_password: bool,
+    /// The argon2id PHC string of the password, if one was set.
+    pub password_hash: Option<String>,
+    /// What each organization's identity provider holds of the account.
+    pub locks: BTreeMap<Uuid, Locks>,
     pub version: i64,
 }
 
@@ -45,10 +51,40 @@ impl AccountState {
                 self.first_name.clone_from(first_name);
                 self.family_name.clone_from(family_name);
             }
-            Event::AccountPasswordSet { .. } => self.has_password = true,
+            Event::AccountPasswordSet { password_hash } => {
+                self.password_hash = Some(password_hash.clone());
+            }
+            Event::AccountEmailChanged { email } => self.email = Some(email.clone()),
+            Event::AccountNamesChanged {
+                first_name,
+                family_name,
+            } => {
+                self.first_name.clone_from(first_name);
+                self.family_name.clone_from(family_name);
+            }
+            Event::AccountLocked { org_id, locks, .. } => {
+                self.locks.insert(*org_id, Locks::from_names(locks));
+            }
+            Event::AccountUnlocked { org_id, .. } => {
+                self.locks.remove(org_id);
+            }
             _ => {}
         }
         self
+    }
+}
+
+impl AccountState {
+    /// The organization whose identity provider holds `what` (`email` or
+    /// `password`) of the account, if one does.
+    pub fn locked_by(&self, what: &str) -> Option<Uuid> {
+        self.locks
+            .iter()
+            .find(|(_, locks)| match what {
+                "email" => locks.email,
+                _ => locks.password,
+            })
+            .map(|(org_id, _)| *org_id)
     }
 }
 
@@ -92,6 +128,76 @@ pub fn set_password(
     }
     let password_hash = crate::password::phc(password, salt).map_err(Refusal::invalid)?;
     Ok(Event::AccountPasswordSet { password_hash })
+}
+
+/// The event that changes the account's email to `email` (none when it is
+/// the same). The caller checks the locks (the organization's name goes in
+/// the refusal) and moves the claim.
+pub fn change_email(state: &AccountState, email: &str) -> Result<Vec<Event>, Refusal> {
+    let Some(current) = &state.email else {
+        return Err(Refusal::not_found("no such account"));
+    };
+    let email = email.trim();
+    if !crate::organization::is_plausible_email(email) {
+        return Err(Refusal::invalid(format!(
+            "{email:?} is not an email address (want name@domain)"
+        )));
+    }
+    if current == email {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Event::AccountEmailChanged {
+        email: email.to_owned(),
+    }])
+}
+
+/// The event that makes the account's names `first_name` and
+/// `family_name` (none when they already are).
+pub fn change_names(
+    state: &AccountState,
+    first_name: Option<&str>,
+    family_name: Option<&str>,
+) -> Vec<Event> {
+    if state.first_name.as_deref() == first_name && state.family_name.as_deref() == family_name {
+        return Vec::new();
+    }
+    vec![Event::AccountNamesChanged {
+        first_name: first_name.map(str::to_owned),
+        family_name: family_name.map(str::to_owned),
+    }]
+}
+
+/// The domain of an email address, lowercase (`""` if it has none).
+pub fn email_domain(email: &str) -> String {
+    email
+        .rsplit_once('@')
+        .map(|(_, domain)| domain.trim().trim_end_matches('.').to_lowercase())
+        .unwrap_or_default()
+}
+
+/// The event that brings organization `org_id`'s locks on the account to
+/// `wanted` (none when they already are).
+pub fn converge_locks(
+    state: &AccountState,
+    org_id: Uuid,
+    wanted: Locks,
+    reason: &str,
+) -> Vec<Event> {
+    let held = state.locks.get(&org_id).copied().unwrap_or_default();
+    if held == wanted {
+        return Vec::new();
+    }
+    if wanted == Locks::default() {
+        return vec![Event::AccountUnlocked {
+            org_id,
+            reason: reason.to_owned(),
+        }];
+    }
+    vec![Event::AccountLocked {
+        org_id,
+        locks: wanted.names(),
+        reason: reason.to_owned(),
+    }]
 }
 
 #[cfg(test)]

@@ -91,6 +91,52 @@ pub enum Event {
     /// account's membership was `suspended` or `removed`, ...; requests
     /// with its token are refused from the commit on.
     SessionEnded { session_id: Uuid, reason: String },
+    /// An account's email changed (by the person, or by the identity
+    /// provider in a verified domain); the claim moves with it.
+    AccountEmailChanged { email: String },
+    /// An account's names changed (they follow a SCIM entry where the
+    /// organization verified the account's email domain).
+    AccountNamesChanged {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        first_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        family_name: Option<String>,
+    },
+    /// Organization `org_id`'s identity provider now holds `locks` of the
+    /// account (`leave`, `email`, `password`), for `reason`.
+    AccountLocked {
+        org_id: Uuid,
+        locks: Vec<String>,
+        reason: String,
+    },
+    /// Organization `org_id` holds no lock on the account any more.
+    AccountUnlocked { org_id: Uuid, reason: String },
+    /// An account became a member (in the membership's stream: the
+    /// organization's keyspace, stream id = the account's id). `source` is
+    /// `scim` or `manual`; `entry_id` the SCIM user it came from.
+    MemberAdded {
+        account_id: Uuid,
+        email: String,
+        role: String,
+        source: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        entry_id: Option<Uuid>,
+    },
+    /// A member became managed by the organization's identity provider:
+    /// its SCIM entry `entry_id` belongs to the account.
+    MemberLinked { account_id: Uuid, entry_id: Uuid },
+    /// A member's role changed.
+    MemberRoleChanged { account_id: Uuid, role: String },
+    /// A member's SCIM entry went inactive: the membership no longer counts.
+    MemberSuspended { account_id: Uuid },
+    /// A suspended member's entry is active again.
+    MemberRestored { account_id: Uuid },
+    /// A member was removed (by an owner, by leaving, or by the identity
+    /// provider deleting the entry); `by` says which.
+    MemberRemoved { account_id: Uuid, by: String },
+    /// Members of `group_ids` (direct or nested) hold `role` besides their
+    /// own; replaces the role's previous groups.
+    RoleGroupsMapped { role: String, group_ids: Vec<Uuid> },
     /// A user was created over SCIM; `resource` is what the client sent,
     /// minus server-owned attributes (`id`, `meta`) and secrets (`password`).
     /// `password_hash` is the argon2id PHC string of the password the client
@@ -182,6 +228,17 @@ impl Event {
             Event::AccountPasswordSet { .. } => "AccountPasswordSet",
             Event::SessionStarted { .. } => "SessionStarted",
             Event::SessionEnded { .. } => "SessionEnded",
+            Event::AccountEmailChanged { .. } => "AccountEmailChanged",
+            Event::AccountNamesChanged { .. } => "AccountNamesChanged",
+            Event::AccountLocked { .. } => "AccountLocked",
+            Event::AccountUnlocked { .. } => "AccountUnlocked",
+            Event::MemberAdded { .. } => "MemberAdded",
+            Event::MemberLinked { .. } => "MemberLinked",
+            Event::MemberRoleChanged { .. } => "MemberRoleChanged",
+            Event::MemberSuspended { .. } => "MemberSuspended",
+            Event::MemberRestored { .. } => "MemberRestored",
+            Event::MemberRemoved { .. } => "MemberRemoved",
+            Event::RoleGroupsMapped { .. } => "RoleGroupsMapped",
             Event::UserProvisioned { .. } => "UserProvisioned",
             Event::UserReplaced { .. } => "UserReplaced",
             Event::UserPatched { .. } => "UserPatched",

@@ -7,11 +7,13 @@
 //! email domain is verified), so the caller must read those facts in the
 //! same consistent view it appends against.
 
-use crate::Refusal;
-use crate::provisioning::OWNER;
+use uuid::Uuid;
+
+use crate::provisioning::{OWNER, Provisioning};
+use crate::{Event, Refusal};
 
 /// Where a membership came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
     /// Provisioned by the identity provider.
     Scim,
@@ -19,13 +21,52 @@ pub enum Source {
     Manual,
 }
 
+impl Source {
+    /// As the log, the tables and the admin API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Scim => "scim",
+            Source::Manual => "manual",
+        }
+    }
+
+    /// The source spelled `text`; anything but `scim` was added by hand.
+    pub fn parse(text: &str) -> Source {
+        if text == "scim" {
+            Source::Scim
+        } else {
+            Source::Manual
+        }
+    }
+}
+
 /// Whether a membership counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MemberState {
     Active,
     /// The entry is inactive (`active: false`, Entra's soft delete).
     Suspended,
     Removed,
+}
+
+impl MemberState {
+    /// As the log, the tables and the admin API spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberState::Active => "active",
+            MemberState::Suspended => "suspended",
+            MemberState::Removed => "removed",
+        }
+    }
+
+    /// The state spelled `text` (as [`MemberState::as_str`] wrote it).
+    pub fn parse(text: &str) -> MemberState {
+        match text {
+            "active" => MemberState::Active,
+            "suspended" => MemberState::Suspended,
+            _ => MemberState::Removed,
+        }
+    }
 }
 
 /// One account's membership of one organization.
@@ -34,12 +75,109 @@ pub struct Member {
     pub role: String,
     pub source: Source,
     pub state: MemberState,
+    /// The SCIM user the membership follows, if the identity provider
+    /// manages it.
+    pub entry_id: Option<Uuid>,
 }
 
 impl Member {
-    fn is_active_owner(&self) -> bool {
+    pub fn is_active_owner(&self) -> bool {
         self.role == OWNER && self.state == MemberState::Active
     }
+
+    /// The membership after `event` (`None`: none yet); events of other
+    /// concerns change nothing. `OwnerAdded`, which the organization's own
+    /// stream records at its creation, counts as a manual owner's
+    /// `MemberAdded`.
+    pub fn evolve(member: Option<Member>, event: &Event) -> Option<Member> {
+        match (member, event) {
+            (_, Event::OwnerAdded { .. }) => Some(Member {
+                role: OWNER.into(),
+                source: Source::Manual,
+                state: MemberState::Active,
+                entry_id: None,
+            }),
+            (
+                _,
+                Event::MemberAdded {
+                    role,
+                    source,
+                    entry_id,
+                    ..
+                },
+            ) => Some(Member {
+                role: role.clone(),
+                source: Source::parse(source),
+                state: MemberState::Active,
+                entry_id: *entry_id,
+            }),
+            (Some(member), Event::MemberLinked { entry_id, .. }) => Some(Member {
+                source: Source::Scim,
+                entry_id: Some(*entry_id),
+                ..member
+            }),
+            (Some(member), Event::MemberRoleChanged { role, .. }) => Some(Member {
+                role: role.clone(),
+                ..member
+            }),
+            (Some(member), Event::MemberSuspended { .. }) => Some(Member {
+                state: MemberState::Suspended,
+                ..member
+            }),
+            (Some(member), Event::MemberRestored { .. }) => Some(Member {
+                state: MemberState::Active,
+                ..member
+            }),
+            (Some(member), Event::MemberRemoved { .. }) => Some(Member {
+                state: MemberState::Removed,
+                ..member
+            }),
+            (member, _) => member,
+        }
+    }
+}
+
+/// The events that make `account_id` (with `email`) a member with `role`:
+/// a manual member needs a role the organization has; a SCIM one gets the
+/// default role. A member that was removed comes back the same way.
+pub fn add(
+    settings: &Provisioning,
+    current: Option<&Member>,
+    account_id: Uuid,
+    email: &str,
+    role: Option<&str>,
+    entry_id: Option<Uuid>,
+) -> Result<Vec<Event>, Refusal> {
+    if let Some(member) = current.filter(|member| member.state != MemberState::Removed) {
+        return Err(Refusal::conflict(format!(
+            "{email} is already a member (role {}, {})",
+            member.role,
+            member.state.as_str()
+        )));
+    }
+    let source = if entry_id.is_some() {
+        Source::Scim
+    } else {
+        Source::Manual
+    };
+    let role = match role {
+        Some(role) => role.to_owned(),
+        None if !settings.default_role.is_empty() => settings.default_role.clone(),
+        None => crate::organization::DEFAULT_ROLE.to_owned(),
+    };
+    if !settings.roles().contains(&role) {
+        return Err(Refusal::invalid(format!(
+            "the organization has no role {role:?}; its roles are {}",
+            settings.roles().join(", ")
+        )));
+    }
+    Ok(vec![Event::MemberAdded {
+        account_id,
+        email: email.to_owned(),
+        role,
+        source: source.as_str().to_owned(),
+        entry_id,
+    }])
 }
 
 /// What a SCIM-managed member may not do on their own.
@@ -51,6 +189,31 @@ pub struct Locks {
     pub email: bool,
     /// Change the account's password.
     pub password: bool,
+}
+
+impl Locks {
+    /// The locks held, by name (`leave`, `email`, `password`).
+    pub fn names(self) -> Vec<String> {
+        [
+            ("leave", self.leave),
+            ("email", self.email),
+            ("password", self.password),
+        ]
+        .into_iter()
+        .filter(|(_, held)| *held)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+    }
+
+    /// The locks named in `names`.
+    pub fn from_names(names: &[String]) -> Locks {
+        let has = |wanted: &str| names.iter().any(|name| name == wanted);
+        Locks {
+            leave: has("leave"),
+            email: has("email"),
+            password: has("password"),
+        }
+    }
 }
 
 /// The locks on a member while `scim_enabled`: a SCIM member may not leave;
@@ -111,20 +274,37 @@ pub fn deprovision(member: &Member, active_owners: usize) -> Result<(), Refusal>
     last_owner_stays(member, active_owners)
 }
 
-/// `member`'s role becomes `role`.
-pub fn change_role(member: &Member, role: &str, active_owners: usize) -> Result<(), Refusal> {
+/// `member`'s role becomes `role`, one of `settings`' roles.
+pub fn change_role(
+    settings: &Provisioning,
+    member: &Member,
+    role: &str,
+    active_owners: usize,
+) -> Result<(), Refusal> {
+    if !settings.roles().iter().any(|known| known == role) {
+        return Err(Refusal::invalid(format!(
+            "the organization has no role {role:?}; its roles are {}",
+            settings.roles().join(", ")
+        )));
+    }
+    if member.state == MemberState::Removed {
+        return Err(Refusal::not_found("no such member in this organization"));
+    }
     if role == member.role {
         return Ok(());
     }
     last_owner_stays(member, active_owners)
 }
 
+/// What the organization says when a change would leave it without an
+/// active owner.
+pub const LAST_OWNER: &str =
+    "this is the organization's last active owner; assign another owner first";
+
 /// Refuses what would leave the organization without an active owner.
 fn last_owner_stays(member: &Member, active_owners: usize) -> Result<(), Refusal> {
     if member.is_active_owner() && active_owners <= 1 {
-        return Err(Refusal::invalid(
-            "this is the organization's last active owner; assign another owner first",
-        ));
+        return Err(Refusal::invalid(LAST_OWNER));
     }
     Ok(())
 }
@@ -139,6 +319,7 @@ mod tests {
             role: role.into(),
             source,
             state: MemberState::Active,
+            entry_id: None,
         }
     }
 
@@ -185,8 +366,10 @@ mod tests {
         assert!(last.message.contains("assign another owner first"));
         assert!(remove("owner", &owner, 2).is_ok());
         assert!(deprovision(&owner, 1).is_err());
-        assert!(change_role(&owner, "member", 1).is_err());
-        assert!(change_role(&owner, "owner", 1).is_ok());
+        let settings = Provisioning::default();
+        assert!(change_role(&settings, &owner, "member", 1).is_err());
+        assert!(change_role(&settings, &owner, "owner", 1).is_ok());
+        assert!(change_role(&settings, &owner, "nope", 2).is_err());
         let suspended = Member {
             state: MemberState::Suspended,
             ..owner

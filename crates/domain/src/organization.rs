@@ -33,8 +33,16 @@ pub fn create(name: &str, owner_email: &str, owner_id: Uuid) -> Result<Vec<Event
     ])
 }
 
-/// Whether `email` looks like `name@domain.tld` (no whitespace).
+/// The longest email address SMTP carries (RFC 5321), and so the longest
+/// an account may have.
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// Whether `email` looks like `name@domain.tld` (no whitespace, at most
+/// [`MAX_EMAIL_CHARS`]).
 pub(crate) fn is_plausible_email(email: &str) -> bool {
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return false;
+    }
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()

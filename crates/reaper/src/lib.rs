@@ -9,8 +9,11 @@
 //!
 //! Jobs: [`token_expiry`] (the SCIM token's expiry and the warnings before
 //! it). The API refuses an expired token on its own; the reaper records it
-//! for auditors and operators.
+//! for auditors and operators. The [`linker`] runs beside the rounds: it
+//! follows the log to link SCIM entries to accounts and memberships and to
+//! converge the locks.
 
+pub mod linker;
 pub mod lock;
 pub mod metrics;
 pub mod token_expiry;
@@ -56,7 +59,7 @@ pub struct Reaper {
 impl Reaper {
     /// Runs every job once, as of `now`, if no other replica is at work.
     pub async fn run_once(&self, now: OffsetDateTime) -> Result<Outcome, ReaperError> {
-        let Some(held) = lock::try_acquire(&self.pool).await? else {
+        let Some(held) = lock::try_acquire(&self.pool, lock::REAPER_LOCK).await? else {
             self.metrics.skipped_rounds.inc();
             return Ok(Outcome {
                 skipped: true,
@@ -77,6 +80,18 @@ impl Reaper {
     /// Runs a round every `interval` until `stop` turns true. A failed round
     /// is logged and counted; the next one starts afresh from the log.
     pub async fn run(self, interval: Duration, mut stop: watch::Receiver<bool>) {
+        let linker = tokio::spawn(linker::run(
+            self.pool.clone(),
+            self.appender.clone(),
+            stop.clone(),
+        ));
+        self.run_rounds(interval, &mut stop).await;
+        if let Err(error) = linker.await {
+            tracing::warn!(%error, "the linker ended abnormally");
+        }
+    }
+
+    async fn run_rounds(&self, interval: Duration, stop: &mut watch::Receiver<bool>) {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

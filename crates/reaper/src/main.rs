@@ -40,7 +40,8 @@ async fn main() -> anyhow::Result<()> {
     store::migrate(&database)
         .await
         .context("migrating the database")?;
-    let pool = store::connect(&database, 2)?;
+    // The rounds take one connection, the linker one per stream it follows.
+    let pool = store::connect(&database, 10)?;
     let registry = prometheus::Registry::new();
     // Its own appender; its batch sizes are not worth a metric.
     let batch_sizes = prometheus::Histogram::with_opts(prometheus::HistogramOpts::new(

@@ -44,6 +44,11 @@ pub use error::StoreError;
 
 pub use log::append::{AppendError, AppendRequest, Appended, Appender, Registration};
 pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
+pub use log::members::{
+    AccountRecord, MemberListing, MembershipRecord, active_owners, find_account, find_membership,
+    list_members, membership_of_entry, memberships_of_account, role_groups, scim_memberships,
+    stream_version,
+};
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_stream, read_stream_after,
 };

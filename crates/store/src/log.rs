@@ -5,12 +5,13 @@
 //! commits concurrent requests as one batch; the tables the batch checks and
 //! writes beside the events (stream versions, uniqueness claims, chain heads,
 //! the [`registry`] of organizations, the SCIM [`tokens`], the verified
-//! [`domains`], the admin API [`sessions`]) belong to this side, because they must be right before the
-//! read model has caught up. [`read`] gives the events back, by stream or by
-//! position.
+//! [`domains`], accounts and [`members`], the admin API [`sessions`]) belong
+//! to this side, because they must be right before the read model has
+//! caught up. [`read`] gives the events back, by stream or by position.
 
 pub(crate) mod append;
 pub(crate) mod domains;
+pub(crate) mod members;
 pub(crate) mod read;
 pub(crate) mod registry;
 pub(crate) mod sessions;

@@ -33,8 +33,8 @@ pub async fn add(
     let added = admin::domains::add(
         &state.pool,
         &state.appender,
-        &caller.meta(&request, 201),
         org_id,
+        &caller.meta(&request, 201),
         &new.domain,
     )
     .await?;
@@ -71,9 +71,9 @@ pub async fn verify(
     let verified = admin::domains::verify(
         &state.pool,
         &state.appender,
-        &caller.meta(&request, 200),
         &resolver,
         org_id,
+        &caller.meta(&request, 200),
         domain_id,
     )
     .await?;
@@ -92,8 +92,8 @@ pub async fn drop(
     admin::domains::drop(
         &state.pool,
         &state.appender,
-        &caller.meta(&request, 204),
         org_id,
+        &caller.meta(&request, 204),
         domain_id,
     )
     .await?;

@@ -17,7 +17,6 @@ mod gate;
 mod openapi;
 mod owners;
 mod provisioning;
-mod role;
 mod roles;
 mod sessions;
 mod tokens;

@@ -9,7 +9,6 @@ use uuid::Uuid;
 
 use super::error::{AdminError, REQUIRED_ROLE};
 use super::gate::{Caller, OrganizationOf};
-use super::role::role_of;
 use crate::AppState;
 
 /// Lets the request through when its caller is an active owner of
@@ -25,7 +24,7 @@ pub async fn require_owner(
     org_id: Uuid,
     command: &str,
 ) -> Result<(), AdminError> {
-    let role = role_of(&state.pool, org_id, caller.account_id).await?;
+    let role = admin::members::role_of(&state.pool, org_id, caller.account_id).await?;
     let meta = caller.meta(request, RefusalCode::Forbidden.http_status());
     let (keyspace, stream_id, refusal) = match role {
         Some(role) if role == OWNER => {

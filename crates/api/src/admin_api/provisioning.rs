@@ -72,8 +72,8 @@ pub async fn set(
     let set = admin::provisioning::set(
         &state.pool,
         &state.appender,
-        &caller.meta(&request, 200),
         org_id,
+        &caller.meta(&request, 200),
         SettingsChange {
             scim_enabled: change.scim_enabled,
             default_role: change.default_role,

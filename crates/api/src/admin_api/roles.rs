@@ -55,8 +55,8 @@ pub async fn add(
     admin::provisioning::add_role(
         &state.pool,
         &state.appender,
-        &caller.meta(&request, 201),
         org_id,
+        &caller.meta(&request, 201),
         &new.role,
     )
     .await?;

@@ -38,8 +38,8 @@ pub async fn issue(
     let issued = admin::tokens::issue(
         &state.pool,
         &state.appender,
-        &caller.meta(&request, 201),
         org_id,
+        &caller.meta(&request, 201),
         OffsetDateTime::now_utc(),
         wanted.valid_for_days,
     )
@@ -82,8 +82,8 @@ pub async fn revoke(
     admin::tokens::revoke(
         &state.pool,
         &state.appender,
-        &caller.meta(&request, 204),
         org_id,
+        &caller.meta(&request, 204),
         token_id,
     )
     .await?;

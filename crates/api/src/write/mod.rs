@@ -75,6 +75,15 @@ pub(crate) trait WriteStore {
 
     /// Appends, then waits (bounded) for the projector to fold the events.
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError>;
+
+    /// Refuses (and records the refusal of) deactivating or deleting the
+    /// SCIM user `user_id` when it is the organization's last active owner.
+    async fn keep_an_owner(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), ApiError>;
 }
 
 /// What a write works with besides its command.

@@ -3,8 +3,11 @@
 
 use std::time::Instant;
 
-use domain::StoredEvent;
 use domain::group::MemberFacts;
+use domain::membership::{LAST_OWNER, MemberState};
+use domain::provisioning::OWNER;
+use domain::{Refusal, RequestMeta, StoredEvent};
+use scim::{ScimError, ScimType};
 use store::{AppendError, AppendRequest, Appended};
 use uuid::Uuid;
 
@@ -68,6 +71,44 @@ impl WriteStore for AppState {
             self.last_writes.record(token_id, appended.last_position);
         }
         Ok(appended)
+    }
+
+    async fn keep_an_owner(
+        &self,
+        org_id: Uuid,
+        user_id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), ApiError> {
+        let Some(member) = store::membership_of_entry(&self.pool, org_id, user_id).await? else {
+            return Ok(());
+        };
+        let active_owner = member.role == OWNER && member.state == MemberState::Active.as_str();
+        if !active_owner || store::active_owners(&self.pool, org_id).await? > 1 {
+            return Ok(());
+        }
+        let refusal = Refusal::invalid(LAST_OWNER);
+        // Recorded on the membership's stream; a refusal changes nothing,
+        // so it holds at any version.
+        self.appender
+            .append(AppendRequest {
+                org_id,
+                stream_id: member.account_id,
+                expected_version: 0,
+                commutes: true,
+                events: vec![refusal.recorded("deprovision SCIM user")],
+                claims: Vec::new(),
+                releases: Vec::new(),
+                registrations: Vec::new(),
+                meta: RequestMeta {
+                    status: 400,
+                    ..meta.clone()
+                },
+            })
+            .await?;
+        Err(ApiError::Scim(ScimError::bad_request(
+            ScimType::InvalidValue,
+            LAST_OWNER,
+        )))
     }
 }
 

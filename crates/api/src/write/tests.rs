@@ -87,6 +87,10 @@ impl Memory {
 }
 
 impl WriteStore for Memory {
+    async fn keep_an_owner(&self, _: Uuid, _: Uuid, _: &RequestMeta) -> Result<(), ApiError> {
+        Ok(())
+    }
+
     async fn read_stream_after(
         &self,
         _: Uuid,

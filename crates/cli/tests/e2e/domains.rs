@@ -66,7 +66,7 @@ impl TestNameserver {
         }
     }
 
-    fn resolver(&self) -> TxtResolver {
+    pub(crate) fn resolver(&self) -> TxtResolver {
         TxtResolver::with_nameserver(self.address).with_timeout(Duration::from_secs(2))
     }
 }
@@ -141,24 +141,24 @@ async fn last_refusal(app: &TestApp, org_id: Uuid) -> Value {
         .get(0)
 }
 
-fn refusal(error: &anyhow::Error) -> &Refusal {
+pub(crate) fn refusal(error: &anyhow::Error) -> &Refusal {
     error
         .downcast_ref::<Refusal>()
         .unwrap_or_else(|| panic!("a refusal, not {error:#}"))
 }
 
 /// The test's organization with `domain` added.
-async fn with_domain(app: &TestApp, domain: &str) -> (Uuid, DomainView) {
+pub(crate) async fn with_domain(app: &TestApp, domain: &str) -> (Uuid, DomainView) {
     let stack = app.stack.as_ref().unwrap();
     let org_id = app.org_id().await;
-    let added = domains::add(&stack.pool, &stack.appender, &test_meta(), org_id, domain)
+    let added = domains::add(&stack.pool, &stack.appender, org_id, &test_meta(), domain)
         .await
         .unwrap();
     (org_id, added)
 }
 
 /// Verifies `domain_id` of `org_id`, asking DNS through `resolver`.
-async fn verify_through(
+pub(crate) async fn verify_through(
     app: &TestApp,
     resolver: &TxtResolver,
     org_id: Uuid,
@@ -168,9 +168,9 @@ async fn verify_through(
     domains::verify(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         resolver,
         org_id,
+        &test_meta(),
         domain_id,
     )
     .await
@@ -204,8 +204,8 @@ async fn an_added_domain_is_pending_with_its_own_challenge() {
     let other = domains::add(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         org_id,
+        &test_meta(),
         "example.org",
     )
     .await
@@ -371,7 +371,7 @@ async fn a_dropped_domain_is_no_longer_verified() {
         .await
         .unwrap();
 
-    domains::drop(&stack.pool, &stack.appender, &test_meta(), org_id, added.id)
+    domains::drop(&stack.pool, &stack.appender, org_id, &test_meta(), added.id)
         .await
         .unwrap();
     assert!(
@@ -390,7 +390,7 @@ async fn a_dropped_domain_is_no_longer_verified() {
         app.organization_events(org_id).await.last().unwrap(),
         "DomainDropped"
     );
-    let again = domains::drop(&stack.pool, &stack.appender, &test_meta(), org_id, added.id)
+    let again = domains::drop(&stack.pool, &stack.appender, org_id, &test_meta(), added.id)
         .await
         .unwrap_err();
     assert_eq!(refusal(&again).code, RefusalCode::NotFound);
@@ -404,7 +404,7 @@ async fn consumer_and_malformed_domains_and_the_same_domain_twice_are_refused_an
     let (org_id, _) = with_domain(&app, "example.com").await;
     let meta = test_meta();
     let add =
-        |domain: &'static str| domains::add(&stack.pool, &stack.appender, &meta, org_id, domain);
+        |domain: &'static str| domains::add(&stack.pool, &stack.appender, org_id, &meta, domain);
 
     let consumer = add("gmail.com").await.unwrap_err();
     assert_eq!(refusal(&consumer).code, RefusalCode::Invalid);

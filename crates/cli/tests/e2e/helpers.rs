@@ -130,8 +130,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let token = admin::tokens::issue(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         org.org_id,
+        &test_meta(),
         OffsetDateTime::now_utc(),
         None,
     )
@@ -535,8 +535,8 @@ impl TestApp {
         admin::tokens::issue(
             &stack.pool,
             &stack.appender,
-            &test_meta(),
             other.org_id,
+            &test_meta(),
             time::OffsetDateTime::now_utc(),
             None,
         )
@@ -593,20 +593,37 @@ impl TestApp {
         self.wait_for_metric(DELIVERED, relayed, within).await
     }
 
-    /// Waits until the projector has folded everything in the log.
+    /// Waits until the log is settled: the linker has followed everything
+    /// in it (and appended what it follows with), and the projector has
+    /// folded all of that.
     pub async fn wait_for_projector(&self, within: Duration) {
+        self.wait_for_checkpoints(
+            &[store::Checkpoint::Linker, store::Checkpoint::Projector],
+            within,
+        )
+        .await;
+    }
+
+    /// Waits until each of `checkpoints` has reached the log's head.
+    pub async fn wait_for_checkpoints(&self, checkpoints: &[store::Checkpoint], within: Duration) {
         let deadline = std::time::Instant::now() + within;
         loop {
             let head = store::log_head(self.pool()).await.expect("the log head");
-            let applied = store::read_checkpoint(self.pool(), store::Checkpoint::Projector)
-                .await
-                .expect("the checkpoint");
-            if applied == head {
-                return;
+            let mut behind = None;
+            for checkpoint in checkpoints {
+                let at = store::read_checkpoint(self.pool(), *checkpoint)
+                    .await
+                    .expect("the checkpoint");
+                if at < head {
+                    behind = Some((*checkpoint, at));
+                }
             }
+            let Some((checkpoint, at)) = behind else {
+                return;
+            };
             assert!(
                 std::time::Instant::now() < deadline,
-                "the projector stayed at {applied} while the log reached {head}"
+                "{checkpoint:?} stayed at {at} while the log reached {head}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

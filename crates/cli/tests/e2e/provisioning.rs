@@ -44,7 +44,7 @@ async fn turning_scim_off_refuses_the_organizations_tokens_until_it_is_on_again(
         scim_enabled: Some(false),
         ..SettingsChange::default()
     };
-    let view = provisioning::set(&stack.pool, &stack.appender, &test_meta(), org_id, off)
+    let view = provisioning::set(&stack.pool, &stack.appender, org_id, &test_meta(), off)
         .await
         .unwrap()
         .settings;
@@ -80,7 +80,7 @@ async fn turning_scim_off_refuses_the_organizations_tokens_until_it_is_on_again(
         scim_enabled: Some(true),
         ..SettingsChange::default()
     };
-    let view = provisioning::set(&stack.pool, &stack.appender, &test_meta(), org_id, on)
+    let view = provisioning::set(&stack.pool, &stack.appender, org_id, &test_meta(), on)
         .await
         .unwrap()
         .settings;
@@ -99,7 +99,7 @@ async fn the_default_role_is_never_owner_and_a_custom_role_may_be_it() {
         default_role: Some("owner".into()),
         ..SettingsChange::default()
     };
-    let refused = provisioning::set(&stack.pool, &stack.appender, &test_meta(), org_id, owner)
+    let refused = provisioning::set(&stack.pool, &stack.appender, org_id, &test_meta(), owner)
         .await
         .unwrap_err()
         .to_string();
@@ -123,8 +123,8 @@ async fn the_default_role_is_never_owner_and_a_custom_role_may_be_it() {
     provisioning::add_role(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         org_id,
+        &test_meta(),
         "engineer",
     )
     .await
@@ -133,7 +133,7 @@ async fn the_default_role_is_never_owner_and_a_custom_role_may_be_it() {
         default_role: Some("engineer".into()),
         ..SettingsChange::default()
     };
-    let view = provisioning::set(&stack.pool, &stack.appender, &test_meta(), org_id, engineer)
+    let view = provisioning::set(&stack.pool, &stack.appender, org_id, &test_meta(), engineer)
         .await
         .unwrap()
         .settings;

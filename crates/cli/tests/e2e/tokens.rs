@@ -46,8 +46,8 @@ async fn a_token_works_on_day_364_and_on_day_365_is_refused_and_recorded_expired
     let a_year_ago = tokens::issue(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         org.org_id,
+        &test_meta(),
         now - day * 365 - time::Duration::minutes(1),
         None,
     )
@@ -56,8 +56,8 @@ async fn a_token_works_on_day_364_and_on_day_365_is_refused_and_recorded_expired
     let day_364 = tokens::issue(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         org.org_id,
+        &test_meta(),
         now - day * 364,
         None,
     )
@@ -133,8 +133,8 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     let second = tokens::issue(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         org_id,
+        &test_meta(),
         now,
         Some(30),
     )
@@ -143,8 +143,8 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     let refused = tokens::issue(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         org_id,
+        &test_meta(),
         now,
         None,
     )
@@ -166,8 +166,8 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     tokens::revoke(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         org_id,
+        &test_meta(),
         first[0].id,
     )
     .await
@@ -194,8 +194,8 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
     let third = tokens::issue(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         org_id,
+        &test_meta(),
         now,
         None,
     )
@@ -219,8 +219,8 @@ async fn a_third_live_token_is_refused_and_a_revoked_one_stops_working_within_a_
         tokens::revoke(
             &stack.pool,
             &stack.appender,
-            &test_meta(),
             org_id,
+            &test_meta(),
             first[0].id
         )
         .await
@@ -247,7 +247,7 @@ async fn the_reaper_plan_records_nothing_and_one_reaper_works_at_a_time() {
     assert_eq!(app.organization_events(org_id).await, before);
 
     let (reaper, _) = reaper_of(&app);
-    let held = reaper::lock::try_acquire(&stack.pool)
+    let held = reaper::lock::try_acquire(&stack.pool, reaper::lock::REAPER_LOCK)
         .await
         .unwrap()
         .expect("the lock");

@@ -76,6 +76,31 @@ pub enum Registration {
     /// A session the request's `SessionEnded` ends: refused from the commit
     /// on.
     SessionEnded { session_id: Uuid },
+    /// The account whose stream the request appends to, as its events leave
+    /// it (`AccountCreated`, `AccountEmailChanged`, `AccountNamesChanged`).
+    Account {
+        email: String,
+        first_name: Option<String>,
+        family_name: Option<String>,
+    },
+    /// What organization `org_id` holds of the account whose stream the
+    /// request appends to, as its `AccountLocked`/`AccountUnlocked` leave it
+    /// (no locks: the row goes).
+    AccountLocks { org_id: Uuid, locks: Vec<String> },
+    /// A membership of the request's organization as its events leave it.
+    /// Taking the last active owner away fails the append with
+    /// [`AppendError::LastOwner`].
+    Membership {
+        account_id: Uuid,
+        role: String,
+        source: &'static str,
+        state: &'static str,
+        entry_id: Option<Uuid>,
+        /// The version of the entry's stream the membership follows.
+        entry_version: i64,
+    },
+    /// The groups whose members hold `role` (`RoleGroupsMapped`).
+    RoleGroups { role: String, group_ids: Vec<Uuid> },
 }
 
 /// Where an append landed.
@@ -95,6 +120,10 @@ pub enum AppendError {
     /// Another append extended the stream first: re-read and decide again.
     #[error("the stream has moved past the version this change was decided on")]
     VersionConflict,
+    /// The append would have left its organization without an active
+    /// owner (a race the deciding code could not see); nothing was written.
+    #[error("the organization would be left without an active owner")]
+    LastOwner,
     /// A unique value belongs to another stream: answer 409 uniqueness.
     #[error("{} {:?} is already taken", .0.kind, .0.key)]
     Taken(UniqueKey),
@@ -117,9 +146,15 @@ impl AppendError {
     }
 }
 
+/// The SQLSTATE of V0013's trigger that keeps an active owner.
+const LAST_OWNER_SQLSTATE: &str = "RC001";
+
 impl From<StoreError> for AppendError {
     fn from(error: StoreError) -> Self {
         match error {
+            StoreError::Refused { code, .. } if code == LAST_OWNER_SQLSTATE => {
+                AppendError::LastOwner
+            }
             StoreError::Refused { code, message } => AppendError::Refused { code, message },
             other => AppendError::Unavailable(other.to_string()),
         }
@@ -201,7 +236,10 @@ fn commit_isolating<'a>(
                 outcomes
             }
             Err(error) => {
-                if matches!(error, StoreError::Refused { .. }) {
+                if matches!(&error, StoreError::Refused { code, .. } if code == LAST_OWNER_SQLSTATE)
+                {
+                    tracing::info!(org_id = %requests[0].org_id, "an append would have left its organization without an active owner; refused");
+                } else if matches!(error, StoreError::Refused { .. }) {
                     tracing::error!(%error, org_id = %requests[0].org_id, "PostgreSQL refused an append; validation should have refused the request");
                 } else {
                     tracing::warn!(%error, appends = requests.len(), "an append batch failed; nothing of it was written");

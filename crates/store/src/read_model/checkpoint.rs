@@ -12,6 +12,9 @@ pub enum Checkpoint {
     Relay,
     /// The projector: events up to here are folded into the read tables.
     Projector,
+    /// The linker: SCIM entries up to here are linked to accounts and
+    /// memberships (V0013).
+    Linker,
 }
 
 impl Checkpoint {
@@ -19,6 +22,7 @@ impl Checkpoint {
         match self {
             Checkpoint::Relay => "relay",
             Checkpoint::Projector => "projector",
+            Checkpoint::Linker => "linker",
         }
     }
 }

@@ -75,6 +75,7 @@ pub(crate) async fn write_user_in<S: WriteStore>(
             user_id,
             is_new,
             command,
+            meta,
         },
     )
     .await?;
@@ -95,13 +96,15 @@ pub(crate) async fn write_user_in<S: WriteStore>(
 }
 
 /// A user command, as the write loop drives it.
-struct UserWrite<F> {
+struct UserWrite<'a, F> {
     user_id: Uuid,
     is_new: bool,
     command: F,
+    /// Who asked, for the record of a refused deprovisioning.
+    meta: &'a RequestMeta,
 }
 
-impl<F: Fn() -> UserCommand> StreamWrite for UserWrite<F> {
+impl<F: Fn() -> UserCommand> StreamWrite for UserWrite<'_, F> {
     type State = UserSnapshot;
 
     fn is_new(&self) -> bool {
@@ -129,12 +132,22 @@ impl<F: Fn() -> UserCommand> StreamWrite for UserWrite<F> {
 
     async fn decide<S: WriteStore>(
         &self,
-        _: &Writes<'_, S>,
-        _: Uuid,
+        writes: &Writes<'_, S>,
+        org_id: Uuid,
         _: Uuid,
         before: &UserSnapshot,
     ) -> Result<Vec<Event>, ApiError> {
-        decide(&before.state, (self.command)(), self.user_id).await
+        let events = decide(&before.state, (self.command)(), self.user_id).await?;
+        let deprovisions = events
+            .iter()
+            .any(|event| matches!(event, Event::UserDeactivated {} | Event::UserDeleted {}));
+        if deprovisions {
+            writes
+                .store
+                .keep_an_owner(org_id, self.user_id, self.meta)
+                .await?;
+        }
+        Ok(events)
     }
 
     fn evolve(snapshot: UserSnapshot, event: &Event) -> UserSnapshot {

@@ -1,11 +1,7 @@
-//! Owners only: an account that is not a member of the organization gets
-//! 404 on every route under `/orgs/{org}`, and another organization's ids
-//! are 404 to an owner.
-//!
-//! The 403 `{"error":"forbidden","required_role":"owner"}` of a member with
-//! another role needs members that are not owners, which memberships
-//! (issue 10, `admin::members`) bring: test it there, with a member added
-//! through `POST /api/v1/orgs/{org}/members`.
+//! Owners only: a member with another role gets 403 with the role it
+//! needs, an account that is not a member of the organization (or no
+//! longer is) 404 on every route under `/orgs/{org}`, and another
+//! organization's ids are 404 to an owner.
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -100,6 +96,86 @@ async fn an_account_that_is_not_a_member_gets_404_everywhere_and_it_is_recorded_
 }
 
 #[tokio::test]
+async fn a_member_of_another_role_gets_403_naming_the_owner_role_on_every_route() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let stack = app.stack.as_ref().unwrap();
+    let (meta, email) = (test_meta(), "ana@contoso.test");
+    admin::members::add(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &meta,
+        email,
+        "auditor",
+    )
+    .await
+    .unwrap();
+    let auditor = app.session_of(email).await;
+    let ana = app.account_id(email).await;
+    let before = app.organization_events(org_id).await.len();
+
+    let routes = owners_routes(org_id, Uuid::now_v7());
+    for (method, path) in &routes {
+        let (status, body) = app
+            .admin_with(&auditor, method.clone(), path, json!({"role": "x"}))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+        assert_eq!(body["error"], "forbidden");
+        assert_eq!(body["required_role"], "owner");
+        assert!(
+            body["message"].as_str().unwrap().contains("auditor"),
+            "{body}"
+        );
+    }
+    // Each attempt is a refusal in the organization's stream, for its
+    // auditors: who tried what.
+    let refused: Vec<(String, String, String, i32)> = app
+        .sql()
+        .await
+        .query(
+            "select payload->>'command', payload->>'error', metadata->>'account_id', \
+             (metadata->>'status')::int from events where stream_id = $1 \
+             and event_type = 'CommandRefused' order by position",
+            &[&org_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+        .collect();
+    assert_eq!(
+        app.organization_events(org_id).await.len(),
+        before + routes.len()
+    );
+    assert_eq!(refused.len(), routes.len());
+    assert_eq!(
+        refused[2],
+        (
+            "token issue".to_owned(),
+            "forbidden".to_owned(),
+            ana.to_string(),
+            403
+        )
+    );
+
+    // Removed, the account is no member any more: 404.
+    let owner_meta = test_meta();
+    admin::members::remove(&stack.pool, &stack.appender, org_id, &owner_meta, ana)
+        .await
+        .unwrap();
+    let (status, body) = app
+        .admin(
+            &auditor,
+            Method::GET,
+            &format!("/orgs/{org_id}/provisioning"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn another_organizations_token_and_domain_ids_are_404_to_an_owner() {
     let app = spawn_app().await;
     let org_id = app.org_id().await;
@@ -117,8 +193,8 @@ async fn another_organizations_token_and_domain_ids_are_404_to_an_owner() {
     let their_domain = admin::domains::add(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
         fabrikam,
+        &test_meta(),
         "fabrikam.com",
     )
     .await

@@ -1,0 +1,294 @@
+//! What the linker does with each event it follows (crates/reaper): links a
+//! SCIM entry to its account and membership, lets the account's names and
+//! email follow the entry where the organization verified the domain, and
+//! brings each account's locks to what the rules say. Every step decides on
+//! the state now, so following an event twice (after a crash) changes
+//! nothing the second time.
+
+use domain::account::{self, ACCOUNTS, AccountState};
+use domain::linking::{self, Entry, EntryChange};
+use domain::membership::{self, MemberState};
+use domain::{Event, Refusal, RequestMeta};
+use store::{Appender, Pool, Registration};
+use uuid::Uuid;
+
+use crate::accounts::{self as accounts_ops, account_change};
+use crate::members::{decide_on_membership_following, member};
+use crate::organization_stream::{Decided, decide_on_view};
+
+/// Follows `event`, at `entry_version` of SCIM entry `entry_id` of
+/// `org_id`.
+pub async fn follow_entry(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    org_id: Uuid,
+    entry_id: Uuid,
+    entry_version: i64,
+    event: &Event,
+) -> anyhow::Result<()> {
+    let Some((change, entry)) = EntryChange::of(event) else {
+        return Ok(());
+    };
+    let linked = store::membership_of_entry(pool, org_id, entry_id).await?;
+    if linked
+        .as_ref()
+        .is_some_and(|record| record.entry_version >= entry_version)
+    {
+        return Ok(());
+    }
+    let account_id = match (&linked, &entry) {
+        (Some(record), _) => record.account_id,
+        (None, Some(entry)) => {
+            let Some(email) = &entry.email else {
+                // An entry without an email names no account: it stays a
+                // directory entry until one is set.
+                return Ok(());
+            };
+            accounts_ops::ensure_with_names(pool, appender, email, entry, meta).await?
+        }
+        (None, None) => return Ok(()),
+    };
+    let email = store::find_account(pool, account_id)
+        .await?
+        .map(|account| account.email)
+        .unwrap_or_default();
+    let followed = decide_on_membership_following(
+        pool,
+        appender,
+        (org_id, account_id),
+        meta,
+        entry_version,
+        |view| {
+            let events = linking::follow(
+                &view.settings,
+                view.member.as_ref(),
+                account_id,
+                &email,
+                entry_id,
+                change,
+            );
+            let leaves = events.iter().any(|event| {
+                matches!(
+                    event,
+                    Event::MemberSuspended { .. } | Event::MemberRemoved { .. }
+                )
+            });
+            if leaves && let Some(member) = &view.member {
+                membership::deprovision(member, view.active_owners)?;
+            }
+            Ok(events)
+        },
+    )
+    .await;
+    match followed {
+        Ok(_) => {}
+        // The last active owner stays; the refusal is recorded.
+        Err(error) if error.downcast_ref::<Refusal>().is_some() => {
+            tracing::info!(%org_id, %entry_id, %error, "a SCIM change to a membership was refused");
+        }
+        Err(error) => return Err(error),
+    }
+    if let Some(entry) = entry {
+        follow_details(pool, appender, meta, org_id, account_id, &entry).await?;
+    }
+    Ok(())
+}
+
+/// Lets the account's names and email follow the entry, when the
+/// organization's SCIM is on and it verified the account's email domain
+/// (and the new email's).
+async fn follow_details(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    org_id: Uuid,
+    account_id: Uuid,
+    entry: &Entry,
+) -> anyhow::Result<()> {
+    let Some(record) = store::find_membership(pool, org_id, account_id).await? else {
+        return Ok(());
+    };
+    let settings = crate::members::settings(pool, org_id).await?;
+    let managed = member(&record);
+    if !settings.scim_enabled || managed.state == MemberState::Removed || managed.entry_id.is_none()
+    {
+        return Ok(());
+    }
+    let Some(account) = store::find_account(pool, account_id).await? else {
+        return Ok(());
+    };
+    if !verified(pool, org_id, &account.email).await? {
+        return Ok(());
+    }
+    let new_email = match &entry.email {
+        Some(email) if verified(pool, org_id, email).await? => Some(email.clone()),
+        _ => None,
+    };
+    decide_on_account(
+        pool,
+        appender,
+        meta,
+        account_id,
+        "follow SCIM names",
+        |state| {
+            let mut events = account::change_names(
+                state,
+                entry.first_name.as_deref(),
+                entry.family_name.as_deref(),
+            );
+            if let Some(email) = &new_email {
+                events.extend(account::change_email(state, email)?);
+            }
+            Ok(events)
+        },
+    )
+    .await
+    .or_else(ignore_refusal)
+}
+
+/// Brings the locks `org_id` holds of `account_id` to what the rules say now.
+pub async fn converge_locks(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    org_id: Uuid,
+    account_id: Uuid,
+    reason: &str,
+) -> anyhow::Result<()> {
+    let wanted = match store::find_membership(pool, org_id, account_id).await? {
+        Some(record) => {
+            let settings = crate::members::settings(pool, org_id).await?;
+            let email = store::find_account(pool, account_id)
+                .await?
+                .map(|account| account.email)
+                .unwrap_or_default();
+            membership::locks(
+                &member(&record),
+                settings.scim_enabled,
+                verified(pool, org_id, &email).await?,
+            )
+        }
+        None => membership::Locks::default(),
+    };
+    decide_on_account(
+        pool,
+        appender,
+        meta,
+        account_id,
+        "converge locks",
+        |state| Ok(account::converge_locks(state, org_id, wanted, reason)),
+    )
+    .await
+    .or_else(ignore_refusal)
+}
+
+/// Converges the locks of every SCIM member of `org_id` (after SCIM was
+/// switched, or a domain verified or dropped).
+pub async fn converge_organization(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    org_id: Uuid,
+    reason: &str,
+) -> anyhow::Result<()> {
+    for record in store::scim_memberships(pool, org_id).await? {
+        converge_locks(pool, appender, meta, org_id, record.account_id, reason).await?;
+    }
+    Ok(())
+}
+
+/// Converges the locks every organization holds of `account_id` (after its
+/// email changed domain).
+pub async fn converge_account(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    account_id: Uuid,
+    reason: &str,
+) -> anyhow::Result<()> {
+    for (record, _) in store::memberships_of_account(pool, account_id).await? {
+        converge_locks(pool, appender, meta, record.org_id, account_id, reason).await?;
+    }
+    Ok(())
+}
+
+/// Whether `org_id` verified the domain of `email`.
+async fn verified(pool: &Pool, org_id: Uuid, email: &str) -> anyhow::Result<bool> {
+    let domain = account::email_domain(email);
+    Ok(!domain.is_empty() && store::is_domain_verified(pool, org_id, &domain).await?)
+}
+
+/// Decides on an account's stream with its registry row, claims and locks.
+async fn decide_on_account(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    account_id: Uuid,
+    command: &str,
+    decide: impl Fn(&AccountState) -> Result<Vec<Event>, Refusal>,
+) -> anyhow::Result<()> {
+    decide_on_view(
+        pool,
+        appender,
+        (ACCOUNTS, account_id),
+        meta,
+        command,
+        || async move {
+            let stream = store::read_stream(pool, ACCOUNTS, account_id).await?;
+            Ok(stream
+                .iter()
+                .fold(AccountState::default(), |state, stored| {
+                    state.evolve(&stored.event)
+                }))
+        },
+        |state| {
+            let events = decide(state)?;
+            let lock_rows: Vec<Registration> = events
+                .iter()
+                .filter_map(|event| match event {
+                    Event::AccountLocked { org_id, locks, .. } => {
+                        Some(Registration::AccountLocks {
+                            org_id: *org_id,
+                            locks: locks.clone(),
+                        })
+                    }
+                    Event::AccountUnlocked { org_id, .. } => Some(Registration::AccountLocks {
+                        org_id: *org_id,
+                        locks: Vec::new(),
+                    }),
+                    _ => None,
+                })
+                .collect();
+            let details = events.iter().any(|event| {
+                matches!(
+                    event,
+                    Event::AccountEmailChanged { .. } | Event::AccountNamesChanged { .. }
+                )
+            });
+            let mut decided = if details {
+                account_change(state, events)
+            } else {
+                Decided {
+                    events,
+                    ..Decided::default()
+                }
+            };
+            decided.registrations.extend(lock_rows);
+            Ok(decided)
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A refusal the linker met is recorded already; it goes on.
+fn ignore_refusal(error: anyhow::Error) -> anyhow::Result<()> {
+    match error.downcast_ref::<Refusal>() {
+        Some(refusal) => {
+            tracing::info!(%refusal, "the linker's change was refused");
+            Ok(())
+        }
+        None => Err(error),
+    }
+}

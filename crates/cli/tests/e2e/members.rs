@@ -1,0 +1,601 @@
+//! Issue 10: a SCIM user is linked to its account and made a member with
+//! the default role; `active` suspends and restores it, DELETE removes it;
+//! the last active owner stays; owners remove members; the identity
+//! provider's locks follow SCIM, the verified domains and the memberships,
+//! and the account's names follow the entry in a verified domain.
+
+use std::time::{Duration, Instant};
+
+use admin::members::{self, MemberView};
+use admin::{accounts, provisioning};
+use domain::RefusalCode;
+use domain::provisioning::SettingsChange;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::domains::{TestNameserver, refusal, verify_through, with_domain};
+use crate::helpers::{TestApp, spawn_app, test_meta};
+
+/// A user as Entra sends it, with a work email.
+fn entra_user(email: &str, given: &str, family: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": email,
+        "externalId": email.split('@').next().unwrap(),
+        "active": true,
+        "name": {"givenName": given, "familyName": family},
+        "emails": [{"primary": true, "type": "work", "value": email}],
+    })
+}
+
+/// Waits (5 s at most) until the member with `email` satisfies `wanted`.
+async fn member_until(
+    app: &TestApp,
+    org_id: Uuid,
+    email: &str,
+    wanted: impl Fn(&MemberView) -> bool,
+) -> MemberView {
+    let stack = app.stack.as_ref().unwrap();
+    let started = Instant::now();
+    loop {
+        let listed = members::list(&stack.pool, org_id).await.unwrap();
+        let found = listed
+            .iter()
+            .find(|member| member.email.eq_ignore_ascii_case(email));
+        if let Some(member) = found.filter(|member| wanted(member)) {
+            return member.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the member {email} is still {found:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn deactivate(app: &TestApp, id: &str) -> (StatusCode, Value) {
+    app.patch_user(
+        id,
+        json!([{"op": "Replace", "path": "active", "value": "False"}]),
+    )
+    .await
+}
+
+async fn count_events(app: &TestApp, event_type: &str) -> i64 {
+    app.sql()
+        .await
+        .query_one(
+            "select count(*) from events where event_type = $1",
+            &[&event_type],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_provisioned_user_becomes_a_member_with_the_default_role_which_later_changes_do_not_touch()
+ {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    let (status, ana) = app
+        .create_user(entra_user("ana@fabrikam.test", "Ana", "Lopez"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ana}");
+    let member = member_until(&app, org_id, "ana@fabrikam.test", |m| !m.locks.is_empty()).await;
+    assert_eq!(member.state, "active");
+    assert_eq!(member.role, "member");
+    assert_eq!(member.roles, ["member"]);
+    assert_eq!(member.source, "scim");
+    assert!(member.scim_managed);
+    assert_eq!(member.first_name.as_deref(), Some("Ana"));
+    assert_eq!(member.family_name.as_deref(), Some("Lopez"));
+    // Not a verified domain: the membership is managed, the account is hers.
+    assert_eq!(member.locks, ["leave"]);
+
+    provisioning::add_role(&stack.pool, &stack.appender, org_id, &test_meta(), "viewer")
+        .await
+        .unwrap();
+    let change = SettingsChange {
+        default_role: Some("viewer".into()),
+        ..SettingsChange::default()
+    };
+    provisioning::set(&stack.pool, &stack.appender, org_id, &test_meta(), change)
+        .await
+        .unwrap();
+    app.create_user(entra_user("bo@fabrikam.test", "Bo", "Chen"))
+        .await;
+    let bo = member_until(&app, org_id, "bo@fabrikam.test", |_| true).await;
+    assert_eq!(bo.role, "viewer");
+    let ana = member_until(&app, org_id, "ana@fabrikam.test", |_| true).await;
+    assert_eq!(ana.role, "member", "changing the default changes no member");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn active_false_suspends_active_true_restores_and_delete_removes() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let (_, user) = app
+        .create_user(entra_user("cy@fabrikam.test", "Cy", "Diaz"))
+        .await;
+    let id = user["id"].as_str().unwrap();
+    member_until(&app, org_id, "cy@fabrikam.test", |m| m.state == "active").await;
+    let (status, _) = deactivate(&app, id).await;
+    assert_eq!(status, StatusCode::OK);
+    member_until(&app, org_id, "cy@fabrikam.test", |m| m.state == "suspended").await;
+    app.patch_user(id, json!([{"op": "replace", "value": {"active": true}}]))
+        .await;
+    member_until(&app, org_id, "cy@fabrikam.test", |m| m.state == "active").await;
+    let (status, _) = app.delete_user(id).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // A removed member is not locked.
+    let removed = member_until(&app, org_id, "cy@fabrikam.test", |m| {
+        m.state == "removed" && m.locks.is_empty()
+    })
+    .await;
+    assert!(!removed.scim_managed);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_last_active_owner_cannot_be_deprovisioned_until_another_owner_exists() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    // Entra provisions the owner too: the entry links to the owner's
+    // membership, which keeps its role.
+    let (_, owner) = app
+        .create_user(entra_user("owner@contoso.test", "Olu", "Owner"))
+        .await;
+    let id = owner["id"].as_str().unwrap();
+    let linked = member_until(&app, org_id, "owner@contoso.test", |m| m.source == "scim").await;
+    assert_eq!(linked.role, "owner");
+
+    for (status, body) in [deactivate(&app, id).await, app.delete_user(id).await] {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("assign another owner first"),
+            "{body}"
+        );
+    }
+    let refused: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "select count(*) from events where org_id = $1 and event_type = 'CommandRefused' \
+             and payload->>'message' like '%assign another owner first%'",
+            &[&org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(refused, 2, "each refusal is recorded");
+    let (_, still) = app.get_user(id).await;
+    assert_eq!(still["active"], true);
+
+    members::add(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &domain::RequestMeta::command_line("test", Uuid::now_v7()),
+        "second@contoso.test",
+        "owner",
+    )
+    .await
+    .unwrap();
+    let (status, body) = deactivate(&app, id).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    member_until(&app, org_id, "owner@contoso.test", |m| {
+        m.state == "suspended"
+    })
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_last_owner_is_kept_whatever_the_owners_do_among_themselves() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    let meta = domain::RequestMeta::command_line("test", Uuid::now_v7());
+    let owner_id = accounts::find_by_email(&stack.pool, "owner@contoso.test")
+        .await
+        .unwrap()
+        .unwrap();
+    let refused = members::remove(&stack.pool, &stack.appender, org_id, &meta, owner_id)
+        .await
+        .unwrap_err();
+    assert_eq!(refusal(&refused).code, RefusalCode::Invalid);
+    let refused = members::change_role(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &meta,
+        owner_id,
+        "member",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        refusal(&refused)
+            .message
+            .contains("assign another owner first")
+    );
+
+    // Two owners demote each other at once: one of them stays owner.
+    let second = members::add(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &meta,
+        "two@contoso.test",
+        "owner",
+    )
+    .await
+    .unwrap();
+    let (first, other) = tokio::join!(
+        members::change_role(
+            &stack.pool,
+            &stack.appender,
+            org_id,
+            &meta,
+            owner_id,
+            "member"
+        ),
+        members::change_role(
+            &stack.pool,
+            &stack.appender,
+            org_id,
+            &meta,
+            second,
+            "member"
+        ),
+    );
+    assert!(first.is_ok() != other.is_ok(), "exactly one demotion holds");
+    assert_eq!(store::active_owners(&stack.pool, org_id).await.unwrap(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_scim_member_cannot_leave_while_scim_is_on_and_a_removed_one_comes_back_only_through_scim()
+ {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    let meta = domain::RequestMeta::command_line("test", Uuid::now_v7());
+    let (_, user) = app
+        .create_user(entra_user("di@fabrikam.test", "Di", "Evans"))
+        .await;
+    let id = user["id"].as_str().unwrap();
+    let member = member_until(&app, org_id, "di@fabrikam.test", |m| m.state == "active").await;
+
+    let refused = members::leave(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &meta,
+        member.account_id,
+    )
+    .await
+    .unwrap_err();
+    let refused = refusal(&refused);
+    assert_eq!(refused.code, RefusalCode::ScimManaged);
+    assert!(refused.message.contains("Contoso"), "{}", refused.message);
+    assert!(refused.message.contains("identity administrator"));
+
+    members::remove(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &meta,
+        member.account_id,
+    )
+    .await
+    .unwrap();
+    member_until(&app, org_id, "di@fabrikam.test", |m| m.state == "removed").await;
+    let again = members::add(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &meta,
+        "di@fabrikam.test",
+        "member",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refusal(&again).code, RefusalCode::Conflict);
+    // An attribute change does not bring it back; a reactivation does.
+    app.patch_user(
+        id,
+        json!([{"op": "replace", "path": "displayName", "value": "Di E."}]),
+    )
+    .await;
+    deactivate(&app, id).await;
+    app.patch_user(
+        id,
+        json!([{"op": "replace", "path": "active", "value": true}]),
+    )
+    .await;
+    member_until(&app, org_id, "di@fabrikam.test", |m| m.state == "active").await;
+
+    // With SCIM off, nothing holds the member.
+    let off = SettingsChange {
+        scim_enabled: Some(false),
+        ..SettingsChange::default()
+    };
+    provisioning::set(&stack.pool, &stack.appender, org_id, &test_meta(), off)
+        .await
+        .unwrap();
+    member_until(&app, org_id, "di@fabrikam.test", |m| m.locks.is_empty()).await;
+    members::leave(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &meta,
+        member.account_id,
+    )
+    .await
+    .unwrap();
+    app.stop().await;
+}
+
+/// Verifies `domain` for the test's organization through a loopback
+/// nameserver.
+async fn verify_domain(app: &TestApp, domain: &str) {
+    let nameserver = TestNameserver::start();
+    let (org_id, added) = with_domain(app, domain).await;
+    nameserver.set_txt(&added.txt_name, &[&added.txt_value]);
+    verify_through(app, &nameserver.resolver(), org_id, added.id)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn in_a_verified_domain_the_identity_provider_holds_email_password_and_names() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    let meta = domain::RequestMeta::command_line("test", Uuid::now_v7());
+    let (_, user) = app
+        .create_user(entra_user("eve@fabrikam.test", "Eve", "Fox"))
+        .await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let member = member_until(&app, org_id, "eve@fabrikam.test", |m| !m.locks.is_empty()).await;
+    // Unverified: her email and password are her own.
+    accounts::set_password(
+        &stack.pool,
+        &stack.appender,
+        &test_meta(),
+        "eve@fabrikam.test",
+        "first long password",
+    )
+    .await
+    .unwrap();
+    accounts::change_password(
+        &stack.pool,
+        &stack.appender,
+        &meta,
+        member.account_id,
+        "first long password",
+        "second long password",
+    )
+    .await
+    .unwrap();
+
+    verify_domain(&app, "fabrikam.test").await;
+    let locked = member_until(&app, org_id, "eve@fabrikam.test", |m| m.locks.len() == 3).await;
+    assert_eq!(locked.locks, ["leave", "email", "password"]);
+    for refused in [
+        accounts::change_email(
+            &stack.pool,
+            &stack.appender,
+            &meta,
+            member.account_id,
+            "eve@home.test",
+        )
+        .await
+        .unwrap_err(),
+        accounts::change_password(
+            &stack.pool,
+            &stack.appender,
+            &meta,
+            member.account_id,
+            "second long password",
+            "third long password",
+        )
+        .await
+        .unwrap_err(),
+    ] {
+        let refused = refusal(&refused);
+        assert_eq!(refused.code, RefusalCode::ScimManaged);
+        assert!(refused.message.contains("Contoso"), "{}", refused.message);
+    }
+
+    // SCIM changes to her name and email now update the account; Entra's
+    // top-level firstName mapping too.
+    app.patch_user(
+        &id,
+        json!([{"op": "replace", "value": {"name.familyName": "Fox-Grey", "firstName": "Evie"}},
+               {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "evie@fabrikam.test"}]),
+    )
+    .await;
+    let renamed = member_until(&app, org_id, "evie@fabrikam.test", |m| {
+        m.family_name.as_deref() == Some("Fox-Grey")
+    })
+    .await;
+    assert_eq!(renamed.account_id, member.account_id);
+
+    // Dropping the domain releases email and password, not the membership.
+    let domains = admin::domains::list(&stack.pool, org_id).await.unwrap();
+    admin::domains::drop(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &test_meta(),
+        domains[0].id,
+    )
+    .await
+    .unwrap();
+    member_until(&app, org_id, "evie@fabrikam.test", |m| m.locks == ["leave"]).await;
+    accounts::change_email(
+        &stack.pool,
+        &stack.appender,
+        &meta,
+        member.account_id,
+        "eve@home.test",
+    )
+    .await
+    .unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn deprovisioning_racing_an_email_change_never_leaves_the_email_changed() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    let meta = domain::RequestMeta::command_line("test", Uuid::now_v7());
+    verify_domain(&app, "fabrikam.test").await;
+    for round in 0..10 {
+        let email = format!("race{round}@fabrikam.test");
+        let (_, user) = app.create_user(entra_user(&email, "Ra", "Ce")).await;
+        let id = user["id"].as_str().unwrap().to_owned();
+        let member = member_until(&app, org_id, &email, |m| m.locks.len() == 3).await;
+        let escape = format!("escape{round}@home.test");
+        let (deprovisioned, changed) = tokio::join!(
+            deactivate(&app, &id),
+            accounts::change_email(
+                &stack.pool,
+                &stack.appender,
+                &meta,
+                member.account_id,
+                &escape,
+            ),
+        );
+        assert_eq!(deprovisioned.0, StatusCode::OK);
+        assert!(changed.is_err(), "round {round}: the email changed");
+        let account = store::find_account(&stack.pool, member.account_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(account.email, email);
+        member_until(&app, org_id, &email, |m| {
+            m.state == "suspended" && m.locks.len() == 3
+        })
+        .await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_linker_converges_after_a_crash_and_repeating_its_work_changes_nothing() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let stack = app.stack.as_ref().unwrap();
+    // A linker that died before it followed the deletion: the lock is held
+    // by another session, so the running one cannot follow.
+    let (_, user) = app
+        .create_user(entra_user("fay@fabrikam.test", "Fay", "Gu"))
+        .await;
+    let id = user["id"].as_str().unwrap();
+    member_until(&app, org_id, "fay@fabrikam.test", |m| m.locks == ["leave"]).await;
+    let held = loop {
+        // Taken between two of the linker's passes.
+        if let Some(held) = reaper::lock::try_acquire(&stack.pool, reaper::lock::LINKER_LOCK)
+            .await
+            .unwrap()
+        {
+            break held;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    app.delete_user(id).await;
+    app.wait_for_checkpoints(&[store::Checkpoint::Projector], Duration::from_secs(10))
+        .await;
+    let waiting = member_until(&app, org_id, "fay@fabrikam.test", |_| true).await;
+    assert_eq!(waiting.state, "active", "nothing followed while held");
+    held.release().await;
+    member_until(&app, org_id, "fay@fabrikam.test", |m| {
+        m.state == "removed" && m.locks.is_empty()
+    })
+    .await;
+
+    // Following the whole log again records nothing new.
+    let before = app.log_head().await;
+    app.sql()
+        .await
+        .execute(
+            "update checkpoints set position = 0 where name = 'linker'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    while store::read_checkpoint(&stack.pool, store::Checkpoint::Linker)
+        .await
+        .unwrap()
+        < before
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the linker did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.log_head().await, before, "a repeat appended events");
+    assert_eq!(count_events(&app, "MemberRemoved").await, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn members_of_a_mapped_group_nested_or_not_hold_its_role() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    let meta = domain::RequestMeta::command_line("test", Uuid::now_v7());
+    let (_, user) = app
+        .create_user(entra_user("gil@fabrikam.test", "Gil", "Ho"))
+        .await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let inner = app.group_of("Auditors EU", &[&user_id]).await;
+    let outer = app.group_of("Auditors", &[&inner]).await;
+    member_until(&app, org_id, "gil@fabrikam.test", |_| true).await;
+    let outer_id: Uuid = outer.parse().unwrap();
+    members::map_role_groups(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &meta,
+        "auditor",
+        &[outer_id],
+    )
+    .await
+    .unwrap();
+    let mapped = member_until(&app, org_id, "gil@fabrikam.test", |m| m.roles.len() == 2).await;
+    assert_eq!(mapped.roles, ["member", "auditor"]);
+    let refused = members::map_role_groups(
+        &stack.pool,
+        &stack.appender,
+        org_id,
+        &meta,
+        "owner",
+        &[outer_id],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refusal(&refused).code, RefusalCode::Invalid);
+
+    app.patch_group(
+        &inner,
+        json!([{"op": "remove", "path": format!("members[value eq \"{user_id}\"]")}]),
+    )
+    .await;
+    member_until(&app, org_id, "gil@fabrikam.test", |m| m.roles == ["member"]).await;
+    app.stop().await;
+}

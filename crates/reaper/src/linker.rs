@@ -1,0 +1,199 @@
+//! The linker: follows the log from its own checkpoint and lets accounts
+//! and memberships follow it (`admin::linking`): a SCIM entry becomes an
+//! account's membership with the default role, its `active` flag suspends
+//! and restores it, its deletion removes it; and whenever SCIM is switched,
+//! a domain is verified or dropped, a membership changes or an account's
+//! email does, the locks converge.
+//!
+//! It runs apart from the reaper's rounds, polling briefly, so members
+//! appear within a moment rather than an interval. One replica follows at a
+//! time (an advisory lock). Its checkpoint moves after the work: a crash
+//! between an event and its consequences makes the next linker repeat the
+//! work, and every step decides on the state now, so repeating it changes
+//! nothing twice.
+
+use std::time::Duration;
+
+use domain::account::ACCOUNTS;
+use domain::{Event, RequestMeta, StoredEvent};
+use futures::StreamExt;
+use store::{Appender, Checkpoint, Pool};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::{ReaperError, lock};
+
+/// The most events one pass reads.
+const PASS_EVENTS: i64 = 500;
+
+/// How many streams one pass follows at once.
+const CONCURRENT_STREAMS: usize = 8;
+
+/// How long an idle linker waits before it looks at the log again.
+pub const POLL: Duration = Duration::from_millis(200);
+
+/// The event types the linker acts on; it skips every other.
+const FOLLOWED: [&str; 16] = [
+    "UserProvisioned",
+    "UserReplaced",
+    "UserPatched",
+    "UserDeactivated",
+    "UserReactivated",
+    "UserDeleted",
+    "MemberAdded",
+    "MemberLinked",
+    "MemberSuspended",
+    "MemberRestored",
+    "MemberRemoved",
+    "ScimEnabled",
+    "ScimDisabled",
+    "DomainVerified",
+    "DomainDropped",
+    "AccountEmailChanged",
+];
+
+/// Follows the log once, up to [`PASS_EVENTS`] events; returns how many it
+/// read (0: it is at the head, or another replica follows).
+pub async fn follow_once(pool: &Pool, appender: &Appender) -> Result<usize, ReaperError> {
+    let Some(held) = lock::try_acquire(pool, lock::LINKER_LOCK).await? else {
+        return Ok(0);
+    };
+    let result = follow_pass(pool, appender).await;
+    held.release().await;
+    result
+}
+
+/// Follows the events after the checkpoint. Events of one stream are
+/// followed in order; different streams at once ([`CONCURRENT_STREAMS`]),
+/// since every step decides on the state now and appends at the version it
+/// read, so their order does not matter. A failure keeps the checkpoint
+/// where it was: the next pass repeats the work, which changes nothing
+/// twice.
+async fn follow_pass(pool: &Pool, appender: &Appender) -> Result<usize, ReaperError> {
+    let from = store::read_checkpoint(pool, Checkpoint::Linker).await?;
+    let rows = store::read_after(pool, from, PASS_EVENTS).await?;
+    let Some(last) = rows.last().map(|row| row.position) else {
+        return Ok(0);
+    };
+    let mut by_stream: Vec<((Uuid, Uuid), Vec<StoredEvent>)> = Vec::new();
+    for row in rows
+        .iter()
+        .filter(|row| FOLLOWED.contains(&row.event_type.as_str()))
+    {
+        let stored = row.to_stored()?;
+        let key = (stored.org_id, stored.stream_id);
+        match by_stream.iter_mut().find(|(stream, _)| *stream == key) {
+            Some((_, events)) => events.push(stored),
+            None => by_stream.push((key, vec![stored])),
+        }
+    }
+    let outcomes: Vec<Result<(), ReaperError>> = futures::stream::iter(by_stream)
+        .map(|(_, events)| async move {
+            for stored in &events {
+                match follow(pool, appender, stored).await {
+                    Err(error) if !is_transient(&error) => {
+                        // The same event fails again however often it is
+                        // followed: the linker must not stop on it.
+                        tracing::error!(
+                            position = stored.position,
+                            event_type = stored.event.type_name(),
+                            %error,
+                            "the linker cannot follow this event; it goes on without it"
+                        );
+                    }
+                    outcome => outcome?,
+                }
+            }
+            Ok(())
+        })
+        .buffer_unordered(CONCURRENT_STREAMS)
+        .collect()
+        .await;
+    outcomes.into_iter().collect::<Result<(), _>>()?;
+    store::set_checkpoint(pool, Checkpoint::Linker, last).await?;
+    Ok(rows.len())
+}
+
+/// Whether following again may succeed: the database was away, or another
+/// writer kept winning the stream.
+fn is_transient(error: &ReaperError) -> bool {
+    match error {
+        ReaperError::Store(error) => matches!(error, store::StoreError::Unavailable(_)),
+        ReaperError::Record(error) => error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<store::StoreError>(),
+                Some(store::StoreError::Unavailable(_))
+            ) || matches!(
+                cause.downcast_ref::<store::AppendError>(),
+                Some(store::AppendError::Unavailable(_) | store::AppendError::VersionConflict)
+            )
+        }),
+    }
+}
+
+/// What one event asks of the linker.
+async fn follow(pool: &Pool, appender: &Appender, stored: &StoredEvent) -> Result<(), ReaperError> {
+    let meta = RequestMeta::system("linker", Uuid::now_v7());
+    let reason = stored.event.type_name();
+    let (org_id, stream_id) = (stored.org_id, stored.stream_id);
+    let done = match &stored.event {
+        Event::UserProvisioned { .. }
+        | Event::UserReplaced { .. }
+        | Event::UserPatched { .. }
+        | Event::UserDeactivated {}
+        | Event::UserReactivated {}
+        | Event::UserDeleted {} => {
+            admin::linking::follow_entry(
+                pool,
+                appender,
+                &meta,
+                org_id,
+                stream_id,
+                stored.stream_version,
+                &stored.event,
+            )
+            .await
+        }
+        Event::MemberAdded { account_id, .. }
+        | Event::MemberLinked { account_id, .. }
+        | Event::MemberSuspended { account_id }
+        | Event::MemberRestored { account_id }
+        | Event::MemberRemoved { account_id, .. } => {
+            admin::linking::converge_locks(pool, appender, &meta, org_id, *account_id, reason).await
+        }
+        Event::ScimEnabled { .. }
+        | Event::ScimDisabled {}
+        | Event::DomainVerified { .. }
+        | Event::DomainDropped { .. } => {
+            admin::linking::converge_organization(pool, appender, &meta, org_id, reason).await
+        }
+        Event::AccountEmailChanged { .. } if org_id == ACCOUNTS => {
+            admin::linking::converge_account(pool, appender, &meta, stream_id, reason).await
+        }
+        _ => Ok(()),
+    };
+    done.map_err(ReaperError::Record)
+}
+
+/// Follows the log until `stop` turns true: at once while there is work,
+/// every [`POLL`] when there is none. A failed pass is logged; the next one
+/// starts again from the checkpoint.
+pub async fn run(pool: Pool, appender: Appender, mut stop: watch::Receiver<bool>) {
+    loop {
+        let idle = match follow_once(&pool, &appender).await {
+            Ok(read) => read == 0,
+            Err(error) => {
+                tracing::warn!(%error, "the linker failed; it retries from its checkpoint");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return,
+            }
+        } else if *stop.borrow() {
+            return;
+        }
+    }
+}
