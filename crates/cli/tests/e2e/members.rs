@@ -371,7 +371,7 @@ async fn in_a_verified_domain_the_identity_provider_holds_email_password_and_nam
     accounts::set_password(
         &stack.pool,
         &stack.appender,
-        &test_meta(),
+        &meta,
         "eve@fabrikam.test",
         "first long password",
     )
@@ -433,15 +433,9 @@ async fn in_a_verified_domain_the_identity_provider_holds_email_password_and_nam
 
     // Dropping the domain releases email and password, not the membership.
     let domains = admin::domains::list(&stack.pool, org_id).await.unwrap();
-    admin::domains::drop(
-        &stack.pool,
-        &stack.appender,
-        org_id,
-        &test_meta(),
-        domains[0].id,
-    )
-    .await
-    .unwrap();
+    admin::domains::drop(&stack.pool, &stack.appender, org_id, &meta, domains[0].id)
+        .await
+        .unwrap();
     member_until(&app, org_id, "evie@fabrikam.test", |m| m.locks == ["leave"]).await;
     accounts::change_email(
         &stack.pool,

@@ -1,0 +1,276 @@
+//! The registry rows a batch writes beside its events (organizations, SCIM
+//! tokens, verified domains, accounts, memberships, sessions, ...): their
+//! statements, prepared once per connection, how each `Registration` is
+//! written, and how a refused request's are given back.
+
+use deadpool_postgres::Transaction;
+use futures::future::{BoxFuture, try_join_all};
+use time::OffsetDateTime;
+use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
+
+use crate::StoreError;
+use crate::log::append::{AppendRequest, Registration};
+
+/// A statement's future, boxed so that different statements can be
+/// pipelined together on the transaction's connection.
+pub(super) type Pending<'a> = BoxFuture<'a, Result<u64, tokio_postgres::Error>>;
+
+/// Runs a prepared statement as a pipelinable future that owns its parameters.
+fn run<'a>(
+    transaction: &'a Transaction<'_>,
+    statement: &'a Statement,
+    params: Vec<&'a (dyn ToSql + Sync)>,
+) -> Pending<'a> {
+    Box::pin(async move { transaction.execute(statement, &params).await })
+}
+
+/// The per-request statements a batch may need, prepared once per connection.
+pub(super) struct Statements {
+    revert_stream: Statement,
+    drop_stream: Statement,
+    register_organization: Statement,
+    unregister_organization: Statement,
+    register_token: Statement,
+    revoke_token: Statement,
+    record_token_expiry: Statement,
+    switch_scim: Statement,
+    verify_domain: Statement,
+    drop_domain: Statement,
+    start_session: Statement,
+    end_session: Statement,
+    register_account: Statement,
+    lock_account: Statement,
+    unlock_account: Statement,
+    register_membership: Statement,
+    keep_role_groups: Statement,
+    add_role_groups: Statement,
+}
+
+impl Statements {
+    pub(super) async fn prepare(transaction: &Transaction<'_>) -> Result<Statements, StoreError> {
+        let texts = [
+            "update streams set version = $3 where org_id = $1 and stream_id = $2",
+            "delete from streams where org_id = $1 and stream_id = $2",
+            "insert into organizations (org_id, name, created_at) values ($1, $2, $3) on conflict do nothing",
+            "delete from organizations where org_id = $1",
+            "insert into scim_tokens (org_id, token_id, token_sha256, issued_at, expires_at) \
+             values ($1, $2, $3, $4, $5) on conflict do nothing",
+            "update scim_tokens set revoked_at = $3 \
+             where org_id = $1 and token_id = $2 and revoked_at is null",
+            "update scim_tokens set expiry_recorded_at = $3 \
+             where org_id = $1 and token_id = $2 and expiry_recorded_at is null",
+            "update organizations set scim_enabled = $2, scim_changed_at = $3 where org_id = $1",
+            "insert into verified_domains (org_id, domain, domain_id, verified_at) \
+             values ($1, $2, $3, $4) on conflict do nothing",
+            "delete from verified_domains where org_id = $1 and domain = $2",
+            "insert into sessions (session_id, account_id, sha256, started_at, expires_at) \
+             values ($1, $2, $3, $4, $5) on conflict do nothing",
+            "update sessions set ended_at = $3 \
+             where session_id = $1 and account_id = $2 and ended_at is null",
+            "insert into accounts (account_id, email, first_name, family_name, changed_at) \
+             values ($1, $2, $3, $4, $5) on conflict (account_id) do update set \
+             email = excluded.email, first_name = excluded.first_name, \
+             family_name = excluded.family_name, changed_at = excluded.changed_at",
+            "insert into account_locks (account_id, org_id, locks, changed_at) \
+             values ($1, $2, $3, $4) on conflict (account_id, org_id) do update set \
+             locks = excluded.locks, changed_at = excluded.changed_at",
+            "delete from account_locks where account_id = $1 and org_id = $2",
+            "insert into memberships (org_id, account_id, role, source, state, entry_id, \
+             entry_version, changed_at) values ($1, $2, $3, $4, $5, $6, $7, $8) \
+             on conflict (org_id, account_id) do update set role = excluded.role, \
+             source = excluded.source, state = excluded.state, entry_id = excluded.entry_id, \
+             entry_version = excluded.entry_version, changed_at = excluded.changed_at",
+            "delete from role_groups where org_id = $1 and role = $2 and group_id <> all($3)",
+            "insert into role_groups (org_id, role, group_id) \
+             select $1, $2, group_id from unnest($3::uuid[]) as group_id on conflict do nothing",
+        ];
+        let prepared =
+            try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
+        let mut prepared = prepared.into_iter();
+        let mut next = || prepared.next().expect("one statement per text");
+        Ok(Statements {
+            revert_stream: next(),
+            drop_stream: next(),
+            register_organization: next(),
+            unregister_organization: next(),
+            register_token: next(),
+            revoke_token: next(),
+            record_token_expiry: next(),
+            switch_scim: next(),
+            verify_domain: next(),
+            drop_domain: next(),
+            start_session: next(),
+            end_session: next(),
+            register_account: next(),
+            lock_account: next(),
+            unlock_account: next(),
+            register_membership: next(),
+            keep_role_groups: next(),
+            add_role_groups: next(),
+        })
+    }
+}
+
+/// Writes one registry row; 1 row when its unique value was free.
+pub(super) fn register<'a>(
+    transaction: &'a Transaction<'_>,
+    statements: &'a Statements,
+    request: &'a AppendRequest,
+    registration: &'a Registration,
+    recorded_at: &'a OffsetDateTime,
+) -> Pending<'a> {
+    match registration {
+        Registration::Organization { name } => run(
+            transaction,
+            &statements.register_organization,
+            vec![&request.org_id, name, recorded_at],
+        ),
+        Registration::Token {
+            token_id,
+            sha256,
+            expires_at,
+        } => run(
+            transaction,
+            &statements.register_token,
+            vec![&request.org_id, token_id, sha256, recorded_at, expires_at],
+        ),
+        Registration::TokenRevoked { token_id } => run(
+            transaction,
+            &statements.revoke_token,
+            vec![&request.org_id, token_id, recorded_at],
+        ),
+        Registration::TokenExpired { token_id } => run(
+            transaction,
+            &statements.record_token_expiry,
+            vec![&request.org_id, token_id, recorded_at],
+        ),
+        Registration::ScimSwitched { enabled } => run(
+            transaction,
+            &statements.switch_scim,
+            vec![&request.org_id, enabled, recorded_at],
+        ),
+        Registration::DomainVerified { domain_id, domain } => run(
+            transaction,
+            &statements.verify_domain,
+            vec![&request.org_id, domain, domain_id, recorded_at],
+        ),
+        Registration::DomainDropped { domain } => run(
+            transaction,
+            &statements.drop_domain,
+            vec![&request.org_id, domain],
+        ),
+        Registration::Session {
+            session_id,
+            sha256,
+            expires_at,
+        } => run(
+            transaction,
+            &statements.start_session,
+            vec![
+                session_id,
+                &request.stream_id,
+                sha256,
+                recorded_at,
+                expires_at,
+            ],
+        ),
+        Registration::SessionEnded { session_id } => run(
+            transaction,
+            &statements.end_session,
+            vec![session_id, &request.stream_id, recorded_at],
+        ),
+        Registration::Account {
+            email,
+            first_name,
+            family_name,
+        } => run(
+            transaction,
+            &statements.register_account,
+            vec![
+                &request.stream_id,
+                email,
+                first_name,
+                family_name,
+                recorded_at,
+            ],
+        ),
+        Registration::AccountLocks { org_id, locks } if locks.is_empty() => run(
+            transaction,
+            &statements.unlock_account,
+            vec![&request.stream_id, org_id],
+        ),
+        Registration::AccountLocks { org_id, locks } => run(
+            transaction,
+            &statements.lock_account,
+            vec![&request.stream_id, org_id, locks, recorded_at],
+        ),
+        Registration::Membership {
+            account_id,
+            role,
+            source,
+            state,
+            entry_id,
+            entry_version,
+        } => run(
+            transaction,
+            &statements.register_membership,
+            vec![
+                &request.org_id,
+                account_id,
+                role,
+                source,
+                state,
+                entry_id,
+                entry_version,
+                recorded_at,
+            ],
+        ),
+        // Two statements that commute: one drops the groups no longer
+        // mapped, the other adds the new ones.
+        Registration::RoleGroups { role, group_ids } => Box::pin(async move {
+            let params: [&(dyn ToSql + Sync); 3] = [&request.org_id, role, group_ids];
+            let kept = transaction
+                .execute(&statements.keep_role_groups, &params)
+                .await?;
+            let added = transaction
+                .execute(&statements.add_role_groups, &params)
+                .await?;
+            Ok(kept + added)
+        }),
+    }
+}
+
+/// Gives back the stream version and organization name a refused request
+/// took (its claims are dropped with the batch's releases); `base` is the
+/// version its events were to follow.
+pub(super) fn undo<'a>(
+    transaction: &'a Transaction<'_>,
+    statements: &'a Statements,
+    request: &'a AppendRequest,
+    base: Option<&'a i64>,
+    registered_organization: bool,
+) -> Vec<Pending<'a>> {
+    let mut pending = Vec::new();
+    if registered_organization {
+        pending.push(run(
+            transaction,
+            &statements.unregister_organization,
+            vec![&request.org_id],
+        ));
+    }
+    match base {
+        None => {}
+        Some(0) => pending.push(run(
+            transaction,
+            &statements.drop_stream,
+            vec![&request.org_id, &request.stream_id],
+        )),
+        Some(base) => pending.push(run(
+            transaction,
+            &statements.revert_stream,
+            vec![&request.org_id, &request.stream_id, base],
+        )),
+    }
+    pending
+}
