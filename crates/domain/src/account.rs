@@ -232,4 +232,30 @@ mod tests {
         ));
         assert!(set_password(&AccountState::default(), "a long enough secret", &[0; 16]).is_err());
     }
+
+    #[test]
+    fn locks_converge_by_organization_and_an_email_change_is_checked() {
+        let org = Uuid::from_u128(3);
+        let state = AccountState::default().evolve(&create("ana@contoso.test").unwrap());
+        let leave = Locks {
+            leave: true,
+            ..Locks::default()
+        };
+        let locked = converge_locks(&state, org, leave, "MemberAdded");
+        assert!(matches!(&locked[..], [Event::AccountLocked { locks, .. }] if locks == &["leave"]));
+        let state = state.evolve(&locked[0]);
+        assert!(converge_locks(&state, org, leave, "again").is_empty());
+        assert_eq!(state.locked_by("email"), None);
+        let unlocked = converge_locks(&state, org, Locks::default(), "MemberRemoved");
+        assert!(matches!(unlocked[..], [Event::AccountUnlocked { .. }]));
+        assert!(change_email(&state, "ana@contoso.test").unwrap().is_empty());
+        assert!(change_email(&state, "not an email").is_err());
+        assert_eq!(
+            change_email(&state, "ana@fabrikam.test").unwrap(),
+            [Event::AccountEmailChanged {
+                email: "ana@fabrikam.test".into()
+            }]
+        );
+        assert_eq!(email_domain("A@Contoso.TEST."), "contoso.test");
+    }
 }

@@ -376,4 +376,56 @@ mod tests {
         };
         assert!(deprovision(&suspended, 1).is_ok(), "not an active owner");
     }
+
+    #[test]
+    fn a_membership_folds_from_its_events_and_the_creators_owner_added() {
+        let account_id = Uuid::from_u128(7);
+        let owner = Member::evolve(
+            None,
+            &Event::OwnerAdded {
+                account_id,
+                email: "o@x.test".into(),
+            },
+        )
+        .unwrap();
+        assert!(owner.is_active_owner());
+        let settings = Provisioning::default();
+        let added = add(
+            &settings,
+            None,
+            account_id,
+            "a@x.test",
+            None,
+            Some(account_id),
+        )
+        .unwrap();
+        let member = added.iter().fold(None, Member::evolve).unwrap();
+        assert_eq!(
+            (member.role.as_str(), member.source, member.state),
+            ("member", Source::Scim, MemberState::Active)
+        );
+        let suspended =
+            Member::evolve(Some(member.clone()), &Event::MemberSuspended { account_id });
+        assert_eq!(suspended.unwrap().state, MemberState::Suspended);
+        assert_eq!(
+            add(&settings, Some(&member), account_id, "a@x.test", None, None)
+                .unwrap_err()
+                .code,
+            RefusalCode::Conflict,
+            "already a member"
+        );
+        assert!(add(&settings, None, account_id, "a@x.test", Some("nope"), None).is_err());
+    }
+
+    #[test]
+    fn locks_read_back_from_their_names() {
+        let all = Locks {
+            leave: true,
+            email: true,
+            password: true,
+        };
+        assert_eq!(all.names(), ["leave", "email", "password"]);
+        assert_eq!(Locks::from_names(&all.names()), all);
+        assert!(Locks::default().names().is_empty());
+    }
 }
