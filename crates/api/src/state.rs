@@ -95,6 +95,10 @@ pub struct AppState {
     pub bad_tokens: Arc<BadTokens>,
     /// Addresses that keep failing to log in to the admin API.
     pub bad_logins: Arc<BadTokens>,
+    /// Password checks running at once: each costs argon2's 19 MiB and tens
+    /// of milliseconds of a core, so a flood of logins waits here rather
+    /// than exhaust memory.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
     pub metrics: ApiMetrics,
     pub registry: prometheus::Registry,
     pub settings: Settings,
@@ -139,6 +143,9 @@ impl AppState {
             group_snapshots: Arc::default(),
             bad_tokens: Arc::new(BadTokens::new(parts.settings.bad_tokens)),
             bad_logins: Arc::new(BadTokens::new(parts.settings.bad_tokens)),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |cores| cores.get()),
+            )),
             admission: Arc::new(Admission::new(
                 parts.settings.max_in_flight_per_client,
                 parts.settings.max_in_flight_per_token,

@@ -39,6 +39,11 @@ pub async fn start(
     let body = Body::read(&request, payload).await?;
     let credentials: Credentials = body.parse()?;
     let meta = request_meta(&request, RequestId::of(&request), None, 201);
+    let _checking = state
+        .password_checks
+        .acquire()
+        .await
+        .map_err(|_| AdminError::Internal("the password checks were closed".into()))?;
     let started = admin::sessions::start(
         &state.pool,
         &state.appender,
