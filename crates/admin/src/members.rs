@@ -48,6 +48,14 @@ pub async fn role_of(
         .map(|record| record.role))
 }
 
+/// Whether `account_id` is a member of `org_id` (active or suspended, not
+/// removed): whether the membership's stream is the account's to ask in.
+pub async fn is_member(pool: &Pool, org_id: Uuid, account_id: Uuid) -> anyhow::Result<bool> {
+    Ok(store::find_membership(pool, org_id, account_id)
+        .await?
+        .is_some_and(|record| record.state != MemberState::Removed.as_str()))
+}
+
 /// Every member of `org_id` (removed ones too), by email.
 pub async fn list(pool: &Pool, org_id: Uuid) -> anyhow::Result<Vec<MemberView>> {
     let scim_enabled = settings(pool, org_id).await?.scim_enabled;
@@ -79,7 +87,10 @@ pub async fn add(
     role: &str,
 ) -> anyhow::Result<Uuid> {
     let command = "member add";
-    if let Err(refused) = domain::account::create(email) {
+    // Refused before an account is made: a typo in the role must not leave
+    // an account behind (the rules check the role again, as it is then).
+    let known = membership::known_role(&settings(pool, org_id).await?, role);
+    if let Err(refused) = domain::account::create(email).and(known) {
         record_on_organization(pool, appender, org_id, meta, command, refused.clone()).await?;
         return Err(refused.into());
     }
@@ -108,7 +119,8 @@ pub async fn add(
     Ok(account_id)
 }
 
-/// Gives `account_id` the role `role`.
+/// Gives `account_id` the role `role`; whether it changed (the role it
+/// has already records nothing).
 pub async fn change_role(
     pool: &Pool,
     appender: &Appender,
@@ -116,8 +128,8 @@ pub async fn change_role(
     meta: &RequestMeta,
     account_id: Uuid,
     role: &str,
-) -> anyhow::Result<()> {
-    decide_on_membership(
+) -> anyhow::Result<bool> {
+    let events = decide_on_membership(
         pool,
         appender,
         org_id,
@@ -137,7 +149,7 @@ pub async fn change_role(
         },
     )
     .await?;
-    Ok(())
+    Ok(!events.is_empty())
 }
 
 /// An owner (the caller checked) removes `account_id`; a removed SCIM
@@ -193,7 +205,8 @@ pub async fn leave(
 
 /// Makes the members of `group_ids` (direct or nested) hold `role`,
 /// replacing the groups mapped to it before. `owner` is never given by a
-/// directory group: owners are made by owners.
+/// directory group: owners are made by owners. Returns the groups mapped
+/// now, sorted, each once.
 pub async fn map_role_groups(
     pool: &Pool,
     appender: &Appender,
@@ -201,7 +214,7 @@ pub async fn map_role_groups(
     meta: &RequestMeta,
     role: &str,
     group_ids: &[Uuid],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Uuid>> {
     let mut missing = None;
     for group_id in group_ids {
         if store::find_group(pool, org_id, *group_id).await?.is_none() {
@@ -241,7 +254,7 @@ pub async fn map_role_groups(
         ))
     })
     .await?;
-    Ok(())
+    Ok(group_ids)
 }
 
 /// The groups mapped to each of the organization's roles.

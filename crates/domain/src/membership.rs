@@ -165,12 +165,7 @@ pub fn add(
         None if !settings.default_role.is_empty() => settings.default_role.clone(),
         None => crate::organization::DEFAULT_ROLE.to_owned(),
     };
-    if !settings.roles().contains(&role) {
-        return Err(Refusal::invalid(format!(
-            "the organization has no role {role:?}; its roles are {}",
-            settings.roles().join(", ")
-        )));
-    }
+    known_role(settings, &role)?;
     Ok(vec![Event::MemberAdded {
         account_id,
         email: email.to_owned(),
@@ -178,6 +173,17 @@ pub fn add(
         source: source.as_str().to_owned(),
         entry_id,
     }])
+}
+
+/// Refuses a role the organization does not have, naming those it has.
+pub fn known_role(settings: &Provisioning, role: &str) -> Result<(), Refusal> {
+    if settings.roles().iter().any(|known| known == role) {
+        return Ok(());
+    }
+    Err(Refusal::invalid(format!(
+        "the organization has no role {role:?}; its roles are {}",
+        settings.roles().join(", ")
+    )))
 }
 
 /// What a SCIM-managed member may not do on their own.
@@ -281,12 +287,7 @@ pub fn change_role(
     role: &str,
     active_owners: usize,
 ) -> Result<(), Refusal> {
-    if !settings.roles().iter().any(|known| known == role) {
-        return Err(Refusal::invalid(format!(
-            "the organization has no role {role:?}; its roles are {}",
-            settings.roles().join(", ")
-        )));
-    }
+    known_role(settings, role)?;
     if member.state == MemberState::Removed {
         return Err(Refusal::not_found("no such member in this organization"));
     }
