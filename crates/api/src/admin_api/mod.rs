@@ -10,10 +10,12 @@
 //! The routes are one table, [`endpoints`]: mounted from it and described
 //! from it, so that no route can be served undocumented.
 
+mod account;
 mod body;
 mod domains;
 mod error;
 mod gate;
+mod members;
 mod openapi;
 mod owners;
 mod provisioning;
@@ -47,7 +49,8 @@ pub enum Access {
 /// One route: how it is mounted and how it is described.
 pub struct Endpoint {
     pub method: Method,
-    /// Under [`PREFIX`], with `{org}`-style parameters (all ids: uuids).
+    /// Under [`PREFIX`], with `{org}`-style parameters (ids are uuids;
+    /// `{role}` is a role's name).
     pub path: &'static str,
     pub access: Access,
     pub summary: &'static str,
@@ -106,6 +109,76 @@ pub fn endpoints() -> Vec<Endpoint> {
             success: (204, "Logged out", None),
             refusals: &[],
             handler: || web::route().to(sessions::end),
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/account",
+            access: Access::Session,
+            summary: "Your account, with the organizations you belong to",
+            request: None,
+            success: (200, "The account", Some(schema::account())),
+            refusals: &[],
+            handler: || web::route().to(account::show),
+        },
+        Endpoint {
+            method: Method::PUT,
+            path: "/account/email",
+            access: Access::Session,
+            summary: "Change your account's email",
+            request: Some(schema::email_change()),
+            success: (200, "The account after the change", Some(schema::account())),
+            refusals: &[
+                (400, "Not an email address (want name@domain)"),
+                (
+                    403,
+                    "scim_managed: an organization's identity provider holds the email; \
+                     ask its identity administrator",
+                ),
+                (409, "Another account has the email"),
+            ],
+            handler: || web::route().to(account::change_email),
+        },
+        Endpoint {
+            method: Method::PUT,
+            path: "/account/password",
+            access: Access::Session,
+            summary: "Change your password, giving the current one",
+            request: Some(schema::password_change()),
+            success: (204, "Changed", None),
+            refusals: &[
+                (
+                    400,
+                    "The current password is not right, or the new one is too short",
+                ),
+                (
+                    403,
+                    "scim_managed: an organization's identity provider holds the password; \
+                     ask its identity administrator",
+                ),
+                (409, "The password was changed meanwhile; give the new one"),
+            ],
+            handler: || web::route().to(account::change_password),
+        },
+        Endpoint {
+            method: Method::DELETE,
+            path: "/orgs/{org}/membership",
+            access: Access::Session,
+            summary: "Leave the organization (any member)",
+            request: None,
+            success: (204, "You are no longer a member", None),
+            refusals: &[
+                (
+                    400,
+                    "You are its last active owner: assign another owner first",
+                ),
+                (
+                    403,
+                    "scim_managed: its identity provider manages your membership; \
+                     ask its identity administrator to remove you",
+                ),
+                (404, "You are not a member of the organization"),
+            ],
+            handler: || web::route().to(members::leave),
         },
         Endpoint {
             method: Method::GET,
@@ -200,6 +273,72 @@ pub fn endpoints() -> Vec<Endpoint> {
                 (409, "The organization has the role already"),
             ],
             handler: || web::route().to(roles::add),
+        },
+        Endpoint {
+            method: Method::PUT,
+            path: "/orgs/{org}/roles/{role}/groups",
+            access: Access::Owners,
+            summary: "Map SCIM groups to a role: their members (nested groups too) hold it \
+                besides their own; replaces the groups mapped before",
+            request: Some(schema::role_groups_request()),
+            success: (200, "The groups mapped now", Some(schema::role_groups())),
+            refusals: &[
+                (400, "owner is never given by a directory group"),
+                (404, "The organization has no such role or SCIM group"),
+            ],
+            handler: || web::route().to(roles::map_groups),
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/orgs/{org}/members",
+            access: Access::Owners,
+            summary: "The members, removed ones too, by email",
+            request: None,
+            success: (200, "The members", Some(schema::array(schema::member()))),
+            refusals: &[],
+            handler: || web::route().to(members::list),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/orgs/{org}/members",
+            access: Access::Owners,
+            summary: "Add a member by hand (an account without a password is made when the \
+                email has none)",
+            request: Some(schema::member_request()),
+            success: (201, "The member", Some(schema::member())),
+            refusals: &[
+                (400, "Not an email, or the organization has no such role"),
+                (
+                    409,
+                    "A member already, or removed from SCIM (it comes back through SCIM only)",
+                ),
+            ],
+            handler: || web::route().to(members::add),
+        },
+        Endpoint {
+            method: Method::PUT,
+            path: "/orgs/{org}/members/{account_id}",
+            access: Access::Owners,
+            summary: "Give a member another role",
+            request: Some(schema::role_request()),
+            success: (200, "The member after the change", Some(schema::member())),
+            refusals: &[(
+                400,
+                "No such role, or the last active owner would be demoted: assign another \
+                 owner first",
+            )],
+            handler: || web::route().to(members::change_role),
+        },
+        Endpoint {
+            method: Method::DELETE,
+            path: "/orgs/{org}/members/{account_id}",
+            access: Access::Owners,
+            summary: "Remove a member, SCIM-managed or not (a SCIM one comes back through SCIM \
+                only)",
+            request: None,
+            success: (204, "Removed", None),
+            refusals: &[(400, "The last active owner: assign another owner first")],
+            handler: || web::route().to(members::remove),
         },
         Endpoint {
             method: Method::POST,

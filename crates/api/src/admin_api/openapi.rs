@@ -34,8 +34,9 @@ pub fn document(endpoints: &[Endpoint]) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "The owners' API: log in (POST /api/v1/sessions) and send the \
                 session's token as 'Authorization: Bearer <token>'. Every route under \
-                /api/v1/orgs/{org} is for the organization's owners: other members get 403 \
-                with required_role, everyone else 404. Errors are {\"error\",\"message\"}.",
+                /api/v1/orgs/{org} but leaving it (DELETE .../membership) is for the \
+                organization's owners: other members get 403 with required_role, everyone \
+                else 404. Errors are {\"error\",\"message\"}.",
         },
         "paths": paths,
         "components": {
@@ -105,12 +106,11 @@ fn operation(endpoint: &Endpoint) -> Value {
         .split('/')
         .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
         .map(|name| {
-            json!({
-                "name": name,
-                "in": "path",
-                "required": true,
-                "schema": {"type": "string", "format": "uuid"},
-            })
+            let schema = match name {
+                "role" => json!({"type": "string", "description": "A role's name"}),
+                _ => json!({"type": "string", "format": "uuid"}),
+            };
+            json!({"name": name, "in": "path", "required": true, "schema": schema})
         })
         .collect();
     if !parameters.is_empty() {
@@ -250,8 +250,133 @@ pub mod schema {
 
     pub fn role() -> Value {
         object(
-            json!({"role": {"type": "string"}, "built_in": {"type": "boolean"}}),
-            &["role", "built_in"],
+            json!({
+                "role": {"type": "string"},
+                "built_in": {"type": "boolean"},
+                "group_ids": {
+                    "type": "array",
+                    "items": uuid(),
+                    "description": "The SCIM groups whose members hold the role",
+                },
+            }),
+            &["role", "built_in", "group_ids"],
+        )
+    }
+
+    pub fn role_groups_request() -> Value {
+        object(
+            json!({"group_ids": {"type": "array", "items": uuid()}}),
+            &["group_ids"],
+        )
+    }
+
+    pub fn role_groups() -> Value {
+        object(
+            json!({
+                "role": {"type": "string"},
+                "group_ids": {"type": "array", "items": uuid(), "description": "Sorted, each once"},
+            }),
+            &["role", "group_ids"],
+        )
+    }
+
+    fn name() -> Value {
+        json!({"type": ["string", "null"]})
+    }
+
+    pub fn account() -> Value {
+        let membership = object(
+            json!({
+                "org_id": uuid(),
+                "org_name": {"type": "string"},
+                "role": {"type": "string"},
+                "source": {"enum": ["scim", "manual"]},
+                "scim_managed": {
+                    "type": "boolean",
+                    "description": "Whether the organization's identity provider manages it now",
+                },
+                "state": {"enum": ["active", "suspended", "removed"]},
+            }),
+            &[
+                "org_id",
+                "org_name",
+                "role",
+                "source",
+                "scim_managed",
+                "state",
+            ],
+        );
+        object(
+            json!({
+                "id": uuid(),
+                "email": {"type": "string"},
+                "first_name": name(),
+                "family_name": name(),
+                "memberships": array(membership),
+            }),
+            &["id", "email", "first_name", "family_name", "memberships"],
+        )
+    }
+
+    pub fn email_change() -> Value {
+        object(json!({"email": {"type": "string"}}), &["email"])
+    }
+
+    pub fn password_change() -> Value {
+        object(
+            json!({
+                "current_password": {"type": "string"},
+                "new_password": {"type": "string", "minLength": domain::account::MIN_PASSWORD_CHARS},
+            }),
+            &["current_password", "new_password"],
+        )
+    }
+
+    pub fn member() -> Value {
+        object(
+            json!({
+                "account_id": uuid(),
+                "email": {"type": "string"},
+                "first_name": name(),
+                "family_name": name(),
+                "role": {"type": "string", "description": "The member's own role"},
+                "roles": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Its own role, then those its SCIM groups give",
+                },
+                "source": {"enum": ["scim", "manual"]},
+                "scim_managed": {"type": "boolean"},
+                "locks": {
+                    "type": "array",
+                    "items": {"enum": ["leave", "email", "password"]},
+                    "description": "What the identity provider holds: leaving, the account's \
+                        email and password",
+                },
+                "state": {"enum": ["active", "suspended", "removed"]},
+            }),
+            &[
+                "account_id",
+                "email",
+                "first_name",
+                "family_name",
+                "role",
+                "roles",
+                "source",
+                "scim_managed",
+                "locks",
+                "state",
+            ],
+        )
+    }
+
+    pub fn member_request() -> Value {
+        object(
+            json!({
+                "email": {"type": "string"},
+                "role": {"type": "string", "examples": ["member"]},
+            }),
+            &["email", "role"],
         )
     }
 

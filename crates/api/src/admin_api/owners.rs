@@ -1,5 +1,6 @@
-//! Owners only: every route under `/api/v1/orgs/{org}` but the member's own
-//! asks this first.
+//! Who may ask about an organization: its owners, for every route under
+//! `/api/v1/orgs/{org}` but the member's own ([`require_owner`]); any
+//! member, for leaving it ([`require_member`]).
 
 use actix_web::{HttpMessage, HttpRequest};
 use domain::account::ACCOUNTS;
@@ -39,13 +40,7 @@ pub async fn require_owner(
                  ask an owner (role {REQUIRED_ROLE})"
             )),
         ),
-        None => (
-            ACCOUNTS,
-            caller.account_id,
-            Refusal::not_found(format!(
-                "you are not a member of an organization {org_id}; check the organization's id"
-            )),
-        ),
+        None => (ACCOUNTS, caller.account_id, not_a_member(org_id)),
     };
     let forbidden = refusal.code == RefusalCode::Forbidden;
     let error = admin::record_refusal(
@@ -62,4 +57,37 @@ pub async fn require_owner(
         AdminError::Refused(refusal) if forbidden => AdminError::OwnersOnly(refusal),
         other => other,
     })
+}
+
+/// Lets the request through when its caller is a member of `org_id`
+/// (active or suspended): the membership's stream is then theirs to ask in.
+/// Anyone else gets 404, recorded in their own account's stream, as
+/// [`require_owner`] does.
+pub async fn require_member(
+    state: &AppState,
+    request: &HttpRequest,
+    caller: &Caller,
+    org_id: Uuid,
+    command: &str,
+) -> Result<(), AdminError> {
+    if admin::members::is_member(&state.pool, org_id, caller.account_id).await? {
+        return Ok(());
+    }
+    let error = admin::record_refusal(
+        &state.pool,
+        &state.appender,
+        ACCOUNTS,
+        caller.account_id,
+        &caller.meta(request, RefusalCode::NotFound.http_status()),
+        command,
+        not_a_member(org_id),
+    )
+    .await;
+    Err(AdminError::from(error))
+}
+
+fn not_a_member(org_id: Uuid) -> Refusal {
+    Refusal::not_found(format!(
+        "you are not a member of an organization {org_id}; check the organization's id"
+    ))
 }

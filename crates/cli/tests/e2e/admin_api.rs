@@ -3,7 +3,9 @@
 //! `rollcall` command; one topic a file; the typed helpers are in
 //! `helpers/admin_api.rs`.
 
+mod account;
 mod domains;
+mod members;
 mod openapi;
 mod owners;
 mod sessions;

@@ -347,7 +347,7 @@ async fn a_scim_member_cannot_leave_while_scim_is_on_and_a_removed_one_comes_bac
 
 /// Verifies `domain` for the test's organization through a loopback
 /// nameserver.
-async fn verify_domain(app: &TestApp, domain: &str) {
+pub(crate) async fn verify_domain(app: &TestApp, domain: &str) {
     let nameserver = TestNameserver::start();
     let (org_id, added) = with_domain(app, domain).await;
     nameserver.set_txt(&added.txt_name, &[&added.txt_value]);

@@ -7,11 +7,15 @@ use serde_json::Value;
 use crate::helpers::admin_api::{OWNER, PASSWORD};
 use crate::helpers::spawn_app;
 
-/// The routes issue 10 asks of this part of the admin API.
-const ROUTES: [(&str, &str); 14] = [
+/// The routes issue 10 asks of the admin API.
+const ROUTES: [(&str, &str); 23] = [
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/current"),
+    ("get", "/api/v1/account"),
+    ("put", "/api/v1/account/email"),
+    ("put", "/api/v1/account/password"),
+    ("delete", "/api/v1/orgs/{org}/membership"),
     ("get", "/api/v1/orgs/{org}/provisioning"),
     ("put", "/api/v1/orgs/{org}/provisioning"),
     ("post", "/api/v1/orgs/{org}/provisioning/tokens"),
@@ -19,6 +23,11 @@ const ROUTES: [(&str, &str); 14] = [
     ("delete", "/api/v1/orgs/{org}/provisioning/tokens/{id}"),
     ("get", "/api/v1/orgs/{org}/roles"),
     ("post", "/api/v1/orgs/{org}/roles"),
+    ("put", "/api/v1/orgs/{org}/roles/{role}/groups"),
+    ("get", "/api/v1/orgs/{org}/members"),
+    ("post", "/api/v1/orgs/{org}/members"),
+    ("put", "/api/v1/orgs/{org}/members/{account_id}"),
+    ("delete", "/api/v1/orgs/{org}/members/{account_id}"),
     ("post", "/api/v1/orgs/{org}/domains"),
     ("get", "/api/v1/orgs/{org}/domains"),
     ("post", "/api/v1/orgs/{org}/domains/{id}/verify"),
@@ -57,6 +66,12 @@ async fn the_description_lists_every_route_and_every_route_it_lists_is_served() 
     let owners_only = &paths["/api/v1/orgs/{org}/roles"]["post"];
     assert!(owners_only["responses"]["403"].is_object());
     assert!(owners_only["requestBody"].is_object());
+    let role = &paths["/api/v1/orgs/{org}/roles/{role}/groups"]["put"]["parameters"][1];
+    assert_eq!(role["name"], "role");
+    assert_eq!(
+        role["schema"],
+        serde_json::json!({"type": "string", "description": "A role's name"})
+    );
 
     // Each described route is served: without a session, those that need
     // one answer 401 (an unknown route would too, so each is also asked
@@ -64,7 +79,11 @@ async fn the_description_lists_every_route_and_every_route_it_lists_is_served() 
     app.owner_session().await;
     let id = uuid::Uuid::now_v7().to_string();
     for (method, path) in ROUTES {
-        let concrete = path.replace("{org}", &id).replace("{id}", &id);
+        let concrete = path
+            .replace("{org}", &id)
+            .replace("{id}", &id)
+            .replace("{account_id}", &id)
+            .replace("{role}", "auditor");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let secured = !paths[path][method.as_str().to_lowercase()]["security"].is_null();
         let url = format!("{root}{concrete}");

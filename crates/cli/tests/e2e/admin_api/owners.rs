@@ -25,6 +25,11 @@ fn owners_routes(org_id: Uuid, id: Uuid) -> Vec<(Method, String)> {
         (Method::GET, format!("{org}/domains")),
         (Method::POST, format!("{org}/domains/{id}/verify")),
         (Method::DELETE, format!("{org}/domains/{id}")),
+        (Method::PUT, format!("{org}/roles/auditor/groups")),
+        (Method::GET, format!("{org}/members")),
+        (Method::POST, format!("{org}/members")),
+        (Method::PUT, format!("{org}/members/{id}")),
+        (Method::DELETE, format!("{org}/members/{id}")),
     ]
 }
 

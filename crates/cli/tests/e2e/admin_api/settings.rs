@@ -72,7 +72,10 @@ async fn the_owner_reads_the_tenant_url_turns_scim_off_and_on_and_picks_a_custom
         .admin_with(&owner, Method::POST, &roles, json!({"role": "engineer"}))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{added}");
-    assert_eq!(added, json!({"role": "engineer", "built_in": false}));
+    assert_eq!(
+        added,
+        json!({"role": "engineer", "built_in": false, "group_ids": []})
+    );
     let (status, again) = app
         .admin_with(&owner, Method::POST, &roles, json!({"role": "engineer"}))
         .await;
@@ -86,10 +89,10 @@ async fn the_owner_reads_the_tenant_url_turns_scim_off_and_on_and_picks_a_custom
     assert_eq!(
         listed,
         json!([
-            {"role": "owner", "built_in": true},
-            {"role": "member", "built_in": true},
-            {"role": "auditor", "built_in": true},
-            {"role": "engineer", "built_in": false},
+            {"role": "owner", "built_in": true, "group_ids": []},
+            {"role": "member", "built_in": true, "group_ids": []},
+            {"role": "auditor", "built_in": true, "group_ids": []},
+            {"role": "engineer", "built_in": false, "group_ids": []},
         ])
     );
 

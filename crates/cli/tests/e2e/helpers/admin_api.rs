@@ -113,6 +113,60 @@ impl TestApp {
         (row.get(0), json(1), json(2))
     }
 
+    /// The events of stream `stream_id` (any keyspace) since `after` (a log
+    /// position): type, `command` of a refusal (else null), and the status
+    /// recorded with it.
+    pub async fn events_of(&self, stream_id: Uuid, after: i64) -> Vec<(String, Value, i64)> {
+        self.sql()
+            .await
+            .query(
+                "select event_type, payload::text, (metadata->>'status')::bigint from events \
+                 where stream_id = $1 and position > $2 order by position",
+                &[&stream_id, &after],
+            )
+            .await
+            .expect("the stream's events")
+            .iter()
+            .map(|row| {
+                let payload: Value = serde_json::from_str(row.get(1)).expect("JSON");
+                (row.get(0), payload["command"].clone(), row.get(2))
+            })
+            .collect()
+    }
+
+    /// Polls `GET /orgs/{org}/members` as `token` (5 s at most) until the
+    /// member with `email` satisfies `wanted`, as the linker makes SCIM
+    /// members a moment after their entries.
+    pub async fn listed_member_until(
+        &self,
+        token: &str,
+        org_id: Uuid,
+        email: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            let (status, listed) = self
+                .admin(token, Method::GET, &format!("/orgs/{org_id}/members"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{listed}");
+            let found = listed
+                .as_array()
+                .expect("an array")
+                .iter()
+                .find(|member| member["email"].as_str() == Some(email))
+                .cloned();
+            if let Some(member) = found.clone().filter(|member| wanted(member)) {
+                return member;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "the member {email} is still {found:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Waits until `query` (a count, no parameters) reaches `expected`, as
     /// access records arrive a moment after their answer; fails after 10 s.
     pub async fn wait_for_count(&self, query: &str, expected: i64) {
