@@ -3,7 +3,8 @@
 //! account's membership with the default role, its `active` flag suspends
 //! and restores it, its deletion removes it; and whenever SCIM is switched,
 //! a domain is verified or dropped, a membership changes or an account's
-//! email does, the locks converge.
+//! email does, the locks converge; a suspended or removed member's sessions
+//! end.
 //!
 //! It runs apart from the reaper's rounds, polling briefly, so members
 //! appear within a moment rather than an interval. One replica follows at a
@@ -18,6 +19,7 @@ use domain::account::ACCOUNTS;
 use domain::{Event, RequestMeta, StoredEvent};
 use futures::StreamExt;
 use store::{Appender, Checkpoint, Pool};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -154,11 +156,12 @@ async fn follow(pool: &Pool, appender: &Appender, stored: &StoredEvent) -> Resul
             )
             .await
         }
+        Event::MemberSuspended { account_id } | Event::MemberRemoved { account_id, .. } => {
+            leaves(pool, appender, &meta, stored, *account_id).await
+        }
         Event::MemberAdded { account_id, .. }
         | Event::MemberLinked { account_id, .. }
-        | Event::MemberSuspended { account_id }
-        | Event::MemberRestored { account_id }
-        | Event::MemberRemoved { account_id, .. } => {
+        | Event::MemberRestored { account_id } => {
             admin::linking::converge_locks(pool, appender, &meta, org_id, *account_id, reason).await
         }
         Event::ScimEnabled { .. }
@@ -173,6 +176,30 @@ async fn follow(pool: &Pool, appender: &Appender, stored: &StoredEvent) -> Resul
         _ => Ok(()),
     };
     done.map_err(ReaperError::Record)
+}
+
+/// A member suspended or removed: the sessions it had then end (whichever
+/// API took the request, and even if it died right after), and its locks
+/// converge.
+async fn leaves(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    stored: &StoredEvent,
+    account_id: Uuid,
+) -> anyhow::Result<()> {
+    let reason = stored.event.type_name();
+    admin::sessions::end_sessions_started_before(
+        pool,
+        appender,
+        meta,
+        account_id,
+        stored.recorded_at,
+        OffsetDateTime::now_utc(),
+        reason,
+    )
+    .await?;
+    admin::linking::converge_locks(pool, appender, meta, stored.org_id, account_id, reason).await
 }
 
 /// Follows the log until `stop` turns true: at once while there is work,
