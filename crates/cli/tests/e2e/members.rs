@@ -543,6 +543,13 @@ async fn the_linker_converges_after_a_crash_and_repeating_its_work_changes_nothi
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(app.log_head().await, before, "a repeat appended events");
+    // Operators see the linker's work: the whole log followed twice.
+    app.wait_for_metric(
+        "rollcall_linker_events_total",
+        2.0 * before as f64,
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(count_events(&app, "MemberRemoved").await, 1);
     app.stop().await;
 }
