@@ -145,3 +145,57 @@ pub async fn end(
     .await?;
     Ok(())
 }
+
+/// Ends every session of `account_id` that started before `before` and is
+/// still live at `now`, for `reason` (a membership suspended or removed at
+/// `before`): the person logs in again, and their new session no longer
+/// opens that organization. Ends nothing twice.
+pub async fn end_sessions_started_before(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    account_id: Uuid,
+    before: OffsetDateTime,
+    now: OffsetDateTime,
+    reason: &str,
+) -> anyhow::Result<usize> {
+    let live = store::live_sessions_started_before(pool, account_id, before, now).await?;
+    if live.is_empty() {
+        return Ok(0);
+    }
+    let ended = decide_on_stream(
+        pool,
+        appender,
+        ACCOUNTS,
+        account_id,
+        meta,
+        "session end",
+        |stream| {
+            let logins = session::logins(stream);
+            let open = |session_id: Uuid| {
+                logins
+                    .sessions
+                    .iter()
+                    .any(|life| life.session_id == session_id && life.ended.is_none())
+            };
+            let (events, registrations) = live
+                .iter()
+                .filter(|record| open(record.session_id))
+                .map(|record| {
+                    (
+                        Event::SessionEnded {
+                            session_id: record.session_id,
+                            reason: reason.to_owned(),
+                        },
+                        Registration::SessionEnded {
+                            session_id: record.session_id,
+                        },
+                    )
+                })
+                .unzip();
+            Ok((events, registrations))
+        },
+    )
+    .await?;
+    Ok(ended.len())
+}

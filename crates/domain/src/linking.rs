@@ -99,6 +99,14 @@ pub fn follow(
     change: EntryChange,
 ) -> Vec<Event> {
     let removed = member.is_none_or(|member| member.state == MemberState::Removed);
+    let managed_by_another = !removed
+        && member.is_some_and(|member| member.entry_id.is_some_and(|other| other != entry_id));
+    if managed_by_another {
+        // Another entry of the organization has the same email and manages
+        // the membership already; it stays the one that does, rather than
+        // the two taking the membership from each other at every change.
+        return Vec::new();
+    }
     let comes_back = matches!(
         change,
         EntryChange::Created { .. } | EntryChange::Reactivated
@@ -316,6 +324,31 @@ mod tests {
             restore(EntryChange::Deleted)[..],
             [Event::MemberRemoved { .. }]
         ));
+    }
+
+    #[test]
+    fn a_second_entry_with_the_same_email_does_not_take_the_membership() {
+        let (account, first, second) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let managed = member(MemberState::Active, Some(first));
+        for change in [
+            EntryChange::Created { active: false },
+            EntryChange::Written { active: false },
+            EntryChange::Deactivated,
+            EntryChange::Deleted,
+        ] {
+            assert!(
+                follow(
+                    &settings(),
+                    Some(&managed),
+                    account,
+                    "a@x.test",
+                    second,
+                    change
+                )
+                .is_empty(),
+                "{change:?}"
+            );
+        }
     }
 
     #[test]

@@ -83,6 +83,7 @@ impl Reaper {
         let linker = tokio::spawn(linker::run(
             self.pool.clone(),
             self.appender.clone(),
+            self.metrics.clone(),
             stop.clone(),
         ));
         self.run_rounds(interval, &mut stop).await;

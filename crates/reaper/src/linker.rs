@@ -3,7 +3,8 @@
 //! account's membership with the default role, its `active` flag suspends
 //! and restores it, its deletion removes it; and whenever SCIM is switched,
 //! a domain is verified or dropped, a membership changes or an account's
-//! email does, the locks converge.
+//! email does, the locks converge; a suspended or removed member's sessions
+//! end.
 //!
 //! It runs apart from the reaper's rounds, polling briefly, so members
 //! appear within a moment rather than an interval. One replica follows at a
@@ -18,10 +19,11 @@ use domain::account::ACCOUNTS;
 use domain::{Event, RequestMeta, StoredEvent};
 use futures::StreamExt;
 use store::{Appender, Checkpoint, Pool};
+use time::OffsetDateTime;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use crate::{ReaperError, lock};
+use crate::{ReaperError, ReaperMetrics, lock};
 
 /// The most events one pass reads.
 const PASS_EVENTS: i64 = 500;
@@ -54,11 +56,15 @@ const FOLLOWED: [&str; 16] = [
 
 /// Follows the log once, up to [`PASS_EVENTS`] events; returns how many it
 /// read (0: it is at the head, or another replica follows).
-pub async fn follow_once(pool: &Pool, appender: &Appender) -> Result<usize, ReaperError> {
+pub async fn follow_once(
+    pool: &Pool,
+    appender: &Appender,
+    metrics: &ReaperMetrics,
+) -> Result<usize, ReaperError> {
     let Some(held) = lock::try_acquire(pool, lock::LINKER_LOCK).await? else {
         return Ok(0);
     };
-    let result = follow_pass(pool, appender).await;
+    let result = follow_pass(pool, appender, metrics).await;
     held.release().await;
     result
 }
@@ -69,8 +75,14 @@ pub async fn follow_once(pool: &Pool, appender: &Appender) -> Result<usize, Reap
 /// read, so their order does not matter. A failure keeps the checkpoint
 /// where it was: the next pass repeats the work, which changes nothing
 /// twice.
-async fn follow_pass(pool: &Pool, appender: &Appender) -> Result<usize, ReaperError> {
+async fn follow_pass(
+    pool: &Pool,
+    appender: &Appender,
+    metrics: &ReaperMetrics,
+) -> Result<usize, ReaperError> {
+    let head = store::log_head(pool).await?;
     let from = store::read_checkpoint(pool, Checkpoint::Linker).await?;
+    metrics.linker_lag.set(head.saturating_sub(from));
     let rows = store::read_after(pool, from, PASS_EVENTS).await?;
     let Some(last) = rows.last().map(|row| row.position) else {
         return Ok(0);
@@ -92,6 +104,7 @@ async fn follow_pass(pool: &Pool, appender: &Appender) -> Result<usize, ReaperEr
             for stored in &events {
                 match follow(pool, appender, stored).await {
                     Err(error) if !is_transient(&error) => {
+                        metrics.linker_unfollowable.inc();
                         // The same event fails again however often it is
                         // followed: the linker must not stop on it.
                         tracing::error!(
@@ -111,6 +124,8 @@ async fn follow_pass(pool: &Pool, appender: &Appender) -> Result<usize, ReaperEr
         .await;
     outcomes.into_iter().collect::<Result<(), _>>()?;
     store::set_checkpoint(pool, Checkpoint::Linker, last).await?;
+    metrics.linker_events.inc_by(rows.len() as u64);
+    metrics.linker_lag.set(head.saturating_sub(last));
     Ok(rows.len())
 }
 
@@ -154,11 +169,12 @@ async fn follow(pool: &Pool, appender: &Appender, stored: &StoredEvent) -> Resul
             )
             .await
         }
+        Event::MemberSuspended { account_id } | Event::MemberRemoved { account_id, .. } => {
+            leaves(pool, appender, &meta, stored, *account_id).await
+        }
         Event::MemberAdded { account_id, .. }
         | Event::MemberLinked { account_id, .. }
-        | Event::MemberSuspended { account_id }
-        | Event::MemberRestored { account_id }
-        | Event::MemberRemoved { account_id, .. } => {
+        | Event::MemberRestored { account_id } => {
             admin::linking::converge_locks(pool, appender, &meta, org_id, *account_id, reason).await
         }
         Event::ScimEnabled { .. }
@@ -175,12 +191,41 @@ async fn follow(pool: &Pool, appender: &Appender, stored: &StoredEvent) -> Resul
     done.map_err(ReaperError::Record)
 }
 
+/// A member suspended or removed: the sessions it had then end (whichever
+/// API took the request, and even if it died right after), and its locks
+/// converge.
+async fn leaves(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    stored: &StoredEvent,
+    account_id: Uuid,
+) -> anyhow::Result<()> {
+    let reason = stored.event.type_name();
+    admin::sessions::end_sessions_started_before(
+        pool,
+        appender,
+        meta,
+        account_id,
+        stored.recorded_at,
+        OffsetDateTime::now_utc(),
+        reason,
+    )
+    .await?;
+    admin::linking::converge_locks(pool, appender, meta, stored.org_id, account_id, reason).await
+}
+
 /// Follows the log until `stop` turns true: at once while there is work,
 /// every [`POLL`] when there is none. A failed pass is logged; the next one
 /// starts again from the checkpoint.
-pub async fn run(pool: Pool, appender: Appender, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    pool: Pool,
+    appender: Appender,
+    metrics: ReaperMetrics,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
-        let idle = match follow_once(&pool, &appender).await {
+        let idle = match follow_once(&pool, &appender, &metrics).await {
             Ok(read) => read == 0,
             Err(error) => {
                 tracing::warn!(%error, "the linker failed; it retries from its checkpoint");

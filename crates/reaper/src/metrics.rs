@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use prometheus::{
-    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -21,6 +21,13 @@ pub struct ReaperMetrics {
     duration: HistogramVec,
     pub skipped_rounds: IntCounter,
     token_expiry_days: GaugeVec,
+    /// Events the linker has followed (read past), of every type.
+    pub linker_events: IntCounter,
+    /// Events the linker could never follow and passed (logged at error).
+    pub linker_unfollowable: IntCounter,
+    /// Events between the linker's checkpoint and the log's head, as of
+    /// its last pass.
+    pub linker_lag: IntGauge,
 }
 
 impl ReaperMetrics {
@@ -60,12 +67,28 @@ impl ReaperMetrics {
                 ),
                 &["org"],
             )?,
+            linker_events: IntCounter::new(
+                "rollcall_linker_events_total",
+                "Events the linker has followed past (of every type).",
+            )?,
+            linker_unfollowable: IntCounter::new(
+                "rollcall_linker_unfollowable_events_total",
+                "Events the linker could never follow and passed; each is logged at error.",
+            )?,
+            linker_lag: IntGauge::new(
+                "rollcall_linker_lag_events",
+                "Events between the linker's checkpoint and the log's head: SCIM entries \
+                 not yet members, locks not yet converged.",
+            )?,
         };
         registry.register(Box::new(metrics.runs.clone()))?;
         registry.register(Box::new(metrics.actions.clone()))?;
         registry.register(Box::new(metrics.duration.clone()))?;
         registry.register(Box::new(metrics.skipped_rounds.clone()))?;
         registry.register(Box::new(metrics.token_expiry_days.clone()))?;
+        registry.register(Box::new(metrics.linker_events.clone()))?;
+        registry.register(Box::new(metrics.linker_unfollowable.clone()))?;
+        registry.register(Box::new(metrics.linker_lag.clone()))?;
         Ok(metrics)
     }
 

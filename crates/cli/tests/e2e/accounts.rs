@@ -122,3 +122,62 @@ async fn a_password_is_recorded_only_as_an_argon2id_string() {
     assert!(unknown.contains("no account"), "{unknown}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn migrating_makes_registry_rows_for_the_accounts_and_owners_already_recorded() {
+    let name = format!("rollcall_upgrade_{}", uuid::Uuid::new_v4().simple());
+    let (admin, connection) =
+        tokio_postgres::connect(crate::helpers::POSTGRES, tokio_postgres::NoTls)
+            .await
+            .expect("PostgreSQL");
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!("create database {name}"))
+        .await
+        .unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let database = store::Database::parse(&url).unwrap();
+    store::migrate_to(&database, 12)
+        .await
+        .expect("V0001..V0012");
+    let (sql, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let (org_id, account_id) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    // What V0012's rollcall recorded when it created an organization.
+    sql.execute(
+        "insert into events values \
+         (1, $1, $2, 1, 'AccountCreated', 1, '{\"type\":\"AccountCreated\",\"email\":\"Ana@Fabrikam.test\"}', '{}', now(), '\\x00', '\\x01'), \
+         (2, $3, $3, 1, 'OwnerAdded', 1, json_build_object('type', 'OwnerAdded', 'account_id', $2::uuid, 'email', 'Ana@Fabrikam.test'), '{}', now(), '\\x00', '\\x02')",
+        &[&ACCOUNTS, &account_id, &org_id],
+    )
+    .await
+    .unwrap();
+    store::migrate(&database)
+        .await
+        .expect("V0013 on a database with rows");
+    let account: String = sql
+        .query_one(
+            "select email from accounts where account_id = $1",
+            &[&account_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(account, "Ana@Fabrikam.test");
+    let member = sql
+        .query_one(
+            "select role, source, state from memberships where org_id = $1 and account_id = $2",
+            &[&org_id, &account_id],
+        )
+        .await
+        .unwrap();
+    let member: (String, String, String) = (member.get(0), member.get(1), member.get(2));
+    assert_eq!(member, ("owner".into(), "manual".into(), "active".into()));
+    drop(sql);
+    admin
+        .batch_execute(&format!("drop database {name} with (force)"))
+        .await
+        .unwrap();
+}

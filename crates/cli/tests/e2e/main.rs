@@ -16,6 +16,7 @@ mod groups;
 mod guarantees;
 mod hardening;
 mod helpers;
+mod member_sessions;
 mod members;
 mod provisioning;
 mod schema;

@@ -18,7 +18,7 @@ use crate::domains::{TestNameserver, refusal, verify_through, with_domain};
 use crate::helpers::{TestApp, spawn_app, test_meta};
 
 /// A user as Entra sends it, with a work email.
-fn entra_user(email: &str, given: &str, family: &str) -> Value {
+pub(crate) fn entra_user(email: &str, given: &str, family: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": email,
@@ -30,7 +30,7 @@ fn entra_user(email: &str, given: &str, family: &str) -> Value {
 }
 
 /// Waits (5 s at most) until the member with `email` satisfies `wanted`.
-async fn member_until(
+pub(crate) async fn member_until(
     app: &TestApp,
     org_id: Uuid,
     email: &str,
@@ -54,7 +54,7 @@ async fn member_until(
     }
 }
 
-async fn deactivate(app: &TestApp, id: &str) -> (StatusCode, Value) {
+pub(crate) async fn deactivate(app: &TestApp, id: &str) -> (StatusCode, Value) {
     app.patch_user(
         id,
         json!([{"op": "Replace", "path": "active", "value": "False"}]),
@@ -543,6 +543,13 @@ async fn the_linker_converges_after_a_crash_and_repeating_its_work_changes_nothi
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(app.log_head().await, before, "a repeat appended events");
+    // Operators see the linker's work: the whole log followed twice.
+    app.wait_for_metric(
+        "rollcall_linker_events_total",
+        2.0 * before as f64,
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(count_events(&app, "MemberRemoved").await, 1);
     app.stop().await;
 }
