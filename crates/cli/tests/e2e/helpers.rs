@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 pub mod admin_api;
 pub mod groups;
+pub mod members;
 
 pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";

@@ -8,8 +8,8 @@ use admin::{accounts, sessions};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::helpers::members::{deactivate, entra_user, member_until};
 use crate::helpers::{TestApp, spawn_app};
-use crate::members::{deactivate, entra_user, member_until};
 
 const PASSWORD: &str = "a long enough password";
 

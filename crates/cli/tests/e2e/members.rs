@@ -6,61 +6,17 @@
 
 use std::time::{Duration, Instant};
 
-use admin::members::{self, MemberView};
+use admin::members;
 use admin::{accounts, provisioning};
 use domain::RefusalCode;
 use domain::provisioning::SettingsChange;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::domains::{TestNameserver, refusal, verify_through, with_domain};
+use crate::domains::refusal;
+use crate::helpers::members::{deactivate, entra_user, member_until, verify_domain};
 use crate::helpers::{TestApp, spawn_app, test_meta};
-
-/// A user as Entra sends it, with a work email.
-pub(crate) fn entra_user(email: &str, given: &str, family: &str) -> Value {
-    json!({
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": email,
-        "externalId": email.split('@').next().unwrap(),
-        "active": true,
-        "name": {"givenName": given, "familyName": family},
-        "emails": [{"primary": true, "type": "work", "value": email}],
-    })
-}
-
-/// Waits (5 s at most) until the member with `email` satisfies `wanted`.
-pub(crate) async fn member_until(
-    app: &TestApp,
-    org_id: Uuid,
-    email: &str,
-    wanted: impl Fn(&MemberView) -> bool,
-) -> MemberView {
-    let stack = app.stack.as_ref().unwrap();
-    let started = Instant::now();
-    loop {
-        let listed = members::list(&stack.pool, org_id).await.unwrap();
-        let found = listed
-            .iter()
-            .find(|member| member.email.eq_ignore_ascii_case(email));
-        if let Some(member) = found.filter(|member| wanted(member)) {
-            return member.clone();
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the member {email} is still {found:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-pub(crate) async fn deactivate(app: &TestApp, id: &str) -> (StatusCode, Value) {
-    app.patch_user(
-        id,
-        json!([{"op": "Replace", "path": "active", "value": "False"}]),
-    )
-    .await
-}
 
 async fn count_events(app: &TestApp, event_type: &str) -> i64 {
     app.sql()
@@ -343,17 +299,6 @@ async fn a_scim_member_cannot_leave_while_scim_is_on_and_a_removed_one_comes_bac
     .await
     .unwrap();
     app.stop().await;
-}
-
-/// Verifies `domain` for the test's organization through a loopback
-/// nameserver.
-pub(crate) async fn verify_domain(app: &TestApp, domain: &str) {
-    let nameserver = TestNameserver::start();
-    let (org_id, added) = with_domain(app, domain).await;
-    nameserver.set_txt(&added.txt_name, &[&added.txt_value]);
-    verify_through(app, &nameserver.resolver(), org_id, added.id)
-        .await
-        .unwrap();
 }
 
 #[tokio::test]

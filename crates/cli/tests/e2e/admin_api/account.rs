@@ -6,8 +6,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::admin_api::{OWNER, PASSWORD};
+use crate::helpers::members::verify_domain;
 use crate::helpers::{entra_user, spawn_app};
-use crate::members::verify_domain;
 
 /// The keys of a JSON object, in order.
 fn keys(object: &Value) -> Vec<&str> {
