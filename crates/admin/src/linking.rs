@@ -49,10 +49,65 @@ pub async fn follow_entry(
         }
         (None, None) => return Ok(()),
     };
-    let email = store::find_account(pool, account_id)
-        .await?
-        .map(|account| account.email)
+    let account = store::find_account(pool, account_id).await?;
+    let email = account
+        .as_ref()
+        .map(|account| account.email.clone())
         .unwrap_or_default();
+    // Most changes Entra sends to a linked entry change nothing of its
+    // membership (the settings only name the role of a member added anew):
+    // those need no decision.
+    let unchanged = linked.as_ref().is_some_and(|record| {
+        linking::follow(
+            &Default::default(),
+            Some(&member(record)),
+            account_id,
+            &email,
+            entry_id,
+            change,
+        )
+        .is_empty()
+    });
+    if !unchanged {
+        follow_membership(
+            pool,
+            appender,
+            meta,
+            (org_id, account_id),
+            &email,
+            (entry_id, entry_version),
+            change,
+        )
+        .await?;
+    }
+    let details_differ = |entry: &Entry| {
+        account.as_ref().is_some_and(|account| {
+            account.first_name != entry.first_name
+                || account.family_name != entry.family_name
+                || entry
+                    .email
+                    .as_ref()
+                    .is_some_and(|email| !email.eq_ignore_ascii_case(&account.email))
+        })
+    };
+    if let Some(entry) = entry.filter(details_differ) {
+        follow_details(pool, appender, meta, org_id, account_id, &entry).await?;
+    }
+    Ok(())
+}
+
+/// Decides the membership events that make the membership follow `change`
+/// of its entry, recording the entry's version it follows; the last active
+/// owner stays (the refusal is recorded).
+async fn follow_membership(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    (org_id, account_id): (Uuid, Uuid),
+    email: &str,
+    (entry_id, entry_version): (Uuid, i64),
+    change: EntryChange,
+) -> anyhow::Result<()> {
     let followed = decide_on_membership_following(
         pool,
         appender,
@@ -64,7 +119,7 @@ pub async fn follow_entry(
                 &view.settings,
                 view.member.as_ref(),
                 account_id,
-                &email,
+                email,
                 entry_id,
                 change,
             );
@@ -82,17 +137,14 @@ pub async fn follow_entry(
     )
     .await;
     match followed {
-        Ok(_) => {}
+        Ok(_) => Ok(()),
         // The last active owner stays; the refusal is recorded.
         Err(error) if error.downcast_ref::<Refusal>().is_some() => {
             tracing::info!(%org_id, %entry_id, %error, "a SCIM change to a membership was refused");
+            Ok(())
         }
-        Err(error) => return Err(error),
+        Err(error) => Err(error),
     }
-    if let Some(entry) = entry {
-        follow_details(pool, appender, meta, org_id, account_id, &entry).await?;
-    }
-    Ok(())
 }
 
 /// Lets the account's names and email follow the entry, when the

@@ -191,9 +191,9 @@ async fn follow(pool: &Pool, appender: &Appender, stored: &StoredEvent) -> Resul
     done.map_err(ReaperError::Record)
 }
 
-/// A member suspended or removed: the sessions it had then end (whichever
-/// API took the request, and even if it died right after), and its locks
-/// converge.
+/// A member suspended or removed (by an owner or the identity provider):
+/// the sessions it had then end (whichever API took the request, and even
+/// if it died right after), and its locks converge.
 async fn leaves(
     pool: &Pool,
     appender: &Appender,
@@ -202,6 +202,20 @@ async fn leaves(
     account_id: Uuid,
 ) -> anyhow::Result<()> {
     let reason = stored.event.type_name();
+    // Who leaves on their own keeps the session they left with.
+    let left_on_their_own =
+        matches!(&stored.event, Event::MemberRemoved { by, .. } if by == "self");
+    if left_on_their_own {
+        return admin::linking::converge_locks(
+            pool,
+            appender,
+            meta,
+            stored.org_id,
+            account_id,
+            reason,
+        )
+        .await;
+    }
     admin::sessions::end_sessions_started_before(
         pool,
         appender,

@@ -3,6 +3,7 @@
 //! member changes under concurrency and behind a lagging projector.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -106,6 +107,8 @@ async fn adding_a_present_member_or_removing_an_absent_one_records_nothing() {
     let a = app.provision("a@contoso.com").await;
     let b = app.provision("b@contoso.com").await;
     let group = app.group_of("Idempotent", &[&a]).await;
+    // The linker has made a and b members: nothing else appends now.
+    app.wait_for_projector(Duration::from_secs(10)).await;
     let before = app.log_head().await;
     let (status, _) = app
         .patch_group(
@@ -126,6 +129,7 @@ async fn a_request_with_one_bad_operation_changes_nothing() {
     let a = app.provision("a@contoso.com").await;
     let group = app.group_of("Atomic", &[]).await;
     let stranger = Uuid::new_v4().to_string();
+    app.wait_for_projector(Duration::from_secs(10)).await;
     let before = app.log_head().await;
     let (status, body) = app
         .patch_group(
