@@ -24,15 +24,19 @@ pub async fn ensure(
     email: &str,
     meta: &RequestMeta,
 ) -> anyhow::Result<Uuid> {
-    ensure_with_names(pool, appender, email, &Entry::default(), meta).await
+    ensure_for_entry(pool, appender, email, &Entry::default(), None, meta).await
 }
 
-/// [`ensure`], made with the names of the SCIM `entry` it is for.
-pub async fn ensure_with_names(
+/// [`ensure`], made with the names of the SCIM `entry` it is for and, in
+/// the same append, the locks its organization will hold (`locks`:
+/// organization id, locks), so that linking a new person costs one append
+/// on their account rather than two.
+pub async fn ensure_for_entry(
     pool: &Pool,
     appender: &Appender,
     email: &str,
     entry: &Entry,
+    locks: Option<(Uuid, domain::membership::Locks)>,
     meta: &RequestMeta,
 ) -> anyhow::Result<Uuid> {
     if let Some(account_id) = find_by_email(pool, email).await? {
@@ -47,20 +51,32 @@ pub async fn ensure_with_names(
         other => other,
     };
     let account_id = Uuid::now_v7();
+    let mut events = vec![event];
+    let mut registrations = vec![Registration::Account {
+        email: email.trim().to_owned(),
+        first_name: entry.first_name.clone(),
+        family_name: entry.family_name.clone(),
+    }];
+    if let Some((org_id, locks)) = locks {
+        let created = AccountState::default().evolve(&events[0]);
+        for locked in account::converge_locks(&created, org_id, locks, "UserProvisioned") {
+            registrations.push(Registration::AccountLocks {
+                org_id,
+                locks: locks.names(),
+            });
+            events.push(locked);
+        }
+    }
     let appended = appender
         .append(AppendRequest {
             org_id: ACCOUNTS,
             stream_id: account_id,
             expected_version: 0,
             commutes: false,
-            events: vec![event],
+            events,
             claims: vec![account::email_key(email)],
             releases: Vec::new(),
-            registrations: vec![Registration::Account {
-                email: email.trim().to_owned(),
-                first_name: entry.first_name.clone(),
-                family_name: entry.family_name.clone(),
-            }],
+            registrations,
             meta: meta.clone(),
         })
         .await;

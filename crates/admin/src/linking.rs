@@ -45,7 +45,16 @@ pub async fn follow_entry(
                 // directory entry until one is set.
                 return Ok(());
             };
-            accounts_ops::ensure_with_names(pool, appender, email, entry, meta).await?
+            let locks = new_members_locks(pool, org_id, email, entry).await?;
+            accounts_ops::ensure_for_entry(
+                pool,
+                appender,
+                email,
+                entry,
+                Some((org_id, locks)),
+                meta,
+            )
+            .await?
         }
         (None, None) => return Ok(()),
     };
@@ -263,6 +272,32 @@ pub async fn converge_account(
         converge_locks(pool, appender, meta, record.org_id, account_id, reason).await?;
     }
     Ok(())
+}
+
+/// The locks `org_id` will hold of a person its SCIM `entry` makes a
+/// member now (what [`converge_locks`] will find right).
+async fn new_members_locks(
+    pool: &Pool,
+    org_id: Uuid,
+    email: &str,
+    entry: &Entry,
+) -> anyhow::Result<membership::Locks> {
+    let settings = crate::members::settings(pool, org_id).await?;
+    let member = membership::Member {
+        role: String::new(),
+        source: membership::Source::Scim,
+        state: if entry.active {
+            MemberState::Active
+        } else {
+            MemberState::Suspended
+        },
+        entry_id: None,
+    };
+    Ok(membership::locks(
+        &member,
+        settings.scim_enabled,
+        verified(pool, org_id, email).await?,
+    ))
 }
 
 /// Whether `org_id` verified the domain of `email`.
