@@ -28,8 +28,12 @@ use crate::{ReaperError, ReaperMetrics, lock};
 /// The most events one pass reads.
 const PASS_EVENTS: i64 = 500;
 
-/// How many streams one pass follows at once.
-const CONCURRENT_STREAMS: usize = 8;
+/// How many streams one pass follows at once. Few: the linker is
+/// background work that shares the machine with the SCIM requests it
+/// follows, so under a provisioning burst it falls behind (watch
+/// `rollcall_linker_lag_events`) and catches up after, rather than take
+/// the identity provider's throughput.
+const CONCURRENT_STREAMS: usize = 2;
 
 /// How long an idle linker waits before it looks at the log again.
 pub const POLL: Duration = Duration::from_millis(200);

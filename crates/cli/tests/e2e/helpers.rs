@@ -594,6 +594,20 @@ impl TestApp {
         self.wait_for_metric(DELIVERED, relayed, within).await
     }
 
+    /// Holds the linker's lock (taken between two of its passes), so that
+    /// the linker follows nothing until it is released.
+    pub async fn hold_linker(&self) -> reaper::lock::Held {
+        loop {
+            let taken = reaper::lock::try_acquire(self.pool(), reaper::lock::LINKER_LOCK)
+                .await
+                .expect("the linker's lock");
+            if let Some(held) = taken {
+                return held;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits until the log is settled: the linker has followed everything
     /// in it (and appended what it follows with), and the projector has
     /// folded all of that.

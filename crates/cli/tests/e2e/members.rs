@@ -444,16 +444,7 @@ async fn the_linker_converges_after_a_crash_and_repeating_its_work_changes_nothi
         .await;
     let id = user["id"].as_str().unwrap();
     member_until(&app, org_id, "fay@fabrikam.test", |m| m.locks == ["leave"]).await;
-    let held = loop {
-        // Taken between two of the linker's passes.
-        if let Some(held) = reaper::lock::try_acquire(&stack.pool, reaper::lock::LINKER_LOCK)
-            .await
-            .unwrap()
-        {
-            break held;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let held = app.hold_linker().await;
     app.delete_user(id).await;
     app.wait_for_checkpoints(&[store::Checkpoint::Projector], Duration::from_secs(10))
         .await;

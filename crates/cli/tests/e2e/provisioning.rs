@@ -63,18 +63,29 @@ async fn turning_scim_off_refuses_the_organizations_tokens_until_it_is_on_again(
         .send(app.request_as(&other, Method::GET, "/Users?count=1"))
         .await;
     assert_eq!(status, StatusCode::OK);
-    // The refused request is on the record, with its organization.
-    let recorded: i64 = app
-        .sql()
-        .await
-        .query_one(
-            "select count(*) from access_log where org_id = $1 and status = 403",
-            &[&org_id],
-        )
-        .await
-        .unwrap()
-        .get(0);
-    assert!(recorded >= 1);
+    // The refused request is on the record, with its organization (the
+    // access log's writer records it a moment after the answer).
+    let started = Instant::now();
+    loop {
+        let recorded: i64 = app
+            .sql()
+            .await
+            .query_one(
+                "select count(*) from access_log where org_id = $1 and status = 403",
+                &[&org_id],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if recorded >= 1 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the refused request was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     let on = SettingsChange {
         scim_enabled: Some(true),
