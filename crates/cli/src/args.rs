@@ -88,8 +88,14 @@ pub(crate) enum Command {
     /// Check the log's hash chain and that the read tables equal a fresh fold
     /// of the log. Exit 0 when sound; 1 with the first bad position; 3 when
     /// the projector has not reached the log's head within 10 s; 4 when it
-    /// holds organizations back (docs/quarantine.md).
-    Verify,
+    /// holds organizations back (docs/quarantine.md). With `--org`, walks that
+    /// organization's hash chain alone and prints its event count and head
+    /// hash (exit 0), or the first event that does not hold (exit 1).
+    Verify {
+        /// The organization whose chain to walk.
+        #[arg(long)]
+        org: Option<String>,
+    },
     /// The access log's retention: requests that changed nothing are kept by
     /// month and leave only as whole months (README, "Access log: limits,
     /// refusals and retention").

@@ -8,6 +8,7 @@ pub mod config;
 pub mod retention;
 pub mod stack;
 pub mod verify;
+pub mod verify_organization;
 
 pub use config::Config;
 pub use stack::{RunningStack, Stack};

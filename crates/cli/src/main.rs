@@ -10,6 +10,7 @@ use clap::Parser;
 use rollcall::bench::{self, BenchPlan, Operation};
 use rollcall::stack::prepare_database;
 use rollcall::verify::Verdict;
+use rollcall::verify_organization::{self, ChainVerdict};
 use rollcall::{Config, Stack, retention, verify};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -220,7 +221,29 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify => {
+        Command::Verify { org: Some(org) } => {
+            let database = store::Database::parse(&config.database_url)?;
+            let pool = store::connect(&database, 2)?;
+            let org_id = tokens::organization_named(&pool, &org).await?;
+            match verify_organization::verify_organization(&pool, org_id).await? {
+                ChainVerdict::Sound {
+                    events,
+                    head_hash,
+                    head_position,
+                } => {
+                    println!(
+                        "sound: {org:?} ({org_id}): {events} events, hash chain intact; \
+                         head hash {head_hash} at position {head_position}"
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                ChainVerdict::Broken { position, reason } => {
+                    println!("broken at position {position}: {reason}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Verify { org: None } => {
             let database = store::Database::parse(&config.database_url)?;
             let pool = store::connect(&database, 2)?;
             match verify::verify(&pool).await? {

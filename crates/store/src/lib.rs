@@ -50,7 +50,8 @@ pub use log::members::{
     stream_version,
 };
 pub use log::read::{
-    LogRow, log_head, read_after, read_group_attributes, read_stream, read_stream_after,
+    LogRow, log_head, read_after, read_group_attributes, read_organization_after, read_stream,
+    read_stream_after,
 };
 pub use log::registry::{claim_owner, find_organization, has_organizations, list_organizations};
 pub use log::sessions::{SessionRecord, find_live_session, live_sessions_started_before};

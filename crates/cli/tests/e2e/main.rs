@@ -8,6 +8,7 @@ mod access;
 mod accounts;
 mod admin_api;
 mod attributes;
+mod audit;
 mod bulk;
 mod case_folding;
 mod domains;

@@ -178,6 +178,27 @@ pub async fn read_after(pool: &Pool, position: i64, limit: i64) -> Result<Vec<Lo
     Ok(rows.iter().map(LogRow::from_row).collect())
 }
 
+/// Up to `limit` events of one organization after `position`, in position
+/// order: its hash chain, walked alone.
+pub async fn read_organization_after(
+    pool: &Pool,
+    org_id: Uuid,
+    position: i64,
+    limit: i64,
+) -> Result<Vec<LogRow>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "select {COLUMNS} from events where org_id = $1 and position > $2 \
+             order by position limit $3"
+        ))
+        .await?;
+    let rows = client
+        .query(&statement, &[&org_id, &position, &limit])
+        .await?;
+    Ok(rows.iter().map(LogRow::from_row).collect())
+}
+
 /// The last position assigned.
 pub async fn log_head(pool: &Pool) -> Result<i64, StoreError> {
     let client = pool.get().await?;
