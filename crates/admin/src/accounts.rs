@@ -114,11 +114,7 @@ pub async fn set_password(
         meta,
         command,
         |stream| {
-            let state = stream
-                .iter()
-                .fold(AccountState::default(), |state, stored| {
-                    state.evolve(&stored.event)
-                });
+            let state = account::of(stream);
             let event = account::set_password(&state, password, &rand::random())?;
             Ok((vec![event], Vec::new()))
         },
@@ -222,11 +218,7 @@ async fn account_facts(pool: &Pool, account_id: Uuid) -> anyhow::Result<AccountF
         .map(|(record, name)| (record.org_id, name))
         .collect();
     Ok(AccountFacts {
-        state: stream
-            .iter()
-            .fold(AccountState::default(), |state, stored| {
-                state.evolve(&stored.event)
-            }),
+        state: account::of(&stream),
         organizations,
     })
 }

@@ -323,11 +323,7 @@ async fn decide_on_account(
         command,
         || async move {
             let stream = store::read_stream(pool, ACCOUNTS, account_id).await?;
-            Ok(stream
-                .iter()
-                .fold(AccountState::default(), |state, stored| {
-                    state.evolve(&stored.event)
-                }))
+            Ok(account::of(&stream))
         },
         |state| {
             let events = decide(state)?;

@@ -74,6 +74,15 @@ impl AccountState {
     }
 }
 
+/// The account, folded from its stream.
+pub fn of<'a>(stream: impl IntoIterator<Item = &'a crate::StoredEvent>) -> AccountState {
+    stream
+        .into_iter()
+        .fold(AccountState::default(), |state, stored| {
+            state.evolve(&stored.event)
+        })
+}
+
 impl AccountState {
     /// The organization whose identity provider holds `what` (`email` or
     /// `password`) of the account, if one does.
