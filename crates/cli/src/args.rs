@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use rollcall::Config;
 
+use crate::audit_verbs::AuditCommand;
 use crate::domain_verbs::DomainCommand;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -59,6 +60,12 @@ pub(crate) enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// The auditors' queries: events, export, requests, state at an
+    /// instant, timelines, diffs, joiners and leavers, checkpoints.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
     },
     /// The organization's verified email domains.
     Domain {

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 mod args;
+mod audit_verbs;
 mod domain_verbs;
 
 use args::{
@@ -207,6 +208,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit { command } => audit_verbs::run(&config, command).await,
         Command::Domain { command } => {
             domain_verbs::run(&config, command).await?;
             Ok(ExitCode::SUCCESS)

@@ -11,8 +11,11 @@ use store::{AppendError, RefusalReason, StoreError};
 
 use crate::scim_gate::RecordedAsEvent;
 
-/// The role every route but sessions and the account requires.
+/// The role every route but sessions, the account and the audit requires.
 pub const REQUIRED_ROLE: &str = "owner";
+
+/// The roles the audit routes admit (`required_role` names the first).
+pub const AUDIT_ROLES: [&str; 2] = ["auditor", "owner"];
 
 /// Marks a response whose request is counted with the refused requests (by
 /// minute, reason and client address) rather than recorded one by one.
@@ -27,10 +30,10 @@ pub enum AdminError {
     /// event; the status is its code's.
     #[error("{0}")]
     Refused(Refusal),
-    /// Refused, and recorded, because the caller's role is not `owner`:
-    /// 403 with `required_role`.
+    /// Refused, and recorded, because the caller's role is not one the
+    /// route admits: 403 with `required_role` (the role to ask for).
     #[error("{0}")]
-    OwnersOnly(Refusal),
+    RoleRequired(Refusal, &'static str),
     /// A login with wrong credentials: 401, counted (and recorded in the
     /// account's stream when the email has one).
     #[error("{0}")]
@@ -81,7 +84,7 @@ impl AdminError {
     fn status(&self) -> u16 {
         match self {
             AdminError::Refused(refusal) => refusal.code.http_status(),
-            AdminError::OwnersOnly(_) => 403,
+            AdminError::RoleRequired(..) => 403,
             AdminError::BadLogin(_) | AdminError::NoSession(_) => 401,
             AdminError::Throttled(_) => 429,
             AdminError::Request { status, .. } => *status,
@@ -95,10 +98,10 @@ impl AdminError {
             AdminError::Refused(refusal) | AdminError::BadLogin(refusal) => {
                 json!({"error": refusal.code.as_str(), "message": refusal.message})
             }
-            AdminError::OwnersOnly(refusal) => json!({
+            AdminError::RoleRequired(refusal, role) => json!({
                 "error": RefusalCode::Forbidden.as_str(),
                 "message": refusal.message,
-                "required_role": REQUIRED_ROLE,
+                "required_role": role,
             }),
             AdminError::NoSession(message) => {
                 json!({"error": RefusalCode::Unauthorized.as_str(), "message": message})
@@ -199,7 +202,7 @@ impl ResponseError for AdminError {
         }
         let mut response = response.body(self.body().to_string());
         match self {
-            AdminError::Refused(_) | AdminError::OwnersOnly(_) => {
+            AdminError::Refused(_) | AdminError::RoleRequired(..) => {
                 response.extensions_mut().insert(RecordedAsEvent);
             }
             AdminError::BadLogin(_) => {

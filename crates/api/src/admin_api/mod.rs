@@ -11,6 +11,7 @@
 //! from it, so that no route can be served undocumented.
 
 mod account;
+mod audit;
 mod body;
 mod domains;
 mod error;
@@ -44,6 +45,21 @@ pub enum Access {
     /// The organization's owners (`{org}` in the path); other members get
     /// 403, everyone else 404.
     Owners,
+    /// The organization's auditors and owners (`{org}` in the path); other
+    /// members get 403, everyone else 404.
+    Auditors,
+}
+
+impl Access {
+    /// The role a refused member is told to ask for, for the routes of an
+    /// organization.
+    pub fn required_role(self) -> Option<&'static str> {
+        match self {
+            Access::Public | Access::Session => None,
+            Access::Owners => Some(error::REQUIRED_ROLE),
+            Access::Auditors => Some(error::AUDIT_ROLES[0]),
+        }
+    }
 }
 
 /// One route: how it is mounted and how it is described.
@@ -65,6 +81,13 @@ pub struct Endpoint {
 
 /// Every route of the admin API.
 pub fn endpoints() -> Vec<Endpoint> {
+    let mut endpoints = owners_endpoints();
+    endpoints.extend(audit::endpoints());
+    endpoints
+}
+
+/// The routes of sessions, the account, and the owners' administration.
+fn owners_endpoints() -> Vec<Endpoint> {
     use openapi::schema;
     vec![
         Endpoint {

