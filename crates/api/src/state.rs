@@ -43,6 +43,9 @@ pub struct Settings {
     /// The nameserver domain verification asks (`ROLLCALL_DNS_SERVER`,
     /// IP:PORT); the system's when `None`.
     pub dns_server: Option<std::net::SocketAddr>,
+    /// The time events are stamped with: the system's, but for tests that
+    /// script a history over months.
+    pub clock: store::Clock,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
             max_in_flight_per_client: 512,
             bad_tokens: BadTokenLimits::default(),
             dns_server: None,
+            clock: store::Clock::system(),
         }
     }
 }
@@ -119,7 +123,11 @@ impl AppState {
     /// last access record is written.
     pub fn start(parts: StateParts) -> prometheus::Result<(AppState, tokio::task::JoinHandle<()>)> {
         let metrics = ApiMetrics::register(&parts.registry)?;
-        let appender = Appender::start(parts.pool.clone(), metrics.append_batch_size.clone());
+        let appender = Appender::start_with_clock(
+            parts.pool.clone(),
+            metrics.append_batch_size.clone(),
+            parts.settings.clock.clone(),
+        );
         let (access_log, access_log_task) = AccessLog::start(
             parts.pool.clone(),
             AccessLogMetrics {

@@ -25,6 +25,7 @@
 
 mod access_log;
 mod advisory;
+mod clock;
 mod connect;
 mod error;
 mod folding;
@@ -39,6 +40,7 @@ pub use access_log::{
     AccessLog, AccessLogMetrics, AccessRecord, QueueLimits, Unrecorded, ensure_partitions,
 };
 pub use advisory::{PooledClient, advisory_unlock, try_advisory_lock};
+pub use clock::Clock;
 pub use connect::{Database, connect, create_database_if_missing, migrate, migrate_to};
 pub use error::StoreError;
 

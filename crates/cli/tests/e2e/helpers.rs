@@ -72,6 +72,9 @@ pub struct TestApp {
     pub database_name: String,
     pub bus_prefix: String,
     pub stack: Option<RunningStack>,
+    /// The time the stack stamps events with; advance it to script a history
+    /// over months.
+    pub clock: store::Clock,
 }
 
 fn init_logs() {
@@ -106,6 +109,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         bus_prefix: bus_prefix.clone(),
         reaper_interval: 30,
     };
+    let clock = store::Clock::system();
     let settings = api::Settings {
         read_your_writes_wait: options.read_your_writes_wait,
         max_projector_lag: options.max_projector_lag,
@@ -113,6 +117,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         max_in_flight_per_token: options.max_in_flight_per_token,
         bad_tokens: options.bad_tokens,
         dns_server: options.dns_server,
+        clock: clock.clone(),
         ..api::Settings::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -147,6 +152,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         database_name,
         bus_prefix,
         stack: Some(stack),
+        clock,
     }
 }
 

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use futures::future::BoxFuture;
 
-use crate::{Pool, StoreError};
+use crate::{Clock, Pool, StoreError};
 
 mod batch;
 mod sets;
@@ -176,8 +176,17 @@ impl Appender {
     /// Starts the writer task; it ends when every handle is dropped.
     /// `batch_sizes` observes how many appends each transaction carried.
     pub fn start(pool: Pool, batch_sizes: prometheus::Histogram) -> Appender {
+        Appender::start_with_clock(pool, batch_sizes, Clock::system())
+    }
+
+    /// [`Appender::start`], stamping events with `clock`'s time.
+    pub fn start_with_clock(
+        pool: Pool,
+        batch_sizes: prometheus::Histogram,
+        clock: Clock,
+    ) -> Appender {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(pool, queue, batch_sizes));
+        tokio::spawn(write_batches(pool, queue, batch_sizes, clock));
         Appender { jobs }
     }
 
@@ -203,12 +212,13 @@ async fn write_batches(
     pool: Pool,
     mut queue: mpsc::Receiver<Job>,
     batch_sizes: prometheus::Histogram,
+    clock: Clock,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         batch_sizes.observe(batch.len() as f64);
         let requests: Vec<&AppendRequest> = batch.iter().map(|job| &job.request).collect();
-        let outcomes = commit_isolating(&pool, &requests).await;
+        let outcomes = commit_isolating(&pool, &requests, &clock).await;
         for (job, outcome) in batch.drain(..).zip(outcomes) {
             // A caller that stopped waiting has nothing left to tell.
             let _ = job.reply.send(outcome);
@@ -224,15 +234,16 @@ async fn write_batches(
 fn commit_isolating<'a>(
     pool: &'a Pool,
     requests: &'a [&'a AppendRequest],
+    clock: &'a Clock,
 ) -> BoxFuture<'a, Vec<Result<Appended, AppendError>>> {
     Box::pin(async move {
-        match commit_batch(pool, requests).await {
+        match commit_batch(pool, requests, clock.now()).await {
             Ok(outcomes) => outcomes,
             Err(error @ StoreError::Refused { .. }) if requests.len() > 1 => {
                 tracing::warn!(%error, appends = requests.len(), "PostgreSQL refused an append batch; committing its halves apart");
                 let (first, second) = requests.split_at(requests.len() / 2);
-                let mut outcomes = commit_isolating(pool, first).await;
-                outcomes.extend(commit_isolating(pool, second).await);
+                let mut outcomes = commit_isolating(pool, first, clock).await;
+                outcomes.extend(commit_isolating(pool, second, clock).await);
                 outcomes
             }
             Err(error) => {

@@ -43,11 +43,12 @@ use crate::{Pool, StoreError};
 pub(super) async fn commit_batch(
     pool: &Pool,
     requests: &[&AppendRequest],
+    now: OffsetDateTime,
 ) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let statements = Statements::prepare(&transaction).await?;
-    let recorded_at = chain::to_stored_precision(OffsetDateTime::now_utc());
+    let recorded_at = chain::to_stored_precision(now);
     let mut batch = Batch::new(requests);
     let moved = move_streams(&transaction, &mut batch).await?;
     let taken = take_claims(&transaction, &statements, &mut batch, &recorded_at).await?;
