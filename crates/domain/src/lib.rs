@@ -22,6 +22,7 @@ pub mod chain;
 pub mod domains;
 pub mod event;
 pub mod group;
+pub mod history;
 pub mod linking;
 pub mod membership;
 pub mod metadata;
