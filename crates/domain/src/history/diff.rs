@@ -245,6 +245,6 @@ fn diff_memberships(from: &OrganizationState, to: &OrganizationState) -> Vec<Mem
                 after: None,
             }),
     );
-    changed.sort_by(|a, b| a.email.to_lowercase().cmp(&b.email.to_lowercase()));
+    changed.sort_by_cached_key(|change| change.email.to_lowercase());
     changed
 }
