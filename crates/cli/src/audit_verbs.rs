@@ -7,10 +7,17 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use rollcall::Config;
 
+use crate::audit_history::{self, HistoryCommand};
+
 #[derive(Subcommand)]
-pub enum AuditCommand {}
+pub enum AuditCommand {
+    #[command(flatten)]
+    History(HistoryCommand),
+}
 
 /// Runs one `rollcall audit` verb.
-pub async fn run(_config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    match command {}
+pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuditCommand::History(command) => audit_history::run(config, command).await,
+    }
 }
