@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::helpers::admin_api::{OWNER, PASSWORD};
 use crate::helpers::spawn_app;
 
-/// The routes issue 10 asks of the admin API.
-const ROUTES: [(&str, &str); 23] = [
+/// The routes issues 10 and 11 ask of the admin API.
+const ROUTES: [(&str, &str); 29] = [
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/current"),
@@ -32,6 +32,12 @@ const ROUTES: [(&str, &str); 23] = [
     ("get", "/api/v1/orgs/{org}/domains"),
     ("post", "/api/v1/orgs/{org}/domains/{id}/verify"),
     ("delete", "/api/v1/orgs/{org}/domains/{id}"),
+    ("get", "/api/v1/orgs/{org}/audit/state"),
+    ("get", "/api/v1/orgs/{org}/audit/users/{id}/timeline"),
+    ("get", "/api/v1/orgs/{org}/audit/groups/{id}/members"),
+    ("get", "/api/v1/orgs/{org}/audit/diff"),
+    ("get", "/api/v1/orgs/{org}/audit/joiners"),
+    ("get", "/api/v1/orgs/{org}/audit/leavers"),
 ];
 
 #[tokio::test]
