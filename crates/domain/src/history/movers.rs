@@ -60,8 +60,7 @@ pub struct MoverRow {
     pub membership_delay_seconds: Option<f64>,
     /// The role the membership had then (joiners).
     pub role: Option<String>,
-    /// Leavers: `revoked`, `none live`, `not revoked yet`, or
-    /// `membership not ended`; joiners: `n/a`.
+    /// See [`SessionsOutcome`].
     pub sessions: &'static str,
     /// How many sessions that were live when the membership ended were
     /// ended after it.
@@ -217,15 +216,29 @@ impl Movers {
                 }
             }
             row.sessions = match movement {
-                Movement::Joiners => "n/a",
-                Movement::Leavers => SESSIONS_NOT_ENDED,
+                Movement::Joiners => SessionsOutcome::NOT_APPLICABLE,
+                Movement::Leavers => SessionsOutcome::MEMBERSHIP_NOT_ENDED,
             };
         }
         rows
     }
 }
 
-const SESSIONS_NOT_ENDED: &str = "membership not ended";
+/// What became of a leaver's admin API sessions.
+pub struct SessionsOutcome;
+
+impl SessionsOutcome {
+    /// Every session live when the membership ended was ended after it.
+    pub const REVOKED: &'static str = "revoked";
+    /// The account had no live session when the membership ended.
+    pub const NONE_LIVE: &'static str = "none live";
+    /// A session live when the membership ended is live still.
+    pub const PENDING: &'static str = "not revoked yet";
+    /// The membership has not ended: no session had to end.
+    pub const MEMBERSHIP_NOT_ENDED: &'static str = "membership not ended";
+    /// Joiners have no sessions to revoke.
+    pub const NOT_APPLICABLE: &'static str = "n/a";
+}
 
 /// Fills in each leaver's sessions from its account's stream (`accounts`:
 /// account id → its events, in order).
@@ -267,11 +280,11 @@ pub fn attach_sessions(rows: &mut [MoverRow], accounts: &BTreeMap<Uuid, Vec<Stor
             .filter_map(|session| session.ended.as_ref())
             .collect();
         row.sessions = if live.is_empty() {
-            "none live"
+            SessionsOutcome::NONE_LIVE
         } else if ends.len() < live.len() {
-            "not revoked yet"
+            SessionsOutcome::PENDING
         } else {
-            "revoked"
+            SessionsOutcome::REVOKED
         };
         row.sessions_revoked = ends.len();
         let mut positions: Vec<i64> = ends.iter().map(|end| end.position).collect();
@@ -280,7 +293,7 @@ pub fn attach_sessions(rows: &mut [MoverRow], accounts: &BTreeMap<Uuid, Vec<Stor
         row.sessions_revoked_at = ends.iter().map(|end| end.at).max();
         row.sessions_delay_seconds = row
             .sessions_revoked_at
-            .filter(|_| row.sessions == "revoked")
+            .filter(|_| row.sessions == SessionsOutcome::REVOKED)
             .map(|at| seconds(at - row.requested_at));
     }
 }
