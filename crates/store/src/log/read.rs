@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{Pool, StoreError};
 
-const COLUMNS: &str = "position, org_id, stream_id, stream_version, event_type, schema_version, \
+pub(crate) const COLUMNS: &str = "position, org_id, stream_id, stream_version, event_type, schema_version, \
                        payload::text, metadata::text, recorded_at, prev_hash, hash";
 
 /// One row of the log, every stored field as stored.
@@ -32,7 +32,7 @@ pub struct LogRow {
 }
 
 impl LogRow {
-    fn from_row(row: &Row) -> LogRow {
+    pub(crate) fn from_row(row: &Row) -> LogRow {
         LogRow {
             position: row.get(0),
             org_id: row.get(1),
