@@ -7,10 +7,17 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use rollcall::Config;
 
+use crate::audit_log::{self, LogCommand};
+
 #[derive(Subcommand)]
-pub enum AuditCommand {}
+pub enum AuditCommand {
+    #[command(flatten)]
+    Log(LogCommand),
+}
 
 /// Runs one `rollcall audit` verb.
-pub async fn run(_config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    match command {}
+pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuditCommand::Log(command) => audit_log::run(config, command).await,
+    }
 }
