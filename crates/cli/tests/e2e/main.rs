@@ -9,6 +9,7 @@ mod accounts;
 mod admin_api;
 mod attributes;
 mod audit;
+mod audit_log;
 mod bulk;
 mod case_folding;
 mod domains;
