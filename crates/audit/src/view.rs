@@ -4,6 +4,7 @@
 
 use domain::RequestMeta;
 use domain::event::is_scim_resource_type;
+use domain::redaction::redact_password_hashes;
 use serde::Serialize;
 use serde_json::Value;
 use store::{LogRow, StoreError};
@@ -27,7 +28,7 @@ pub struct EventView {
     /// streams.
     pub resource_id: Option<Uuid>,
     pub request: RequestSummary,
-    /// The event's payload, its type aside.
+    /// The event's payload, its type aside, password hashes redacted.
     pub data: Value,
 }
 
@@ -68,13 +69,15 @@ pub fn meta_of(row: &LogRow) -> Result<RequestMeta, AuditError> {
 }
 
 /// The event's payload as data: the event as this binary reads it (older
-/// shapes upcast), without its `type`, which the view gives beside.
+/// shapes upcast), without its `type`, which the view gives beside, and
+/// with its password hashes redacted.
 pub fn data_of(row: &LogRow) -> Result<Value, AuditError> {
     let event = row.to_stored()?.event;
     let mut data = serde_json::to_value(&event).expect("events always serialize");
     if let Value::Object(object) = &mut data {
         object.remove("type");
     }
+    redact_password_hashes(&mut data);
     Ok(data)
 }
 

@@ -114,6 +114,28 @@ pub fn redact_body(body: &mut Value) {
     }
 }
 
+/// `data` (an event's payload) with every value whose key names a
+/// password redacted, at any depth: the argon2id hashes the log keeps
+/// (`password_hash`) are no business of an auditor's, and nothing else in
+/// an event is a secret (ids of tokens and sessions name them, never hold
+/// them).
+pub fn redact_password_hashes(data: &mut Value) {
+    match data {
+        Value::Object(object) => {
+            for (key, value) in object.iter_mut() {
+                let key = key.to_ascii_lowercase();
+                if (key.contains("password") || key.contains("passwd")) && !value.is_null() {
+                    *value = Value::String(REDACTED.to_owned());
+                } else {
+                    redact_password_hashes(value);
+                }
+            }
+        }
+        Value::Array(values) => values.iter_mut().for_each(redact_password_hashes),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -169,6 +191,26 @@ mod tests {
     fn repeated_headers_are_joined() {
         let recorded = headers(&[("Accept", "a/b"), ("accept", "c/d")]);
         assert_eq!(recorded["accept"], "a/b, c/d");
+    }
+
+    #[test]
+    fn events_lose_their_password_hashes_and_keep_their_token_ids() {
+        let mut data = json!({
+            "resource": {"userName": "ada@contoso.com"},
+            "password_hash": "$argon2id$v=19$...",
+            "token_id": "0191",
+            "session_id": "0192",
+        });
+        redact_password_hashes(&mut data);
+        assert_eq!(
+            data,
+            json!({
+                "resource": {"userName": "ada@contoso.com"},
+                "password_hash": "[redacted]",
+                "token_id": "0191",
+                "session_id": "0192",
+            })
+        );
     }
 
     #[test]

@@ -18,7 +18,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use crate::helpers::{PATCH_OP, TestApp, entra_user, form_encode, spawn_app, test_meta};
+use crate::helpers::{
+    BULK_REQUEST, PATCH_OP, TestApp, entra_user, form_encode, spawn_app, test_meta,
+};
 
 const AUDITOR: &str = "ana@contoso.test";
 
@@ -35,6 +37,8 @@ struct History {
     carol: String,
     first_token: Uuid,
     second_token: Uuid,
+    /// The second token itself, for SCIM requests after the rotation.
+    second_secret: String,
     /// Between the two months of the history.
     split: OffsetDateTime,
 }
@@ -146,6 +150,7 @@ async fn script(app: &TestApp) -> History {
         carol,
         first_token,
         second_token,
+        second_secret: issued["token"].as_str().unwrap().to_owned(),
         split,
     }
 }
@@ -581,6 +586,13 @@ async fn a_request_shows_what_was_sent_with_secrets_redacted_and_what_was_answer
     assert!(shown["body"].get("password").is_none(), "{shown}");
     assert_eq!(shown["answer"]["status"], 201);
     assert_eq!(shown["answer"]["events"][0]["type"], "UserProvisioned");
+    // The hash of the password she was created with is the log's, not
+    // an auditor's.
+    assert_eq!(
+        shown["answer"]["events"][0]["data"]["password_hash"],
+        "[redacted]"
+    );
+    assert_eq!(adas[0]["data"]["password_hash"], "[redacted]");
     let text = shown.to_string();
     assert!(!text.contains(&app.token), "the token is never shown");
     assert!(!text.contains("Tr0ub4dor"), "nor the password");
@@ -618,6 +630,58 @@ async fn a_request_shows_what_was_sent_with_secrets_redacted_and_what_was_answer
             .unwrap()
             .contains("userName")
     );
+
+    // A bulk request: each operation as sent and as answered.
+    let (status, body) = app
+        .send(
+            app.request_as(&history.second_secret, Method::POST, "/Bulk")
+                .header("content-type", "application/scim+json")
+                .body(
+                    json!({"schemas": [BULK_REQUEST], "Operations": [
+                        {"method": "POST", "path": "/Users", "bulkId": "d", "data": entra_user("dan@contoso.com")},
+                        {"method": "POST", "path": "/Users", "bulkId": "b", "data": entra_user("bob@contoso.com")},
+                    ]})
+                    .to_string(),
+                ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let provisioned = history.events(&app, "type=UserProvisioned", 100).await;
+    let bulk = provisioned.last().unwrap()["request"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let started = std::time::Instant::now();
+    let shown = loop {
+        // The failed operation is an access record, written a moment later.
+        let (_, shown) = history.request(&app, &bulk).await;
+        if shown["operations"].as_array().is_some_and(|o| o.len() == 2) {
+            break shown;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{shown}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        (shown["method"].as_str(), shown["path"].as_str()),
+        (Some("POST"), Some("/scim_v2/Bulk"))
+    );
+    assert_eq!(shown["answer"]["status"], 200);
+    let (dan, bob) = (&shown["operations"][0], &shown["operations"][1]);
+    assert_eq!(
+        (
+            dan["index"].as_u64(),
+            dan["method"].as_str(),
+            dan["path"].as_str()
+        ),
+        (Some(0), Some("POST"), Some("/Users"))
+    );
+    assert_eq!(dan["body"]["userName"], "dan@contoso.com");
+    assert_eq!(dan["answer"]["status"], 201);
+    assert_eq!(dan["answer"]["events"][0]["type"], "UserProvisioned");
+    assert_eq!(shown["answer"]["events"], dan["answer"]["events"]);
+    assert_eq!(bob["index"], 1);
+    assert_eq!(bob["answer"]["status"], 409);
+    assert_eq!(bob["answer"]["scimType"], "uniqueness");
 
     // The command line prints the same.
     let (ok, out, err) = rollcall(
