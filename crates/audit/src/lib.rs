@@ -4,6 +4,16 @@
 //!
 //! Everything here reads; nothing decides. Events are read through `store`,
 //! which gives them as the log holds them; the answers are built by the pure
-//! folds of `domain`.
+//! folds of `domain`. Questions arrive as `(name, value)` pairs from either
+//! front end and are checked here ([`filter`]), so the API and the command
+//! line refuse the same things with the same messages.
 
+pub mod error;
+pub mod events;
+pub mod export;
+pub mod filter;
 pub mod history;
+pub mod requests;
+pub mod view;
+
+pub use error::AuditError;

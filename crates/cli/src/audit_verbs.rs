@@ -8,16 +8,20 @@ use clap::Subcommand;
 use rollcall::Config;
 
 use crate::audit_history::{self, HistoryCommand};
+use crate::audit_log::{self, LogCommand};
 
 #[derive(Subcommand)]
 pub enum AuditCommand {
     #[command(flatten)]
     History(HistoryCommand),
+    #[command(flatten)]
+    Log(LogCommand),
 }
 
 /// Runs one `rollcall audit` verb.
 pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
         AuditCommand::History(command) => audit_history::run(config, command).await,
+        AuditCommand::Log(command) => audit_log::run(config, command).await,
     }
 }

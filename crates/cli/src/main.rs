@@ -17,6 +17,7 @@ use time::format_description::well_known::Rfc3339;
 
 mod args;
 mod audit_history;
+mod audit_log;
 mod audit_verbs;
 mod domain_verbs;
 

@@ -26,6 +26,13 @@ pub const MAX_USER_AGENT_BYTES: usize = 512;
 pub const MAX_CLIENT_ADDR_BYTES: usize = 128;
 /// Longest recorded reason for a refusal.
 pub const MAX_DETAIL_BYTES: usize = 1024;
+/// Request headers recorded per request, at most (by name order; Entra
+/// sends about eight).
+pub const MAX_HEADERS: usize = 24;
+/// Longest recorded header name.
+pub const MAX_HEADER_NAME_BYTES: usize = 64;
+/// Longest recorded header value.
+pub const MAX_HEADER_VALUE_BYTES: usize = 256;
 
 /// Begins the marker that replaces the end of a cut value.
 pub const TRUNCATION_MARKER: &str = "…[truncated ";

@@ -206,8 +206,85 @@ pub enum Event {
     },
 }
 
+/// Every name [`Event::type_name`] gives, in its order: what an auditor
+/// may ask the log for by type.
+pub const TYPE_NAMES: [&str; 42] = [
+    "OrganizationCreated",
+    "OwnerAdded",
+    "ScimEnabled",
+    "ScimDisabled",
+    "DefaultRoleChanged",
+    "RoleAdded",
+    "ScimTokenIssued",
+    "ScimTokenRevoked",
+    "ScimTokenExpired",
+    "ScimTokenExpiryWarned",
+    "DomainAdded",
+    "DomainVerified",
+    "DomainDropped",
+    "CommandRefused",
+    "AccountCreated",
+    "AccountPasswordSet",
+    "SessionStarted",
+    "SessionEnded",
+    "AccountEmailChanged",
+    "AccountNamesChanged",
+    "AccountLocked",
+    "AccountUnlocked",
+    "MemberAdded",
+    "MemberLinked",
+    "MemberRoleChanged",
+    "MemberSuspended",
+    "MemberRestored",
+    "MemberRemoved",
+    "RoleGroupsMapped",
+    "UserProvisioned",
+    "UserReplaced",
+    "UserPatched",
+    "UserDeactivated",
+    "UserReactivated",
+    "UserDeleted",
+    "GroupCreated",
+    "GroupUpdated",
+    "GroupMembersAdded",
+    "GroupMembersRemoved",
+    "GroupDeleted",
+    "ProjectionQuarantined",
+    "AccessLogPartitionDropped",
+];
+
+/// The events that record a refusal rather than a change. SCIM requests
+/// that the rules refuse change nothing and are access records, not events.
+pub const REFUSAL_TYPES: [&str; 1] = ["CommandRefused"];
+
+/// The events of a SCIM user's stream (its id is the user's `id`).
+pub const USER_TYPES: [&str; 6] = [
+    "UserProvisioned",
+    "UserReplaced",
+    "UserPatched",
+    "UserDeactivated",
+    "UserReactivated",
+    "UserDeleted",
+];
+
+/// The events of a SCIM group's stream (its id is the group's `id`).
+pub const GROUP_TYPES: [&str; 5] = [
+    "GroupCreated",
+    "GroupUpdated",
+    "GroupMembersAdded",
+    "GroupMembersRemoved",
+    "GroupDeleted",
+];
+
+/// Whether events of `event_type` are on a SCIM user's or group's stream,
+/// whose id is then the resource's `id`.
+pub fn is_scim_resource_type(event_type: &str) -> bool {
+    USER_TYPES.contains(&event_type) || GROUP_TYPES.contains(&event_type)
+}
+
 impl Event {
-    /// The name stored in the log's `event_type` column.
+    /// The name stored in the log's `event_type` column (list a new one in
+    /// [`TYPE_NAMES`] too).
     pub fn type_name(&self) -> &'static str {
         match self {
             Event::OrganizationCreated { .. } => "OrganizationCreated",
@@ -309,4 +386,25 @@ pub struct StoredEvent {
     pub stream_version: i64,
     pub recorded_at: OffsetDateTime,
     pub event: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each arm of `type_name`, read from this file: a new variant's name
+    /// must be listed in [`TYPE_NAMES`] for auditors to ask for it.
+    #[test]
+    fn type_names_lists_every_variant() {
+        let source = include_str!("event.rs");
+        let arms: Vec<&str> = source
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("Event::"))
+            .filter_map(|arm| arm.split_once(" { .. } => \"").map(|(name, _)| name))
+            .collect();
+        assert_eq!(arms, TYPE_NAMES);
+        for listed in REFUSAL_TYPES.iter().chain(&USER_TYPES).chain(&GROUP_TYPES) {
+            assert!(TYPE_NAMES.contains(listed), "{listed}");
+        }
+    }
 }

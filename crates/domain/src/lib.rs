@@ -30,6 +30,8 @@ pub mod organization;
 pub mod password;
 pub mod provisioning;
 pub mod read_model;
+pub mod recorded_request;
+pub mod redaction;
 pub mod refusal;
 pub mod rejection;
 pub mod resource;

@@ -1,11 +1,13 @@
 //! What rollcall records about the request that caused an event.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// The request behind an event or an access record. Holds no secrets: the
-/// token is named by its id (a SCIM token's, or an admin API session's) and
-/// the body by its SHA-256 digest.
+/// token is named by its id (a SCIM token's, or an admin API session's), the
+/// body by its SHA-256 digest, and credentials in headers are redacted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct RequestMeta {
     pub request_id: Uuid,
@@ -25,6 +27,12 @@ pub struct RequestMeta {
     pub status: u16,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body_sha256: Option<String>,
+    /// The request's headers by lowercase name, bounded and with secrets
+    /// redacted ([`crate::redaction::recorded_headers`]); `User-Agent` is
+    /// in `user_agent`. Empty (and not written) for requests recorded
+    /// before headers were, and for events no request caused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
 }
 
 impl RequestMeta {

@@ -20,6 +20,7 @@
 //! creates the partitions it needs (`access_log_ensure_partitions`, V0007),
 //! and [`retention`] drops old ones.
 
+pub mod lookup;
 pub mod refusals;
 pub mod retention;
 
@@ -366,9 +367,11 @@ async fn insert(pool: &Pool, records: &[AccessRecord]) -> Result<(), StoreError>
     let statement = client
         .prepare_cached(
             "insert into access_log (org_id, recorded_at, request_id, method, path, token_id, \
-             client_addr, user_agent, status, body_sha256, detail) \
-             select * from unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], \
-                                  $6::uuid[], $7::text[], $8::text[], $9::int[], $10::text[], $11::text[])",
+             client_addr, user_agent, status, body_sha256, detail, headers) \
+             select o, t, r, m, p, k, a, u, s, b, d, h::json \
+             from unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], \
+                         $6::uuid[], $7::text[], $8::text[], $9::int[], $10::text[], $11::text[], \
+                         $12::text[]) as x(o, t, r, m, p, k, a, u, s, b, d, h)",
         )
         .await?;
     let orgs: Vec<Option<Uuid>> = records.iter().map(|r| r.org_id).collect();
@@ -391,12 +394,19 @@ async fn insert(pool: &Pool, records: &[AccessRecord]) -> Result<(), StoreError>
         .map(|r| r.meta.body_sha256.as_deref())
         .collect();
     let details: Vec<Option<&str>> = records.iter().map(|r| r.detail.as_deref()).collect();
+    let headers: Vec<Option<String>> = records
+        .iter()
+        .map(|r| {
+            (!r.meta.headers.is_empty())
+                .then(|| serde_json::to_string(&r.meta.headers).expect("headers serialize"))
+        })
+        .collect();
     client
         .execute(
             &statement,
             &[
                 &orgs, &times, &ids, &methods, &paths, &tokens, &addrs, &agents, &statuses,
-                &digests, &details,
+                &digests, &details, &headers,
             ],
         )
         .await?;

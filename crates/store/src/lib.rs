@@ -32,6 +32,7 @@ mod folding;
 mod log;
 mod read_model;
 
+pub use access_log::lookup::{StoredAccessRecord, find_access_records};
 pub use access_log::refusals::{self, RefusalReason};
 pub use access_log::retention::{
     AccessMonth, MonthRows, count_month, detach_month, drop_month, find_access_months,
@@ -45,6 +46,9 @@ pub use connect::{Database, connect, create_database_if_missing, migrate, migrat
 pub use error::StoreError;
 
 pub use log::append::{AppendError, AppendRequest, Appended, Appender, Registration};
+pub use log::audit::{
+    EventSelection, count_selection, read_request_events, read_selection, user_names_ever,
+};
 pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
 pub use log::history::{organization_position_at, read_organization_until, read_streams};
 pub use log::members::{

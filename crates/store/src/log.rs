@@ -7,9 +7,11 @@
 //! the [`registry`] of organizations, the SCIM [`tokens`], the verified
 //! [`domains`], accounts and [`members`], the admin API [`sessions`]) belong
 //! to this side, because they must be right before the read model has
-//! caught up. [`read`] gives the events back, by stream or by position.
+//! caught up. [`read`] gives the events back, by stream or by position;
+//! [`audit`] by the selections auditors make.
 
 pub(crate) mod append;
+pub(crate) mod audit;
 pub(crate) mod domains;
 pub(crate) mod history;
 pub(crate) mod members;

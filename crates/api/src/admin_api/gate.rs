@@ -90,7 +90,8 @@ pub async fn record(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = state_of(&request);
-    let request_id = Uuid::new_v4();
+    // Time-ordered like the SCIM gate's (`scim_gate::scim_gate`).
+    let request_id = Uuid::now_v7();
     request.extensions_mut().insert(RequestId(request_id));
     let response = next.call(request).await?.map_into_boxed_body();
     let now = OffsetDateTime::now_utc();

@@ -51,7 +51,7 @@ pub async fn refused(
         || AccessRecord {
             org_id: None,
             recorded_at: now,
-            meta: request_meta(&request, Uuid::new_v4(), None, scim.status),
+            meta: request_meta(&request, Uuid::now_v7(), None, scim.status),
             detail: Some(scim.detail.clone()),
         },
     );

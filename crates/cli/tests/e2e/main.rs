@@ -10,6 +10,7 @@ mod admin_api;
 mod attributes;
 mod audit;
 mod audit_history;
+mod audit_log;
 mod bulk;
 mod case_folding;
 mod domains;

@@ -4,6 +4,7 @@
 //! too, and renders its answer; reading is recorded in the access log.
 
 mod history;
+mod log;
 
 use super::Endpoint;
 
@@ -11,5 +12,6 @@ use super::Endpoint;
 pub(super) fn endpoints() -> Vec<Endpoint> {
     let mut endpoints = Vec::new();
     endpoints.extend(history::endpoints());
+    endpoints.extend(log::endpoints());
     endpoints
 }
