@@ -167,6 +167,15 @@ pub enum Event {
     UserReactivated {},
     /// A user was deleted.
     UserDeleted {},
+    /// The personal data of this stream's person (a SCIM user, or an
+    /// account) was erased: the key that sealed it in the log is destroyed,
+    /// so every sealed value reads as `domain::erasable::ERASED` from now on
+    /// (docs/audit-privacy.md). `erased_by` is the account whose session
+    /// asked; none for an operator on the command line.
+    Erased {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        erased_by: Option<Uuid>,
+    },
     /// A group was created over SCIM; `resource` is what the client sent,
     /// minus `id`, `meta` and `members` (its members follow as
     /// [`Event::GroupMembersAdded`] in the same append).
@@ -245,6 +254,7 @@ impl Event {
             Event::UserDeactivated { .. } => "UserDeactivated",
             Event::UserReactivated { .. } => "UserReactivated",
             Event::UserDeleted { .. } => "UserDeleted",
+            Event::Erased { .. } => "Erased",
             Event::GroupCreated { .. } => "GroupCreated",
             Event::GroupUpdated { .. } => "GroupUpdated",
             Event::GroupMembersAdded { .. } => "GroupMembersAdded",
