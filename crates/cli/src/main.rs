@@ -18,6 +18,7 @@ use time::format_description::well_known::Rfc3339;
 mod args;
 mod audit_verbs;
 mod domain_verbs;
+mod erase_verb;
 
 use args::{
     AccessLogCommand, AccountCommand, Cli, Command, OrgCommand, ProvisioningCommand, ReaperCommand,
@@ -211,6 +212,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit { command } => audit_verbs::run(&config, command).await,
         Command::Domain { command } => {
             domain_verbs::run(&config, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Erase { org, user } => {
+            erase_verb::run(&config, &org, user).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reaper {

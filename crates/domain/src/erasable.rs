@@ -8,7 +8,7 @@
 //! the key later changes no stored byte: every hash still holds, and the
 //! value reads as [`ERASED`] from then on. What is personal is decided here,
 //! by event type ([`visit_personal`]); everything else (types, ids, `active`,
-//! `schemas`, roles, times) stays readable.
+//! `schemas`, roles, times, argon2id password hashes) stays readable.
 //!
 //! The caller owns the randomness: keys and nonces are passed in.
 
@@ -117,7 +117,6 @@ pub fn visit_personal(
                     .filter_map(Value::as_object_mut)
                     .for_each(|operation| visit_operation(operation, user, visit));
             }
-            visit_present(fields, "password_hash", user, visit);
         }
         "GroupMembersAdded" => {
             if let Some(Value::Array(members)) = fields.get_mut("members") {
@@ -133,8 +132,8 @@ pub fn visit_personal(
                 }
             }
         }
-        "AccountCreated" | "AccountEmailChanged" | "AccountNamesChanged" | "AccountPasswordSet" => {
-            for field in ["email", "first_name", "family_name", "password_hash"] {
+        "AccountCreated" | "AccountEmailChanged" | "AccountNamesChanged" => {
+            for field in ["email", "first_name", "family_name"] {
                 visit_present(fields, field, account, visit);
             }
         }
@@ -159,8 +158,9 @@ fn visit_operation(
     visit: &mut dyn FnMut(&mut Value, Subject),
 ) {
     for (name, value) in operation.iter_mut() {
+        // A sealed path is no longer a string: it is visited to be opened.
         let filtered_path = name.eq_ignore_ascii_case("path")
-            && value.as_str().is_some_and(|path| path.contains('['));
+            && !value.as_str().is_some_and(|path| !path.contains('['));
         if name.eq_ignore_ascii_case("value") || filtered_path {
             visit(value, user);
         }
@@ -265,11 +265,14 @@ pub fn sealed_subjects(payload: &str) -> Vec<Subject> {
     found
 }
 
-/// `payload` with each sealed value opened with its subject's key
-/// (`key_of`), or [`ERASED`] where the key is gone. A payload without
-/// sealed values comes back as it is.
+/// `payload` (an event of stream `stream_id`) with each sealed value opened
+/// with its subject's key (`key_of`), or [`ERASED`] where the key is gone.
+/// Only the personal positions of the event ([`visit_personal`]) are looked
+/// at: a value a client sent that looks like a sealed one elsewhere stays
+/// as sent. A payload without sealed values comes back as it is.
 pub fn open<'p>(
     payload: &'p str,
+    stream_id: Uuid,
     key_of: &dyn Fn(Subject) -> Option<Key>,
 ) -> Result<Cow<'p, str>, Unsealable> {
     if !is_sealed(payload) {
@@ -277,30 +280,42 @@ pub fn open<'p>(
     }
     let mut value: Value =
         serde_json::from_str(payload).map_err(|error| Unsealable(error.to_string()))?;
-    open_value(&mut value, key_of)?;
-    Ok(Cow::Owned(value.to_string()))
+    let mut failure = None;
+    visit_personal(&mut value, stream_id, &mut |field, _| {
+        let Some(envelope) = envelope_in(field) else {
+            return;
+        };
+        match opened(envelope, key_of) {
+            Ok(clear) => *field = clear,
+            Err(error) => failure = Some(error),
+        }
+    });
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(Cow::Owned(value.to_string())),
+    }
 }
 
-fn open_value(
-    value: &mut Value,
-    key_of: &dyn Fn(Subject) -> Option<Key>,
-) -> Result<(), Unsealable> {
-    if let Some(envelope) = value
-        .get(MARK)
-        .filter(|_| value.as_object().map(Map::len) == Some(1))
-    {
-        *value = opened(envelope, key_of)?;
-        return Ok(());
+/// Whether a personal position of `payload` (an event of stream
+/// `stream_id`) still holds a sealed value: a payload not opened.
+pub fn has_sealed_values(payload: &str, stream_id: Uuid) -> bool {
+    if !is_sealed(payload) {
+        return false;
     }
-    match value {
-        Value::Object(fields) => fields
-            .values_mut()
-            .try_for_each(|field| open_value(field, key_of)),
-        Value::Array(items) => items
-            .iter_mut()
-            .try_for_each(|item| open_value(item, key_of)),
-        _ => Ok(()),
-    }
+    let Ok(mut value) = serde_json::from_str::<Value>(payload) else {
+        return false;
+    };
+    let mut found = false;
+    visit_personal(&mut value, stream_id, &mut |field, _| {
+        found |= envelope_in(field).is_some();
+    });
+    found
+}
+
+/// The envelope of a sealed value: an object with [`MARK`] as its only field.
+fn envelope_in(value: &Value) -> Option<&Value> {
+    let fields = value.as_object()?;
+    fields.get(MARK).filter(|_| fields.len() == 1)
 }
 
 fn opened(envelope: &Value, key_of: &dyn Fn(Subject) -> Option<Key>) -> Result<Value, Unsealable> {
@@ -354,6 +369,73 @@ pub fn erased_user_resource(resource: &Value) -> Value {
         ),
         other => other.clone(),
     }
+}
+
+/// The keys under which a personal value's text is a category, not the
+/// person's data (`"type": "work"`): not worth redacting elsewhere.
+const CATEGORY_KEYS: [&str; 4] = ["type", "primary", "$ref", "op"];
+
+/// The texts of the personal values of `payload` (an opened event of stream
+/// `stream_id`) that belong to `subject`: what an erasure also removes from
+/// the access records, where clients may have sent them in a filter.
+/// Texts shorter than three characters, and category values, are left out:
+/// they would match unrelated text.
+pub fn personal_texts(payload: &mut Value, stream_id: Uuid, subject: Subject) -> Vec<String> {
+    let mut texts = Vec::new();
+    visit_personal(payload, stream_id, &mut |value, owner| {
+        if owner == subject {
+            collect_texts(value, None, &mut texts);
+        }
+    });
+    texts.sort_unstable();
+    texts.dedup();
+    texts
+}
+
+fn collect_texts(value: &Value, key: Option<&str>, texts: &mut Vec<String>) {
+    match value {
+        Value::String(text)
+            if text.chars().count() >= 3
+                && text != ERASED
+                && !key.is_some_and(|key| {
+                    CATEGORY_KEYS.iter().any(|c| c.eq_ignore_ascii_case(key))
+                }) =>
+        {
+            texts.push(text.clone());
+        }
+        Value::Object(fields) => fields
+            .iter()
+            .for_each(|(name, field)| collect_texts(field, Some(name), texts)),
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| collect_texts(item, key, texts)),
+        _ => {}
+    }
+}
+
+/// Whether an organization may erase a SCIM user in this state: only one
+/// who has left (deactivated or deleted), and only once.
+pub fn erase_user(
+    state: &crate::user::UserState,
+    erased_by: Option<Uuid>,
+) -> Result<Event, crate::Refusal> {
+    if state.version == 0 {
+        return Err(crate::Refusal::not_found(
+            "no SCIM user with this id in the organization",
+        ));
+    }
+    if state.is_erased {
+        return Err(crate::Refusal::conflict(
+            "this user's personal data is erased already",
+        ));
+    }
+    if state.resource.as_ref().is_some_and(crate::user::is_active) {
+        return Err(crate::Refusal::conflict(
+            "this user is active: erasure is for people who have left; deactivate \
+             (active: false) or delete the user in the identity provider first",
+        ));
+    }
+    Ok(Event::Erased { erased_by })
 }
 
 #[cfg(test)]

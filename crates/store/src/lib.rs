@@ -46,6 +46,7 @@ pub use error::StoreError;
 
 pub use log::append::{AppendError, AppendRequest, Appended, Appender, Registration};
 pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
+pub use log::keys::{KeyId, Keyring, erased_at, redact_access_log};
 pub use log::members::{
     AccountRecord, MemberListing, MembershipRecord, active_owners, find_account, find_membership,
     list_members, membership_of_entry, memberships_of_account, role_groups, scim_memberships,

@@ -11,6 +11,7 @@
 
 pub(crate) mod append;
 pub(crate) mod domains;
+pub(crate) mod keys;
 pub(crate) mod members;
 pub(crate) mod read;
 pub(crate) mod registry;

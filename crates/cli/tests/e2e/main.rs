@@ -12,6 +12,7 @@ mod audit;
 mod bulk;
 mod case_folding;
 mod domains;
+mod erasure;
 mod filters;
 mod groups;
 mod guarantees;

@@ -53,7 +53,7 @@ fn personal_values_are_ciphertext_and_clear_ones_stay() {
 #[test]
 fn a_sealed_payload_opens_to_the_event_with_its_key() {
     let payload = sealed_provisioned();
-    let opened = open(&payload, &|_| Some(KEY)).unwrap();
+    let opened = open(&payload, user(), &|_| Some(KEY)).unwrap();
     let event: Event = serde_json::from_str(&opened).unwrap();
     assert_eq!(event, provisioned());
 }
@@ -61,7 +61,7 @@ fn a_sealed_payload_opens_to_the_event_with_its_key() {
 #[test]
 fn without_its_key_every_personal_value_reads_erased() {
     let payload = sealed_provisioned();
-    let opened = open(&payload, &|_| None).unwrap();
+    let opened = open(&payload, user(), &|_| None).unwrap();
     let Event::UserProvisioned { resource, .. } = serde_json::from_str(&opened).unwrap() else {
         panic!("{opened}");
     };
@@ -79,7 +79,7 @@ fn without_its_key_every_personal_value_reads_erased() {
 #[test]
 fn another_key_or_an_altered_ciphertext_does_not_open() {
     let payload = sealed_provisioned();
-    assert!(open(&payload, &|_| Some([8; 32])).is_err());
+    assert!(open(&payload, user(), &|_| Some([8; 32])).is_err());
     let stored: Value = serde_json::from_str(&payload).unwrap();
     let text = stored["resource"]["userName"]["$erasable"]["ciphertext"]
         .as_str()
@@ -88,14 +88,14 @@ fn another_key_or_an_altered_ciphertext_does_not_open() {
     let mut altered = text.clone().into_bytes();
     altered[20] = if altered[20] == b'A' { b'B' } else { b'A' };
     let altered = payload.replace(&text, std::str::from_utf8(&altered).unwrap());
-    assert!(open(&altered, &|_| Some(KEY)).is_err());
+    assert!(open(&altered, user(), &|_| Some(KEY)).is_err());
 }
 
 #[test]
 fn a_value_sealed_for_one_subject_does_not_open_as_anothers() {
     let payload = sealed_provisioned();
     let moved = payload.replace(&user().to_string(), &Uuid::from_u128(2).to_string());
-    assert!(open(&moved, &|_| Some(KEY)).is_err());
+    assert!(open(&moved, user(), &|_| Some(KEY)).is_err());
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn patch_values_and_filtered_paths_are_sealed_and_plain_paths_are_not() {
     let stored: Value = serde_json::from_str(&payload).unwrap();
     assert_eq!(stored["operations"][2]["path"], json!("active"));
     assert_eq!(stored["operations"][0]["op"], json!("Replace"));
-    let opened = open(&payload, &|_| Some(KEY)).unwrap();
+    let opened = open(&payload, user(), &|_| Some(KEY)).unwrap();
     assert_eq!(serde_json::from_str::<Event>(&opened).unwrap(), event);
 }
 
@@ -202,4 +202,54 @@ fn group_member_displays_are_sealed_for_their_user() {
         payload.contains(&member.to_string()),
         "the member's id stays clear"
     );
+}
+
+#[test]
+fn a_client_value_shaped_like_a_sealed_one_is_left_as_sent() {
+    let lookalike = json!({"$erasable": {"key": format!("user:{}", user()), "ciphertext": "AAAA"}});
+    let event = Event::GroupCreated {
+        resource: json!({"displayName": "Ops", "x": lookalike}),
+    };
+    let payload = seal(&event, Uuid::from_u128(4), &|_| Some(KEY), &mut counter());
+    let opened = open(&payload, Uuid::from_u128(4), &|_| Some(KEY)).unwrap();
+    assert_eq!(serde_json::from_str::<Event>(&opened).unwrap(), event);
+    assert!(!has_sealed_values(&payload, Uuid::from_u128(4)));
+    assert!(has_sealed_values(&sealed_provisioned(), user()));
+}
+
+#[test]
+fn only_a_user_who_left_is_erased_and_only_once() {
+    use crate::user::{UserState, evolve};
+    let given = |events: &[Event]| events.iter().fold(UserState::default(), evolve);
+    assert!(erase_user(&UserState::default(), None).is_err());
+    let active = given(&[provisioned()]);
+    let refused = erase_user(&active, None).unwrap_err();
+    assert!(refused.message.contains("active"), "{refused}");
+    let left = given(&[provisioned(), Event::UserDeactivated {}]);
+    let Event::UserProvisioned { resource, .. } = provisioned() else {
+        unreachable!()
+    };
+    let mut left_resource = left.clone();
+    let mut inactive = resource.clone();
+    inactive["active"] = json!(false);
+    left_resource.resource = Some(inactive);
+    assert_eq!(
+        erase_user(&left_resource, None).unwrap(),
+        Event::Erased { erased_by: None }
+    );
+    let deleted = given(&[provisioned(), Event::UserDeleted {}]);
+    assert!(erase_user(&deleted, None).is_ok());
+    let erased = given(&[
+        provisioned(),
+        Event::UserDeleted {},
+        Event::Erased { erased_by: None },
+    ]);
+    assert!(erase_user(&erased, None).is_err());
+}
+
+#[test]
+fn personal_texts_leave_categories_and_short_values_out() {
+    let mut payload = serde_json::to_value(provisioned()).unwrap();
+    let texts = personal_texts(&mut payload, user(), Subject::User(user()));
+    assert_eq!(texts, vec!["Ada", "Lovelace", "ada@example.com"]);
 }

@@ -8,7 +8,7 @@ use crate::helpers::admin_api::{OWNER, PASSWORD};
 use crate::helpers::spawn_app;
 
 /// The routes issue 10 asks of the admin API.
-const ROUTES: [(&str, &str); 23] = [
+const ROUTES: [(&str, &str); 24] = [
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/current"),
@@ -32,6 +32,7 @@ const ROUTES: [(&str, &str); 23] = [
     ("get", "/api/v1/orgs/{org}/domains"),
     ("post", "/api/v1/orgs/{org}/domains/{id}/verify"),
     ("delete", "/api/v1/orgs/{org}/domains/{id}"),
+    ("post", "/api/v1/orgs/{org}/users/{id}/erasure"),
 ];
 
 #[tokio::test]
