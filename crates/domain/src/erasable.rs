@@ -160,7 +160,7 @@ fn visit_operation(
     for (name, value) in operation.iter_mut() {
         // A sealed path is no longer a string: it is visited to be opened.
         let filtered_path = name.eq_ignore_ascii_case("path")
-            && !value.as_str().is_some_and(|path| !path.contains('['));
+            && value.as_str().is_none_or(|path| path.contains('['));
         if name.eq_ignore_ascii_case("value") || filtered_path {
             visit(value, user);
         }
