@@ -18,6 +18,7 @@
 
 pub mod accounts;
 pub mod domains;
+pub mod erasure;
 pub mod linking;
 pub mod members;
 pub mod organizations;

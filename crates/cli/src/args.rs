@@ -67,6 +67,18 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Erase a deactivated or deleted SCIM user's personal data: their key
+    /// is destroyed, the log keeps its shape and hashes, every later read
+    /// shows them as [erased] (docs/audit-privacy.md). Prints
+    /// {"user_id","account_id","access_records_redacted"}.
+    Erase {
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+        /// The SCIM user's id.
+        #[arg(long)]
+        user: uuid::Uuid,
+    },
     /// The organization's verified email domains.
     Domain {
         #[command(subcommand)]

@@ -20,6 +20,7 @@ mod audit_history;
 mod audit_log;
 mod audit_verbs;
 mod domain_verbs;
+mod erase_verb;
 
 use args::{
     AccessLogCommand, AccountCommand, Cli, Command, OrgCommand, ProvisioningCommand, ReaperCommand,
@@ -213,6 +214,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit { command } => audit_verbs::run(&config, command).await,
         Command::Domain { command } => {
             domain_verbs::run(&config, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Erase { org, user } => {
+            erase_verb::run(&config, &org, user).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reaper {

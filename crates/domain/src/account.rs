@@ -68,6 +68,14 @@ impl AccountState {
             Event::AccountUnlocked { org_id, .. } => {
                 self.locks.remove(org_id);
             }
+            // The account's person was erased: nothing of them is left.
+            Event::Erased { .. } => {
+                let version = self.version;
+                self = AccountState {
+                    version,
+                    ..AccountState::default()
+                };
+            }
             _ => {}
         }
         self

@@ -167,6 +167,15 @@ pub enum Event {
     UserReactivated {},
     /// A user was deleted.
     UserDeleted {},
+    /// The personal data of this stream's person (a SCIM user, or an
+    /// account) was erased: the key that sealed it in the log is destroyed,
+    /// so every sealed value reads as `domain::erasable::ERASED` from now on
+    /// (docs/audit-privacy.md). `erased_by` is the account whose session
+    /// asked; none for an operator on the command line.
+    Erased {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        erased_by: Option<Uuid>,
+    },
     /// A group was created over SCIM; `resource` is what the client sent,
     /// minus `id`, `meta` and `members` (its members follow as
     /// [`Event::GroupMembersAdded`] in the same append).
@@ -208,7 +217,7 @@ pub enum Event {
 
 /// Every name [`Event::type_name`] gives, in its order: what an auditor
 /// may ask the log for by type.
-pub const TYPE_NAMES: [&str; 42] = [
+pub const TYPE_NAMES: [&str; 43] = [
     "OrganizationCreated",
     "OwnerAdded",
     "ScimEnabled",
@@ -244,6 +253,7 @@ pub const TYPE_NAMES: [&str; 42] = [
     "UserDeactivated",
     "UserReactivated",
     "UserDeleted",
+    "Erased",
     "GroupCreated",
     "GroupUpdated",
     "GroupMembersAdded",
@@ -258,13 +268,14 @@ pub const TYPE_NAMES: [&str; 42] = [
 pub const REFUSAL_TYPES: [&str; 1] = ["CommandRefused"];
 
 /// The events of a SCIM user's stream (its id is the user's `id`).
-pub const USER_TYPES: [&str; 6] = [
+pub const USER_TYPES: [&str; 7] = [
     "UserProvisioned",
     "UserReplaced",
     "UserPatched",
     "UserDeactivated",
     "UserReactivated",
     "UserDeleted",
+    "Erased",
 ];
 
 /// The events of a SCIM group's stream (its id is the group's `id`).
@@ -322,6 +333,7 @@ impl Event {
             Event::UserDeactivated { .. } => "UserDeactivated",
             Event::UserReactivated { .. } => "UserReactivated",
             Event::UserDeleted { .. } => "UserDeleted",
+            Event::Erased { .. } => "Erased",
             Event::GroupCreated { .. } => "GroupCreated",
             Event::GroupUpdated { .. } => "GroupUpdated",
             Event::GroupMembersAdded { .. } => "GroupMembersAdded",

@@ -20,6 +20,7 @@ pub mod account;
 pub mod bounded;
 pub mod chain;
 pub mod domains;
+pub mod erasable;
 pub mod event;
 pub mod group;
 pub mod history;

@@ -25,6 +25,9 @@ pub struct UserState {
     pub password_hash: Option<String>,
     /// How many events the stream holds: the version an append must name.
     pub version: i64,
+    /// Whether the user's personal data was erased (`Erased`): it takes no
+    /// more changes but its deletion.
+    pub is_erased: bool,
 }
 
 /// What a SCIM client asks of one user. `password_hash` is the PHC string
@@ -59,6 +62,14 @@ pub fn decide(
     command: UserCommand,
     user_id: Uuid,
 ) -> Result<Vec<Event>, Rejection> {
+    if state.is_erased && !matches!(command, UserCommand::Delete { .. }) {
+        return Err(ScimError::bad_request(
+            scim::ScimType::Mutability,
+            "this user's personal data was erased: it takes no more changes; \
+             delete it, or provision the person as a new user",
+        )
+        .into());
+    }
     match command {
         UserCommand::Provision {
             resource,
@@ -156,6 +167,14 @@ pub fn evolve(mut state: UserState, event: &Event) -> UserState {
         Event::UserDeleted {} => {
             state.resource = None;
             state.password_hash = None;
+        }
+        Event::Erased { .. } => {
+            state.resource = state
+                .resource
+                .as_ref()
+                .map(crate::erasable::erased_user_resource);
+            state.password_hash = None;
+            state.is_erased = true;
         }
         _ => {}
     }

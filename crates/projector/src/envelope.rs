@@ -3,6 +3,14 @@
 //! One message carries a run of one organization's events: the broker's cost
 //! is per message, so batching them is what lets the bus keep up with group
 //! commit. Consumers deduplicate by position, whatever the grouping.
+//!
+//! Payloads travel opened: personal values in clear, or `[erased]` where the
+//! person's key is gone (`domain::erasable`), as every reader of the log sees
+//! them. A payload that does not open travels sealed, and the projector
+//! refuses it from the message and reads it from the log, which quarantines
+//! it like any event it cannot read.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -10,7 +18,7 @@ use store::LogRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// An event on the wire: its coordinates and its stored payload, verbatim.
+/// An event on the wire: its coordinates and its payload, opened.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Envelope<'a> {
     pub position: i64,
@@ -34,9 +42,17 @@ pub struct Batch<'a> {
 
 /// The message body for log rows.
 pub fn encode(rows: &[&LogRow]) -> Vec<u8> {
+    let payloads: Vec<Cow<'_, str>> = rows
+        .iter()
+        .map(|row| {
+            row.opened_payload()
+                .unwrap_or(Cow::Borrowed(row.payload.as_str()))
+        })
+        .collect();
     let events = rows
         .iter()
-        .map(|row| Envelope {
+        .zip(&payloads)
+        .map(|(row, payload)| Envelope {
             position: row.position,
             org_id: row.org_id,
             stream_id: row.stream_id,
@@ -44,7 +60,7 @@ pub fn encode(rows: &[&LogRow]) -> Vec<u8> {
             event_type: &row.event_type,
             schema_version: row.schema_version,
             recorded_at: row.recorded_at,
-            payload: serde_json::from_str(&row.payload).expect("the log holds valid JSON"),
+            payload: serde_json::from_str(payload).expect("the log holds valid JSON"),
         })
         .collect();
     serde_json::to_vec(&Batch { events }).expect("an envelope serializes")
@@ -57,6 +73,12 @@ pub fn decode(body: &[u8]) -> Result<Vec<domain::StoredEvent>, String> {
         .events
         .into_iter()
         .map(|envelope| {
+            if domain::erasable::has_sealed_values(envelope.payload.get(), envelope.stream_id) {
+                return Err(format!(
+                    "event {} holds personal values that did not open; read it from the log",
+                    envelope.position
+                ));
+            }
             let event = domain::Event::from_stored(
                 envelope.event_type,
                 envelope.schema_version,

@@ -14,6 +14,7 @@ pub(crate) mod append;
 pub(crate) mod audit;
 pub(crate) mod domains;
 pub(crate) mod history;
+pub(crate) mod keys;
 pub(crate) mod members;
 pub(crate) mod read;
 pub(crate) mod registry;

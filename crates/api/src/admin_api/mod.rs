@@ -14,6 +14,7 @@ mod account;
 mod audit;
 mod body;
 mod domains;
+mod erasure;
 mod error;
 mod gate;
 mod members;
@@ -416,6 +417,22 @@ fn owners_endpoints() -> Vec<Endpoint> {
             success: (204, "Dropped", None),
             refusals: &[(404, "The organization has no such domain")],
             handler: || web::route().to(domains::drop),
+        },
+        Endpoint {
+            method: Method::POST,
+            path: "/orgs/{org}/users/{id}/erasure",
+            access: Access::Owners,
+            summary: "Erase a deactivated or deleted SCIM user's personal data (docs/audit-privacy.md)",
+            request: None,
+            success: (200, "Erased", Some(schema::erasure())),
+            refusals: &[
+                (404, "The organization has no such SCIM user"),
+                (
+                    409,
+                    "The user is active (deactivate or delete it first), or erased already",
+                ),
+            ],
+            handler: || web::route().to(erasure::erase),
         },
     ]
 }

@@ -412,6 +412,18 @@ pub mod schema {
             &["id", "domain", "txt_name", "txt_value", "state"],
         )
     }
+
+    /// What an erasure did (`admin::erasure::Erasure`).
+    pub fn erasure() -> Value {
+        object(
+            json!({
+                "user_id": uuid(),
+                "account_id": {"oneOf": [uuid(), {"type": "null"}]},
+                "access_records_redacted": {"type": "integer"},
+            }),
+            &["user_id", "account_id", "access_records_redacted"],
+        )
+    }
 }
 
 #[cfg(test)]

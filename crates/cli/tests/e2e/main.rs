@@ -14,6 +14,7 @@ mod audit_log;
 mod bulk;
 mod case_folding;
 mod domains;
+mod erasure;
 mod filters;
 mod groups;
 mod guarantees;

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{ReadRow, RowChange, Table, UserTable, fold_row, fold_user_event};
+use crate::erasable::ERASED;
 use crate::group::{Member, MemberKind};
 use crate::resource::string_attribute;
 use crate::{Event, StoredEvent};
@@ -55,6 +56,9 @@ pub enum MembershipChange {
     /// The event's stream (a user or a group) is gone: it leaves every
     /// group, and a group's own members leave it.
     Vanish,
+    /// The event's stream (a user) was erased: the `display` its groups
+    /// keep of it reads [`ERASED`] from now on.
+    EraseDisplays,
 }
 
 /// The change an event makes to the groups table, if it concerns a group.
@@ -87,6 +91,7 @@ pub fn membership_change(stored: &StoredEvent) -> Option<MembershipChange> {
         Event::GroupMembersAdded { members } => Some(MembershipChange::Add(members.clone())),
         Event::GroupMembersRemoved { members } => Some(MembershipChange::Remove(members.clone())),
         Event::GroupDeleted {} | Event::UserDeleted {} => Some(MembershipChange::Vanish),
+        Event::Erased { .. } => Some(MembershipChange::EraseDisplays),
         _ => None,
     }
 }
@@ -135,6 +140,13 @@ pub fn fold_group_event(
             MembershipChange::Vanish => model.members.retain(|(o, group, member), _| {
                 *o != org || (*group != stream && *member != stream)
             }),
+            MembershipChange::EraseDisplays => {
+                for ((o, _, id), member) in &mut model.members {
+                    if *o == org && *id == stream && member.display.is_some() {
+                        member.display = Some(ERASED.into());
+                    }
+                }
+            }
         }
     }
     let change = group_row_change(stored)?;

@@ -21,7 +21,10 @@ pub use groups::{
     GroupModel, GroupRow, GroupRowChange, GroupTable, MemberTable, MembershipChange,
     fold_group_event, group_row_change, members_at, membership_change,
 };
-pub use users::{UserRow, UserRowChange, UserTable, fold_user_event, fold_users, user_row_change};
+pub use users::{
+    UserRow, UserRowChange, UserTable, erased_row, fold_user_event, fold_users, is_erasure,
+    user_row_change,
+};
 
 /// What one event does to the row of its stream (a user or a group).
 #[derive(Debug, Clone, PartialEq)]

@@ -5,6 +5,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{ReadRow, RowChange, Table, fold_row};
+use crate::erasable::{ERASED, erased_user_resource};
 use crate::resource::string_attribute;
 use crate::user::is_active;
 use crate::{Event, StoredEvent};
@@ -69,11 +70,39 @@ pub fn user_row_change(stored: &StoredEvent) -> Option<UserRowChange> {
     }
 }
 
+/// Whether the event erases its stream's person: the user's row, if the
+/// stream is a user's, becomes [`erased_row`].
+pub fn is_erasure(stored: &StoredEvent) -> bool {
+    matches!(stored.event, Event::Erased { .. })
+}
+
+/// A user's row once the user is erased by the event at `version`: every
+/// personal value [`ERASED`] (the userName, an externalId, each personal
+/// attribute of the resource), `active` and the times as they were.
+pub fn erased_row(row: UserRow, version: i64, updated_at: OffsetDateTime) -> UserRow {
+    UserRow {
+        user_name: ERASED.into(),
+        external_id: row.external_id.map(|_| ERASED.into()),
+        resource: erased_user_resource(&row.resource),
+        version,
+        updated_at,
+        ..row
+    }
+}
+
 /// Folds one event into an in-memory users table; returns the key of the
 /// row it concerned, if any.
 pub fn fold_user_event(rows: &mut UserTable, stored: &StoredEvent) -> Option<(Uuid, Uuid)> {
-    let change = user_row_change(stored)?;
     let key = (stored.org_id, stored.stream_id);
+    if is_erasure(stored) {
+        let row = rows.remove(&key)?;
+        rows.insert(
+            key,
+            erased_row(row, stored.stream_version, stored.recorded_at),
+        );
+        return Some(key);
+    }
+    let change = user_row_change(stored)?;
     fold_row(rows, key, change);
     Some(key)
 }
@@ -132,6 +161,32 @@ mod tests {
         );
         assert_eq!(row.created_at, log[0].recorded_at);
         assert_eq!(row.updated_at, log[2].recorded_at);
+    }
+
+    #[test]
+    fn an_erased_user_keeps_its_row_with_its_personal_values_erased() {
+        let log = [
+            stored(
+                1,
+                1,
+                Event::UserProvisioned {
+                    resource: json!({"userName": "a@b.c", "externalId": "x", "active": false,
+                                     "emails": [{"value": "a@b.c"}]}),
+                    password_hash: None,
+                },
+            ),
+            stored(2, 2, Event::Erased { erased_by: None }),
+        ];
+        let rows = fold_users(&log);
+        let row = &rows[&(Uuid::nil(), Uuid::nil())];
+        assert_eq!(row.user_name, ERASED);
+        assert_eq!(row.external_id.as_deref(), Some(ERASED));
+        assert_eq!(
+            row.resource,
+            json!({"userName": ERASED, "externalId": ERASED, "active": false, "emails": ERASED})
+        );
+        assert_eq!((row.version, row.active), (2, false));
+        assert_eq!(row.created_at, log[0].recorded_at);
     }
 
     #[test]

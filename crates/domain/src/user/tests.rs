@@ -362,3 +362,28 @@ fn events_without_a_password_hash_keep_their_stored_shape() {
     );
     assert_eq!(event.to_payload(), payload);
 }
+
+#[test]
+fn an_erased_user_takes_no_change_but_its_deletion() {
+    let state = given(&[provisioned(), Event::Erased { erased_by: None }]);
+    assert!(state.is_erased);
+    assert_eq!(
+        state.resource.as_ref().unwrap()["userName"],
+        json!(crate::erasable::ERASED)
+    );
+    let refused = decide(
+        &state,
+        UserCommand::Patch {
+            body: json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                         "Operations": [{"op": "replace", "path": "active", "value": true}]}),
+            password_hash: None,
+            if_match: None,
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(refused, Rejection::Invalid(error) if error.detail.contains("erased")));
+    assert_eq!(
+        decide(&state, UserCommand::Delete { if_match: None }).unwrap(),
+        vec![Event::UserDeleted {}]
+    );
+}

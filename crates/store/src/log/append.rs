@@ -13,6 +13,7 @@ use futures::future::BoxFuture;
 use crate::{Clock, Pool, StoreError};
 
 mod batch;
+mod keys;
 mod sets;
 
 use batch::commit_batch;
@@ -101,6 +102,11 @@ pub enum Registration {
     },
     /// The groups whose members hold `role` (`RoleGroupsMapped`).
     RoleGroups { role: String, group_ids: Vec<Uuid> },
+    /// The person of the request's stream (a SCIM user, or an account in
+    /// the accounts keyspace) is erased by its `Erased` event: their key
+    /// becomes a tombstone, the unique values their stream holds are given
+    /// up, and an account's registry rows go.
+    Erasure,
 }
 
 /// Where an append landed.

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+use super::keys::attach_keys;
 use super::read::{COLUMNS, LogRow};
 use crate::{Pool, StoreError};
 
@@ -103,7 +104,9 @@ pub async fn read_selection(
     );
     parameters.push(&limit);
     let rows = client.query(&statement, &parameters).await?;
-    Ok(rows.iter().map(LogRow::from_row).collect())
+    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
+    attach_keys(&client, &mut rows).await?;
+    Ok(rows)
 }
 
 /// How many events the selection holds (for a progress bar).
@@ -141,27 +144,54 @@ pub async fn read_request_events(
     let rows = client
         .query(&statement, &[&org_id, &request_id.to_string()])
         .await?;
-    Ok(rows.iter().map(LogRow::from_row).collect())
+    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
+    attach_keys(&client, &mut rows).await?;
+    Ok(rows)
 }
 
 /// Every userName each SCIM user of `org_id` has had, as `(user id,
 /// userName)` pairs, deleted users included: what `user_name=` is matched
 /// against (with `scim::fold_case`, which PostgreSQL cannot compute).
 ///
-/// The one statement that reads inside event payloads: the user events
-/// that carry a whole resource are the only record of past userNames (the
-/// read table and the uniqueness claims hold the current ones). It reads
-/// the organization's user events, as long as its history is; an auditor's
-/// query, never on a request's path.
+/// The user events that carry a whole resource are the only record of past
+/// userNames (the read table and the uniqueness claims hold the current
+/// ones), and their personal values are sealed (docs/audit-privacy.md): so
+/// they are read a page at a time and opened here, and an erased person's
+/// names are no longer found. It reads the organization's user events, as
+/// long as its history is; an auditor's query, never on a request's path.
 pub async fn user_names_ever(pool: &Pool, org_id: Uuid) -> Result<Vec<(Uuid, String)>, StoreError> {
+    const PAGE: i64 = 5_000;
     let client = pool.get().await?;
     let statement = client
-        .prepare_cached(
-            "select distinct stream_id, payload -> 'resource' ->> 'userName' from events \
-             where org_id = $1 and event_type in ('UserProvisioned', 'UserReplaced', 'UserPatched') \
-             and payload -> 'resource' ->> 'userName' is not null",
-        )
+        .prepare_cached(&format!(
+            "select {COLUMNS} from events where org_id = $1 and position > $2 \
+             and event_type in ('UserProvisioned', 'UserReplaced', 'UserPatched') \
+             order by position limit $3"
+        ))
         .await?;
-    let rows = client.query(&statement, &[&org_id]).await?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    let mut names = std::collections::BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let rows = client.query(&statement, &[&org_id, &after, &PAGE]).await?;
+        let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
+        attach_keys(&client, &mut rows).await?;
+        let Some(last) = rows.last() else { break };
+        after = last.position;
+        for row in &rows {
+            let payload: serde_json::Value =
+                serde_json::from_str(&row.opened_payload()?).map_err(|error| {
+                    StoreError::Inconsistent(format!(
+                        "the event at position {} has an unreadable payload: {error}",
+                        row.position
+                    ))
+                })?;
+            if let Some(user_name) = payload["resource"]["userName"]
+                .as_str()
+                .filter(|&name| name != domain::erasable::ERASED)
+            {
+                names.insert((row.stream_id, user_name.to_owned()));
+            }
+        }
+    }
+    Ok(names.into_iter().collect())
 }

@@ -5,6 +5,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::keys::attach_keys;
 use super::read::{COLUMNS, LogRow};
 use crate::{Pool, StoreError};
 
@@ -28,7 +29,9 @@ pub async fn read_organization_until(
     let rows = client
         .query(&statement, &[&org_id, &after, &until, &limit])
         .await?;
-    Ok(rows.iter().map(LogRow::from_row).collect())
+    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
+    attach_keys(&client, &mut rows).await?;
+    Ok(rows)
 }
 
 /// Every event of the streams `stream_ids` of keyspace `org_id` (an
@@ -47,7 +50,9 @@ pub async fn read_streams(
         ))
         .await?;
     let rows = client.query(&statement, &[&org_id, &stream_ids]).await?;
-    Ok(rows.iter().map(LogRow::from_row).collect())
+    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
+    attach_keys(&client, &mut rows).await?;
+    Ok(rows)
 }
 
 /// The last event of `org_id` recorded at or before `at`: its position and

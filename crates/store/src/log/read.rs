@@ -2,20 +2,26 @@
 
 use std::sync::LazyLock;
 
+use std::borrow::Cow;
+
 use domain::StoredEvent;
 use domain::chain::ChainedFields;
-use domain::event::Event;
+use domain::erasable;
+use domain::event::{Event, UnreadableEvent};
 use domain::group::ATTRIBUTE_EVENTS;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
+use crate::log::keys::{Keyring, attach_keys};
 use crate::{Pool, StoreError};
 
 pub(crate) const COLUMNS: &str = "position, org_id, stream_id, stream_version, event_type, schema_version, \
                        payload::text, metadata::text, recorded_at, prev_hash, hash";
 
-/// One row of the log, every stored field as stored.
+/// One row of the log, every stored field as stored (personal values
+/// sealed), with the keys that open them: [`LogRow::to_stored`] and
+/// [`LogRow::opened_payload`] read them in clear, or as erased.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRow {
     pub position: i64,
@@ -29,6 +35,8 @@ pub struct LogRow {
     pub recorded_at: OffsetDateTime,
     pub prev_hash: Vec<u8>,
     pub hash: Vec<u8>,
+    /// The live keys of the people whose values the payload seals.
+    pub keys: Keyring,
 }
 
 impl LogRow {
@@ -45,7 +53,21 @@ impl LogRow {
             recorded_at: row.get(8),
             prev_hash: row.get(9),
             hash: row.get(10),
+            keys: Keyring::default(),
         }
+    }
+
+    /// The payload with its personal values in clear, or erased where
+    /// their person's key is gone: what every reader of events sees.
+    pub fn opened_payload(&self) -> Result<Cow<'_, str>, StoreError> {
+        let key_of = |subject| self.keys.key_of(self.org_id, subject);
+        erasable::open(&self.payload, self.stream_id, &key_of).map_err(|error| {
+            StoreError::Unreadable(UnreadableEvent {
+                event_type: self.event_type.clone(),
+                schema_version: self.schema_version,
+                reason: error.to_string(),
+            })
+        })
     }
 
     /// The stored fields its hash covers.
@@ -71,7 +93,11 @@ impl LogRow {
             stream_id: self.stream_id,
             stream_version: self.stream_version,
             recorded_at: self.recorded_at,
-            event: Event::from_stored(&self.event_type, self.schema_version, &self.payload)?,
+            event: Event::from_stored(
+                &self.event_type,
+                self.schema_version,
+                &self.opened_payload()?,
+            )?,
         })
     }
 }
@@ -103,9 +129,9 @@ pub async fn read_stream_after(
     let rows = client
         .query(&statement, &[&org_id, &stream_id, &version])
         .await?;
-    rows.iter()
-        .map(|row| LogRow::from_row(row).to_stored())
-        .collect()
+    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
+    attach_keys(&client, &mut rows).await?;
+    rows.iter().map(LogRow::to_stored).collect()
 }
 
 /// A group's attribute events ([`ATTRIBUTE_EVENTS`]) after `version`, in
@@ -124,10 +150,15 @@ pub async fn read_group_attributes(
         .query(&statement, &[&org_id, &group_id, &version])
         .await?;
     let now = rows.first().map_or(0, |row| row.get::<_, i64>(11));
-    let events = rows
+    let mut rows: Vec<LogRow> = rows
         .iter()
         .filter(|row| row.get::<_, Option<i64>>(0).is_some())
-        .map(|row| LogRow::from_row(row).to_stored())
+        .map(LogRow::from_row)
+        .collect();
+    attach_keys(&client, &mut rows).await?;
+    let events = rows
+        .iter()
+        .map(LogRow::to_stored)
         .collect::<Result<_, _>>()?;
     Ok((events, now))
 }
@@ -175,7 +206,9 @@ pub async fn read_after(pool: &Pool, position: i64, limit: i64) -> Result<Vec<Lo
         ))
         .await?;
     let rows = client.query(&statement, &[&position, &limit]).await?;
-    Ok(rows.iter().map(LogRow::from_row).collect())
+    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
+    attach_keys(&client, &mut rows).await?;
+    Ok(rows)
 }
 
 /// Up to `limit` events of one organization after `position`, in position
@@ -196,7 +229,9 @@ pub async fn read_organization_after(
     let rows = client
         .query(&statement, &[&org_id, &position, &limit])
         .await?;
-    Ok(rows.iter().map(LogRow::from_row).collect())
+    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
+    attach_keys(&client, &mut rows).await?;
+    Ok(rows)
 }
 
 /// The last position assigned.

@@ -3,7 +3,7 @@
 
 use deadpool_postgres::Transaction;
 use domain::StoredEvent;
-use domain::read_model::{UserRow, UserRowChange, user_row_change};
+use domain::read_model::{UserRow, UserRowChange, erased_row, is_erasure, user_row_change};
 use domain::read_model::{group_row_change, membership_change};
 use futures::TryFutureExt;
 use tokio_postgres::Statement;
@@ -95,6 +95,9 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
         if let Some(change) = user_row_change(stored) {
             changes.push((stored, Change::User(RowParams::new(stored, change))));
         }
+        if is_erasure(stored) {
+            changes.push((stored, Change::UserErasure(stored)));
+        }
         if let Some(change) = group_row_change(stored) {
             changes.push((stored, Change::Group(GroupParams::new(stored, change))));
         }
@@ -124,16 +127,20 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
 }
 
 /// One read-table change of an event.
-enum Change {
+enum Change<'e> {
     User(RowParams),
+    /// The user of this `Erased` event (if its stream is a user's) keeps its
+    /// row with its personal values erased ([`erase_user`]).
+    UserErasure(&'e StoredEvent),
     Group(GroupParams),
     Members(MembershipParams),
 }
 
-impl Change {
+impl Change<'_> {
     fn must_change_one(&self) -> bool {
         match self {
             Change::User(_) => true,
+            Change::UserErasure(_) => false,
             Change::Group(params) => params.must_change_one(),
             Change::Members(_) => false,
         }
@@ -147,6 +154,7 @@ impl Change {
     ) -> Result<u64, StoreError> {
         match self {
             Change::User(params) => params.execute(transaction, users).await,
+            Change::UserErasure(stored) => erase_user(transaction, users, stored).await,
             Change::Group(params) => params.execute(transaction, groups).await,
             Change::Members(params) => params.execute(transaction, groups).await,
         }
@@ -159,11 +167,12 @@ struct RowStatements {
     update: Statement,
     touch: Statement,
     delete: Statement,
+    read_for_erasure: Statement,
 }
 
 impl RowStatements {
     async fn prepare(transaction: &Transaction<'_>) -> Result<RowStatements, StoreError> {
-        let (insert, update, touch, delete) = futures::try_join!(
+        let (insert, update, touch, delete, read_for_erasure) = futures::try_join!(
             transaction.prepare_cached(
                 "insert into scim_users (org_id, user_id, user_name, external_id, active, \
                  resource, version, created_at, updated_at, doc, user_name_folded, \
@@ -180,12 +189,17 @@ impl RowStatements {
                 "update scim_users set version = $3, updated_at = $4 where org_id = $1 and user_id = $2",
             ),
             transaction.prepare_cached("delete from scim_users where org_id = $1 and user_id = $2"),
+            transaction.prepare_cached(
+                "select user_name, external_id, active, resource::text, version, created_at, \
+                 updated_at from scim_users where org_id = $1 and user_id = $2 for update",
+            ),
         )?;
         Ok(RowStatements {
             insert,
             update,
             touch,
             delete,
+            read_for_erasure,
         })
     }
 }
@@ -285,6 +299,41 @@ impl RowParams {
         };
         Ok(changed)
     }
+}
+
+/// Erases the personal values of the `Erased` event's user from its row:
+/// reads the row (the statements before it in the batch were sent first),
+/// and writes it as `domain::read_model::erased_row` leaves it, the very
+/// fold `rollcall verify` runs. An account's stream has no row: 0 changed.
+async fn erase_user(
+    transaction: &Transaction<'_>,
+    statements: &RowStatements,
+    stored: &StoredEvent,
+) -> Result<u64, StoreError> {
+    let row = transaction
+        .query_opt(
+            &statements.read_for_erasure,
+            &[&stored.org_id, &stored.stream_id],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(0);
+    };
+    let resource: String = row.get(3);
+    let current = UserRow {
+        user_name: row.get(0),
+        external_id: row.get(1),
+        active: row.get(2),
+        resource: serde_json::from_str(&resource)
+            .map_err(|error| StoreError::Inconsistent(error.to_string()))?,
+        version: row.get(4),
+        created_at: row.get(5),
+        updated_at: row.get(6),
+    };
+    let erased = erased_row(current, stored.stream_version, stored.recorded_at);
+    RowParams::new(stored, UserRowChange::Update(erased))
+        .execute(transaction, statements)
+        .await
 }
 
 fn resource_text(row: &UserRow) -> String {

@@ -30,6 +30,7 @@ fn owners_routes(org_id: Uuid, id: Uuid) -> Vec<(Method, String)> {
         (Method::POST, format!("{org}/members")),
         (Method::PUT, format!("{org}/members/{id}")),
         (Method::DELETE, format!("{org}/members/{id}")),
+        (Method::POST, format!("{org}/users/{id}/erasure")),
     ]
 }
 

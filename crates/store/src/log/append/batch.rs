@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::Transaction;
 use domain::chain::{self, ChainedFields};
+use domain::erasable;
 use domain::event::CURRENT_SCHEMA_VERSION;
 use domain::resource::UniqueKey;
 use futures::TryFutureExt;
@@ -16,6 +17,7 @@ mod registrations;
 
 use registrations::{Pending, Statements, register, undo};
 
+use super::keys::{BatchKeys, batch_keys};
 use super::sets::{self, Claim, Row};
 use super::{AppendError, AppendRequest, Appended, Registration};
 use crate::{Pool, StoreError};
@@ -27,8 +29,8 @@ use crate::{Pool, StoreError};
 /// do nothing` and read from what the statement returns, so one refused
 /// request never aborts the others.
 ///
-/// 1. lock the log head, read the chain heads, move every stream's version
-///    ([`move_streams`]);
+/// 1. lock the log head, read the chain heads, move every stream's version,
+///    make or read the keys that seal personal values ([`move_streams`]);
 /// 2. for the requests whose version held, take claims and registrations
 ///    ([`take_claims`]);
 /// 3. undo what refused requests took, give up released values, insert the
@@ -106,6 +108,8 @@ struct Moved {
     heads: HashMap<Uuid, Vec<u8>>,
     /// The version each request's events follow; `None` where it did not hold.
     bases: Vec<Option<i64>>,
+    /// The keys that seal the personal values of the batch's events.
+    keys: BatchKeys,
 }
 
 /// Phase 1: locks the log head, reads the chain heads and moves each stream
@@ -126,7 +130,7 @@ async fn move_streams(
             .collect()
     };
     let (fresh, existing) = (candidates(true), candidates(false));
-    let (head, heads, created, extended) = futures::try_join!(
+    let (head, heads, created, extended, keys) = futures::try_join!(
         transaction
             .query_one(
                 "select last_position from log_head where id = 1 for update",
@@ -136,6 +140,7 @@ async fn move_streams(
         sets::chain_heads(transaction, batch.requests),
         sets::create_streams(transaction, &fresh),
         sets::extend_streams(transaction, &existing),
+        batch_keys(transaction, batch.requests),
     )?;
     let mut bases = vec![None; batch.requests.len()];
     for (index, request) in batch.holding() {
@@ -154,6 +159,7 @@ async fn move_streams(
         position: head.get(0),
         heads,
         bases,
+        keys,
     })
 }
 
@@ -273,7 +279,8 @@ fn settle_registrations(
             Registration::Account { .. }
             | Registration::AccountLocks { .. }
             | Registration::Membership { .. }
-            | Registration::RoleGroups { .. } => {}
+            | Registration::RoleGroups { .. }
+            | Registration::Erasure => {}
         }
     }
     registered_organization
@@ -299,6 +306,7 @@ async fn write(
         mut position,
         mut heads,
         bases,
+        keys,
     } = moved;
     let mut undone: Vec<Pending<'_>> = Vec::new();
     let mut dropped = Vec::new();
@@ -317,6 +325,7 @@ async fn write(
                 let version = chain_events(
                     request,
                     base,
+                    &keys,
                     &mut position,
                     &mut heads,
                     recorded_at,
@@ -362,10 +371,12 @@ async fn write(
     Ok(outcomes)
 }
 
-/// Positions and hashes for one request's events; returns its new version.
+/// Positions and hashes for one request's events, their personal values
+/// sealed (the chain covers the sealed text); returns its new version.
 fn chain_events(
     request: &AppendRequest,
     base: i64,
+    keys: &BatchKeys,
     position: &mut i64,
     heads: &mut HashMap<Uuid, Vec<u8>>,
     recorded_at: OffsetDateTime,
@@ -376,7 +387,10 @@ fn chain_events(
     for event in &request.events {
         *position += 1;
         version += 1;
-        let payload = event.to_payload();
+        let key_of = |subject: erasable::Subject| {
+            keys.get(&subject.key_id(request.org_id)).copied().flatten()
+        };
+        let payload = erasable::seal(event, request.stream_id, &key_of, &mut rand::random);
         let prev_hash = heads
             .get(&request.org_id)
             .cloned()

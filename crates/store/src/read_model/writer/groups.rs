@@ -2,6 +2,7 @@
 
 use deadpool_postgres::Transaction;
 use domain::StoredEvent;
+use domain::erasable::ERASED;
 use domain::read_model::{GroupRowChange, MembershipChange};
 use tokio_postgres::Statement;
 use uuid::Uuid;
@@ -18,13 +19,14 @@ pub(super) struct GroupStatements {
     add_members: Statement,
     remove_members: Statement,
     vanish: Statement,
+    erase_displays: Statement,
 }
 
 impl GroupStatements {
     pub(super) async fn prepare(
         transaction: &Transaction<'_>,
     ) -> Result<GroupStatements, StoreError> {
-        let (insert, update, touch, delete, add_members, remove_members, vanish) = futures::try_join!(
+        let (insert, update, touch, delete, add_members, remove_members, vanish, erase_displays) = futures::try_join!(
             transaction.prepare_cached(
                 "insert into scim_groups (org_id, group_id, display_name, external_id, resource, \
                  doc, version, created_at, updated_at, display_name_folded) \
@@ -65,6 +67,10 @@ impl GroupStatements {
                 "delete from scim_group_members \
                  where org_id = $1 and (group_id = $2 or member_id = $2)",
             ),
+            transaction.prepare_cached(
+                "update scim_group_members set display = $3 \
+                 where org_id = $1 and member_id = $2 and display is not null",
+            ),
         )?;
         Ok(GroupStatements {
             insert,
@@ -74,6 +80,7 @@ impl GroupStatements {
             add_members,
             remove_members,
             vanish,
+            erase_displays,
         })
     }
 }
@@ -222,6 +229,11 @@ impl MembershipParams {
             MembershipChange::Vanish => {
                 transaction
                     .execute(&statements.vanish, &[org, stream])
+                    .await?
+            }
+            MembershipChange::EraseDisplays => {
+                transaction
+                    .execute(&statements.erase_displays, &[org, stream, &ERASED])
                     .await?
             }
         })

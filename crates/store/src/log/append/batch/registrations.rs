@@ -4,6 +4,7 @@
 //! written, and how a refused request's are given back.
 
 use deadpool_postgres::Transaction;
+use domain::account::ACCOUNTS;
 use futures::future::{BoxFuture, try_join_all};
 use time::OffsetDateTime;
 use tokio_postgres::Statement;
@@ -45,6 +46,10 @@ pub(super) struct Statements {
     register_membership: Statement,
     keep_role_groups: Statement,
     add_role_groups: Statement,
+    destroy_key: Statement,
+    drop_stream_claims: Statement,
+    drop_account: Statement,
+    drop_account_locks: Statement,
 }
 
 impl Statements {
@@ -84,6 +89,12 @@ impl Statements {
             "delete from role_groups where org_id = $1 and role = $2 and group_id <> all($3)",
             "insert into role_groups (org_id, role, group_id) \
              select $1, $2, group_id from unnest($3::uuid[]) as group_id on conflict do nothing",
+            "insert into personal_keys (org_id, subject_id, key, erased_at) values ($1, $2, null, $3) \
+             on conflict (org_id, subject_id) do update set key = null, \
+             erased_at = coalesce(personal_keys.erased_at, excluded.erased_at)",
+            "delete from unique_claims where org_id = $1 and owner = $2",
+            "delete from accounts where account_id = $1",
+            "delete from account_locks where account_id = $1",
         ];
         let prepared =
             try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
@@ -108,6 +119,10 @@ impl Statements {
             register_membership: next(),
             keep_role_groups: next(),
             add_role_groups: next(),
+            destroy_key: next(),
+            drop_stream_claims: next(),
+            drop_account: next(),
+            drop_account_locks: next(),
         })
     }
 }
@@ -237,6 +252,28 @@ pub(super) fn register<'a>(
                 .execute(&statements.add_role_groups, &params)
                 .await?;
             Ok(kept + added)
+        }),
+        Registration::Erasure => Box::pin(async move {
+            let stream: [&(dyn ToSql + Sync); 2] = [&request.org_id, &request.stream_id];
+            let mut changed = transaction
+                .execute(
+                    &statements.destroy_key,
+                    &[stream[0], stream[1], recorded_at],
+                )
+                .await?;
+            changed += transaction
+                .execute(&statements.drop_stream_claims, &stream)
+                .await?;
+            if request.org_id == ACCOUNTS {
+                let account = [stream[1]];
+                changed += transaction
+                    .execute(&statements.drop_account, &account)
+                    .await?;
+                changed += transaction
+                    .execute(&statements.drop_account_locks, &account)
+                    .await?;
+            }
+            Ok(changed)
         }),
     }
 }

@@ -1,0 +1,74 @@
+//! The keys a batch seals personal values with (`domain::erasable`): one
+//! statement, sent with phase 1's, that makes the key of each person the
+//! batch names for the first time and reads the others'. A create pays no
+//! extra round trip for it.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::Transaction;
+use domain::erasable::{self, Key};
+use uuid::Uuid;
+
+use super::AppendRequest;
+use crate::StoreError;
+use crate::log::keys::KeyId;
+
+/// Each person's key by [`KeyId`]; `None`: erased (their values are stored
+/// as `[erased]`, never in clear and never under a new key).
+pub(super) type BatchKeys = HashMap<KeyId, Option<Key>>;
+
+/// The keys of every person whose values `requests` seal, new ones made
+/// from fresh randomness. A request that is refused later may leave the key
+/// it made: a random value under an id that names nothing, never a person's
+/// data.
+pub(super) async fn batch_keys(
+    transaction: &Transaction<'_>,
+    requests: &[&AppendRequest],
+) -> Result<BatchKeys, StoreError> {
+    let mut wanted: Vec<KeyId> = requests
+        .iter()
+        .flat_map(|request| {
+            request.events.iter().flat_map(move |event| {
+                erasable::subjects(event, request.stream_id)
+                    .into_iter()
+                    .map(move |subject| subject.key_id(request.org_id))
+            })
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let statement = transaction
+        .prepare_cached(
+            "with wanted as ( \
+                 select * from unnest($1::uuid[], $2::uuid[], $3::bytea[]) as w(org_id, subject_id, key)), \
+             made as ( \
+                 insert into personal_keys (org_id, subject_id, key) \
+                 select org_id, subject_id, key from wanted on conflict do nothing \
+                 returning org_id, subject_id, key) \
+             select org_id, subject_id, key from made \
+             union all \
+             select k.org_id, k.subject_id, k.key from personal_keys k \
+             join wanted w on k.org_id = w.org_id and k.subject_id = w.subject_id",
+        )
+        .await?;
+    let orgs: Vec<Uuid> = wanted.iter().map(|(org, _)| *org).collect();
+    let subjects: Vec<Uuid> = wanted.iter().map(|(_, subject)| *subject).collect();
+    let fresh: Vec<Vec<u8>> = wanted
+        .iter()
+        .map(|_| rand::random::<Key>().to_vec())
+        .collect();
+    let rows = transaction
+        .query(&statement, &[&orgs, &subjects, &fresh])
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let key: Option<Vec<u8>> = row.get(2);
+            let key = key.and_then(|key| Key::try_from(key).ok());
+            ((row.get(0), row.get(1)), key)
+        })
+        .collect())
+}

@@ -1,0 +1,148 @@
+//! The key table (`personal_keys`, V0017): each person's key for the
+//! personal values sealed in the log (`domain::erasable`), its tombstone once
+//! the person is erased, and what an erasure does beside it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use deadpool_postgres::GenericClient;
+use domain::erasable::{self, Key, Subject};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::log::read::LogRow;
+use crate::{Pool, StoreError};
+
+/// Where a key lives in the key table: (keyspace, subject). The keyspace is
+/// the organization of a SCIM user, or `domain::account::ACCOUNTS`.
+pub type KeyId = (Uuid, Uuid);
+
+/// The live keys a set of log rows needs to open what they seal. Its
+/// `Debug` names no key.
+#[derive(Clone, Default, PartialEq)]
+pub struct Keyring(Arc<HashMap<KeyId, Key>>);
+
+impl Keyring {
+    /// The key of `subject` (of organization `org_id`'s event); `None` once
+    /// the subject is erased.
+    pub fn key_of(&self, org_id: Uuid, subject: Subject) -> Option<Key> {
+        self.0.get(&subject.key_id(org_id)).copied()
+    }
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "Keyring({} keys)", self.0.len())
+    }
+}
+
+/// Gives `rows` the keys their sealed values name, in one statement (none
+/// when no row holds a sealed value).
+pub(crate) async fn attach_keys(
+    client: &impl GenericClient,
+    rows: &mut [LogRow],
+) -> Result<(), StoreError> {
+    let mut wanted: Vec<KeyId> = rows
+        .iter()
+        .filter(|row| erasable::is_sealed(&row.payload))
+        .flat_map(|row| {
+            erasable::sealed_subjects(&row.payload)
+                .into_iter()
+                .map(|subject| subject.key_id(row.org_id))
+        })
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    let statement = client
+        .prepare_cached(
+            "select k.org_id, k.subject_id, k.key from personal_keys k \
+             join unnest($1::uuid[], $2::uuid[]) as w(org_id, subject_id) \
+               on k.org_id = w.org_id and k.subject_id = w.subject_id \
+             where k.key is not null",
+        )
+        .await?;
+    let orgs: Vec<Uuid> = wanted.iter().map(|(org, _)| *org).collect();
+    let subjects: Vec<Uuid> = wanted.iter().map(|(_, subject)| *subject).collect();
+    let found = client.query(&statement, &[&orgs, &subjects]).await?;
+    let keys: HashMap<KeyId, Key> = found
+        .iter()
+        .filter_map(|row| {
+            let key: Vec<u8> = row.get(2);
+            Some(((row.get(0), row.get(1)), key.try_into().ok()?))
+        })
+        .collect();
+    let keyring = Keyring(Arc::new(keys));
+    for row in rows.iter_mut() {
+        row.keys = keyring.clone();
+    }
+    Ok(())
+}
+
+/// Whether `subject_id` of keyspace `org_id` was erased, and when.
+pub async fn erased_at(
+    pool: &Pool,
+    org_id: Uuid,
+    subject_id: Uuid,
+) -> Result<Option<OffsetDateTime>, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "select erased_at from personal_keys where org_id = $1 and subject_id = $2",
+            &[&org_id, &subject_id],
+        )
+        .await?;
+    Ok(row.and_then(|row| row.get(0)))
+}
+
+/// Replaces each of `texts` (compared without case) in organization
+/// `org_id`'s access records with `[erased]` (V0017's
+/// `access_log_redact`); returns how many records changed.
+pub async fn redact_access_log(
+    pool: &Pool,
+    org_id: Uuid,
+    texts: &[String],
+) -> Result<i64, StoreError> {
+    let patterns: Vec<String> = texts.iter().map(|text| literal_pattern(text)).collect();
+    let client = pool.get().await?;
+    let row = client
+        .query_one("select access_log_redact($1, $2)", &[&org_id, &patterns])
+        .await?;
+    Ok(row.get(0))
+}
+
+/// A PostgreSQL regular expression that matches `text` literally: every
+/// character but letters and digits escaped (a backslash before any other
+/// character is that character, in PostgreSQL's regular expressions).
+fn literal_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() * 2);
+    for character in text.chars() {
+        if !character.is_alphanumeric() {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_literal_pattern_escapes_everything_but_letters_and_digits() {
+        assert_eq!(literal_pattern("a.b+c@d%40"), "a\\.b\\+c\\@d\\%40");
+    }
+
+    #[test]
+    fn a_keyring_prints_no_key() {
+        let keyring = Keyring(Arc::new(HashMap::from([(
+            (Uuid::nil(), Uuid::nil()),
+            [42; 32],
+        )])));
+        assert_eq!(format!("{keyring:?}"), "Keyring(1 keys)");
+    }
+}
