@@ -5,3 +5,6 @@
 //! Everything here reads; nothing decides. Events are read through `store`,
 //! which gives them as the log holds them; the answers are built by the pure
 //! folds of `domain`.
+
+pub mod checkpoints;
+pub mod signing_key;

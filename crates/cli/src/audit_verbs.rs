@@ -7,10 +7,18 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use rollcall::Config;
 
+use crate::audit_integrity::IntegrityCommand;
+
 #[derive(Subcommand)]
-pub enum AuditCommand {}
+pub enum AuditCommand {
+    #[command(flatten)]
+    Integrity(IntegrityCommand),
+}
 
 /// Runs one `rollcall audit` verb.
-pub async fn run(_config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    match command {}
+pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AuditCommand::Integrity(command) => crate::audit_integrity::run(config, command).await?,
+    }
+    Ok(ExitCode::SUCCESS)
 }

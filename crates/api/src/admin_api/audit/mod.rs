@@ -3,9 +3,13 @@
 //! Each handler calls the `audit` crate's query that `rollcall audit` calls
 //! too, and renders its answer; reading is recorded in the access log.
 
+mod integrity;
+
 use super::Endpoint;
 
 /// Every audit route.
 pub(super) fn endpoints() -> Vec<Endpoint> {
-    Vec::new()
+    let mut endpoints = Vec::new();
+    endpoints.extend(integrity::endpoints());
+    endpoints
 }
