@@ -224,11 +224,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { org: Some(org) } => {
+        Command::Verify {
+            org: Some(org),
+            checkpoint,
+            public_key,
+        } => {
+            let signed = match &checkpoint {
+                Some(path) => {
+                    match verify_organization::read_checkpoint(path, public_key.as_deref()) {
+                        Ok(signed) => Some(signed),
+                        Err(error) => {
+                            println!("refused: {error:#}");
+                            return Ok(ExitCode::FAILURE);
+                        }
+                    }
+                }
+                None => None,
+            };
             let database = store::Database::parse(&config.database_url)?;
             let pool = store::connect(&database, 2)?;
             let org_id = tokens::organization_named(&pool, &org).await?;
-            match verify_organization::verify_organization(&pool, org_id).await? {
+            if let Some(signed) = &signed
+                && signed.head.org_id != org_id
+            {
+                println!(
+                    "refused: the checkpoint is of {:?} ({}), not of {org:?} ({org_id})",
+                    signed.head.org_name, signed.head.org_id
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            let head = signed.as_ref().map(|signed| &signed.head);
+            match verify_organization::verify_organization(&pool, org_id, head).await? {
                 ChainVerdict::Sound {
                     events,
                     head_hash,
@@ -238,6 +264,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "sound: {org:?} ({org_id}): {events} events, hash chain intact; \
                          head hash {head_hash} at position {head_position}"
                     );
+                    if let Some(signed) = &signed {
+                        println!(
+                            "extends the checkpoint signed at {} by key {} ({} events, head \
+                             position {}) by {} events",
+                            signed.head.signed_at.format(&Rfc3339)?,
+                            signed.key_id(),
+                            signed.head.event_count,
+                            signed.head.head_position,
+                            events - signed.head.event_count
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 ChainVerdict::Broken { position, reason } => {
@@ -246,7 +283,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Verify { org: None } => {
+        Command::Verify { org: None, .. } => {
             let database = store::Database::parse(&config.database_url)?;
             let pool = store::connect(&database, 2)?;
             match verify::verify(&pool).await? {

@@ -17,6 +17,7 @@ mod groups;
 mod guarantees;
 mod hardening;
 mod helpers;
+mod integrity;
 mod member_sessions;
 mod members;
 mod provisioning;
