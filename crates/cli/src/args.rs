@@ -113,6 +113,17 @@ pub(crate) enum Command {
         #[arg(long, requires = "checkpoint")]
         public_key: Option<String>,
     },
+    /// Fold the whole log into fresh copies of the read tables (as the
+    /// projector does), print each row of the live tables that differs and
+    /// their count; with --swap, put the copies in place of the live tables,
+    /// the projector paused meanwhile. Exit 0 when nothing differs or the
+    /// copies were swapped in, 1 when rows differ. Run it as the tables'
+    /// owner (docs/audit-integrity.md).
+    Rebuild {
+        /// Swap the rebuilt tables in when they differ.
+        #[arg(long)]
+        swap: bool,
+    },
     /// The access log's retention: requests that changed nothing are kept by
     /// month and leave only as whole months (README, "Access log: limits,
     /// refusals and retention").

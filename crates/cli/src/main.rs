@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use admin::{command_line, provisioning, tokens};
 use anyhow::Context;
@@ -11,7 +11,7 @@ use rollcall::bench::{self, BenchPlan, Operation};
 use rollcall::stack::prepare_database;
 use rollcall::verify::Verdict;
 use rollcall::verify_organization::{self, ChainVerdict};
-use rollcall::{Config, Stack, retention, verify};
+use rollcall::{Config, Stack, rebuild, retention, verify};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -283,6 +283,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Rebuild { swap } => {
+            let database = prepare_database(&config).await?;
+            let mut shown = Instant::now();
+            let rebuilt = rebuild::rebuild(&database, swap, |folded, took| {
+                if shown.elapsed() >= Duration::from_secs(1) {
+                    shown = Instant::now();
+                    let rate = folded as f64 / took.as_secs_f64();
+                    eprintln!("rebuild: folded {folded} events ({rate:.0} events/s)");
+                }
+            })
+            .await?;
+            Ok(rebuild_report(&rebuilt))
+        }
         Command::Verify { org: None, .. } => {
             let database = store::Database::parse(&config.database_url)?;
             let pool = store::connect(&database, 2)?;
@@ -404,6 +417,47 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Prints what a rebuild found; exit 1 when rows differ and stayed.
+fn rebuild_report(rebuilt: &rebuild::Rebuilt) -> ExitCode {
+    for difference in &rebuilt.differences {
+        println!(
+            "{} {}: {}",
+            difference.table, difference.key, difference.what
+        );
+    }
+    if rebuilt.different > rebuilt.differences.len() as u64 {
+        println!(
+            "... and {} more",
+            rebuilt.different - rebuilt.differences.len() as u64
+        );
+    }
+    for held in &rebuilt.held_back {
+        println!(
+            "held back: organization {} from position {} ({}): {}",
+            held.org_id, held.position, held.event_type, held.reason
+        );
+    }
+    println!(
+        "folded {} events in {:.1} s ({:.0} events/s); {} differences from the live tables \
+         at position {}{}",
+        rebuilt.folded,
+        rebuilt.took.as_secs_f64(),
+        rebuilt.events_per_second(),
+        rebuilt.different,
+        rebuilt.position,
+        if rebuilt.swapped {
+            "; swapped the rebuilt tables in"
+        } else {
+            ""
+        }
+    );
+    if rebuilt.different > 0 && !rebuilt.swapped {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -75,6 +75,9 @@ pub use read_model::groups::{
 pub use read_model::quarantine::{
     EventAt, ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,
 };
+pub use read_model::rebuild::{
+    ProjectorPause, REBUILD_SCHEMA, REBUILT_TABLES, RowDifference, create_rebuild_tables,
+};
 pub use read_model::snapshot::{Snapshot, read_snapshot};
 pub use read_model::users::{UserFilter, UserQuery, UserRecord, UserSort, find_user, list_users};
 pub use read_model::writer::apply_changes;

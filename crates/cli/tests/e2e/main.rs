@@ -21,6 +21,7 @@ mod integrity;
 mod member_sessions;
 mod members;
 mod provisioning;
+mod rebuild;
 mod schema;
 mod tokens;
 mod users;
