@@ -37,7 +37,8 @@ const UNCOMPARED: [&str; 2] = ["quarantined_at", "reason"];
 pub async fn create_rebuild_tables(pool: &Pool) -> Result<(), StoreError> {
     let client = pool.get().await?;
     let mut script = format!(
-        "drop schema if exists {REBUILD_SCHEMA} cascade; create schema {REBUILD_SCHEMA}; \
+        "set client_min_messages = warning; \
+         drop schema if exists {REBUILD_SCHEMA} cascade; create schema {REBUILD_SCHEMA}; \
          create table {REBUILD_SCHEMA}.checkpoints (like public.checkpoints including all); \
          insert into {REBUILD_SCHEMA}.checkpoints (name, position) values ('projector', 0);"
     );
@@ -218,7 +219,8 @@ impl ProjectorPause {
                 Err(error) => return Err(error.into()),
             }
         }
-        let mut script = format!("create schema {RETIRED_SCHEMA};");
+        let mut script =
+            format!("set local client_min_messages = warning; create schema {RETIRED_SCHEMA};");
         for table in REBUILT_TABLES {
             script.push_str(&format!(
                 "alter table public.{table} set schema {RETIRED_SCHEMA}; \
@@ -238,7 +240,8 @@ impl ProjectorPause {
     pub async fn resume(mut self) -> Result<(), StoreError> {
         self.client()
             .batch_execute(&format!(
-                "rollback; drop schema if exists {REBUILD_SCHEMA} cascade"
+                "rollback; set client_min_messages = warning; \
+                 drop schema if exists {REBUILD_SCHEMA} cascade"
             ))
             .await?;
         self.client.take();
