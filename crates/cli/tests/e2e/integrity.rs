@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with};
@@ -207,28 +206,22 @@ async fn the_reaper_signs_moved_heads_hourly_and_auditors_list_them_with_the_key
             .count()
     };
     // The stack's own reaper may sign now and then; our rounds are hours
-    // ahead of it, so theirs are the last, and the head moves first.
+    // ahead of it on the stack's clock, so theirs are the last, and the
+    // head moves first.
     app.provision("alan@contoso.com").await;
     app.wait_for_projector(Duration::from_secs(10)).await;
-    let now = OffsetDateTime::now_utc() + time::Duration::hours(2);
-    let first = reaper.run_once(now).await.unwrap();
+    app.clock.advance(time::Duration::hours(2));
+    let first = reaper.run_once(app.clock.now()).await.unwrap();
     assert_eq!(signed_for(&first), 1);
-    let again = reaper
-        .run_once(now + time::Duration::minutes(30))
-        .await
-        .unwrap();
+    app.clock.advance(time::Duration::minutes(30));
+    let again = reaper.run_once(app.clock.now()).await.unwrap();
     assert_eq!(signed_for(&again), 0, "not within the hour");
-    let unmoved = reaper
-        .run_once(now + time::Duration::hours(2))
-        .await
-        .unwrap();
+    app.clock.advance(time::Duration::hours(2));
+    let unmoved = reaper.run_once(app.clock.now()).await.unwrap();
     assert_eq!(signed_for(&unmoved), 0, "the head has not moved");
     app.provision("grace@contoso.com").await;
     app.wait_for_projector(Duration::from_secs(10)).await;
-    let moved = reaper
-        .run_once(now + time::Duration::hours(2))
-        .await
-        .unwrap();
+    let moved = reaper.run_once(app.clock.now()).await.unwrap();
     assert_eq!(signed_for(&moved), 1);
     let head = &moved.signed[0].head;
     assert_eq!(
