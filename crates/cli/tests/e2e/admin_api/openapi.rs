@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::helpers::admin_api::{OWNER, PASSWORD};
 use crate::helpers::spawn_app;
 
-/// The routes issue 10 asks of the admin API.
-const ROUTES: [(&str, &str); 23] = [
+/// The routes issues 10 and 11 ask of the admin API.
+const ROUTES: [(&str, &str); 25] = [
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/current"),
@@ -32,6 +32,8 @@ const ROUTES: [(&str, &str); 23] = [
     ("get", "/api/v1/orgs/{org}/domains"),
     ("post", "/api/v1/orgs/{org}/domains/{id}/verify"),
     ("delete", "/api/v1/orgs/{org}/domains/{id}"),
+    ("get", "/api/v1/orgs/{org}/audit/checkpoints"),
+    ("get", "/api/v1/orgs/{org}/audit/signing-key"),
 ];
 
 #[tokio::test]
