@@ -156,3 +156,54 @@ async fn a_corrupted_read_row_is_reported_and_swapping_in_the_rebuild_repairs_it
     assert!(after.contains(" 0 differences"), "{after}");
     app.stop().await;
 }
+
+/// Polls the user's SCIM read until it answers `expected`.
+async fn wait_for_status(app: &TestApp, id: &str, expected: StatusCode) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, _) = app.get_user(id).await;
+        if status == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the user's read stayed {status}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_quarantined_organization_that_this_build_folds_is_released_by_the_swap() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let ada = app.provision("ada@contoso.com").await;
+    app.wait_for_projector(Duration::from_secs(10)).await;
+    // As an older build would have left it: held back at its last event.
+    let head = app.log_head().await;
+    app.sql()
+        .await
+        .execute(
+            "insert into projection_quarantine (org_id, position, event_type, reason, \
+             quarantined_at) values ($1, $2, 'UserProvisioned', 'an older build failed', now())",
+            &[&org_id, &head],
+        )
+        .await
+        .unwrap();
+    wait_for_status(&app, &ada, StatusCode::SERVICE_UNAVAILABLE).await;
+
+    let output = rollcall(&app, &["rebuild"]);
+    let said = stdout(&output);
+    assert!(!output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "projection_quarantine {org_id}: only in the live table"
+        )),
+        "{said}"
+    );
+    let swapped = rollcall(&app, &["rebuild", "--swap"]);
+    assert!(swapped.status.success(), "{}", stdout(&swapped));
+    wait_for_status(&app, &ada, StatusCode::OK).await;
+    assert!(rollcall(&app, &["verify"]).status.success());
+    app.stop().await;
+}
