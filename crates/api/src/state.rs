@@ -46,6 +46,10 @@ pub struct Settings {
     /// The time events are stamped with: the system's, but for tests that
     /// script a history over months.
     pub clock: store::Clock,
+    /// The public half of the key that signs checkpoints
+    /// (`ROLLCALL_SIGNING_KEY_FILE`), served to auditors; `None` when the
+    /// operator configured none.
+    pub signing_key: Option<audit::signing_key::PublicKey>,
 }
 
 impl Default for Settings {
@@ -63,6 +67,7 @@ impl Default for Settings {
             bad_tokens: BadTokenLimits::default(),
             dns_server: None,
             clock: store::Clock::system(),
+            signing_key: None,
         }
     }
 }

@@ -8,12 +8,14 @@
 //! front end and are checked here ([`filter`]), so the API and the command
 //! line refuse the same things with the same messages.
 
+pub mod checkpoints;
 pub mod error;
 pub mod events;
 pub mod export;
 pub mod filter;
 pub mod history;
 pub mod requests;
+pub mod signing_key;
 pub mod view;
 
 pub use error::AuditError;

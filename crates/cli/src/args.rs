@@ -109,11 +109,32 @@ pub(crate) enum Command {
     /// the projector has not reached the log's head within 10 s; 4 when it
     /// holds organizations back (docs/quarantine.md). With `--org`, walks that
     /// organization's hash chain alone and prints its event count and head
-    /// hash (exit 0), or the first event that does not hold (exit 1).
+    /// hash (exit 0), or the first event that does not hold (exit 1). With
+    /// `--checkpoint FILE` too, checks the checkpoint's signature and that
+    /// the log today extends it (docs/audit-integrity.md).
     Verify {
         /// The organization whose chain to walk.
         #[arg(long)]
         org: Option<String>,
+        /// A signed checkpoint of the organization (`rollcall audit
+        /// checkpoint --out`) that the log must extend.
+        #[arg(long, requires = "org")]
+        checkpoint: Option<std::path::PathBuf>,
+        /// The signing public key (hex) the auditor trusts; the checkpoint
+        /// must have been signed by it.
+        #[arg(long, requires = "checkpoint")]
+        public_key: Option<String>,
+    },
+    /// Fold the whole log into fresh copies of the read tables (as the
+    /// projector does), print each row of the live tables that differs and
+    /// their count; with --swap, put the copies in place of the live tables,
+    /// the projector paused meanwhile. Exit 0 when nothing differs or the
+    /// copies were swapped in, 1 when rows differ. Run it as the tables'
+    /// owner (docs/audit-integrity.md).
+    Rebuild {
+        /// Swap the rebuilt tables in when they differ.
+        #[arg(long)]
+        swap: bool,
     },
     /// The access log's retention: requests that changed nothing are kept by
     /// month and leave only as whole months (README, "Access log: limits,

@@ -8,6 +8,7 @@ use clap::Subcommand;
 use rollcall::Config;
 
 use crate::audit_history::{self, HistoryCommand};
+use crate::audit_integrity::{self, IntegrityCommand};
 use crate::audit_log::{self, LogCommand};
 
 #[derive(Subcommand)]
@@ -16,6 +17,8 @@ pub enum AuditCommand {
     History(HistoryCommand),
     #[command(flatten)]
     Log(LogCommand),
+    #[command(flatten)]
+    Integrity(IntegrityCommand),
 }
 
 /// Runs one `rollcall audit` verb.
@@ -23,5 +26,9 @@ pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitC
     match command {
         AuditCommand::History(command) => audit_history::run(config, command).await,
         AuditCommand::Log(command) => audit_log::run(config, command).await,
+        AuditCommand::Integrity(command) => {
+            audit_integrity::run(config, command).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

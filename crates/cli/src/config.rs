@@ -1,6 +1,8 @@
 //! Settings shared by the commands, from flags or environment variables of
 //! the same name.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 /// Where rollcall's dependencies are.
@@ -39,4 +41,19 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub reaper_interval: u64,
+    /// The Ed25519 private key (PKCS#8 PEM) that signs checkpoints of
+    /// organizations' heads (docs/audit-integrity.md); make one with
+    /// `rollcall audit signing-key generate --out FILE`.
+    #[arg(long, global = true, env = "ROLLCALL_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+    /// Seconds between two signed checkpoints of one organization, recorded
+    /// by the reaper when its head has moved (with a signing key).
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLCALL_CHECKPOINT_INTERVAL",
+        default_value_t = 3_600,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub checkpoint_interval: u64,
 }

@@ -2,7 +2,7 @@
 
 use std::net::TcpListener;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use admin::{command_line, provisioning, tokens};
 use anyhow::Context;
@@ -11,12 +11,13 @@ use rollcall::bench::{self, BenchPlan, Operation};
 use rollcall::stack::prepare_database;
 use rollcall::verify::Verdict;
 use rollcall::verify_organization::{self, ChainVerdict};
-use rollcall::{Config, Stack, retention, verify};
+use rollcall::{Config, Stack, rebuild, retention, verify};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 mod args;
 mod audit_history;
+mod audit_integrity;
 mod audit_log;
 mod audit_verbs;
 mod domain_verbs;
@@ -230,11 +231,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Verify { org: Some(org) } => {
+        Command::Verify {
+            org: Some(org),
+            checkpoint,
+            public_key,
+        } => {
+            let signed = match &checkpoint {
+                Some(path) => {
+                    match verify_organization::read_checkpoint(path, public_key.as_deref()) {
+                        Ok(signed) => Some(signed),
+                        Err(error) => {
+                            println!("refused: {error:#}");
+                            return Ok(ExitCode::FAILURE);
+                        }
+                    }
+                }
+                None => None,
+            };
             let database = store::Database::parse(&config.database_url)?;
             let pool = store::connect(&database, 2)?;
             let org_id = tokens::organization_named(&pool, &org).await?;
-            match verify_organization::verify_organization(&pool, org_id).await? {
+            if let Some(signed) = &signed
+                && signed.head.org_id != org_id
+            {
+                println!(
+                    "refused: the checkpoint is of {:?} ({}), not of {org:?} ({org_id})",
+                    signed.head.org_name, signed.head.org_id
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            let head = signed.as_ref().map(|signed| &signed.head);
+            match verify_organization::verify_organization(&pool, org_id, head).await? {
                 ChainVerdict::Sound {
                     events,
                     head_hash,
@@ -244,6 +271,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         "sound: {org:?} ({org_id}): {events} events, hash chain intact; \
                          head hash {head_hash} at position {head_position}"
                     );
+                    if let Some(signed) = &signed {
+                        println!(
+                            "extends the checkpoint signed at {} by key {} ({} events, head \
+                             position {}) by {} events",
+                            signed.head.signed_at.format(&Rfc3339)?,
+                            signed.key_id(),
+                            signed.head.event_count,
+                            signed.head.head_position,
+                            events - signed.head.event_count
+                        );
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
                 ChainVerdict::Broken { position, reason } => {
@@ -252,7 +290,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Verify { org: None } => {
+        Command::Rebuild { swap } => {
+            let database = prepare_database(&config).await?;
+            let mut shown = Instant::now();
+            let rebuilt = rebuild::rebuild(&database, swap, |folded, took| {
+                if shown.elapsed() >= Duration::from_secs(1) {
+                    shown = Instant::now();
+                    let rate = folded as f64 / took.as_secs_f64();
+                    eprintln!("rebuild: folded {folded} events ({rate:.0} events/s)");
+                }
+            })
+            .await?;
+            Ok(rebuild_report(&rebuilt))
+        }
+        Command::Verify { org: None, .. } => {
             let database = store::Database::parse(&config.database_url)?;
             let pool = store::connect(&database, 2)?;
             match verify::verify(&pool).await? {
@@ -373,6 +424,47 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Prints what a rebuild found; exit 1 when rows differ and stayed.
+fn rebuild_report(rebuilt: &rebuild::Rebuilt) -> ExitCode {
+    for difference in &rebuilt.differences {
+        println!(
+            "{} {}: {}",
+            difference.table, difference.key, difference.what
+        );
+    }
+    if rebuilt.different > rebuilt.differences.len() as u64 {
+        println!(
+            "... and {} more",
+            rebuilt.different - rebuilt.differences.len() as u64
+        );
+    }
+    for held in &rebuilt.held_back {
+        println!(
+            "held back: organization {} from position {} ({}): {}",
+            held.org_id, held.position, held.event_type, held.reason
+        );
+    }
+    println!(
+        "folded {} events in {:.1} s ({:.0} events/s); {} differences from the live tables \
+         at position {}{}",
+        rebuilt.folded,
+        rebuilt.took.as_secs_f64(),
+        rebuilt.events_per_second(),
+        rebuilt.different,
+        rebuilt.position,
+        if rebuilt.swapped {
+            "; swapped the rebuilt tables in"
+        } else {
+            ""
+        }
+    );
+    if rebuilt.different > 0 && !rebuilt.swapped {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -54,7 +54,16 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<Database> {
 
 impl Stack {
     /// Starts everything on `listener` against an already migrated database.
-    pub async fn start(self, listener: TcpListener) -> anyhow::Result<RunningStack> {
+    pub async fn start(mut self, listener: TcpListener) -> anyhow::Result<RunningStack> {
+        // Read once, at start: a missing or malformed key stops the start
+        // rather than a checkpoint an hour later.
+        let signing_key = match &self.config.signing_key_file {
+            Some(path) => Some(Arc::new(audit::signing_key::load(path)?)),
+            None => None,
+        };
+        self.settings.signing_key = signing_key
+            .as_ref()
+            .map(|key| audit::signing_key::PublicKey::of(&key.verifying_key()));
         let database = Database::parse(&self.config.database_url)?;
         let pool = store::connect(&database, POOL_SIZE)?;
         let registry = prometheus::Registry::new();
@@ -91,6 +100,10 @@ impl Stack {
             pool: pool.clone(),
             appender: appender.clone(),
             metrics: reaper::ReaperMetrics::register(&registry)?,
+            checkpoints: signing_key.map(|key| reaper::Checkpoints {
+                key,
+                every: Duration::from_secs(self.config.checkpoint_interval),
+            }),
         };
         let reaper_interval = Duration::from_secs(self.config.reaper_interval);
         let background = vec![

@@ -19,6 +19,7 @@
 pub mod account;
 pub mod bounded;
 pub mod chain;
+pub mod checkpoint;
 pub mod domains;
 pub mod erasable;
 pub mod event;

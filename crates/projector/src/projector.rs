@@ -305,8 +305,8 @@ impl Projector {
 
 /// Whether folding failed for what the events hold, rather than because the
 /// database is away: PostgreSQL refused a row, or the fold disagrees with the
-/// read tables.
-fn is_unfoldable(error: &StoreError) -> bool {
+/// read tables (`rollcall rebuild` folds its copies the same way).
+pub fn is_unfoldable(error: &StoreError) -> bool {
     matches!(
         error,
         StoreError::Refused { .. } | StoreError::Inconsistent(_)

@@ -9,10 +9,12 @@
 //!
 //! Jobs: [`token_expiry`] (the SCIM token's expiry and the warnings before
 //! it). The API refuses an expired token on its own; the reaper records it
-//! for auditors and operators. The [`linker`] runs beside the rounds: it
+//! for auditors and operators. [`checkpoints`]: signed checkpoints of every
+//! organization's head, when a signing key is configured. The [`linker`] runs beside the rounds: it
 //! follows the log to link SCIM entries to accounts and memberships and to
 //! converge the locks.
 
+pub mod checkpoints;
 pub mod linker;
 pub mod lock;
 pub mod metrics;
@@ -24,6 +26,8 @@ use store::{Appender, Pool, StoreError};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
+pub use checkpoints::Checkpoints;
+pub use domain::checkpoint::SignedCheckpoint;
 pub use metrics::ReaperMetrics;
 pub use token_expiry::Planned;
 
@@ -46,6 +50,8 @@ pub struct Outcome {
     pub skipped: bool,
     /// The events recorded, by organization.
     pub recorded: Vec<Planned>,
+    /// The checkpoints signed.
+    pub signed: Vec<SignedCheckpoint>,
 }
 
 /// The reaper's dependencies.
@@ -54,6 +60,8 @@ pub struct Reaper {
     pub pool: Pool,
     pub appender: Appender,
     pub metrics: ReaperMetrics,
+    /// Signed checkpoints, when the operator configured a key.
+    pub checkpoints: Option<Checkpoints>,
 }
 
 impl Reaper {
@@ -70,10 +78,15 @@ impl Reaper {
         let result = token_expiry::run(self, now).await;
         self.metrics
             .observe_job("token_expiry", started.elapsed(), &result);
+        let started = Instant::now();
+        let signed = checkpoints::run(self, now).await;
+        self.metrics
+            .observe_job("checkpoints", started.elapsed(), &signed);
         held.release().await;
         Ok(Outcome {
             skipped: false,
             recorded: result?,
+            signed: signed?,
         })
     }
 

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use reaper::{Reaper, ReaperMetrics};
+use reaper::{Checkpoints, Reaper, ReaperMetrics};
 use tokio::sync::watch;
 
-/// Records SCIM tokens' expiry and the warnings before it.
+/// Records SCIM tokens' expiry and the warnings before it, links SCIM
+/// entries to memberships, and signs checkpoints of organizations' heads.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -22,6 +23,15 @@ struct Args {
     /// Seconds between rounds.
     #[arg(long, env = "ROLLCALL_REAPER_INTERVAL", default_value_t = 30)]
     interval: u64,
+    /// The Ed25519 private key (PKCS#8 PEM) that signs checkpoints of every
+    /// organization's head; none are signed without it.
+    #[arg(long, env = "ROLLCALL_SIGNING_KEY_FILE")]
+    signing_key_file: Option<std::path::PathBuf>,
+    /// Seconds between two signed checkpoints of one organization (only
+    /// when its head has moved).
+    #[arg(long, env = "ROLLCALL_CHECKPOINT_INTERVAL", default_value_t = 3_600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_interval: u64,
 }
 
 #[tokio::main]
@@ -48,10 +58,18 @@ async fn main() -> anyhow::Result<()> {
         "rollcall_reaper_append_batch_size",
         "Appends of the reaper committed together",
     ))?;
+    let checkpoints = match &args.signing_key_file {
+        Some(path) => Some(Checkpoints {
+            key: std::sync::Arc::new(audit::signing_key::load(path)?),
+            every: Duration::from_secs(args.checkpoint_interval),
+        }),
+        None => None,
+    };
     let reaper = Reaper {
         appender: store::Appender::start(pool.clone(), batch_sizes),
         pool,
         metrics: ReaperMetrics::register(&registry)?,
+        checkpoints,
     };
     let (stop_tx, stop) = watch::channel(false);
     let running = tokio::spawn(reaper.run(Duration::from_secs(args.interval), stop));

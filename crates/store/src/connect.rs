@@ -41,6 +41,15 @@ impl Database {
         Database { config }
     }
 
+    /// The same database, with `schema`'s tables before `public`'s: the
+    /// unqualified names of the projector's SQL then reach the copies of the
+    /// read tables that `rollcall rebuild` folds into.
+    pub fn in_schema(&self, schema: &str) -> Database {
+        let mut config = self.config.clone();
+        config.options(format!("-c search_path={schema},public"));
+        Database { config }
+    }
+
     /// One unpooled connection, driven on a background task.
     pub async fn connect_one(&self) -> Result<tokio_postgres::Client, StoreError> {
         let (client, connection) = self.config.connect(NoTls).await.map_err(|error| {

@@ -63,6 +63,10 @@ pub use log::read::{
 };
 pub use log::registry::{claim_owner, find_organization, has_organizations, list_organizations};
 pub use log::sessions::{SessionRecord, find_live_session, live_sessions_started_before};
+pub use log::signed_checkpoints::{
+    insert_signed_checkpoint, last_signed_checkpoint, list_signed_checkpoints,
+    read_organization_head,
+};
 pub use log::tokens::{
     TokenChanges, TokenRecord, find_token, list_tokens, note_token_used,
     organizations_with_tokens_expiring_before, soonest_token_expiries, token_changes_after,
@@ -76,6 +80,9 @@ pub use read_model::groups::{
 };
 pub use read_model::quarantine::{
     EventAt, ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,
+};
+pub use read_model::rebuild::{
+    ProjectorPause, REBUILD_SCHEMA, REBUILT_TABLES, RowDifference, create_rebuild_tables,
 };
 pub use read_model::snapshot::{Snapshot, read_snapshot};
 pub use read_model::users::{UserFilter, UserQuery, UserRecord, UserSort, find_user, list_users};

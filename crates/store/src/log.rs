@@ -19,4 +19,5 @@ pub(crate) mod members;
 pub(crate) mod read;
 pub(crate) mod registry;
 pub(crate) mod sessions;
+pub(crate) mod signed_checkpoints;
 pub(crate) mod tokens;

@@ -6,7 +6,8 @@
 //! organization whose event it cannot fold ([`quarantine`]). The API lists
 //! and finds [`users`] and [`groups`], translating SCIM filters with
 //! [`filter`] and reading pages through the one helper in [`page`].
-//! [`snapshot`] reads the whole read model at once, for `rollcall verify`.
+//! [`snapshot`] reads the whole read model at once, for `rollcall verify`;
+//! [`rebuild`] folds the log into fresh copies, compares and swaps them.
 //! Nothing here is the truth: a lost read table is rebuilt from the log.
 
 pub(crate) mod checkpoint;
@@ -14,6 +15,7 @@ pub(crate) mod filter;
 pub(crate) mod groups;
 mod page;
 pub(crate) mod quarantine;
+pub(crate) mod rebuild;
 pub(crate) mod snapshot;
 pub(crate) mod users;
 pub(crate) mod writer;

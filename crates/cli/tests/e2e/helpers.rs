@@ -46,6 +46,8 @@ pub struct Options {
     pub bad_tokens: api::BadTokenLimits,
     /// The nameserver the admin API's domain verification asks.
     pub dns_server: Option<std::net::SocketAddr>,
+    /// The key that signs checkpoints (`ROLLCALL_SIGNING_KEY_FILE`).
+    pub signing_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -59,6 +61,7 @@ impl Default for Options {
             max_in_flight_per_token: api::Settings::default().max_in_flight_per_token,
             bad_tokens: api::Settings::default().bad_tokens,
             dns_server: None,
+            signing_key_file: None,
         }
     }
 }
@@ -108,6 +111,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         amqp_url: options.amqp_url,
         bus_prefix: bus_prefix.clone(),
         reaper_interval: 30,
+        signing_key_file: options.signing_key_file,
+        checkpoint_interval: 3_600,
     };
     let clock = store::Clock::system();
     let settings = api::Settings {

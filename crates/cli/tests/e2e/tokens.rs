@@ -20,6 +20,7 @@ fn reaper_of(app: &TestApp) -> (reaper::Reaper, prometheus::Registry) {
         pool: stack.pool.clone(),
         appender: stack.appender.clone(),
         metrics: reaper::ReaperMetrics::register(&registry).unwrap(),
+        checkpoints: None,
     };
     (reaper, registry)
 }

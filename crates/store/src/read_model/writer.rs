@@ -5,7 +5,6 @@ use deadpool_postgres::Transaction;
 use domain::StoredEvent;
 use domain::read_model::{UserRow, UserRowChange, erased_row, is_erasure, user_row_change};
 use domain::read_model::{group_row_change, membership_change};
-use futures::TryFutureExt;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -54,19 +53,20 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
     transaction
         .batch_execute("set local synchronous_commit = off")
         .await?;
-    let (statements, group_statements) = futures::try_join!(
-        RowStatements::prepare(&transaction),
-        GroupStatements::prepare(&transaction),
-    )?;
+    // The checkpoint row first, alone: while `rollcall rebuild` holds it
+    // to swap the read tables, a projector waiting here must hold no lock
+    // on them (preparing a statement locks the tables it names), or the two
+    // would wait for each other.
     let checkpoint = transaction
         .query_one(
             "select position from checkpoints where name = 'projector' for update",
             &[],
         )
-        .map_err(StoreError::from);
-    let (checkpoint, quarantined) = futures::try_join!(
-        checkpoint,
-        super::quarantine::quarantined_orgs(&transaction)
+        .await?;
+    let (statements, group_statements, quarantined) = futures::try_join!(
+        RowStatements::prepare(&transaction),
+        GroupStatements::prepare(&transaction),
+        super::quarantine::quarantined_orgs(&transaction),
     )?;
     let mut checkpoint: i64 = checkpoint.get(0);
     let mut changes = Vec::new();

@@ -4,6 +4,7 @@
 //! too, and renders its answer; reading is recorded in the access log.
 
 mod history;
+mod integrity;
 mod log;
 
 use super::Endpoint;
@@ -13,5 +14,6 @@ pub(super) fn endpoints() -> Vec<Endpoint> {
     let mut endpoints = Vec::new();
     endpoints.extend(history::endpoints());
     endpoints.extend(log::endpoints());
+    endpoints.extend(integrity::endpoints());
     endpoints
 }

@@ -8,7 +8,7 @@ use crate::helpers::admin_api::{OWNER, PASSWORD};
 use crate::helpers::spawn_app;
 
 /// The routes issue 10 asks of the admin API, and the auditors' (issue 11).
-const ROUTES: [(&str, &str); 33] = [
+const ROUTES: [(&str, &str); 35] = [
     ("get", "/api/v1/openapi.json"),
     ("post", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/current"),
@@ -42,6 +42,8 @@ const ROUTES: [(&str, &str); 33] = [
     ("get", "/api/v1/orgs/{org}/audit/export"),
     ("get", "/api/v1/orgs/{org}/audit/requests/{request}"),
     ("post", "/api/v1/orgs/{org}/users/{id}/erasure"),
+    ("get", "/api/v1/orgs/{org}/audit/checkpoints"),
+    ("get", "/api/v1/orgs/{org}/audit/signing-key"),
 ];
 
 #[tokio::test]
