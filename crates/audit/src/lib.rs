@@ -11,6 +11,7 @@
 pub mod checkpoints;
 pub mod error;
 pub mod events;
+pub mod evidence;
 pub mod export;
 pub mod filter;
 pub mod history;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use rollcall::Config;
 
+use crate::audit_evidence::{self, EvidenceCommand};
 use crate::audit_history::{self, HistoryCommand};
 use crate::audit_integrity::{self, IntegrityCommand};
 use crate::audit_log::{self, LogCommand};
@@ -19,6 +20,8 @@ pub enum AuditCommand {
     Log(LogCommand),
     #[command(flatten)]
     Integrity(IntegrityCommand),
+    #[command(flatten)]
+    Evidence(EvidenceCommand),
 }
 
 /// Runs one `rollcall audit` verb.
@@ -26,6 +29,7 @@ pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitC
     match command {
         AuditCommand::History(command) => audit_history::run(config, command).await,
         AuditCommand::Log(command) => audit_log::run(config, command).await,
+        AuditCommand::Evidence(command) => audit_evidence::run(config, command).await,
         AuditCommand::Integrity(command) => {
             audit_integrity::run(config, command).await?;
             Ok(ExitCode::SUCCESS)

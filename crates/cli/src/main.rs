@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 mod args;
+mod audit_evidence;
 mod audit_history;
 mod audit_integrity;
 mod audit_log;

@@ -16,7 +16,7 @@ use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with};
 
 /// Runs `rollcall ARGS` on the test's database with the key file given:
 /// whether it succeeded, and what it printed.
-fn rollcall(app: &TestApp, key: Option<&Path>, args: &[&str]) -> (bool, String) {
+pub(crate) fn rollcall(app: &TestApp, key: Option<&Path>, args: &[&str]) -> (bool, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
     command
         .args(args)
@@ -34,16 +34,16 @@ fn rollcall(app: &TestApp, key: Option<&Path>, args: &[&str]) -> (bool, String) 
 }
 
 /// A folder of the test's own, removed when it ends.
-struct Scratch(PathBuf);
+pub(crate) struct Scratch(PathBuf);
 
 impl Scratch {
-    fn new() -> Scratch {
+    pub(crate) fn new() -> Scratch {
         let dir = std::env::temp_dir().join(format!("rollcall-integrity-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         Scratch(dir)
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
 }
@@ -56,7 +56,7 @@ impl Drop for Scratch {
 
 /// `rollcall audit signing-key generate`: the key file, and the public key
 /// it printed.
-fn generate_key(scratch: &Scratch) -> (PathBuf, Value) {
+pub(crate) fn generate_key(scratch: &Scratch) -> (PathBuf, Value) {
     let key = scratch.path("checkpoints.pem");
     let output = Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .args(["audit", "signing-key", "generate", "--out"])

@@ -15,6 +15,7 @@ mod bulk;
 mod case_folding;
 mod domains;
 mod erasure;
+mod evidence;
 mod filters;
 mod groups;
 mod guarantees;
