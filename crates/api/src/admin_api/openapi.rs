@@ -34,9 +34,10 @@ pub fn document(endpoints: &[Endpoint]) -> Value {
             "version": env!("CARGO_PKG_VERSION"),
             "description": "The owners' API: log in (POST /api/v1/sessions) and send the \
                 session's token as 'Authorization: Bearer <token>'. Every route under \
-                /api/v1/orgs/{org} but leaving it (DELETE .../membership) is for the \
-                organization's owners: other members get 403 with required_role, everyone \
-                else 404. Errors are {\"error\",\"message\"}.",
+                /api/v1/orgs/{org} but leaving it (DELETE .../membership) and the audit \
+                (.../audit/..., for its auditors and owners) is for the organization's \
+                owners: other members get 403 with required_role, everyone else 404. \
+                Errors are {\"error\",\"message\"}.",
         },
         "paths": paths,
         "components": {
