@@ -88,14 +88,18 @@ while (( $(head_position) < EVENTS )); do
     echo "  $(head_position) events" >&2
 done
 
-# The linker and the projector follow the log; measure on a quiet system.
-log "waiting for the projector and the linker to reach the head"
+# The projector folds the log; measure once it has. The linker follows far
+# slower on a history like this one (about 50 events/s on 2 cores, measured
+# here): waiting for it would take hours, so its lag is printed and the
+# audit figures are taken while it works.
+log "waiting for the projector to reach the head"
 for _ in $(seq 1 1800); do
     head=$(head_position)
-    behind=$(sql "select count(*) from checkpoints where position < $head and name in ('projector', 'linker')")
+    behind=$(sql "select count(*) from checkpoints where position < $head and name = 'projector'")
     [[ $behind == 0 ]] && break
     sleep 1
 done
+echo "the linker has followed $(sql "select position from checkpoints where name = 'linker'") of $(head_position) events" >&2
 psql -q "$DB_URL" -c 'vacuum analyze' >/dev/null
 
 ORG=$(sql "select name from organizations order by created_at limit 1")
