@@ -129,23 +129,7 @@ pub fn resource_members(
     extra: Option<(&str, Value)>,
     meta: Meta,
 ) -> Map<String, Value> {
-    let mut out = Map::new();
-    let fields = resource.as_object().cloned().unwrap_or_default();
-    if let Some((key, schemas)) = fields
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case("schemas"))
-    {
-        out.insert(key.clone(), schemas.clone());
-    }
-    out.insert("id".into(), Value::String(id.to_string()));
-    for (key, value) in fields {
-        if !key.eq_ignore_ascii_case("schemas") {
-            out.insert(key, value);
-        }
-    }
-    if let Some((key, value)) = extra {
-        out.insert(key.into(), value);
-    }
+    let mut out = domain::resource::members_in_order(resource, id, extra);
     out.insert(
         "meta".into(),
         json!({

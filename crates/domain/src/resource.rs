@@ -7,7 +7,7 @@
 //! names another resource.
 
 use scim::{ScimError, ScimType};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 /// A value that must be unique within an organization.
@@ -59,4 +59,33 @@ pub(crate) fn refuse_another_id(resource: &Value, id: Uuid) -> Result<(), ScimEr
             format!("id is read-only: this resource is {id}; send that id or none"),
         )),
     }
+}
+
+/// A stored resource's members in SCIM order: `schemas` first, then `id`,
+/// the members as stored, and `extra` (attributes kept apart, like a user's
+/// `groups`); the caller adds `meta`. What the SCIM API serves and what the
+/// auditors' state at an instant shows are built alike.
+pub fn members_in_order(
+    resource: &Value,
+    id: Uuid,
+    extra: Option<(&str, Value)>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let fields = resource.as_object().cloned().unwrap_or_default();
+    if let Some((key, schemas)) = fields
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case("schemas"))
+    {
+        out.insert(key.clone(), schemas.clone());
+    }
+    out.insert("id".into(), Value::String(id.to_string()));
+    for (key, value) in fields {
+        if !key.eq_ignore_ascii_case("schemas") {
+            out.insert(key, value);
+        }
+    }
+    if let Some((key, value)) = extra {
+        out.insert(key.into(), value);
+    }
+    out
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -247,23 +247,7 @@ fn scim_json(
     extra: Option<(&str, Value)>,
     (created, last_modified, version): (OffsetDateTime, OffsetDateTime, i64),
 ) -> Value {
-    let mut out = Map::new();
-    let fields = resource.as_object().cloned().unwrap_or_default();
-    if let Some((key, schemas)) = fields
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case("schemas"))
-    {
-        out.insert(key.clone(), schemas.clone());
-    }
-    out.insert("id".into(), Value::String(id.to_string()));
-    for (key, value) in fields {
-        if !key.eq_ignore_ascii_case("schemas") {
-            out.insert(key, value);
-        }
-    }
-    if let Some((key, value)) = extra {
-        out.insert(key.into(), value);
-    }
+    let mut out = crate::resource::members_in_order(resource, id, extra);
     out.insert(
         "meta".into(),
         json!({
