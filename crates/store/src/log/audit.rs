@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
-use super::keys::attach_keys;
+use super::keys::log_rows_with_keys;
 use super::read::{COLUMNS, LogRow};
 use crate::{Pool, StoreError};
 
@@ -104,9 +104,7 @@ pub async fn read_selection(
     );
     parameters.push(&limit);
     let rows = client.query(&statement, &parameters).await?;
-    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
-    attach_keys(&client, &mut rows).await?;
-    Ok(rows)
+    log_rows_with_keys(&client, &rows).await
 }
 
 /// How many events the selection holds (for a progress bar).
@@ -144,9 +142,7 @@ pub async fn read_request_events(
     let rows = client
         .query(&statement, &[&org_id, &request_id.to_string()])
         .await?;
-    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
-    attach_keys(&client, &mut rows).await?;
-    Ok(rows)
+    log_rows_with_keys(&client, &rows).await
 }
 
 /// Every userName each SCIM user of `org_id` has had, as `(user id,
@@ -173,8 +169,7 @@ pub async fn user_names_ever(pool: &Pool, org_id: Uuid) -> Result<Vec<(Uuid, Str
     let mut after = 0;
     loop {
         let rows = client.query(&statement, &[&org_id, &after, &PAGE]).await?;
-        let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
-        attach_keys(&client, &mut rows).await?;
+        let rows = log_rows_with_keys(&client, &rows).await?;
         let Some(last) = rows.last() else { break };
         after = last.position;
         for row in &rows {

@@ -5,7 +5,7 @@
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::keys::attach_keys;
+use super::keys::log_rows_with_keys;
 use super::read::{COLUMNS, LogRow};
 use crate::{Pool, StoreError};
 
@@ -29,9 +29,7 @@ pub async fn read_organization_until(
     let rows = client
         .query(&statement, &[&org_id, &after, &until, &limit])
         .await?;
-    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
-    attach_keys(&client, &mut rows).await?;
-    Ok(rows)
+    log_rows_with_keys(&client, &rows).await
 }
 
 /// Every event of the streams `stream_ids` of keyspace `org_id` (an
@@ -50,9 +48,7 @@ pub async fn read_streams(
         ))
         .await?;
     let rows = client.query(&statement, &[&org_id, &stream_ids]).await?;
-    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
-    attach_keys(&client, &mut rows).await?;
-    Ok(rows)
+    log_rows_with_keys(&client, &rows).await
 }
 
 /// The last event of `org_id` recorded at or before `at`: its position and

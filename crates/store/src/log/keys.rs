@@ -37,6 +37,18 @@ impl fmt::Debug for Keyring {
     }
 }
 
+/// Reads the log rows a query selected ([`crate::log::read::COLUMNS`]),
+/// each with the keys its sealed values name: how every reader of events
+/// gets them.
+pub(crate) async fn log_rows_with_keys(
+    client: &impl GenericClient,
+    rows: &[tokio_postgres::Row],
+) -> Result<Vec<LogRow>, StoreError> {
+    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
+    attach_keys(client, &mut rows).await?;
+    Ok(rows)
+}
+
 /// Gives `rows` the keys their sealed values name, in one statement (none
 /// when no row holds a sealed value).
 pub(crate) async fn attach_keys(

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-use crate::log::keys::{Keyring, attach_keys};
+use crate::log::keys::{Keyring, attach_keys, log_rows_with_keys};
 use crate::{Pool, StoreError};
 
 pub(crate) const COLUMNS: &str = "position, org_id, stream_id, stream_version, event_type, schema_version, \
@@ -129,8 +129,7 @@ pub async fn read_stream_after(
     let rows = client
         .query(&statement, &[&org_id, &stream_id, &version])
         .await?;
-    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
-    attach_keys(&client, &mut rows).await?;
+    let rows = log_rows_with_keys(&client, &rows).await?;
     rows.iter().map(LogRow::to_stored).collect()
 }
 
@@ -206,9 +205,7 @@ pub async fn read_after(pool: &Pool, position: i64, limit: i64) -> Result<Vec<Lo
         ))
         .await?;
     let rows = client.query(&statement, &[&position, &limit]).await?;
-    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
-    attach_keys(&client, &mut rows).await?;
-    Ok(rows)
+    log_rows_with_keys(&client, &rows).await
 }
 
 /// Up to `limit` events of one organization after `position`, in position
@@ -229,9 +226,7 @@ pub async fn read_organization_after(
     let rows = client
         .query(&statement, &[&org_id, &position, &limit])
         .await?;
-    let mut rows: Vec<LogRow> = rows.iter().map(LogRow::from_row).collect();
-    attach_keys(&client, &mut rows).await?;
-    Ok(rows)
+    log_rows_with_keys(&client, &rows).await
 }
 
 /// The last position assigned.
