@@ -45,13 +45,15 @@ pub use clock::Clock;
 pub use connect::{Database, connect, create_database_if_missing, migrate, migrate_to};
 pub use error::StoreError;
 
-pub use log::append::{AppendError, AppendRequest, Appended, Appender, Registration};
+pub use log::append::{
+    AppendError, AppendRequest, Appended, Appender, Registration, batch_keys_statement,
+};
 pub use log::audit::{
     EventSelection, count_selection, read_request_events, read_selection, user_names_ever,
 };
 pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
 pub use log::history::{organization_position_at, read_organization_until, read_streams};
-pub use log::keys::{KeyId, Keyring, erased_at, redact_access_log};
+pub use log::keys::{KeyId, Keyring, erased_at, live_keys_statement, redact_access_log};
 pub use log::members::{
     AccountRecord, MemberListing, MembershipRecord, active_owners, find_account, find_membership,
     list_members, membership_of_entry, memberships_of_account, role_groups, scim_memberships,

@@ -311,3 +311,67 @@ async fn an_erased_person_leaves_no_plaintext_in_a_dump_and_the_log_still_verifi
     assert_eq!(status, StatusCode::NO_CONTENT);
     app.stop().await;
 }
+
+/// Every create reads or makes its person's key, and the relay and every
+/// reader look keys up: each lookup must stay one primary-key probe however
+/// many people the table holds. Prepared statements keep a generic plan,
+/// made once from the statistics of the moment; the first form of these
+/// statements got a hash join over a sequential scan of every key from a
+/// plan made while the table was small, and creates ran about a quarter
+/// slower (issue 11's write-path figures). Here the plans are made the same
+/// way, generic, against a table of many keys and against the empty one.
+#[tokio::test]
+async fn key_lookups_probe_the_primary_key_whatever_the_plan_was_made_from() {
+    let app = spawn_app().await;
+    let sql = app.sql().await;
+    let explain = |statement: String| {
+        let sql = &sql;
+        async move {
+            sql.batch_execute("set plan_cache_mode = force_generic_plan; deallocate all")
+                .await
+                .expect("plan settings");
+            sql.batch_execute(&format!("prepare lookup as {statement}"))
+                .await
+                .expect("the statement prepares");
+            let arguments = if statement.contains("$3") {
+                "('{}', '{}', '{}')"
+            } else {
+                "('{}', '{}')"
+            };
+            let plan = sql
+                .query(&format!("explain execute lookup{arguments}"), &[])
+                .await
+                .expect("explain");
+            plan.iter()
+                .map(|row| row.get::<_, String>(0))
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    };
+    for many in [false, true] {
+        if many {
+            sql.batch_execute(
+                "insert into personal_keys (org_id, subject_id, key) \
+                 select gen_random_uuid(), gen_random_uuid(), \
+                        decode(md5(i::text) || md5((i + 1)::text), 'hex') \
+                 from generate_series(1, 20000) as i; \
+                 analyze personal_keys",
+            )
+            .await
+            .expect("many keys");
+        }
+        for statement in [store::live_keys_statement(), store::batch_keys_statement()] {
+            let plan = explain(statement).await;
+            assert!(
+                !plan.contains("Seq Scan on personal_keys"),
+                "a key lookup scans every key ({} keys):\n{plan}",
+                if many { "20,000" } else { "no" }
+            );
+            assert!(
+                plan.contains("Index Scan using personal_keys_pkey"),
+                "a key lookup does not probe the primary key:\n{plan}"
+            );
+        }
+    }
+    app.stop().await;
+}

@@ -14,6 +14,7 @@ use crate::{Clock, Pool, StoreError};
 
 mod batch;
 mod keys;
+pub use keys::batch_keys_statement;
 mod sets;
 
 use batch::commit_batch;

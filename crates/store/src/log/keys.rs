@@ -37,6 +37,25 @@ impl fmt::Debug for Keyring {
     }
 }
 
+/// One key by its id `w`, as a subquery joined laterally to the ids a
+/// statement asks for. The `limit` keeps the planner from flattening it into
+/// a join, which a plan cached while the table was small runs as a hash join
+/// over a sequential scan of every key: a cost that grew with the number of
+/// people, in the write path and the relay (seen in their profile). As
+/// written, each id is one primary-key lookup, whatever the table's size
+/// when the plan was made.
+pub(crate) const KEY_BY_ID: &str = "select key from personal_keys \
+     where org_id = w.org_id and subject_id = w.subject_id limit 1";
+
+/// The live keys of the ids in `$1` (keyspaces) and `$2` (subjects).
+pub fn live_keys_statement() -> String {
+    format!(
+        "select w.org_id, w.subject_id, k.key \
+         from unnest($1::uuid[], $2::uuid[]) as w(org_id, subject_id) \
+         cross join lateral ({KEY_BY_ID}) k where k.key is not null"
+    )
+}
+
 /// Reads the log rows a query selected ([`crate::log::read::COLUMNS`]),
 /// each with the keys its sealed values name: how every reader of events
 /// gets them.
@@ -69,14 +88,7 @@ pub(crate) async fn attach_keys(
     }
     wanted.sort_unstable();
     wanted.dedup();
-    let statement = client
-        .prepare_cached(
-            "select k.org_id, k.subject_id, k.key from personal_keys k \
-             join unnest($1::uuid[], $2::uuid[]) as w(org_id, subject_id) \
-               on k.org_id = w.org_id and k.subject_id = w.subject_id \
-             where k.key is not null",
-        )
-        .await?;
+    let statement = client.prepare_cached(&live_keys_statement()).await?;
     let orgs: Vec<Uuid> = wanted.iter().map(|(org, _)| *org).collect();
     let subjects: Vec<Uuid> = wanted.iter().map(|(_, subject)| *subject).collect();
     let found = client.query(&statement, &[&orgs, &subjects]).await?;

@@ -11,7 +11,23 @@ use uuid::Uuid;
 
 use super::AppendRequest;
 use crate::StoreError;
-use crate::log::keys::KeyId;
+use crate::log::keys::{KEY_BY_ID, KeyId};
+
+/// Makes the keys of the ids in `$1`/`$2` that have none (from the fresh
+/// keys in `$3`) and reads the others'; an erased person's reads as null.
+pub fn batch_keys_statement() -> String {
+    format!(
+        "with wanted as ( \
+             select * from unnest($1::uuid[], $2::uuid[], $3::bytea[]) as w(org_id, subject_id, key)), \
+         made as ( \
+             insert into personal_keys (org_id, subject_id, key) \
+             select org_id, subject_id, key from wanted on conflict do nothing \
+             returning org_id, subject_id, key) \
+         select org_id, subject_id, key from made \
+         union all \
+         select w.org_id, w.subject_id, k.key from wanted w cross join lateral ({KEY_BY_ID}) k"
+    )
+}
 
 /// Each person's key by [`KeyId`]; `None`: erased (their values are stored
 /// as `[erased]`, never in clear and never under a new key).
@@ -40,20 +56,7 @@ pub(super) async fn batch_keys(
     }
     wanted.sort_unstable();
     wanted.dedup();
-    let statement = transaction
-        .prepare_cached(
-            "with wanted as ( \
-                 select * from unnest($1::uuid[], $2::uuid[], $3::bytea[]) as w(org_id, subject_id, key)), \
-             made as ( \
-                 insert into personal_keys (org_id, subject_id, key) \
-                 select org_id, subject_id, key from wanted on conflict do nothing \
-                 returning org_id, subject_id, key) \
-             select org_id, subject_id, key from made \
-             union all \
-             select k.org_id, k.subject_id, k.key from personal_keys k \
-             join wanted w on k.org_id = w.org_id and k.subject_id = w.subject_id",
-        )
-        .await?;
+    let statement = transaction.prepare_cached(&batch_keys_statement()).await?;
     let orgs: Vec<Uuid> = wanted.iter().map(|(org, _)| *org).collect();
     let subjects: Vec<Uuid> = wanted.iter().map(|(_, subject)| *subject).collect();
     let fresh: Vec<Vec<u8>> = wanted
