@@ -27,3 +27,20 @@ pub async fn connect(url: &str) -> Result<Connection, BusError> {
         .map_err(|_| BusError::TimedOut(CONNECT_TIMEOUT))?
         .map_err(BusError::from)
 }
+
+/// How often [`lost`] looks at a connection.
+const LIVENESS_EVERY: Duration = Duration::from_millis(500);
+
+/// Resolves once `connection` is no longer open. lapin does not always fail
+/// the futures that wait on a connection that died: under a storm of cuts
+/// the projector once waited for ever on one (for a delivery, or for an
+/// acknowledgement to be written), with no consumer left at the broker. A
+/// session races its work against this, so a dead connection always ends it.
+pub async fn lost(connection: &Connection) -> BusError {
+    loop {
+        tokio::time::sleep(LIVENESS_EVERY).await;
+        if !connection.status().connected() {
+            return BusError::Lost;
+        }
+    }
+}

@@ -13,7 +13,7 @@ mod consumer;
 mod publisher;
 mod topology;
 
-pub use connection::connect;
+pub use connection::{connect, lost};
 pub use consumer::{Consumer, Delivery};
 pub use lapin::Connection;
 pub use publisher::{Message, Publisher};
@@ -39,4 +39,8 @@ pub enum BusError {
     /// holding it went away): reconnect and consume again.
     #[error("the broker cancelled the consumer")]
     Cancelled,
+    /// The connection or channel closed without failing what waited on it:
+    /// reconnect.
+    #[error("the connection to RabbitMQ closed under a waiting session")]
+    Lost,
 }

@@ -109,5 +109,5 @@ pub async fn consume(
             FieldTable::default(),
         )
         .await?;
-    Ok(Consumer::new(consumer))
+    Ok(Consumer::new(consumer, channel))
 }

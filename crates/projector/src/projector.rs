@@ -125,12 +125,20 @@ impl Projector {
         bus::declare_topology(&connection, &self.topology).await?;
         let mut consumer = bus::consume(&connection, &self.topology, BATCH as u16).await?;
         tracing::info!(queue = %self.topology.projector_queue, "projector connected");
-        loop {
-            let deliveries = tokio::select! {
-                batch = consumer.next_batch(BATCH) => batch?,
-                _ = stop.changed() => return Ok(()),
-            };
-            self.handle(&deliveries).await?;
+        let consuming = async {
+            loop {
+                let deliveries = tokio::select! {
+                    batch = consumer.next_batch(BATCH) => batch?,
+                    _ = stop.changed() => return Ok(()),
+                };
+                self.handle(&deliveries).await?;
+            }
+        };
+        // Cancel-safe: a delivery folded but not acknowledged comes again,
+        // and the fold skips what the checkpoint holds.
+        tokio::select! {
+            outcome = consuming => outcome,
+            lost = bus::lost(&connection) => Err(lost.into()),
         }
     }
 

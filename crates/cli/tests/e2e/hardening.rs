@@ -598,12 +598,29 @@ async fn twenty_broker_cuts_under_load_leave_no_stale_read_and_everything_reconn
         },
     )
     .await;
-    eventually(
-        Duration::from_secs(60),
-        "the projector to consume again",
-        || async { (projector_consumers(&app.bus_prefix).await == 1).then_some(()) },
-    )
+    let consumers = std::sync::atomic::AtomicU32::new(0);
+    let consuming = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let now = projector_consumers(&app.bus_prefix).await;
+            consumers.store(now, std::sync::atomic::Ordering::Relaxed);
+            if now == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
     .await;
+    if consuming.is_err() {
+        let (_, metrics) = app.ops("/metrics").await;
+        let reconnects: Vec<&str> = metrics
+            .lines()
+            .filter(|line| line.starts_with("rollcall_bus_reconnects_total"))
+            .collect();
+        panic!(
+            "waited 60 s for the projector to consume again: the queue has {} consumers; {reconnects:?}",
+            consumers.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
     assert!(matches!(
         verify::verify(app.pool()).await.unwrap(),
         Verdict::Sound { .. }
