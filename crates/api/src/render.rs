@@ -102,13 +102,20 @@ impl From<MemberKind> for ResourceType {
 /// The absolute URL of a resource under `/scim_v2`, for `Location`,
 /// `meta.location` and `$ref`.
 pub fn location(request: &HttpRequest, resource_type: ResourceType, id: Uuid) -> String {
+    format!("{}/{}/{id}", scim_base(request), resource_type.endpoint())
+}
+
+/// The absolute URL of the SCIM endpoints as the client addressed them
+/// (`https://host/scim_v2`): every `meta.location` starts with it.
+pub fn scim_base(request: &HttpRequest) -> String {
+    format!("{}/scim_v2", origin(request))
+}
+
+/// The scheme and host the client addressed (behind a proxy, as it says in
+/// `Forwarded` / `X-Forwarded-*`).
+pub fn origin(request: &HttpRequest) -> String {
     let info = request.connection_info();
-    format!(
-        "{}://{}/scim_v2/{}/{id}",
-        info.scheme(),
-        info.host(),
-        resource_type.endpoint()
-    )
+    format!("{}://{}", info.scheme(), info.host())
 }
 
 /// What a resource's `meta` says besides its location.

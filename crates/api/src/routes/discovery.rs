@@ -4,16 +4,14 @@
 //! validate requests, so what they say is what the server does.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 use crate::error::SCIM_JSON;
+use crate::render::{origin, scim_base};
 use crate::{ApiError, AppState};
 use scim::ScimError;
 use scim::schema::{RESOURCE_TYPES, SCHEMAS};
-
-/// Where the SCIM endpoints live; `meta.location`s start with it.
-const BASE: &str = "/scim_v2";
 
 /// Registers the discovery routes.
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -38,14 +36,17 @@ fn list(resources: Vec<Value>) -> Value {
     crate::render::list_json(resources.len() as i64, 1, resources)
 }
 
-async fn service_provider_config(state: web::Data<AppState>) -> HttpResponse {
+/// Where the service describes itself (served by [`super::docs`]).
+pub const DOCUMENTATION_PATH: &str = "/docs/scim";
+
+async fn service_provider_config(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     scim_json(json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         // RFC 7643 §5 gives `patch` no limit attribute and strict clients
         // (scim2-client) refuse any other member, an extension's included:
         // the PATCH limit is stated in the documentation this points to, and
         // in the `tooMany` error that enforces it.
-        "documentationUri": "https://github.com/rollcall/rollcall#readme",
+        "documentationUri": format!("{}{DOCUMENTATION_PATH}", origin(&request)),
         "patch": {"supported": true},
         "bulk": {
             "supported": true,
@@ -62,37 +63,45 @@ async fn service_provider_config(state: web::Data<AppState>) -> HttpResponse {
             "description": "The organization's SCIM token, sent as 'Authorization: Bearer <token>'",
             "primary": true
         }],
-        "meta": {"resourceType": "ServiceProviderConfig", "location": "/scim_v2/ServiceProviderConfig"}
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": format!("{}/ServiceProviderConfig", scim_base(&request))
+        }
     }))
 }
 
-async fn resource_types() -> HttpResponse {
+async fn resource_types(request: HttpRequest) -> HttpResponse {
+    let base = scim_base(&request);
     scim_json(list(
         RESOURCE_TYPES
             .iter()
-            .map(|resource_type| resource_type.to_json(BASE))
+            .map(|resource_type| resource_type.to_json(&base))
             .collect(),
     ))
 }
 
-async fn resource_type(name: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn resource_type(
+    request: HttpRequest,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     RESOURCE_TYPES
         .iter()
         .find(|resource_type| resource_type.id.eq_ignore_ascii_case(&name))
-        .map(|resource_type| scim_json(resource_type.to_json(BASE)))
+        .map(|resource_type| scim_json(resource_type.to_json(&scim_base(&request))))
         .ok_or_else(|| ScimError::not_found(format!("no resource type {name:?}")).into())
 }
 
-async fn schemas() -> HttpResponse {
+async fn schemas(request: HttpRequest) -> HttpResponse {
+    let base = scim_base(&request);
     scim_json(list(
-        SCHEMAS.iter().map(|schema| schema.to_json(BASE)).collect(),
+        SCHEMAS.iter().map(|schema| schema.to_json(&base)).collect(),
     ))
 }
 
-async fn schema(id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn schema(request: HttpRequest, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     SCHEMAS
         .iter()
         .find(|schema| schema.id.eq_ignore_ascii_case(&id))
-        .map(|schema| scim_json(schema.to_json(BASE)))
+        .map(|schema| scim_json(schema.to_json(&scim_base(&request))))
         .ok_or_else(|| ScimError::not_found(format!("no schema {id:?}")).into())
 }

@@ -3,6 +3,7 @@
 
 mod bulk;
 mod discovery;
+mod docs;
 pub(crate) mod groups;
 mod ops;
 mod search;
@@ -24,6 +25,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
             crate::front::REFUSED_PATH,
             web::get().to(crate::front::refused),
         )
+        .route(discovery::DOCUMENTATION_PATH, web::get().to(docs::scim))
         .default_service(web::to(unknown))
         .configure(crate::admin_api::configure)
         .service(

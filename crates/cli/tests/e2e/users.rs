@@ -416,6 +416,69 @@ async fn discovery_documents_describe_what_is_implemented() {
     app.stop().await;
 }
 
+/// Every `meta.location` of the discovery documents is an absolute URL
+/// that answers, and `documentationUri` is a page this server serves, without
+/// a token, stating the limits it enforces.
+#[tokio::test]
+async fn discovery_locations_are_absolute_and_the_documentation_is_served() {
+    let app = spawn_app().await;
+    let (_, config) = app.get("/ServiceProviderConfig").await;
+    let (_, types) = app.get("/ResourceTypes").await;
+    let (_, schemas) = app.get("/Schemas").await;
+    let mut locations = vec![config["meta"]["location"].clone()];
+    for list in [&types, &schemas] {
+        locations.extend(
+            list["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|resource| resource["meta"]["location"].clone()),
+        );
+    }
+    assert!(locations.len() > 3, "{locations:?}");
+    for location in &locations {
+        let location = location.as_str().unwrap_or_default();
+        assert!(
+            location.starts_with(&app.base),
+            "{location:?} is not an absolute URL under {}",
+            app.base
+        );
+        let response = app
+            .client
+            .get(location)
+            .bearer_auth(&app.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{location}");
+    }
+
+    let documentation = config["documentationUri"].as_str().unwrap().to_owned();
+    assert!(
+        documentation.starts_with("http://127.0.0.1:"),
+        "{documentation}"
+    );
+    let response = app.client.get(&documentation).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{documentation}");
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains(&app.base),
+        "the page names the base URL: {page}"
+    );
+    assert!(
+        page.contains("| operations in one PATCH | 1000 | 400 `tooMany` |"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            "| results in one list page | {} |",
+            config["filter"]["maxResults"]
+        )),
+        "{page}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn another_organizations_users_are_invisible() {
     let app = spawn_app().await;
