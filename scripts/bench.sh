@@ -12,7 +12,9 @@
 #      row shaped like one event (synchronous_commit stays on),
 #   (a and b are repeated REPEAT times; the median ratio is reported)
 #   c. `rollcall bench --ops create,patch,get` (the mixed load),
-#   d. a summary: creates/s, pgbench inserts/s, their ratio, p50/p99 per op.
+#   d. a summary: creates/s, pgbench inserts/s, their ratio, p50/p99 per op,
+#      and CPU-seconds per 1,000 creates (and per 1,000 pgbench inserts) of
+#      each process group: rollcall, PostgreSQL, RabbitMQ, the load generator.
 # Everything it created (databases, queue, exchange) is removed on exit.
 #
 # Needs: cargo, psql, pgbench, curl, python3 (JSON and arithmetic); PostgreSQL and RabbitMQ
@@ -45,6 +47,9 @@ PGBENCH_DB="rollcall_pgbench_$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/rollcall-bench.XXXXXX")
 
 log() { printf '\n==> %s\n' "$*" >&2; }
+
+# CPU-seconds by process group over a run (scripts/lib/cpu.py).
+cpu() { python3 "$ROOT/scripts/lib/cpu.py" "$@"; }
 
 # Reads JSON on stdin and prints the result of a Python expression over it
 # (`d` is the document). python3 rather than jq: it also does the
@@ -108,19 +113,25 @@ RATIOS=()
 CREATE_JSON=""
 for run in $(seq 1 "$REPEAT"); do
     log "run $run/$REPEAT: rollcall bench --ops create ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
-    CREATE_JSON=$("$ROLLCALL" bench --url "$BASE_URL/scim_v2" --token "$TOKEN" \
+    cpu_before=$(cpu snapshot "$SERVER_PID")
+    CREATE_JSON=$(cpu run "$WORK/load-cpu" -- "$ROLLCALL" bench --url "$BASE_URL/scim_v2" --token "$TOKEN" \
         --clients "$CLIENTS" --seconds "$SECONDS_PER_RUN" --ops create --json)
+    cpu_after=$(cpu snapshot "$SERVER_PID")
     creates=$(json '"%.1f" % d[0]["ops_per_second"]' <<<"$CREATE_JSON")
     errors=$(json 'd[0]["errors"]' <<<"$CREATE_JSON")
     echo "creates/s: $creates (errors: $errors)" >&2
+    CREATE_CPU=$(cpu report "$cpu_before" "$cpu_after" "$(cat "$WORK/load-cpu")" \
+        "$(json 'd[0]["count"]' <<<"$CREATE_JSON")" creates)
 
     log "run $run/$REPEAT: pgbench single-row INSERTs ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
-    pgbench -n -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/insert.sql" \
+    cpu_before=$(cpu snapshot "$SERVER_PID")
+    cpu run "$WORK/load-cpu" -- pgbench -n -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/insert.sql" \
         "$PG_BASE/$PGBENCH_DB" >"$WORK/pgbench.out" 2>&1 || {
         cat "$WORK/pgbench.out" >&2
         echo "pgbench failed" >&2
         exit 1
     }
+    cpu_after=$(cpu snapshot "$SERVER_PID")
     inserts=$(sed -nE 's/^tps = ([0-9.]+).*/\1/p' "$WORK/pgbench.out" | tail -n1)
     if [[ -z $inserts ]]; then
         cat "$WORK/pgbench.out" >&2
@@ -128,6 +139,8 @@ for run in $(seq 1 "$REPEAT"); do
         exit 1
     fi
     inserts=$(printf '%.1f' "$inserts")
+    PGBENCH_CPU=$(cpu report "$cpu_before" "$cpu_after" "$(cat "$WORK/load-cpu")" \
+        "$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$WORK/pgbench.out")" inserts)
     ratio=$(python3 -c "print('%.3f' % ($creates / $inserts))")
     echo "pgbench inserts/s: $inserts; ratio creates/pgbench: $ratio" >&2
     CREATE_RATES+=("$creates")
@@ -187,3 +200,9 @@ echo "p50 / p99 ms per operation:"
 }
 echo
 echo "server: $SERVER_SIDE"
+echo
+echo "CPU by process over the last run, from /proc (the server's process runs the API, relay, projector, linker and reaper):"
+echo " rollcall bench --ops create:"
+echo "$CREATE_CPU"
+echo " pgbench:"
+echo "$PGBENCH_CPU"

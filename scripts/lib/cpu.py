@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""CPU-seconds spent by each process group of a benchmark, read from /proc.
+
+  cpu.py snapshot SERVER_PID            JSON of cumulative CPU-seconds by group
+  cpu.py run OUT -- COMMAND...          runs COMMAND, writes its CPU-seconds to OUT
+  cpu.py report BEFORE AFTER LOAD N WHAT
+                                        CPU-seconds per 1,000 of WHAT by group
+
+Groups: `rollcall` (the server's process, all its threads), `postgres`
+(every live PostgreSQL process plus what the postmaster reaped from backends
+that exited, so connections that close during the run still count),
+`rabbitmq` (the Erlang VM and its helpers), and the load generator (measured
+by `run`, as a child's rusage: it exits before the second snapshot).
+"""
+import json
+import os
+import resource
+import subprocess
+import sys
+
+TICK = os.sysconf("SC_CLK_TCK")
+RABBITMQ = ("beam.smp", "erl_child_setup", "inet_gethost", "epmd")
+
+
+def stat(pid):
+    with open(f"/proc/{pid}/stat") as file:
+        text = file.read()
+    comm = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    # fields[0] is the state (field 3): utime is field 14, stime 15,
+    # cutime 16, cstime 17, ppid 4.
+    return comm, int(fields[1]), [int(value) / TICK for value in fields[11:15]]
+
+
+def snapshot(server_pid):
+    groups = {"rollcall": 0.0, "postgres": 0.0, "rabbitmq": 0.0}
+    postgres = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm, ppid, (utime, stime, cutime, cstime) = stat(pid)
+        except (OSError, ValueError):
+            continue
+        if pid == str(server_pid):
+            groups["rollcall"] += utime + stime
+        elif comm.startswith("postgres"):
+            postgres[pid] = (ppid, utime + stime, cutime + cstime)
+        elif comm in RABBITMQ:
+            groups["rabbitmq"] += utime + stime
+    for pid, (ppid, own, reaped) in postgres.items():
+        groups["postgres"] += own
+        if str(ppid) not in postgres:  # the postmaster: its backends' exits
+            groups["postgres"] += reaped
+    return groups
+
+
+def run(out, command):
+    status = subprocess.call(command)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(out, "w") as file:
+        file.write(str(usage.ru_utime + usage.ru_stime))
+    return status
+
+
+def report(before, after, load, count, what):
+    before, after = json.loads(before), json.loads(after)
+    count = float(count)
+    if count <= 0:
+        print(f"  (no {what}: nothing to divide by)")
+        return
+    rows = [(group, after[group] - before[group]) for group in after]
+    rows.append(("load generator", float(load)))
+    total = sum(seconds for _, seconds in rows)
+    for group, seconds in rows + [("all", total)]:
+        print(f"  {group:<16} {1000 * seconds / count:8.3f} CPU-s per 1,000 {what}")
+
+
+if __name__ == "__main__":
+    verb = sys.argv[1] if len(sys.argv) > 1 else ""
+    if verb == "snapshot":
+        print(json.dumps(snapshot(int(sys.argv[2]))))
+    elif verb == "run" and len(sys.argv) > 4 and sys.argv[3] == "--":
+        sys.exit(run(sys.argv[2], sys.argv[4:]))
+    elif verb == "report" and len(sys.argv) == 7:
+        report(*sys.argv[2:7])
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
