@@ -35,6 +35,11 @@ struct Args {
     /// the system's when unset.
     #[arg(long, env = dns::DNS_SERVER_VAR)]
     dns_server: Option<std::net::SocketAddr>,
+    /// Never create the database nor change its schema; refuse to start
+    /// unless it is the one this build needs (`rollcall migrate` migrates,
+    /// as the schema owner). For the application role.
+    #[arg(long = "no-migrate", env = "ROLLCALL_MIGRATE", action = clap::ArgAction::SetFalse)]
+    migrate: bool,
 }
 
 #[tokio::main]
@@ -50,10 +55,7 @@ async fn main() -> anyhow::Result<()> {
         Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
     }
     let database = store::Database::parse(&args.database_url)?;
-    store::create_database_if_missing(&database).await?;
-    store::migrate(&database)
-        .await
-        .context("migrating the database")?;
+    store::prepare_schema(&database, store::Migration::from_flag(args.migrate)).await?;
     let pool = store::connect(&database, 32)?;
     let (state, access_log_task) = AppState::start(StateParts {
         pool: pool.clone(),

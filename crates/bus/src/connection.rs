@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lapin::uri::AMQPUri;
+use lapin::uri::{AMQPScheme, AMQPUri};
 use lapin::{Connection, ConnectionProperties};
 
 use crate::BusError;
@@ -17,15 +17,27 @@ const HEARTBEAT_SECONDS: u16 = 10;
 /// reconnecting component for ever.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Opens a connection to `url` (an `amqp://` URL), within [`CONNECT_TIMEOUT`].
+/// Opens a connection to `url` (`amqp://`, or `amqps://` for TLS checked
+/// against the system's CAs), within [`CONNECT_TIMEOUT`].
 pub async fn connect(url: &str) -> Result<Connection, BusError> {
     let properties = ConnectionProperties::default().with_connection_name("rollcall".into());
     let mut uri: AMQPUri = url.parse().map_err(BusError::BadUrl)?;
     uri.query.heartbeat.get_or_insert(HEARTBEAT_SECONDS);
-    tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(uri, properties))
+    let tls = uri.scheme == AMQPScheme::AMQPS;
+    let address = format!("{}:{}", uri.authority.host, uri.authority.port);
+    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(uri, properties))
         .await
         .map_err(|_| BusError::TimedOut(CONNECT_TIMEOUT))?
-        .map_err(BusError::from)
+    {
+        Ok(connection) => Ok(connection),
+        // lapin reports a failed handshake as an I/O error like any other:
+        // say that TLS was asked for, which is what an operator checks first.
+        Err(error) if tls => Err(BusError::Tls {
+            address,
+            cause: error.to_string(),
+        }),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// How often [`lost`] looks at a connection.

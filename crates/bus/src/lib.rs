@@ -32,6 +32,15 @@ pub enum BusError {
     /// closing, or a broker blocking publishers): reconnect and publish again.
     #[error("RabbitMQ did not confirm within {0:?}")]
     TimedOut(std::time::Duration),
+    /// An `amqps://` connection failed: the broker has no TLS listener at
+    /// that port, or its certificate does not chain to the system's CAs.
+    /// Fix the URL or the broker; retrying as is rarely helps.
+    #[error(
+        "RabbitMQ over TLS (amqps://) failed at {address}: {cause}. Is a TLS listener there \
+         (RabbitMQ's is on port 5671 when configured), and is its certificate signed by a CA \
+         this system trusts?"
+    )]
+    Tls { address: String, cause: String },
     /// The AMQP URL does not parse: fix `AMQP_URL` / `--amqp-url`.
     #[error("the AMQP URL is not valid: {0}")]
     BadUrl(String),

@@ -49,7 +49,9 @@ pub(crate) enum Command {
         #[arg(long, env = dns::DNS_SERVER_VAR)]
         dns_server: Option<std::net::SocketAddr>,
     },
-    /// Create the database if needed and apply migrations.
+    /// Create the database if needed and apply migrations, as the schema
+    /// owner; prints the version reached. Services started with
+    /// --no-migrate then only check it.
     Migrate,
     /// Organizations.
     Org {

@@ -56,4 +56,15 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub checkpoint_interval: u64,
+    /// `--no-migrate` (or `ROLLCALL_MIGRATE=false`): never create the
+    /// database nor change its schema, and refuse to start unless it is the
+    /// one this build needs; for the application role, which may not run
+    /// DDL (`rollcall migrate`, as the schema owner, migrates).
+    #[arg(
+        long = "no-migrate",
+        global = true,
+        env = "ROLLCALL_MIGRATE",
+        action = clap::ArgAction::SetFalse
+    )]
+    pub migrate: bool,
 }

@@ -94,8 +94,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
-            let database = prepare_database(&config).await?;
-            println!("database {} is migrated", database.name());
+            // Migrating is this verb's whole point, whatever ROLLCALL_MIGRATE
+            // the services' environment sets.
+            let database = store::Database::parse(&config.database_url)?;
+            let version = store::prepare_schema(&database, store::Migration::Apply).await?;
+            println!("database {} is migrated to {version}", database.name());
             Ok(ExitCode::SUCCESS)
         }
         Command::Org {

@@ -40,15 +40,11 @@ pub struct RunningStack {
     background: Vec<JoinHandle<()>>,
 }
 
-/// Creates the database if missing and applies migrations.
+/// Creates the database if missing and applies migrations, or with
+/// `--no-migrate` checks that its schema is the one this build needs.
 pub async fn prepare_database(config: &Config) -> anyhow::Result<Database> {
     let database = Database::parse(&config.database_url)?;
-    if store::create_database_if_missing(&database).await? {
-        tracing::info!(database = database.name(), "created the database");
-    }
-    store::migrate(&database)
-        .await
-        .context("migrating the database")?;
+    store::prepare_schema(&database, store::Migration::from_flag(config.migrate)).await?;
     Ok(database)
 }
 

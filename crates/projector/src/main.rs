@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Parser;
 use projector::{Metrics, Projector, Relay};
 use tokio::sync::{Notify, watch};
@@ -28,6 +27,11 @@ struct Args {
     /// Prefix of every exchange and queue name.
     #[arg(long, env = "ROLLCALL_BUS_PREFIX", default_value = "rollcall")]
     bus_prefix: String,
+    /// Never create the database nor change its schema; refuse to start
+    /// unless it is the one this build needs (`rollcall migrate` migrates,
+    /// as the schema owner). For the application role.
+    #[arg(long = "no-migrate", env = "ROLLCALL_MIGRATE", action = clap::ArgAction::SetFalse)]
+    migrate: bool,
 }
 
 #[tokio::main]
@@ -39,9 +43,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let database = store::Database::parse(&args.database_url)?;
-    store::migrate(&database)
-        .await
-        .context("migrating the database")?;
+    store::prepare_schema(&database, store::Migration::from_flag(args.migrate)).await?;
     let pool = store::connect(&database, 4)?;
     let registry = prometheus::Registry::new();
     let metrics = Metrics::register(&registry)?;

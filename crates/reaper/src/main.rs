@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::Parser;
 use reaper::{Checkpoints, Reaper, ReaperMetrics};
 use tokio::sync::watch;
@@ -32,6 +31,11 @@ struct Args {
     #[arg(long, env = "ROLLCALL_CHECKPOINT_INTERVAL", default_value_t = 3_600,
           value_parser = clap::value_parser!(u64).range(1..))]
     checkpoint_interval: u64,
+    /// Never create the database nor change its schema; refuse to start
+    /// unless it is the one this build needs (`rollcall migrate` migrates,
+    /// as the schema owner). For the application role.
+    #[arg(long = "no-migrate", env = "ROLLCALL_MIGRATE", action = clap::ArgAction::SetFalse)]
+    migrate: bool,
 }
 
 #[tokio::main]
@@ -47,9 +51,7 @@ async fn main() -> anyhow::Result<()> {
         "ROLLCALL_REAPER_INTERVAL must be at least 1 second"
     );
     let database = store::Database::parse(&args.database_url)?;
-    store::migrate(&database)
-        .await
-        .context("migrating the database")?;
+    store::prepare_schema(&database, store::Migration::from_flag(args.migrate)).await?;
     // The rounds take one connection, the linker one per stream it follows.
     let pool = store::connect(&database, 10)?;
     let registry = prometheus::Registry::new();

@@ -4,29 +4,57 @@ use deadpool_postgres::{Connect, Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::StoreError;
+use crate::schema::{SchemaError, classify_failure};
+use crate::tls::{CA_FILE_VAR, SslMode, TlsSettings};
 
-mod embedded {
+pub(crate) mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
 
 /// Advisory lock key that serializes concurrent migrations of one database.
 const MIGRATION_LOCK: i64 = 0x726f_6c6c_6361_6c6c;
 
-/// A parsed `DATABASE_URL`.
-#[derive(Debug, Clone)]
+/// A parsed `DATABASE_URL`, with the TLS its `sslmode` asks for.
+#[derive(Clone)]
 pub struct Database {
     config: tokio_postgres::Config,
+    tls_settings: TlsSettings,
+    tls: Option<MakeRustlsConnect>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Database")
+            .field("config", &self.config)
+            .field("tls", &self.tls_settings)
+            .finish()
+    }
 }
 
 impl Database {
-    /// Parses a PostgreSQL URL or key=value connection string.
+    /// Parses a PostgreSQL URL or key=value connection string, with libpq's
+    /// `sslmode` (disable, prefer, require, verify-ca, verify-full; none
+    /// means disable) and `sslrootcert` (else the file named by
+    /// `ROLLCALL_DATABASE_CA_FILE`, else the system's CAs).
     pub fn parse(url: &str) -> Result<Database, StoreError> {
-        let config = url.parse().map_err(|error| {
+        let malformed = |error: &dyn std::fmt::Display| {
             StoreError::Unavailable(format!("DATABASE_URL is malformed: {error}"))
-        })?;
-        Ok(Database { config })
+        };
+        let env_ca_file = std::env::var_os(CA_FILE_VAR).map(std::path::PathBuf::from);
+        let (rest, tls_settings) =
+            TlsSettings::split(url, env_ca_file).map_err(|error| malformed(&error))?;
+        let mut config: tokio_postgres::Config = rest.parse().map_err(|error| malformed(&error))?;
+        config.ssl_mode(tls_settings.mode.negotiation());
+        let tls = tls_settings.connector().map_err(StoreError::Unavailable)?;
+        Ok(Database {
+            config,
+            tls_settings,
+            tls,
+        })
     }
 
     /// The database's name (`postgres` when the URL names none).
@@ -34,11 +62,19 @@ impl Database {
         self.config.get_dbname().unwrap_or("postgres")
     }
 
+    /// The role it connects as (`postgres` when the URL names none).
+    pub fn user(&self) -> &str {
+        self.config.get_user().unwrap_or("postgres")
+    }
+
     /// The same server, another database.
     pub fn with_name(&self, name: &str) -> Database {
         let mut config = self.config.clone();
         config.dbname(name);
-        Database { config }
+        Database {
+            config,
+            ..self.clone()
+        }
     }
 
     /// The same database, with `schema`'s tables before `public`'s: the
@@ -47,24 +83,65 @@ impl Database {
     pub fn in_schema(&self, schema: &str) -> Database {
         let mut config = self.config.clone();
         config.options(format!("-c search_path={schema},public"));
-        Database { config }
+        Database {
+            config,
+            ..self.clone()
+        }
     }
 
     /// One unpooled connection, driven on a background task.
     pub async fn connect_one(&self) -> Result<tokio_postgres::Client, StoreError> {
-        let (client, connection) = self.config.connect(NoTls).await.map_err(|error| {
-            StoreError::Unavailable(format!(
-                "cannot connect to PostgreSQL database {:?}: {error}. Is it running? \
-                 Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-                self.name()
-            ))
-        })?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "PostgreSQL connection closed");
-            }
-        });
+        let (client, _driver) = open(self.config.clone(), self.tls.clone())
+            .await
+            .map_err(|error| StoreError::Unavailable(self.unreachable(&error)))?;
         Ok(client)
+    }
+
+    /// Why a connection failed, and what to do, with TLS in mind.
+    fn unreachable(&self, error: &tokio_postgres::Error) -> String {
+        let cause = full_cause(error);
+        let name = self.name();
+        if let Some(refused) = certificate_refusal(error) {
+            return format!(
+                "cannot connect to PostgreSQL database {name:?}: its TLS certificate was refused \
+                 ({refused}); with sslmode={} it must chain to {}. Name the CA that signed the \
+                 server's certificate with sslrootcert= in DATABASE_URL or {CA_FILE_VAR}",
+                self.tls_mode_name(),
+                self.tls_settings.ca_source()
+            );
+        }
+        if let Some(refusal) = error.as_db_error() {
+            // The server answered: it runs, and said why not.
+            if refusal.code() == &tokio_postgres::error::SqlState::INVALID_CATALOG_NAME {
+                return format!(
+                    "the database {name:?} does not exist: create it and its schema with \
+                     `rollcall migrate` as the schema owner"
+                );
+            }
+            return format!("PostgreSQL refused the connection to {name:?}: {cause}");
+        }
+        let hint = match self.tls_settings.mode {
+            SslMode::Disable | SslMode::Prefer => {
+                " If the server requires TLS, add sslmode=verify-full to DATABASE_URL."
+            }
+            _ => {
+                " If the server offers no TLS, enable it (scripts/enable-postgres-tls.sh for a local one)."
+            }
+        };
+        format!(
+            "cannot connect to PostgreSQL database {name:?}: {cause}. Is it running? \
+             Start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start.{hint}"
+        )
+    }
+
+    fn tls_mode_name(&self) -> &'static str {
+        match self.tls_settings.mode {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
     }
 }
 
@@ -98,13 +175,13 @@ pub async fn create_database_if_missing(database: &Database) -> Result<bool, Sto
 /// the step SQL cannot do: the case-folded keys of rows and claims written
 /// before migration V0008 ([`crate::folding::fold_existing`]), under the same
 /// lock, so that no process serves before they are made.
-pub async fn migrate(database: &Database) -> Result<usize, StoreError> {
+pub async fn migrate(database: &Database) -> Result<usize, SchemaError> {
     migrate_with(database, embedded::migrations::runner(), true).await
 }
 
 /// Applies the embedded migrations up to `version` only: for tests that
 /// upgrade a database holding an older schema's rows.
-pub async fn migrate_to(database: &Database, version: i32) -> Result<usize, StoreError> {
+pub async fn migrate_to(database: &Database, version: i32) -> Result<usize, SchemaError> {
     migrate_with(
         database,
         embedded::migrations::runner().set_target(refinery::Target::Version(version)),
@@ -116,28 +193,31 @@ pub async fn migrate_to(database: &Database, version: i32) -> Result<usize, Stor
 /// The migration whose tables the case-folding step fills (V0008).
 const FOLDING_VERSION: i32 = 8;
 
-async fn migrate_with(
+pub(crate) async fn migrate_with(
     database: &Database,
     runner: refinery::Runner,
     folds: bool,
-) -> Result<usize, StoreError> {
+) -> Result<usize, SchemaError> {
     let mut client = database.connect_one().await?;
     client
         .execute("select pg_advisory_lock($1)", &[&MIGRATION_LOCK])
-        .await?;
+        .await
+        .map_err(StoreError::from)?;
     let applied = match runner.run_async(&mut client).await {
         // Folding needs V0008's tables; an older target has nothing to fold.
         Ok(report) if !folds => Ok((report.applied_migrations().len(), Default::default())),
         Ok(report) => crate::folding::fold_existing(&mut client)
             .await
-            .map(|folded| (report.applied_migrations().len(), folded)),
-        Err(error) => Err(StoreError::Unavailable(format!(
-            "migration failed: {error}"
-        ))),
+            .map(|folded| (report.applied_migrations().len(), folded))
+            .map_err(SchemaError::from),
+        // A role without the privilege to migrate is told so, never that
+        // PostgreSQL is unavailable.
+        Err(error) => Err(classify_failure(database, &error)),
     };
     client
         .execute("select pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
-        .await?;
+        .await
+        .map_err(StoreError::from)?;
     let (applied, folded) = applied?;
     if folded != crate::folding::Folded::default() {
         tracing::info!(
@@ -161,7 +241,7 @@ async fn migrate_with(
 pub fn connect(database: &Database, size: usize) -> Result<Pool, StoreError> {
     let manager = Manager::from_connect(
         database.config.clone(),
-        OnRuntime(tokio::runtime::Handle::current()),
+        OnRuntime(tokio::runtime::Handle::current(), database.tls.clone()),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -183,7 +263,7 @@ pub fn connect(database: &Database, size: usize) -> Result<Pool, StoreError> {
 /// stops, in the middle of whatever the appender, the projector or the
 /// access-log writer (which outlive the server) sent on it: a statement
 /// committed but answered "connection closed", then written again.
-struct OnRuntime(tokio::runtime::Handle);
+struct OnRuntime(tokio::runtime::Handle, Option<MakeRustlsConnect>);
 
 impl Connect for OnRuntime {
     fn connect(
@@ -192,12 +272,13 @@ impl Connect for OnRuntime {
     ) -> BoxFuture<'_, Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error>>
     {
         let config = config.clone();
-        let opening = self.0.spawn(open(config.clone()));
+        let tls = self.1.clone();
+        let opening = self.0.spawn(open(config.clone(), tls.clone()));
         Box::pin(async move {
             match opening.await {
                 Ok(opened) => opened,
                 // That runtime is shutting down: open it here instead.
-                Err(_) => open(config).await,
+                Err(_) => open(config, tls).await,
             }
         })
     }
@@ -206,14 +287,58 @@ impl Connect for OnRuntime {
 /// Opens a connection and spawns the task that drives it.
 async fn open(
     config: tokio_postgres::Config,
+    tls: Option<MakeRustlsConnect>,
 ) -> Result<(tokio_postgres::Client, JoinHandle<()>), tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
-    let driver = tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(%error, "a PostgreSQL connection ended");
+    // The two kinds of connection differ in type: each is driven by its own task.
+    let (client, driver) = match tls {
+        None => {
+            let (client, connection) = config.connect(NoTls).await?;
+            (client, tokio::spawn(drive(connection)))
         }
-    });
+        Some(tls) => {
+            let (client, connection) = config.connect(tls).await?;
+            (client, tokio::spawn(drive(connection)))
+        }
+    };
     Ok((client, driver))
+}
+
+async fn drive(connection: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>) {
+    if let Err(error) = connection.await {
+        tracing::warn!(%error, "a PostgreSQL connection ended");
+    }
+}
+
+/// What rustls said of the server's certificate, when it refused it.
+fn certificate_refusal(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(rustls::Error::InvalidCertificate(refusal)) =
+            current.downcast_ref::<rustls::Error>()
+        {
+            return Some(format!("{refusal:?}"));
+        }
+        if let Some(io) = current.downcast_ref::<std::io::Error>()
+            && let Some(rustls::Error::InvalidCertificate(refusal)) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(format!("{refusal:?}"));
+        }
+        cause = current.source();
+    }
+    None
+}
+
+fn full_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        text.push_str(": ");
+        text.push_str(&current.to_string());
+        cause = current.source();
+    }
+    text
 }
 
 fn quote_identifier(name: &str) -> String {

@@ -31,6 +31,8 @@ mod error;
 mod folding;
 mod log;
 mod read_model;
+mod schema;
+mod tls;
 
 pub use access_log::lookup::{StoredAccessRecord, find_access_records};
 pub use access_log::refusals::{self, RefusalReason};
@@ -44,6 +46,10 @@ pub use advisory::{PooledClient, advisory_unlock, try_advisory_lock};
 pub use clock::Clock;
 pub use connect::{Database, connect, create_database_if_missing, migrate, migrate_to};
 pub use error::StoreError;
+pub use schema::{
+    Migration, SchemaError, SchemaVersion, check_version, needed_version, prepare_schema,
+};
+pub use tls::CA_FILE_VAR;
 
 pub use log::append::{
     AppendError, AppendRequest, Appended, Appender, Registration, batch_keys_statement,

@@ -113,6 +113,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         reaper_interval: 30,
         signing_key_file: options.signing_key_file,
         checkpoint_interval: 3_600,
+        migrate: true,
     };
     let clock = store::Clock::system();
     let settings = api::Settings {
