@@ -43,7 +43,7 @@ pub use access_log::{
 pub use advisory::{PooledClient, advisory_unlock, try_advisory_lock};
 pub use clock::Clock;
 pub use connect::{Database, connect, create_database_if_missing, migrate, migrate_to};
-pub use error::StoreError;
+pub use error::{ErrorClass, StoreError};
 
 pub use log::append::{
     AppendError, AppendRequest, Appended, Appender, Registration, batch_keys_statement,
