@@ -5,7 +5,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use domain::Rejection;
 use scim::{ScimError, ScimType};
-use store::{AppendError, StoreError};
+use store::{AppendError, ErrorClass, StoreError};
 
 /// The SCIM media type of every response.
 pub const SCIM_JSON: &str = "application/scim+json";
@@ -20,9 +20,61 @@ pub enum ApiError {
     /// A dependency is down: 503 with `Retry-After`, the cause logged.
     #[error("service unavailable: {0}")]
     Unavailable(String),
-    /// A bug or an impossible state: a plain 500, the cause logged.
+    /// A bug or an impossible state: a 500 naming the request id, the
+    /// cause logged.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database failed; its class decides the answer ([`answer_to`]),
+    /// the cause and SQLSTATE go to the log.
+    #[error("database error ({}): {cause}", .class.as_str())]
+    Database {
+        class: ErrorClass,
+        sqlstate: Option<String>,
+        cause: String,
+    },
+}
+
+/// Marks a response that answered a database failure of this class, for
+/// `rollcall_store_errors_total` (counted where the response leaves).
+#[derive(Debug, Clone, Copy)]
+pub struct AnsweredDatabaseFailure(pub ErrorClass);
+
+/// How a client is answered for a database failure of `class`.
+pub fn answer_to(class: ErrorClass) -> ScimError {
+    match class {
+        ErrorClass::Connection => unavailable("rollcall cannot reach its database right now"),
+        ErrorClass::Shutdown => unavailable("rollcall's database is restarting"),
+        ErrorClass::Serialization | ErrorClass::Deadlock => {
+            unavailable("this request collided with another write in the database")
+        }
+        ErrorClass::PoolTimeout => unavailable("rollcall's database connections are all busy"),
+        ErrorClass::Constraint => ScimError::conflict_uniqueness(
+            "a value of this request was taken by another request at the same moment; \
+             nothing was recorded: read the resource again and retry if it still applies",
+        ),
+        ErrorClass::Data => unstorable(),
+        ErrorClass::Bug => internal(),
+    }
+}
+
+fn unavailable(what: &str) -> ScimError {
+    ScimError {
+        status: 503,
+        scim_type: None,
+        detail: format!("{what}; nothing was recorded: retry later"),
+    }
+}
+
+/// The 500 every bug answers: names the request id the log lines carry.
+fn internal() -> ScimError {
+    let mut error = ScimError::internal();
+    if let Some(id) = crate::request_id::current() {
+        error.detail = format!(
+            "rollcall failed to answer this request; its operators can find the cause in its \
+             log under request id {id}"
+        );
+    }
+    error
 }
 
 impl ApiError {
@@ -35,7 +87,8 @@ impl ApiError {
                 scim_type: None,
                 detail: "rollcall cannot reach its database right now; retry later".into(),
             },
-            ApiError::Internal(_) => ScimError::internal(),
+            ApiError::Internal(_) => internal(),
+            ApiError::Database { class, .. } => answer_to(*class),
         }
     }
 
@@ -53,13 +106,10 @@ impl From<ScimError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
-            refused if refused.is_refused_data() => {
-                tracing::error!(%refused, "PostgreSQL refused a value that validation let through");
-                ApiError::Scim(unstorable())
-            }
-            other => ApiError::Internal(other.to_string()),
+        ApiError::Database {
+            class: error.class(),
+            sqlstate: error.sqlstate().map(str::to_owned),
+            cause: error.to_string(),
         }
     }
 }
@@ -83,22 +133,36 @@ impl From<Rejection> for ApiError {
 impl From<AppendError> for ApiError {
     fn from(error: AppendError) -> Self {
         match error {
-            AppendError::Taken(key) => ApiError::Scim(ScimError::conflict_uniqueness(format!(
-                "{} {:?} is already taken in this organization",
-                key.kind, key.key
-            ))),
+            AppendError::Taken(key) => ApiError::Scim(taken(&key, None)),
             // Writes to one resource queue in this process; losing every
             // attempt means other processes keep writing it: busy, not broken.
             AppendError::VersionConflict => crate::stream_lock::busy(),
-            AppendError::Unavailable(cause) => ApiError::Unavailable(cause),
             AppendError::LastOwner => ApiError::Scim(ScimError::bad_request(
                 ScimType::InvalidValue,
                 domain::membership::LAST_OWNER,
             )),
-            refused if refused.is_refused_data() => ApiError::Scim(unstorable()),
-            refused @ AppendError::Refused { .. } => ApiError::Internal(refused.to_string()),
+            failed @ (AppendError::Unavailable(_)
+            | AppendError::Failed { .. }
+            | AppendError::Refused { .. }) => ApiError::Database {
+                class: failed.class().unwrap_or(ErrorClass::Bug),
+                sqlstate: failed.sqlstate().map(str::to_owned),
+                cause: failed.to_string(),
+            },
         }
     }
+}
+
+/// The 409 for a unique value another resource holds, naming the
+/// attribute as SCIM names it and, when known, the value as the client
+/// sent it (`key` holds the value as compared, case-folded where the
+/// schema says caseExact false).
+pub fn taken(key: &domain::resource::UniqueKey, as_sent: Option<&str>) -> ScimError {
+    let attribute = key.attribute();
+    let detail = match as_sent {
+        Some(value) => format!("{attribute} {value:?} is already taken in this organization"),
+        None => format!("this {attribute} is already taken in this organization"),
+    };
+    ScimError::conflict_uniqueness(detail)
 }
 
 /// The answer when PostgreSQL itself refuses a value of the request: the
@@ -117,11 +181,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            ApiError::Scim(_) => {}
-            ApiError::Unavailable(cause) => tracing::warn!(%cause, "answering 503"),
-            ApiError::Internal(cause) => tracing::error!(%cause, "answering 500"),
-        }
+        self.log();
         let scim = self.to_scim();
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON)));
@@ -134,6 +194,47 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.body(scim.to_json().to_string())
+        let mut response = response.body(scim.to_json().to_string());
+        if let ApiError::Database { class, .. } = self {
+            response
+                .extensions_mut()
+                .insert(AnsweredDatabaseFailure(*class));
+        }
+        response
+    }
+}
+
+impl ApiError {
+    /// Logs a failure that is not the client's: a database failure that
+    /// passes at warn, a bug at error, each with its SQLSTATE.
+    pub fn log(&self) {
+        match self {
+            ApiError::Scim(_) => {}
+            ApiError::Unavailable(cause) => tracing::warn!(%cause, "answering 503"),
+            ApiError::Internal(cause) => tracing::error!(%cause, "answering 500"),
+            ApiError::Database {
+                class,
+                sqlstate,
+                cause,
+            } => log_database_failure(*class, sqlstate.as_deref(), cause),
+        }
+    }
+}
+
+/// Logs a database failure answered to a client: a bug at error, the rest
+/// at warn, each with its class and SQLSTATE.
+pub fn log_database_failure(class: ErrorClass, sqlstate: Option<&str>, cause: &str) {
+    let sqlstate = sqlstate.unwrap_or("none");
+    let label = class.as_str();
+    match class {
+        ErrorClass::Bug => {
+            tracing::error!(class = label, sqlstate, %cause, "answering 500 for a database error");
+        }
+        passing if passing.passes() => {
+            tracing::warn!(class = label, sqlstate, %cause, "answering 503 for a database error");
+        }
+        _ => {
+            tracing::warn!(class = label, sqlstate, %cause, "PostgreSQL refused what the request carried");
+        }
     }
 }

@@ -26,7 +26,9 @@
 //! - Process-wide state: `state` (the `AppState` every handler gets),
 //!   `snapshots` (what writes are decided on), `stream_lock` (one writer per
 //!   stream), `last_writes` (a token waits for its own writes), `admission`
-//!   (requests in flight), `auth` (tokens) and `metrics`; `front` is the
+//!   (requests in flight), `auth` (tokens) and `metrics`; `request_id`
+//!   names every request, runs it in its log span and answers its
+//!   `X-Request-Id`; `front` is the
 //!   server itself, whose head guard answers what the HTTP parser would
 //!   refuse.
 
@@ -41,6 +43,7 @@ mod last_writes;
 mod metrics;
 mod query;
 mod render;
+mod request_id;
 mod routes;
 mod scim_gate;
 mod search_request;

@@ -44,11 +44,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    logging::init("info,lapin=warn,refinery_core=warn");
     let args = Args::parse();
     match api::raise_file_limit() {
         Ok(limit) => tracing::info!(limit, "open files allowed"),

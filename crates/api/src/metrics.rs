@@ -26,6 +26,8 @@ pub struct ApiMetrics {
     pub auth_failures: IntCounterVec,
     /// Access records not written, by kind (see `store::AccessLogMetrics`).
     pub access_unrecorded: IntCounterVec,
+    /// Database failures answered to clients, by `store::ErrorClass`.
+    pub store_errors: IntCounterVec,
 }
 
 impl ApiMetrics {
@@ -98,7 +100,9 @@ impl ApiMetrics {
                 ),
                 &["kind"],
             )?,
+            store_errors: store_errors()?,
         };
+        registry.register(Box::new(metrics.store_errors.clone()))?;
         registry.register(Box::new(metrics.requests.clone()))?;
         registry.register(Box::new(metrics.auth_failures.clone()))?;
         registry.register(Box::new(metrics.access_unrecorded.clone()))?;
@@ -110,6 +114,31 @@ impl ApiMetrics {
         registry.register(Box::new(metrics.requests_in_flight.clone()))?;
         registry.register(Box::new(metrics.append_batch_size.clone()))?;
         Ok(metrics)
+    }
+}
+
+/// `rollcall_store_errors_total`, every class at zero from the start so that
+/// alerts on a rate see the first failure.
+fn store_errors() -> prometheus::Result<IntCounterVec> {
+    let counter = IntCounterVec::new(
+        Opts::new(
+            "rollcall_store_errors_total",
+            "Database failures answered to clients, by class: connection, shutdown, \
+             serialization, deadlock, pool_timeout (503, retried by clients), constraint \
+             (409), data (400), bug (500: a human must look)",
+        ),
+        &["class"],
+    )?;
+    for class in store::ErrorClass::ALL {
+        counter.with_label_values(&[class.as_str()]);
+    }
+    Ok(counter)
+}
+
+impl ApiMetrics {
+    /// Counts one database failure answered to a client.
+    pub fn count_store_error(&self, class: store::ErrorClass) {
+        self.store_errors.with_label_values(&[class.as_str()]).inc();
     }
 }
 

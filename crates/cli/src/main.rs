@@ -35,13 +35,7 @@ const EXIT_BEHIND: u8 = 3;
 const EXIT_QUARANTINED: u8 = 4;
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,lapin=warn,refinery_core=warn".into()),
-        )
-        .init();
+    logging::init("info,lapin=warn,refinery_core=warn");
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

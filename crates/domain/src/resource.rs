@@ -20,6 +20,23 @@ pub struct UniqueKey {
     pub key: String,
 }
 
+impl UniqueKey {
+    /// The SCIM attribute that holds the value (a group's `displayName` for
+    /// `groupDisplayName`).
+    pub fn attribute(&self) -> &'static str {
+        match self.kind {
+            "groupDisplayName" => "displayName",
+            other => other,
+        }
+    }
+
+    /// The value as `resource` holds it: as the client sent it, where
+    /// [`UniqueKey::key`] may be case-folded.
+    pub fn value_in<'a>(&self, resource: &'a Value) -> Option<&'a str> {
+        attribute(resource, self.attribute())?.as_str()
+    }
+}
+
 /// A top-level attribute, found case-insensitively as RFC 7643 asks.
 pub fn attribute<'a>(resource: &'a Value, name: &str) -> Option<&'a Value> {
     resource

@@ -36,11 +36,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    logging::init("info,lapin=warn,refinery_core=warn");
     let args = Args::parse();
     let database = store::Database::parse(&args.database_url)?;
     store::prepare_schema(&database, store::Migration::from_flag(args.migrate)).await?;

@@ -137,15 +137,14 @@ async fn follow_pass(
 /// writer kept winning the stream.
 fn is_transient(error: &ReaperError) -> bool {
     match error {
-        ReaperError::Store(error) => matches!(error, store::StoreError::Unavailable(_)),
+        ReaperError::Store(error) => error.is_transient(),
         ReaperError::Record(error) => error.chain().any(|cause| {
-            matches!(
-                cause.downcast_ref::<store::StoreError>(),
-                Some(store::StoreError::Unavailable(_))
-            ) || matches!(
-                cause.downcast_ref::<store::AppendError>(),
-                Some(store::AppendError::Unavailable(_) | store::AppendError::VersionConflict)
-            )
+            cause
+                .downcast_ref::<store::StoreError>()
+                .is_some_and(store::StoreError::is_transient)
+                || cause
+                    .downcast_ref::<store::AppendError>()
+                    .is_some_and(store::AppendError::is_transient)
         }),
     }
 }

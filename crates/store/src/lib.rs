@@ -45,7 +45,7 @@ pub use access_log::{
 pub use advisory::{PooledClient, advisory_unlock, try_advisory_lock};
 pub use clock::Clock;
 pub use connect::{Database, connect, create_database_if_missing, migrate, migrate_to};
-pub use error::StoreError;
+pub use error::{ErrorClass, StoreError};
 pub use schema::{
     Migration, SchemaError, SchemaVersion, check_version, needed_version, prepare_schema,
 };

@@ -7,7 +7,9 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use domain::{Refusal, RefusalCode};
 use serde_json::json;
-use store::{AppendError, RefusalReason, StoreError};
+use store::{AppendError, ErrorClass, RefusalReason, StoreError};
+
+use crate::error::AnsweredDatabaseFailure;
 
 use crate::scim_gate::RecordedAsEvent;
 
@@ -53,13 +55,19 @@ pub enum AdminError {
         error: &'static str,
         message: String,
     },
-    /// A dependency is down (the database, a nameserver): 503, the cause
-    /// logged; nothing was changed.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
-    /// A bug or an impossible state: a plain 500, the cause logged.
+    /// A bug or an impossible state: a 500 naming the request id, the
+    /// cause logged.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The database failed; its class decides the status (503 for those
+    /// that pass, 409, 400, or 500 for a bug), the cause and SQLSTATE go to
+    /// the log.
+    #[error("database error ({}): {cause}", .class.as_str())]
+    Database {
+        class: ErrorClass,
+        sqlstate: Option<String>,
+        cause: String,
+    },
 }
 
 impl AdminError {
@@ -88,8 +96,8 @@ impl AdminError {
             AdminError::BadLogin(_) | AdminError::NoSession(_) => 401,
             AdminError::Throttled(_) => 429,
             AdminError::Request { status, .. } => *status,
-            AdminError::Unavailable(_) => 503,
             AdminError::Internal(_) => 500,
+            AdminError::Database { class, .. } => crate::error::answer_to(*class).status,
         }
     }
 
@@ -117,13 +125,35 @@ impl AdminError {
             AdminError::Request { error, message, .. } => {
                 json!({"error": error, "message": message})
             }
-            AdminError::Unavailable(_) => json!({
-                "error": "unavailable",
-                "message": "rollcall cannot reach its database right now; nothing was changed: retry later",
-            }),
-            AdminError::Internal(_) => json!({
+            AdminError::Internal(_)
+            | AdminError::Database {
+                class: ErrorClass::Bug,
+                ..
+            } => json!({
                 "error": "internal",
-                "message": "rollcall failed to answer this request; its operators have the cause in its log",
+                "message": "rollcall failed to answer this request; its operators can find the \
+                            cause in its log under this request id",
+                "request_id": crate::request_id::current(),
+            }),
+            AdminError::Database {
+                class: ErrorClass::Constraint,
+                ..
+            } => json!({
+                "error": RefusalCode::Conflict.as_str(),
+                "message": "a value of this request was taken by another request at the same \
+                            moment; nothing was changed: read again and retry if it still applies",
+            }),
+            AdminError::Database {
+                class: ErrorClass::Data,
+                ..
+            } => json!({
+                "error": RefusalCode::Invalid.as_str(),
+                "message": "a value of this request cannot be stored (too long, or characters the \
+                            database cannot hold); nothing was changed: correct it and send it again",
+            }),
+            AdminError::Database { class, .. } => json!({
+                "error": "unavailable",
+                "message": crate::error::answer_to(*class).detail,
             }),
         }
     }
@@ -144,17 +174,21 @@ impl From<anyhow::Error> for AdminError {
                 message: format!("{dns}; nothing was recorded: try again in a moment"),
             };
         }
-        let unavailable = matches!(
-            error.downcast_ref::<StoreError>(),
-            Some(StoreError::Unavailable(_))
-        ) || matches!(
-            error.downcast_ref::<AppendError>(),
-            Some(AppendError::Unavailable(_))
-        );
-        if unavailable {
-            AdminError::Unavailable(format!("{error:#}"))
-        } else {
-            AdminError::Internal(format!("{error:#}"))
+        let failure = error.chain().find_map(|cause| {
+            if let Some(store) = cause.downcast_ref::<StoreError>() {
+                Some((store.class(), store.sqlstate().map(str::to_owned)))
+            } else {
+                let append = cause.downcast_ref::<AppendError>()?;
+                Some((append.class()?, append.sqlstate().map(str::to_owned)))
+            }
+        });
+        match failure {
+            Some((class, sqlstate)) => AdminError::Database {
+                class,
+                sqlstate,
+                cause: format!("{error:#}"),
+            },
+            None => AdminError::Internal(format!("{error:#}")),
         }
     }
 }
@@ -172,8 +206,12 @@ impl ResponseError for AdminError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            AdminError::Unavailable(cause) => tracing::warn!(%cause, "admin API answering 503"),
             AdminError::Internal(cause) => tracing::error!(%cause, "admin API answering 500"),
+            AdminError::Database {
+                class,
+                sqlstate,
+                cause,
+            } => crate::error::log_database_failure(*class, sqlstate.as_deref(), cause),
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -219,6 +257,11 @@ impl ResponseError for AdminError {
                 response
                     .extensions_mut()
                     .insert(Counted(RefusalReason::Throttled));
+            }
+            AdminError::Database { class, .. } => {
+                response
+                    .extensions_mut()
+                    .insert(AnsweredDatabaseFailure(*class));
             }
             _ => {}
         }

@@ -23,19 +23,7 @@ use super::error::{AdminError, Counted};
 use crate::AppState;
 use crate::scim_gate::{RecordedAsEvent, request_meta};
 
-/// The id [`record`] gave the request.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestId(pub Uuid);
-
-impl RequestId {
-    /// The request's id ([`record`] runs before every admin route).
-    pub fn of(request: &HttpRequest) -> Uuid {
-        request
-            .extensions()
-            .get::<RequestId>()
-            .map_or_else(Uuid::new_v4, |id| id.0)
-    }
-}
+pub use crate::request_id::RequestId;
 
 /// The organization a request was about, once its caller was found to be
 /// its owner: its access record is the organization's.
@@ -90,9 +78,7 @@ pub async fn record(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = state_of(&request);
-    // Time-ordered like the SCIM gate's (`scim_gate::scim_gate`).
-    let request_id = Uuid::now_v7();
-    request.extensions_mut().insert(RequestId(request_id));
+    let request_id = RequestId::of(request.request());
     let response = next.call(request).await?.map_into_boxed_body();
     let now = OffsetDateTime::now_utc();
     let status = response.status().as_u16();
@@ -180,6 +166,7 @@ pub async fn require_session(
     match admin::sessions::authenticate(&state.pool, &token, now).await {
         Ok(Some(principal)) => {
             let request_id = RequestId::of(request.request());
+            crate::request_id::note_caller(None, Some(principal.session_id));
             request.extensions_mut().insert(Caller {
                 account_id: principal.account_id,
                 session_id: principal.session_id,

@@ -73,6 +73,7 @@ async fn require_role(
     let (keyspace, stream_id, refusal) = match role {
         Some(role) if admitted.contains(&role.as_str()) => {
             request.extensions_mut().insert(OrganizationOf(org_id));
+            crate::request_id::note_caller(Some(org_id), None);
             return Ok(());
         }
         Some(role) => (

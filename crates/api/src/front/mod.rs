@@ -123,6 +123,7 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             let app = App::new()
                 .app_data(data)
                 .wrap(actix_web::middleware::from_fn(metrics::observe))
+                .wrap(actix_web::middleware::from_fn(crate::request_id::tag))
                 .configure(routes::configure);
             let app = actix_service::IntoServiceFactory::into_factory(app)
                 .map_err(|error| error.error_response());

@@ -148,6 +148,9 @@ pub(crate) trait StreamWrite {
 
     /// The values of `state` that must be unique in its organization.
     fn unique_keys(state: &Self::State) -> Vec<UniqueKey>;
+
+    /// The resource `state` holds, as its client sent it.
+    fn resource(state: &Self::State) -> Option<&serde_json::Value>;
 }
 
 /// What a write left.
@@ -209,12 +212,17 @@ pub(crate) async fn write<W: StreamWrite, S: WriteStore>(
             .await;
         match appended {
             Ok(appended) => {
+                crate::request_id::note_appended(appended.last_position);
                 return Ok(Written {
                     state: after,
                     appended: Some(appended),
                 });
             }
             Err(AppendError::VersionConflict) if !is_new => continue,
+            Err(AppendError::Taken(key)) => {
+                let sent = W::resource(&after).and_then(|resource| key.value_in(resource));
+                return Err(ApiError::Scim(crate::error::taken(&key, sent)));
+            }
             Err(error) => return Err(error.into()),
         }
     }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use futures::future::BoxFuture;
 
-use crate::{Clock, Pool, StoreError};
+use crate::{Clock, ErrorClass, Pool, StoreError};
 
 mod batch;
 mod keys;
@@ -134,9 +134,19 @@ pub enum AppendError {
     /// A unique value belongs to another stream: answer 409 uniqueness.
     #[error("{} {:?} is already taken", .0.kind, .0.key)]
     Taken(UniqueKey),
-    /// The database failed: nothing was acknowledged; retry or answer 503.
+    /// The database could not be reached (or this process's appender has
+    /// stopped): nothing was acknowledged; retry or answer 503.
     #[error("{0}")]
     Unavailable(String),
+    /// The database failed the batch in a way [`StoreError::class`] names
+    /// (interrupted, or a stored event it cannot read back): nothing was
+    /// acknowledged; retry when the class passes, else a human must look.
+    #[error("{cause}")]
+    Failed {
+        class: ErrorClass,
+        code: Option<String>,
+        cause: String,
+    },
     /// PostgreSQL refused this request's own rows and would refuse them
     /// again (the other requests of its batch were written): never retry.
     /// [`AppendError::is_refused_data`] tells the request's fault (400) from
@@ -151,6 +161,35 @@ impl AppendError {
     pub fn is_refused_data(&self) -> bool {
         matches!(self, AppendError::Refused { code, .. } if crate::error::is_data_class(code))
     }
+
+    /// The operators' class of a database failure; `None` for the outcomes
+    /// that are rules (a version conflict, a taken value, the last owner).
+    pub fn class(&self) -> Option<ErrorClass> {
+        match self {
+            AppendError::VersionConflict | AppendError::LastOwner | AppendError::Taken(_) => None,
+            AppendError::Unavailable(_) => Some(ErrorClass::Connection),
+            AppendError::Failed { class, .. } => Some(*class),
+            AppendError::Refused { code, .. } => Some(ErrorClass::of_sqlstate(code)),
+        }
+    }
+
+    /// The SQLSTATE PostgreSQL reported, if it reported one.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            AppendError::Failed { code, .. } => code.as_deref(),
+            AppendError::Refused { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether appending again later may succeed: anything but a rule's
+    /// outcome or a refusal of what the request carries.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            AppendError::Unavailable(_) | AppendError::Failed { .. } | AppendError::VersionConflict
+        )
+    }
 }
 
 /// The SQLSTATE of V0013's trigger that keeps an active owner.
@@ -163,7 +202,12 @@ impl From<StoreError> for AppendError {
                 AppendError::LastOwner
             }
             StoreError::Refused { code, message } => AppendError::Refused { code, message },
-            other => AppendError::Unavailable(other.to_string()),
+            StoreError::Unavailable(cause) => AppendError::Unavailable(cause),
+            other => AppendError::Failed {
+                class: other.class(),
+                code: other.sqlstate().map(str::to_owned),
+                cause: other.to_string(),
+            },
         }
     }
 }

@@ -61,10 +61,9 @@ pub async fn perform(
             (status, done.appended, None)
         }
         Err(error) => {
-            match &error {
-                ApiError::Scim(_) => {}
-                ApiError::Unavailable(cause) => tracing::warn!(%cause, index, "bulk operation"),
-                ApiError::Internal(cause) => tracing::error!(%cause, index, "bulk operation"),
+            tracing::info_span!("bulk_operation", index).in_scope(|| error.log());
+            if let ApiError::Database { class, .. } = &error {
+                context.state.metrics.count_store_error(*class);
             }
             let scim = error.to_scim();
             entry["response"] = scim.to_json();

@@ -164,4 +164,8 @@ impl StreamWrite for GroupWrite {
     fn unique_keys(state: &GroupState) -> Vec<UniqueKey> {
         group::unique_keys(state.resource.as_ref())
     }
+
+    fn resource(state: &GroupState) -> Option<&serde_json::Value> {
+        state.resource.as_ref()
+    }
 }

@@ -164,6 +164,10 @@ impl<F: Fn() -> UserCommand> StreamWrite for UserWrite<'_, F> {
     fn unique_keys(snapshot: &UserSnapshot) -> Vec<UniqueKey> {
         user::unique_keys(snapshot.state.resource.as_ref())
     }
+
+    fn resource(snapshot: &UserSnapshot) -> Option<&serde_json::Value> {
+        snapshot.state.resource.as_ref()
+    }
 }
 
 /// Operations in one PATCH past which deciding moves off the async workers.
