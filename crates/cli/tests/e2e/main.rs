@@ -7,6 +7,7 @@
 mod access;
 mod accounts;
 mod admin_api;
+mod asyncapi;
 mod attributes;
 mod audit;
 mod audit_history;
