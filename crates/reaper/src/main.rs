@@ -32,6 +32,9 @@ struct Args {
     #[arg(long, env = "ROLLCALL_CHECKPOINT_INTERVAL", default_value_t = 3_600,
           value_parser = clap::value_parser!(u64).range(1..))]
     checkpoint_interval: u64,
+    /// Address of the operators' listener: /metrics, /healthz, /readyz.
+    #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
+    metrics_bind: String,
 }
 
 #[tokio::main]
@@ -53,11 +56,9 @@ async fn main() -> anyhow::Result<()> {
     // The rounds take one connection, the linker one per stream it follows.
     let pool = store::connect(&database, 10)?;
     let registry = prometheus::Registry::new();
-    // Its own appender; its batch sizes are not worth a metric.
-    let batch_sizes = prometheus::Histogram::with_opts(prometheus::HistogramOpts::new(
-        "rollcall_reaper_append_batch_size",
-        "Appends of the reaper committed together",
-    ))?;
+    store::PoolMetrics::register(&registry, "main", &pool)?;
+    // Its own appender, for the events the reaper records.
+    let append_metrics = store::AppendMetrics::register(&registry)?;
     let checkpoints = match &args.signing_key_file {
         Some(path) => Some(Checkpoints {
             key: std::sync::Arc::new(audit::signing_key::load(path)?),
@@ -66,11 +67,16 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let reaper = Reaper {
-        appender: store::Appender::start(pool.clone(), batch_sizes),
+        appender: store::Appender::start(pool.clone(), append_metrics),
         pool,
         metrics: ReaperMetrics::register(&registry)?,
         checkpoints,
     };
+    let metrics_server = ops::MetricsServer::start(
+        &args.metrics_bind,
+        registry,
+        reaper::readiness(&reaper.pool),
+    )?;
     let (stop_tx, stop) = watch::channel(false);
     let running = tokio::spawn(reaper.run(Duration::from_secs(args.interval), stop));
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -80,5 +86,6 @@ async fn main() -> anyhow::Result<()> {
     }
     stop_tx.send(true)?;
     running.await?;
+    metrics_server.stop().await;
     Ok(())
 }
