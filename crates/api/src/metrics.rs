@@ -108,6 +108,9 @@ impl ApiMetrics {
         for reason in store::RefusalReason::ALL {
             metrics.auth_failures.with_label_values(&[reason.as_str()]);
         }
+        for kind in ["request", "sample"] {
+            metrics.access_unrecorded.with_label_values(&[kind]);
+        }
         Ok(metrics)
     }
 }

@@ -48,6 +48,8 @@ pub struct Options {
     pub dns_server: Option<std::net::SocketAddr>,
     /// The key that signs checkpoints (`ROLLCALL_SIGNING_KEY_FILE`).
     pub signing_key_file: Option<std::path::PathBuf>,
+    /// Seconds between the reaper's rounds.
+    pub reaper_interval: u64,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             bad_tokens: api::Settings::default().bad_tokens,
             dns_server: None,
             signing_key_file: None,
+            reaper_interval: 30,
         }
     }
 }
@@ -112,7 +115,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ),
         amqp_url: options.amqp_url,
         bus_prefix: bus_prefix.clone(),
-        reaper_interval: 30,
+        reaper_interval: options.reaper_interval,
         signing_key_file: options.signing_key_file,
         checkpoint_interval: 3_600,
     };

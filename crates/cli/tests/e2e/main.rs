@@ -24,6 +24,7 @@ mod helpers;
 mod integrity;
 mod member_sessions;
 mod members;
+mod metrics;
 mod provisioning;
 mod rebuild;
 mod schema;
