@@ -1,5 +1,6 @@
 //! rollcall's HTTP service: SCIM 2.0 under `/scim_v2`, the owners' admin
-//! API under `/api/v1`, `/healthz`, `/readyz` and `/metrics`.
+//! API under `/api/v1`, `/healthz` and `/readyz` (its metrics are
+//! served on the operators' listener, the `ops` crate).
 //!
 //! The API decides, appends and answers; it never writes read tables. Each
 //! write loads its stream from the log, decides with the domain's rules,
@@ -37,6 +38,7 @@ mod admission;
 mod auth;
 mod bad_tokens;
 mod body;
+mod dialect_metrics;
 mod error;
 mod front;
 mod last_writes;
@@ -55,6 +57,7 @@ mod write;
 
 pub use auth::{TOKEN_CACHE_TTL, Tokens};
 pub use bad_tokens::BadTokenLimits;
+pub use dialect_metrics::DEFAULT_MAX_ORGS as DEFAULT_METRICS_MAX_ORGS;
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
 pub use state::{AppState, ProjectionWatch, Settings, StateParts, poll_projection};
@@ -71,6 +74,16 @@ pub use actix_web::dev::ServerHandle;
 pub fn raise_file_limit() -> std::io::Result<u64> {
     let (_, hard) = rlimit::Resource::NOFILE.get()?;
     rlimit::increase_nofile_limit(hard)
+}
+
+/// What `/readyz` checks for an API process: PostgreSQL answers, the schema
+/// is current, the projector is within `max_projector_lag`. (`rollcall serve`
+/// adds the broker, for the relay it runs.)
+pub fn readiness(pool: &store::Pool, max_projector_lag: std::time::Duration) -> ops::Readiness {
+    ops::Readiness::new()
+        .with(ops::checks::database(pool))
+        .with(ops::checks::migrations(pool))
+        .with(ops::checks::projector_lag(pool, max_projector_lag))
 }
 
 /// The HTTP server, bound and ready to run.

@@ -40,6 +40,13 @@ struct Args {
     /// as the schema owner). For the application role.
     #[arg(long = "no-migrate", env = "ROLLCALL_MIGRATE", action = clap::ArgAction::SetFalse)]
     migrate: bool,
+    /// Address of the operators' listener: /metrics, /healthz, /readyz.
+    #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
+    metrics_bind: String,
+    /// Organizations labelled by name in rollcall_scim_dialect_forms_total;
+    /// the others count as org="other".
+    #[arg(long, env = "ROLLCALL_METRICS_MAX_ORGS", default_value_t = api::DEFAULT_METRICS_MAX_ORGS)]
+    metrics_max_orgs: usize,
 }
 
 #[tokio::main]
@@ -53,15 +60,23 @@ async fn main() -> anyhow::Result<()> {
     let database = store::Database::parse(&args.database_url)?;
     store::prepare_schema(&database, store::Migration::from_flag(args.migrate)).await?;
     let pool = store::connect(&database, 32)?;
+    let max_projector_lag = Duration::from_secs(args.max_projector_lag_secs);
+    let (registry, readiness) = (
+        prometheus::Registry::new(),
+        api::readiness(&pool, max_projector_lag),
+    );
+    store::PoolMetrics::register(&registry, "main", &pool)?;
     let (state, access_log_task) = AppState::start(StateParts {
         pool: pool.clone(),
-        registry: prometheus::Registry::new(),
+        registry: registry.clone(),
+        readiness: readiness.clone(),
         projection: poll_projection(pool, Duration::from_millis(5)),
         relay_wake: Arc::new(Notify::new()),
         settings: Settings {
             read_your_writes_wait: Duration::from_millis(args.read_your_writes_ms),
-            max_projector_lag: Duration::from_secs(args.max_projector_lag_secs),
+            max_projector_lag,
             dns_server: args.dns_server,
+            metrics_max_orgs: args.metrics_max_orgs,
             ..Settings::default()
         },
     })?;
@@ -70,10 +85,12 @@ async fn main() -> anyhow::Result<()> {
     let application = Application::build(listener, state)?;
     let handle = application.handle();
     let server = tokio::spawn(application.run_until_stopped());
+    let metrics_server = ops::MetricsServer::start(&args.metrics_bind, registry, readiness)?;
     tracing::info!(bind = %args.bind, "rollcall-api is serving SCIM under /scim_v2 and the admin API under /api/v1");
     tokio::signal::ctrl_c().await?;
     handle.stop(true).await;
     server.await??;
+    metrics_server.stop().await;
     access_log_task.await?;
     Ok(())
 }

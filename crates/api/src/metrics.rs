@@ -9,6 +9,9 @@ use prometheus::{
 };
 
 use crate::AppState;
+pub use scim_operations::ScimOperations;
+
+mod scim_operations;
 
 /// Metrics of the HTTP service, registered in the caller's registry.
 #[derive(Clone)]
@@ -20,7 +23,8 @@ pub struct ApiMetrics {
     pub write_retries: IntCounter,
     pub write_events_read: IntCounter,
     pub requests_in_flight: IntGauge,
-    pub append_batch_size: Histogram,
+    /// SCIM operations by resource and op, resolved once.
+    pub scim_operations: ScimOperations,
     /// Requests refused before they named an organization, by reason (SCIM
     /// tokens, admin API sessions and logins).
     pub auth_failures: IntCounterVec,
@@ -46,7 +50,7 @@ impl ApiMetrics {
                 .buckets(vec![
                     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
                 ]),
-                &["method", "route"],
+                &["method", "route", "status"],
             )?,
             read_your_writes_wait: Histogram::with_opts(
                 HistogramOpts::new(
@@ -73,15 +77,7 @@ impl ApiMetrics {
                 "rollcall_api_scim_requests_in_flight",
                 "Authenticated SCIM requests admitted and not yet answered",
             )?,
-            append_batch_size: Histogram::with_opts(
-                HistogramOpts::new(
-                    "rollcall_store_append_batch_size",
-                    "Appends committed together in one transaction (group commit)",
-                )
-                .buckets(vec![
-                    1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
-                ]),
-            )?,
+            scim_operations: ScimOperations::register(registry)?,
             auth_failures: IntCounterVec::new(
                 Opts::new(
                     "rollcall_api_auth_failures_total",
@@ -112,7 +108,13 @@ impl ApiMetrics {
         registry.register(Box::new(metrics.write_retries.clone()))?;
         registry.register(Box::new(metrics.write_events_read.clone()))?;
         registry.register(Box::new(metrics.requests_in_flight.clone()))?;
-        registry.register(Box::new(metrics.append_batch_size.clone()))?;
+        // Present from the start, so that dashboards and alerts see a zero.
+        for reason in store::RefusalReason::ALL {
+            metrics.auth_failures.with_label_values(&[reason.as_str()]);
+        }
+        for kind in ["request", "sample"] {
+            metrics.access_unrecorded.with_label_values(&[kind]);
+        }
         Ok(metrics)
     }
 }
@@ -149,24 +151,22 @@ pub async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = std::time::Instant::now();
     let state = request.app_data::<web::Data<AppState>>().cloned();
-    let method = request.method().to_string();
+    let method = request.method().clone();
     let response = next.call(request).await?;
     if let Some(state) = state {
-        let route = response
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
-        let status = response.status().as_u16().to_string();
-        state
-            .metrics
-            .requests
-            .with_label_values(&[method.as_str(), route.as_str(), status.as_str()])
-            .inc();
+        // The route's template (`/scim_v2/Users/{id}`), never the path: the
+        // series stay as many as the routes.
+        let route = response.request().match_pattern();
+        let route = route.as_deref().unwrap_or("unmatched");
+        let status = response.status();
+        let labels = [method.as_str(), route, status.as_str()];
+        state.metrics.requests.with_label_values(&labels).inc();
         state
             .metrics
             .durations
-            .with_label_values(&[method.as_str(), route.as_str()])
+            .with_label_values(&labels)
             .observe(started.elapsed().as_secs_f64());
+        state.metrics.scim_operations.count_route(&method, route);
     }
     Ok(response)
 }

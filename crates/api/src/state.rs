@@ -4,12 +4,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use store::{AccessLog, AccessLogMetrics, Appender, Pool};
+use store::{AccessLog, AccessLogMetrics, AppendMetrics, Appender, Pool};
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
 use crate::admission::Admission;
 use crate::bad_tokens::{BadTokenLimits, BadTokens};
+use crate::dialect_metrics::DialectMetrics;
 use crate::last_writes::LastWrites;
 use crate::snapshots::{Snapshots, UserSnapshot};
 use crate::stream_lock::StreamLocks;
@@ -50,6 +51,10 @@ pub struct Settings {
     /// (`ROLLCALL_SIGNING_KEY_FILE`), served to auditors; `None` when the
     /// operator configured none.
     pub signing_key: Option<audit::signing_key::PublicKey>,
+    /// Organizations that get their own `org` label in
+    /// `rollcall_scim_dialect_forms_total` (`ROLLCALL_METRICS_MAX_ORGS`);
+    /// the others count as `org="other"`.
+    pub metrics_max_orgs: usize,
 }
 
 impl Default for Settings {
@@ -68,6 +73,7 @@ impl Default for Settings {
             dns_server: None,
             clock: store::Clock::system(),
             signing_key: None,
+            metrics_max_orgs: crate::dialect_metrics::DEFAULT_MAX_ORGS,
         }
     }
 }
@@ -109,16 +115,21 @@ pub struct AppState {
     /// than exhaust memory.
     pub password_checks: Arc<tokio::sync::Semaphore>,
     pub metrics: ApiMetrics,
-    pub registry: prometheus::Registry,
+    /// Which PATCH forms each organization sends.
+    pub dialect_forms: Arc<DialectMetrics>,
+    /// What `/readyz` checks, here and on the operators' listener.
+    pub readiness: ops::Readiness,
     pub settings: Settings,
 }
 
 /// What [`AppState::start`] needs from its caller.
 pub struct StateParts {
     pub pool: Pool,
+    /// Where the API's metrics (and the appender's) are registered.
     pub registry: prometheus::Registry,
     pub projection: ProjectionWatch,
     pub relay_wake: Arc<Notify>,
+    pub readiness: ops::Readiness,
     pub settings: Settings,
 }
 
@@ -130,9 +141,14 @@ impl AppState {
         let metrics = ApiMetrics::register(&parts.registry)?;
         let appender = Appender::start_with_clock(
             parts.pool.clone(),
-            metrics.append_batch_size.clone(),
+            AppendMetrics::register(&parts.registry)?,
             parts.settings.clock.clone(),
         );
+        let dialect_forms = Arc::new(DialectMetrics::register(
+            &parts.registry,
+            parts.pool.clone(),
+            parts.settings.metrics_max_orgs,
+        )?);
         let (access_log, access_log_task) = AccessLog::start(
             parts.pool.clone(),
             AccessLogMetrics {
@@ -165,7 +181,8 @@ impl AppState {
                 metrics.requests_in_flight.clone(),
             )),
             metrics,
-            registry: parts.registry,
+            dialect_forms,
+            readiness: parts.readiness,
             settings: parts.settings,
         };
         Ok((state, access_log_task))

@@ -64,6 +64,12 @@ impl Delivery {
         &self.inner.data
     }
 
+    /// Whether the broker delivered this message before, to a consumer that
+    /// did not acknowledge it (a lost connection or channel).
+    pub fn is_redelivered(&self) -> bool {
+        self.inner.redelivered
+    }
+
     /// Acknowledges this delivery and every earlier one on its channel that
     /// is not settled yet: a batch costs one round trip. Does nothing if this
     /// delivery is settled already (acknowledge the last one still open).

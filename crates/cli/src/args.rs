@@ -48,6 +48,14 @@ pub(crate) enum Command {
         /// the system's when unset.
         #[arg(long, env = dns::DNS_SERVER_VAR)]
         dns_server: Option<std::net::SocketAddr>,
+        /// Address of the operators' listener: /metrics (every part's),
+        /// /healthz, /readyz.
+        #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
+        metrics_bind: String,
+        /// Organizations labelled by name in rollcall_scim_dialect_forms_total;
+        /// the others count as org="other".
+        #[arg(long, env = "ROLLCALL_METRICS_MAX_ORGS", default_value_t = api::DEFAULT_METRICS_MAX_ORGS)]
+        metrics_max_orgs: usize,
     },
     /// Create the database if needed and apply migrations, as the schema
     /// owner; prints the version reached. Services started with

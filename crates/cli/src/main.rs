@@ -60,6 +60,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             read_your_writes_ms,
             max_projector_lag_secs,
             dns_server,
+            metrics_bind,
+            metrics_max_orgs,
         } => {
             match api::raise_file_limit() {
                 Ok(limit) => tracing::info!(limit, "open files allowed"),
@@ -68,13 +70,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             prepare_database(&config).await?;
             let listener =
                 TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
+            let metrics_listener = TcpListener::bind(&metrics_bind).with_context(|| {
+                format!("cannot listen for /metrics on {metrics_bind}; set ROLLCALL_METRICS_BIND")
+            })?;
             let settings = api::Settings {
                 read_your_writes_wait: Duration::from_millis(read_your_writes_ms),
                 max_projector_lag: Duration::from_secs(max_projector_lag_secs),
                 dns_server,
+                metrics_max_orgs,
                 ..api::Settings::default()
             };
-            let stack = Stack { config, settings }.start(listener).await?;
+            let stack = Stack { config, settings }
+                .start(listener, metrics_listener)
+                .await?;
             if !store::has_organizations(&stack.pool).await? {
                 first_start(&stack, &bind, &first_org, &first_owner_email).await?;
             }
@@ -82,6 +90,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 %bind,
                 "rollcall is serving SCIM at http://{bind}/scim_v2 and the admin API at http://{bind}/api/v1"
             );
+            tracing::info!(metrics = %stack.metrics_address, "metrics, health and readiness at http://{}/metrics", stack.metrics_address);
             shutdown_signal().await;
             tracing::info!("stopping: finishing requests in flight and writing every record");
             stack.stop().await?;
@@ -470,9 +479,7 @@ fn rebuild_report(rebuilt: &rebuild::Rebuilt) -> ExitCode {
 async fn connect(config: &Config) -> anyhow::Result<(store::Pool, store::Appender)> {
     let database = prepare_database(config).await?;
     let pool = store::connect(&database, 2)?;
-    let batch_sizes =
-        prometheus::Histogram::with_opts(prometheus::HistogramOpts::new("unused", "unused"))?;
-    let appender = store::Appender::start(pool.clone(), batch_sizes);
+    let appender = store::Appender::start(pool.clone(), store::AppendMetrics::unregistered()?);
     Ok((pool, appender))
 }
 

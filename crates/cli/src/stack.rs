@@ -30,11 +30,14 @@ pub struct Stack {
 /// a request record.
 pub struct RunningStack {
     pub port: u16,
+    /// The operators' listener: `/metrics`, `/healthz`, `/readyz`.
+    pub metrics_address: std::net::SocketAddr,
     pub pool: Pool,
     pub appender: Appender,
     pub registry: prometheus::Registry,
     server: api::ServerHandle,
     server_task: JoinHandle<std::io::Result<()>>,
+    metrics_server: ops::MetricsServer,
     access_log_task: JoinHandle<()>,
     stop: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
@@ -49,8 +52,14 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<Database> {
 }
 
 impl Stack {
-    /// Starts everything on `listener` against an already migrated database.
-    pub async fn start(mut self, listener: TcpListener) -> anyhow::Result<RunningStack> {
+    /// Starts everything against an already migrated database: the API on
+    /// `listener`, every part's metrics and the readiness checks on
+    /// `metrics_listener`.
+    pub async fn start(
+        mut self,
+        listener: TcpListener,
+        metrics_listener: TcpListener,
+    ) -> anyhow::Result<RunningStack> {
         // Read once, at start: a missing or malformed key stops the start
         // rather than a checkpoint an hour later.
         let signing_key = match &self.config.signing_key_file {
@@ -64,6 +73,9 @@ impl Stack {
         let pool = store::connect(&database, POOL_SIZE)?;
         let registry = prometheus::Registry::new();
         let async_metrics = Metrics::register(&registry)?;
+        store::PoolMetrics::register(&registry, "main", &pool)?;
+        let readiness =
+            projector::readiness(&pool, &async_metrics, self.settings.max_projector_lag);
         let topology = bus::Topology::new(&self.config.bus_prefix);
         let (stop, stopped) = watch::channel(false);
         let (applied, projection) = watch::channel(0);
@@ -81,6 +93,7 @@ impl Stack {
             registry: registry.clone(),
             projection,
             relay_wake,
+            readiness: readiness.clone(),
             settings: self.settings,
         })?;
         let appender = state.appender.clone();
@@ -112,8 +125,12 @@ impl Stack {
         let port = application.port();
         let server = application.handle();
         let server_task = tokio::spawn(application.run_until_stopped());
+        let metrics_server =
+            ops::MetricsServer::serve(metrics_listener, registry.clone(), readiness)?;
         Ok(RunningStack {
             port,
+            metrics_address: metrics_server.address(),
+            metrics_server,
             pool,
             appender,
             registry,
@@ -132,6 +149,7 @@ impl RunningStack {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.server.stop(true).await;
         self.server_task.await??;
+        self.metrics_server.stop().await;
         // The server owned the last AccessLog handles; the writer now drains
         // its queue and ends.
         tokio::time::timeout(Duration::from_secs(30), self.access_log_task)

@@ -23,6 +23,20 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+/// What `/readyz` checks where the relay and the projector run: PostgreSQL
+/// answers, the schema is current, the relay is connected to RabbitMQ (or
+/// nothing waits for it), the projector is within `max_lag`.
+pub fn readiness(pool: &store::Pool, metrics: &Metrics, max_lag: Duration) -> ops::Readiness {
+    ops::Readiness::new()
+        .with(ops::checks::database(pool))
+        .with(ops::checks::migrations(pool))
+        .with(ops::checks::broker(
+            metrics.relay_connected(),
+            metrics.relay_backlog.clone(),
+        ))
+        .with(ops::checks::projector_lag(pool, max_lag))
+}
+
 /// The first back-off after a failure; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -52,6 +66,7 @@ pub(crate) async fn supervise<Session, Running>(
             outcome = session(stop.clone()) => outcome,
             _ = stopped.wait_for(|stop| *stop) => return,
         };
+        metrics.set_connected(component, false);
         let Err(error) = outcome else {
             return;
         };

@@ -32,6 +32,13 @@ struct Args {
     /// as the schema owner). For the application role.
     #[arg(long = "no-migrate", env = "ROLLCALL_MIGRATE", action = clap::ArgAction::SetFalse)]
     migrate: bool,
+    /// `/readyz` fails when the oldest event the projector has not folded is
+    /// older than this many seconds.
+    #[arg(long, env = "ROLLCALL_MAX_PROJECTOR_LAG_SECS", default_value_t = 30)]
+    max_projector_lag_secs: u64,
+    /// Address of the operators' listener: /metrics, /healthz, /readyz.
+    #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
+    metrics_bind: String,
 }
 
 #[tokio::main]
@@ -43,6 +50,11 @@ async fn main() -> anyhow::Result<()> {
     let pool = store::connect(&database, 4)?;
     let registry = prometheus::Registry::new();
     let metrics = Metrics::register(&registry)?;
+    store::PoolMetrics::register(&registry, "main", &pool)?;
+    let max_lag = std::time::Duration::from_secs(args.max_projector_lag_secs);
+    let readiness = projector::readiness(&pool, &metrics, max_lag);
+    let metrics_server =
+        ops::MetricsServer::start(&args.metrics_bind, registry.clone(), readiness)?;
     let topology = bus::Topology::new(&args.bus_prefix);
     let (stop_tx, stop) = watch::channel(false);
     let (applied, _) = watch::channel(0);
@@ -53,14 +65,10 @@ async fn main() -> anyhow::Result<()> {
         wake: Arc::new(Notify::new()),
         metrics: metrics.clone(),
     };
-    // Its own appender, for the events the projector records (a quarantine);
-    // its batch sizes are not worth a metric.
-    let batch_sizes = prometheus::Histogram::with_opts(prometheus::HistogramOpts::new(
-        "rollcall_projector_append_batch_size",
-        "Appends of the projector committed together",
-    ))?;
+    // Its own appender, for the events the projector records (a quarantine).
+    let append_metrics = store::AppendMetrics::register(&registry)?;
     let projector = Projector {
-        appender: store::Appender::start(pool.clone(), batch_sizes),
+        appender: store::Appender::start(pool.clone(), append_metrics),
         pool,
         amqp_url: args.amqp_url,
         topology,
@@ -77,5 +85,6 @@ async fn main() -> anyhow::Result<()> {
     stop_tx.send(true)?;
     relay.await?;
     projector.await?;
+    metrics_server.stop().await;
     Ok(())
 }

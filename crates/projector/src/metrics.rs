@@ -1,6 +1,9 @@
 //! The relay's and projector's Prometheus metrics.
 
-use prometheus::{Gauge, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{
+    Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry,
+};
 
 /// Metrics of the asynchronous path, registered in the caller's registry.
 #[derive(Clone)]
@@ -16,6 +19,13 @@ pub struct Metrics {
     pub projector_log_follows: IntCounter,
     pub projector_delivered: IntCounter,
     pub reconnects: IntCounterVec,
+    /// Events in the log past the relay's checkpoint, measured every second.
+    pub relay_backlog: IntGauge,
+    pub relay_confirm_seconds: Histogram,
+    pub projector_apply_seconds: Histogram,
+    pub projector_redeliveries: IntCounter,
+    /// 1 while the component holds a RabbitMQ connection, by component.
+    pub bus_connected: IntGaugeVec,
 }
 
 impl Metrics {
@@ -69,7 +79,45 @@ impl Metrics {
                 ),
                 &["component"],
             )?,
+            relay_backlog: IntGauge::new(
+                "rollcall_relay_outbox_backlog_events",
+                "Events appended to the log and not yet confirmed by the broker, measured every second",
+            )?,
+            relay_confirm_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "rollcall_relay_publish_confirm_seconds",
+                    "Time from publishing a batch to the broker's confirm of all of it",
+                )
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+                ]),
+            )?,
+            projector_apply_seconds: Histogram::with_opts(
+                HistogramOpts::new(
+                    "rollcall_projector_apply_seconds",
+                    "Time to fold one batch of events into the read tables and commit it",
+                )
+                .buckets(vec![
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ]),
+            )?,
+            projector_redeliveries: IntCounter::new(
+                "rollcall_projector_redeliveries_total",
+                "Messages RabbitMQ delivered again (after a connection or consumer was lost before the ack)",
+            )?,
+            bus_connected: IntGaugeVec::new(
+                Opts::new(
+                    "rollcall_bus_connected",
+                    "1 while the component holds a RabbitMQ connection, 0 otherwise",
+                ),
+                &["component"],
+            )?,
         };
+        registry.register(Box::new(metrics.relay_backlog.clone()))?;
+        registry.register(Box::new(metrics.relay_confirm_seconds.clone()))?;
+        registry.register(Box::new(metrics.projector_apply_seconds.clone()))?;
+        registry.register(Box::new(metrics.projector_redeliveries.clone()))?;
+        registry.register(Box::new(metrics.bus_connected.clone()))?;
         registry.register(Box::new(metrics.relay_position.clone()))?;
         registry.register(Box::new(metrics.relay_published.clone()))?;
         registry.register(Box::new(metrics.projector_position.clone()))?;
@@ -84,7 +132,20 @@ impl Metrics {
         // Present from the start, so that dashboards and alerts see a zero.
         for component in ["relay", "projector"] {
             metrics.reconnects.with_label_values(&[component]);
+            metrics.bus_connected.with_label_values(&[component]).set(0);
         }
         Ok(metrics)
+    }
+
+    /// Records whether `component` (`relay`, `projector`) is connected.
+    pub fn set_connected(&self, component: &str, connected: bool) {
+        self.bus_connected
+            .with_label_values(&[component])
+            .set(i64::from(connected));
+    }
+
+    /// The relay's connection gauge, which its readiness check reads.
+    pub fn relay_connected(&self) -> IntGauge {
+        self.bus_connected.with_label_values(&["relay"])
     }
 }

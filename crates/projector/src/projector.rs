@@ -125,6 +125,7 @@ impl Projector {
         bus::declare_topology(&connection, &self.topology).await?;
         let mut consumer = bus::consume(&connection, &self.topology, BATCH as u16).await?;
         tracing::info!(queue = %self.topology.projector_queue, "projector connected");
+        self.metrics.set_connected("projector", true);
         let consuming = async {
             loop {
                 let deliveries = tokio::select! {
@@ -190,6 +191,9 @@ impl Projector {
         let mut events = Vec::with_capacity(deliveries.len());
         let mut last_read = None;
         for delivery in deliveries {
+            if delivery.is_redelivered() {
+                self.metrics.projector_redeliveries.inc();
+            }
             match decode(delivery.body()) {
                 Ok(decoded) => {
                     events.extend(decoded);
@@ -246,7 +250,12 @@ impl Projector {
     /// that is away is not an event's fault: that error goes up, and the
     /// supervisor retries.
     async fn fold(&self, events: &[StoredEvent]) -> anyhow::Result<i64> {
-        match store::apply_changes(&self.pool, events).await {
+        let started = Instant::now();
+        let folded = store::apply_changes(&self.pool, events).await;
+        self.metrics
+            .projector_apply_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match folded {
             Err(error) if is_unfoldable(&error) => {
                 tracing::warn!(%error, events = events.len(), "a batch could not be folded; folding its events one by one");
             }

@@ -15,6 +15,8 @@ const BATCH: i64 = 1_000;
 /// How often the relay looks at the log without being woken (appends made by
 /// other processes, such as the CLI, wake nobody here).
 const POLL: Duration = Duration::from_millis(200);
+/// How often the outbox backlog is measured.
+const BACKLOG_EVERY: Duration = Duration::from_secs(1);
 
 /// Publishes every event after its checkpoint to the events exchange.
 pub struct Relay {
@@ -39,10 +41,27 @@ impl Relay {
     /// Runs until `stop` turns true, reconnecting after failures.
     pub async fn run(self, stop: watch::Receiver<bool>) {
         let relay = &self;
-        supervise("relay", &self.metrics, stop, |mut stop| async move {
+        let measuring = self.measure_backlog(stop.clone());
+        let publishing = supervise("relay", &self.metrics, stop, |mut stop| async move {
             relay.session(&mut stop).await
-        })
-        .await;
+        });
+        tokio::join!(measuring, publishing);
+    }
+
+    /// Measures the outbox backlog (log head − the relay's checkpoint)
+    /// every [`BACKLOG_EVERY`] until `stop`, connected or not: a relay that
+    /// cannot reach the broker must still show what waits for it.
+    async fn measure_backlog(&self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            match store::relay_backlog(&self.pool).await {
+                Ok(backlog) => self.metrics.relay_backlog.set(backlog),
+                Err(error) => tracing::debug!(%error, "could not measure the outbox backlog"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(BACKLOG_EVERY) => {}
+                _ = stop.changed() => {}
+            }
+        }
     }
 
     async fn session(&self, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
@@ -50,6 +69,7 @@ impl Relay {
         bus::declare_topology(&connection, &self.topology).await?;
         let publisher = Publisher::open(&connection, &self.topology).await?;
         tracing::info!(exchange = %self.topology.events_exchange, "relay connected");
+        self.metrics.set_connected("relay", true);
         let mut published = store::read_checkpoint(&self.pool, Checkpoint::Relay).await?;
         loop {
             if *stop.borrow() {
@@ -78,7 +98,11 @@ impl Relay {
             return Ok(RelayOutcome::Idle);
         };
         let messages = messages(&rows);
+        let publishing = std::time::Instant::now();
         publisher.publish_confirmed(&messages).await?;
+        self.metrics
+            .relay_confirm_seconds
+            .observe(publishing.elapsed().as_secs_f64());
         store::set_checkpoint(&self.pool, Checkpoint::Relay, last).await?;
         *published = last;
         self.metrics.relay_position.set(last);

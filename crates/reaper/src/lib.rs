@@ -31,6 +31,14 @@ pub use domain::checkpoint::SignedCheckpoint;
 pub use metrics::ReaperMetrics;
 pub use token_expiry::Planned;
 
+/// What `/readyz` checks for a reaper: PostgreSQL answers and the schema is
+/// current (it follows the log itself, without the broker).
+pub fn readiness(pool: &Pool) -> ops::Readiness {
+    ops::Readiness::new()
+        .with(ops::checks::database(pool))
+        .with(ops::checks::migrations(pool))
+}
+
 /// The default time between rounds.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 

@@ -36,6 +36,9 @@ struct Args {
     /// as the schema owner). For the application role.
     #[arg(long = "no-migrate", env = "ROLLCALL_MIGRATE", action = clap::ArgAction::SetFalse)]
     migrate: bool,
+    /// Address of the operators' listener: /metrics, /healthz, /readyz.
+    #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
+    metrics_bind: String,
 }
 
 #[tokio::main]
@@ -51,11 +54,9 @@ async fn main() -> anyhow::Result<()> {
     // The rounds take one connection, the linker one per stream it follows.
     let pool = store::connect(&database, 10)?;
     let registry = prometheus::Registry::new();
-    // Its own appender; its batch sizes are not worth a metric.
-    let batch_sizes = prometheus::Histogram::with_opts(prometheus::HistogramOpts::new(
-        "rollcall_reaper_append_batch_size",
-        "Appends of the reaper committed together",
-    ))?;
+    store::PoolMetrics::register(&registry, "main", &pool)?;
+    // Its own appender, for the events the reaper records.
+    let append_metrics = store::AppendMetrics::register(&registry)?;
     let checkpoints = match &args.signing_key_file {
         Some(path) => Some(Checkpoints {
             key: std::sync::Arc::new(audit::signing_key::load(path)?),
@@ -64,11 +65,16 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let reaper = Reaper {
-        appender: store::Appender::start(pool.clone(), batch_sizes),
+        appender: store::Appender::start(pool.clone(), append_metrics),
         pool,
         metrics: ReaperMetrics::register(&registry)?,
         checkpoints,
     };
+    let metrics_server = ops::MetricsServer::start(
+        &args.metrics_bind,
+        registry,
+        reaper::readiness(&reaper.pool),
+    )?;
     let (stop_tx, stop) = watch::channel(false);
     let running = tokio::spawn(reaper.run(Duration::from_secs(args.interval), stop));
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -78,5 +84,6 @@ async fn main() -> anyhow::Result<()> {
     }
     stop_tx.send(true)?;
     running.await?;
+    metrics_server.stop().await;
     Ok(())
 }

@@ -89,6 +89,19 @@ impl ReaperMetrics {
         registry.register(Box::new(metrics.linker_events.clone()))?;
         registry.register(Box::new(metrics.linker_unfollowable.clone()))?;
         registry.register(Box::new(metrics.linker_lag.clone()))?;
+        // Present from the start, so that dashboards and alerts see a zero.
+        for job in ["token_expiry", "checkpoints"] {
+            for outcome in ["ok", "failed"] {
+                metrics.runs.with_label_values(&[job, outcome]);
+            }
+        }
+        for (job, event) in [
+            ("token_expiry", "ScimTokenExpired"),
+            ("token_expiry", "ScimTokenExpiryWarned"),
+            ("checkpoints", "SignedCheckpoint"),
+        ] {
+            metrics.actions.with_label_values(&[job, event]);
+        }
         Ok(metrics)
     }
 

@@ -11,11 +11,13 @@ use crate::json::get_ci;
 use crate::path::PatchPath;
 use crate::schema::AttributeSchema;
 
+mod dialect;
 mod remove;
 mod set;
 mod target;
 mod value;
 
+pub use dialect::{DialectForm, dialect_forms};
 pub(crate) use value::normalize_manager;
 
 /// The three PATCH operations.

@@ -14,6 +14,15 @@ pub(crate) mod embedded {
     refinery::embed_migrations!("../../migrations");
 }
 
+/// The migrations this binary carries, as (version, name), in order.
+pub(crate) fn embedded_migrations() -> Vec<(i32, String)> {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|migration| (migration.version(), migration.name().to_owned()))
+        .collect()
+}
+
 /// Advisory lock key that serializes concurrent migrations of one database.
 const MIGRATION_LOCK: i64 = 0x726f_6c6c_6361_6c6c;
 

@@ -30,9 +30,11 @@ mod connect;
 mod error;
 mod folding;
 mod log;
+mod pool_metrics;
 mod read_model;
 mod schema;
 mod tls;
+mod schema_version;
 
 pub use access_log::lookup::{StoredAccessRecord, find_access_records};
 pub use access_log::refusals::{self, RefusalReason};
@@ -52,7 +54,8 @@ pub use schema::{
 pub use tls::CA_FILE_VAR;
 
 pub use log::append::{
-    AppendError, AppendRequest, Appended, Appender, Registration, batch_keys_statement,
+    AppendError, AppendMetrics, AppendRequest, Appended, Appender, Registration,
+    batch_keys_statement,
 };
 pub use log::audit::{
     EventSelection, count_selection, read_request_events, read_selection, user_names_ever,
@@ -67,9 +70,11 @@ pub use log::members::{
 };
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_organization_after, read_stream,
-    read_stream_after,
+    read_stream_after, relay_backlog,
 };
-pub use log::registry::{claim_owner, find_organization, has_organizations, list_organizations};
+pub use log::registry::{
+    claim_owner, find_organization, has_organizations, list_organizations, organization_name,
+};
 pub use log::sessions::{SessionRecord, find_live_session, live_sessions_started_before};
 pub use log::signed_checkpoints::{
     insert_signed_checkpoint, last_signed_checkpoint, list_signed_checkpoints,
@@ -79,6 +84,8 @@ pub use log::tokens::{
     TokenChanges, TokenRecord, find_token, list_tokens, note_token_used,
     organizations_with_tokens_expiring_before, soonest_token_expiries, token_changes_after,
 };
+pub use pool_metrics::PoolMetrics;
+pub use schema_version::{pending_migrations, ping};
 
 pub use read_model::checkpoint::{Checkpoint, read_checkpoint, set_checkpoint};
 pub use read_model::filter::sql::{InvalidFilter, Param, Sql};

@@ -1,5 +1,6 @@
 //! Route table: SCIM resources under `/scim_v2`, the admin API under
-//! `/api/v1` (`admin_api`), operations endpoints at the root.
+//! `/api/v1` (`admin_api`), liveness and readiness at the root
+//! (`/metrics` is on the operators' listener, never here).
 
 mod bulk;
 mod discovery;
@@ -20,7 +21,6 @@ pub fn configure(config: &mut web::ServiceConfig) {
     config
         .route("/healthz", web::get().to(ops::healthz))
         .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics))
         .route(
             crate::front::REFUSED_PATH,
             web::get().to(crate::front::refused),

@@ -48,6 +48,8 @@ pub struct Options {
     pub dns_server: Option<std::net::SocketAddr>,
     /// The key that signs checkpoints (`ROLLCALL_SIGNING_KEY_FILE`).
     pub signing_key_file: Option<std::path::PathBuf>,
+    /// Seconds between the reaper's rounds.
+    pub reaper_interval: u64,
 }
 
 impl Default for Options {
@@ -62,6 +64,7 @@ impl Default for Options {
             bad_tokens: api::Settings::default().bad_tokens,
             dns_server: None,
             signing_key_file: None,
+            reaper_interval: 30,
         }
     }
 }
@@ -69,6 +72,8 @@ impl Default for Options {
 /// One running stack with its own database, exchange and queue.
 pub struct TestApp {
     pub base: String,
+    /// The operators' listener (`/metrics`, `/healthz`, `/readyz`).
+    pub metrics_base: String,
     pub client: reqwest::Client,
     pub token: String,
     pub database_url: String,
@@ -110,7 +115,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ),
         amqp_url: options.amqp_url,
         bus_prefix: bus_prefix.clone(),
-        reaper_interval: 30,
+        reaper_interval: options.reaper_interval,
         signing_key_file: options.signing_key_file,
         checkpoint_interval: 3_600,
         migrate: true,
@@ -127,8 +132,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         ..api::Settings::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let metrics_listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let stack = Stack { config, settings }
-        .start(listener)
+        .start(listener, metrics_listener)
         .await
         .expect("the stack starts");
     let org = admin::organizations::create_organization(
@@ -152,6 +158,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     .token;
     TestApp {
         base: format!("http://127.0.0.1:{}/scim_v2", stack.port),
+        metrics_base: format!("http://{}", stack.metrics_address),
         client: reqwest::Client::new(),
         token,
         database_url,
@@ -395,13 +402,22 @@ impl TestApp {
             .get(0)
     }
 
-    /// An operator's endpoint outside `/scim_v2` (`/metrics`, `/readyz`):
+    /// An endpoint of the public port outside `/scim_v2` (`/readyz`):
     /// its status and text.
     pub async fn ops(&self, path: &str) -> (StatusCode, String) {
-        let root = self.base.trim_end_matches("/scim_v2");
+        self.get_text(&format!("{}{path}", self.base.trim_end_matches("/scim_v2")))
+            .await
+    }
+
+    /// An endpoint of the operators' listener (`/metrics`, `/readyz`).
+    pub async fn metrics_ops(&self, path: &str) -> (StatusCode, String) {
+        self.get_text(&format!("{}{path}", self.metrics_base)).await
+    }
+
+    async fn get_text(&self, url: &str) -> (StatusCode, String) {
         let response = self
             .client
-            .get(format!("{root}{path}"))
+            .get(url)
             .send()
             .await
             .expect("the server answers");
@@ -411,7 +427,7 @@ impl TestApp {
 
     /// The value of an unlabelled metric in `/metrics`.
     pub async fn metric(&self, name: &str) -> f64 {
-        let (_, text) = self.ops("/metrics").await;
+        let (_, text) = self.metrics_ops("/metrics").await;
         text.lines()
             .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
             .unwrap_or_else(|| panic!("{name} is not in /metrics"))

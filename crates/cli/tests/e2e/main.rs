@@ -27,6 +27,7 @@ mod integrity;
 mod least_privilege;
 mod member_sessions;
 mod members;
+mod metrics;
 mod provisioning;
 mod rebuild;
 mod request_ids;

@@ -47,6 +47,19 @@ pub enum RefusalReason {
 }
 
 impl RefusalReason {
+    /// Every reason, for metrics that show each from the start.
+    pub const ALL: [RefusalReason; 9] = [
+        RefusalReason::Missing,
+        RefusalReason::Unknown,
+        RefusalReason::Expired,
+        RefusalReason::Revoked,
+        RefusalReason::Throttled,
+        RefusalReason::Unavailable,
+        RefusalReason::Malformed,
+        RefusalReason::NoSession,
+        RefusalReason::BadLogin,
+    ];
+
     /// The name stored in `access_refusals.reason` and in metric labels.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -14,7 +14,10 @@ use crate::{Clock, ErrorClass, Pool, StoreError};
 
 mod batch;
 mod keys;
+mod metrics;
 pub use keys::batch_keys_statement;
+pub use metrics::AppendMetrics;
+use metrics::EventCounters;
 mod sets;
 
 use batch::commit_batch;
@@ -225,19 +228,15 @@ pub struct Appender {
 
 impl Appender {
     /// Starts the writer task; it ends when every handle is dropped.
-    /// `batch_sizes` observes how many appends each transaction carried.
-    pub fn start(pool: Pool, batch_sizes: prometheus::Histogram) -> Appender {
-        Appender::start_with_clock(pool, batch_sizes, Clock::system())
+    /// `metrics` observe each batch: its size, its commit, its events.
+    pub fn start(pool: Pool, metrics: AppendMetrics) -> Appender {
+        Appender::start_with_clock(pool, metrics, Clock::system())
     }
 
     /// [`Appender::start`], stamping events with `clock`'s time.
-    pub fn start_with_clock(
-        pool: Pool,
-        batch_sizes: prometheus::Histogram,
-        clock: Clock,
-    ) -> Appender {
+    pub fn start_with_clock(pool: Pool, metrics: AppendMetrics, clock: Clock) -> Appender {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(pool, queue, batch_sizes, clock));
+        tokio::spawn(write_batches(pool, queue, metrics, clock));
         Appender { jobs }
     }
 
@@ -262,15 +261,25 @@ impl Appender {
 async fn write_batches(
     pool: Pool,
     mut queue: mpsc::Receiver<Job>,
-    batch_sizes: prometheus::Histogram,
+    metrics: AppendMetrics,
     clock: Clock,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut appended = EventCounters::new(&metrics);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        batch_sizes.observe(batch.len() as f64);
+        metrics.batch_sizes().observe(batch.len() as f64);
         let requests: Vec<&AppendRequest> = batch.iter().map(|job| &job.request).collect();
+        let started = std::time::Instant::now();
         let outcomes = commit_isolating(&pool, &requests, &clock).await;
+        metrics
+            .commit_seconds()
+            .observe(started.elapsed().as_secs_f64());
         for (job, outcome) in batch.drain(..).zip(outcomes) {
+            if outcome.is_ok() {
+                for event in &job.request.events {
+                    appended.count(event.type_name());
+                }
+            }
             // A caller that stopped waiting has nothing left to tell.
             let _ = job.reply.send(outcome);
         }

@@ -238,6 +238,20 @@ pub async fn log_head(pool: &Pool) -> Result<i64, StoreError> {
     Ok(row.get(0))
 }
 
+/// Events in the log past the relay's checkpoint: appended, not yet
+/// confirmed by the broker.
+pub async fn relay_backlog(pool: &Pool) -> Result<i64, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "select h.last_position - c.position from log_head h \
+               cross join checkpoints c where h.id = 1 and c.name = 'relay'",
+            &[],
+        )
+        .await?;
+    Ok(row.get::<_, i64>(0).max(0))
+}
+
 #[cfg(test)]
 mod tests {
     use domain::event::Event;

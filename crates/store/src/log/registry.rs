@@ -14,6 +14,18 @@ pub async fn find_organization(pool: &Pool, name: &str) -> Result<Option<Uuid>, 
         .map(|row| row.get(0)))
 }
 
+/// The name of organization `org_id`, if it exists.
+pub async fn organization_name(pool: &Pool, org_id: Uuid) -> Result<Option<String>, StoreError> {
+    let client = pool.get().await?;
+    Ok(client
+        .query_opt(
+            "select name from organizations where org_id = $1",
+            &[&org_id],
+        )
+        .await?
+        .map(|row| row.get(0)))
+}
+
 /// Whether any organization exists yet (a first start creates one).
 pub async fn has_organizations(pool: &Pool) -> Result<bool, StoreError> {
     let client = pool.get().await?;

@@ -110,6 +110,7 @@ async fn run(
     references: &References,
 ) -> Result<(u16, Done), ApiError> {
     let action = operation.action.clone()?;
+    count_operation(context, operation.kind, &action).await;
     let data = match action.data() {
         Some(data) => references.substitute(index, data)?,
         None => Value::Null,
@@ -127,6 +128,29 @@ async fn run(
         ResourceType::Group => write_group_operation(context, &action, data, id, meta).await?,
     };
     Ok((status, done))
+}
+
+/// Counts the operation in `rollcall_scim_operations_total`, and a PATCH's
+/// forms in `rollcall_scim_dialect_forms_total` (with the bulk request's
+/// query string, where Entra's flag would be).
+async fn count_operation(context: &Context<'_>, kind: ResourceType, action: &Action) {
+    let resource = match kind {
+        ResourceType::User => "User",
+        ResourceType::Group => "Group",
+    };
+    let op = match action {
+        Action::Create { .. } => "create",
+        Action::Replace { .. } => "replace",
+        Action::Patch { data, .. } => {
+            let (state, org_id) = (context.state, context.tenant.org_id);
+            (state.dialect_forms)
+                .count(org_id, context.request.query_string(), data)
+                .await;
+            "patch"
+        }
+        Action::Delete { .. } => "delete",
+    };
+    context.state.metrics.scim_operations.count(resource, op);
 }
 
 async fn write_user_operation(

@@ -8,6 +8,7 @@ use domain::user::UserCommand;
 use super::write::write_user;
 use super::{password, user_id, written_with_groups};
 use crate::render::if_match;
+use crate::scim_gate::Tenant;
 use crate::{ApiError, AppState, body, selection};
 
 /// Applies a PatchOp message: 200 with the resource as it now stands. The
@@ -22,6 +23,10 @@ pub async fn patch_user(
     let user_id = user_id(&path)?;
     let if_match = if_match(&request)?;
     let mut body = body::read_json(&request, payload, state.settings.max_body_bytes).await?;
+    let org_id = Tenant::of(&request).org_id;
+    (state.dialect_forms)
+        .count(org_id, request.query_string(), &body)
+        .await;
     let password_hash = password::hash(scim::schema::take_patch_password(&mut body)?).await?;
     let outcome = write_user(&state, &request, user_id, 200, || UserCommand::Patch {
         body: body.clone(),

@@ -1,0 +1,62 @@
+//! The pool's connections as Prometheus sees them, read from deadpool's
+//! status when `/metrics` is scraped: nothing is counted on the way to a
+//! connection.
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{IntGaugeVec, Opts, Registry};
+
+use crate::Pool;
+
+/// `rollcall_store_pool_connections{pool,state}`: `size` (connections
+/// open), `in_use` (taken from the pool), `waiting` (callers queued for one).
+#[derive(Clone)]
+pub struct PoolMetrics {
+    pool: Pool,
+    connections: IntGaugeVec,
+    name: &'static str,
+}
+
+impl PoolMetrics {
+    /// Registers `pool`'s gauges in `registry`, labelled `pool=name`.
+    pub fn register(
+        registry: &Registry,
+        name: &'static str,
+        pool: &Pool,
+    ) -> prometheus::Result<()> {
+        let connections = IntGaugeVec::new(
+            Opts::new(
+                "rollcall_store_pool_connections",
+                "PostgreSQL pool connections by state: size (open), in_use (taken), \
+                 waiting (callers queued for a connection); read at scrape time",
+            ),
+            &["pool", "state"],
+        )?;
+        registry.register(Box::new(PoolMetrics {
+            pool: pool.clone(),
+            connections,
+            name,
+        }))
+    }
+}
+
+impl Collector for PoolMetrics {
+    fn desc(&self) -> Vec<&Desc> {
+        self.connections.desc()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let status = self.pool.status();
+        let in_use = status.size.saturating_sub(status.available);
+        for (state, value) in [
+            ("size", status.size),
+            ("in_use", in_use),
+            ("waiting", status.waiting),
+        ] {
+            self.connections
+                .with_label_values(&[self.name, state])
+                .set(value as i64);
+        }
+        self.connections.collect()
+    }
+}
