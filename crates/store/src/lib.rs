@@ -33,8 +33,8 @@ mod log;
 mod pool_metrics;
 mod read_model;
 mod schema;
-mod tls;
 mod schema_version;
+mod tls;
 
 pub use access_log::lookup::{StoredAccessRecord, find_access_records};
 pub use access_log::refusals::{self, RefusalReason};

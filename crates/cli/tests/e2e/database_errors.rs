@@ -86,9 +86,9 @@ impl Answer {
     }
 }
 
-/// `rollcall_store_errors_total{class}` as `/metrics` shows it.
+/// `rollcall_store_errors_total{class}` as the metrics listener shows it.
 async fn store_errors(app: &TestApp, class: &str) -> f64 {
-    let (_, text) = app.ops("/metrics").await;
+    let (_, text) = app.metrics_ops("/metrics").await;
     let series = format!("rollcall_store_errors_total{{class=\"{class}\"}} ");
     text.lines()
         .find_map(|line| line.strip_prefix(&series))

@@ -611,7 +611,7 @@ async fn twenty_broker_cuts_under_load_leave_no_stale_read_and_everything_reconn
     })
     .await;
     if consuming.is_err() {
-        let (_, metrics) = app.ops("/metrics").await;
+        let (_, metrics) = app.metrics_ops("/metrics").await;
         let reconnects: Vec<&str> = metrics
             .lines()
             .filter(|line| line.starts_with("rollcall_bus_reconnects_total"))
