@@ -96,6 +96,14 @@ impl ApiError {
     pub fn syntax(detail: impl Into<String>) -> ApiError {
         ApiError::Scim(ScimError::bad_request(ScimType::InvalidSyntax, detail))
     }
+
+    /// A 404 for a resource of `kind` (`user`, `group`) that the
+    /// organization does not have: one wording whichever method asked.
+    pub fn not_found(kind: &str) -> ApiError {
+        ApiError::Scim(ScimError::not_found(format!(
+            "no such {kind} in this organization"
+        )))
+    }
 }
 
 impl From<ScimError> for ApiError {
@@ -117,9 +125,7 @@ impl From<StoreError> for ApiError {
 impl From<Rejection> for ApiError {
     fn from(rejection: Rejection) -> Self {
         match rejection {
-            Rejection::NotFound(what) => ApiError::Scim(ScimError::not_found(format!(
-                "no such {what} in this organization"
-            ))),
+            Rejection::NotFound(what) => ApiError::not_found(what),
             Rejection::Invalid(error) => ApiError::Scim(error),
             Rejection::StaleVersion { expected, actual } => {
                 ApiError::Scim(ScimError::precondition_failed(format!(

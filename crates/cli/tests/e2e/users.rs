@@ -479,6 +479,50 @@ async fn discovery_locations_are_absolute_and_the_documentation_is_served() {
     app.stop().await;
 }
 
+/// A resource the organization does not have is one 404, worded the same
+/// whichever method asked, and whether the id is not ours or not an id.
+#[tokio::test]
+async fn an_unknown_resource_is_the_same_404_for_every_method() {
+    let app = spawn_app().await;
+    for (endpoint, kind, body) in [
+        (
+            "Users",
+            "user",
+            json!({"schemas": [USER_SCHEMA], "userName": "nobody@example.test"}),
+        ),
+        (
+            "Groups",
+            "group",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Nobody"}),
+        ),
+    ] {
+        let patch = json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "x"}]
+        });
+        let mut details = Vec::new();
+        for id in [Uuid::new_v4().to_string(), "not-an-id".to_owned()] {
+            let url = format!("{}/{endpoint}/{id}", app.base);
+            for request in [
+                app.client.get(&url),
+                app.client.put(&url).json(&body),
+                app.client.patch(&url).json(&patch),
+                app.client.delete(&url),
+            ] {
+                let (status, answer) = app.send(request.bearer_auth(&app.token)).await;
+                assert_eq!(status, StatusCode::NOT_FOUND, "{url}: {answer}");
+                details.push(answer["detail"].as_str().unwrap_or_default().to_owned());
+            }
+        }
+        let expected = format!("no such {kind} in this organization");
+        assert!(
+            details.iter().all(|detail| *detail == expected),
+            "{endpoint}: {details:?}"
+        );
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn another_organizations_users_are_invisible() {
     let app = spawn_app().await;

@@ -6,8 +6,8 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::group_id;
 use super::render::{group_json, streamed_group, wants_members};
-use super::{group_id, not_found};
 use crate::error::SCIM_JSON;
 use crate::render::{etag_header, if_none_match};
 use crate::scim_gate::Tenant;
@@ -24,7 +24,7 @@ pub async fn get_group(
     let tenant = Tenant::of(&request);
     let record = store::find_group(&state.pool, tenant.org_id, group_id)
         .await?
-        .ok_or_else(|| not_found(group_id))?;
+        .ok_or_else(|| ApiError::not_found("group"))?;
     if if_none_match(&request, record.row.version) {
         return Ok(HttpResponse::NotModified()
             .insert_header(etag_header(record.row.version))

@@ -15,7 +15,7 @@ pub(super) use list::group_page;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use scim::{ScimError, Selection};
+use scim::Selection;
 use uuid::Uuid;
 
 use self::render::{group_with_members, wants_members};
@@ -52,13 +52,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
 
 /// A group id from the path; anything that is not one of ours is 404.
 fn group_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| not_found(raw))
-}
-
-fn not_found(id: impl std::fmt::Display) -> ApiError {
-    ApiError::Scim(ScimError::not_found(format!(
-        "no group {id} in this organization"
-    )))
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("group"))
 }
 
 /// The group as it now stands, read back from the read tables (the write
@@ -74,7 +68,7 @@ async fn respond(
     let org_id = Tenant::of(request).org_id;
     let record = store::find_group(&state.pool, org_id, group_id)
         .await?
-        .ok_or_else(|| not_found(group_id))?;
+        .ok_or_else(|| ApiError::not_found("group"))?;
     let members = if wants_members(selection) {
         let mut all = store::members_of(&state.pool, org_id, &[group_id]).await?;
         Some(all.remove(&group_id).unwrap_or_default())

@@ -9,7 +9,6 @@ use crate::error::SCIM_JSON;
 use crate::render::{etag_header, if_none_match};
 use crate::scim_gate::Tenant;
 use crate::{ApiError, AppState, selection};
-use scim::ScimError;
 
 /// One user of the caller's organization; another organization's id is 404.
 /// An `If-None-Match` naming the current version (or `*`) answers 304 with
@@ -24,11 +23,7 @@ pub async fn get_user(
     let tenant = Tenant::of(&request);
     let record = store::find_user(&state.pool, tenant.org_id, user_id)
         .await?
-        .ok_or_else(|| {
-            ApiError::Scim(ScimError::not_found(format!(
-                "no user {user_id} in this organization"
-            )))
-        })?;
+        .ok_or_else(|| ApiError::not_found("user"))?;
     if if_none_match(&request, record.row.version) {
         return Ok(HttpResponse::NotModified()
             .insert_header(etag_header(record.row.version))

@@ -23,7 +23,7 @@ use crate::ApiError;
 use crate::error::SCIM_JSON;
 use crate::render::etag_header;
 use crate::scim_gate::{RecordedAsEvent, Tenant};
-use scim::{ScimError, Selection};
+use scim::Selection;
 
 /// Registers the Users routes.
 pub fn configure(config: &mut web::ServiceConfig) {
@@ -54,11 +54,7 @@ pub(super) use list::user_page;
 
 /// A user id from the path; anything that is not one of ours is 404.
 fn user_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| {
-        ApiError::Scim(ScimError::not_found(format!(
-            "no user {raw:?} in this organization"
-        )))
-    })
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found("user"))
 }
 
 /// [`written`] for a write whose answer shows the user's groups (PUT, PATCH).
