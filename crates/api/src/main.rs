@@ -51,7 +51,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    logging::init("info,lapin=warn,refinery_core=warn");
+    logging::init(logging::DEFAULT_FILTER);
     let args = Args::parse();
     match api::raise_file_limit() {
         Ok(limit) => tracing::info!(limit, "open files allowed"),

@@ -35,7 +35,7 @@ const EXIT_BEHIND: u8 = 3;
 const EXIT_QUARANTINED: u8 = 4;
 
 fn main() -> ExitCode {
-    logging::init("info,lapin=warn,refinery_core=warn");
+    logging::init(logging::DEFAULT_FILTER);
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -44,8 +44,14 @@ impl Format {
     }
 }
 
+/// What every binary logs unless `RUST_LOG` says otherwise: rollcall at
+/// info; its libraries at warn, so that PostgreSQL's NOTICEs (such as the
+/// migrations' "already exists, skipping" on every command) and the
+/// broker's chatter stay out of operators' logs.
+pub const DEFAULT_FILTER: &str = "info,lapin=warn,refinery_core=warn,tokio_postgres=warn";
+
 /// Starts logging to stderr for this process, filtered by `RUST_LOG` or
-/// else `default_filter` (e.g. `"info,lapin=warn"`). Call once, first
+/// else `default_filter` (usually [`DEFAULT_FILTER`]). Call once, first
 /// thing in `main`.
 pub fn init(default_filter: &str) {
     let filter =

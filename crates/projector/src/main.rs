@@ -43,7 +43,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    logging::init("info,lapin=warn,refinery_core=warn");
+    logging::init(logging::DEFAULT_FILTER);
     let args = Args::parse();
     let database = store::Database::parse(&args.database_url)?;
     store::prepare_schema(&database, store::Migration::from_flag(args.migrate)).await?;

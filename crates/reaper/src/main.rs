@@ -43,7 +43,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    logging::init("info,lapin=warn,refinery_core=warn");
+    logging::init(logging::DEFAULT_FILTER);
     let args = Args::parse();
     anyhow::ensure!(
         args.interval > 0,

@@ -375,3 +375,27 @@ async fn key_lookups_probe_the_primary_key_whatever_the_plan_was_made_from() {
     }
     app.stop().await;
 }
+
+/// An administrator's command prints what it was asked for and nothing
+/// else: with no `RUST_LOG`, PostgreSQL's NOTICEs from the migrations every
+/// command runs ("relation ... already exists, skipping") stay out of its
+/// output.
+#[tokio::test]
+async fn a_command_says_nothing_of_the_migrations_it_checks() {
+    let app = spawn_app().await;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
+    command
+        .args(["token", "list", "--org", "Contoso"])
+        .env("DATABASE_URL", &app.database_url)
+        .env_remove("RUST_LOG");
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("NOTICE") && !stderr.contains("already exists"),
+        "a command's output carries the migrations' notices: {stderr}"
+    );
+    app.stop().await;
+}

@@ -201,6 +201,8 @@ async fn json_log_lines_of_a_request_carry_its_ids_organization_token_and_positi
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let user_id = Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
     let org_id = app.org_id().await;
     let token_id: Uuid = app
         .sql()
@@ -215,7 +217,11 @@ async fn json_log_lines_of_a_request_carry_its_ids_organization_token_and_positi
     let position: i64 = app
         .sql()
         .await
-        .query_one("select max(position) from events", &[])
+        // The create's own event: the linker appends after it meanwhile.
+        .query_one(
+            "select max(position) from events where stream_id = $1",
+            &[&user_id],
+        )
         .await
         .unwrap()
         .get(0);
