@@ -1,5 +1,6 @@
 //! Reaching PostgreSQL: creating the database, migrating it, pooling connections.
 
+use crate::error::full_cause;
 use deadpool_postgres::{Connect, Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
@@ -337,17 +338,6 @@ fn certificate_refusal(error: &(dyn std::error::Error + 'static)) -> Option<Stri
         cause = current.source();
     }
     None
-}
-
-fn full_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(current) = cause {
-        text.push_str(": ");
-        text.push_str(&current.to_string());
-        cause = current.source();
-    }
-    text
 }
 
 fn quote_identifier(name: &str) -> String {

@@ -130,7 +130,8 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
-fn full_cause(error: &dyn std::error::Error) -> String {
+/// An error's message followed by each of its causes', `: `-separated.
+pub(crate) fn full_cause(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

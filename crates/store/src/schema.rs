@@ -3,6 +3,7 @@
 //! default), as the application role it only checks (`--no-migrate`), so
 //! that a role which may not run DDL never tries to.
 
+use crate::error::full_cause;
 use std::fmt;
 
 use tokio_postgres::error::SqlState;
@@ -195,15 +196,4 @@ fn privilege_refusal(error: &(dyn std::error::Error + 'static)) -> Option<String
         cause = current.source();
     }
     None
-}
-
-fn full_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(current) = cause {
-        text.push_str(": ");
-        text.push_str(&current.to_string());
-        cause = current.source();
-    }
-    text
 }
