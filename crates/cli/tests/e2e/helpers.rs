@@ -651,16 +651,18 @@ impl TestApp {
     pub async fn wait_for_checkpoints(&self, checkpoints: &[store::Checkpoint], within: Duration) {
         let deadline = std::time::Instant::now() + within;
         loop {
-            let head = store::log_head(self.pool()).await.expect("the log head");
-            let mut behind = None;
+            let mut positions = Vec::new();
             for checkpoint in checkpoints {
                 let at = store::read_checkpoint(self.pool(), *checkpoint)
                     .await
                     .expect("the checkpoint");
-                if at < head {
-                    behind = Some((*checkpoint, at));
-                }
+                positions.push((*checkpoint, at));
             }
+            // The head is read after the checkpoints: the linker appends
+            // before it moves its checkpoint, so a head read first could
+            // miss what it appended meanwhile and pass for settled.
+            let head = store::log_head(self.pool()).await.expect("the log head");
+            let behind = positions.into_iter().find(|(_, at)| *at < head);
             let Some((checkpoint, at)) = behind else {
                 return;
             };
