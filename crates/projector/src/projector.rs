@@ -274,38 +274,38 @@ impl Projector {
     }
 
     /// Records that the event `at` cannot be folded, in the log for auditors
-    /// and in the quarantine table that holds its organization back.
+    /// and in the quarantine table that holds its organization back; once,
+    /// whichever of the queue and the log follower meets the event first.
     async fn quarantine(&self, at: EventAt<'_>, reason: &str) -> anyhow::Result<i64> {
-        tracing::error!(
-            org_id = %at.org_id,
-            position = at.position,
-            event_type = at.event_type,
-            reason,
-            "an event cannot be folded; its organization is quarantined"
-        );
-        // The event first: if the process dies before the quarantine commits,
-        // the next attempt fails again and records it again, so the log never
-        // misses a quarantine the read side acted on.
-        self.appender
-            .append(AppendRequest {
-                org_id: at.org_id,
-                stream_id: at.org_id,
-                expected_version: 0,
-                commutes: true,
-                events: vec![Event::ProjectionQuarantined {
-                    position: at.position,
-                    event_type: at.event_type.into(),
-                    reason: reason.into(),
-                }],
-                claims: Vec::new(),
-                releases: Vec::new(),
-                registrations: Vec::new(),
-                meta: RequestMeta::system("projector", Uuid::new_v4()),
-            })
-            .await?;
-        let applied = store::quarantine(&self.pool, at, reason, OffsetDateTime::now_utc()).await?;
-        self.metrics.projector_quarantined.inc();
-        Ok(applied)
+        let record = async {
+            tracing::error!(
+                org_id = %at.org_id,
+                position = at.position,
+                event_type = at.event_type,
+                reason,
+                "an event cannot be folded; its organization is quarantined"
+            );
+            self.appender
+                .append(AppendRequest {
+                    org_id: at.org_id,
+                    stream_id: at.org_id,
+                    expected_version: 0,
+                    commutes: true,
+                    events: vec![Event::ProjectionQuarantined {
+                        position: at.position,
+                        event_type: at.event_type.into(),
+                        reason: reason.into(),
+                    }],
+                    claims: Vec::new(),
+                    releases: Vec::new(),
+                    registrations: Vec::new(),
+                    meta: RequestMeta::system("projector", Uuid::new_v4()),
+                })
+                .await?;
+            self.metrics.projector_quarantined.inc();
+            anyhow::Ok(())
+        };
+        store::quarantine_recorded(&self.pool, at, reason, OffsetDateTime::now_utc(), record).await
     }
 
     async fn publish_position(&self, position: i64) {

@@ -95,6 +95,7 @@ pub use read_model::groups::{
 };
 pub use read_model::quarantine::{
     EventAt, ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,
+    quarantine_recorded,
 };
 pub use read_model::rebuild::{
     ProjectorPause, REBUILD_SCHEMA, REBUILT_TABLES, RowDifference, create_rebuild_tables,

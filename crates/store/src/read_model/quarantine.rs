@@ -126,14 +126,33 @@ pub async fn quarantine(
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<i64, StoreError> {
-    let mut client = pool.get().await?;
-    let transaction = client.transaction().await?;
+    quarantine_recorded(pool, at, reason, now, std::future::ready(Ok(()))).await
+}
+
+/// [`quarantine`], awaiting `record` (which records the quarantine in the
+/// log) first, under the projector's checkpoint lock and only if the
+/// checkpoint has not passed the event: the projector folds from the queue
+/// and from the log at once (and replicas may overlap), and whichever meets
+/// the event second must record nothing. A failed `record` quarantines
+/// nothing; one that succeeded before a failed commit is recorded again by
+/// the next attempt, so the log never misses a quarantine the read side
+/// acted on.
+pub async fn quarantine_recorded<E: From<StoreError>>(
+    pool: &Pool,
+    at: EventAt<'_>,
+    reason: &str,
+    now: OffsetDateTime,
+    record: impl Future<Output = Result<(), E>>,
+) -> Result<i64, E> {
+    let mut client = pool.get().await.map_err(StoreError::from)?;
+    let transaction = client.transaction().await.map_err(StoreError::from)?;
     let checkpoint: i64 = transaction
         .query_one(
             "select position from checkpoints where name = 'projector' for update",
             &[],
         )
-        .await?
+        .await
+        .map_err(StoreError::from)?
         .get(0);
     if at.position <= checkpoint {
         return Ok(checkpoint);
@@ -142,21 +161,25 @@ pub async fn quarantine(
         return Err(StoreError::Inconsistent(format!(
             "the projector is at {checkpoint} and was asked to quarantine position {}",
             at.position
-        )));
+        ))
+        .into());
     }
+    record.await?;
     transaction
         .execute(
             "insert into projection_quarantine (org_id, position, event_type, reason, quarantined_at) \
              values ($1, $2, $3, $4, $5) on conflict (org_id) do nothing",
             &[&at.org_id, &at.position, &at.event_type, &reason, &now],
         )
-        .await?;
+        .await
+        .map_err(StoreError::from)?;
     transaction
         .execute(
             "update checkpoints set position = $1 where name = 'projector'",
             &[&at.position],
         )
-        .await?;
-    transaction.commit().await?;
+        .await
+        .map_err(StoreError::from)?;
+    transaction.commit().await.map_err(StoreError::from)?;
     Ok(at.position)
 }
