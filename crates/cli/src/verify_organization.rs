@@ -64,8 +64,10 @@ pub async fn verify_organization(
                 ));
             }
             if let Some(head) = pending.filter(|head| head.head_position <= position) {
+                // Named at the checkpoint's head, which this event may have
+                // passed: the organization's event after it is not at fault.
                 if let Some(reason) = misses(head, position, &row.hash, events + 1) {
-                    return Ok(broken(position, &reason));
+                    return Ok(broken(head.head_position, &reason));
                 }
                 pending = None;
             }
