@@ -338,6 +338,9 @@ async fn twenty_concurrent_creates_of_one_user_name_give_one_201_and_nineteen_40
     app.stop().await;
 }
 
+/// Writes answered before the projector had folded them.
+const WRITES_ANSWERED_UNFOLDED: &str = "rollcall_api_read_your_writes_timeouts_total";
+
 #[tokio::test]
 async fn writes_survive_a_broker_outage_and_the_backlog_is_published_after() {
     let proxy = TcpProxy::start("127.0.0.1:5672").await;
@@ -347,23 +350,26 @@ async fn writes_survive_a_broker_outage_and_the_backlog_is_published_after() {
     })
     .await;
     app.provision("before.outage@contoso.com").await;
-    app.wait_for_projector(Duration::from_secs(10)).await;
+    app.wait_for_projector(Duration::from_secs(60)).await;
+    let unfolded = app.metric(WRITES_ANSWERED_UNFOLDED).await;
 
     proxy.cut();
     // The broker only distributes the log: without it the projector folds
     // from the log, and every write is readable as soon as it is answered.
+    // A write the projector had not folded within the bound (5 s) would be
+    // answered anyway and counted, which is what a client would notice;
+    // the time a write takes on a loaded machine is not.
     for n in 0..10 {
-        let started = std::time::Instant::now();
         let id = app
             .provision(&format!("during.outage.{n}@contoso.com"))
             .await;
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "a write waited {:?} for the projector",
-            started.elapsed()
-        );
         assert_eq!(app.get_user(&id).await.0, StatusCode::OK);
     }
+    assert_eq!(
+        app.metric(WRITES_ANSWERED_UNFOLDED).await,
+        unfolded,
+        "a write waited out the bound for the projector"
+    );
     let (_, listed) = app.list_users("count=0").await;
     assert_eq!(listed["totalResults"], 11);
 
