@@ -58,6 +58,25 @@ async fn sigterm_answers_the_requests_in_flight_keeps_them_and_exits_0() {
     .unwrap()
     .token;
 
+    // The access log's writer is held up (as by a slow PostgreSQL) on the
+    // first read's record, so that later records still wait in its queue
+    // when the server has stopped: only a drain writes them.
+    let locker = pool.get().await.unwrap();
+    locker
+        .batch_execute("begin; lock table access_log in share mode")
+        .await
+        .unwrap();
+    let search = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": "userName eq \"in-flight@contoso.test\""
+    })
+    .to_string();
+    let (status, _) = HalfSent::send(port, &token, "/scim_v2/Users/.search", "held-up", &search)
+        .await
+        .finish(SHUTDOWN_TIMEOUT)
+        .await;
+    assert_eq!(status, 200);
+
     // A create and a search in flight at the signal.
     let user = serde_json::json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -71,16 +90,12 @@ async fn sigterm_answers_the_requests_in_flight_keeps_them_and_exits_0() {
         &user.to_string(),
     )
     .await;
-    let search = serde_json::json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
-        "filter": "userName eq \"in-flight@contoso.test\""
-    });
     let read = HalfSent::send(
         port,
         &token,
         "/scim_v2/Users/.search",
         "shutdown-search",
-        &search.to_string(),
+        &search,
     )
     .await;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -98,6 +113,13 @@ async fn sigterm_answers_the_requests_in_flight_keeps_them_and_exits_0() {
     assert_eq!(status, 201, "{body}");
     let (status, body) = read.finish(SHUTDOWN_TIMEOUT).await;
     assert_eq!(status, 200, "{body}");
+    // Its record waits behind the held-up one. A process that would exit
+    // without draining does so now; this one waits for the writer.
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while api.child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    locker.batch_execute("commit").await.unwrap();
     let status = api.exited(SHUTDOWN_TIMEOUT + Duration::from_secs(10)).await;
     assert!(
         status.success(),
