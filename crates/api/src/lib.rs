@@ -31,7 +31,7 @@
 //!   names every request, runs it in its log span and answers its
 //!   `X-Request-Id`; `front` is the
 //!   server itself, whose head guard answers what the HTTP parser would
-//!   refuse.
+//!   refuse; `serving` runs it and stops it gracefully.
 
 mod admin_api;
 mod admission;
@@ -50,6 +50,7 @@ mod routes;
 mod scim_gate;
 mod search_request;
 mod selection;
+mod serving;
 mod snapshots;
 mod state;
 mod stream_lock;
@@ -60,12 +61,12 @@ pub use bad_tokens::BadTokenLimits;
 pub use dialect_metrics::DEFAULT_MAX_ORGS as DEFAULT_METRICS_MAX_ORGS;
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
+pub use serving::{ApiStopped, Serving};
 pub use state::{AppState, ProjectionWatch, Settings, StateParts, poll_projection};
 
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-pub use actix_web::dev::ServerHandle;
 
 /// Raises this process's limit on open files to the hard limit the system
 /// allows: every connection is a file, and the soft default (often 1,024)
@@ -90,15 +91,25 @@ pub fn readiness(pool: &store::Pool, max_projector_lag: std::time::Duration) -> 
 pub struct Application {
     port: u16,
     server: Server,
+    in_flight: prometheus::IntGauge,
+    shutdown_timeout: std::time::Duration,
 }
 
 impl Application {
     /// Binds the routes to `listener` with `state`. Signals are left to the
-    /// caller, which stops the server through [`Application::handle`].
+    /// caller, which runs it with [`Application::spawn`] and stops it
+    /// through the [`Serving`] that returns.
     pub fn build(listener: TcpListener, state: AppState) -> std::io::Result<Application> {
         let port = listener.local_addr()?.port();
+        let in_flight = state.metrics.requests_in_flight.clone();
+        let shutdown_timeout = state.settings.shutdown_timeout;
         let server = front::serve(listener, state)?;
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            in_flight,
+            shutdown_timeout,
+        })
     }
 
     /// The port the server listens on (useful when bound to port 0).
@@ -106,13 +117,7 @@ impl Application {
         self.port
     }
 
-    /// A handle that stops the server gracefully.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
-    }
-
-    /// Serves until stopped through the handle.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+    async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
 }

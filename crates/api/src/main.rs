@@ -47,6 +47,10 @@ struct Args {
     /// the others count as org="other".
     #[arg(long, env = "ROLLCALL_METRICS_MAX_ORGS", default_value_t = api::DEFAULT_METRICS_MAX_ORGS)]
     metrics_max_orgs: usize,
+    /// After SIGTERM or SIGINT, seconds that requests in flight get to
+    /// finish, and then recorded reads to be written.
+    #[arg(long, env = "ROLLCALL_SHUTDOWN_TIMEOUT_SECS", default_value_t = ops::shutdown::DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
+    shutdown_timeout_secs: u64,
 }
 
 #[tokio::main]
@@ -77,20 +81,30 @@ async fn main() -> anyhow::Result<()> {
             max_projector_lag,
             dns_server: args.dns_server,
             metrics_max_orgs: args.metrics_max_orgs,
+            shutdown_timeout: Duration::from_secs(args.shutdown_timeout_secs),
             ..Settings::default()
         },
     })?;
     let listener =
         TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
-    let application = Application::build(listener, state)?;
-    let handle = application.handle();
-    let server = tokio::spawn(application.run_until_stopped());
+    // Caught before anything answers, so that no signal kills it unawares.
+    let signals = ops::shutdown::Signals::catch()?;
+    let serving = Application::build(listener, state)?.spawn(access_log_task);
     let metrics_server = ops::MetricsServer::start(&args.metrics_bind, registry, readiness)?;
     tracing::info!(bind = %args.bind, "rollcall-api is serving SCIM under /scim_v2 and the admin API under /api/v1");
-    tokio::signal::ctrl_c().await?;
-    handle.stop(true).await;
-    server.await??;
+    let signal = signals.first().await;
+    tracing::info!(
+        signal = signal.name(),
+        scim_requests_in_flight = serving.requests_in_flight(),
+        timeout_secs = args.shutdown_timeout_secs,
+        "stopping: accepting no more connections, finishing requests in flight, then writing recorded reads"
+    );
+    let stopped = serving.stop().await?;
     metrics_server.stop().await;
-    access_log_task.await?;
+    tracing::info!(
+        requests_cut = stopped.requests_cut,
+        access_records_drained = stopped.records_drained,
+        "stopped"
+    );
     Ok(())
 }

@@ -55,6 +55,10 @@ pub struct Settings {
     /// `rollcall_scim_dialect_forms_total` (`ROLLCALL_METRICS_MAX_ORGS`);
     /// the others count as `org="other"`.
     pub metrics_max_orgs: usize,
+    /// How long requests in flight get to finish once the server is told to
+    /// stop (`ROLLCALL_SHUTDOWN_TIMEOUT_SECS`); those still running then are
+    /// cut, and their clients retry.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -74,6 +78,7 @@ impl Default for Settings {
             clock: store::Clock::system(),
             signing_key: None,
             metrics_max_orgs: crate::dialect_metrics::DEFAULT_MAX_ORGS,
+            shutdown_timeout: Duration::from_secs(ops::shutdown::DEFAULT_SHUTDOWN_TIMEOUT_SECS),
         }
     }
 }
@@ -136,8 +141,10 @@ pub struct StateParts {
 impl AppState {
     /// Starts the appender and the access-log writer and assembles the state.
     /// Await the returned task after the server has stopped: it ends once the
-    /// last access record is written.
-    pub fn start(parts: StateParts) -> prometheus::Result<(AppState, tokio::task::JoinHandle<()>)> {
+    /// last access record is written, and says how many it wrote after.
+    pub fn start(
+        parts: StateParts,
+    ) -> prometheus::Result<(AppState, tokio::task::JoinHandle<store::Drained>)> {
         let metrics = ApiMetrics::register(&parts.registry)?;
         let appender = Appender::start_with_clock(
             parts.pool.clone(),

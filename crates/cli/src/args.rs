@@ -56,6 +56,11 @@ pub(crate) enum Command {
         /// the others count as org="other".
         #[arg(long, env = "ROLLCALL_METRICS_MAX_ORGS", default_value_t = api::DEFAULT_METRICS_MAX_ORGS)]
         metrics_max_orgs: usize,
+        /// After SIGTERM or SIGINT, seconds that requests in flight get to
+        /// finish, and then each of: writing recorded reads, the relay's,
+        /// the reaper's and the projector's last batch.
+        #[arg(long, env = "ROLLCALL_SHUTDOWN_TIMEOUT_SECS", default_value_t = ops::shutdown::DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
+        shutdown_timeout_secs: u64,
     },
     /// Create the database if needed and apply migrations, as the schema
     /// owner; prints the version reached. Services started with

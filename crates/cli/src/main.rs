@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dns_server,
             metrics_bind,
             metrics_max_orgs,
+            shutdown_timeout_secs,
         } => {
             match api::raise_file_limit() {
                 Ok(limit) => tracing::info!(limit, "open files allowed"),
@@ -78,8 +79,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 max_projector_lag: Duration::from_secs(max_projector_lag_secs),
                 dns_server,
                 metrics_max_orgs,
+                shutdown_timeout: Duration::from_secs(shutdown_timeout_secs),
                 ..api::Settings::default()
             };
+            // Caught before anything answers, so that no signal kills it unawares.
+            let signals = ops::shutdown::Signals::catch()?;
             let stack = Stack { config, settings }
                 .start(listener, metrics_listener)
                 .await?;
@@ -91,9 +95,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "rollcall is serving SCIM at http://{bind}/scim_v2 and the admin API at http://{bind}/api/v1"
             );
             tracing::info!(metrics = %stack.metrics_address, "metrics, health and readiness at http://{}/metrics", stack.metrics_address);
-            shutdown_signal().await;
-            tracing::info!("stopping: finishing requests in flight and writing every record");
-            stack.stop().await?;
+            let signal = signals.first().await;
+            tracing::info!(
+                signal = signal.name(),
+                scim_requests_in_flight = stack.requests_in_flight(),
+                timeout_secs = shutdown_timeout_secs,
+                "stopping: accepting no more connections, finishing requests in flight, \
+                 writing recorded reads, then ending the relay's, reaper's and projector's batch"
+            );
+            let stopped = stack.stop().await?;
+            tracing::info!(
+                requests_cut = stopped.api.requests_cut,
+                access_records_drained = stopped.api.records_drained,
+                parts_cut = ?stopped.parts_cut,
+                "stopped"
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
@@ -518,22 +534,4 @@ async fn first_start(
         created.org_id, issued.token, issued.token
     );
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM can be watched");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
-    }
 }

@@ -5,7 +5,6 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use api::{AppState, Application, Settings, StateParts};
 use projector::{Metrics, Projector, Relay};
 use store::{Appender, Database, Pool};
@@ -17,8 +16,6 @@ use crate::Config;
 /// Connections in the pool: the appender and projector hold one each while
 /// they work, the rest serve reads.
 const POOL_SIZE: usize = 32;
-/// How long the relay and the projector get to end after a stop.
-const BACKGROUND_STOP: Duration = Duration::from_secs(10);
 
 /// What it takes to start the stack.
 pub struct Stack {
@@ -35,12 +32,22 @@ pub struct RunningStack {
     pub pool: Pool,
     pub appender: Appender,
     pub registry: prometheus::Registry,
-    server: api::ServerHandle,
-    server_task: JoinHandle<std::io::Result<()>>,
+    serving: api::Serving,
     metrics_server: ops::MetricsServer,
-    access_log_task: JoinHandle<()>,
     stop: watch::Sender<bool>,
-    background: Vec<JoinHandle<()>>,
+    /// The relay, the reaper and the projector, by name.
+    background: Vec<(&'static str, JoinHandle<()>)>,
+    /// How long each stage of a stop may take.
+    shutdown_timeout: Duration,
+}
+
+/// What [`RunningStack::stop`] finished, and what it had to cut.
+#[derive(Debug)]
+pub struct Stopped {
+    pub api: api::ApiStopped,
+    /// Background parts that had not ended their batch within the bound
+    /// and were ended there (they resume from their checkpoints).
+    pub parts_cut: Vec<&'static str>,
 }
 
 /// Creates the database if missing and applies migrations, or with
@@ -116,15 +123,18 @@ impl Stack {
         };
         let reaper_interval = Duration::from_secs(self.config.reaper_interval);
         let background = vec![
-            tokio::spawn(relay.run(stopped.clone())),
-            tokio::spawn(reaper.run(reaper_interval, stopped.clone())),
-            tokio::spawn(projector.run(stopped)),
+            ("relay", tokio::spawn(relay.run(stopped.clone()))),
+            (
+                "reaper",
+                tokio::spawn(reaper.run(reaper_interval, stopped.clone())),
+            ),
+            ("projector", tokio::spawn(projector.run(stopped))),
         ];
 
+        let shutdown_timeout = state.settings.shutdown_timeout;
         let application = Application::build(listener, state)?;
         let port = application.port();
-        let server = application.handle();
-        let server_task = tokio::spawn(application.run_until_stopped());
+        let serving = application.spawn(access_log_task);
         let metrics_server =
             ops::MetricsServer::serve(metrics_listener, registry.clone(), readiness)?;
         Ok(RunningStack {
@@ -134,39 +144,34 @@ impl Stack {
             pool,
             appender,
             registry,
-            server,
-            server_task,
-            access_log_task,
+            serving,
             stop,
             background,
+            shutdown_timeout,
         })
     }
 }
 
 impl RunningStack {
+    /// Authenticated SCIM requests admitted and not yet answered.
+    pub fn requests_in_flight(&self) -> i64 {
+        self.serving.requests_in_flight()
+    }
+
     /// Stops taking requests, lets those in flight finish, writes every
-    /// pending access record, then stops the relay and the projector.
-    pub async fn stop(self) -> anyhow::Result<()> {
-        self.server.stop(true).await;
-        self.server_task.await??;
-        self.metrics_server.stop().await;
-        // The server owned the last AccessLog handles; the writer now drains
-        // its queue and ends.
-        tokio::time::timeout(Duration::from_secs(30), self.access_log_task)
-            .await
-            .context("the access log did not drain within 30 s")??;
+    /// pending access record, then lets the relay, the reaper and the
+    /// projector end the batch they are in. Each stage gets the settings'
+    /// `shutdown_timeout` at most.
+    pub async fn stop(self) -> anyhow::Result<Stopped> {
+        // The relay and the projector go on meanwhile, so that the writes in
+        // flight are published and folded, and answered as read-your-writes.
+        let api = self.serving.stop().await?;
         let _ = self.stop.send(true);
-        for task in self.background {
-            // They return promptly on stop; the bound is for a bug, so that a
-            // shutdown always completes (everything resumes from checkpoints).
-            let abort = task.abort_handle();
-            if tokio::time::timeout(BACKGROUND_STOP, task).await.is_err() {
-                tracing::error!(
-                    "a background task ignored the stop for {BACKGROUND_STOP:?}; ended it"
-                );
-                abort.abort();
-            }
-        }
-        Ok(())
+        // They end after their batch; the bound is for a dependency that
+        // hangs, so that a stop always completes (they resume from their
+        // checkpoints).
+        let parts_cut = ops::shutdown::end_all(self.background, self.shutdown_timeout).await?;
+        self.metrics_server.stop().await;
+        Ok(Stopped { api, parts_cut })
     }
 }

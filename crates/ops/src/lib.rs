@@ -11,10 +11,14 @@
 //! Readiness checks are values, not a fixed list: each binary names the ones
 //! that hold for it ([`checks`]), and a check answers within
 //! [`CHECK_TIMEOUT`] or counts as failed.
+//!
+//! [`shutdown`] is how every binary waits for SIGTERM or SIGINT and bounds
+//! each stage of its stop.
 
 pub mod checks;
 mod listener;
 mod readiness;
+pub mod shutdown;
 
 pub use listener::{
     DEFAULT_METRICS_BIND, MetricsServer, healthz, metrics_response, readyz_response,

@@ -19,6 +19,7 @@ pub use projector::Projector;
 pub use relay::Relay;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -43,28 +44,56 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// A session that ran this long was healthy: its failure starts a new back-off.
 const HEALTHY_SESSION: Duration = Duration::from_secs(30);
 
+/// The stretch of a session that a stop waits for: one batch read,
+/// published or folded, up to its checkpoint. A session holds
+/// [`Batch::begin`]'s guard while it works on one.
+#[derive(Clone, Default)]
+pub(crate) struct Batch(Arc<tokio::sync::Mutex<()>>);
+
+impl Batch {
+    /// Waits while a stop is cutting the session, then marks a batch begun
+    /// until the guard drops.
+    pub(crate) async fn begin(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.lock().await
+    }
+}
+
 /// Runs `session` until `stop` turns true, starting it again with back-off
 /// after each failure (the broker or the database went away); the component
-/// resumes from its checkpoint every time. Returns promptly once `stop` turns
-/// true, whatever the session is waiting for.
+/// resumes from its checkpoint every time. Once `stop` turns true, lets the
+/// batch in progress end with its checkpoint and cuts the session before
+/// the next one, whatever else it waits for (a broker that hangs, say);
+/// the caller bounds a batch that never ends.
 pub(crate) async fn supervise<Session, Running>(
     component: &str,
     metrics: &Metrics,
     stop: watch::Receiver<bool>,
     mut session: Session,
 ) where
-    Session: FnMut(watch::Receiver<bool>) -> Running,
+    Session: FnMut(watch::Receiver<bool>, Batch) -> Running,
     Running: Future<Output = anyhow::Result<()>>,
 {
     let mut backoff = FIRST_BACKOFF;
     let mut stopped = stop.clone();
+    let batch = Batch::default();
     while !*stop.borrow() {
         let started = Instant::now();
-        // Sessions are cancel-safe (everything resumes from a checkpoint),
-        // so a stop ends one wherever it waits, even on a broker that hangs.
+        // Sessions are cancel-safe between batches (everything resumes from
+        // a checkpoint); the lock keeps the cut out of a batch, so a batch
+        // that began is published or folded, not begun again next start.
+        let mut running = std::pin::pin!(session(stop.clone(), batch.clone()));
         let outcome = tokio::select! {
-            outcome = session(stop.clone()) => outcome,
-            _ = stopped.wait_for(|stop| *stop) => return,
+            outcome = &mut running => outcome,
+            // (Its guard on the value is dropped before the handler awaits.)
+            () = async { drop(stopped.wait_for(|stop| *stop).await) } => {
+                // Driven on until it ends by itself or stands between two
+                // batches, where it is dropped.
+                tokio::select! {
+                    _ = &mut running => {}
+                    _between_batches = batch.begin() => {}
+                }
+                return;
+            }
         };
         metrics.set_connected(component, false);
         let Err(error) = outcome else {

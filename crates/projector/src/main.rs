@@ -39,6 +39,10 @@ struct Args {
     /// Address of the operators' listener: /metrics, /healthz, /readyz.
     #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
     metrics_bind: String,
+    /// After SIGTERM or SIGINT, seconds the relay and the projector get to end the batch
+    /// they are in; past it they are ended (they resume from their checkpoints).
+    #[arg(long, env = "ROLLCALL_SHUTDOWN_TIMEOUT_SECS", default_value_t = ops::shutdown::DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
+    shutdown_timeout_secs: u64,
 }
 
 #[tokio::main]
@@ -53,6 +57,8 @@ async fn main() -> anyhow::Result<()> {
     store::PoolMetrics::register(&registry, "main", &pool)?;
     let max_lag = std::time::Duration::from_secs(args.max_projector_lag_secs);
     let readiness = projector::readiness(&pool, &metrics, max_lag);
+    // Caught before anything answers, so that no signal kills it unawares.
+    let signals = ops::shutdown::Signals::catch()?;
     let metrics_server =
         ops::MetricsServer::start(&args.metrics_bind, registry.clone(), readiness)?;
     let topology = bus::Topology::new(&args.bus_prefix);
@@ -75,16 +81,20 @@ async fn main() -> anyhow::Result<()> {
         applied,
         metrics,
     };
-    let relay = tokio::spawn(relay.run(stop.clone()));
-    let projector = tokio::spawn(projector.run(stop));
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+    let parts = [
+        ("relay", tokio::spawn(relay.run(stop.clone()))),
+        ("projector", tokio::spawn(projector.run(stop))),
+    ];
+    let signal = signals.first().await;
+    tracing::info!(
+        signal = signal.name(),
+        timeout_secs = args.shutdown_timeout_secs,
+        "stopping: the relay and the projector end the batch they are in"
+    );
     stop_tx.send(true)?;
-    relay.await?;
-    projector.await?;
+    let bound = std::time::Duration::from_secs(args.shutdown_timeout_secs);
+    let parts_cut = ops::shutdown::end_all(parts, bound).await?;
     metrics_server.stop().await;
+    tracing::info!(?parts_cut, "stopped");
     Ok(())
 }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::envelope::decode;
-use crate::{Metrics, supervise};
+use crate::{Batch, Metrics, supervise};
 
 /// Deliveries taken into one transaction at most (also the prefetch).
 const BATCH: usize = 512;
@@ -47,7 +47,7 @@ impl Projector {
         let caught_up = AtomicBool::new(false);
         let measuring = self.measure_lag(stop.clone());
         let following = self.follow_log(stop.clone());
-        let folding = supervise("projector", &self.metrics, stop, |mut stop| {
+        let folding = supervise("projector", &self.metrics, stop, |mut stop, batch| {
             let (projector, caught_up) = (&self, &caught_up);
             async move {
                 // Once per process: what the log holds past the checkpoint
@@ -57,7 +57,7 @@ impl Projector {
                     projector.catch_up().await?;
                     caught_up.store(true, Ordering::Relaxed);
                 }
-                projector.session(&mut stop).await
+                projector.session(&mut stop, &batch).await
             }
         });
         tokio::join!(measuring, following, folding);
@@ -120,7 +120,7 @@ impl Projector {
         }
     }
 
-    async fn session(&self, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+    async fn session(&self, stop: &mut watch::Receiver<bool>, batch: &Batch) -> anyhow::Result<()> {
         let connection = bus::connect(&self.amqp_url).await?;
         bus::declare_topology(&connection, &self.topology).await?;
         let mut consumer = bus::consume(&connection, &self.topology, BATCH as u16).await?;
@@ -132,6 +132,7 @@ impl Projector {
                     batch = consumer.next_batch(BATCH) => batch?,
                     _ = stop.changed() => return Ok(()),
                 };
+                let _batch = batch.begin().await;
                 self.handle(&deliveries).await?;
             }
         };

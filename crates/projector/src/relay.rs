@@ -8,7 +8,7 @@ use store::{Checkpoint, LogRow, Pool};
 use tokio::sync::{Notify, watch};
 
 use crate::envelope::encode;
-use crate::{Metrics, supervise};
+use crate::{Batch, Metrics, supervise};
 
 /// How many events one publish round carries at most.
 const BATCH: i64 = 1_000;
@@ -42,8 +42,8 @@ impl Relay {
     pub async fn run(self, stop: watch::Receiver<bool>) {
         let relay = &self;
         let measuring = self.measure_backlog(stop.clone());
-        let publishing = supervise("relay", &self.metrics, stop, |mut stop| async move {
-            relay.session(&mut stop).await
+        let publishing = supervise("relay", &self.metrics, stop, |mut stop, batch| async move {
+            relay.session(&mut stop, &batch).await
         });
         tokio::join!(measuring, publishing);
     }
@@ -64,7 +64,7 @@ impl Relay {
         }
     }
 
-    async fn session(&self, stop: &mut watch::Receiver<bool>) -> anyhow::Result<()> {
+    async fn session(&self, stop: &mut watch::Receiver<bool>, batch: &Batch) -> anyhow::Result<()> {
         let connection = bus::connect(&self.amqp_url).await?;
         bus::declare_topology(&connection, &self.topology).await?;
         let publisher = Publisher::open(&connection, &self.topology).await?;
@@ -75,7 +75,10 @@ impl Relay {
             if *stop.borrow() {
                 return Ok(());
             }
-            let outcome = self.run_once(&publisher, &mut published).await?;
+            let outcome = {
+                let _batch = batch.begin().await;
+                self.run_once(&publisher, &mut published).await?
+            };
             if outcome == RelayOutcome::Idle {
                 tokio::select! {
                     _ = self.wake.notified() => {}

@@ -39,6 +39,10 @@ struct Args {
     /// Address of the operators' listener: /metrics, /healthz, /readyz.
     #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
     metrics_bind: String,
+    /// After SIGTERM or SIGINT, seconds the reaper's jobs get to end the round
+    /// they are in; past it they are ended (they resume from their checkpoints).
+    #[arg(long, env = "ROLLCALL_SHUTDOWN_TIMEOUT_SECS", default_value_t = ops::shutdown::DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
+    shutdown_timeout_secs: u64,
 }
 
 #[tokio::main]
@@ -70,6 +74,8 @@ async fn main() -> anyhow::Result<()> {
         metrics: ReaperMetrics::register(&registry)?,
         checkpoints,
     };
+    // Caught before anything answers, so that no signal kills it unawares.
+    let signals = ops::shutdown::Signals::catch()?;
     let metrics_server = ops::MetricsServer::start(
         &args.metrics_bind,
         registry,
@@ -77,13 +83,16 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let (stop_tx, stop) = watch::channel(false);
     let running = tokio::spawn(reaper.run(Duration::from_secs(args.interval), stop));
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
+    let signal = signals.first().await;
+    tracing::info!(
+        signal = signal.name(),
+        timeout_secs = args.shutdown_timeout_secs,
+        "stopping: the reaper ends the round it is in"
+    );
     stop_tx.send(true)?;
-    running.await?;
+    let bound = Duration::from_secs(args.shutdown_timeout_secs);
+    let parts_cut = ops::shutdown::end_all([("reaper", running)], bound).await?;
     metrics_server.stop().await;
+    tracing::info!(?parts_cut, "stopped");
     Ok(())
 }

@@ -94,6 +94,13 @@ impl Default for QueueLimits {
     }
 }
 
+/// What the writer wrote after the last [`AccessLog`] handle dropped: the
+/// records a graceful shutdown saved, which a stop reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    pub records: usize,
+}
+
 /// The handle through which requests are recorded.
 #[derive(Clone)]
 pub struct AccessLog {
@@ -105,8 +112,9 @@ pub struct AccessLog {
 
 impl AccessLog {
     /// Starts the writer; await the handle after dropping every `AccessLog`
-    /// to be sure all records and counts are written.
-    pub fn start(pool: Pool, metrics: AccessLogMetrics) -> (AccessLog, JoinHandle<()>) {
+    /// to be sure all records and counts are written (it says how many
+    /// records it wrote after the last handle dropped).
+    pub fn start(pool: Pool, metrics: AccessLogMetrics) -> (AccessLog, JoinHandle<Drained>) {
         AccessLog::start_with(pool, metrics, QueueLimits::default())
     }
 
@@ -115,7 +123,7 @@ impl AccessLog {
         pool: Pool,
         metrics: AccessLogMetrics,
         limits: QueueLimits,
-    ) -> (AccessLog, JoinHandle<()>) {
+    ) -> (AccessLog, JoinHandle<Drained>) {
         let (records, queue) = mpsc::channel(limits.capacity);
         let refusals = Arc::new(Mutex::new(RefusalTally::default()));
         let writer = Writer {
@@ -211,13 +219,14 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(self, mut queue: mpsc::Receiver<AccessRecord>) {
+    async fn run(self, mut queue: mpsc::Receiver<AccessRecord>) -> Drained {
         if let Err(error) = ensure_partitions(&self.pool, OffsetDateTime::now_utc()).await {
             tracing::warn!(%error, "could not create this month's access log partitions yet");
         }
         let mut pending: Vec<AccessRecord> = Vec::with_capacity(self.batch);
         let mut counts: Vec<RefusalCount> = Vec::new();
         let mut open = true;
+        let mut drained = Drained::default();
         let mut tick = tokio::time::interval(COUNT_EVERY);
         loop {
             if open {
@@ -253,9 +262,14 @@ impl Writer {
                 if open {
                     continue;
                 }
-                return;
+                return drained;
             }
-            if let Err(error) = self.write(&mut pending, &mut counts).await {
+            let before = pending.len();
+            let written = self.write(&mut pending, &mut counts).await;
+            if !open {
+                drained.records += before - pending.len();
+            }
+            if let Err(error) = written {
                 tracing::warn!(
                     %error,
                     records = pending.len(),

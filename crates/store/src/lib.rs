@@ -42,7 +42,7 @@ pub use access_log::retention::{
     AccessMonth, MonthRows, count_month, detach_month, drop_month, find_access_months,
 };
 pub use access_log::{
-    AccessLog, AccessLogMetrics, AccessRecord, QueueLimits, Unrecorded, ensure_partitions,
+    AccessLog, AccessLogMetrics, AccessRecord, Drained, QueueLimits, Unrecorded, ensure_partitions,
 };
 pub use advisory::{PooledClient, advisory_unlock, try_advisory_lock};
 pub use clock::Clock;

@@ -107,12 +107,12 @@ pub struct RefusedQuery {
     reason: String,
 }
 
-/// How long a response may take to go out after a stop, in seconds.
-const SHUTDOWN_SECONDS: u64 = 10;
-
 /// Binds rollcall's routes behind the guarded front door to `listener`.
 pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let address = listener.local_addr()?;
+    // After a stop, requests in flight finish (their connections close after
+    // the answer) until this bound; actix then closes what is left.
+    let shutdown_timeout = state.settings.shutdown_timeout.as_secs();
     let data = web::Data::new(state);
     let builder = Server::build();
     let shutdown = builder.graceful_shutdown_signal();
@@ -149,7 +149,7 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             .and_then(http)
         })?
         .disable_signals()
-        .shutdown_timeout(SHUTDOWN_SECONDS)
+        .shutdown_timeout(shutdown_timeout)
         .run();
     Ok(server)
 }

@@ -129,6 +129,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         bad_tokens: options.bad_tokens,
         dns_server: options.dns_server,
         clock: clock.clone(),
+        // What the stack gave connections that outlive a test before the
+        // bound became a setting; the tests' stops stay as quick as then.
+        shutdown_timeout: Duration::from_secs(10),
         ..api::Settings::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");

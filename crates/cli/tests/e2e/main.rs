@@ -32,6 +32,7 @@ mod provisioning;
 mod rebuild;
 mod request_ids;
 mod schema;
+mod shutdown;
 mod tls;
 mod tokens;
 mod users;
