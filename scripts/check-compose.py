@@ -32,6 +32,9 @@ BINARIES = ("rollcall", "rollcall-api", "rollcall-projector", "rollcall-reaper")
 HEALTHCHECK = "rollcall-healthcheck"
 # Read by libraries rather than by the binaries' flags.
 LIBRARY_VARIABLES = {"RUST_LOG"}
+# `[env: NAME=value]`, or `[env: NAME]` where the value is hidden (URLs with
+# passwords).
+ENV = re.compile(r"\[env: (\w+)[=\]]")
 PINNED = re.compile(r":v?\d+\.\d+(\.\d+)?([-.][\w.-]+)?$")
 
 
@@ -60,7 +63,7 @@ class Binaries:
     def all_variables(self):
         variables = set()
         for binary in BINARIES:
-            variables.update(re.findall(r"\[env: (\w+)=", self.help([binary]) or ""))
+            variables.update(re.findall(ENV, self.help([binary]) or ""))
         return variables
 
 
@@ -89,7 +92,7 @@ def check_rollcall_service(name, service, binaries, problems):
     if isinstance(environment, list):
         environment = dict(item.split("=", 1) for item in environment)
     for variable in environment:
-        if variable not in LIBRARY_VARIABLES and f"[env: {variable}=" not in help_text:
+        if variable not in LIBRARY_VARIABLES and variable not in ENV.findall(help_text):
             problems.append(f"{name}: `{' '.join(verb)}` reads no environment variable {variable}")
     test = (service.get("healthcheck") or {}).get("test") or []
     if isinstance(test, list) and len(test) > 1 and test[0] in ("CMD", "CMD-SHELL"):

@@ -24,7 +24,8 @@
 //!   ETags, list responses), `selection` (`attributes`), `query` (list
 //!   parameters), `search_request` (SearchRequest bodies), `body` (reading
 //!   request bodies) and `error` (the one place failures become statuses).
-//! - Process-wide state: `state` (the `AppState` every handler gets),
+//! - Process-wide state: `state` (the `AppState` every handler gets, and
+//!   its `Settings`, which `configured` makes from the operator's knobs),
 //!   `snapshots` (what writes are decided on), `stream_lock` (one writer per
 //!   stream), `last_writes` (a token waits for its own writes), `admission`
 //!   (requests in flight), `auth` (tokens) and `metrics`; `request_id`
@@ -38,6 +39,7 @@ mod admission;
 mod auth;
 mod bad_tokens;
 mod body;
+mod configured;
 mod dialect_metrics;
 mod error;
 mod front;

@@ -14,89 +14,76 @@ use tokio::sync::Notify;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// PostgreSQL URL.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/rollcall"
-    )]
-    database_url: String,
-    /// Address to listen on.
-    #[arg(long, env = "ROLLCALL_BIND", default_value = "127.0.0.1:8080")]
-    bind: String,
-    /// Longest time (ms) a write waits for the projector before answering.
-    #[arg(long, env = "ROLLCALL_READ_YOUR_WRITES_MS", default_value_t = 2000)]
-    read_your_writes_ms: u64,
-    /// `/readyz` fails when the oldest event the projector has not folded is
-    /// older than this many seconds.
-    #[arg(long, env = "ROLLCALL_MAX_PROJECTOR_LAG_SECS", default_value_t = 30)]
-    max_projector_lag_secs: u64,
-    /// The nameserver the admin API's domain verification asks, IP:PORT;
-    /// the system's when unset.
-    #[arg(long, env = dns::DNS_SERVER_VAR)]
-    dns_server: Option<std::net::SocketAddr>,
-    /// Never create the database nor change its schema; refuse to start
-    /// unless it is the one this build needs (`rollcall migrate` migrates,
-    /// as the schema owner). For the application role.
-    #[arg(long = "no-migrate", env = "ROLLCALL_MIGRATE", action = clap::ArgAction::SetFalse)]
-    migrate: bool,
-    /// Address of the operators' listener: /metrics, /healthz, /readyz.
-    #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
-    metrics_bind: String,
-    /// Organizations labelled by name in rollcall_scim_dialect_forms_total;
-    /// the others count as org="other".
-    #[arg(long, env = "ROLLCALL_METRICS_MAX_ORGS", default_value_t = api::DEFAULT_METRICS_MAX_ORGS)]
-    metrics_max_orgs: usize,
-    /// After SIGTERM or SIGINT, seconds that requests in flight get to
-    /// finish, and then recorded reads to be written.
-    #[arg(long, env = "ROLLCALL_SHUTDOWN_TIMEOUT_SECS", default_value_t = ops::shutdown::DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
-    shutdown_timeout_secs: u64,
+    #[command(flatten)]
+    database: settings::knobs::DatabaseArgs,
+    #[command(flatten)]
+    migrate: settings::knobs::MigrateArgs,
+    #[command(flatten)]
+    pool: settings::knobs::PoolArgs,
+    #[command(flatten)]
+    listen: settings::knobs::ListenArgs,
+    #[command(flatten)]
+    metrics: settings::knobs::MetricsArgs,
+    #[command(flatten)]
+    api: settings::knobs::ApiArgs,
+    #[command(flatten)]
+    lag: settings::knobs::LagArgs,
+    #[command(flatten)]
+    dns: settings::knobs::DnsArgs,
+    #[command(flatten)]
+    projection: settings::knobs::ProjectionPollArgs,
+    #[command(flatten)]
+    shutdown: settings::knobs::ShutdownArgs,
+}
+
+/// docs/configuration.md names exactly the knobs this binary reads.
+#[cfg(test)]
+#[test]
+fn the_configuration_table_lists_this_binarys_knobs() {
+    settings::docs::assert_reader("rollcall-api", &<Args as clap::CommandFactory>::command());
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     logging::init(logging::DEFAULT_FILTER);
-    let args = Args::parse();
+    let args: Args = settings::parse();
     match api::raise_file_limit() {
         Ok(limit) => tracing::info!(limit, "open files allowed"),
         Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
     }
-    let database = store::Database::parse(&args.database_url)?;
-    store::prepare_schema(&database, store::Migration::from_flag(args.migrate)).await?;
-    let pool = store::connect(&database, 32)?;
-    let max_projector_lag = Duration::from_secs(args.max_projector_lag_secs);
+    let database = store::Database::parse(&args.database.database_url)?;
+    store::prepare_schema(&database, store::Migration::from_flag(args.migrate.migrate)).await?;
+    let pool = store::connect(&database, args.pool.pool_size)?;
+    let settings = Settings::from_knobs(&args.api, &args.lag, &args.dns, &args.shutdown);
     let (registry, readiness) = (
         prometheus::Registry::new(),
-        api::readiness(&pool, max_projector_lag),
+        api::readiness(&pool, settings.max_projector_lag),
     );
     store::PoolMetrics::register(&registry, "main", &pool)?;
     let (state, access_log_task) = AppState::start(StateParts {
         pool: pool.clone(),
         registry: registry.clone(),
         readiness: readiness.clone(),
-        projection: poll_projection(pool, Duration::from_millis(5)),
+        projection: poll_projection(
+            pool,
+            Duration::from_millis(args.projection.projection_poll_ms),
+        ),
         relay_wake: Arc::new(Notify::new()),
-        settings: Settings {
-            read_your_writes_wait: Duration::from_millis(args.read_your_writes_ms),
-            max_projector_lag,
-            dns_server: args.dns_server,
-            metrics_max_orgs: args.metrics_max_orgs,
-            shutdown_timeout: Duration::from_secs(args.shutdown_timeout_secs),
-            ..Settings::default()
-        },
+        settings,
     })?;
-    let listener =
-        TcpListener::bind(&args.bind).with_context(|| format!("cannot listen on {}", args.bind))?;
+    let bind = &args.listen.bind;
+    let listener = TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
     // Caught before anything answers, so that no signal kills it unawares.
     let signals = ops::shutdown::Signals::catch()?;
     let serving = Application::build(listener, state)?.spawn(access_log_task);
-    let metrics_server = ops::MetricsServer::start(&args.metrics_bind, registry, readiness)?;
-    tracing::info!(bind = %args.bind, "rollcall-api is serving SCIM under /scim_v2 and the admin API under /api/v1");
+    let metrics_server =
+        ops::MetricsServer::start(&args.metrics.metrics_bind, registry, readiness)?;
+    tracing::info!(%bind, "rollcall-api is serving SCIM under /scim_v2 and the admin API under /api/v1");
     let signal = signals.first().await;
     tracing::info!(
         signal = signal.name(),
         scim_requests_in_flight = serving.requests_in_flight(),
-        timeout_secs = args.shutdown_timeout_secs,
+        timeout_secs = args.shutdown.shutdown_timeout_secs,
         "stopping: accepting no more connections, finishing requests in flight, then writing recorded reads"
     );
     let stopped = serving.stop().await?;

@@ -1,7 +1,12 @@
 //! The `rollcall` command's arguments: every verb and its flags (clap).
+//! Each verb flattens the groups of knobs it reads (`settings::knobs`), so
+//! its `--help` shows those and no others.
 
-use clap::{Parser, Subcommand};
-use rollcall::Config;
+use clap::{Args, Parser, Subcommand};
+use settings::knobs::{
+    ApiArgs, BusArgs, DatabaseArgs, DnsArgs, FirstStartArgs, LagArgs, ListenArgs, MetricsArgs,
+    MigrateArgs, PoolArgs, ReaperArgs, ShutdownArgs, SigningKeyArgs,
+};
 
 use crate::audit_verbs::AuditCommand;
 use crate::domain_verbs::DomainCommand;
@@ -12,10 +17,47 @@ use time::format_description::well_known::Rfc3339;
 #[derive(Parser)]
 #[command(version, about)]
 pub(crate) struct Cli {
-    #[command(flatten)]
-    pub(crate) config: Config,
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// The database of a verb that may create and migrate it (unless
+/// `--no-migrate`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Db {
+    #[command(flatten)]
+    pub(crate) database: DatabaseArgs,
+    #[command(flatten)]
+    pub(crate) migrate: MigrateArgs,
+}
+
+/// Everything `rollcall serve` runs on.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) db: Db,
+    #[command(flatten)]
+    pub(crate) pool: PoolArgs,
+    #[command(flatten)]
+    pub(crate) bus: BusArgs,
+    #[command(flatten)]
+    pub(crate) listen: ListenArgs,
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+    #[command(flatten)]
+    pub(crate) lag: LagArgs,
+    #[command(flatten)]
+    pub(crate) dns: DnsArgs,
+    #[command(flatten)]
+    pub(crate) reaper: ReaperArgs,
+    #[command(flatten)]
+    pub(crate) signing_key: SigningKeyArgs,
+    #[command(flatten)]
+    pub(crate) first_start: FirstStartArgs,
+    #[command(flatten)]
+    pub(crate) shutdown: ShutdownArgs,
 }
 
 #[derive(Subcommand)]
@@ -24,55 +66,27 @@ pub(crate) enum Command {
     /// relay and the projector; on first start, create an organization and
     /// print its SCIM token once.
     Serve {
-        /// Address to listen on.
-        #[arg(long, env = "ROLLCALL_BIND", default_value = "127.0.0.1:8080")]
-        bind: String,
-        /// Name of the organization a first start creates.
-        #[arg(long, env = "ROLLCALL_FIRST_ORG", default_value = "My Organization")]
-        first_org: String,
-        /// Owner email of the organization a first start creates.
-        #[arg(
-            long,
-            env = "ROLLCALL_FIRST_OWNER_EMAIL",
-            default_value = "owner@example.com"
-        )]
-        first_owner_email: String,
-        /// Longest time (ms) a write waits for the projector before answering.
-        #[arg(long, env = "ROLLCALL_READ_YOUR_WRITES_MS", default_value_t = 2000)]
-        read_your_writes_ms: u64,
-        /// `/readyz` fails when the oldest event the projector has not folded is
-        /// older than this many seconds.
-        #[arg(long, env = "ROLLCALL_MAX_PROJECTOR_LAG_SECS", default_value_t = 30)]
-        max_projector_lag_secs: u64,
-        /// The nameserver the admin API's domain verification asks, IP:PORT;
-        /// the system's when unset.
-        #[arg(long, env = dns::DNS_SERVER_VAR)]
-        dns_server: Option<std::net::SocketAddr>,
-        /// Address of the operators' listener: /metrics (every part's),
-        /// /healthz, /readyz.
-        #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
-        metrics_bind: String,
-        /// Organizations labelled by name in rollcall_scim_dialect_forms_total;
-        /// the others count as org="other".
-        #[arg(long, env = "ROLLCALL_METRICS_MAX_ORGS", default_value_t = api::DEFAULT_METRICS_MAX_ORGS)]
-        metrics_max_orgs: usize,
-        /// After SIGTERM or SIGINT, seconds that requests in flight get to
-        /// finish, and then each of: writing recorded reads, the relay's,
-        /// the reaper's and the projector's last batch.
-        #[arg(long, env = "ROLLCALL_SHUTDOWN_TIMEOUT_SECS", default_value_t = ops::shutdown::DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
-        shutdown_timeout_secs: u64,
+        #[command(flatten)]
+        args: Box<ServeArgs>,
     },
     /// Create the database if needed and apply migrations, as the schema
     /// owner; prints the version reached. Services started with
     /// --no-migrate then only check it.
-    Migrate,
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
     /// Organizations.
     Org {
+        #[command(flatten)]
+        db: Db,
         #[command(subcommand)]
         command: OrgCommand,
     },
     /// SCIM tokens.
     Token {
+        #[command(flatten)]
+        db: Db,
         #[command(subcommand)]
         command: TokenCommand,
     },
@@ -93,29 +107,41 @@ pub(crate) enum Command {
         /// The SCIM user's id.
         #[arg(long)]
         user: uuid::Uuid,
+        #[command(flatten)]
+        db: Db,
     },
     /// The organization's verified email domains.
     Domain {
+        #[command(flatten)]
+        db: Db,
         #[command(subcommand)]
         command: DomainCommand,
     },
     /// Accounts: one person, one account, in every organization.
     Account {
+        #[command(flatten)]
+        db: Db,
         #[command(subcommand)]
         command: AccountCommand,
     },
     /// SCIM provisioning settings: on or off, the default role.
     Provisioning {
+        #[command(flatten)]
+        db: Db,
         #[command(subcommand)]
         command: ProvisioningCommand,
     },
     /// Roles: the built-in owner, member, auditor, and custom ones.
     Role {
+        #[command(flatten)]
+        db: Db,
         #[command(subcommand)]
         command: RoleCommand,
     },
     /// The reaper's sweeps (it runs inside `serve` and as rollcall-reaper).
     Reaper {
+        #[command(flatten)]
+        database: DatabaseArgs,
         #[command(subcommand)]
         command: ReaperCommand,
     },
@@ -139,6 +165,8 @@ pub(crate) enum Command {
         /// must have been signed by it.
         #[arg(long, requires = "checkpoint")]
         public_key: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Fold the whole log into fresh copies of the read tables (as the
     /// projector does), print each row of the live tables that differs and
@@ -150,11 +178,15 @@ pub(crate) enum Command {
         /// Swap the rebuilt tables in when they differ.
         #[arg(long)]
         swap: bool,
+        #[command(flatten)]
+        db: Db,
     },
     /// The access log's retention: requests that changed nothing are kept by
     /// month and leave only as whole months (README, "Access log: limits,
     /// refusals and retention").
     AccessLog {
+        #[command(flatten)]
+        db: Db,
         #[command(subcommand)]
         command: AccessLogCommand,
     },
@@ -350,4 +382,13 @@ pub(crate) enum ReaperCommand {
 pub(crate) fn parse_instant(text: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text, &Rfc3339)
         .map_err(|error| format!("{error}; expected RFC 3339, e.g. 2027-12-01T00:00:00Z"))
+}
+
+/// docs/configuration.md names exactly the knobs `rollcall serve` reads.
+#[cfg(test)]
+#[test]
+fn the_configuration_table_lists_serves_knobs() {
+    let cli = <Cli as clap::CommandFactory>::command();
+    let serve = cli.find_subcommand("serve").expect("rollcall serve");
+    settings::docs::assert_reader("serve", serve);
 }

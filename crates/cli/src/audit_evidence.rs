@@ -8,7 +8,9 @@ use admin::tokens;
 use anyhow::Context;
 use audit::history::instant::parse_instant;
 use clap::Subcommand;
-use rollcall::Config;
+use settings::knobs::SigningKeyArgs;
+
+use crate::args::Db;
 use rollcall::verify_organization::{ChainVerdict, verify_organization};
 use time::OffsetDateTime;
 
@@ -32,6 +34,10 @@ pub enum EvidenceCommand {
         /// The directory to write (created; must not hold a pack already).
         #[arg(long)]
         out: PathBuf,
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        signing_key: SigningKeyArgs,
     },
     /// Check an evidence pack without the database: manifest.sig against
     /// manifest.json (and --public-key, the key you trust), and every
@@ -53,20 +59,22 @@ fn instant(name: &'static str) -> impl Fn(&str) -> Result<OffsetDateTime, String
 }
 
 /// Runs one of these verbs.
-pub async fn run(config: &Config, command: EvidenceCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(command: EvidenceCommand) -> anyhow::Result<ExitCode> {
     match command {
         EvidenceCommand::Evidence {
             org,
             since,
             until,
             out,
+            db,
+            signing_key,
         } => {
-            let path = config.signing_key_file.as_deref().context(
+            let path = signing_key.signing_key_file.as_deref().context(
                 "no signing key: set ROLLCALL_SIGNING_KEY_FILE (or --signing-key-file) to the \
                  file `rollcall audit signing-key generate` wrote; the manifest must be signed",
             )?;
             let key = audit::signing_key::load(path)?;
-            let (pool, _) = crate::connect(config).await?;
+            let (pool, _) = crate::connect(&db).await?;
             let org_id = tokens::organization_named(&pool, &org).await?;
             if let ChainVerdict::Broken { position, reason } =
                 verify_organization(&pool, org_id, None).await?

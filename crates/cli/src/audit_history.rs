@@ -9,7 +9,7 @@ use admin::tokens::organization_named;
 use audit::history::{self, At, parse_instant};
 use clap::{Subcommand, ValueEnum};
 use domain::history::movers::Movement;
-use rollcall::Config;
+use settings::knobs::DatabaseArgs;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -23,6 +23,8 @@ pub enum HistoryCommand {
         org: String,
         #[command(flatten)]
         at: InstantArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Print every change to one SCIM user (deleted ones too), attribute by
     /// attribute, before and after, with the request behind it.
@@ -33,6 +35,8 @@ pub enum HistoryCommand {
         /// The SCIM user's id.
         #[arg(long)]
         user: Uuid,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Print who was in a SCIM group at an instant.
     GroupMembers {
@@ -44,6 +48,8 @@ pub enum HistoryCommand {
         group: Uuid,
         #[command(flatten)]
         at: InstantArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Print what changed between two instants.
     Diff {
@@ -56,18 +62,24 @@ pub enum HistoryCommand {
         /// The later instant (RFC 3339).
         #[arg(long, value_parser = instant("--to"))]
         to: OffsetDateTime,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Print one row per provisioning requested in [--since, --until) and
     /// the membership it gave.
     Joiners {
         #[command(flatten)]
         period: PeriodArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Print one row per de-provisioning requested in [--since, --until):
     /// when the membership ended and the sessions were revoked.
     Leavers {
         #[command(flatten)]
         period: PeriodArgs,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
@@ -120,18 +132,31 @@ fn instant(name: &'static str) -> impl Fn(&str) -> Result<OffsetDateTime, String
     move |text| parse_instant(name, text)
 }
 
+impl HistoryCommand {
+    fn database(&self) -> &DatabaseArgs {
+        match self {
+            HistoryCommand::State { database, .. }
+            | HistoryCommand::Timeline { database, .. }
+            | HistoryCommand::GroupMembers { database, .. }
+            | HistoryCommand::Diff { database, .. }
+            | HistoryCommand::Joiners { database, .. }
+            | HistoryCommand::Leavers { database, .. } => database,
+        }
+    }
+}
+
 /// Runs one history verb.
-pub async fn run(config: &Config, command: HistoryCommand) -> anyhow::Result<ExitCode> {
-    let database = store::Database::parse(&config.database_url)?;
+pub async fn run(command: HistoryCommand) -> anyhow::Result<ExitCode> {
+    let database = store::Database::parse(&command.database().database_url)?;
     let pool = store::connect(&database, 2)?;
     match command {
-        HistoryCommand::State { org, at } => {
+        HistoryCommand::State { org, at, .. } => {
             let answer =
                 history::state::state_at(&pool, organization_named(&pool, &org).await?, at.at())
                     .await?;
             println!("{}", serde_json::to_string(&answer)?);
         }
-        HistoryCommand::Timeline { org, user } => {
+        HistoryCommand::Timeline { org, user, .. } => {
             match history::timeline::user_timeline(
                 &pool,
                 organization_named(&pool, &org).await?,
@@ -146,12 +171,12 @@ pub async fn run(config: &Config, command: HistoryCommand) -> anyhow::Result<Exi
                 }
             }
         }
-        HistoryCommand::GroupMembers { org, group, at } => {
+        HistoryCommand::GroupMembers { org, group, at, .. } => {
             let org_id = organization_named(&pool, &org).await?;
             let answer = history::state::group_members_at(&pool, org_id, group, at.at()).await?;
             println!("{}", serde_json::to_string(&answer)?);
         }
-        HistoryCommand::Diff { org, from, to } => {
+        HistoryCommand::Diff { org, from, to, .. } => {
             anyhow::ensure!(
                 from <= to,
                 "--from is after --to: give the earlier instant first"
@@ -162,8 +187,8 @@ pub async fn run(config: &Config, command: HistoryCommand) -> anyhow::Result<Exi
                     .await?;
             println!("{}", serde_json::to_string(&answer)?);
         }
-        HistoryCommand::Joiners { period } => movers(&pool, period, Movement::Joiners).await?,
-        HistoryCommand::Leavers { period } => movers(&pool, period, Movement::Leavers).await?,
+        HistoryCommand::Joiners { period, .. } => movers(&pool, period, Movement::Joiners).await?,
+        HistoryCommand::Leavers { period, .. } => movers(&pool, period, Movement::Leavers).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

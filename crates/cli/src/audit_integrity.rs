@@ -9,8 +9,10 @@ use anyhow::Context;
 use audit::signing_key::{self, PublicKey};
 use clap::Subcommand;
 use domain::checkpoint::SignedCheckpoint;
-use rollcall::Config;
+use settings::knobs::SigningKeyArgs;
 use time::OffsetDateTime;
+
+use crate::args::Db;
 
 #[derive(Subcommand)]
 pub enum IntegrityCommand {
@@ -30,6 +32,10 @@ pub enum IntegrityCommand {
         /// Write the checkpoint to this file instead of printing it.
         #[arg(long, requires = "org")]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        db: Db,
+        #[command(flatten)]
+        signing_key: SigningKeyArgs,
     },
     /// List the organization's signed checkpoints as JSON lines, oldest
     /// first.
@@ -37,6 +43,8 @@ pub enum IntegrityCommand {
         /// The organization's name.
         #[arg(long)]
         org: String,
+        #[command(flatten)]
+        db: Db,
     },
 }
 
@@ -53,7 +61,7 @@ pub enum SigningKeyCommand {
 }
 
 /// Runs one of these verbs.
-pub async fn run(config: &Config, command: IntegrityCommand) -> anyhow::Result<()> {
+pub async fn run(command: IntegrityCommand) -> anyhow::Result<()> {
     match command {
         IntegrityCommand::SigningKey {
             command: SigningKeyCommand::Generate { out },
@@ -69,13 +77,18 @@ pub async fn run(config: &Config, command: IntegrityCommand) -> anyhow::Result<(
                 out.display()
             );
         }
-        IntegrityCommand::Checkpoint { org, out } => {
-            let path = config.signing_key_file.as_deref().context(
+        IntegrityCommand::Checkpoint {
+            org,
+            out,
+            db,
+            signing_key,
+        } => {
+            let path = signing_key.signing_key_file.as_deref().context(
                 "no signing key: set ROLLCALL_SIGNING_KEY_FILE (or --signing-key-file) to the \
                  file `rollcall audit signing-key generate` wrote",
             )?;
             let key = signing_key::load(path)?;
-            let (pool, _) = crate::connect(config).await?;
+            let (pool, _) = crate::connect(&db).await?;
             let org_ids = match &org {
                 Some(name) => vec![tokens::organization_named(&pool, name).await?],
                 None => store::list_organizations(&pool).await?,
@@ -89,8 +102,8 @@ pub async fn run(config: &Config, command: IntegrityCommand) -> anyhow::Result<(
                 }
             }
         }
-        IntegrityCommand::Checkpoints { org } => {
-            let (pool, _) = crate::connect(config).await?;
+        IntegrityCommand::Checkpoints { org, db } => {
+            let (pool, _) = crate::connect(&db).await?;
             let org_id = tokens::organization_named(&pool, &org).await?;
             for listed in audit::checkpoints::list(&pool, org_id).await? {
                 println!("{}", serde_json::to_string(&listed)?);

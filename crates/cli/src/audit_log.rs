@@ -13,7 +13,7 @@ use audit::export::ExportQuery;
 use clap::Subcommand;
 use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use rollcall::Config;
+use settings::knobs::DatabaseArgs;
 use store::Pool;
 use uuid::Uuid;
 
@@ -49,6 +49,8 @@ pub enum LogCommand {
         /// accepted or refused.
         #[arg(long)]
         outcome: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Export the organization's events between two instants as NDJSON or
     /// CSV, then print the event count and the head hash (the last event's
@@ -69,6 +71,8 @@ pub enum LogCommand {
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
     /// Print one request as JSON: what was sent, and what was answered.
     Request {
@@ -78,12 +82,24 @@ pub enum LogCommand {
         /// The request's id (an event's request.id).
         #[arg(long)]
         id: Uuid,
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
+impl LogCommand {
+    fn database(&self) -> &DatabaseArgs {
+        match self {
+            LogCommand::Events { database, .. }
+            | LogCommand::Export { database, .. }
+            | LogCommand::Request { database, .. } => database,
+        }
+    }
+}
+
 /// Runs one of these verbs.
-pub async fn run(config: &Config, command: LogCommand) -> anyhow::Result<ExitCode> {
-    let database = store::Database::parse(&config.database_url)?;
+pub async fn run(command: LogCommand) -> anyhow::Result<ExitCode> {
+    let database = store::Database::parse(&command.database().database_url)?;
     let pool = store::connect(&database, 2)?;
     match command {
         LogCommand::Events {
@@ -96,6 +112,7 @@ pub async fn run(config: &Config, command: LogCommand) -> anyhow::Result<ExitCod
             request_id,
             token_id,
             outcome,
+            ..
         } => {
             let org_id = admin::tokens::organization_named(&pool, &org).await?;
             let flags = [
@@ -116,13 +133,14 @@ pub async fn run(config: &Config, command: LogCommand) -> anyhow::Result<ExitCod
             since,
             until,
             out,
+            ..
         } => {
             let org_id = admin::tokens::organization_named(&pool, &org).await?;
             let flags = [("format", Some(format)), ("since", since), ("until", until)];
             let query = ExportQuery::parse(given(&flags))?;
             export(&pool, org_id, &query, out).await?;
         }
-        LogCommand::Request { org, id } => {
+        LogCommand::Request { org, id, .. } => {
             let org_id = admin::tokens::organization_named(&pool, &org).await?;
             let record = audit::requests::find(&pool, org_id, id).await?;
             println!("{}", serde_json::to_string_pretty(&record)?);

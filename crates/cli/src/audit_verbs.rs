@@ -5,7 +5,6 @@
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use rollcall::Config;
 
 use crate::audit_evidence::{self, EvidenceCommand};
 use crate::audit_history::{self, HistoryCommand};
@@ -25,13 +24,13 @@ pub enum AuditCommand {
 }
 
 /// Runs one `rollcall audit` verb.
-pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(command: AuditCommand) -> anyhow::Result<ExitCode> {
     match command {
-        AuditCommand::History(command) => audit_history::run(config, command).await,
-        AuditCommand::Log(command) => audit_log::run(config, command).await,
-        AuditCommand::Evidence(command) => audit_evidence::run(config, command).await,
+        AuditCommand::History(command) => audit_history::run(command).await,
+        AuditCommand::Log(command) => audit_log::run(command).await,
+        AuditCommand::Evidence(command) => audit_evidence::run(command).await,
         AuditCommand::Integrity(command) => {
-            audit_integrity::run(config, command).await?;
+            audit_integrity::run(command).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -3,7 +3,9 @@
 
 use admin::{command_line, domains, tokens};
 use clap::Subcommand;
-use rollcall::Config;
+use settings::knobs::DnsArgs;
+
+use crate::args::Db;
 
 #[derive(Subcommand)]
 pub enum DomainCommand {
@@ -27,9 +29,8 @@ pub enum DomainCommand {
         /// The domain's id (from `rollcall domain list`).
         #[arg(long)]
         id: uuid::Uuid,
-        /// The nameserver to ask, IP:PORT; the system's when unset.
-        #[arg(long, env = dns::DNS_SERVER_VAR)]
-        dns_server: Option<std::net::SocketAddr>,
+        #[command(flatten)]
+        dns: DnsArgs,
     },
     /// List the organization's domains as JSON lines
     /// ({"id","domain","txt_name","txt_value","state"}).
@@ -50,8 +51,8 @@ pub enum DomainCommand {
 }
 
 /// Runs one `rollcall domain` verb, printing what it made or found.
-pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> {
-    let (pool, appender) = crate::connect(config).await?;
+pub async fn run(db: &Db, command: DomainCommand) -> anyhow::Result<()> {
+    let (pool, appender) = crate::connect(db).await?;
     match command {
         DomainCommand::Add { org, domain } => {
             let org_id = tokens::organization_named(&pool, &org).await?;
@@ -65,13 +66,9 @@ pub async fn run(config: &Config, command: DomainCommand) -> anyhow::Result<()> 
             .await?;
             println!("{}", serde_json::to_string(&added)?);
         }
-        DomainCommand::Verify {
-            org,
-            id,
-            dns_server,
-        } => {
+        DomainCommand::Verify { org, id, dns } => {
             let org_id = tokens::organization_named(&pool, &org).await?;
-            let resolver = dns::TxtResolver::new(dns_server)?;
+            let resolver = dns::TxtResolver::new(dns.dns_server)?;
             let verified = domains::verify(
                 &pool,
                 &appender,

@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use admin::{command_line, provisioning, tokens};
 use anyhow::Context;
-use clap::Parser;
 use rollcall::bench::{self, BenchPlan, Operation};
 use rollcall::stack::prepare_database;
 use rollcall::verify::Verdict;
@@ -25,8 +24,8 @@ mod domain_verbs;
 mod erase_verb;
 
 use args::{
-    AccessLogCommand, AccountCommand, Cli, Command, OrgCommand, ProvisioningCommand, ReaperCommand,
-    RoleCommand, TokenCommand,
+    AccessLogCommand, AccountCommand, Cli, Command, Db, OrgCommand, ProvisioningCommand,
+    ReaperCommand, RoleCommand, ServeArgs, TokenCommand,
 };
 
 /// `rollcall verify`'s exit code when the projector trails the log.
@@ -36,7 +35,7 @@ const EXIT_QUARANTINED: u8 = 4;
 
 fn main() -> ExitCode {
     logging::init(logging::DEFAULT_FILTER);
-    let cli = Cli::parse();
+    let cli: Cli = settings::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,44 +50,31 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli.config;
     match cli.command {
-        Command::Serve {
-            bind,
-            first_org,
-            first_owner_email,
-            read_your_writes_ms,
-            max_projector_lag_secs,
-            dns_server,
-            metrics_bind,
-            metrics_max_orgs,
-            shutdown_timeout_secs,
-        } => {
+        Command::Serve { args } => {
             match api::raise_file_limit() {
                 Ok(limit) => tracing::info!(limit, "open files allowed"),
                 Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
             }
-            prepare_database(&config).await?;
+            let config = serve_config(&args);
+            prepare_database(&config.database_url, config.migrate).await?;
+            let bind = &args.listen.bind;
             let listener =
-                TcpListener::bind(&bind).with_context(|| format!("cannot listen on {bind}"))?;
-            let metrics_listener = TcpListener::bind(&metrics_bind).with_context(|| {
+                TcpListener::bind(bind).with_context(|| format!("cannot listen on {bind}"))?;
+            let metrics_bind = &args.metrics.metrics_bind;
+            let metrics_listener = TcpListener::bind(metrics_bind).with_context(|| {
                 format!("cannot listen for /metrics on {metrics_bind}; set ROLLCALL_METRICS_BIND")
             })?;
-            let settings = api::Settings {
-                read_your_writes_wait: Duration::from_millis(read_your_writes_ms),
-                max_projector_lag: Duration::from_secs(max_projector_lag_secs),
-                dns_server,
-                metrics_max_orgs,
-                shutdown_timeout: Duration::from_secs(shutdown_timeout_secs),
-                ..api::Settings::default()
-            };
+            let settings =
+                api::Settings::from_knobs(&args.api, &args.lag, &args.dns, &args.shutdown);
             // Caught before anything answers, so that no signal kills it unawares.
             let signals = ops::shutdown::Signals::catch()?;
             let stack = Stack { config, settings }
                 .start(listener, metrics_listener)
                 .await?;
             if !store::has_organizations(&stack.pool).await? {
-                first_start(&stack, &bind, &first_org, &first_owner_email).await?;
+                let first = &args.first_start;
+                first_start(&stack, bind, &first.first_org, &first.first_owner_email).await?;
             }
             tracing::info!(
                 %bind,
@@ -99,7 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             tracing::info!(
                 signal = signal.name(),
                 scim_requests_in_flight = stack.requests_in_flight(),
-                timeout_secs = shutdown_timeout_secs,
+                timeout_secs = args.shutdown.shutdown_timeout_secs,
                 "stopping: accepting no more connections, finishing requests in flight, \
                  writing recorded reads, then ending the relay's, reaper's and projector's batch"
             );
@@ -112,18 +98,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate => {
+        Command::Migrate { database } => {
             // Migrating is this verb's whole point, whatever ROLLCALL_MIGRATE
             // the services' environment sets.
-            let database = store::Database::parse(&config.database_url)?;
+            let database = store::Database::parse(&database.database_url)?;
             let version = store::prepare_schema(&database, store::Migration::Apply).await?;
             println!("database {} is migrated to {version}", database.name());
             Ok(ExitCode::SUCCESS)
         }
         Command::Org {
+            db,
             command: OrgCommand::Create { name, owner_email },
         } => {
-            let (pool, appender) = connect(&config).await?;
+            let (pool, appender) = connect(&db).await?;
             let created =
                 admin::organizations::create_organization(&pool, &appender, &name, &owner_email)
                     .await?;
@@ -131,8 +118,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&created)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token { command } => {
-            let (pool, appender) = connect(&config).await?;
+        Command::Token { db, command } => {
+            let (pool, appender) = connect(&db).await?;
             let now = OffsetDateTime::now_utc();
             match command {
                 TokenCommand::Issue {
@@ -167,9 +154,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Account {
+            db,
             command: AccountCommand::SetPassword { email },
         } => {
-            let (pool, appender) = connect(&config).await?;
+            let (pool, appender) = connect(&db).await?;
             let mut password = String::new();
             std::io::stdin()
                 .read_line(&mut password)
@@ -180,8 +168,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("the password of {email} is set");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Provisioning { command } => {
-            let (pool, appender) = connect(&config).await?;
+        Command::Provisioning { db, command } => {
+            let (pool, appender) = connect(&db).await?;
             let view = match command {
                 ProvisioningCommand::Show { org } => {
                     let org_id = tokens::organization_named(&pool, &org).await?;
@@ -211,8 +199,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string(&view)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Role { command } => {
-            let (pool, appender) = connect(&config).await?;
+        Command::Role { db, command } => {
+            let (pool, appender) = connect(&db).await?;
             match command {
                 RoleCommand::List { org } => {
                     let org_id = tokens::organization_named(&pool, &org).await?;
@@ -235,19 +223,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit { command } => audit_verbs::run(&config, command).await,
-        Command::Domain { command } => {
-            domain_verbs::run(&config, command).await?;
+        Command::Audit { command } => audit_verbs::run(command).await,
+        Command::Domain { db, command } => {
+            domain_verbs::run(&db, command).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Erase { org, user } => {
-            erase_verb::run(&config, &org, user).await?;
+        Command::Erase { org, user, db } => {
+            erase_verb::run(&db, &org, user).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Reaper {
+            database,
             command: ReaperCommand::Plan { at },
         } => {
-            let database = store::Database::parse(&config.database_url)?;
+            let database = store::Database::parse(&database.database_url)?;
             let pool = store::connect(&database, 2)?;
             for planned in reaper::token_expiry::plan(&pool, at).await? {
                 println!("{}", serde_json::to_string(&planned)?);
@@ -258,6 +247,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             org: Some(org),
             checkpoint,
             public_key,
+            database,
         } => {
             let signed = match &checkpoint {
                 Some(path) => {
@@ -271,7 +261,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 None => None,
             };
-            let database = store::Database::parse(&config.database_url)?;
+            let database = store::Database::parse(&database.database_url)?;
             let pool = store::connect(&database, 2)?;
             let org_id = tokens::organization_named(&pool, &org).await?;
             if let Some(signed) = &signed
@@ -313,8 +303,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Rebuild { swap } => {
-            let database = prepare_database(&config).await?;
+        Command::Rebuild { swap, db } => {
+            let database = prepare_database(&db.database.database_url, db.migrate.migrate).await?;
             let mut shown = Instant::now();
             let rebuilt = rebuild::rebuild(&database, swap, |folded, took| {
                 if shown.elapsed() >= Duration::from_secs(1) {
@@ -326,8 +316,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(rebuild_report(&rebuilt))
         }
-        Command::Verify { org: None, .. } => {
-            let database = store::Database::parse(&config.database_url)?;
+        Command::Verify {
+            org: None,
+            database,
+            ..
+        } => {
+            let database = store::Database::parse(&database.database_url)?;
             let pool = store::connect(&database, 2)?;
             match verify::verify(&pool).await? {
                 Verdict::Sound {
@@ -367,9 +361,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::AccessLog {
+            db,
             command: AccessLogCommand::DropBefore { before },
         } => {
-            let (pool, appender) = connect(&config).await?;
+            let (pool, appender) = connect(&db).await?;
             let dropped =
                 retention::drop_before(&pool, &appender, before, OffsetDateTime::now_utc()).await?;
             if dropped.is_empty() {
@@ -491,9 +486,23 @@ fn rebuild_report(rebuilt: &rebuild::Rebuilt) -> ExitCode {
     }
 }
 
+/// The stack `rollcall serve` runs, from its knobs.
+fn serve_config(args: &ServeArgs) -> Config {
+    Config {
+        database_url: args.db.database.database_url.clone(),
+        pool_size: args.pool.pool_size,
+        amqp_url: args.bus.amqp_url.clone(),
+        bus_prefix: args.bus.bus_prefix.clone(),
+        reaper_interval: args.reaper.reaper_interval,
+        signing_key_file: args.signing_key.signing_key_file.clone(),
+        checkpoint_interval: args.reaper.checkpoint_interval,
+        migrate: args.db.migrate.migrate,
+    }
+}
+
 /// A pool and an appender for the one-shot administration verbs.
-async fn connect(config: &Config) -> anyhow::Result<(store::Pool, store::Appender)> {
-    let database = prepare_database(config).await?;
+async fn connect(db: &Db) -> anyhow::Result<(store::Pool, store::Appender)> {
+    let database = prepare_database(&db.database.database_url, db.migrate.migrate).await?;
     let pool = store::connect(&database, 2)?;
     let appender = store::Appender::start(pool.clone(), store::AppendMetrics::unregistered()?);
     Ok((pool, appender))

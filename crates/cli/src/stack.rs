@@ -13,10 +13,6 @@ use tokio::task::JoinHandle;
 
 use crate::Config;
 
-/// Connections in the pool: the appender and projector hold one each while
-/// they work, the rest serve reads.
-const POOL_SIZE: usize = 32;
-
 /// What it takes to start the stack.
 pub struct Stack {
     pub config: Config,
@@ -52,9 +48,9 @@ pub struct Stopped {
 
 /// Creates the database if missing and applies migrations, or with
 /// `--no-migrate` checks that its schema is the one this build needs.
-pub async fn prepare_database(config: &Config) -> anyhow::Result<Database> {
-    let database = Database::parse(&config.database_url)?;
-    store::prepare_schema(&database, store::Migration::from_flag(config.migrate)).await?;
+pub async fn prepare_database(database_url: &str, migrate: bool) -> anyhow::Result<Database> {
+    let database = Database::parse(database_url)?;
+    store::prepare_schema(&database, store::Migration::from_flag(migrate)).await?;
     Ok(database)
 }
 
@@ -77,7 +73,7 @@ impl Stack {
             .as_ref()
             .map(|key| audit::signing_key::PublicKey::of(&key.verifying_key()));
         let database = Database::parse(&self.config.database_url)?;
-        let pool = store::connect(&database, POOL_SIZE)?;
+        let pool = store::connect(&database, self.config.pool_size)?;
         let registry = prometheus::Registry::new();
         let async_metrics = Metrics::register(&registry)?;
         store::PoolMetrics::register(&registry, "main", &pool)?;

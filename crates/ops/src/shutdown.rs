@@ -15,7 +15,7 @@ use tokio::task::{JoinError, JoinHandle};
 
 /// `ROLLCALL_SHUTDOWN_TIMEOUT_SECS` unless set: how long requests in flight
 /// get to finish after a signal, and then the writes that follow them.
-pub const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+pub use settings::knobs::DEFAULT_SHUTDOWN_TIMEOUT_SECS;
 
 /// The signal that started a stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

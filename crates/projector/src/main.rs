@@ -10,63 +10,52 @@ use tokio::sync::{Notify, watch};
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// PostgreSQL URL.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/rollcall"
-    )]
-    database_url: String,
-    /// RabbitMQ URL.
-    #[arg(
-        long,
-        env = "AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
-    )]
-    amqp_url: String,
-    /// Prefix of every exchange and queue name.
-    #[arg(long, env = "ROLLCALL_BUS_PREFIX", default_value = "rollcall")]
-    bus_prefix: String,
-    /// Never create the database nor change its schema; refuse to start
-    /// unless it is the one this build needs (`rollcall migrate` migrates,
-    /// as the schema owner). For the application role.
-    #[arg(long = "no-migrate", env = "ROLLCALL_MIGRATE", action = clap::ArgAction::SetFalse)]
-    migrate: bool,
-    /// `/readyz` fails when the oldest event the projector has not folded is
-    /// older than this many seconds.
-    #[arg(long, env = "ROLLCALL_MAX_PROJECTOR_LAG_SECS", default_value_t = 30)]
-    max_projector_lag_secs: u64,
-    /// Address of the operators' listener: /metrics, /healthz, /readyz.
-    #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
-    metrics_bind: String,
-    /// After SIGTERM or SIGINT, seconds the relay and the projector get to end the batch
-    /// they are in; past it they are ended (they resume from their checkpoints).
-    #[arg(long, env = "ROLLCALL_SHUTDOWN_TIMEOUT_SECS", default_value_t = ops::shutdown::DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
-    shutdown_timeout_secs: u64,
+    #[command(flatten)]
+    database: settings::knobs::DatabaseArgs,
+    #[command(flatten)]
+    migrate: settings::knobs::MigrateArgs,
+    #[command(flatten)]
+    bus: settings::knobs::BusArgs,
+    #[command(flatten)]
+    lag: settings::knobs::LagArgs,
+    #[command(flatten)]
+    metrics: settings::knobs::MetricsArgs,
+    #[command(flatten)]
+    shutdown: settings::knobs::ShutdownArgs,
+}
+
+/// docs/configuration.md names exactly the knobs this binary reads.
+#[cfg(test)]
+#[test]
+fn the_configuration_table_lists_this_binarys_knobs() {
+    settings::docs::assert_reader(
+        "rollcall-projector",
+        &<Args as clap::CommandFactory>::command(),
+    );
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     logging::init(logging::DEFAULT_FILTER);
-    let args = Args::parse();
-    let database = store::Database::parse(&args.database_url)?;
-    store::prepare_schema(&database, store::Migration::from_flag(args.migrate)).await?;
+    let args: Args = settings::parse();
+    let database = store::Database::parse(&args.database.database_url)?;
+    store::prepare_schema(&database, store::Migration::from_flag(args.migrate.migrate)).await?;
     let pool = store::connect(&database, 4)?;
     let registry = prometheus::Registry::new();
     let metrics = Metrics::register(&registry)?;
     store::PoolMetrics::register(&registry, "main", &pool)?;
-    let max_lag = std::time::Duration::from_secs(args.max_projector_lag_secs);
+    let max_lag = std::time::Duration::from_secs(args.lag.max_projector_lag_secs);
     let readiness = projector::readiness(&pool, &metrics, max_lag);
     // Caught before anything answers, so that no signal kills it unawares.
     let signals = ops::shutdown::Signals::catch()?;
     let metrics_server =
-        ops::MetricsServer::start(&args.metrics_bind, registry.clone(), readiness)?;
-    let topology = bus::Topology::new(&args.bus_prefix);
+        ops::MetricsServer::start(&args.metrics.metrics_bind, registry.clone(), readiness)?;
+    let topology = bus::Topology::new(&args.bus.bus_prefix);
     let (stop_tx, stop) = watch::channel(false);
     let (applied, _) = watch::channel(0);
     let relay = Relay {
         pool: pool.clone(),
-        amqp_url: args.amqp_url.clone(),
+        amqp_url: args.bus.amqp_url.clone(),
         topology: topology.clone(),
         wake: Arc::new(Notify::new()),
         metrics: metrics.clone(),
@@ -76,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
     let projector = Projector {
         appender: store::Appender::start(pool.clone(), append_metrics),
         pool,
-        amqp_url: args.amqp_url,
+        amqp_url: args.bus.amqp_url,
         topology,
         applied,
         metrics,
@@ -88,11 +77,11 @@ async fn main() -> anyhow::Result<()> {
     let signal = signals.first().await;
     tracing::info!(
         signal = signal.name(),
-        timeout_secs = args.shutdown_timeout_secs,
+        timeout_secs = args.shutdown.shutdown_timeout_secs,
         "stopping: the relay and the projector end the batch they are in"
     );
     stop_tx.send(true)?;
-    let bound = std::time::Duration::from_secs(args.shutdown_timeout_secs);
+    let bound = std::time::Duration::from_secs(args.shutdown.shutdown_timeout_secs);
     let parts_cut = ops::shutdown::end_all(parts, bound).await?;
     metrics_server.stop().await;
     tracing::info!(?parts_cut, "stopped");

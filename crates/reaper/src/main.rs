@@ -12,59 +12,46 @@ use tokio::sync::watch;
 #[derive(Parser)]
 #[command(version)]
 struct Args {
-    /// PostgreSQL URL.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/rollcall"
-    )]
-    database_url: String,
-    /// Seconds between rounds.
-    #[arg(long, env = "ROLLCALL_REAPER_INTERVAL", default_value_t = 30)]
-    interval: u64,
-    /// The Ed25519 private key (PKCS#8 PEM) that signs checkpoints of every
-    /// organization's head; none are signed without it.
-    #[arg(long, env = "ROLLCALL_SIGNING_KEY_FILE")]
-    signing_key_file: Option<std::path::PathBuf>,
-    /// Seconds between two signed checkpoints of one organization (only
-    /// when its head has moved).
-    #[arg(long, env = "ROLLCALL_CHECKPOINT_INTERVAL", default_value_t = 3_600,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    checkpoint_interval: u64,
-    /// Never create the database nor change its schema; refuse to start
-    /// unless it is the one this build needs (`rollcall migrate` migrates,
-    /// as the schema owner). For the application role.
-    #[arg(long = "no-migrate", env = "ROLLCALL_MIGRATE", action = clap::ArgAction::SetFalse)]
-    migrate: bool,
-    /// Address of the operators' listener: /metrics, /healthz, /readyz.
-    #[arg(long, env = "ROLLCALL_METRICS_BIND", default_value = ops::DEFAULT_METRICS_BIND)]
-    metrics_bind: String,
-    /// After SIGTERM or SIGINT, seconds the reaper's jobs get to end the round
-    /// they are in; past it they are ended (they resume from their checkpoints).
-    #[arg(long, env = "ROLLCALL_SHUTDOWN_TIMEOUT_SECS", default_value_t = ops::shutdown::DEFAULT_SHUTDOWN_TIMEOUT_SECS)]
-    shutdown_timeout_secs: u64,
+    #[command(flatten)]
+    database: settings::knobs::DatabaseArgs,
+    #[command(flatten)]
+    migrate: settings::knobs::MigrateArgs,
+    #[command(flatten)]
+    reaper: settings::knobs::ReaperArgs,
+    #[command(flatten)]
+    signing_key: settings::knobs::SigningKeyArgs,
+    #[command(flatten)]
+    metrics: settings::knobs::MetricsArgs,
+    #[command(flatten)]
+    shutdown: settings::knobs::ShutdownArgs,
+}
+
+/// docs/configuration.md names exactly the knobs this binary reads.
+#[cfg(test)]
+#[test]
+fn the_configuration_table_lists_this_binarys_knobs() {
+    settings::docs::assert_reader(
+        "rollcall-reaper",
+        &<Args as clap::CommandFactory>::command(),
+    );
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     logging::init(logging::DEFAULT_FILTER);
-    let args = Args::parse();
-    anyhow::ensure!(
-        args.interval > 0,
-        "ROLLCALL_REAPER_INTERVAL must be at least 1 second"
-    );
-    let database = store::Database::parse(&args.database_url)?;
-    store::prepare_schema(&database, store::Migration::from_flag(args.migrate)).await?;
+    let args: Args = settings::parse();
+    let database = store::Database::parse(&args.database.database_url)?;
+    store::prepare_schema(&database, store::Migration::from_flag(args.migrate.migrate)).await?;
     // The rounds take one connection, the linker one per stream it follows.
     let pool = store::connect(&database, 10)?;
     let registry = prometheus::Registry::new();
     store::PoolMetrics::register(&registry, "main", &pool)?;
     // Its own appender, for the events the reaper records.
     let append_metrics = store::AppendMetrics::register(&registry)?;
-    let checkpoints = match &args.signing_key_file {
+    let checkpoints = match &args.signing_key.signing_key_file {
         Some(path) => Some(Checkpoints {
             key: std::sync::Arc::new(audit::signing_key::load(path)?),
-            every: Duration::from_secs(args.checkpoint_interval),
+            every: Duration::from_secs(args.reaper.checkpoint_interval),
         }),
         None => None,
     };
@@ -77,20 +64,20 @@ async fn main() -> anyhow::Result<()> {
     // Caught before anything answers, so that no signal kills it unawares.
     let signals = ops::shutdown::Signals::catch()?;
     let metrics_server = ops::MetricsServer::start(
-        &args.metrics_bind,
+        &args.metrics.metrics_bind,
         registry,
         reaper::readiness(&reaper.pool),
     )?;
     let (stop_tx, stop) = watch::channel(false);
-    let running = tokio::spawn(reaper.run(Duration::from_secs(args.interval), stop));
+    let running = tokio::spawn(reaper.run(Duration::from_secs(args.reaper.reaper_interval), stop));
     let signal = signals.first().await;
     tracing::info!(
         signal = signal.name(),
-        timeout_secs = args.shutdown_timeout_secs,
+        timeout_secs = args.shutdown.shutdown_timeout_secs,
         "stopping: the reaper ends the round it is in"
     );
     stop_tx.send(true)?;
-    let bound = Duration::from_secs(args.shutdown_timeout_secs);
+    let bound = Duration::from_secs(args.shutdown.shutdown_timeout_secs);
     let parts_cut = ops::shutdown::end_all([("reaper", running)], bound).await?;
     metrics_server.stop().await;
     tracing::info!(?parts_cut, "stopped");

@@ -9,7 +9,8 @@ use prometheus::{IntGaugeVec, Opts, Registry};
 use crate::Pool;
 
 /// `rollcall_store_pool_connections{pool,state}`: `size` (connections
-/// open), `in_use` (taken from the pool), `waiting` (callers queued for one).
+/// open), `in_use` (taken from the pool), `waiting` (callers queued for one),
+/// `max` (the most it may open: `pool_size`).
 #[derive(Clone)]
 pub struct PoolMetrics {
     pool: Pool,
@@ -28,7 +29,8 @@ impl PoolMetrics {
             Opts::new(
                 "rollcall_store_pool_connections",
                 "PostgreSQL pool connections by state: size (open), in_use (taken), \
-                 waiting (callers queued for a connection); read at scrape time",
+                 waiting (callers queued for a connection), max (the most it may open); \
+                 read at scrape time",
             ),
             &["pool", "state"],
         )?;
@@ -52,6 +54,7 @@ impl Collector for PoolMetrics {
             ("size", status.size),
             ("in_use", in_use),
             ("waiting", status.waiting),
+            ("max", status.max_size),
         ] {
             self.connections
                 .with_label_values(&[self.name, state])

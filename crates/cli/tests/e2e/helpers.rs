@@ -113,6 +113,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             "postgres://postgres@127.0.0.1:{}/{database_name}",
             options.postgres_port
         ),
+        pool_size: 32,
         amqp_url: options.amqp_url,
         bus_prefix: bus_prefix.clone(),
         reaper_interval: options.reaper_interval,

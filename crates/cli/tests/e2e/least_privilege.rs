@@ -113,7 +113,7 @@ fn rollcall(env: &[(&str, &str)], database_url: &str, args: &[&str]) -> std::pro
 }
 
 /// A `rollcall serve` child, killed when dropped.
-struct Served(Child);
+pub(crate) struct Served(pub(crate) Child);
 
 impl Drop for Served {
     fn drop(&mut self) {
@@ -122,7 +122,7 @@ impl Drop for Served {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("a free port")
         .local_addr()
