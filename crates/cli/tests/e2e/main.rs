@@ -35,3 +35,4 @@ mod schema;
 mod tls;
 mod tokens;
 mod users;
+mod write_plans;
