@@ -1,6 +1,10 @@
 //! `rollcall-api`: the HTTP service (SCIM and the admin API) as its own process, for deployments that
 //! scale it apart from `rollcall-projector`. `rollcall serve` runs both.
 
+// A quarter of the server's CPU went to the system allocator (docs/perf/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;

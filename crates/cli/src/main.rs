@@ -1,5 +1,9 @@
 //! `rollcall`: run the service, administer organizations, audit the log.
 
+// A quarter of the server's CPU went to the system allocator (docs/perf/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::TcpListener;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

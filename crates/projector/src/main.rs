@@ -1,5 +1,9 @@
 //! `rollcall-projector`: the relay and the projector as their own process.
 
+// A quarter of the server's CPU went to the system allocator (docs/perf/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 
 use clap::Parser;

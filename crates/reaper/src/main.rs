@@ -1,6 +1,10 @@
 //! `rollcall-reaper`: the reaper as its own process (several replicas may
 //! run; one works at a time).
 
+// A quarter of the server's CPU went to the system allocator (docs/perf/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::Duration;
 
 use clap::Parser;

@@ -54,8 +54,8 @@ pub use schema::{
 pub use tls::CA_FILE_VAR;
 
 pub use log::append::{
-    AppendError, AppendMetrics, AppendRequest, Appended, Appender, Registration,
-    batch_keys_statement,
+    AppendError, AppendMetrics, AppendRequest, Appended, Appender, DROP_CLAIM_STATEMENT,
+    Registration, batch_keys_statement,
 };
 pub use log::audit::{
     EventSelection, count_selection, read_request_events, read_selection, user_names_ever,

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::helpers::members::deactivate;
 use crate::helpers::{TestApp, USER_SCHEMA, spawn_app};
+use crate::write_plans::generic_plan;
 
 /// Ada's values: each must be gone from a dump after her erasure.
 const ADA_USER_NAME: &str = "ada.lovelace@fabrikam.test";
@@ -324,30 +325,6 @@ async fn an_erased_person_leaves_no_plaintext_in_a_dump_and_the_log_still_verifi
 async fn key_lookups_probe_the_primary_key_whatever_the_plan_was_made_from() {
     let app = spawn_app().await;
     let sql = app.sql().await;
-    let explain = |statement: String| {
-        let sql = &sql;
-        async move {
-            sql.batch_execute("set plan_cache_mode = force_generic_plan; deallocate all")
-                .await
-                .expect("plan settings");
-            sql.batch_execute(&format!("prepare lookup as {statement}"))
-                .await
-                .expect("the statement prepares");
-            let arguments = if statement.contains("$3") {
-                "('{}', '{}', '{}')"
-            } else {
-                "('{}', '{}')"
-            };
-            let plan = sql
-                .query(&format!("explain execute lookup{arguments}"), &[])
-                .await
-                .expect("explain");
-            plan.iter()
-                .map(|row| row.get::<_, String>(0))
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-    };
     for many in [false, true] {
         if many {
             sql.batch_execute(
@@ -361,7 +338,12 @@ async fn key_lookups_probe_the_primary_key_whatever_the_plan_was_made_from() {
             .expect("many keys");
         }
         for statement in [store::live_keys_statement(), store::batch_keys_statement()] {
-            let plan = explain(statement).await;
+            let arguments = if statement.contains("$3") {
+                "('{}', '{}', '{}')"
+            } else {
+                "('{}', '{}')"
+            };
+            let plan = generic_plan(&sql, &statement, arguments).await;
             assert!(
                 !plan.contains("Seq Scan on personal_keys"),
                 "a key lookup scans every key ({} keys):\n{plan}",

@@ -38,3 +38,4 @@ mod shutdown;
 mod tls;
 mod tokens;
 mod users;
+mod write_plans;

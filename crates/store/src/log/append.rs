@@ -18,6 +18,7 @@ mod metrics;
 pub use keys::batch_keys_statement;
 pub use metrics::AppendMetrics;
 use metrics::EventCounters;
+pub use sets::DROP_CLAIM_STATEMENT;
 mod sets;
 
 use batch::commit_batch;

@@ -135,7 +135,17 @@ pub(super) async fn take_claims(
         .collect())
 }
 
-/// Gives up claims (those a refused request took, or those a request releases).
+/// Deletes one claim if its owner still holds it: one primary-key probe,
+/// whatever plan a prepared statement keeps. The set-based form, `delete
+/// ... using unnest(...)`, had no such promise: planned generically while
+/// the table was small it is a hash join over a sequential scan of every
+/// claim (the hazard `KEY_BY_ID` avoids for keys), and a delete has no form
+/// that keeps its scan of the table out of the planner's choice.
+pub const DROP_CLAIM_STATEMENT: &str =
+    "delete from unique_claims where org_id = $1 and kind = $2 and key = $3 and owner = $4";
+
+/// Gives up claims (those a refused request took, or those a request
+/// releases): few per batch, each its own statement, sent together.
 pub(super) async fn drop_claims(
     transaction: &Transaction<'_>,
     claims: &[(Uuid, &UniqueKey, Uuid)],
@@ -143,17 +153,16 @@ pub(super) async fn drop_claims(
     if claims.is_empty() {
         return Ok(());
     }
-    let statement = transaction
-        .prepare_cached(
-            "delete from unique_claims u \
-             using unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) as r(org_id, kind, key, owner) \
-             where u.org_id = r.org_id and u.kind = r.kind and u.key = r.key and u.owner = r.owner",
-        )
-        .await?;
-    let (orgs, kinds, keys, owners) = columns(claims);
-    transaction
-        .execute(&statement, &[&orgs, &kinds, &keys, &owners])
-        .await?;
+    let statement = transaction.prepare_cached(DROP_CLAIM_STATEMENT).await?;
+    let dropping = claims.iter().map(|(org_id, key, owner)| {
+        let statement = &statement;
+        async move {
+            transaction
+                .execute(statement, &[org_id, &key.kind, &key.key, owner])
+                .await
+        }
+    });
+    futures::future::try_join_all(dropping).await?;
     Ok(())
 }
 
