@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use api::{AppState, Application, Settings, StateParts, poll_projection};
+use api::{AppState, Application, Settings, StateParts, follow_projection};
 use clap::Parser;
 use tokio::sync::Notify;
 
@@ -70,7 +70,7 @@ async fn main() -> anyhow::Result<()> {
         pool: pool.clone(),
         registry: registry.clone(),
         readiness: readiness.clone(),
-        projection: poll_projection(pool, Duration::from_millis(5)),
+        projection: follow_projection(database, pool, api::PROJECTION_FALLBACK),
         relay_wake: Arc::new(Notify::new()),
         settings: Settings {
             read_your_writes_wait: Duration::from_millis(args.read_your_writes_ms),

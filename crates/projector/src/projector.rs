@@ -68,18 +68,30 @@ impl Projector {
     /// stood still for [`FOLLOW_GRACE`] while the log head is past them (the
     /// broker is away, the consumer is reconnecting, or a delivery is lost),
     /// folds from the log directly. Both paths lock the checkpoint and skip
-    /// what it has passed, so whichever comes second changes nothing.
+    /// what it has passed, so whichever comes second changes nothing. With
+    /// two projector processes this is also how the standby takes over the
+    /// folding at once when the active one dies, before RabbitMQ hands it
+    /// the queue.
     async fn follow_log(&self, mut stop: watch::Receiver<bool>) {
-        let mut last_seen = *self.applied.borrow();
+        let mut last_seen = None;
         let mut still_since = Instant::now();
         while !*stop.borrow() {
             tokio::select! {
                 _ = tokio::time::sleep(FOLLOW_EVERY) => {}
                 _ = stop.changed() => return,
             }
-            let applied = *self.applied.borrow();
-            if applied != last_seen {
-                (last_seen, still_since) = (applied, Instant::now());
+            // The checkpoint in the database, not this process's position:
+            // a standby projector (another process consumes the queue)
+            // must not fold what the active one is folding.
+            let applied = match store::read_checkpoint(&self.pool, Checkpoint::Projector).await {
+                Ok(applied) => applied,
+                Err(error) => {
+                    tracing::debug!(%error, "could not read the projector's checkpoint");
+                    continue;
+                }
+            };
+            if last_seen != Some(applied) {
+                (last_seen, still_since) = (Some(applied), Instant::now());
                 continue;
             }
             if still_since.elapsed() < FOLLOW_GRACE {

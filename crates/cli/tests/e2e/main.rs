@@ -31,6 +31,7 @@ mod metrics;
 mod provisioning;
 mod rebuild;
 mod request_ids;
+mod scaleout;
 mod schema;
 mod tls;
 mod tokens;
