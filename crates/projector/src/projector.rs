@@ -73,32 +73,39 @@ impl Projector {
     /// folding at once when the active one dies, before RabbitMQ hands it
     /// the queue.
     async fn follow_log(&self, mut stop: watch::Receiver<bool>) {
-        let mut last_seen = None;
+        let mut last_seen = *self.applied.borrow();
+        let mut checkpoint_seen = None;
         let mut still_since = Instant::now();
         while !*stop.borrow() {
             tokio::select! {
                 _ = tokio::time::sleep(FOLLOW_EVERY) => {}
                 _ = stop.changed() => return,
             }
-            // The checkpoint in the database, not this process's position:
-            // a standby projector (another process consumes the queue)
-            // must not fold what the active one is folding.
-            let applied = match store::read_checkpoint(&self.pool, Checkpoint::Projector).await {
-                Ok(applied) => applied,
-                Err(error) => {
-                    tracing::debug!(%error, "could not read the projector's checkpoint");
-                    continue;
-                }
-            };
-            if last_seen != Some(applied) {
-                (last_seen, still_since) = (Some(applied), Instant::now());
+            let applied = *self.applied.borrow();
+            if applied != last_seen {
+                (last_seen, still_since) = (applied, Instant::now());
                 continue;
             }
             if still_since.elapsed() < FOLLOW_GRACE {
                 continue;
             }
+            still_since = Instant::now();
+            // A standby projector (another process consumes the queue) must
+            // not fold what the active one is folding: it does only when
+            // the checkpoint in the database stood still too.
+            match store::read_checkpoint(&self.pool, Checkpoint::Projector).await {
+                Ok(checkpoint) if checkpoint_seen != Some(checkpoint) => {
+                    checkpoint_seen = Some(checkpoint);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::debug!(%error, "could not read the projector's checkpoint");
+                    continue;
+                }
+            }
             match store::log_head(&self.pool).await {
-                Ok(head) if head > applied => {
+                Ok(head) if checkpoint_seen.is_some_and(|checkpoint| head > checkpoint) => {
                     if let Err(error) = self.catch_up().await {
                         tracing::warn!(%error, "could not fold from the log; will try again");
                     }
@@ -107,7 +114,6 @@ impl Projector {
                 Ok(_) => {}
                 Err(error) => tracing::debug!(%error, "could not read the log head"),
             }
-            still_since = Instant::now();
         }
     }
 
