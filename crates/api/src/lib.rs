@@ -64,7 +64,7 @@ pub use dialect_metrics::DEFAULT_MAX_ORGS as DEFAULT_METRICS_MAX_ORGS;
 pub use error::ApiError;
 pub use metrics::ApiMetrics;
 pub use serving::{ApiStopped, Serving};
-pub use state::{AppState, ProjectionWatch, Settings, StateParts, poll_projection};
+pub use state::{AppState, ProjectionWatch, Settings, StateParts, follow_projection};
 
 use std::net::TcpListener;
 

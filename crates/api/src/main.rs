@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use api::{AppState, Application, Settings, StateParts, poll_projection};
+use api::{AppState, Application, Settings, StateParts, follow_projection};
 use clap::Parser;
 use tokio::sync::Notify;
 
@@ -68,7 +68,8 @@ async fn main() -> anyhow::Result<()> {
         pool: pool.clone(),
         registry: registry.clone(),
         readiness: readiness.clone(),
-        projection: poll_projection(
+        projection: follow_projection(
+            database,
             pool,
             Duration::from_millis(args.projection.projection_poll_ms),
         ),

@@ -225,20 +225,35 @@ fn poll_quarantine(pool: Pool, every: Duration) -> QuarantineWatch {
 }
 
 /// Follows the projector's checkpoint in the database, for an API process
-/// that runs without an in-process projector.
-pub fn poll_projection(pool: Pool, every: Duration) -> ProjectionWatch {
+/// that runs without an in-process projector: the projector's commit
+/// notifies it (`rollcall_projected`, V0025), and it reads the checkpoint
+/// itself after each (re)connect and every `fallback` without a notification.
+pub fn follow_projection(
+    database: store::Database,
+    pool: Pool,
+    fallback: Duration,
+) -> ProjectionWatch {
     let (applied, projection) = watch::channel(0);
     tokio::spawn(async move {
-        while !applied.is_closed() {
-            if let Ok(position) = store::read_checkpoint(&pool, store::Checkpoint::Projector).await
-            {
+        let mut listener = store::Listener::new(database, store::Channel::Projected, fallback);
+        loop {
+            let heard = tokio::select! {
+                heard = listener.next() => heard,
+                _ = applied.closed() => return,
+            };
+            let position = match heard {
+                store::Heard::Notified(payload) => payload.parse().ok(),
+                store::Heard::Look => store::read_checkpoint(&pool, store::Checkpoint::Projector)
+                    .await
+                    .ok(),
+            };
+            if let Some(position) = position {
                 applied.send_if_modified(|current| {
                     let moved = position > *current;
                     *current = position.max(*current);
                     moved
                 });
             }
-            tokio::time::sleep(every).await;
         }
     });
     projection

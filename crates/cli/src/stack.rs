@@ -86,6 +86,7 @@ impl Stack {
 
         let relay = Relay {
             pool: pool.clone(),
+            database: database.clone(),
             amqp_url: self.config.amqp_url.clone(),
             topology: topology.clone(),
             wake: relay_wake.clone(),

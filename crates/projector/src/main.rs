@@ -59,6 +59,7 @@ async fn main() -> anyhow::Result<()> {
     let (applied, _) = watch::channel(0);
     let relay = Relay {
         pool: pool.clone(),
+        database: database.clone(),
         amqp_url: args.bus.amqp_url.clone(),
         topology: topology.clone(),
         wake: Arc::new(Notify::new()),

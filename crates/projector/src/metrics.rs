@@ -24,6 +24,9 @@ pub struct Metrics {
     pub relay_confirm_seconds: Histogram,
     pub projector_apply_seconds: Histogram,
     pub projector_redeliveries: IntCounter,
+    /// 1 while this process's relay holds the relay lock (publishes), 0
+    /// while it is a standby.
+    pub relay_active: IntGauge,
     /// 1 while the component holds a RabbitMQ connection, by component.
     pub bus_connected: IntGaugeVec,
 }
@@ -105,6 +108,10 @@ impl Metrics {
                 "rollcall_projector_redeliveries_total",
                 "Messages RabbitMQ delivered again (after a connection or consumer was lost before the ack)",
             )?,
+            relay_active: IntGauge::new(
+                "rollcall_relay_active",
+                "1 while this process's relay holds the relay lock and publishes, 0 while it is a standby",
+            )?,
             bus_connected: IntGaugeVec::new(
                 Opts::new(
                     "rollcall_bus_connected",
@@ -118,6 +125,7 @@ impl Metrics {
         registry.register(Box::new(metrics.projector_apply_seconds.clone()))?;
         registry.register(Box::new(metrics.projector_redeliveries.clone()))?;
         registry.register(Box::new(metrics.bus_connected.clone()))?;
+        registry.register(Box::new(metrics.relay_active.clone()))?;
         registry.register(Box::new(metrics.relay_position.clone()))?;
         registry.register(Box::new(metrics.relay_published.clone()))?;
         registry.register(Box::new(metrics.projector_position.clone()))?;

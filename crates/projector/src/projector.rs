@@ -68,9 +68,13 @@ impl Projector {
     /// stood still for [`FOLLOW_GRACE`] while the log head is past them (the
     /// broker is away, the consumer is reconnecting, or a delivery is lost),
     /// folds from the log directly. Both paths lock the checkpoint and skip
-    /// what it has passed, so whichever comes second changes nothing.
+    /// what it has passed, so whichever comes second changes nothing. With
+    /// two projector processes this is also how the standby takes over the
+    /// folding at once when the active one dies, before RabbitMQ hands it
+    /// the queue.
     async fn follow_log(&self, mut stop: watch::Receiver<bool>) {
         let mut last_seen = *self.applied.borrow();
+        let mut checkpoint_seen = None;
         let mut still_since = Instant::now();
         while !*stop.borrow() {
             tokio::select! {
@@ -85,8 +89,23 @@ impl Projector {
             if still_since.elapsed() < FOLLOW_GRACE {
                 continue;
             }
+            still_since = Instant::now();
+            // A standby projector (another process consumes the queue) must
+            // not fold what the active one is folding: it does only when
+            // the checkpoint in the database stood still too.
+            match store::read_checkpoint(&self.pool, Checkpoint::Projector).await {
+                Ok(checkpoint) if checkpoint_seen != Some(checkpoint) => {
+                    checkpoint_seen = Some(checkpoint);
+                    continue;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::debug!(%error, "could not read the projector's checkpoint");
+                    continue;
+                }
+            }
             match store::log_head(&self.pool).await {
-                Ok(head) if head > applied => {
+                Ok(head) if checkpoint_seen.is_some_and(|checkpoint| head > checkpoint) => {
                     if let Err(error) = self.catch_up().await {
                         tracing::warn!(%error, "could not fold from the log; will try again");
                     }
@@ -95,7 +114,6 @@ impl Projector {
                 Ok(_) => {}
                 Err(error) => tracing::debug!(%error, "could not read the log head"),
             }
-            still_since = Instant::now();
         }
     }
 

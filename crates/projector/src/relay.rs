@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bus::{Message, Publisher, Topology};
-use store::{Checkpoint, LogRow, Pool};
+use store::{Checkpoint, Database, LogRow, Pool};
 use tokio::sync::{Notify, watch};
 
 use crate::envelope::encode;
@@ -12,18 +12,33 @@ use crate::{Batch, Metrics, supervise};
 
 /// How many events one publish round carries at most.
 const BATCH: i64 = 1_000;
-/// How often the relay looks at the log without being woken (appends made by
-/// other processes, such as the CLI, wake nobody here).
-const POLL: Duration = Duration::from_millis(200);
+/// How often the relay looks at the log without being woken: appends in
+/// other processes wake it through PostgreSQL (`rollcall_appended`, V0025),
+/// and this bounds the wait when a notification is lost with its connection.
+const FALLBACK: Duration = Duration::from_secs(1);
+/// The advisory lock key that makes one relay publish at a time, across
+/// processes: "rollcall relay" in a few bytes.
+pub const RELAY_LOCK: i64 = 0x726f_6c6c_7265_6c61;
+/// How often a standby relay tries to take the lock: the longest the log
+/// waits for a publisher after the active relay's process dies.
+const STANDBY_TRY_EVERY: Duration = Duration::from_millis(500);
+/// How often the active relay checks that the connection holding its lock
+/// still answers; a relay that cannot tell whether it holds it stops.
+const LOCK_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How long that check may take.
+const LOCK_CHECK_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the outbox backlog is measured.
 const BACKLOG_EVERY: Duration = Duration::from_secs(1);
 
 /// Publishes every event after its checkpoint to the events exchange.
 pub struct Relay {
     pub pool: Pool,
+    /// For the dedicated connection that hears other processes' appends.
+    pub database: Database,
     pub amqp_url: String,
     pub topology: Topology,
-    /// Notified after each local append, so that publishing starts at once.
+    /// Notified after each append, local or heard of, so that publishing
+    /// starts at once.
     pub wake: Arc<Notify>,
     pub metrics: Metrics,
 }
@@ -42,20 +57,23 @@ impl Relay {
     pub async fn run(self, stop: watch::Receiver<bool>) {
         let relay = &self;
         let measuring = self.measure_backlog(stop.clone());
+        let hearing = self.hear_appends(stop.clone());
         let publishing = supervise("relay", &self.metrics, stop, |mut stop, batch| async move {
             relay.session(&mut stop, &batch).await
         });
-        tokio::join!(measuring, publishing);
+        tokio::join!(measuring, hearing, publishing);
     }
 
     /// Measures the outbox backlog (log head − the relay's checkpoint)
     /// every [`BACKLOG_EVERY`] until `stop`, connected or not: a relay that
-    /// cannot reach the broker must still show what waits for it.
+    /// cannot reach the broker must still show what waits for it. A standby
+    /// shows 0: nothing waits for it.
     async fn measure_backlog(&self, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
-            match store::relay_backlog(&self.pool).await {
-                Ok(backlog) => self.metrics.relay_backlog.set(backlog),
-                Err(error) => tracing::debug!(%error, "could not measure the outbox backlog"),
+            if self.metrics.relay_active.get() == 0 {
+                self.metrics.relay_backlog.set(0);
+            } else {
+                self.measure_backlog_once().await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(BACKLOG_EVERY) => {}
@@ -64,7 +82,61 @@ impl Relay {
         }
     }
 
+    async fn measure_backlog_once(&self) {
+        {
+            match store::relay_backlog(&self.pool).await {
+                Ok(backlog) => self.metrics.relay_backlog.set(backlog),
+                Err(error) => tracing::debug!(%error, "could not measure the outbox backlog"),
+            }
+        }
+    }
+
+    /// Wakes the relay when another process's append commits, until `stop`.
+    async fn hear_appends(&self, mut stop: watch::Receiver<bool>) {
+        let mut listener =
+            store::Listener::new(self.database.clone(), store::Channel::Appended, FALLBACK);
+        while !*stop.borrow() {
+            tokio::select! {
+                _ = listener.next() => self.wake.notify_one(),
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Publishes while this process holds [`RELAY_LOCK`]; waits as a
+    /// standby while another holds it. The lock lives on a connection of its
+    /// own, and goes with it: with the process that dies, or with this
+    /// session when it ends.
     async fn session(&self, stop: &mut watch::Receiver<bool>, batch: &Batch) -> anyhow::Result<()> {
+        let lock = self.take_lock().await?;
+        self.metrics.relay_active.set(1);
+        tracing::info!("relay active: it holds the relay lock and publishes");
+        let outcome = tokio::select! {
+            outcome = self.publish(stop, batch) => outcome,
+            lost = lock_lost(&lock) => Err(lost),
+        };
+        self.metrics.relay_active.set(0);
+        outcome
+    }
+
+    /// Waits until this process holds [`RELAY_LOCK`], on a connection of
+    /// its own that the caller keeps for as long as it publishes.
+    async fn take_lock(&self) -> anyhow::Result<store::DedicatedClient> {
+        let client = self.database.connect_one().await?;
+        let mut told = false;
+        while !store::try_advisory_lock(&client, RELAY_LOCK).await? {
+            if !told {
+                tracing::info!(
+                    "relay standby: another process's relay holds the relay lock; this one takes over when it goes"
+                );
+                told = true;
+            }
+            tokio::time::sleep(STANDBY_TRY_EVERY).await;
+        }
+        Ok(client)
+    }
+
+    async fn publish(&self, stop: &mut watch::Receiver<bool>, batch: &Batch) -> anyhow::Result<()> {
         let connection = bus::connect(&self.amqp_url).await?;
         bus::declare_topology(&connection, &self.topology).await?;
         let publisher = Publisher::open(&connection, &self.topology).await?;
@@ -82,7 +154,7 @@ impl Relay {
             if outcome == RelayOutcome::Idle {
                 tokio::select! {
                     _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(POLL) => {}
+                    _ = tokio::time::sleep(FALLBACK) => {}
                     _ = stop.changed() => {}
                 }
             }
@@ -111,6 +183,25 @@ impl Relay {
         self.metrics.relay_position.set(last);
         self.metrics.relay_published.inc_by(rows.len() as u64);
         Ok(RelayOutcome::Published(rows.len()))
+    }
+}
+
+/// Returns once the connection holding the relay lock no longer answers:
+/// the lock may be gone with it, and another relay may hold it by now.
+async fn lock_lost(lock: &store::DedicatedClient) -> anyhow::Error {
+    loop {
+        tokio::time::sleep(LOCK_CHECK_EVERY).await;
+        match tokio::time::timeout(LOCK_CHECK_TIMEOUT, store::still_answers(lock)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                return anyhow::anyhow!("the connection holding the relay lock failed: {error}");
+            }
+            Err(_) => {
+                return anyhow::anyhow!(
+                    "the connection holding the relay lock did not answer within {LOCK_CHECK_TIMEOUT:?}"
+                );
+            }
+        }
     }
 }
 

@@ -247,15 +247,16 @@ fn body_bytes() -> RangedU64ValueParser<usize> {
 /// How a standalone API learns that the projector has moved.
 #[derive(Debug, Clone, Args)]
 pub struct ProjectionPollArgs {
-    /// Milliseconds between two reads of the projector's checkpoint, which
-    /// writes wait for (read your writes): lower answers sooner, higher
-    /// queries PostgreSQL less (1 to 1000).
+    /// Milliseconds after which the API reads the projector's checkpoint
+    /// itself when no notification of the projector's commit came (10 to
+    /// 60000): a notification lost with its connection costs a waiting
+    /// write at most this much.
     #[arg(
         long,
         global = true,
         env = "ROLLCALL_PROJECTION_POLL_MS",
-        default_value_t = 5,
-        value_parser = clap::value_parser!(u64).range(1..=1_000)
+        default_value_t = 1_000,
+        value_parser = clap::value_parser!(u64).range(10..=60_000)
     )]
     pub projection_poll_ms: u64,
 }

@@ -30,9 +30,9 @@ const MIGRATION_LOCK: i64 = 0x726f_6c6c_6361_6c6c;
 /// A parsed `DATABASE_URL`, with the TLS its `sslmode` asks for.
 #[derive(Clone)]
 pub struct Database {
-    config: tokio_postgres::Config,
+    pub(crate) config: tokio_postgres::Config,
     tls_settings: TlsSettings,
-    tls: Option<MakeRustlsConnect>,
+    pub(crate) tls: Option<MakeRustlsConnect>,
 }
 
 impl std::fmt::Debug for Database {
@@ -108,7 +108,7 @@ impl Database {
     }
 
     /// Why a connection failed, and what to do, with TLS in mind.
-    fn unreachable(&self, error: &tokio_postgres::Error) -> String {
+    pub(crate) fn unreachable(&self, error: &tokio_postgres::Error) -> String {
         let cause = full_cause(error);
         let name = self.name();
         if let Some(refused) = certificate_refusal(error) {

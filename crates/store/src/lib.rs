@@ -30,6 +30,7 @@ mod connect;
 mod error;
 mod folding;
 mod log;
+mod notify;
 mod pool_metrics;
 mod read_model;
 mod schema;
@@ -44,10 +45,13 @@ pub use access_log::retention::{
 pub use access_log::{
     AccessLog, AccessLogMetrics, AccessRecord, Drained, QueueLimits, Unrecorded, ensure_partitions,
 };
-pub use advisory::{PooledClient, advisory_unlock, try_advisory_lock};
+pub use advisory::{
+    DedicatedClient, PooledClient, advisory_unlock, still_answers, try_advisory_lock,
+};
 pub use clock::Clock;
 pub use connect::{Database, connect, create_database_if_missing, migrate, migrate_to};
 pub use error::{ErrorClass, StoreError};
+pub use notify::{Channel, Heard, Listener};
 pub use schema::{
     Migration, SchemaError, SchemaVersion, check_version, needed_version, prepare_schema,
 };

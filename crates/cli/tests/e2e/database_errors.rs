@@ -197,21 +197,29 @@ async fn an_exhausted_pool_answers_503_and_counts_pool_timeout() {
     // A first request makes the token known, so that the gate needs no
     // connection for it.
     assert_eq!(app.list_users("").await.0, StatusCode::OK);
-    // Take every connection, and each one given back, ahead of the request.
+    // Take every connection, and each one given back, ahead of the request:
+    // several takers always wait, so that a connection the projector gives
+    // back while one taker is between two takes still goes to another.
+    const TAKERS: usize = 8;
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let pool = app.pool().clone();
     let holder = tokio::spawn(async move {
         let mut held = Vec::new();
+        let mut taking: futures::stream::FuturesUnordered<_> =
+            (0..TAKERS).map(|_| pool.get()).collect();
         loop {
             tokio::select! {
-                client = pool.get() => held.push(client),
+                Some(client) = futures::StreamExt::next(&mut taking) => {
+                    held.push(client);
+                    taking.push(pool.get());
+                }
                 _ = stopped.changed() => return held.len(),
             }
         }
     });
     loop {
         let status = app.pool().status();
-        if status.size == status.max_size && status.available == 0 && status.waiting > 0 {
+        if status.size == status.max_size && status.available == 0 && status.waiting >= TAKERS {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -217,7 +217,8 @@ fn hex_prefix(bytes: &[u8]) -> String {
         .collect()
 }
 
-async fn create_test_database(name: &str) {
+/// Creates the database `name` from the migrated template.
+pub(crate) async fn create_test_database(name: &str) {
     let admin = require_postgres().await;
     let template = template_name();
     admin
@@ -294,26 +295,29 @@ async fn create_test_database(name: &str) {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let database = self.database_name.clone();
-        let prefix = self.bus_prefix.clone();
-        // Runs on its own thread and runtime: Drop cannot await.
-        let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a cleanup runtime");
-            runtime.block_on(async move {
-                let admin = require_postgres().await;
-                let _ = admin
-                    .batch_execute(&format!("drop database if exists {database} with (force)"))
-                    .await;
-                if let Ok(connection) = bus::connect(RABBITMQ).await {
-                    let _ = bus::delete_topology(&connection, &bus::Topology::new(&prefix)).await;
-                }
-            });
-        });
-        let _ = cleanup.join();
+        drop_test_database(self.database_name.clone(), self.bus_prefix.clone());
     }
+}
+
+/// Drops a test's database and its exchange and queues.
+pub(crate) fn drop_test_database(database: String, prefix: String) {
+    // Runs on its own thread and runtime: Drop cannot await.
+    let cleanup = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a cleanup runtime");
+        runtime.block_on(async move {
+            let admin = require_postgres().await;
+            let _ = admin
+                .batch_execute(&format!("drop database if exists {database} with (force)"))
+                .await;
+            if let Ok(connection) = bus::connect(RABBITMQ).await {
+                let _ = bus::delete_topology(&connection, &bus::Topology::new(&prefix)).await;
+            }
+        });
+    });
+    let _ = cleanup.join();
 }
 
 impl TestApp {

@@ -33,6 +33,7 @@ mod metrics;
 mod provisioning;
 mod rebuild;
 mod request_ids;
+mod scaleout;
 mod schema;
 mod shutdown;
 mod tls;

@@ -130,13 +130,18 @@ async fn move_streams(
             .collect()
     };
     let (fresh, existing) = (candidates(true), candidates(false));
-    let (head, heads, created, extended, keys) = futures::try_join!(
-        transaction
-            .query_one(
-                "select last_position from log_head where id = 1 for update",
-                &[]
-            )
-            .map_err(StoreError::from),
+    // The lock first, alone: the chain heads must be read after it. Sent
+    // together, the statements reach PostgreSQL in whichever order their
+    // futures get there, and a chain head read before the lock is stale
+    // when another process's appender commits in between (two API
+    // processes broke the chain so: e2e scaleout, issue 13).
+    let head = transaction
+        .query_one(
+            "select last_position from log_head where id = 1 for update",
+            &[],
+        )
+        .await?;
+    let (heads, created, extended, keys) = futures::try_join!(
         sets::chain_heads(transaction, batch.requests),
         sets::create_streams(transaction, &fresh),
         sets::extend_streams(transaction, &existing),
