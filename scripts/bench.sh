@@ -166,7 +166,7 @@ median() { python3 -c 'import statistics, sys; print("%.3f" % statistics.median(
 
 # Server-side figures from /metrics: how many appends each transaction
 # carried (group commit) and how long writes waited for the projector.
-SERVER_SIDE=$(curl -fsS "$BASE_URL/metrics" | python3 -c '
+SERVER_SIDE=$(curl -fsS "$METRICS_URL" | python3 -c '
 import sys
 m = {}
 for line in sys.stdin:

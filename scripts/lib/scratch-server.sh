@@ -1,8 +1,9 @@
 # Sourced by the scripts in scripts/: runs `rollcall serve` against a scratch
 # database and bus prefix, and removes all of it again.
 #
-#   start_scratch_server BINARY NAME   sets BASE_URL, TOKEN, SERVER_PID,
-#                                      SCRATCH_DB, SCRATCH_PREFIX, SCRATCH_LOG
+#   start_scratch_server BINARY NAME   sets BASE_URL, METRICS_URL, TOKEN,
+#                                      SERVER_PID, SCRATCH_DB, SCRATCH_PREFIX,
+#                                      SCRATCH_LOG
 #   stop_scratch_server [STATUS]       stops it and drops what it created; with a
 #                                      non-zero STATUS, first shows its log's tail
 #
@@ -14,17 +15,25 @@ PG_BASE=${PG_BASE%/}
 AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 SERVER_PID=""
 
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 start_scratch_server() {
-    local binary=$1 name=$2 suffix port
+    local binary=$1 name=$2 suffix port metrics_port
     suffix=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
     SCRATCH_DB="rollcall_${name}_${suffix}"
     SCRATCH_PREFIX="rollcall_${name}_${suffix}"
     SCRATCH_LOG=$(mktemp -d "${TMPDIR:-/tmp}/rollcall-${name}.XXXXXX")
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    port=$(free_port)
+    # Its own operators' listener, so that it never meets another server's
+    # on the default 127.0.0.1:9464.
+    metrics_port=$(free_port)
     BASE_URL="http://127.0.0.1:$port"
+    METRICS_URL="http://127.0.0.1:$metrics_port/metrics"
     echo "starting rollcall serve on $BASE_URL (database $SCRATCH_DB, bus prefix $SCRATCH_PREFIX)" >&2
     DATABASE_URL="$PG_BASE/$SCRATCH_DB" AMQP_URL="$AMQP_URL" ROLLCALL_BUS_PREFIX="$SCRATCH_PREFIX" \
-        RUST_LOG="${RUST_LOG:-warn}" \
+        ROLLCALL_METRICS_BIND="127.0.0.1:$metrics_port" RUST_LOG="${RUST_LOG:-warn}" \
         "$binary" serve --bind "127.0.0.1:$port" >"$SCRATCH_LOG/serve.out" 2>"$SCRATCH_LOG/serve.err" &
     SERVER_PID=$!
     TOKEN=""

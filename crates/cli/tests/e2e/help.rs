@@ -157,7 +157,7 @@ fn each_verbs_help_lists_the_knobs_it_reads_and_no_other() {
                 "`rollcall {path} --help` lists {flags:?}, it reads {expected:?}"
             ));
         }
-        if offers_config != !expected.is_empty() {
+        if offers_config == expected.is_empty() {
             problems.push(format!(
                 "`rollcall {path} --help` offers --config: {offers_config}"
             ));
