@@ -77,8 +77,10 @@ stop_scratch_server() {
         -c "drop database if exists \"$SCRATCH_DB\" with (force)" >/dev/null \
         || echo "could not drop database $SCRATCH_DB; drop it by hand" >&2
     if command -v rabbitmqctl >/dev/null; then
-        rabbitmqctl -q delete_queue -p / "$SCRATCH_PREFIX.projector" >/dev/null 2>&1 \
-            || echo "could not delete queue $SCRATCH_PREFIX.projector; delete it by hand" >&2
+        # The projector's queue (bus::Topology; `.projector` before the
+        # single active consumer, never declared now).
+        rabbitmqctl -q delete_queue -p / "$SCRATCH_PREFIX.projector.single-active" >/dev/null 2>&1 \
+            || echo "could not delete queue $SCRATCH_PREFIX.projector.single-active; delete it by hand" >&2
         # rabbitmqctl has no delete_exchange; an exchange with no queue bound
         # holds no messages, so failing here is harmless.
         rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$SCRATCH_PREFIX.events\">>), false, <<\"scripts\">>)." >/dev/null 2>&1 || true
