@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use crate::helpers::{POSTGRES, RABBITMQ};
+use crate::helpers::{RABBITMQ, drop_test_database};
 use crate::least_privilege::{Served, free_port};
 
 /// A database and exchange names of this test's own, dropped at its end,
@@ -44,30 +44,7 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-        let (database, prefix) = (self.database.clone(), self.prefix.clone());
-        // Drop cannot await: its own thread and runtime.
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a cleanup runtime")
-                .block_on(async move {
-                    if let Ok((admin, connection)) =
-                        tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls).await
-                    {
-                        tokio::spawn(connection);
-                        let _ = admin
-                            .batch_execute(&format!(
-                                "drop database if exists {database} with (force)"
-                            ))
-                            .await;
-                    }
-                    if let Ok(bus) = bus::connect(RABBITMQ).await {
-                        let _ = bus::delete_topology(&bus, &bus::Topology::new(&prefix)).await;
-                    }
-                });
-        })
-        .join();
+        drop_test_database(self.database.clone(), self.prefix.clone());
     }
 }
 

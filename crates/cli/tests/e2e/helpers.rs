@@ -141,25 +141,13 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .start(listener, metrics_listener)
         .await
         .expect("the stack starts");
-    let org = admin::organizations::create_organization(
+    let (_, token) = organization_with_token(
         &stack.pool,
         &stack.appender,
         "Contoso",
         "owner@contoso.test",
     )
-    .await
-    .expect("an organization");
-    let token = admin::tokens::issue(
-        &stack.pool,
-        &stack.appender,
-        org.org_id,
-        &test_meta(),
-        OffsetDateTime::now_utc(),
-        None,
-    )
-    .await
-    .expect("a token")
-    .token;
+    .await;
     TestApp {
         base: format!("http://127.0.0.1:{}/scim_v2", stack.port),
         metrics_base: format!("http://{}", stack.metrics_address),
@@ -171,6 +159,31 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         stack: Some(stack),
         clock,
     }
+}
+
+/// A new organization and a SCIM token of it, as `rollcall org create` and
+/// `rollcall token issue` make them.
+pub(crate) async fn organization_with_token(
+    pool: &store::Pool,
+    appender: &store::Appender,
+    name: &str,
+    owner_email: &str,
+) -> (Uuid, String) {
+    let org = admin::organizations::create_organization(pool, appender, name, owner_email)
+        .await
+        .expect("an organization");
+    let token = admin::tokens::issue(
+        pool,
+        appender,
+        org.org_id,
+        &test_meta(),
+        OffsetDateTime::now_utc(),
+        None,
+    )
+    .await
+    .expect("a token")
+    .token;
+    (org.org_id, token)
 }
 
 async fn require_postgres() -> tokio_postgres::Client {
@@ -561,25 +574,9 @@ impl TestApp {
     /// Creates a second organization in this stack; returns its SCIM token.
     pub async fn other_organization(&self, name: &str, owner_email: &str) -> String {
         let stack = self.stack.as_ref().expect("a running stack");
-        let other = admin::organizations::create_organization(
-            &stack.pool,
-            &stack.appender,
-            name,
-            owner_email,
-        )
-        .await
-        .expect("a second organization");
-        admin::tokens::issue(
-            &stack.pool,
-            &stack.appender,
-            other.org_id,
-            &test_meta(),
-            time::OffsetDateTime::now_utc(),
-            None,
-        )
-        .await
-        .expect("its token")
-        .token
+        organization_with_token(&stack.pool, &stack.appender, name, owner_email)
+            .await
+            .1
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
-use time::OffsetDateTime;
 
-use crate::helpers::{RABBITMQ, create_test_database, drop_test_database, form_encode, test_meta};
+use crate::helpers::{
+    RABBITMQ, create_test_database, drop_test_database, form_encode, organization_with_token,
+};
 
 /// A test database with an organization and its SCIM token, and the
 /// processes the test starts on it.
@@ -20,7 +21,6 @@ pub struct Cluster {
     pub token: String,
     pub pool: store::Pool,
     appender: store::Appender,
-    org_id: uuid::Uuid,
     database_name: String,
     client: reqwest::Client,
 }
@@ -38,53 +38,25 @@ impl Cluster {
             pool.clone(),
             store::AppendMetrics::register(&prometheus::Registry::new()).unwrap(),
         );
-        let org = admin::organizations::create_organization(
-            &pool,
-            &appender,
-            "Contoso",
-            "owner@contoso.test",
-        )
-        .await
-        .expect("an organization");
-        let mut cluster = Cluster {
+        let (_, token) =
+            organization_with_token(&pool, &appender, "Contoso", "owner@contoso.test").await;
+        Cluster {
             database_url,
             bus_prefix: format!("rollcall_test_{id}"),
-            token: String::new(),
+            token,
             pool,
             appender,
-            org_id: org.org_id,
             database_name,
             client: reqwest::Client::new(),
-        };
-        cluster.token = cluster.issue_token(cluster.org_id).await;
-        cluster
+        }
     }
 
     /// A new organization's SCIM token.
     pub async fn other_organization(&self, name: &str) -> String {
-        let org = admin::organizations::create_organization(
-            &self.pool,
-            &self.appender,
-            name,
-            &format!("owner@{name}.test"),
-        )
-        .await
-        .expect("an organization");
-        self.issue_token(org.org_id).await
-    }
-
-    async fn issue_token(&self, org_id: uuid::Uuid) -> String {
-        admin::tokens::issue(
-            &self.pool,
-            &self.appender,
-            org_id,
-            &test_meta(),
-            OffsetDateTime::now_utc(),
-            None,
-        )
-        .await
-        .expect("a token")
-        .token
+        let owner = format!("owner@{name}.test");
+        organization_with_token(&self.pool, &self.appender, name, &owner)
+            .await
+            .1
     }
 
     /// Starts a `rollcall-api` and waits until it answers.
