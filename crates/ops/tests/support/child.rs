@@ -36,7 +36,12 @@ impl Running {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = running.child.try_wait().expect("the child's status") {
-                panic!("the binary ended with {status} before it answered /healthz");
+                panic!(
+                    "the binary ended with {status} before it answered /healthz (its stderr says \
+                     why); if PostgreSQL or RabbitMQ is down, start them with: \
+                     pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start; \
+                     rabbitmq-server -detached"
+                );
             }
             if get(metrics_port, "/healthz")
                 .await
