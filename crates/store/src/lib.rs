@@ -68,7 +68,8 @@ pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
 pub use log::history::{organization_position_at, read_organization_until, read_streams};
 pub use log::keys::{KeyId, Keyring, erased_at, live_keys_statement, redact_access_log};
 pub use log::members::{
-    AccountRecord, MemberListing, MembershipRecord, active_owners, find_account, find_membership,
+    ACTIVE_OWNERS_STATEMENT, AccountRecord, MemberListing, MembershipRecord, active_owners,
+    find_account, find_membership,
     list_members, membership_of_entry, memberships_of_account, role_groups, scim_memberships,
     stream_version,
 };

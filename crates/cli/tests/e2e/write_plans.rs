@@ -66,3 +66,43 @@ async fn giving_up_a_unique_value_probes_the_primary_key_whatever_the_plan_was_m
     }
     app.stop().await;
 }
+
+/// The linker counts the organization's active owners for every SCIM user
+/// it links (a removal must leave one). Counted over every membership, the
+/// n-th member of a directory cost O(n) to provision; the count reads the
+/// owners only, however many members the organization holds.
+#[tokio::test]
+async fn counting_active_owners_reads_the_owners_only_however_many_members_there_are() {
+    let app = spawn_app().await;
+    let sql = app.sql().await;
+    let org_id = uuid::Uuid::new_v4().to_string();
+    sql.batch_execute(&format!(
+        "insert into memberships (org_id, account_id, role, source, state, changed_at) \
+         select '{org_id}', gen_random_uuid(), 'member', 'scim', 'active', now() \
+         from generate_series(1, 20000); \
+         insert into memberships (org_id, account_id, role, source, state, changed_at) \
+         values ('{org_id}', gen_random_uuid(), 'owner', 'manual', 'active', now()); \
+         analyze memberships"
+    ))
+    .await
+    .expect("a large organization");
+    let plan = generic_plan(
+        &sql,
+        store::ACTIVE_OWNERS_STATEMENT,
+        &format!("('{org_id}')"),
+    )
+    .await;
+    assert!(
+        !plan.contains("Seq Scan on memberships") && !plan.contains("memberships_pkey"),
+        "counting active owners reads every membership of the organization:\n{plan}"
+    );
+    assert!(
+        plan.contains("memberships_active_owners"),
+        "counting active owners does not read the owners' index:\n{plan}"
+    );
+    let owners = store::active_owners(&app.pool(), uuid::Uuid::parse_str(&org_id).unwrap())
+        .await
+        .expect("count");
+    assert_eq!(owners, 1, "the one active owner among 20,000 members");
+    app.stop().await;
+}

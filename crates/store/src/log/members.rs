@@ -132,15 +132,15 @@ pub async fn membership_of_entry(
         .map(membership))
 }
 
+/// Counts an organization's active owners from the partial index that
+/// holds only them (V0026): members add nothing to the count's cost.
+pub const ACTIVE_OWNERS_STATEMENT: &str = "select count(*) from memberships \
+     where org_id = $1 and role = 'owner' and state = 'active'";
+
 /// How many active owners `org_id` has.
 pub async fn active_owners(pool: &Pool, org_id: Uuid) -> Result<usize, StoreError> {
     let client = pool.get().await?;
-    let statement = client
-        .prepare_cached(
-            "select count(*) from memberships \
-             where org_id = $1 and role = 'owner' and state = 'active'",
-        )
-        .await?;
+    let statement = client.prepare_cached(ACTIVE_OWNERS_STATEMENT).await?;
     let count: i64 = client.query_one(&statement, &[&org_id]).await?.get(0);
     Ok(usize::try_from(count).unwrap_or(0))
 }
