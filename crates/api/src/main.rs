@@ -66,6 +66,7 @@ async fn main() -> anyhow::Result<()> {
     store::PoolMetrics::register(&registry, "main", &pool)?;
     let (state, access_log_task) = AppState::start(StateParts {
         pool: pool.clone(),
+        database: database.clone(),
         registry: registry.clone(),
         readiness: readiness.clone(),
         projection: follow_projection(

@@ -130,6 +130,8 @@ pub struct AppState {
 /// What [`AppState::start`] needs from its caller.
 pub struct StateParts {
     pub pool: Pool,
+    /// For the appender's own connections.
+    pub database: store::Database,
     /// Where the API's metrics (and the appender's) are registered.
     pub registry: prometheus::Registry,
     pub projection: ProjectionWatch,
@@ -144,13 +146,13 @@ impl AppState {
     /// last access record is written, and says how many it wrote after.
     pub fn start(
         parts: StateParts,
-    ) -> prometheus::Result<(AppState, tokio::task::JoinHandle<store::Drained>)> {
+    ) -> anyhow::Result<(AppState, tokio::task::JoinHandle<store::Drained>)> {
         let metrics = ApiMetrics::register(&parts.registry)?;
-        let appender = Appender::start_with_clock(
-            parts.pool.clone(),
+        let appender = Appender::start_on_own_thread(
+            &parts.database,
             AppendMetrics::register(&parts.registry)?,
             parts.settings.clock.clone(),
-        );
+        )?;
         let dialect_forms = Arc::new(DialectMetrics::register(
             &parts.registry,
             parts.pool.clone(),

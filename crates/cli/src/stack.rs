@@ -84,31 +84,16 @@ impl Stack {
         let (applied, projection) = watch::channel(0);
         let relay_wake = Arc::new(Notify::new());
 
-        let relay = Relay {
-            pool: pool.clone(),
-            database: database.clone(),
-            amqp_url: self.config.amqp_url.clone(),
-            topology: topology.clone(),
-            wake: relay_wake.clone(),
-            metrics: async_metrics.clone(),
-        };
         let (state, access_log_task) = AppState::start(StateParts {
             pool: pool.clone(),
+            database: database.clone(),
             registry: registry.clone(),
             projection,
-            relay_wake,
+            relay_wake: relay_wake.clone(),
             readiness: readiness.clone(),
             settings: self.settings,
         })?;
         let appender = state.appender.clone();
-        let projector = Projector {
-            pool: pool.clone(),
-            amqp_url: self.config.amqp_url.clone(),
-            topology,
-            applied,
-            metrics: async_metrics,
-            appender: appender.clone(),
-        };
         let reaper = reaper::Reaper {
             pool: pool.clone(),
             appender: appender.clone(),
@@ -119,13 +104,51 @@ impl Stack {
             }),
         };
         let reaper_interval = Duration::from_secs(self.config.reaper_interval);
+        let stopped_reaper = stopped.clone();
+        // The relay and the projector are serial stages between a write
+        // and its read-your-writes answer: each runs on a thread of its own
+        // (store::own_thread), so that its round trips never wait behind
+        // request handling.
+        let relay = {
+            let (database, amqp_url, topology) = (
+                database.clone(),
+                self.config.amqp_url.clone(),
+                topology.clone(),
+            );
+            let (metrics, stopped) = (async_metrics.clone(), stopped.clone());
+            on_own_thread("rollcall-relay", &database.clone(), move |pool| {
+                Relay {
+                    pool,
+                    database,
+                    amqp_url,
+                    topology,
+                    wake: relay_wake,
+                    metrics,
+                }
+                .run(stopped)
+            })?
+        };
+        let projector = {
+            let (amqp_url, appender) = (self.config.amqp_url.clone(), appender.clone());
+            on_own_thread("rollcall-projector", &database, move |pool| {
+                Projector {
+                    pool,
+                    amqp_url,
+                    topology,
+                    applied,
+                    metrics: async_metrics,
+                    appender,
+                }
+                .run(stopped)
+            })?
+        };
         let background = vec![
-            ("relay", tokio::spawn(relay.run(stopped.clone()))),
+            ("relay", relay),
             (
                 "reaper",
-                tokio::spawn(reaper.run(reaper_interval, stopped.clone())),
+                tokio::spawn(reaper.run(reaper_interval, stopped_reaper)),
             ),
-            ("projector", tokio::spawn(projector.run(stopped))),
+            ("projector", projector),
         ];
 
         let shutdown_timeout = state.settings.shutdown_timeout;
@@ -171,4 +194,24 @@ impl RunningStack {
         self.metrics_server.stop().await;
         Ok(Stopped { api, parts_cut })
     }
+}
+
+/// Connections each of the relay and the projector holds on its own thread.
+const OWN_THREAD_CONNECTIONS: usize = 4;
+
+/// Runs a background part on a thread of its own, with connections of its
+/// own; the handle ends when the part does.
+fn on_own_thread<W, F>(
+    name: &str,
+    database: &Database,
+    work: W,
+) -> anyhow::Result<tokio::task::JoinHandle<()>>
+where
+    W: FnOnce(Pool) -> F + Send + 'static,
+    F: std::future::Future<Output = ()> + 'static,
+{
+    let ended = store::own_thread::spawn(name, database, OWN_THREAD_CONNECTIONS, work)?;
+    Ok(tokio::spawn(async move {
+        let _ = ended.await;
+    }))
 }

@@ -45,9 +45,11 @@ pub struct MigrateArgs {
 /// The connection pool of a long-running process.
 #[derive(Debug, Clone, Args)]
 pub struct PoolArgs {
-    /// Most connections this process opens to PostgreSQL (4 to 1000); the
-    /// appender and the access-log writer hold one each, requests share the
-    /// rest. Mind PostgreSQL's max_connections across every process.
+    /// Most connections this process's pool opens to PostgreSQL (4 to
+    /// 1000); the access-log writer holds one, requests share the rest. The
+    /// appender (and in `serve` the relay and the projector) have up to 2
+    /// (4, 4) of their own besides. Mind PostgreSQL's max_connections
+    /// across every process.
     #[arg(
         long,
         global = true,

@@ -31,6 +31,7 @@ mod error;
 mod folding;
 mod log;
 mod notify;
+pub mod own_thread;
 mod pool_metrics;
 mod read_model;
 mod schema;
@@ -69,9 +70,8 @@ pub use log::history::{organization_position_at, read_organization_until, read_s
 pub use log::keys::{KeyId, Keyring, erased_at, live_keys_statement, redact_access_log};
 pub use log::members::{
     ACTIVE_OWNERS_STATEMENT, AccountRecord, MemberListing, MembershipRecord, active_owners,
-    find_account, find_membership,
-    list_members, membership_of_entry, memberships_of_account, role_groups, scim_memberships,
-    stream_version,
+    find_account, find_membership, list_members, membership_of_entry, memberships_of_account,
+    role_groups, scim_memberships, stream_version,
 };
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_organization_after, read_stream,

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use futures::future::BoxFuture;
 
-use crate::{Clock, ErrorClass, Pool, StoreError};
+use crate::{Clock, Database, ErrorClass, Pool, StoreError};
 
 mod batch;
 mod keys;
@@ -239,6 +239,25 @@ impl Appender {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         tokio::spawn(write_batches(pool, queue, metrics, clock));
         Appender { jobs }
+    }
+
+    /// [`Appender::start_with_clock`] on a thread of its own, whose
+    /// connections to `database` that thread drives too
+    /// ([`crate::own_thread`]). The writer is the one serial stage of the
+    /// write path: each batch holds the `log_head` lock from its first
+    /// statement to its commit, and every append waits for it.
+    pub fn start_on_own_thread(
+        database: &Database,
+        metrics: AppendMetrics,
+        clock: Clock,
+    ) -> Result<Appender, StoreError> {
+        let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
+        // Two connections: a batch PostgreSQL refuses is committed again
+        // in halves, one after the other.
+        crate::own_thread::spawn("rollcall-appender", database, 2, move |pool| {
+            write_batches(pool, queue, metrics, clock)
+        })?;
+        Ok(Appender { jobs })
     }
 
     /// Appends waiting for the writer: they go into its next transaction.
