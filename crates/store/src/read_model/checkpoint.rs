@@ -50,15 +50,16 @@ pub async fn set_checkpoint(
 ) -> Result<(), StoreError> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
-    transaction
-        .batch_execute("set local synchronous_commit = off")
-        .await?;
     let statement = transaction
         .prepare_cached("update checkpoints set position = greatest(position, $2) where name = $1")
         .await?;
-    transaction
-        .execute(&statement, &[&checkpoint.name(), &position])
-        .await?;
+    let name = checkpoint.name();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &position];
+    // Sent together: one round trip.
+    futures::try_join!(
+        transaction.batch_execute("set local synchronous_commit = off"),
+        transaction.execute(&statement, &params),
+    )?;
     transaction.commit().await?;
     Ok(())
 }

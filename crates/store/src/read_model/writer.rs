@@ -5,6 +5,7 @@ use deadpool_postgres::Transaction;
 use domain::StoredEvent;
 use domain::read_model::{UserRow, UserRowChange, erased_row, is_erasure, user_row_change};
 use domain::read_model::{group_row_change, membership_change};
+use futures::TryFutureExt;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -50,19 +51,21 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
     // checkpoint roll back together and the projector folds the same events
     // again from the log when it starts. So it need not wait for the flush,
     // and the write path's read-your-writes wait does not pay a second fsync.
-    transaction
-        .batch_execute("set local synchronous_commit = off")
-        .await?;
     // The checkpoint row first, alone: while `rollcall rebuild` holds it
     // to swap the read tables, a projector waiting here must hold no lock
     // on them (preparing a statement locks the tables it names), or the two
-    // would wait for each other.
-    let checkpoint = transaction
-        .query_one(
-            "select position from checkpoints where name = 'projector' for update",
-            &[],
-        )
+    // would wait for each other. Prepared once per connection, as every
+    // statement of the batch: an unnamed statement is parsed and planned
+    // again each time, and costs a round trip more.
+    let lock = transaction
+        .prepare_cached("select position from checkpoints where name = 'projector' for update")
         .await?;
+    let (_, checkpoint) = futures::try_join!(
+        transaction
+            .batch_execute("set local synchronous_commit = off")
+            .map_err(StoreError::from),
+        transaction.query_one(&lock, &[]).map_err(StoreError::from),
+    )?;
     let (statements, group_statements, quarantined) = futures::try_join!(
         RowStatements::prepare(&transaction),
         GroupStatements::prepare(&transaction),
@@ -116,12 +119,10 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
             )));
         }
     }
-    transaction
-        .execute(
-            "update checkpoints set position = $1 where name = 'projector'",
-            &[&checkpoint],
-        )
+    let save = transaction
+        .prepare_cached("update checkpoints set position = $1 where name = 'projector'")
         .await?;
+    transaction.execute(&save, &[&checkpoint]).await?;
     transaction.commit().await?;
     Ok(checkpoint)
 }

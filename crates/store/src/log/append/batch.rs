@@ -135,12 +135,10 @@ async fn move_streams(
     // futures get there, and a chain head read before the lock is stale
     // when another process's appender commits in between (two API
     // processes broke the chain so: e2e scaleout, issue 13).
-    let head = transaction
-        .query_one(
-            "select last_position from log_head where id = 1 for update",
-            &[],
-        )
+    let lock = transaction
+        .prepare_cached("select last_position from log_head where id = 1 for update")
         .await?;
+    let head = transaction.query_one(&lock, &[]).await?;
     let (heads, created, extended, keys) = futures::try_join!(
         sets::chain_heads(transaction, batch.requests),
         sets::create_streams(transaction, &fresh),
@@ -364,13 +362,16 @@ async fn write(
         }
     }
     let head = [&position as &(dyn ToSql + Sync)];
+    let save_head = transaction
+        .prepare_cached("update log_head set last_position = $1 where id = 1")
+        .await?;
     futures::try_join!(
         try_join_all(undone).map_err(StoreError::from),
         sets::drop_claims(transaction, &dropped),
         sets::insert_rows(transaction, &rows, recorded_at),
         sets::save_chain_heads(transaction, &rows),
         transaction
-            .execute("update log_head set last_position = $1 where id = 1", &head)
+            .execute(&save_head, &head)
             .map_err(StoreError::from),
     )?;
     Ok(outcomes)
