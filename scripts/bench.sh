@@ -12,16 +12,22 @@
 #      row shaped like one event (synchronous_commit stays on),
 #   (a and b are repeated REPEAT times; the median ratio is reported)
 #   c. `rollcall bench --ops create,patch,get` (the mixed load),
-#   d. a summary: creates/s, pgbench inserts/s, their ratio, p50/p99 per op,
-#      and CPU-seconds per 1,000 creates (and per 1,000 pgbench inserts) of
-#      each process group: rollcall, PostgreSQL, RabbitMQ, the load generator.
+#   d. `rollcall verify` on the bench database once its log has stopped
+#      growing (the linker catches up after the load): the hash chain holds
+#      and the read tables equal a fresh fold of the log,
+#   e. a summary: creates/s, pgbench inserts/s, their ratio, p50/p99 per op,
+#      CPU-seconds per 1,000 creates (and per 1,000 pgbench inserts) of
+#      each process group: rollcall, PostgreSQL, RabbitMQ, the load generator,
+#      and verify's verdict. A verdict other than sound fails the script
+#      (exit 1) after the summary.
 # Everything it created (databases, queue, exchange) is removed on exit.
 #
 # Needs: cargo, psql, pgbench, curl, python3 (JSON and arithmetic); PostgreSQL and RabbitMQ
 # running locally. Environment: CLIENTS (64), SECONDS_PER_RUN (10), REPEAT (1),
 # BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, the server without a
 # database name), AMQP_URL (rollcall's default), ROLLCALL_BIN (a binary to
-# measure instead of building one: compare two builds back to back).
+# measure instead of building one: compare two builds back to back),
+# VERIFY_SETTLE_SECS (900: how long verify waits for the log to settle).
 set -euo pipefail
 
 CLIENTS=${CLIENTS:-64}
@@ -183,6 +189,12 @@ print("mean append batch %.1f over %d transactions; read-your-writes wait mean %
     m.get("rollcall_api_read_your_writes_timeouts_total", 0), m.get("rollcall_api_write_retries_total", 0)))
 ' || echo "(could not read /metrics)")
 
+# After /metrics: the linker's catching up while verify waits would count
+# in the server-side figures above.
+log "rollcall verify on $SCRATCH_DB"
+verify_scratch "$ROLLCALL"
+echo "(after ${VERIFY_WAITED} s for the log to settle) $VERIFY_VERDICT" >&2
+
 echo
 echo "=== rollcall bench summary: $CLIENTS clients, ${SECONDS_PER_RUN} s per run, $REPEAT run(s), $(nproc) cores ==="
 printf '%-5s %12s %18s %10s\n' run creates/s pgbench-inserts/s ratio
@@ -206,3 +218,9 @@ echo " rollcall bench --ops create:"
 echo "$CREATE_CPU"
 echo " pgbench:"
 echo "$PGBENCH_CPU"
+echo
+echo "rollcall verify (after ${VERIFY_WAITED} s for the log to settle): $VERIFY_VERDICT"
+if ((VERIFY_STATUS != 0)); then
+    echo "bench.sh: rollcall verify did not find the bench database sound (exit $VERIFY_STATUS): the figures above are not to be trusted" >&2
+    exit 1
+fi

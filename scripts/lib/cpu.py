@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """CPU-seconds spent by each process group of a benchmark, read from /proc.
 
-  cpu.py snapshot SERVER_PID            JSON of cumulative CPU-seconds by group
+  cpu.py snapshot [GROUP=]PID...        JSON of cumulative CPU-seconds by group
   cpu.py run OUT -- COMMAND...          runs COMMAND, writes its CPU-seconds to OUT
   cpu.py report BEFORE AFTER LOAD N WHAT
                                         CPU-seconds per 1,000 of WHAT by group
 
-Groups: `rollcall` (the server's process, all its threads), `postgres`
+Groups: each PID's process with all its threads, in the group its GROUP=
+names (a bare PID is `rollcall`: bench.sh's one server; bench-scaleout.sh
+passes `rollcall-api=PID rollcall-api=PID rollcall-projector=PID`, and the
+processes of one group add up), `postgres`
 (every live PostgreSQL process plus what the postmaster reaped from backends
 that exited, so connections that close during the run still count),
 `rabbitmq` (the Erlang VM and its helpers), and the load generator (measured
@@ -15,6 +18,7 @@ by `run`, as a child's rusage: it exits before the second snapshot).
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 
@@ -32,16 +36,18 @@ def stat(pid):
     return comm, int(fields[1]), [int(value) / TICK for value in fields[11:15]]
 
 
-def snapshot(server_pid):
-    groups = {"rollcall": 0.0, "postgres": 0.0, "rabbitmq": 0.0}
+def snapshot(servers):
+    """`servers` maps a pid (a string) to the name of its group."""
+    groups = {group: 0.0 for group in servers.values()}
+    groups.update({"postgres": 0.0, "rabbitmq": 0.0})
     postgres = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             comm, ppid, (utime, stime, cutime, cstime) = stat(pid)
         except (OSError, ValueError):
             continue
-        if pid == str(server_pid):
-            groups["rollcall"] += utime + stime
+        if pid in servers:
+            groups[servers[pid]] += utime + stime
         elif comm.startswith("postgres"):
             postgres[pid] = (ppid, utime + stime, cutime + cstime)
         elif comm in RABBITMQ:
@@ -53,8 +59,23 @@ def snapshot(server_pid):
     return groups
 
 
+def parse_servers(arguments):
+    """`GROUP=PID` or a bare `PID` (group `rollcall`) -> {pid: group}."""
+    servers = {}
+    for argument in arguments:
+        group, _, pid = argument.rpartition("=")
+        if not pid.isdigit():
+            raise SystemExit(f"cpu.py: {argument!r} is not PID nor GROUP=PID")
+        servers[pid] = group or "rollcall"
+    return servers
+
+
 def run(out, command):
-    status = subprocess.call(command)
+    child = subprocess.Popen(command)
+    # Ctrl-C reaches COMMAND as well (the terminal signals the whole process
+    # group): wait for it to end instead of dying with a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    status = child.wait()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out, "w") as file:
         file.write(str(usage.ru_utime + usage.ru_stime))
@@ -76,8 +97,8 @@ def report(before, after, load, count, what):
 
 if __name__ == "__main__":
     verb = sys.argv[1] if len(sys.argv) > 1 else ""
-    if verb == "snapshot":
-        print(json.dumps(snapshot(int(sys.argv[2]))))
+    if verb == "snapshot" and len(sys.argv) > 2:
+        print(json.dumps(snapshot(parse_servers(sys.argv[2:]))))
     elif verb == "run" and len(sys.argv) > 4 and sys.argv[3] == "--":
         sys.exit(run(sys.argv[2], sys.argv[4:]))
     elif verb == "report" and len(sys.argv) == 7:

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # it sets variables for the script that sources it
 # Sourced by the scripts in scripts/: runs `rollcall serve` against a scratch
 # database and bus prefix, and removes all of it again.
 #
@@ -6,6 +8,17 @@
 #                                      SCRATCH_LOG
 #   stop_scratch_server [STATUS]       stops it and drops what it created; with a
 #                                      non-zero STATUS, first shows its log's tail
+#
+# Scripts that start their own processes (bench-scaleout.sh) use the naming
+# and the clean-up alone:
+#
+#   new_scratch NAME                   sets SCRATCH_DB, SCRATCH_PREFIX (fresh
+#                                      names, nothing created yet) and
+#                                      SCRATCH_LOG (a new directory)
+#   drop_scratch                       drops SCRATCH_DB, the queue and exchange
+#                                      of SCRATCH_PREFIX and SCRATCH_LOG, then
+#                                      forgets them (a second call does nothing);
+#                                      stop the processes using them first
 #
 # Environment: BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, the server
 # without a database), AMQP_URL (rollcall's default).
@@ -19,12 +32,17 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-start_scratch_server() {
-    local binary=$1 name=$2 suffix port metrics_port
+new_scratch() {
+    local name=$1 suffix
     suffix=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
     SCRATCH_DB="rollcall_${name}_${suffix}"
     SCRATCH_PREFIX="rollcall_${name}_${suffix}"
     SCRATCH_LOG=$(mktemp -d "${TMPDIR:-/tmp}/rollcall-${name}.XXXXXX")
+}
+
+start_scratch_server() {
+    local binary=$1 name=$2 port metrics_port
+    new_scratch "$name"
     port=$(free_port)
     # Its own operators' listener, so that it never meets another server's
     # on the default 127.0.0.1:9464.
@@ -72,11 +90,16 @@ stop_scratch_server() {
         fi
         wait "$SERVER_PID" 2>/dev/null
     fi
-    [[ -n ${SCRATCH_DB:-} ]] || return 0
-    psql -q "$PG_BASE/postgres" -v ON_ERROR_STOP=1 \
-        -c "drop database if exists \"$SCRATCH_DB\" with (force)" >/dev/null \
-        || echo "could not drop database $SCRATCH_DB; drop it by hand" >&2
-    if command -v rabbitmqctl >/dev/null; then
+    drop_scratch
+}
+
+drop_scratch() {
+    if [[ -n ${SCRATCH_DB:-} ]]; then
+        psql -q "$PG_BASE/postgres" -v ON_ERROR_STOP=1 \
+            -c "drop database if exists \"$SCRATCH_DB\" with (force)" >/dev/null \
+            || echo "could not drop database $SCRATCH_DB; drop it by hand" >&2
+    fi
+    if [[ -n ${SCRATCH_PREFIX:-} ]] && command -v rabbitmqctl >/dev/null; then
         # The projector's queue (bus::Topology; `.projector` before the
         # single active consumer, never declared now).
         rabbitmqctl -q delete_queue -p / "$SCRATCH_PREFIX.projector.single-active" >/dev/null 2>&1 \
@@ -85,5 +108,38 @@ stop_scratch_server() {
         # holds no messages, so failing here is harmless.
         rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$SCRATCH_PREFIX.events\">>), false, <<\"scripts\">>)." >/dev/null 2>&1 || true
     fi
-    rm -rf "$SCRATCH_LOG"
+    if [[ -n ${SCRATCH_LOG:-} ]]; then
+        rm -rf "$SCRATCH_LOG"
+    fi
+    SCRATCH_DB="" SCRATCH_PREFIX="" SCRATCH_LOG=""
+}
+
+# verify_scratch BINARY: `rollcall verify` on SCRATCH_DB (the log's hash
+# chain, and the read tables against a fresh fold of the log) once the log
+# has settled: its head and the projector's checkpoint equal and unchanged
+# for a second (at most VERIFY_SETTLE_SECS, 900, then it verifies anyway).
+# Right after a load the log still grows: `rollcall serve`'s linker appends
+# the memberships of the users just created, and verify calls a log that
+# grows while it reads it "behind". Sets VERIFY_VERDICT (what verify
+# printed), VERIFY_STATUS (its exit status: 0 is sound) and VERIFY_WAITED
+# (seconds waited for the log to settle).
+verify_scratch() {
+    local binary=$1 limit=${VERIFY_SETTLE_SECS:-900} started=$SECONDS polls=0 sample last="" head checkpoint
+    while ((SECONDS - started < limit)); do
+        sample=$(psql -At "$PG_BASE/$SCRATCH_DB" -c "select h.last_position || ' ' || c.position \
+            from log_head h cross join checkpoints c where h.id = 1 and c.name = 'projector'")
+        read -r head checkpoint <<<"$sample"
+        if [[ $head == "$checkpoint" && $sample == "$last" ]]; then
+            break
+        fi
+        if ((++polls % 10 == 0)); then
+            echo "waiting for the log to settle: head $head, projector at $checkpoint" >&2
+        fi
+        last=$sample
+        sleep 1
+    done
+    VERIFY_WAITED=$((SECONDS - started))
+    VERIFY_STATUS=0
+    VERIFY_VERDICT=$("$binary" verify --database-url "$PG_BASE/$SCRATCH_DB" 2>&1) || VERIFY_STATUS=$?
+    [[ -n $VERIFY_VERDICT ]] || VERIFY_VERDICT="(rollcall verify printed nothing)"
 }
