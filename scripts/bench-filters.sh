@@ -25,7 +25,8 @@
 #
 # Needs: cargo, psql, curl, python3; PostgreSQL and RabbitMQ running locally.
 # Environment: SIZE (100000), SMALL (1000), CLIENTS (16), SECONDS_PER_RUN
-# (10), POPULATE_CLIENTS (64), BENCH_PG_URL, AMQP_URL (see bench.sh).
+# (10), POPULATE_CLIENTS (64), ROLLCALL_BIN (a binary to measure instead of
+# building one), BENCH_PG_URL, AMQP_URL (see bench.sh).
 # shellcheck disable=SC2016 # the $2 in SQL below is PostgreSQL's parameter
 set -euo pipefail
 
@@ -73,9 +74,7 @@ if pgrep -f 'rollcall bench|pgbench' >/dev/null; then
     echo "warning: another benchmark is running on this machine; figures will be noisy" >&2
 fi
 
-log "building the release binary"
-cargo build --release -p rollcall
-ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
+release_binary
 
 start_scratch_server "$ROLLCALL" benchfilters
 DB_URL="$PG_BASE/$SCRATCH_DB"

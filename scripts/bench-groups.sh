@@ -19,7 +19,7 @@
 #
 # Needs: cargo, psql, curl; PostgreSQL and RabbitMQ running locally.
 # Environment: MEMBERS (100000), CLIENTS (4), SECONDS_PER_RUN (10),
-# BENCH_PG_URL, AMQP_URL (see lib/scratch-server.sh).
+# ROLLCALL_BIN (a binary to measure instead of building one), BENCH_PG_URL, AMQP_URL (see lib/scratch-server.sh).
 set -euo pipefail
 
 MEMBERS=${MEMBERS:-100000}
@@ -54,9 +54,7 @@ if pgrep -f 'rollcall bench|pgbench' >/dev/null; then
     echo "warning: another benchmark is running on this machine; figures will be noisy" >&2
 fi
 
-printf '\n==> building the release binary\n' >&2
-cargo build --release -p rollcall
-ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
+release_binary
 
 start_scratch_server "$ROLLCALL" benchgroups
 

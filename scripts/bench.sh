@@ -75,14 +75,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [[ -n ${ROLLCALL_BIN:-} ]]; then
-    ROLLCALL=$ROLLCALL_BIN
-    log "measuring $ROLLCALL (ROLLCALL_BIN), not building"
-else
-    log "building the release binary"
-    cargo build --release -p rollcall
-    ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
-fi
+release_binary
 
 start_scratch_server "$ROLLCALL" bench
 echo "ready; SCIM token read from the server's first-start output" >&2

@@ -143,3 +143,18 @@ verify_scratch() {
     VERIFY_VERDICT=$("$binary" verify --database-url "$PG_BASE/$SCRATCH_DB" 2>&1) || VERIFY_STATUS=$?
     [[ -n $VERIFY_VERDICT ]] || VERIFY_VERDICT="(rollcall verify printed nothing)"
 }
+
+# Sets ROLLCALL to the binary to measure: ROLLCALL_BIN when set (compare two
+# builds back to back), else the release build of the workspace's binaries
+# (together: with -p, cargo unifies features differently from a workspace
+# build and rebuilds much of the tree).
+release_binary() {
+    if [[ -n ${ROLLCALL_BIN:-} ]]; then
+        ROLLCALL=$ROLLCALL_BIN
+        echo "measuring $ROLLCALL (ROLLCALL_BIN), not building" >&2
+    else
+        echo "building the release binary" >&2
+        cargo build --release --bins
+        ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
+    fi
+}
