@@ -210,8 +210,20 @@ where
     W: FnOnce(Pool) -> F + Send + 'static,
     F: std::future::Future<Output = ()> + 'static,
 {
-    let ended = store::own_thread::spawn(name, database, OWN_THREAD_CONNECTIONS, work)?;
+    let part = store::own_thread::spawn(name, database, OWN_THREAD_CONNECTIONS, work)?;
+    // Aborting this task (a part cut at shutdown) aborts `part`, which
+    // stops the thread's work.
     Ok(tokio::spawn(async move {
-        let _ = ended.await;
+        let _cut_with_me = AbortOnDrop(part.abort_handle());
+        let _ = part.await;
     }))
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

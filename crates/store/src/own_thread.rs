@@ -12,18 +12,26 @@
 use std::future::Future;
 
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::{Database, Pool, StoreError, connect};
 
 /// Starts `work` on a thread named `name`, with a pool of `size`
-/// connections to `database` opened and driven on that thread. The receiver
-/// resolves with what `work` returns (or is closed if the thread panicked).
+/// connections to `database` opened and driven on that thread.
+///
+/// The returned task, on the caller's runtime, ends with what `work`
+/// returns (`None` if the thread could not build its pool or panicked).
+/// The thread lives no longer than that task: when it is aborted, or its
+/// runtime shuts down (a test's ends with the test), `work` is dropped and
+/// the thread's connections close. Without that tie, a part on its own
+/// thread outlived the stack that started it and went on polling a
+/// database that was gone.
 pub fn spawn<W, F>(
     name: &str,
     database: &Database,
     size: usize,
     work: W,
-) -> Result<oneshot::Receiver<F::Output>, StoreError>
+) -> Result<JoinHandle<Option<F::Output>>, StoreError>
 where
     W: FnOnce(Pool) -> F + Send + 'static,
     F: Future + 'static,
@@ -35,23 +43,35 @@ where
         .map_err(|error| unavailable(name, &error))?;
     let database = database.clone();
     let (done, ended) = oneshot::channel();
+    let (alive, gone) = oneshot::channel::<()>();
     std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
             runtime.block_on(async move {
                 // Inside the runtime: `connect` opens its connections here.
-                match connect(&database, size) {
-                    Ok(pool) => {
-                        let _ = done.send(work(pool).await);
-                    }
+                let pool = match connect(&database, size) {
+                    Ok(pool) => pool,
                     // Building a pool connects nothing: it fails only on a
                     // configuration `Database::parse` accepted.
-                    Err(error) => tracing::error!(%error, "a pool for a thread of its own"),
+                    Err(error) => {
+                        tracing::error!(%error, "a pool for a thread of its own");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    output = work(pool) => {
+                        let _ = done.send(output);
+                    }
+                    // The caller's task is gone: so is the reason to go on.
+                    _ = gone => {}
                 }
             })
         })
         .map_err(|error| unavailable(name, &error))?;
-    Ok(ended)
+    Ok(tokio::spawn(async move {
+        let _alive = alive;
+        ended.await.ok()
+    }))
 }
 
 fn unavailable(name: &str, error: &std::io::Error) -> StoreError {

@@ -100,7 +100,7 @@ async fn counting_active_owners_reads_the_owners_only_however_many_members_there
         plan.contains("memberships_active_owners"),
         "counting active owners does not read the owners' index:\n{plan}"
     );
-    let owners = store::active_owners(&app.pool(), uuid::Uuid::parse_str(&org_id).unwrap())
+    let owners = store::active_owners(app.pool(), uuid::Uuid::parse_str(&org_id).unwrap())
         .await
         .expect("count");
     assert_eq!(owners, 1, "the one active owner among 20,000 members");
