@@ -186,7 +186,7 @@ pub(crate) async fn organization_with_token(
     (org.org_id, token)
 }
 
-async fn require_postgres() -> tokio_postgres::Client {
+pub(crate) async fn require_postgres() -> tokio_postgres::Client {
     match tokio_postgres::connect(POSTGRES, tokio_postgres::NoTls).await {
         Ok((client, connection)) => {
             tokio::spawn(connection);

@@ -317,3 +317,53 @@ async fn sigterm_under_load_loses_no_acknowledged_write_and_no_recorded_read() {
         acknowledged.len()
     );
 }
+
+/// The appender, the relay and the projector run on threads of their own
+/// (issue 13). A stack whose runtime ends without a graceful stop (a test
+/// that panics, an embedding that drops it) must take them along: threads
+/// that outlived their stack went on polling, then reconnecting to, a
+/// database that was gone.
+#[test]
+fn a_stack_dropped_with_its_runtime_leaves_no_connection_behind() {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let mut app = runtime.block_on(async {
+        let app = spawn_app().await;
+        // A create answered means the appender, relay and projector all work.
+        let (status, _) = app
+            .create_user(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "left-behind@example.com",
+            }))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED);
+        app
+    });
+    let stack = app.stack.take();
+    drop(stack);
+    drop(runtime);
+    let database = app.database_name.clone();
+    let checking = tokio::runtime::Runtime::new().expect("a runtime");
+    let left = checking.block_on(async {
+        let admin = crate::helpers::require_postgres().await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left: i64 = admin
+                .query_one(
+                    "select count(*) from pg_stat_activity where datname = $1",
+                    &[&database],
+                )
+                .await
+                .expect("pg_stat_activity")
+                .get(0);
+            if left == 0 || Instant::now() > deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    assert_eq!(
+        left, 0,
+        "connections to the test database were still open 15 s after its stack's runtime ended"
+    );
+    drop(app);
+}
