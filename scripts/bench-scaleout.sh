@@ -97,15 +97,7 @@ stop_services() {
         kill -INT "$pid" 2>/dev/null
     done
     for pid in "${SERVICE_PIDS[@]}"; do
-        for _ in $(seq 1 300); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "pid $pid did not stop within 30 s; killing it" >&2
-            kill -KILL "$pid"
-        fi
-        wait "$pid" 2>/dev/null
+        stop_process "$pid"
     done
     SERVICE_PIDS=()
     SERVICE_GROUPS=()

@@ -19,6 +19,8 @@
 #                                      of SCRATCH_PREFIX and SCRATCH_LOG, then
 #                                      forgets them (a second call does nothing);
 #                                      stop the processes using them first
+#   stop_process PID                   SIGINT, then SIGKILL after 30 s
+#   release_binary                     sets ROLLCALL (ROLLCALL_BIN or a build)
 #
 # Environment: BENCH_PG_URL (postgres://postgres@127.0.0.1:5432, the server
 # without a database), AMQP_URL (rollcall's default).
@@ -79,16 +81,7 @@ stop_scratch_server() {
     fi
     if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
         echo "stopping rollcall serve (pid $SERVER_PID)" >&2
-        kill -INT "$SERVER_PID"
-        for _ in $(seq 1 300); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "it did not stop within 30 s; killing it" >&2
-            kill -KILL "$SERVER_PID"
-        fi
-        wait "$SERVER_PID" 2>/dev/null
+        stop_process "$SERVER_PID"
     fi
     drop_scratch
 }
@@ -157,4 +150,20 @@ release_binary() {
         cargo build --release --bins
         ROLLCALL="${CARGO_TARGET_DIR:-$ROOT/target}/release/rollcall"
     fi
+}
+
+# Stops a child process with SIGINT (a graceful stop), and with SIGKILL if
+# it is still there 30 s later.
+stop_process() {
+    local pid=$1
+    kill -INT "$pid" 2>/dev/null
+    for _ in $(seq 1 300); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "pid $pid did not stop within 30 s; killing it" >&2
+        kill -KILL "$pid"
+    fi
+    wait "$pid" 2>/dev/null
 }
