@@ -156,7 +156,8 @@ release_binary() {
 # it is still there 30 s later.
 stop_process() {
     local pid=$1
-    kill -INT "$pid" 2>/dev/null
+    # Already signalled, or gone: then only wait for it.
+    kill -INT "$pid" 2>/dev/null || true
     for _ in $(seq 1 300); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
@@ -165,5 +166,5 @@ stop_process() {
         echo "pid $pid did not stop within 30 s; killing it" >&2
         kill -KILL "$pid"
     fi
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true
 }
