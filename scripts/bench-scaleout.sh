@@ -219,6 +219,9 @@ measure() {
     for i in "${!SERVICE_PIDS[@]}"; do
         snapshot_args+=("${SERVICE_GROUPS[$i]}=${SERVICE_PIDS[$i]}")
     done
+    # PostgreSQL's CPU: this topology's database and the server's own
+    # processes, not other databases on the machine (scripts/lib/cpu.py).
+    export CPU_DATABASES=$SCRATCH_DB
 
     for run in $(seq 1 "$REPEAT"); do
         log "$apis API(s), run $run/$REPEAT: two rollcall bench --ops create (${LOAD_CLIENTS[0]} + ${LOAD_CLIENTS[1]} clients, ${SECONDS_PER_RUN} s)"

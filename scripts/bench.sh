@@ -78,6 +78,9 @@ trap 'exit 130' INT TERM
 release_binary
 
 start_scratch_server "$ROLLCALL" bench
+# PostgreSQL's CPU: the bench's two databases and the server's own
+# processes, not other databases on the machine (scripts/lib/cpu.py).
+export CPU_DATABASES="$SCRATCH_DB,$PGBENCH_DB"
 echo "ready; SCIM token read from the server's first-start output" >&2
 
 log "preparing $PGBENCH_DB for pgbench"

@@ -11,7 +11,11 @@ names (a bare PID is `rollcall`: bench.sh's one server; bench-scaleout.sh
 passes `rollcall-api=PID rollcall-api=PID rollcall-projector=PID`, and the
 processes of one group add up), `postgres`
 (every live PostgreSQL process plus what the postmaster reaped from backends
-that exited, so connections that close during the run still count),
+that exited, so connections that close during the run still count; with
+CPU_DATABASES=db1,db2 in the environment, only the backends and autovacuum
+workers of those databases and the server's own processes (postmaster,
+checkpointer, WAL writer...), not what the postmaster reaped, whose database
+is unknown: other sessions' databases on the machine stay out),
 `rabbitmq` (the Erlang VM and its helpers), and the load generator (measured
 by `run`, as a child's rusage: it exits before the second snapshot).
 """
@@ -52,11 +56,35 @@ def snapshot(servers):
             postgres[pid] = (ppid, utime + stime, cutime + cstime)
         elif comm in RABBITMQ:
             groups["rabbitmq"] += utime + stime
+    databases = os.environ.get("CPU_DATABASES")
+    wanted = set(databases.split(",")) if databases else None
     for pid, (ppid, own, reaped) in postgres.items():
+        if wanted is not None:
+            database = postgres_database(pid)
+            if database is not None and database not in wanted:
+                continue
         groups["postgres"] += own
-        if str(ppid) not in postgres:  # the postmaster: its backends' exits
+        # The postmaster: its backends' exits.
+        if str(ppid) not in postgres and wanted is None:
             groups["postgres"] += reaped
     return groups
+
+
+def postgres_database(pid):
+    """The database a PostgreSQL process works for, from its title
+    (`postgres: 15/main: USER DATABASE ADDRESS STATE` for a backend,
+    `...: autovacuum worker DATABASE`); None for the server's own processes."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as file:
+            title = file.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    words = title.rsplit(": ", 1)[-1].split()
+    if words[:2] == ["autovacuum", "worker"] and len(words) > 2:
+        return words[2]
+    if len(words) >= 3 and (words[2].startswith("[local]") or "(" in words[2]):
+        return words[1]
+    return None
 
 
 def parse_servers(arguments):
