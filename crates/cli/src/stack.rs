@@ -109,39 +109,42 @@ impl Stack {
         // and its read-your-writes answer: each runs on a thread of its own
         // (store::own_thread), so that its round trips never wait behind
         // request handling.
-        let relay = {
-            let (database, amqp_url, topology) = (
-                database.clone(),
-                self.config.amqp_url.clone(),
-                topology.clone(),
-            );
-            let (metrics, stopped) = (async_metrics.clone(), stopped.clone());
-            on_own_thread("rollcall-relay", &database.clone(), move |pool| {
+        let relay_database = database.clone();
+        let (relay_amqp_url, relay_topology) = (self.config.amqp_url.clone(), topology.clone());
+        let (relay_metrics, relay_stopped) = (async_metrics.clone(), stopped.clone());
+        let relay = store::own_thread::spawn(
+            "rollcall-relay",
+            &database,
+            OWN_THREAD_CONNECTIONS,
+            move |pool| {
                 Relay {
                     pool,
-                    database,
-                    amqp_url,
-                    topology,
+                    database: relay_database,
+                    amqp_url: relay_amqp_url,
+                    topology: relay_topology,
                     wake: relay_wake,
-                    metrics,
+                    metrics: relay_metrics,
                 }
-                .run(stopped)
-            })?
-        };
-        let projector = {
-            let (amqp_url, appender) = (self.config.amqp_url.clone(), appender.clone());
-            on_own_thread("rollcall-projector", &database, move |pool| {
+                .run(relay_stopped)
+            },
+        )?;
+        let (amqp_url, projector_appender) = (self.config.amqp_url.clone(), appender.clone());
+        let projector = store::own_thread::spawn(
+            "rollcall-projector",
+            &database,
+            OWN_THREAD_CONNECTIONS,
+            move |pool| {
                 Projector {
                     pool,
                     amqp_url,
                     topology,
                     applied,
                     metrics: async_metrics,
-                    appender,
+                    appender: projector_appender,
                 }
                 .run(stopped)
-            })?
-        };
+            },
+        )?;
         let background = vec![
             ("relay", relay),
             (
@@ -196,34 +199,6 @@ impl RunningStack {
     }
 }
 
-/// Connections each of the relay and the projector holds on its own thread.
+/// Connections each of the relay and the projector holds on its own thread
+/// (`store::own_thread`).
 const OWN_THREAD_CONNECTIONS: usize = 4;
-
-/// Runs a background part on a thread of its own, with connections of its
-/// own; the handle ends when the part does.
-fn on_own_thread<W, F>(
-    name: &str,
-    database: &Database,
-    work: W,
-) -> anyhow::Result<tokio::task::JoinHandle<()>>
-where
-    W: FnOnce(Pool) -> F + Send + 'static,
-    F: std::future::Future<Output = ()> + 'static,
-{
-    let part = store::own_thread::spawn(name, database, OWN_THREAD_CONNECTIONS, work)?;
-    // Aborting this task (a part cut at shutdown) aborts `part`, which
-    // stops the thread's work.
-    Ok(tokio::spawn(async move {
-        let _cut_with_me = AbortOnDrop(part.abort_handle());
-        let _ = part.await;
-    }))
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}

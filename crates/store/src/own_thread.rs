@@ -19,23 +19,22 @@ use crate::{Database, Pool, StoreError, connect};
 /// Starts `work` on a thread named `name`, with a pool of `size`
 /// connections to `database` opened and driven on that thread.
 ///
-/// The returned task, on the caller's runtime, ends with what `work`
-/// returns (`None` if the thread could not build its pool or panicked).
-/// The thread lives no longer than that task: when it is aborted, or its
-/// runtime shuts down (a test's ends with the test), `work` is dropped and
-/// the thread's connections close. Without that tie, a part on its own
-/// thread outlived the stack that started it and went on polling a
-/// database that was gone.
+/// The returned task, on the caller's runtime, ends when `work` does (or
+/// when the thread could not build its pool, or panicked: that is logged).
+/// The thread lives no longer than that task: when it is aborted (a part
+/// cut at shutdown), or its runtime shuts down (a test's ends with the
+/// test), `work` is dropped and the thread's connections close. Without
+/// that tie, a part on its own thread outlived the stack that started it
+/// and went on polling a database that was gone.
 pub fn spawn<W, F>(
     name: &str,
     database: &Database,
     size: usize,
     work: W,
-) -> Result<JoinHandle<Option<F::Output>>, StoreError>
+) -> Result<JoinHandle<()>, StoreError>
 where
     W: FnOnce(Pool) -> F + Send + 'static,
-    F: Future + 'static,
-    F::Output: Send + 'static,
+    F: Future<Output = ()> + 'static,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -59,8 +58,8 @@ where
                     }
                 };
                 tokio::select! {
-                    output = work(pool) => {
-                        let _ = done.send(output);
+                    () = work(pool) => {
+                        let _ = done.send(());
                     }
                     // The caller's task is gone: so is the reason to go on.
                     _ = gone => {}
@@ -68,9 +67,12 @@ where
             })
         })
         .map_err(|error| unavailable(name, &error))?;
+    let name = name.to_owned();
     Ok(tokio::spawn(async move {
         let _alive = alive;
-        ended.await.ok()
+        if ended.await.is_err() {
+            tracing::error!(thread = %name, "a part on a thread of its own ended without finishing its work");
+        }
     }))
 }
 
