@@ -29,6 +29,7 @@ pub mod linking;
 pub mod membership;
 pub mod metadata;
 pub mod organization;
+pub mod partition;
 pub mod password;
 pub mod provisioning;
 pub mod read_model;
