@@ -13,22 +13,23 @@ use uuid::Uuid;
 use crate::write::wait_for_projection;
 use crate::{ApiError, AppState};
 
-/// Token id → the highest position a write with that token appended.
-/// Tokens are few (a handful per organization), so the table stays small.
+/// Token id → the organization it wrote to and the highest position a
+/// write with that token appended. Tokens are few (a handful per
+/// organization), so the table stays small.
 #[derive(Default)]
 pub struct LastWrites {
-    positions: Mutex<HashMap<Uuid, i64>>,
+    positions: Mutex<HashMap<Uuid, (Uuid, i64)>>,
 }
 
 impl LastWrites {
-    /// Notes that `token_id` wrote up to `position`.
-    pub fn record(&self, token_id: Uuid, position: i64) {
+    /// Notes that `token_id` wrote to `org_id` up to `position`.
+    pub fn record(&self, token_id: Uuid, org_id: Uuid, position: i64) {
         let mut positions = self.positions.lock().expect("never poisoned");
-        let last = positions.entry(token_id).or_insert(position);
-        *last = (*last).max(position);
+        let last = positions.entry(token_id).or_insert((org_id, position));
+        *last = (org_id, last.1.max(position));
     }
 
-    fn last(&self, token_id: Uuid) -> Option<i64> {
+    fn last(&self, token_id: Uuid) -> Option<(Uuid, i64)> {
         self.positions
             .lock()
             .expect("never poisoned")
@@ -41,10 +42,12 @@ impl LastWrites {
 /// `token_id` wrote through this process; 503 if they still do not, rather
 /// than an answer that misses the client's own write.
 pub async fn await_own_writes(state: &AppState, token_id: Uuid) -> Result<(), ApiError> {
-    let Some(position) = state.last_writes.last(token_id) else {
+    let Some((org_id, position)) = state.last_writes.last(token_id) else {
         return Ok(());
     };
-    if *state.projection.borrow() >= position || wait_for_projection(state, position).await {
+    if state.projection.borrow().holds(org_id, position)
+        || wait_for_projection(state, org_id, position).await
+    {
         return Ok(());
     }
     Err(ApiError::Scim(ScimError {

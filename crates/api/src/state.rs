@@ -16,6 +16,7 @@ use crate::snapshots::{Snapshots, UserSnapshot};
 use crate::stream_lock::StreamLocks;
 use crate::{ApiMetrics, Tokens};
 use domain::group::GroupState;
+use domain::partition::{Partition, Projection};
 
 /// Tunables of the HTTP service.
 #[derive(Debug, Clone)]
@@ -83,8 +84,8 @@ impl Default for Settings {
     }
 }
 
-/// The position up to which the read tables are current.
-pub type ProjectionWatch = watch::Receiver<i64>;
+/// Up to where each partition of the read tables is current.
+pub type ProjectionWatch = watch::Receiver<Projection>;
 
 /// The organizations the projector holds back, by id, as last read.
 pub type QuarantineWatch = watch::Receiver<Arc<HashMap<Uuid, store::Quarantined>>>;
@@ -226,16 +227,17 @@ fn poll_quarantine(pool: Pool, every: Duration) -> QuarantineWatch {
     receiver
 }
 
-/// Follows the projector's checkpoint in the database, for an API process
-/// that runs without an in-process projector: the projector's commit
-/// notifies it (`rollcall_projected`, V0025), and it reads the checkpoint
-/// itself after each (re)connect and every `fallback` without a notification.
+/// Follows the projector's checkpoints in the database, for an API process
+/// that runs without an in-process projector: each partition's commit
+/// notifies it (`rollcall_projected`, V0025 and V0027, with the partition's
+/// checkpoint name and position), and it reads the checkpoints itself after
+/// each (re)connect and every `fallback` without a notification.
 pub fn follow_projection(
     database: store::Database,
     pool: Pool,
     fallback: Duration,
 ) -> ProjectionWatch {
-    let (applied, projection) = watch::channel(0);
+    let (applied, projection) = watch::channel(Projection::default());
     tokio::spawn(async move {
         let mut listener = store::Listener::new(database, store::Channel::Projected, fallback);
         loop {
@@ -243,20 +245,32 @@ pub fn follow_projection(
                 heard = listener.next() => heard,
                 _ = applied.closed() => return,
             };
-            let position = match heard {
-                store::Heard::Notified(payload) => payload.parse().ok(),
-                store::Heard::Look => store::read_checkpoint(&pool, store::Checkpoint::Projector)
-                    .await
-                    .ok(),
-            };
-            if let Some(position) = position {
-                applied.send_if_modified(|current| {
-                    let moved = position > *current;
-                    *current = position.max(*current);
-                    moved
-                });
+            match heard {
+                store::Heard::Notified(payload) => {
+                    if let Some((partition, position)) = projected(&payload) {
+                        applied.send_if_modified(|current| current.advance(partition, position));
+                    }
+                }
+                store::Heard::Look => {
+                    if let Ok(split) = store::projection_split(&pool).await {
+                        applied.send_if_modified(|current| {
+                            split.iter().fold(false, |moved, &(partition, position)| {
+                                current.advance(partition, position) || moved
+                            })
+                        });
+                    }
+                }
             }
         }
     });
     projection
+}
+
+/// A `rollcall_projected` payload: `<checkpoint name> <position>`.
+fn projected(payload: &str) -> Option<(Partition, i64)> {
+    let (name, position) = payload.split_once(' ')?;
+    Some((
+        Partition::from_checkpoint_name(name)?,
+        position.parse().ok()?,
+    ))
 }

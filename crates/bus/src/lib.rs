@@ -17,7 +17,9 @@ pub use connection::{connect, lost};
 pub use consumer::{Consumer, Delivery};
 pub use lapin::Connection;
 pub use publisher::{Message, Publisher};
-pub use topology::{Topology, consume, declare_topology, delete_topology};
+pub use topology::{
+    PARTITION_QUEUE_EXPIRES_MS, Topology, consume, declare_topology, delete_topology, routing_key,
+};
 
 /// A failure of the broker or of the connection to it.
 #[derive(Debug, thiserror::Error)]

@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
+use uuid::Uuid;
 
+use crate::topology::{bucket_header, routing_key};
 use crate::{BusError, Topology};
 
 /// Longest wait for the broker to take and confirm one batch. Past it the
@@ -16,11 +19,12 @@ const CONFIRM_TIMEOUT: Duration = Duration::from_secs(10);
 /// Delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
 
-/// One message for the events exchange.
+/// One message for the events exchange, about one organization: routed by
+/// it (`org.<org_id>`), with its bucket in a header for the partitions'
+/// queues ([`crate::Topology::partitions_exchange`]).
 #[derive(Debug, Clone)]
 pub struct Message {
-    /// Routing key (`org.<org_id>`).
-    pub routing_key: String,
+    pub org_id: Uuid,
     /// Unique id of the message (the event's position), for deduplication.
     pub message_id: String,
     pub body: Vec<u8>,
@@ -56,15 +60,19 @@ impl Publisher {
     async fn publish_and_wait(&self, messages: &[Message]) -> Result<(), BusError> {
         let mut confirms = Vec::with_capacity(messages.len());
         for message in messages {
+            let mut headers = FieldTable::default();
+            let (name, bucket) = bucket_header(message.org_id);
+            headers.insert(name, bucket);
             let properties = BasicProperties::default()
                 .with_delivery_mode(PERSISTENT)
+                .with_headers(headers)
                 .with_content_type("application/json".into())
                 .with_message_id(message.message_id.as_str().into());
             confirms.push(
                 self.channel
                     .basic_publish(
                         self.exchange.as_str().into(),
-                        message.routing_key.as_str().into(),
+                        routing_key(message.org_id).as_str().into(),
                         BasicPublishOptions::default(),
                         &message.body,
                         properties,

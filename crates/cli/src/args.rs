@@ -181,6 +181,18 @@ pub(crate) enum Command {
         #[command(flatten)]
         db: Db,
     },
+    /// Split the projection into COUNT partitions, each folded by a
+    /// projector of its own (`rollcall-projector --projector-partition K`),
+    /// or join it again with 1 (docs/scaling.md, "Partitions"). Safe while
+    /// projectors run: the partitions behind first fold up to the one
+    /// furthest ahead, and every new partition starts there. Without COUNT,
+    /// print the split and where each partition stands.
+    Partitions {
+        /// How many partitions, 1 to 64.
+        count: Option<u32>,
+        #[command(flatten)]
+        db: Db,
+    },
     /// The access log's retention: requests that changed nothing are kept by
     /// month and leave only as whole months (README, "Access log: limits,
     /// refusals and retention").

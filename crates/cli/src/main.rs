@@ -320,6 +320,34 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(rebuild_report(&rebuilt))
         }
+        Command::Partitions { count, db } => {
+            let database = prepare_database(&db.database.database_url, db.migrate.migrate).await?;
+            let pool = store::connect(&database, 2)?;
+            if let Some(count) = count {
+                let resplit = store::split_projection(&pool, count).await?;
+                println!(
+                    "split: {} partition(s) became {}, every one at position {} \
+                     ({} event(s) folded to meet there)",
+                    resplit.from, resplit.to, resplit.position, resplit.folded
+                );
+                if resplit.from != resplit.to {
+                    if resplit.to > 1 {
+                        println!(
+                            "run one projector per partition: \
+                             `rollcall-projector --projector-partition K` for K from 0 to {}",
+                            resplit.to - 1
+                        );
+                    }
+                    println!(
+                        "restart `rollcall serve`, which folds every partition it finds at start"
+                    );
+                }
+            }
+            for (partition, position) in store::projection_split(&pool).await? {
+                println!("{}\t{position}", partition.checkpoint_name());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Verify {
             org: None,
             database,

@@ -53,6 +53,14 @@ pub async fn rebuild(
     mut progress: impl FnMut(i64, Duration),
 ) -> anyhow::Result<Rebuilt> {
     let pool = store::connect(database, 2)?;
+    let split = store::projection_split(&pool).await?;
+    anyhow::ensure!(
+        split.len() == 1,
+        "the projection is split into {} partitions, and a rebuild compares and swaps one \
+         whole projection: join it with `rollcall partitions 1` (safe while projectors run), \
+         rebuild, then split it again",
+        split.len()
+    );
     let copies = store::connect(&database.in_schema(store::REBUILD_SCHEMA), 2)?;
     store::create_rebuild_tables(&pool).await?;
     let started = Instant::now();

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::{AppState, Application, Settings, StateParts};
-use projector::{Metrics, Projector, Relay};
+use domain::partition::Projection;
+use projector::{Metrics, Projector, ProjectorParts, Relay};
 use store::{Appender, Database, Pool};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -81,7 +82,10 @@ impl Stack {
             projector::readiness(&pool, &async_metrics, self.settings.max_projector_lag);
         let topology = bus::Topology::new(&self.config.bus_prefix);
         let (stop, stopped) = watch::channel(false);
-        let (applied, projection) = watch::channel(0);
+        // Every partition of the split found now folds here; after
+        // `rollcall partitions` splits it otherwise, restart.
+        let split = store::projection_split(&pool).await?;
+        let (applied, projection) = watch::channel(Projection::from_split(&split));
         let relay_wake = Arc::new(Notify::new());
 
         let (state, access_log_task) = AppState::start(StateParts {
@@ -128,31 +132,31 @@ impl Stack {
                 .run(relay_stopped)
             },
         )?;
-        let (amqp_url, projector_appender) = (self.config.amqp_url.clone(), appender.clone());
-        let projector = store::own_thread::spawn(
-            "rollcall-projector",
-            &database,
-            OWN_THREAD_CONNECTIONS,
-            move |pool| {
-                Projector {
-                    pool,
-                    amqp_url,
-                    topology,
-                    applied,
-                    metrics: async_metrics,
-                    appender: projector_appender,
-                }
-                .run(stopped)
-            },
-        )?;
-        let background = vec![
+        let mut background = vec![
             ("relay", relay),
             (
                 "reaper",
                 tokio::spawn(reaper.run(reaper_interval, stopped_reaper)),
             ),
-            ("projector", projector),
         ];
+        for (partition, _) in &split {
+            let parts = ProjectorParts {
+                pool: pool.clone(),
+                amqp_url: self.config.amqp_url.clone(),
+                topology: topology.clone(),
+                applied: applied.clone(),
+                metrics: async_metrics.clone(),
+                appender: appender.clone(),
+            };
+            let (index, stopped) = (partition.index(), stopped.clone());
+            let projector = store::own_thread::spawn(
+                "rollcall-projector",
+                &database,
+                OWN_THREAD_CONNECTIONS,
+                move |pool| Projector::new(ProjectorParts { pool, ..parts }, index).run(stopped),
+            )?;
+            background.push(("projector", projector));
+        }
 
         let shutdown_timeout = state.settings.shutdown_timeout;
         let application = Application::build(listener, state)?;

@@ -15,7 +15,7 @@ pub mod projector;
 pub mod relay;
 
 pub use metrics::Metrics;
-pub use projector::Projector;
+pub use projector::{Projector, ProjectorParts};
 pub use relay::Relay;
 
 use std::future::Future;

@@ -7,7 +7,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::sync::Arc;
 
 use clap::Parser;
-use projector::{Metrics, Projector, Relay};
+use projector::{Metrics, Projector, ProjectorParts, Relay};
 use tokio::sync::{Notify, watch};
 
 /// Publishes rollcall's event log to RabbitMQ and folds it into the read tables.
@@ -22,6 +22,8 @@ struct Args {
     bus: settings::knobs::BusArgs,
     #[command(flatten)]
     lag: settings::knobs::LagArgs,
+    #[command(flatten)]
+    partition: settings::knobs::PartitionArgs,
     #[command(flatten)]
     metrics: settings::knobs::MetricsArgs,
     #[command(flatten)]
@@ -56,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
         ops::MetricsServer::start(&args.metrics.metrics_bind, registry.clone(), readiness)?;
     let topology = bus::Topology::new(&args.bus.bus_prefix);
     let (stop_tx, stop) = watch::channel(false);
-    let (applied, _) = watch::channel(0);
+    let (applied, _) = watch::channel(Default::default());
     let relay = Relay {
         pool: pool.clone(),
         database: database.clone(),
@@ -67,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     };
     // Its own appender, for the events the projector records (a quarantine).
     let append_metrics = store::AppendMetrics::register(&registry)?;
-    let projector = Projector {
+    let parts = ProjectorParts {
         appender: store::Appender::start(pool.clone(), append_metrics),
         pool,
         amqp_url: args.bus.amqp_url,
@@ -75,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
         applied,
         metrics,
     };
+    let projector = Projector::new(parts, args.partition.projector_partition);
     let parts = [
         ("relay", tokio::spawn(relay.run(stop.clone()))),
         ("projector", tokio::spawn(projector.run(stop))),

@@ -1,14 +1,16 @@
 //! The projector: folds delivered events into the read tables, exactly once.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bus::{Delivery, Topology};
 use domain::StoredEvent;
+use domain::partition::{Partition, Projection};
 use domain::{Event, RequestMeta};
-use store::{AppendRequest, Appender, Checkpoint, EventAt, LogRow, Pool, StoreError};
+use store::{AppendRequest, Appender, EventAt, Fold, LogRow, Pool, QuarantineAt, StoreError};
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
 use crate::envelope::decode;
@@ -25,21 +27,91 @@ const FOLLOW_EVERY: Duration = Duration::from_millis(50);
 /// log follower folds from the log itself.
 const FOLLOW_GRACE: Duration = Duration::from_millis(100);
 
-/// Consumes the projector queue and folds it into the read tables.
+/// Consumes its partition's queue and folds it into the read tables.
 pub struct Projector {
     pub pool: Pool,
     pub amqp_url: String,
     pub topology: Topology,
-    /// Receives the position up to which the read tables are current; the API
-    /// waits on it to give clients read-your-writes.
-    pub applied: watch::Sender<i64>,
+    /// Receives the position up to which this projector's partition of the
+    /// read tables is current; the API waits on it to give clients
+    /// read-your-writes. Projectors of several partitions in one process
+    /// share it.
+    pub applied: watch::Sender<Projection>,
     pub metrics: Metrics,
     /// Records a [`Event::ProjectionQuarantined`] when an event cannot be
     /// folded.
     pub appender: Appender,
+    /// Which partition of the split it folds (0, the whole projection, when
+    /// it is not split), and that partition as the split stood when the
+    /// session began ([`Projector::new`]).
+    partition_index: u32,
+    partition: Mutex<Option<Partition>>,
+    /// Told by the log follower when the split it folds is gone, so that
+    /// a session with nothing delivered still takes its partition again.
+    split_changed: Notify,
+}
+
+/// What [`Projector::new`] needs besides the partition.
+pub struct ProjectorParts {
+    pub pool: Pool,
+    pub amqp_url: String,
+    pub topology: Topology,
+    pub applied: watch::Sender<Projection>,
+    pub metrics: Metrics,
+    pub appender: Appender,
 }
 
 impl Projector {
+    /// A projector for partition `partition_index` of whatever split the
+    /// checkpoints hold when it connects (0 for an unsplit projection).
+    pub fn new(parts: ProjectorParts, partition_index: u32) -> Projector {
+        let ProjectorParts {
+            pool,
+            amqp_url,
+            topology,
+            applied,
+            metrics,
+            appender,
+        } = parts;
+        Projector {
+            pool,
+            amqp_url,
+            topology,
+            applied,
+            metrics,
+            appender,
+            partition_index,
+            partition: Mutex::new(None),
+            split_changed: Notify::new(),
+        }
+    }
+
+    /// The partition it folds, as the split stood when the session began;
+    /// none before the first session has read the split.
+    fn taken_partition(&self) -> Option<Partition> {
+        *self.partition.lock().expect("never poisoned")
+    }
+
+    fn partition(&self) -> anyhow::Result<Partition> {
+        self.taken_partition()
+            .ok_or_else(|| anyhow::anyhow!("the projector has not read the split yet"))
+    }
+
+    /// Reads the split, and takes this projector's partition of it (each
+    /// session does, first).
+    pub async fn take_partition(&self) -> anyhow::Result<Partition> {
+        let partition = store::partition_of_split(&self.pool, self.partition_index).await?;
+        let previous = self
+            .partition
+            .lock()
+            .expect("never poisoned")
+            .replace(partition);
+        if previous != Some(partition) {
+            tracing::info!(%partition, "projector folds {partition}");
+        }
+        Ok(partition)
+    }
+
     /// Runs until `stop` turns true: first catches up from the log, then
     /// follows the queue, reconnecting after failures; meanwhile folds from
     /// the log whenever the queue stalls (see [`Projector::follow_log`]).
@@ -53,11 +125,12 @@ impl Projector {
                 // Once per process: what the log holds past the checkpoint
                 // may predate the queue. After that the queue is durable and
                 // the relay declares it before publishing, so it misses nothing.
+                let partition = projector.take_partition().await?;
                 if !caught_up.load(Ordering::Relaxed) {
                     projector.catch_up().await?;
                     caught_up.store(true, Ordering::Relaxed);
                 }
-                projector.session(&mut stop, &batch).await
+                projector.session(&mut stop, &batch, partition).await
             }
         });
         tokio::join!(measuring, following, folding);
@@ -73,7 +146,7 @@ impl Projector {
     /// folding at once when the active one dies, before RabbitMQ hands it
     /// the queue.
     async fn follow_log(&self, mut stop: watch::Receiver<bool>) {
-        let mut last_seen = *self.applied.borrow();
+        let mut last_seen = self.own_position();
         let mut checkpoint_seen = None;
         let mut still_since = Instant::now();
         while !*stop.borrow() {
@@ -81,7 +154,7 @@ impl Projector {
                 _ = tokio::time::sleep(FOLLOW_EVERY) => {}
                 _ = stop.changed() => return,
             }
-            let applied = *self.applied.borrow();
+            let applied = self.own_position();
             if applied != last_seen {
                 (last_seen, still_since) = (applied, Instant::now());
                 continue;
@@ -93,12 +166,20 @@ impl Projector {
             // A standby projector (another process consumes the queue) must
             // not fold what the active one is folding: it does only when
             // the checkpoint in the database stood still too.
-            match store::read_checkpoint(&self.pool, Checkpoint::Projector).await {
+            let Some(partition) = self.taken_partition() else {
+                continue;
+            };
+            match store::read_partition_checkpoint(&self.pool, partition).await {
                 Ok(checkpoint) if checkpoint_seen != Some(checkpoint) => {
                     checkpoint_seen = Some(checkpoint);
                     continue;
                 }
                 Ok(_) => {}
+                Err(error @ StoreError::Layout(_)) => {
+                    tracing::info!(%error, "the projection was split anew");
+                    self.split_changed.notify_one();
+                    continue;
+                }
                 Err(error) => {
                     tracing::debug!(%error, "could not read the projector's checkpoint");
                     continue;
@@ -118,11 +199,14 @@ impl Projector {
     }
 
     /// Measures the lag (log head − checkpoint, in events and in the age of
-    /// the oldest event not folded) every [`LAG_EVERY`] until `stop`.
+    /// the oldest event not folded) every [`LAG_EVERY`] until `stop`; of the
+    /// whole projection (its furthest-behind partition), whichever partition
+    /// this projector folds, so that every process shows the same.
     async fn measure_lag(&self, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
             match store::projector_health(&self.pool, OffsetDateTime::now_utc()).await {
                 Ok(health) => {
+                    self.metrics.projector_position.set(health.position);
                     self.metrics.projector_lag.set(health.lag_events);
                     self.metrics.projector_lag_seconds.set(health.lag_seconds);
                     self.metrics
@@ -138,11 +222,17 @@ impl Projector {
         }
     }
 
-    async fn session(&self, stop: &mut watch::Receiver<bool>, batch: &Batch) -> anyhow::Result<()> {
+    async fn session(
+        &self,
+        stop: &mut watch::Receiver<bool>,
+        batch: &Batch,
+        partition: Partition,
+    ) -> anyhow::Result<()> {
         let connection = bus::connect(&self.amqp_url).await?;
-        bus::declare_topology(&connection, &self.topology).await?;
-        let mut consumer = bus::consume(&connection, &self.topology, BATCH as u16).await?;
-        tracing::info!(queue = %self.topology.projector_queue, "projector connected");
+        bus::declare_topology(&connection, &self.topology, partition).await?;
+        let mut consumer =
+            bus::consume(&connection, &self.topology, partition, BATCH as u16).await?;
+        tracing::info!(queue = %self.topology.queue_of(partition), "projector connected");
         self.metrics.set_connected("projector", true);
         let consuming = async {
             loop {
@@ -159,51 +249,75 @@ impl Projector {
         tokio::select! {
             outcome = consuming => outcome,
             lost = bus::lost(&connection) => Err(lost.into()),
+            () = self.split_changed.notified() => Err(anyhow::anyhow!(
+                "{partition} is no longer a partition of the projection; taking this projector's again"
+            )),
         }
     }
 
     /// Folds everything the log holds past the checkpoint (after a restart the
     /// queue may hold less than the log, e.g. if the queue was recreated).
     pub async fn catch_up(&self) -> anyhow::Result<()> {
+        let head = store::log_head(&self.pool).await?;
+        let applied = self.fold_from_log(head).await?;
+        self.publish_position(applied).await;
+        Ok(())
+    }
+
+    /// Reads the partition's events from the log after its checkpoint, up
+    /// to `through`, and folds them; returns the checkpoint.
+    async fn fold_from_log(&self, through: i64) -> anyhow::Result<i64> {
+        let partition = self.partition()?;
         loop {
-            let from = store::read_checkpoint(&self.pool, Checkpoint::Projector).await?;
-            let rows = store::read_after(&self.pool, from, BATCH as i64).await?;
-            if rows.is_empty() {
-                self.publish_position(from).await;
-                return Ok(());
+            let from = store::read_partition_checkpoint(&self.pool, partition).await?;
+            if from >= through {
+                return Ok(from);
             }
-            let applied = self.fold_rows(&rows).await?;
+            let client = self.pool.get().await.map_err(StoreError::from)?;
+            let rows = store::read_partition_after(&client, partition, from, through, BATCH as i64)
+                .await?;
+            drop(client);
+            // A full page may stop short of `through`: it covers up to its
+            // last row only.
+            let covered = match rows.last() {
+                Some(last) if rows.len() == BATCH => last.position,
+                _ => through,
+            };
+            let applied = self.fold_rows(from, covered, &rows).await?;
             self.publish_position(applied).await;
         }
     }
 
-    /// Folds rows read from the log; a row this binary cannot read as an
-    /// event is quarantined like an event that cannot be folded, after the
-    /// rows before it and before the rows after it.
-    async fn fold_rows(&self, rows: &[LogRow]) -> anyhow::Result<i64> {
-        let mut applied = store::read_checkpoint(&self.pool, Checkpoint::Projector).await?;
+    /// Folds rows read from the log: the partition's every event after
+    /// `after` up to `through`. A row this binary cannot read as an event is
+    /// quarantined like an event that cannot be folded, after the rows
+    /// before it and before the rows after it.
+    async fn fold_rows(
+        &self,
+        mut after: i64,
+        through: i64,
+        rows: &[LogRow],
+    ) -> anyhow::Result<i64> {
         let mut readable = Vec::with_capacity(rows.len());
         for row in rows {
             match row.to_stored() {
                 Ok(stored) => readable.push(stored),
                 Err(error) => {
-                    if !readable.is_empty() {
-                        self.fold(&readable).await?;
-                        readable.clear();
-                    }
+                    // What comes before the unreadable row, then the row.
+                    self.fold(after, row.position - 1, &readable).await?;
+                    readable.clear();
                     let at = EventAt {
                         org_id: row.org_id,
                         position: row.position,
                         event_type: &row.event_type,
                     };
-                    applied = self.quarantine(at, &error.to_string()).await?;
+                    after = self
+                        .quarantine(row.position - 1, at, &error.to_string())
+                        .await?;
                 }
             }
         }
-        if !readable.is_empty() {
-            applied = self.fold(&readable).await?;
-        }
-        Ok(applied)
+        self.fold(after, through, &readable).await
     }
 
     async fn handle(&self, deliveries: &[Delivery]) -> anyhow::Result<()> {
@@ -238,39 +352,54 @@ impl Projector {
     }
 
     /// Applies delivered events: skips what the checkpoint has passed, reads
-    /// holes from the log, commits rows and checkpoint together.
+    /// holes from the log, commits rows and checkpoint together. A
+    /// partition's positions are not consecutive, so a partition cannot
+    /// tell a hole from another partition's events: it reads its events from
+    /// the log up to the last one delivered.
     pub async fn apply(&self, mut events: Vec<StoredEvent>) -> anyhow::Result<i64> {
         events.sort_by_key(|event| event.position);
         events.dedup_by_key(|event| event.position);
-        let checkpoint = store::read_checkpoint(&self.pool, Checkpoint::Projector).await?;
+        let partition = self.partition()?;
+        let checkpoint = store::read_partition_checkpoint(&self.pool, partition).await?;
         events.retain(|event| event.position > checkpoint);
         let Some(last) = events.last().map(|event| event.position) else {
             self.publish_position(checkpoint).await;
             return Ok(checkpoint);
         };
-        let contiguous = events.len() as i64 == last - checkpoint;
+        let contiguous = partition.is_whole() && events.len() as i64 == last - checkpoint;
         if !contiguous {
-            self.metrics.projector_holes_filled.inc();
-            let rows = store::read_after(&self.pool, checkpoint, last - checkpoint).await?;
-            let applied = self.fold_rows(&rows).await?;
+            if partition.is_whole() {
+                self.metrics.projector_holes_filled.inc();
+            }
+            let applied = self.fold_from_log(last).await?;
             self.publish_position(applied).await;
             return Ok(applied);
         }
-        let applied = self.fold(&events).await?;
+        let applied = self.fold(checkpoint, last, &events).await?;
         self.publish_position(applied).await;
         Ok(applied)
     }
 
-    /// Folds contiguous events. If PostgreSQL refuses the batch for what an
-    /// event holds, or the fold finds the read tables in a state the log does
-    /// not imply, folds them one at a time and quarantines the organization
-    /// of each event that still fails: its read tables stop at the state
-    /// before that event, and every other organization goes on. A database
-    /// that is away is not an event's fault: that error goes up, and the
-    /// supervisor retries.
-    async fn fold(&self, events: &[StoredEvent]) -> anyhow::Result<i64> {
+    /// Folds the partition's every event after `after` up to `through`. If
+    /// PostgreSQL refuses the batch for what an event holds, or the fold
+    /// finds the read tables in a state the log does not imply, folds them
+    /// one at a time and quarantines the organization of each event that
+    /// still fails: its read tables stop at the state before that event,
+    /// and every other organization goes on. A database that is away is not
+    /// an event's fault: that error goes up, and the supervisor retries.
+    async fn fold(&self, after: i64, through: i64, events: &[StoredEvent]) -> anyhow::Result<i64> {
+        let partition = self.partition()?;
         let started = Instant::now();
-        let folded = store::apply_changes(&self.pool, events).await;
+        let folded = store::apply_fold(
+            &self.pool,
+            Fold {
+                partition,
+                after,
+                through,
+                events,
+            },
+        )
+        .await;
         self.metrics
             .projector_apply_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -280,22 +409,36 @@ impl Projector {
             }
             result => return Ok(result?),
         }
-        let mut applied = store::read_checkpoint(&self.pool, Checkpoint::Projector).await?;
+        let mut after = after;
         for stored in events {
-            applied = match store::apply_changes(&self.pool, std::slice::from_ref(stored)).await {
+            let one = Fold {
+                partition,
+                after,
+                through: stored.position,
+                events: std::slice::from_ref(stored),
+            };
+            after = match store::apply_fold(&self.pool, one).await {
                 Err(error) if is_unfoldable(&error) => {
-                    self.quarantine(stored.into(), &error.to_string()).await?
+                    self.quarantine(after, stored.into(), &error.to_string())
+                        .await?
                 }
                 result => result?,
             };
         }
-        Ok(applied)
+        let rest = Fold {
+            partition,
+            after,
+            through,
+            events: &[],
+        };
+        Ok(store::apply_fold(&self.pool, rest).await?)
     }
 
-    /// Records that the event `at` cannot be folded, in the log for auditors
-    /// and in the quarantine table that holds its organization back; once,
-    /// whichever of the queue and the log follower meets the event first.
-    async fn quarantine(&self, at: EventAt<'_>, reason: &str) -> anyhow::Result<i64> {
+    /// Records that the event `at`, the partition's first after `after`,
+    /// cannot be folded, in the log for auditors and in the quarantine table
+    /// that holds its organization back; once, whichever of the queue and
+    /// the log follower meets the event first.
+    async fn quarantine(&self, after: i64, at: EventAt<'_>, reason: &str) -> anyhow::Result<i64> {
         let record = async {
             tracing::error!(
                 org_id = %at.org_id,
@@ -324,18 +467,32 @@ impl Projector {
             self.metrics.projector_quarantined.inc();
             anyhow::Ok(())
         };
-        store::quarantine_recorded(&self.pool, at, reason, OffsetDateTime::now_utc(), record).await
+        let next = QuarantineAt {
+            partition: self.partition()?,
+            after,
+            at,
+        };
+        store::quarantine_recorded(&self.pool, next, reason, OffsetDateTime::now_utc(), record)
+            .await
     }
 
     async fn publish_position(&self, position: i64) {
-        self.applied.send_if_modified(|current| {
-            let moved = position > *current;
-            if moved {
-                *current = position;
-            }
-            moved
-        });
-        self.metrics.projector_position.set(position);
+        let Some(partition) = self.taken_partition() else {
+            return;
+        };
+        self.applied
+            .send_if_modified(|projection| projection.advance(partition, position));
+        // Split, the gauge shows the lowest partition ([`Projector::measure_lag`]).
+        if partition.is_whole() {
+            self.metrics.projector_position.set(position);
+        }
+    }
+
+    /// Where this projector's partition stands, as it last published.
+    fn own_position(&self) -> i64 {
+        self.taken_partition()
+            .and_then(|partition| self.applied.borrow().position_of(partition))
+            .unwrap_or(0)
     }
 }
 

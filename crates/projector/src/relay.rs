@@ -138,7 +138,11 @@ impl Relay {
 
     async fn publish(&self, stop: &mut watch::Receiver<bool>, batch: &Batch) -> anyhow::Result<()> {
         let connection = bus::connect(&self.amqp_url).await?;
-        bus::declare_topology(&connection, &self.topology).await?;
+        // Every partition's queue, before the first publish: a projector
+        // that starts later finds in it what was published meanwhile.
+        for (partition, _) in store::projection_split(&self.pool).await? {
+            bus::declare_topology(&connection, &self.topology, partition).await?;
+        }
         let publisher = Publisher::open(&connection, &self.topology).await?;
         tracing::info!(exchange = %self.topology.events_exchange, "relay connected");
         self.metrics.set_connected("relay", true);
@@ -213,7 +217,7 @@ pub fn messages(rows: &[LogRow]) -> Vec<Message> {
             let (first, last) = (&run[0], &run[run.len() - 1]);
             let refs: Vec<&LogRow> = run.iter().collect();
             Message {
-                routing_key: format!("org.{}", first.org_id),
+                org_id: first.org_id,
                 message_id: format!("{}-{}", first.position, last.position),
                 body: encode(&refs),
             }

@@ -13,6 +13,6 @@ async fn sigterm_ends_the_relay_and_projector_with_exit_code_0() {
     command.env("ROLLCALL_BUS_PREFIX", &prefix);
     child::exits_0_promptly_on_sigterm(command).await;
     if let Ok(connection) = bus::connect("amqp://guest:guest@127.0.0.1:5672/%2f").await {
-        let _ = bus::delete_topology(&connection, &bus::Topology::new(&prefix)).await;
+        let _ = bus::delete_topology(&connection, &bus::Topology::new(&prefix), 1).await;
     }
 }

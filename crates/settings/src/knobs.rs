@@ -122,6 +122,16 @@ pub struct LagArgs {
     pub max_projector_lag_secs: u64,
 }
 
+/// Which partition of a split projection a projector folds
+/// (docs/scaling.md, "Partitions").
+#[derive(Debug, Clone, Args)]
+pub struct PartitionArgs {
+    /// The partition of the projection this process folds, from 0, when
+    /// `rollcall partitions` has split it; 0 when it is not split.
+    #[arg(long, env = "ROLLCALL_PROJECTOR_PARTITION", default_value_t = 0)]
+    pub projector_partition: u32,
+}
+
 /// The nameserver domain verification asks.
 #[derive(Debug, Clone, Args)]
 pub struct DnsArgs {
@@ -345,7 +355,7 @@ pub struct FirstStartArgs {
 /// Every knob of every binary, as one command: what a configuration file
 /// may name, and what docs/configuration.md must describe.
 pub fn catalogue() -> clap::Command {
-    let groups: [fn(clap::Command) -> clap::Command; 14] = [
+    let groups: [fn(clap::Command) -> clap::Command; 15] = [
         DatabaseArgs::augment_args,
         MigrateArgs::augment_args,
         PoolArgs::augment_args,
@@ -353,6 +363,7 @@ pub fn catalogue() -> clap::Command {
         ListenArgs::augment_args,
         MetricsArgs::augment_args,
         LagArgs::augment_args,
+        PartitionArgs::augment_args,
         DnsArgs::augment_args,
         ApiArgs::augment_args,
         ProjectionPollArgs::augment_args,

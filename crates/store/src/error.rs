@@ -44,6 +44,11 @@ pub enum StoreError {
     /// a tampered table): stop and rebuild.
     #[error("the read tables disagree with the log: {0}")]
     Inconsistent(String),
+    /// The projection is split otherwise than the caller was started for
+    /// (`rollcall partitions` changed it): nothing was folded. Retrying
+    /// reads the split again.
+    #[error("{0}")]
+    Layout(String),
 }
 
 fn sqlstate_note(code: &Option<String>) -> String {
@@ -82,7 +87,7 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StoreError::Unavailable(_) | StoreError::Interrupted { .. }
+            StoreError::Unavailable(_) | StoreError::Interrupted { .. } | StoreError::Layout(_)
         )
     }
 
@@ -92,7 +97,11 @@ impl StoreError {
             StoreError::Unavailable(_) => ErrorClass::Connection,
             StoreError::Interrupted { class, .. } => *class,
             StoreError::Refused { code, .. } => ErrorClass::of_sqlstate(code),
-            StoreError::Unreadable(_) | StoreError::Inconsistent(_) => ErrorClass::Bug,
+            // A human must look (a projector started for another split),
+            // though the retry that reads the split again may find its partition.
+            StoreError::Unreadable(_) | StoreError::Inconsistent(_) | StoreError::Layout(_) => {
+                ErrorClass::Bug
+            }
         }
     }
 

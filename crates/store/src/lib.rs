@@ -74,8 +74,8 @@ pub use log::members::{
     role_groups, scim_memberships, stream_version,
 };
 pub use log::read::{
-    LogRow, log_head, read_after, read_group_attributes, read_organization_after, read_stream,
-    read_stream_after, relay_backlog,
+    LogRow, log_head, read_after, read_group_attributes, read_organization_after,
+    read_partition_after, read_stream, read_stream_after, relay_backlog,
 };
 pub use log::registry::{
     claim_owner, find_organization, has_organizations, list_organizations, organization_name,
@@ -98,16 +98,19 @@ pub use read_model::groups::{
     GroupQuery, GroupRecord, GroupSort, UserGroup, find_group, groups_of_users, list_groups,
     member_facts, members_of, projected_group_version, stream_members,
 };
+pub use read_model::partitions::{
+    Resplit, partition_of_split, projection_split, read_partition_checkpoint, split_projection,
+};
 pub use read_model::quarantine::{
-    EventAt, ProjectorHealth, Quarantined, find_quarantined, projector_health, quarantine,
-    quarantine_recorded,
+    EventAt, ProjectorHealth, QuarantineAt, Quarantined, find_quarantined, projector_health,
+    quarantine, quarantine_recorded,
 };
 pub use read_model::rebuild::{
     ProjectorPause, REBUILD_SCHEMA, REBUILT_TABLES, RowDifference, create_rebuild_tables,
 };
 pub use read_model::snapshot::{Snapshot, read_snapshot};
 pub use read_model::users::{UserFilter, UserQuery, UserRecord, UserSort, find_user, list_users};
-pub use read_model::writer::apply_changes;
+pub use read_model::writer::{Fold, apply_changes, apply_fold};
 
 /// The PostgreSQL connection pool every adapter function takes.
 pub type Pool = deadpool_postgres::Pool;

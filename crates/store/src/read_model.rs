@@ -14,6 +14,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod filter;
 pub(crate) mod groups;
 mod page;
+pub(crate) mod partitions;
 pub(crate) mod quarantine;
 pub(crate) mod rebuild;
 pub(crate) mod snapshot;

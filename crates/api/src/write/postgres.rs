@@ -44,7 +44,7 @@ impl WriteStore for AppState {
             return Ok(true);
         }
         let head = store::log_head(&self.pool).await?;
-        wait_for_projection(self, head).await;
+        wait_for_projection(self, org_id, head).await;
         Ok(projected().await?.unwrap_or(0) >= version)
     }
 
@@ -61,14 +61,15 @@ impl WriteStore for AppState {
     /// Appends, wakes the relay, and waits (bounded) for the projector to
     /// fold the events.
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
-        let token_id = request.meta.token_id;
+        let (token_id, org_id) = (request.meta.token_id, request.org_id);
         let appended = self.appender.append(request).await?;
         self.relay_wake.notify_one();
-        let folded = wait_for_projection(self, appended.last_position).await;
+        let folded = wait_for_projection(self, org_id, appended.last_position).await;
         // Answered before the read tables hold it: the token's next requests
         // wait for it. A write they already hold needs no such wait.
         if let (false, Some(token_id)) = (folded, token_id) {
-            self.last_writes.record(token_id, appended.last_position);
+            self.last_writes
+                .record(token_id, org_id, appended.last_position);
         }
         Ok(appended)
     }
@@ -112,15 +113,16 @@ impl WriteStore for AppState {
     }
 }
 
-/// Waits until the read tables include `position`, at most the configured
+/// Waits until the read tables include `position` of `org_id` (its
+/// partition's, where the projection is split), at most the configured
 /// time, and says whether they do. The write is durable either way; a token's
 /// next request waits again for it (`last_writes::await_own_writes`).
-pub(crate) async fn wait_for_projection(state: &AppState, position: i64) -> bool {
+pub(crate) async fn wait_for_projection(state: &AppState, org_id: Uuid, position: i64) -> bool {
     let started = Instant::now();
     let mut projection = state.projection.clone();
     let reached = tokio::time::timeout(
         state.settings.read_your_writes_wait,
-        projection.wait_for(|applied| *applied >= position),
+        projection.wait_for(|applied| applied.holds(org_id, position)),
     )
     .await;
     state

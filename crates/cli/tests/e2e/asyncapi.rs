@@ -105,6 +105,18 @@ fn check_delivery(document: &Value, delivery: &lapin::message::Delivery) -> Vec<
         Some(format!("{first}-{last}")),
         "message_id names the positions carried"
     );
+    let bucket = properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get("rollcall-bucket").cloned());
+    let org_id: uuid::Uuid = events[0]["org_id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        bucket,
+        Some(lapin::types::AMQPValue::LongString(
+            domain::partition::bucket(org_id).to_string().into()
+        )),
+        "the header rollcall-bucket carries the organization's bucket"
+    );
     for event in &events {
         assert_eq!(
             delivery.routing_key.as_str(),

@@ -453,7 +453,7 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
     messages.extend(projector::relay::messages(&log));
     for row in &log {
         messages.push(bus::Message {
-            routing_key: format!("org.{}", row.org_id),
+            org_id: row.org_id,
             message_id: row.position.to_string(),
             body: projector::envelope::encode(&[row]),
         });
@@ -524,8 +524,8 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
         .await
         .unwrap();
     let registry = prometheus::Registry::new();
-    let (applied, _) = tokio::sync::watch::channel(0);
-    let direct = projector::Projector {
+    let (applied, _) = tokio::sync::watch::channel(Default::default());
+    let parts = projector::ProjectorParts {
         pool: copy.pool().clone(),
         amqp_url: RABBITMQ.into(),
         topology: bus::Topology::new("unused"),
@@ -533,6 +533,8 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
         metrics: projector::Metrics::register(&registry).unwrap(),
         appender: copy.stack.as_ref().unwrap().appender.clone(),
     };
+    let direct = projector::Projector::new(parts, 0);
+    direct.take_partition().await.unwrap();
     let mut deliveries: Vec<domain::StoredEvent> = log
         .iter()
         .chain(log.iter())

@@ -46,6 +46,7 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ("reaper plan", DB),
     ("verify", DB),
     ("rebuild", DB_MIGRATE),
+    ("partitions", DB_MIGRATE),
     ("access-log drop-before", DB_MIGRATE),
     ("bench", &[]),
     ("bench-groups", &[]),
@@ -170,11 +171,14 @@ fn each_verbs_help_lists_the_knobs_it_reads_and_no_other() {
             ));
         }
     }
-    // serve reads every knob but the standalone API's projection poll.
+    // serve reads every knob but the standalone API's projection poll and
+    // the standalone projector's partition (serve folds every partition).
     let (flags, offers_config) = knob_flags(&serve);
     let every: BTreeSet<String> = settings::catalogue()
         .get_arguments()
-        .filter(|arg| arg.get_id() != "projection_poll_ms")
+        .filter(|arg| {
+            !["projection_poll_ms", "projector_partition"].contains(&arg.get_id().as_str())
+        })
         .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
         .collect();
     if flags != every || !offers_config {

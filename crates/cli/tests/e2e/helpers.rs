@@ -20,6 +20,8 @@ pub mod members;
 
 pub const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 pub const RABBITMQ: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// The widest split a test makes: cleanup deletes its partitions' queues.
+pub const SPLIT_WAYS_TESTED: u32 = 2;
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -50,6 +52,9 @@ pub struct Options {
     pub signing_key_file: Option<std::path::PathBuf>,
     /// Seconds between the reaper's rounds.
     pub reaper_interval: u64,
+    /// The projection split this many ways (`rollcall partitions`) before
+    /// the stack starts.
+    pub split_ways: u32,
 }
 
 impl Default for Options {
@@ -65,6 +70,7 @@ impl Default for Options {
             dns_server: None,
             signing_key_file: None,
             reaper_interval: 30,
+            split_ways: 1,
         }
     }
 }
@@ -135,6 +141,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         shutdown_timeout: Duration::from_secs(10),
         ..api::Settings::default()
     };
+    if options.split_ways > 1 {
+        let database = store::Database::parse(&database_url).unwrap();
+        store::split_projection(&store::connect(&database, 1).unwrap(), options.split_ways)
+            .await
+            .expect("the projection splits");
+    }
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let metrics_listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let stack = Stack { config, settings }
@@ -326,7 +338,12 @@ pub(crate) fn drop_test_database(database: String, prefix: String) {
                 .batch_execute(&format!("drop database if exists {database} with (force)"))
                 .await;
             if let Ok(connection) = bus::connect(RABBITMQ).await {
-                let _ = bus::delete_topology(&connection, &bus::Topology::new(&prefix)).await;
+                let _ = bus::delete_topology(
+                    &connection,
+                    &bus::Topology::new(&prefix),
+                    SPLIT_WAYS_TESTED,
+                )
+                .await;
             }
         });
     });
@@ -573,10 +590,17 @@ impl TestApp {
 
     /// Creates a second organization in this stack; returns its SCIM token.
     pub async fn other_organization(&self, name: &str, owner_email: &str) -> String {
+        self.other_organization_with_id(name, owner_email).await.1
+    }
+
+    /// [`TestApp::other_organization`], with the organization's id.
+    pub async fn other_organization_with_id(
+        &self,
+        name: &str,
+        owner_email: &str,
+    ) -> (Uuid, String) {
         let stack = self.stack.as_ref().expect("a running stack");
-        organization_with_token(&stack.pool, &stack.appender, name, owner_email)
-            .await
-            .1
+        organization_with_token(&stack.pool, &stack.appender, name, owner_email).await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

@@ -231,7 +231,7 @@ async fn the_whole_stack_runs_as_the_application_role_with_no_migrate() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let bus = bus::connect(RABBITMQ).await.expect("RabbitMQ");
-    let _ = bus::delete_topology(&bus, &bus::Topology::new(&prefix)).await;
+    let _ = bus::delete_topology(&bus, &bus::Topology::new(&prefix), 1).await;
 }
 
 #[tokio::test]

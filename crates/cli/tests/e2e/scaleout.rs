@@ -5,6 +5,7 @@
 //! once through the other, the standby takes over, and the log verifies.
 
 mod cluster;
+mod partitions;
 mod queue_upgrade;
 
 use std::sync::Arc;

@@ -9,9 +9,12 @@ use domain::chain::ChainedFields;
 use domain::erasable;
 use domain::event::{Event, UnreadableEvent};
 use domain::group::ATTRIBUTE_EVENTS;
+use domain::partition::{BUCKET_SQL, Partition};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
+
+use deadpool_postgres::GenericClient;
 
 use crate::log::keys::{Keyring, attach_keys, log_rows_with_keys};
 use crate::{Pool, StoreError};
@@ -206,6 +209,42 @@ pub async fn read_after(pool: &Pool, position: i64, limit: i64) -> Result<Vec<Lo
         .await?;
     let rows = client.query(&statement, &[&position, &limit]).await?;
     log_rows_with_keys(&client, &rows).await
+}
+
+/// Up to `limit` events of `partition`'s organizations after `after` and up
+/// to `through`, in position order (every event for the whole projection).
+pub async fn read_partition_after(
+    client: &impl GenericClient,
+    partition: Partition,
+    after: i64,
+    through: i64,
+    limit: i64,
+) -> Result<Vec<LogRow>, StoreError> {
+    static WHOLE: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "select {COLUMNS} from events where position > $1 and position <= $2 \
+             order by position limit $3"
+        )
+    });
+    static SPLIT: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "select {COLUMNS} from events where position > $1 and position <= $2 \
+             and {BUCKET_SQL} % $4 = $5 order by position limit $3"
+        )
+    });
+    let rows = if partition.is_whole() {
+        let statement = client.prepare_cached(&WHOLE).await?;
+        client
+            .query(&statement, &[&after, &through, &limit])
+            .await?
+    } else {
+        let statement = client.prepare_cached(&SPLIT).await?;
+        let (count, index) = (partition.count() as i32, partition.index() as i32);
+        client
+            .query(&statement, &[&after, &through, &limit, &count, &index])
+            .await?
+    };
+    log_rows_with_keys(client, &rows).await
 }
 
 /// Up to `limit` events of one organization after `position`, in position

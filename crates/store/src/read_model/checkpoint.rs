@@ -11,6 +11,9 @@ pub enum Checkpoint {
     /// The outbox relay: events up to here are confirmed by the broker.
     Relay,
     /// The projector: events up to here are folded into the read tables.
+    /// Where the projection is split (`crate::projection_split`), the
+    /// lowest of its partitions' checkpoints: reading it is always safe,
+    /// and moving it is each partition's own (`crate::apply_fold`).
     Projector,
     /// The linker: SCIM entries up to here are linked to accounts and
     /// memberships (V0013).
@@ -30,6 +33,20 @@ impl Checkpoint {
 /// Where a consumer stands.
 pub async fn read_checkpoint(pool: &Pool, checkpoint: Checkpoint) -> Result<i64, StoreError> {
     let client = pool.get().await?;
+    if checkpoint == Checkpoint::Projector {
+        let statement = client
+            .prepare_cached(
+                "select min(position) from checkpoints \
+                 where name = 'projector' or name like 'projector.%'",
+            )
+            .await?;
+        let lowest: Option<i64> = client.query_one(&statement, &[]).await?.get(0);
+        return lowest.ok_or_else(|| {
+            StoreError::Layout(
+                "the projection has no checkpoint at all: run `rollcall partitions 1`".into(),
+            )
+        });
+    }
     let statement = client
         .prepare_cached("select position from checkpoints where name = $1")
         .await?;

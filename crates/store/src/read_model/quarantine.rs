@@ -5,9 +5,11 @@ use std::collections::HashSet;
 
 use deadpool_postgres::Transaction;
 use domain::StoredEvent;
+use domain::partition::Partition;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::writer::{LOCK_CHECKPOINT, SAVE_CHECKPOINT, no_checkpoint_row};
 use crate::{Pool, StoreError};
 
 /// An organization held back, and why.
@@ -48,8 +50,11 @@ pub async fn find_quarantined(pool: &Pool) -> Result<Vec<Quarantined>, StoreErro
 /// How far the read tables are behind the log, as measured now.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProjectorHealth {
-    /// Log head − the projector's checkpoint.
+    /// Log head − the projector's checkpoint (the lowest partition's).
     pub lag_events: i64,
+    /// The projector's checkpoint (the lowest partition's): every event up
+    /// to here is folded.
+    pub position: i64,
     /// The age of the oldest event not yet folded; 0 when none is waiting.
     pub lag_seconds: f64,
     /// Organizations whose read tables are held back.
@@ -63,22 +68,27 @@ pub async fn projector_health(
     now: OffsetDateTime,
 ) -> Result<ProjectorHealth, StoreError> {
     let client = pool.get().await?;
+    // Where the projection is split, its furthest-behind partition: the
+    // event after it is the oldest that may wait (another partition's, if
+    // that one has folded it, so the age is an upper bound).
     let statement = client
         .prepare_cached(
-            "select h.last_position - c.position, \
+            "select h.last_position - c.position, c.position, \
                     coalesce(extract(epoch from ($1 - e.recorded_at))::float8, 0), \
                     (select count(*) from projection_quarantine) \
                from log_head h \
-               cross join checkpoints c \
+               cross join (select min(position) as position from checkpoints \
+                            where name = 'projector' or name like 'projector.%') c \
                left join events e on e.position = c.position + 1 \
-              where h.id = 1 and c.name = 'projector'",
+              where h.id = 1",
         )
         .await?;
     let row = client.query_one(&statement, &[&now]).await?;
     Ok(ProjectorHealth {
-        lag_events: row.get::<_, i64>(0).max(0),
-        lag_seconds: row.get::<_, f64>(1).max(0.0),
-        quarantined_orgs: row.get(2),
+        lag_events: row.get::<_, Option<i64>>(0).unwrap_or(0).max(0),
+        position: row.get::<_, Option<i64>>(1).unwrap_or(0),
+        lag_seconds: row.get::<_, f64>(2).max(0.0),
+        quarantined_orgs: row.get(3),
     })
 }
 
@@ -113,9 +123,9 @@ impl<'a> From<&'a StoredEvent> for EventAt<'a> {
 }
 
 /// Holds the organization of the event at `at` back from the read tables,
-/// and moves the projector's checkpoint past the event, in one transaction.
-/// The event must be the next after the checkpoint. Returns the new
-/// checkpoint.
+/// and moves the whole projection's checkpoint past the event, in one
+/// transaction. The event must be the next after the checkpoint. Returns the
+/// new checkpoint.
 ///
 /// Flushed before it returns (unlike the projector's other commits): a lost
 /// quarantine would have the projector fold the organization's later events
@@ -126,40 +136,67 @@ pub async fn quarantine(
     reason: &str,
     now: OffsetDateTime,
 ) -> Result<i64, StoreError> {
-    quarantine_recorded(pool, at, reason, now, std::future::ready(Ok(()))).await
+    let next = QuarantineAt::next_of_whole(at);
+    quarantine_recorded(pool, next, reason, now, std::future::ready(Ok(()))).await
 }
 
-/// [`quarantine`], awaiting `record` (which records the quarantine in the
-/// log) first, under the projector's checkpoint lock and only if the
-/// checkpoint has not passed the event: the projector folds from the queue
-/// and from the log at once (and replicas may overlap), and whichever meets
-/// the event second must record nothing. A failed `record` quarantines
-/// nothing; one that succeeded before a failed commit is recorded again by
-/// the next attempt, so the log never misses a quarantine the read side
-/// acted on.
+/// The event to quarantine, and where its partition's events before it end:
+/// the caller read the partition's events after `after`, and `at` is the
+/// first of them.
+#[derive(Debug, Clone, Copy)]
+pub struct QuarantineAt<'a> {
+    pub partition: Partition,
+    pub after: i64,
+    pub at: EventAt<'a>,
+}
+
+impl<'a> QuarantineAt<'a> {
+    /// The event of the whole projection right after the checkpoint.
+    pub fn next_of_whole(at: EventAt<'a>) -> QuarantineAt<'a> {
+        QuarantineAt {
+            partition: Partition::WHOLE,
+            after: at.position - 1,
+            at,
+        }
+    }
+}
+
+/// [`quarantine`], for the event's partition, awaiting `record` (which
+/// records the quarantine in the log) first, under the partition's
+/// checkpoint lock and only if the checkpoint has not passed the event: the
+/// projector folds from the queue and from the log at once (and replicas
+/// may overlap), and whichever meets the event second must record nothing.
+/// A failed `record` quarantines nothing; one that succeeded before a failed
+/// commit is recorded again by the next attempt, so the log never misses a
+/// quarantine the read side acted on.
 pub async fn quarantine_recorded<E: From<StoreError>>(
     pool: &Pool,
-    at: EventAt<'_>,
+    next: QuarantineAt<'_>,
     reason: &str,
     now: OffsetDateTime,
     record: impl Future<Output = Result<(), E>>,
 ) -> Result<i64, E> {
+    let QuarantineAt {
+        partition,
+        after,
+        at,
+    } = next;
+    let name = partition.checkpoint_name();
     let mut client = pool.get().await.map_err(StoreError::from)?;
     let transaction = client.transaction().await.map_err(StoreError::from)?;
     let checkpoint: i64 = transaction
-        .query_one(
-            "select position from checkpoints where name = 'projector' for update",
-            &[],
-        )
+        .query_opt(LOCK_CHECKPOINT, &[&name])
         .await
         .map_err(StoreError::from)?
+        .ok_or_else(|| no_checkpoint_row(partition))?
         .get(0);
     if at.position <= checkpoint {
         return Ok(checkpoint);
     }
-    if at.position != checkpoint + 1 {
+    if checkpoint < after {
         return Err(StoreError::Inconsistent(format!(
-            "the projector is at {checkpoint} and was asked to quarantine position {}",
+            "{partition} is at {checkpoint} and was asked to quarantine position {}, \
+             the first after {after}",
             at.position
         ))
         .into());
@@ -174,10 +211,7 @@ pub async fn quarantine_recorded<E: From<StoreError>>(
         .await
         .map_err(StoreError::from)?;
     transaction
-        .execute(
-            "update checkpoints set position = $1 where name = 'projector'",
-            &[&at.position],
-        )
+        .execute(SAVE_CHECKPOINT, &[&name, &at.position])
         .await
         .map_err(StoreError::from)?;
     transaction.commit().await.map_err(StoreError::from)?;

@@ -4,19 +4,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use domain::group::{Member, MemberKind};
+use domain::partition::Projection;
 use domain::read_model::GroupModel;
 use domain::read_model::UserTable;
 use uuid::Uuid;
 
 use super::groups::{COLUMNS as GROUP_COLUMNS, group_at};
+use super::partitions::{SPLIT_ROWS, split_of};
 use super::users::{COLUMNS as USER_COLUMNS, user_at};
 use crate::folding::UserKeys;
 use crate::{Pool, StoreError};
 
-/// The read model as the projector left it at `checkpoint`.
+/// The read model as the projector left it at `projection`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
-    pub checkpoint: i64,
+    /// Where each partition of the projection stood (one, unless split).
+    pub projection: Projection,
     pub users: UserTable,
     pub groups: GroupModel,
     /// Organizations held back, with the position of the event that could
@@ -39,13 +42,9 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         .read_only(true)
         .start()
         .await?;
-    let checkpoint: i64 = transaction
-        .query_one(
-            "select position from checkpoints where name = 'projector'",
-            &[],
-        )
-        .await?
-        .get(0);
+    let split = transaction.query(SPLIT_ROWS, &[]).await?;
+    let projection =
+        Projection::from_split(&split_of(split.iter().map(|row| (row.get(0), row.get(1))))?);
     let user_rows = transaction
         .query(
             &format!("select org_id, {USER_COLUMNS} from scim_users"),
@@ -127,7 +126,7 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         members.insert(key, member);
     }
     Ok(Snapshot {
-        checkpoint,
+        projection,
         users,
         groups: GroupModel { groups, members },
         quarantined,

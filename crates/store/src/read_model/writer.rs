@@ -3,6 +3,7 @@
 
 use deadpool_postgres::Transaction;
 use domain::StoredEvent;
+use domain::partition::Partition;
 use domain::read_model::{UserRow, UserRowChange, erased_row, is_erasure, user_row_change};
 use domain::read_model::{group_row_change, membership_change};
 use futures::TryFutureExt;
@@ -36,15 +37,51 @@ pub(crate) fn fold_keys(value: &serde_json::Value) -> serde_json::Value {
     }
 }
 
-/// Folds events into the read tables and moves the projector's checkpoint, in
-/// one transaction. Events at or below the checkpoint are skipped (repeated
-/// deliveries); the rest must continue the checkpoint without a hole, or
-/// nothing is applied. Events of quarantined organizations move the
-/// checkpoint and change nothing. Returns the new checkpoint.
+/// What a projector hands the writer: every event of `partition` that the
+/// log holds after `after` and up to `through`, in position order. The
+/// checkpoint moves to `through` even where the last events are other
+/// partitions'.
+#[derive(Debug, Clone, Copy)]
+pub struct Fold<'e> {
+    pub partition: Partition,
+    pub after: i64,
+    pub through: i64,
+    pub events: &'e [StoredEvent],
+}
+
+impl<'e> Fold<'e> {
+    /// Consecutive events of the whole projection (as the queue delivers
+    /// them): they cover the log from the first to the last.
+    pub fn whole(events: &'e [StoredEvent]) -> Fold<'e> {
+        let (after, through) = match (events.first(), events.last()) {
+            (Some(first), Some(last)) => (first.position - 1, last.position),
+            _ => (0, 0),
+        };
+        Fold {
+            partition: Partition::WHOLE,
+            after,
+            through,
+            events,
+        }
+    }
+}
+
+/// Folds consecutive events of the whole projection: [`apply_fold`] of
+/// [`Fold::whole`].
+pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, StoreError> {
+    apply_fold(pool, Fold::whole(events)).await
+}
+
+/// Folds events into the read tables and moves the partition's checkpoint,
+/// in one transaction. Events at or below the checkpoint are skipped
+/// (repeated deliveries); if the checkpoint is short of `fold.after`, the
+/// events would leave a hole and nothing is applied. Events of quarantined
+/// organizations move the checkpoint and change nothing. Returns the new
+/// checkpoint.
 ///
 /// The row changes are pipelined: sent in order without waiting for each
 /// answer, so a batch costs a few round trips whatever its size.
-pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, StoreError> {
+pub async fn apply_fold(pool: &Pool, fold: Fold<'_>) -> Result<i64, StoreError> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     // The read tables are derived: if a crash loses this commit, rows and
@@ -57,29 +94,78 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
     // would wait for each other. Prepared once per connection, as every
     // statement of the batch: an unnamed statement is parsed and planned
     // again each time, and costs a round trip more.
-    let lock = transaction
-        .prepare_cached("select position from checkpoints where name = 'projector' for update")
-        .await?;
+    let lock = transaction.prepare_cached(LOCK_CHECKPOINT).await?;
+    let name = fold.partition.checkpoint_name();
+    let params: [&(dyn ToSql + Sync); 1] = [&name];
     let (_, checkpoint) = futures::try_join!(
         transaction
             .batch_execute("set local synchronous_commit = off")
             .map_err(StoreError::from),
-        transaction.query_one(&lock, &[]).map_err(StoreError::from),
+        transaction
+            .query_opt(&lock, &params)
+            .map_err(StoreError::from),
     )?;
+    let checkpoint = checkpoint
+        .ok_or_else(|| no_checkpoint_row(fold.partition))?
+        .get(0);
+    let checkpoint = fold_locked(&transaction, fold, checkpoint).await?;
+    let save = transaction.prepare_cached(SAVE_CHECKPOINT).await?;
+    transaction.execute(&save, &[&name, &checkpoint]).await?;
+    transaction.commit().await?;
+    Ok(checkpoint)
+}
+
+/// Locks a partition's checkpoint row (`$1`: its name).
+pub(crate) const LOCK_CHECKPOINT: &str =
+    "select position from checkpoints where name = $1 for update";
+/// Moves a partition's checkpoint row (`$1`: its name, `$2`: the position).
+pub(crate) const SAVE_CHECKPOINT: &str = "update checkpoints set position = $2 where name = $1";
+
+/// What a projector started for a partition that the split no longer has
+/// is told.
+pub(crate) fn no_checkpoint_row(partition: Partition) -> StoreError {
+    StoreError::Layout(format!(
+        "the projection has no checkpoint for {partition} ({}): it was split anew \
+         (`rollcall partitions` shows the split); start projectors for the partitions it has",
+        partition.checkpoint_name()
+    ))
+}
+
+/// [`apply_fold`]'s work, in a transaction that holds the partition's
+/// checkpoint row at `checkpoint`; returns where the checkpoint moves to.
+pub(crate) async fn fold_locked(
+    transaction: &Transaction<'_>,
+    fold: Fold<'_>,
+    mut checkpoint: i64,
+) -> Result<i64, StoreError> {
+    let partition = fold.partition;
+    if checkpoint < fold.after {
+        return Err(StoreError::Inconsistent(format!(
+            "{partition} is at {checkpoint} and was handed the events after {}",
+            fold.after
+        )));
+    }
     let (statements, group_statements, quarantined) = futures::try_join!(
-        RowStatements::prepare(&transaction),
-        GroupStatements::prepare(&transaction),
-        super::quarantine::quarantined_orgs(&transaction),
+        RowStatements::prepare(transaction),
+        GroupStatements::prepare(transaction),
+        super::quarantine::quarantined_orgs(transaction),
     )?;
-    let mut checkpoint: i64 = checkpoint.get(0);
     let mut changes = Vec::new();
-    for stored in events {
+    for stored in fold.events {
         if stored.position <= checkpoint {
             continue;
         }
-        if stored.position != checkpoint + 1 {
+        // The whole projection's positions run without a gap; a partition's
+        // are its organizations' only, and its reads vouch for the rest.
+        if partition.is_whole() && stored.position != checkpoint + 1 {
             return Err(StoreError::Inconsistent(format!(
                 "the projector is at {checkpoint} and was handed position {}",
+                stored.position
+            )));
+        }
+        if !partition.holds(stored.org_id) {
+            return Err(StoreError::Inconsistent(format!(
+                "{partition} was handed position {}, of another partition's organization",
                 stored.position
             )));
         }
@@ -108,7 +194,7 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
     }
     let pending = changes
         .iter()
-        .map(|(_, change)| change.execute(&transaction, &statements, &group_statements));
+        .map(|(_, change)| change.execute(transaction, &statements, &group_statements));
     let counts = futures::future::try_join_all(pending).await?;
     for ((stored, change), changed) in changes.iter().zip(counts) {
         if change.must_change_one() && changed != 1 {
@@ -119,12 +205,7 @@ pub async fn apply_changes(pool: &Pool, events: &[StoredEvent]) -> Result<i64, S
             )));
         }
     }
-    let save = transaction
-        .prepare_cached("update checkpoints set position = $1 where name = 'projector'")
-        .await?;
-    transaction.execute(&save, &[&checkpoint]).await?;
-    transaction.commit().await?;
-    Ok(checkpoint)
+    Ok(checkpoint.max(fold.through))
 }
 
 /// One read-table change of an event.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use domain::partition::Partition;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -71,11 +72,43 @@ impl Cluster {
         service
     }
 
+    /// A new organization whose events `partition` folds, and its SCIM
+    /// token: organizations are made until one falls in it.
+    pub async fn organization_in(&self, partition: Partition) -> String {
+        loop {
+            let name = uuid::Uuid::new_v4().simple().to_string();
+            let (org_id, token) = organization_with_token(
+                &self.pool,
+                &self.appender,
+                &name,
+                &format!("owner@{name}.test"),
+            )
+            .await;
+            if partition.holds(org_id) {
+                return token;
+            }
+        }
+    }
+
     /// Starts a `rollcall-projector` and waits until it answers.
     pub async fn projector(&self) -> Service {
-        let service = self.start("rollcall-projector", &[]);
+        self.projector_with(&[]).await
+    }
+
+    /// Starts a `rollcall-projector` with these environment variables too.
+    pub async fn projector_with(&self, extra: &[(&str, &str)]) -> Service {
+        let service = self.start("rollcall-projector", extra);
         service.wait_healthy(&self.client).await;
         service
+    }
+
+    /// Runs `rollcall ARGS` on the cluster's database; its output.
+    pub fn rollcall(&self, args: &[&str]) -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_rollcall"))
+            .args(args)
+            .env("DATABASE_URL", &self.database_url)
+            .output()
+            .unwrap()
     }
 
     fn start(&self, binary: &str, extra: &[(&str, &str)]) -> Service {

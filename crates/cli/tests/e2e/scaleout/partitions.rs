@@ -1,0 +1,200 @@
+//! Issue 13: the projection split in two partitions (`rollcall partitions`),
+//! each folded by a `rollcall-projector` of its own with its own checkpoint.
+//! An organization's writes wait only on its own partition; a partition
+//! whose projector is down holds back its organizations alone; the split
+//! joins and splits again while projectors run, and the log verifies.
+
+use std::time::Duration;
+
+use domain::partition::Partition;
+use reqwest::StatusCode;
+
+use super::cluster::{Cluster, Service, wait_until};
+use crate::helpers::{Options, entra_user, spawn_app_with};
+
+/// Short, so that a write its partition does not fold is answered soon.
+const READ_YOUR_WRITES_MS: &str = "300";
+
+fn partition(index: u32) -> Partition {
+    Partition::new(index, 2).unwrap()
+}
+
+/// Creates a user as `token` through `api`; its id.
+async fn created(api: &Service, token: &str, user_name: &str) -> String {
+    let (status, body) = api
+        .create_user(token, &entra_user(user_name))
+        .await
+        .expect("the API answers");
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    body["id"].as_str().expect("an id").to_owned()
+}
+
+fn succeeded(output: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_partitions_fold_their_own_organizations_each_from_its_own_checkpoint() {
+    let cluster = Cluster::new().await;
+    let split = succeeded(&cluster.rollcall(&["partitions", "2"]));
+    assert!(split.contains("1 partition(s) became 2"), "{split}");
+    let rows: Vec<String> = store::projection_split(&cluster.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(partition, _)| partition.checkpoint_name())
+        .collect();
+    assert_eq!(rows, ["projector.0/2", "projector.1/2"]);
+    let (first, second) = (
+        cluster.organization_in(partition(0)).await,
+        cluster.organization_in(partition(1)).await,
+    );
+
+    // Only the first partition's projector runs: its organizations read
+    // their writes at once, through an API process of their own.
+    let first_projector = cluster
+        .projector_with(&[("ROLLCALL_PROJECTOR_PARTITION", "0")])
+        .await;
+    let api = cluster
+        .api_with(&[("ROLLCALL_READ_YOUR_WRITES_MS", READ_YOUR_WRITES_MS)])
+        .await;
+    let ada = created(&api, &first, "ada@first.test").await;
+    assert_eq!(api.get_user(&first, &ada).await, Some(StatusCode::OK));
+
+    // The second partition's organization is recorded, but nothing folds
+    // it: its token's next read says so rather than miss the write.
+    let bob = created(&api, &second, "bob@second.test").await;
+    assert_eq!(
+        api.get_user(&second, &bob).await,
+        Some(StatusCode::SERVICE_UNAVAILABLE)
+    );
+    let head = cluster.log_head().await;
+    let second_at = store::read_partition_checkpoint(&cluster.pool, partition(1))
+        .await
+        .unwrap();
+    assert!(
+        second_at < head,
+        "the second partition stands still at {second_at}"
+    );
+    // ... and the first partition goes on all the same.
+    let cy = created(&api, &first, "cy@first.test").await;
+    assert_eq!(api.get_user(&first, &cy).await, Some(StatusCode::OK));
+    let first_at = store::read_partition_checkpoint(&cluster.pool, partition(0))
+        .await
+        .unwrap();
+    assert!(first_at > second_at, "{first_at} against {second_at}");
+    // The verdict judges each event against its own partition's checkpoint:
+    // the first partition's rows past the second's checkpoint are no fault.
+    let verdict = cluster.rollcall(&["verify"]);
+    let said = String::from_utf8_lossy(&verdict.stdout);
+    assert!(said.starts_with("behind:"), "{said}");
+
+    // A rebuild compares one whole projection: it refuses a split one.
+    let rebuild = cluster.rollcall(&["rebuild"]);
+    assert!(!rebuild.status.success());
+    let refusal = String::from_utf8_lossy(&rebuild.stderr);
+    assert!(refusal.contains("rollcall partitions 1"), "{refusal}");
+
+    // Joined while the first projector runs: the second partition folds
+    // up to the first before the whole projection starts there, and the
+    // running projector folds the whole projection from then on.
+    let joined = succeeded(&cluster.rollcall(&["partitions", "1"]));
+    assert!(joined.contains("2 partition(s) became 1"), "{joined}");
+    assert!(!joined.contains("(0 event(s) folded"), "{joined}");
+    assert_eq!(api.get_user(&second, &bob).await, Some(StatusCode::OK));
+    let dee = created(&api, &second, "dee@second.test").await;
+    wait_until(
+        "the running projector folds the whole projection",
+        Duration::from_secs(30),
+        || async { api.get_user(&second, &dee).await == Some(StatusCode::OK) },
+    )
+    .await;
+
+    // Split again, with a projector for each partition: writes to both
+    // organizations, at once, are read at once through a second API.
+    succeeded(&cluster.rollcall(&["partitions", "2"]));
+    let _second_projector = cluster
+        .projector_with(&[("ROLLCALL_PROJECTOR_PARTITION", "1")])
+        .await;
+    let other_api = cluster.api().await;
+    // Until the first projector has read the new split, its partition's
+    // writes may wait: the first write through each partition settles it.
+    for (token, name) in [
+        (&first, "settle@first.test"),
+        (&second, "settle@second.test"),
+    ] {
+        let id = created(&api, token, name).await;
+        wait_until("the partition folds", Duration::from_secs(30), || async {
+            other_api.get_user(token, &id).await == Some(StatusCode::OK)
+        })
+        .await;
+    }
+    let writes = (0..40).map(|n| {
+        let (api, other_api) = (&api, &other_api);
+        let token = if n % 2 == 0 { &first } else { &second };
+        async move {
+            let id = created(api, token, &format!("user{n}@both.test")).await;
+            (n, other_api.get_user(token, &id).await)
+        }
+    });
+    for (n, read) in futures::future::join_all(writes).await {
+        assert_eq!(
+            read,
+            Some(StatusCode::OK),
+            "user{n} read through the other API"
+        );
+    }
+
+    let head = cluster.log_head().await;
+    wait_until(
+        "both partitions fold the whole log",
+        Duration::from_secs(30),
+        || async { cluster.checkpoint(store::Checkpoint::Projector).await >= head },
+    )
+    .await;
+    drop(first_projector);
+    succeeded(&cluster.rollcall(&["verify"]));
+}
+
+/// `rollcall serve` folds every partition of the split it finds at start,
+/// each on a projector of its own: both partitions' organizations read
+/// their writes at once, and both checkpoints move.
+#[tokio::test]
+async fn serve_folds_every_partition_of_the_split_it_starts_with() {
+    let app = spawn_app_with(Options {
+        split_ways: 2,
+        ..Options::default()
+    })
+    .await;
+    let mut tokens: [Option<String>; 2] = [None, None];
+    while tokens.iter().any(Option::is_none) {
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        let (org_id, token) = app
+            .other_organization_with_id(&name, &format!("owner@{name}.test"))
+            .await;
+        tokens[Partition::of(org_id, 2).index() as usize].get_or_insert(token);
+    }
+    for (n, token) in tokens.iter().flatten().enumerate() {
+        let (status, body) = app
+            .create_user_as(token, entra_user(&format!("user{n}@serve.test")))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().expect("an id");
+        let read = app
+            .send(app.request_as(token, reqwest::Method::GET, &format!("/Users/{id}")))
+            .await;
+        assert_eq!(read.0, StatusCode::OK, "partition {n}: {}", read.1);
+    }
+    let split = store::projection_split(app.pool()).await.unwrap();
+    assert_eq!(split.len(), 2);
+    assert!(
+        split.iter().all(|(_, position)| *position > 0),
+        "both partitions fold: {split:?}"
+    );
+}
