@@ -270,7 +270,22 @@ async fn drop_before_drops_whole_old_months_records_it_and_spares_the_current_on
     let refused = drop_before(&stack.pool, &stack.appender, next_month, now).await;
     assert!(refused.is_err(), "the current month is never dropped");
 
-    let dropped = drop_before(&stack.pool, &stack.appender, first_of_month, now)
+    // Up to the end of the month the test filled: the template database
+    // may hold an empty month of its own from when it was migrated (last
+    // month, say, as made here), which is not this test's to count.
+    sql.batch_execute("select access_log_ensure_partitions(now() - interval '1 month', 0)")
+        .await
+        .unwrap();
+    let after_old: time::Date = sql
+        .query_one(
+            &format!("select (to_timestamp('{old}', 'YYYY_MM') + interval '1 month')::date"),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(after_old < first_of_month);
+    let dropped = drop_before(&stack.pool, &stack.appender, after_old, now)
         .await
         .expect("old months drop");
     assert_eq!(dropped.len(), 1, "{dropped:?}");
@@ -306,7 +321,7 @@ async fn drop_before_drops_whole_old_months_records_it_and_spares_the_current_on
         .unwrap()
         .get(0);
     assert!(kept >= 1);
-    let again = drop_before(&stack.pool, &stack.appender, first_of_month, now)
+    let again = drop_before(&stack.pool, &stack.appender, after_old, now)
         .await
         .unwrap();
     assert!(again.is_empty());
