@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks rollcall's scale-out deployment (docs/scaling.md) on this
 # machine: creates/s with one `rollcall-api` and with two, each beside one
-# `rollcall-projector`, on one PostgreSQL and one RabbitMQ.
+# `rollcall-projector`, and with one API beside two projectors on a
+# projection split in two (`rollcall partitions 2`), on one PostgreSQL and
+# one RabbitMQ.
 #
 #   scripts/bench-scaleout.sh                    # 64 clients, 10 s per run, once
 #   CLIENTS=32 SECONDS_PER_RUN=5 REPEAT=3 scripts/bench-scaleout.sh
@@ -10,21 +12,27 @@
 # Each topology gets a fresh database and bus prefix (so the second does not
 # start on the first one's users), made as an operator makes them:
 # `rollcall migrate`, `rollcall org create`, `rollcall token issue`; the
-# services then start with ROLLCALL_MIGRATE=false. For each topology it:
-#   a. starts one rollcall-projector, then one (or two) rollcall-api on their
-#      own ports and operators' (metrics) ports, and waits for their /healthz,
+# services then start with ROLLCALL_MIGRATE=false. Two organizations, one in
+# each partition of a split in two, so that every topology gets the same
+# load and the split one spreads it over both partitions. For each topology:
+#   a. starts one rollcall-projector (or two, one per partition, after
+#      `rollcall partitions 2`), then one (or two) rollcall-api on their own
+#      ports and operators' (metrics) ports, and waits for their /healthz,
 #   b. runs two `rollcall bench --ops create` processes side by side with
-#      half the clients each (`--url` takes one URL): both at the one API, or
-#      one at each of the two APIs; creates/s is the sum of the two
-#      (repeated REPEAT times; the median is reported),
+#      half the clients each, one per organization (`--url` and `--token`
+#      take one each): both at the one API, or one at each of the two APIs;
+#      creates/s is the sum of the two (repeated REPEAT times; the median
+#      is reported); the projectors' folding time over the last run
+#      (`rollcall_projector_apply_seconds_sum`) says how busy the fold was,
 #   c. reads CPU-seconds per 1,000 creates of each process group over the
 #      last run from /proc (scripts/lib/cpu.py): rollcall-api (the APIs
 #      together), rollcall-projector, PostgreSQL, RabbitMQ, the load generator,
 #   d. runs `rollcall verify` on the database once the projector has folded
 #      the whole log, which must be sound.
-# Then a summary: creates/s with one API and with two, their ratio, the mean
-# appends per append transaction (group commit, from the APIs' /metrics), CPU
-# per 1,000 creates, verify's verdicts. A verdict other than sound fails the
+# Then a summary: creates/s of each topology, the ratios, the mean appends
+# per append transaction (group commit, from the APIs' /metrics), the
+# projectors' seconds of folding per second, CPU per 1,000 creates,
+# verify's verdicts. A verdict other than sound fails the
 # script (exit 1) after the summary. No rollcall-reaper runs (so no linker:
 # the SCIM users are not made into memberships meanwhile).
 # Everything it created (databases, queues, exchanges, processes) is removed
@@ -192,23 +200,45 @@ print("%d" % total)
 ' "$name"
 }
 
-# Results by topology (1 or 2 APIs).
-declare -A RATE CPU_REPORT VERDICT VERDICT_STATUS LOAD_DETAIL RYW_TIMEOUTS APPEND_BATCH
+# Results by topology (its key: 1api, 2api, split).
+declare -A RATE CPU_REPORT VERDICT VERDICT_STATUS LOAD_DETAIL RYW_TIMEOUTS APPEND_BATCH FOLD_BUSY
 
-# Measures the topology with APIS rollcall-api processes.
+# TOKENS[K]: the SCIM token of an organization that partition K of a split
+# in two folds. An organization's partition is its bucket (its id's last
+# byte mod 64) mod 2: the parity of its id's last hex digit.
+organizations_in_both_partitions() {
+    local n=0 created org_id parity
+    TOKENS=("" "")
+    while [[ -z ${TOKENS[0]} || -z ${TOKENS[1]} ]]; do
+        n=$((n + 1))
+        created=$(RUST_LOG=${RUST_LOG:-warn} "$ROLLCALL" org create --database-url "$PG_BASE/$SCRATCH_DB" \
+            --name "Bench$n" --owner-email "owner@bench$n.example.com")
+        org_id=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["org_id"])' "$created")
+        parity=$((16#${org_id: -1} % 2))
+        [[ -z ${TOKENS[$parity]} ]] || continue
+        TOKENS[$parity]=$(RUST_LOG=${RUST_LOG:-warn} "$ROLLCALL" token issue --database-url "$PG_BASE/$SCRATCH_DB" --org "Bench$n")
+        [[ ${TOKENS[$parity]} == rcs_* ]] || { echo "rollcall token issue printed no token" >&2; return 1; }
+    done
+}
+
+# Measures the topology KEY: APIS rollcall-api processes beside PROJECTORS
+# rollcall-projector processes (two: one per partition of a split in two).
 measure() {
-    local apis=$1 i port metrics_port run cpu_before cpu_after load_cpu count errors rate detail appends transactions
-    local api_urls=() metrics_urls=() rates=() snapshot_args=()
-    new_scratch "scaleout_${apis}api"
-    log "$apis rollcall-api + 1 rollcall-projector: database $SCRATCH_DB, bus prefix $SCRATCH_PREFIX"
+    local key=$1 apis=$2 projectors=$3 i port metrics_port run cpu_before cpu_after load_cpu count errors rate detail appends transactions
+    local api_urls=() metrics_urls=() projector_urls=() rates=() snapshot_args=() folding_before folding_after
+    new_scratch "scaleout_${key}"
+    log "$apis rollcall-api + $projectors rollcall-projector: database $SCRATCH_DB, bus prefix $SCRATCH_PREFIX"
     RUST_LOG=${RUST_LOG:-warn} "$ROLLCALL" migrate --database-url "$PG_BASE/$SCRATCH_DB" >/dev/null
-    RUST_LOG=${RUST_LOG:-warn} "$ROLLCALL" org create --database-url "$PG_BASE/$SCRATCH_DB" \
-        --name Bench --owner-email owner@bench.example.com >/dev/null
-    TOKEN=$(RUST_LOG=${RUST_LOG:-warn} "$ROLLCALL" token issue --database-url "$PG_BASE/$SCRATCH_DB" --org Bench)
-    [[ $TOKEN == rcs_* ]] || { echo "rollcall token issue printed no token" >&2; return 1; }
+    organizations_in_both_partitions
+    if ((projectors > 1)); then
+        RUST_LOG=${RUST_LOG:-warn} "$ROLLCALL" partitions "$projectors" --database-url "$PG_BASE/$SCRATCH_DB" >&2
+    fi
 
-    metrics_port=$(free_port)
-    start_service rollcall-projector projector rollcall-projector "$metrics_port"
+    for i in $(seq 0 $((projectors - 1))); do
+        metrics_port=$(free_port)
+        start_service rollcall-projector "projector$i" rollcall-projector "$metrics_port" ROLLCALL_PROJECTOR_PARTITION="$i"
+        projector_urls+=("http://127.0.0.1:$metrics_port/metrics")
+    done
     for i in $(seq 1 "$apis"); do
         port=$(free_port)
         metrics_port=$(free_port)
@@ -224,13 +254,14 @@ measure() {
     export CPU_DATABASES=$SCRATCH_DB
 
     for run in $(seq 1 "$REPEAT"); do
-        log "$apis API(s), run $run/$REPEAT: two rollcall bench --ops create (${LOAD_CLIENTS[0]} + ${LOAD_CLIENTS[1]} clients, ${SECONDS_PER_RUN} s)"
+        log "$key, run $run/$REPEAT: two rollcall bench --ops create (${LOAD_CLIENTS[0]} + ${LOAD_CLIENTS[1]} clients, ${SECONDS_PER_RUN} s)"
+        folding_before=$(metric_sum rollcall_projector_apply_seconds_sum "${projector_urls[@]}")
         cpu_before=$(cpu snapshot "${snapshot_args[@]}")
         for i in 0 1; do
             # python3 itself, not the cpu function: $! is then cpu.py's pid,
             # whose child stop_load can end.
             python3 "$ROOT/scripts/lib/cpu.py" run "$SCRATCH_LOG/load-cpu.$i" -- "$ROLLCALL" bench --url "${api_urls[$((i % apis))]}" \
-                --token "$TOKEN" --clients "${LOAD_CLIENTS[$i]}" --seconds "$SECONDS_PER_RUN" \
+                --token "${TOKENS[$i]}" --clients "${LOAD_CLIENTS[$i]}" --seconds "$SECONDS_PER_RUN" \
                 --ops create --json >"$SCRATCH_LOG/load.$i.json" &
             LOAD_PIDS+=("$!")
         done
@@ -239,6 +270,7 @@ measure() {
         done
         LOAD_PIDS=()
         cpu_after=$(cpu snapshot "${snapshot_args[@]}")
+        folding_after=$(metric_sum rollcall_projector_apply_seconds_sum "${projector_urls[@]}")
         # Sums over the two load generators: creates/s, creates, errors,
         # their CPU-seconds, and a line on each.
         read -r rate count errors load_cpu < <(python3 -c '
@@ -259,22 +291,23 @@ print("  load generator %s -> %s: %d clients, %.1f creates/s, %d errors, p50 %.2
         echo "$detail" >&2
         echo "creates/s: $rate (sum of the two; errors: $errors)" >&2
         rates+=("$rate")
-        CPU_REPORT[$apis]=$(cpu report "$cpu_before" "$cpu_after" "$load_cpu" "$count" creates)
-        LOAD_DETAIL[$apis]=$detail
+        CPU_REPORT[$key]=$(cpu report "$cpu_before" "$cpu_after" "$load_cpu" "$count" creates)
+        LOAD_DETAIL[$key]=$detail
+        FOLD_BUSY[$key]=$(python3 -c "print('%.2f' % (($folding_after - $folding_before) / $SECONDS_PER_RUN))")
     done
-    RATE[$apis]=$(median "${rates[@]}")
-    RYW_TIMEOUTS[$apis]=$(metric_sum rollcall_api_read_your_writes_timeouts_total "${metrics_urls[@]}")
+    RATE[$key]=$(median "${rates[@]}")
+    RYW_TIMEOUTS[$key]=$(metric_sum rollcall_api_read_your_writes_timeouts_total "${metrics_urls[@]}")
     # Group commit: appends per transaction, over every API's appender (two
     # appenders take turns at the one log_head lock).
     appends=$(metric_sum rollcall_store_append_batch_size_sum "${metrics_urls[@]}")
     transactions=$(metric_sum rollcall_store_append_batch_size_count "${metrics_urls[@]}")
-    APPEND_BATCH[$apis]=$(python3 -c "print('%.1f' % ($appends / $transactions) if $transactions else 'n/a')")
+    APPEND_BATCH[$key]=$(python3 -c "print('%.1f' % ($appends / $transactions) if $transactions else 'n/a')")
 
     log "rollcall verify on $SCRATCH_DB"
     verify_scratch "$ROLLCALL"
     echo "$VERIFY_VERDICT" >&2
-    VERDICT[$apis]="(after ${VERIFY_WAITED} s for the log to settle) $VERIFY_VERDICT"
-    VERDICT_STATUS[$apis]=$VERIFY_STATUS
+    VERDICT[$key]="(after ${VERIFY_WAITED} s for the log to settle) $VERIFY_VERDICT"
+    VERDICT_STATUS[$key]=$VERIFY_STATUS
 
     stop_services
     drop_scratch
@@ -286,30 +319,41 @@ if ((FREE_CONNECTIONS < 2 * ${ROLLCALL_POOL_SIZE:-32} + 16)); then
     echo "warning: PostgreSQL has $FREE_CONNECTIONS free connections; two APIs open up to $((2 * ${ROLLCALL_POOL_SIZE:-32})) and the projector more" >&2
 fi
 
-measure 1
-measure 2
+measure 1api 1 1
+measure 2api 2 1
+measure split 1 2
 
+TOPOLOGIES=(1api 2api split)
+declare -A NAME=(
+    [1api]="1 rollcall-api + 1 rollcall-projector"
+    [2api]="2 rollcall-api + 1 rollcall-projector"
+    [split]="1 rollcall-api + 2 projectors, split"
+)
 echo
 echo "=== rollcall scale-out bench: $CLIENTS clients, ${SECONDS_PER_RUN} s per run, $REPEAT run(s), $(nproc) cores ==="
 echo "load: two \`rollcall bench --ops create\` processes of ${LOAD_CLIENTS[0]} and ${LOAD_CLIENTS[1]} clients side by side (--url takes one URL), creates/s summed;"
-echo "      with one API both drive it, with two each drives one"
-printf '%-37s %10s %18s %26s\n' topology creates/s mean-append-batch read-your-writes-timeouts
-printf '%-37s %10s %18s %26s\n' "1 rollcall-api + 1 rollcall-projector" "${RATE[1]}" "${APPEND_BATCH[1]}" "${RYW_TIMEOUTS[1]}"
-printf '%-37s %10s %18s %26s\n' "2 rollcall-api + 1 rollcall-projector" "${RATE[2]}" "${APPEND_BATCH[2]}" "${RYW_TIMEOUTS[2]}"
-echo "ratio two APIs / one API:             $(python3 -c "print('%.3f' % (${RATE[2]} / ${RATE[1]}))")"
-for apis in 1 2; do
+echo "      each drives one organization (one per partition of the split); with one API both drive it, with two each drives one"
+printf '%-38s %10s %18s %26s %14s\n' topology creates/s mean-append-batch read-your-writes-timeouts folding-s/s
+for key in "${TOPOLOGIES[@]}"; do
+    printf '%-38s %10s %18s %26s %14s\n' "${NAME[$key]}" "${RATE[$key]}" "${APPEND_BATCH[$key]}" "${RYW_TIMEOUTS[$key]}" "${FOLD_BUSY[$key]}"
+done
+echo "ratio two APIs / one API:                 $(python3 -c "print('%.3f' % (${RATE[2api]} / ${RATE[1api]}))")"
+echo "ratio split in two / one projector:       $(python3 -c "print('%.3f' % (${RATE[split]} / ${RATE[1api]}))")"
+echo "(folding-s/s: seconds the projectors spent folding per second of the last run, summed; near 1 per projector, the fold is the bottleneck)"
+for key in "${TOPOLOGIES[@]}"; do
     echo
-    echo "$apis API(s), last run:"
-    echo "${LOAD_DETAIL[$apis]}"
+    echo "${NAME[$key]}, last run:"
+    echo "${LOAD_DETAIL[$key]}"
     echo " CPU by process group, from /proc:"
-    echo "${CPU_REPORT[$apis]}"
+    echo "${CPU_REPORT[$key]}"
 done
 echo
-echo "rollcall verify, 1 API:  ${VERDICT[1]}"
-echo "rollcall verify, 2 APIs: ${VERDICT[2]}"
-for apis in 1 2; do
-    if [[ ${VERDICT_STATUS[$apis]} != 0 ]]; then
-        echo "bench-scaleout.sh: rollcall verify did not find the $apis-API database sound (exit ${VERDICT_STATUS[$apis]}): the figures above are not to be trusted" >&2
+for key in "${TOPOLOGIES[@]}"; do
+    echo "rollcall verify, ${NAME[$key]}: ${VERDICT[$key]}"
+done
+for key in "${TOPOLOGIES[@]}"; do
+    if [[ ${VERDICT_STATUS[$key]} != 0 ]]; then
+        echo "bench-scaleout.sh: rollcall verify did not find the database of ${NAME[$key]} sound (exit ${VERDICT_STATUS[$key]}): the figures above are not to be trusted" >&2
         exit 1
     fi
 done

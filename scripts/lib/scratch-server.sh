@@ -93,13 +93,19 @@ drop_scratch() {
             || echo "could not drop database $SCRATCH_DB; drop it by hand" >&2
     fi
     if [[ -n ${SCRATCH_PREFIX:-} ]] && command -v rabbitmqctl >/dev/null; then
-        # The projector's queue (bus::Topology; `.projector` before the
-        # single active consumer, never declared now).
-        rabbitmqctl -q delete_queue -p / "$SCRATCH_PREFIX.projector.single-active" >/dev/null 2>&1 \
-            || echo "could not delete queue $SCRATCH_PREFIX.projector.single-active; delete it by hand" >&2
+        # Every queue of the prefix (bus::Topology: the projector's, or one
+        # per partition of a split projection).
+        local queue
+        for queue in $(rabbitmqctl -q list_queues -p / name 2>/dev/null | grep -F "$SCRATCH_PREFIX."); do
+            rabbitmqctl -q delete_queue -p / "$queue" >/dev/null 2>&1 \
+                || echo "could not delete queue $queue; delete it by hand" >&2
+        done
         # rabbitmqctl has no delete_exchange; an exchange with no queue bound
         # holds no messages, so failing here is harmless.
-        rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$SCRATCH_PREFIX.events\">>), false, <<\"scripts\">>)." >/dev/null 2>&1 || true
+        local exchange
+        for exchange in events partitions; do
+            rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$SCRATCH_PREFIX.$exchange\">>), false, <<\"scripts\">>)." >/dev/null 2>&1 || true
+        done
     fi
     if [[ -n ${SCRATCH_LOG:-} ]]; then
         rm -rf "$SCRATCH_LOG"
@@ -109,8 +115,9 @@ drop_scratch() {
 
 # verify_scratch BINARY: `rollcall verify` on SCRATCH_DB (the log's hash
 # chain, and the read tables against a fresh fold of the log) once the log
-# has settled: its head and the projector's checkpoint equal and unchanged
-# for a second (at most VERIFY_SETTLE_SECS, 900, then it verifies anyway).
+# has settled: its head and the projector's checkpoint (the lowest
+# partition's, where the projection is split) equal and unchanged for a
+# second (at most VERIFY_SETTLE_SECS, 900, then it verifies anyway).
 # Right after a load the log still grows: `rollcall serve`'s linker appends
 # the memberships of the users just created, and verify calls a log that
 # grows while it reads it "behind". Sets VERIFY_VERDICT (what verify
@@ -119,8 +126,9 @@ drop_scratch() {
 verify_scratch() {
     local binary=$1 limit=${VERIFY_SETTLE_SECS:-900} started=$SECONDS polls=0 sample last="" head checkpoint
     while ((SECONDS - started < limit)); do
-        sample=$(psql -At "$PG_BASE/$SCRATCH_DB" -c "select h.last_position || ' ' || c.position \
-            from log_head h cross join checkpoints c where h.id = 1 and c.name = 'projector'")
+        sample=$(psql -At "$PG_BASE/$SCRATCH_DB" -c "select h.last_position || ' ' || min(c.position) \
+            from log_head h cross join checkpoints c \
+            where h.id = 1 and (c.name = 'projector' or c.name like 'projector.%') group by h.last_position")
         read -r head checkpoint <<<"$sample"
         if [[ $head == "$checkpoint" && $sample == "$last" ]]; then
             break

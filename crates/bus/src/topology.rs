@@ -92,17 +92,7 @@ pub async fn declare_topology(
     partition: Partition,
 ) -> Result<(), BusError> {
     let channel = connection.create_channel().await?;
-    channel
-        .exchange_declare(
-            topology.events_exchange.as_str().into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
+    declare_durable_exchange(&channel, &topology.events_exchange, ExchangeKind::Topic).await?;
     let mut arguments = FieldTable::default();
     arguments.insert(
         "x-queue-type".into(),
@@ -158,15 +148,15 @@ pub async fn declare_topology(
     Ok(())
 }
 
-/// The headers exchange, bound to every message of the events exchange.
-async fn declare_partitions_exchange(
+async fn declare_durable_exchange(
     channel: &lapin::Channel,
-    topology: &Topology,
+    name: &str,
+    kind: ExchangeKind,
 ) -> Result<(), BusError> {
     channel
         .exchange_declare(
-            topology.partitions_exchange.as_str().into(),
-            ExchangeKind::Headers,
+            name.into(),
+            kind,
             ExchangeDeclareOptions {
                 durable: true,
                 ..ExchangeDeclareOptions::default()
@@ -174,6 +164,20 @@ async fn declare_partitions_exchange(
             FieldTable::default(),
         )
         .await?;
+    Ok(())
+}
+
+/// The headers exchange, bound to every message of the events exchange.
+async fn declare_partitions_exchange(
+    channel: &lapin::Channel,
+    topology: &Topology,
+) -> Result<(), BusError> {
+    declare_durable_exchange(
+        channel,
+        &topology.partitions_exchange,
+        ExchangeKind::Headers,
+    )
+    .await?;
     channel
         .exchange_bind(
             topology.partitions_exchange.as_str().into(),

@@ -29,10 +29,23 @@ const FOLLOW_GRACE: Duration = Duration::from_millis(100);
 
 /// Consumes its partition's queue and folds it into the read tables.
 pub struct Projector {
+    parts: ProjectorParts,
+    /// Which partition of the split it folds (0, the whole projection, when
+    /// it is not split), and that partition as the split stood when the
+    /// session began ([`Projector::take_partition`]).
+    partition_index: u32,
+    partition: Mutex<Option<Partition>>,
+    /// Told by the log follower when the split it folds is gone, so that
+    /// a session with nothing delivered still takes its partition again.
+    split_changed: Notify,
+}
+
+/// What a [`Projector`] works with.
+pub struct ProjectorParts {
     pub pool: Pool,
     pub amqp_url: String,
     pub topology: Topology,
-    /// Receives the position up to which this projector's partition of the
+    /// Receives the position up to which the projector's partition of the
     /// read tables is current; the API waits on it to give clients
     /// read-your-writes. Projectors of several partitions in one process
     /// share it.
@@ -41,45 +54,14 @@ pub struct Projector {
     /// Records a [`Event::ProjectionQuarantined`] when an event cannot be
     /// folded.
     pub appender: Appender,
-    /// Which partition of the split it folds (0, the whole projection, when
-    /// it is not split), and that partition as the split stood when the
-    /// session began ([`Projector::new`]).
-    partition_index: u32,
-    partition: Mutex<Option<Partition>>,
-    /// Told by the log follower when the split it folds is gone, so that
-    /// a session with nothing delivered still takes its partition again.
-    split_changed: Notify,
-}
-
-/// What [`Projector::new`] needs besides the partition.
-pub struct ProjectorParts {
-    pub pool: Pool,
-    pub amqp_url: String,
-    pub topology: Topology,
-    pub applied: watch::Sender<Projection>,
-    pub metrics: Metrics,
-    pub appender: Appender,
 }
 
 impl Projector {
     /// A projector for partition `partition_index` of whatever split the
     /// checkpoints hold when it connects (0 for an unsplit projection).
     pub fn new(parts: ProjectorParts, partition_index: u32) -> Projector {
-        let ProjectorParts {
-            pool,
-            amqp_url,
-            topology,
-            applied,
-            metrics,
-            appender,
-        } = parts;
         Projector {
-            pool,
-            amqp_url,
-            topology,
-            applied,
-            metrics,
-            appender,
+            parts,
             partition_index,
             partition: Mutex::new(None),
             split_changed: Notify::new(),
@@ -100,7 +82,7 @@ impl Projector {
     /// Reads the split, and takes this projector's partition of it (each
     /// session does, first).
     pub async fn take_partition(&self) -> anyhow::Result<Partition> {
-        let partition = store::partition_of_split(&self.pool, self.partition_index).await?;
+        let partition = store::partition_of_split(&self.parts.pool, self.partition_index).await?;
         let previous = self
             .partition
             .lock()
@@ -119,7 +101,7 @@ impl Projector {
         let caught_up = AtomicBool::new(false);
         let measuring = self.measure_lag(stop.clone());
         let following = self.follow_log(stop.clone());
-        let folding = supervise("projector", &self.metrics, stop, |mut stop, batch| {
+        let folding = supervise("projector", &self.parts.metrics, stop, |mut stop, batch| {
             let (projector, caught_up) = (&self, &caught_up);
             async move {
                 // Once per process: what the log holds past the checkpoint
@@ -169,7 +151,7 @@ impl Projector {
             let Some(partition) = self.taken_partition() else {
                 continue;
             };
-            match store::read_partition_checkpoint(&self.pool, partition).await {
+            match store::read_partition_checkpoint(&self.parts.pool, partition).await {
                 Ok(checkpoint) if checkpoint_seen != Some(checkpoint) => {
                     checkpoint_seen = Some(checkpoint);
                     continue;
@@ -185,12 +167,12 @@ impl Projector {
                     continue;
                 }
             }
-            match store::log_head(&self.pool).await {
+            match store::log_head(&self.parts.pool).await {
                 Ok(head) if checkpoint_seen.is_some_and(|checkpoint| head > checkpoint) => {
                     if let Err(error) = self.catch_up().await {
                         tracing::warn!(%error, "could not fold from the log; will try again");
                     }
-                    self.metrics.projector_log_follows.inc();
+                    self.parts.metrics.projector_log_follows.inc();
                 }
                 Ok(_) => {}
                 Err(error) => tracing::debug!(%error, "could not read the log head"),
@@ -204,12 +186,16 @@ impl Projector {
     /// this projector folds, so that every process shows the same.
     async fn measure_lag(&self, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
-            match store::projector_health(&self.pool, OffsetDateTime::now_utc()).await {
+            match store::projector_health(&self.parts.pool, OffsetDateTime::now_utc()).await {
                 Ok(health) => {
-                    self.metrics.projector_position.set(health.position);
-                    self.metrics.projector_lag.set(health.lag_events);
-                    self.metrics.projector_lag_seconds.set(health.lag_seconds);
-                    self.metrics
+                    self.parts.metrics.projector_position.set(health.position);
+                    self.parts.metrics.projector_lag.set(health.lag_events);
+                    self.parts
+                        .metrics
+                        .projector_lag_seconds
+                        .set(health.lag_seconds);
+                    self.parts
+                        .metrics
                         .projector_quarantined_orgs
                         .set(health.quarantined_orgs);
                 }
@@ -228,12 +214,12 @@ impl Projector {
         batch: &Batch,
         partition: Partition,
     ) -> anyhow::Result<()> {
-        let connection = bus::connect(&self.amqp_url).await?;
-        bus::declare_topology(&connection, &self.topology, partition).await?;
+        let connection = bus::connect(&self.parts.amqp_url).await?;
+        bus::declare_topology(&connection, &self.parts.topology, partition).await?;
         let mut consumer =
-            bus::consume(&connection, &self.topology, partition, BATCH as u16).await?;
-        tracing::info!(queue = %self.topology.queue_of(partition), "projector connected");
-        self.metrics.set_connected("projector", true);
+            bus::consume(&connection, &self.parts.topology, partition, BATCH as u16).await?;
+        tracing::info!(queue = %self.parts.topology.queue_of(partition), "projector connected");
+        self.parts.metrics.set_connected("projector", true);
         let consuming = async {
             loop {
                 let deliveries = tokio::select! {
@@ -258,7 +244,7 @@ impl Projector {
     /// Folds everything the log holds past the checkpoint (after a restart the
     /// queue may hold less than the log, e.g. if the queue was recreated).
     pub async fn catch_up(&self) -> anyhow::Result<()> {
-        let head = store::log_head(&self.pool).await?;
+        let head = store::log_head(&self.parts.pool).await?;
         let applied = self.fold_from_log(head).await?;
         self.publish_position(applied).await;
         Ok(())
@@ -269,11 +255,11 @@ impl Projector {
     async fn fold_from_log(&self, through: i64) -> anyhow::Result<i64> {
         let partition = self.partition()?;
         loop {
-            let from = store::read_partition_checkpoint(&self.pool, partition).await?;
+            let from = store::read_partition_checkpoint(&self.parts.pool, partition).await?;
             if from >= through {
                 return Ok(from);
             }
-            let client = self.pool.get().await.map_err(StoreError::from)?;
+            let client = self.parts.pool.get().await.map_err(StoreError::from)?;
             let rows = store::read_partition_after(&client, partition, from, through, BATCH as i64)
                 .await?;
             drop(client);
@@ -325,7 +311,7 @@ impl Projector {
         let mut last_read = None;
         for delivery in deliveries {
             if delivery.is_redelivered() {
-                self.metrics.projector_redeliveries.inc();
+                self.parts.metrics.projector_redeliveries.inc();
             }
             match decode(delivery.body()) {
                 Ok(decoded) => {
@@ -347,7 +333,7 @@ impl Projector {
         if let Some(last) = last_read {
             last.ack_up_to().await?;
         }
-        self.metrics.projector_delivered.inc_by(delivered);
+        self.parts.metrics.projector_delivered.inc_by(delivered);
         Ok(())
     }
 
@@ -360,7 +346,7 @@ impl Projector {
         events.sort_by_key(|event| event.position);
         events.dedup_by_key(|event| event.position);
         let partition = self.partition()?;
-        let checkpoint = store::read_partition_checkpoint(&self.pool, partition).await?;
+        let checkpoint = store::read_partition_checkpoint(&self.parts.pool, partition).await?;
         events.retain(|event| event.position > checkpoint);
         let Some(last) = events.last().map(|event| event.position) else {
             self.publish_position(checkpoint).await;
@@ -369,7 +355,7 @@ impl Projector {
         let contiguous = partition.is_whole() && events.len() as i64 == last - checkpoint;
         if !contiguous {
             if partition.is_whole() {
-                self.metrics.projector_holes_filled.inc();
+                self.parts.metrics.projector_holes_filled.inc();
             }
             let applied = self.fold_from_log(last).await?;
             self.publish_position(applied).await;
@@ -391,7 +377,7 @@ impl Projector {
         let partition = self.partition()?;
         let started = Instant::now();
         let folded = store::apply_fold(
-            &self.pool,
+            &self.parts.pool,
             Fold {
                 partition,
                 after,
@@ -400,7 +386,8 @@ impl Projector {
             },
         )
         .await;
-        self.metrics
+        self.parts
+            .metrics
             .projector_apply_seconds
             .observe(started.elapsed().as_secs_f64());
         match folded {
@@ -417,7 +404,7 @@ impl Projector {
                 through: stored.position,
                 events: std::slice::from_ref(stored),
             };
-            after = match store::apply_fold(&self.pool, one).await {
+            after = match store::apply_fold(&self.parts.pool, one).await {
                 Err(error) if is_unfoldable(&error) => {
                     self.quarantine(after, stored.into(), &error.to_string())
                         .await?
@@ -431,7 +418,7 @@ impl Projector {
             through,
             events: &[],
         };
-        Ok(store::apply_fold(&self.pool, rest).await?)
+        Ok(store::apply_fold(&self.parts.pool, rest).await?)
     }
 
     /// Records that the event `at`, the partition's first after `after`,
@@ -447,7 +434,8 @@ impl Projector {
                 reason,
                 "an event cannot be folded; its organization is quarantined"
             );
-            self.appender
+            self.parts
+                .appender
                 .append(AppendRequest {
                     org_id: at.org_id,
                     stream_id: at.org_id,
@@ -464,7 +452,7 @@ impl Projector {
                     meta: RequestMeta::system("projector", Uuid::new_v4()),
                 })
                 .await?;
-            self.metrics.projector_quarantined.inc();
+            self.parts.metrics.projector_quarantined.inc();
             anyhow::Ok(())
         };
         let next = QuarantineAt {
@@ -472,26 +460,33 @@ impl Projector {
             after,
             at,
         };
-        store::quarantine_recorded(&self.pool, next, reason, OffsetDateTime::now_utc(), record)
-            .await
+        store::quarantine_recorded(
+            &self.parts.pool,
+            next,
+            reason,
+            OffsetDateTime::now_utc(),
+            record,
+        )
+        .await
     }
 
     async fn publish_position(&self, position: i64) {
         let Some(partition) = self.taken_partition() else {
             return;
         };
-        self.applied
+        self.parts
+            .applied
             .send_if_modified(|projection| projection.advance(partition, position));
         // Split, the gauge shows the lowest partition ([`Projector::measure_lag`]).
         if partition.is_whole() {
-            self.metrics.projector_position.set(position);
+            self.parts.metrics.projector_position.set(position);
         }
     }
 
     /// Where this projector's partition stands, as it last published.
     fn own_position(&self) -> i64 {
         self.taken_partition()
-            .and_then(|partition| self.applied.borrow().position_of(partition))
+            .and_then(|partition| self.parts.applied.borrow().position_of(partition))
             .unwrap_or(0)
     }
 }

@@ -10,7 +10,7 @@ use domain::partition::Partition;
 use reqwest::StatusCode;
 
 use super::cluster::{Cluster, Service, wait_until};
-use crate::helpers::{Options, entra_user, spawn_app_with};
+use crate::helpers::{Options, entra_user, require_postgres, spawn_app_with};
 
 /// Short, so that a write its partition does not fold is answered soon.
 const READ_YOUR_WRITES_MS: &str = "300";
@@ -197,4 +197,128 @@ async fn serve_folds_every_partition_of_the_split_it_starts_with() {
         split.iter().all(|(_, position)| *position > 0),
         "both partitions fold: {split:?}"
     );
+}
+
+/// An event a partition cannot read holds back its organization alone, as
+/// in an unsplit projection: the partition's other organizations and the
+/// other partition go on, and the partition's checkpoint moves past it.
+#[tokio::test]
+async fn an_unreadable_event_in_a_partition_quarantines_only_its_organization() {
+    let app = spawn_app_with(Options {
+        split_ways: 2,
+        ..Options::default()
+    })
+    .await;
+    // Organizations by partition: one of the first, two of the second.
+    let mut found: [Vec<(uuid::Uuid, String)>; 2] = [Vec::new(), Vec::new()];
+    while found[0].is_empty() || found[1].len() < 2 {
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        let (org_id, token) = app
+            .other_organization_with_id(&name, &format!("owner@{name}.test"))
+            .await;
+        found[Partition::of(org_id, 2).index() as usize].push((org_id, token));
+    }
+    let (poisoned, poisoned_token) = found[1][0].clone();
+    let (_, neighbour) = found[1][1].clone();
+    let (_, elsewhere) = found[0][0].clone();
+    let (status, body) = app
+        .create_user_as(&poisoned_token, entra_user("before@poisoned.test"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let before = body["id"].as_str().unwrap().to_owned();
+    // As a newer rollcall would write it (schema 99), behind this one's back.
+    let position: i64 = app
+        .sql()
+        .await
+        .query_one(
+            &format!(
+                "with head as (update log_head set last_position = last_position + 1 where id = 1
+                               returning last_position)
+                 insert into events (position, org_id, stream_id, stream_version, event_type,
+                                     schema_version, payload, metadata, recorded_at, prev_hash, hash)
+                 select last_position, '{poisoned}', gen_random_uuid(), 1, 'UserProvisioned',
+                        99, '{{}}', '{{}}', now(), '\\x00', '\\x00' from head
+                 returning position"
+            ),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+
+    let held_back = || async {
+        app.send(app.request_as(
+            &poisoned_token,
+            reqwest::Method::GET,
+            &format!("/Users/{before}"),
+        ))
+        .await
+        .0 == StatusCode::SERVICE_UNAVAILABLE
+    };
+    for _ in 0..500 {
+        if held_back().await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(held_back().await, "the poisoned organization answers 503");
+    for token in [&neighbour, &elsewhere] {
+        let (status, created) = app
+            .create_user_as(token, entra_user("after@fine.test"))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap();
+        let read = app
+            .send(app.request_as(token, reqwest::Method::GET, &format!("/Users/{id}")))
+            .await;
+        assert_eq!(read.0, StatusCode::OK, "{}", read.1);
+    }
+    let quarantined = store::find_quarantined(app.pool()).await.unwrap();
+    assert_eq!(
+        quarantined
+            .iter()
+            .map(|held| (held.org_id, held.position))
+            .collect::<Vec<_>>(),
+        vec![(poisoned, position)]
+    );
+    let second = store::read_partition_checkpoint(app.pool(), partition(1))
+        .await
+        .unwrap();
+    assert!(
+        second >= position,
+        "partition 1 at {second}, past {position}"
+    );
+}
+
+/// PostgreSQL buckets an organization as rollcall does: a partition reads
+/// its events by `BUCKET_SQL`, and the relay, the API and the fold check by
+/// `bucket`; where they disagreed, a partition would skip events of its own.
+#[tokio::test]
+async fn postgres_buckets_organizations_as_rollcall_does() {
+    let sql = require_postgres().await;
+    let ids: Vec<uuid::Uuid> = (0..500)
+        .map(|n| {
+            if n % 2 == 0 {
+                uuid::Uuid::new_v4()
+            } else {
+                uuid::Uuid::now_v7()
+            }
+        })
+        .collect();
+    let rows = sql
+        .query(
+            &format!(
+                "select org_id, {}::int from unnest($1::uuid[]) as org_id",
+                domain::partition::BUCKET_SQL
+            ),
+            &[&ids],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), ids.len());
+    for row in rows {
+        let org_id: uuid::Uuid = row.get(0);
+        let bucket: i32 = row.get(1);
+        assert_eq!(bucket as u32, domain::partition::bucket(org_id), "{org_id}");
+    }
 }
