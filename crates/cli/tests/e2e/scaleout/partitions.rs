@@ -116,10 +116,12 @@ async fn two_partitions_fold_their_own_organizations_each_from_its_own_checkpoin
     )
     .await;
 
-    // Split again, with a projector for each partition: writes to both
-    // organizations, at once, are read at once through a second API.
+    // Split again, with a projector for each partition and a standby for
+    // the second: writes to both organizations, at once, are read at once
+    // through the other API, before and after the second partition's
+    // active projector is killed.
     succeeded(&cluster.rollcall(&["partitions", "2"]));
-    let _second_projector = cluster
+    let second_projector = cluster
         .projector_with(&[("ROLLCALL_PROJECTOR_PARTITION", "1")])
         .await;
     let other_api = cluster.api().await;
@@ -129,26 +131,37 @@ async fn two_partitions_fold_their_own_organizations_each_from_its_own_checkpoin
         (&first, "settle@first.test"),
         (&second, "settle@second.test"),
     ] {
-        let id = created(&api, token, name).await;
+        let id = created(&other_api, token, name).await;
         wait_until("the partition folds", Duration::from_secs(30), || async {
-            other_api.get_user(token, &id).await == Some(StatusCode::OK)
+            api.get_user(token, &id).await == Some(StatusCode::OK)
         })
         .await;
     }
-    let writes = (0..40).map(|n| {
-        let (api, other_api) = (&api, &other_api);
-        let token = if n % 2 == 0 { &first } else { &second };
-        async move {
-            let id = created(api, token, &format!("user{n}@both.test")).await;
-            (n, other_api.get_user(token, &id).await)
+    let _second_standby = cluster
+        .projector_with(&[("ROLLCALL_PROJECTOR_PARTITION", "1")])
+        .await;
+    // Written through the API that waits for the fold as long as a
+    // deployment does (2 s), read through the other.
+    let write_and_read = |round: usize| {
+        let (api, other_api, first, second) = (&api, &other_api, &first, &second);
+        futures::future::join_all((0..20).map(move |n| async move {
+            let token = if n % 2 == 0 { first } else { second };
+            let name = format!("round{round}.user{n}@both.test");
+            let id = created(other_api, token, &name).await;
+            (name, api.get_user(token, &id).await)
+        }))
+    };
+    for round in 0..2 {
+        if round == 1 {
+            second_projector.kill();
         }
-    });
-    for (n, read) in futures::future::join_all(writes).await {
-        assert_eq!(
-            read,
-            Some(StatusCode::OK),
-            "user{n} read through the other API"
-        );
+        for (name, read) in write_and_read(round).await {
+            assert_eq!(
+                read,
+                Some(StatusCode::OK),
+                "{name} read through the other API"
+            );
+        }
     }
 
     let head = cluster.log_head().await;
