@@ -88,8 +88,16 @@ impl Projector {
             .lock()
             .expect("never poisoned")
             .replace(partition);
-        if previous != Some(partition) {
-            tracing::info!(%partition, "projector folds {partition}");
+        match previous {
+            Some(previous) if previous.count() != partition.count() => tracing::warn!(
+                from = previous.count(),
+                to = partition.count(),
+                "the projection was split anew; this projector folds {partition} now. Every \
+                 partition needs a projector: `rollcall serve` folds those it found at start, \
+                 so restart it"
+            ),
+            Some(previous) if previous == partition => {}
+            _ => tracing::info!(%partition, "projector folds {partition}"),
         }
         Ok(partition)
     }
@@ -157,9 +165,12 @@ impl Projector {
                     continue;
                 }
                 Ok(_) => {}
-                Err(error @ StoreError::Layout(_)) => {
+                // Unless the session took another partition meanwhile. Only
+                // a session waiting now is told: a stored wake-up would cut
+                // the next session, which has the new partition.
+                Err(error @ StoreError::Layout(_)) if self.taken_partition() == Some(partition) => {
                     tracing::info!(%error, "the projection was split anew");
-                    self.split_changed.notify_one();
+                    self.split_changed.notify_waiters();
                     continue;
                 }
                 Err(error) => {
