@@ -2,11 +2,18 @@
 -- each partition's projector has its own row in checkpoints, named
 -- 'projector.<index>/<count>' ('projector' when the projection is not split;
 -- `rollcall partitions` replaces one set of rows by another). Every such row
--- now notifies when it moves, and the notification names the row, so an API
--- process waits on the partition of the organization it wrote to.
+-- now notifies when it moves, and a partition's notification names its row
+-- ('<name> <position>'), so an API process waits on the partition of the
+-- organization it wrote to. The whole projection's stays the bare position
+-- V0025 sent: API processes of the previous release, still running after
+-- this migration, read it as before.
 create or replace function notify_projected() returns trigger language plpgsql as $$
 begin
-    perform pg_notify('rollcall_projected', new.name || ' ' || new.position::text);
+    if new.name = 'projector' then
+        perform pg_notify('rollcall_projected', new.position::text);
+    else
+        perform pg_notify('rollcall_projected', new.name || ' ' || new.position::text);
+    end if;
     return null;
 end
 $$;

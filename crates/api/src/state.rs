@@ -266,11 +266,31 @@ pub fn follow_projection(
     projection
 }
 
-/// A `rollcall_projected` payload: `<checkpoint name> <position>`.
+/// A `rollcall_projected` payload: `<position>` for the whole projection,
+/// `<checkpoint name> <position>` for a partition (V0027).
 fn projected(payload: &str) -> Option<(Partition, i64)> {
-    let (name, position) = payload.split_once(' ')?;
-    Some((
-        Partition::from_checkpoint_name(name)?,
-        position.parse().ok()?,
-    ))
+    match payload.split_once(' ') {
+        None => Some((Partition::WHOLE, payload.parse().ok()?)),
+        Some((name, position)) => Some((
+            Partition::from_checkpoint_name(name)?,
+            position.parse().ok()?,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_name_the_partition_or_are_the_whole_projections() {
+        assert_eq!(projected("42"), Some((Partition::WHOLE, 42)));
+        assert_eq!(
+            projected("projector.1/2 42"),
+            Some((Partition::new(1, 2).unwrap(), 42))
+        );
+        for unreadable in ["", "x", "projector.2/2 42", "projector.0/2 x", "relay 42"] {
+            assert_eq!(projected(unreadable), None, "{unreadable:?}");
+        }
+    }
 }

@@ -325,12 +325,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let pool = store::connect(&database, 2)?;
             if let Some(count) = count {
                 let resplit = store::split_projection(&pool, count).await?;
-                println!(
-                    "split: {} partition(s) became {}, every one at position {} \
-                     ({} event(s) folded to meet there)",
-                    resplit.from, resplit.to, resplit.position, resplit.folded
-                );
-                if resplit.from != resplit.to {
+                if resplit.from == resplit.to {
+                    println!("the projection is split {count} way(s) already: nothing changed");
+                } else {
+                    println!(
+                        "split: {} partition(s) became {}, every one at position {} \
+                         ({} event(s) folded to meet there)",
+                        resplit.from, resplit.to, resplit.position, resplit.folded
+                    );
                     if resplit.to > 1 {
                         println!(
                             "run one projector per partition: \

@@ -82,7 +82,16 @@ impl Projector {
     /// Reads the split, and takes this projector's partition of it (each
     /// session does, first).
     pub async fn take_partition(&self) -> anyhow::Result<Partition> {
-        let partition = store::partition_of_split(&self.parts.pool, self.partition_index).await?;
+        let taken = store::partition_of_split(&self.parts.pool, self.partition_index).await;
+        let partition = match taken {
+            Ok(partition) => partition,
+            Err(error) => {
+                // Whatever it folded is gone or unknown: the log follower
+                // waits too, rather than look for it again and again.
+                *self.partition.lock().expect("never poisoned") = None;
+                return Err(error.into());
+            }
+        };
         let previous = self
             .partition
             .lock()
@@ -180,10 +189,16 @@ impl Projector {
             }
             match store::log_head(&self.parts.pool).await {
                 Ok(head) if checkpoint_seen.is_some_and(|checkpoint| head > checkpoint) => {
-                    if let Err(error) = self.catch_up().await {
-                        tracing::warn!(%error, "could not fold from the log; will try again");
+                    // Counted when it folded something: a partition's
+                    // checkpoint also trails the head while only other
+                    // partitions' events come, and that is no stall.
+                    match self.catch_up().await {
+                        Ok(0) => {}
+                        Ok(_) => self.parts.metrics.projector_log_follows.inc(),
+                        Err(error) => {
+                            tracing::warn!(%error, "could not fold from the log; will try again")
+                        }
                     }
-                    self.parts.metrics.projector_log_follows.inc();
                 }
                 Ok(_) => {}
                 Err(error) => tracing::debug!(%error, "could not read the log head"),
@@ -254,21 +269,28 @@ impl Projector {
 
     /// Folds everything the log holds past the checkpoint (after a restart the
     /// queue may hold less than the log, e.g. if the queue was recreated).
-    pub async fn catch_up(&self) -> anyhow::Result<()> {
+    pub async fn catch_up(&self) -> anyhow::Result<usize> {
+        let partition = self.partition()?;
         let head = store::log_head(&self.parts.pool).await?;
-        let applied = self.fold_from_log(head).await?;
-        self.publish_position(applied).await;
-        Ok(())
+        let (applied, read) = self.fold_from_log(partition, head).await?;
+        self.publish_position(partition, applied).await;
+        Ok(read)
     }
 
     /// Reads the partition's events from the log after its checkpoint, up
-    /// to `through`, and folds them; returns the checkpoint.
-    async fn fold_from_log(&self, through: i64) -> anyhow::Result<i64> {
-        let partition = self.partition()?;
+    /// to `through`, and folds them; returns the checkpoint and how many
+    /// events it read. One partition throughout, taken by the caller: the
+    /// session may take another meanwhile, and these rows are this one's.
+    async fn fold_from_log(
+        &self,
+        partition: Partition,
+        through: i64,
+    ) -> anyhow::Result<(i64, usize)> {
+        let mut read = 0;
         loop {
             let from = store::read_partition_checkpoint(&self.parts.pool, partition).await?;
             if from >= through {
-                return Ok(from);
+                return Ok((from, read));
             }
             let client = self.parts.pool.get().await.map_err(StoreError::from)?;
             let rows = store::read_partition_after(&client, partition, from, through, BATCH as i64)
@@ -280,8 +302,9 @@ impl Projector {
                 Some(last) if rows.len() == BATCH => last.position,
                 _ => through,
             };
-            let applied = self.fold_rows(from, covered, &rows).await?;
-            self.publish_position(applied).await;
+            read += rows.len();
+            let applied = self.fold_rows(partition, from, covered, &rows).await?;
+            self.publish_position(partition, applied).await;
         }
     }
 
@@ -291,6 +314,7 @@ impl Projector {
     /// before it and before the rows after it.
     async fn fold_rows(
         &self,
+        partition: Partition,
         mut after: i64,
         through: i64,
         rows: &[LogRow],
@@ -301,7 +325,8 @@ impl Projector {
                 Ok(stored) => readable.push(stored),
                 Err(error) => {
                     // What comes before the unreadable row, then the row.
-                    self.fold(after, row.position - 1, &readable).await?;
+                    self.fold(partition, after, row.position - 1, &readable)
+                        .await?;
                     readable.clear();
                     let at = EventAt {
                         org_id: row.org_id,
@@ -309,12 +334,12 @@ impl Projector {
                         event_type: &row.event_type,
                     };
                     after = self
-                        .quarantine(row.position - 1, at, &error.to_string())
+                        .quarantine(partition, row.position - 1, at, &error.to_string())
                         .await?;
                 }
             }
         }
-        self.fold(after, through, &readable).await
+        self.fold(partition, after, through, &readable).await
     }
 
     async fn handle(&self, deliveries: &[Delivery]) -> anyhow::Result<()> {
@@ -360,7 +385,7 @@ impl Projector {
         let checkpoint = store::read_partition_checkpoint(&self.parts.pool, partition).await?;
         events.retain(|event| event.position > checkpoint);
         let Some(last) = events.last().map(|event| event.position) else {
-            self.publish_position(checkpoint).await;
+            self.publish_position(partition, checkpoint).await;
             return Ok(checkpoint);
         };
         let contiguous = partition.is_whole() && events.len() as i64 == last - checkpoint;
@@ -368,12 +393,12 @@ impl Projector {
             if partition.is_whole() {
                 self.parts.metrics.projector_holes_filled.inc();
             }
-            let applied = self.fold_from_log(last).await?;
-            self.publish_position(applied).await;
+            let (applied, _) = self.fold_from_log(partition, last).await?;
+            self.publish_position(partition, applied).await;
             return Ok(applied);
         }
-        let applied = self.fold(checkpoint, last, &events).await?;
-        self.publish_position(applied).await;
+        let applied = self.fold(partition, checkpoint, last, &events).await?;
+        self.publish_position(partition, applied).await;
         Ok(applied)
     }
 
@@ -384,8 +409,13 @@ impl Projector {
     /// still fails: its read tables stop at the state before that event,
     /// and every other organization goes on. A database that is away is not
     /// an event's fault: that error goes up, and the supervisor retries.
-    async fn fold(&self, after: i64, through: i64, events: &[StoredEvent]) -> anyhow::Result<i64> {
-        let partition = self.partition()?;
+    async fn fold(
+        &self,
+        partition: Partition,
+        after: i64,
+        through: i64,
+        events: &[StoredEvent],
+    ) -> anyhow::Result<i64> {
         let started = Instant::now();
         let folded = store::apply_fold(
             &self.parts.pool,
@@ -417,7 +447,7 @@ impl Projector {
             };
             after = match store::apply_fold(&self.parts.pool, one).await {
                 Err(error) if is_unfoldable(&error) => {
-                    self.quarantine(after, stored.into(), &error.to_string())
+                    self.quarantine(partition, after, stored.into(), &error.to_string())
                         .await?
                 }
                 result => result?,
@@ -436,7 +466,13 @@ impl Projector {
     /// cannot be folded, in the log for auditors and in the quarantine table
     /// that holds its organization back; once, whichever of the queue and
     /// the log follower meets the event first.
-    async fn quarantine(&self, after: i64, at: EventAt<'_>, reason: &str) -> anyhow::Result<i64> {
+    async fn quarantine(
+        &self,
+        partition: Partition,
+        after: i64,
+        at: EventAt<'_>,
+        reason: &str,
+    ) -> anyhow::Result<i64> {
         let record = async {
             tracing::error!(
                 org_id = %at.org_id,
@@ -467,7 +503,7 @@ impl Projector {
             anyhow::Ok(())
         };
         let next = QuarantineAt {
-            partition: self.partition()?,
+            partition,
             after,
             at,
         };
@@ -481,10 +517,7 @@ impl Projector {
         .await
     }
 
-    async fn publish_position(&self, position: i64) {
-        let Some(partition) = self.taken_partition() else {
-            return;
-        };
+    async fn publish_position(&self, partition: Partition, position: i64) {
         self.parts
             .applied
             .send_if_modified(|projection| projection.advance(partition, position));

@@ -5,7 +5,7 @@
 use deadpool_postgres::Transaction;
 use domain::partition::{Partition, PartitionError};
 
-use super::writer::{Fold, LOCK_CHECKPOINT, fold_locked, no_checkpoint_row};
+use super::writer::{Fold, LOCK_CHECKPOINT, apply_fold, fold_locked, no_checkpoint_row};
 use crate::log::read::read_partition_after;
 use crate::{Pool, StoreError};
 
@@ -89,23 +89,42 @@ pub struct Resplit {
 const MEET_PAGE: i64 = 1_000;
 
 /// Splits the projection `count` ways (1: not at all), while projectors
-/// run. In one transaction: holds every current partition's checkpoint
-/// (their projectors wait), folds the lagging partitions up to the one
-/// furthest ahead, so that every event up to there is folded and none after
-/// it, and replaces the rows by `count` rows at that position. An event a
-/// lagging partition cannot fold aborts it all: that partition's projector
-/// must quarantine it first.
+/// run. First brings the partitions that lag up to the one furthest ahead,
+/// as a projector would, holding nothing. Then, in one transaction: holds
+/// every current partition's checkpoint (their projectors wait, briefly:
+/// what is left to fold is what came meanwhile), folds the lagging
+/// partitions up to the one furthest ahead, so that every event up to there
+/// is folded and none after it, and replaces the rows by `count` rows at
+/// that position. An event a lagging partition cannot fold aborts it all:
+/// that partition's projector must quarantine it first. A split already
+/// `count` ways is left as it is.
 pub async fn split_projection(pool: &Pool, count: u32) -> Result<Resplit, StoreError> {
     let new_split = Partition::all(count)
         .map_err(|error: PartitionError| StoreError::Layout(error.to_string()))?;
+    let current = projection_split(pool).await?;
+    if current.len() as u32 == count {
+        return Ok(unchanged(&current, 0));
+    }
+    let mut folded = meet_unlocked(pool).await?;
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let rows = transaction
         .query(&format!("{SPLIT_ROWS} for update"), &[])
         .await?;
+    if rows.is_empty() {
+        // Deleted by a concurrent split, whose rows this statement's
+        // snapshot cannot see.
+        return Err(StoreError::Layout(
+            "the split changed while this one waited (another `rollcall partitions`?): \
+             run it again"
+                .into(),
+        ));
+    }
     let split = split_of(rows.iter().map(|row| (row.get(0), row.get(1))))?;
     let position = split.iter().map(|(_, at)| *at).max().unwrap_or(0);
-    let mut folded = 0;
+    if split.len() as u32 == count {
+        return Ok(unchanged(&split, folded));
+    }
     for &(partition, at) in &split {
         folded += meet(&transaction, partition, at, position).await?;
     }
@@ -132,6 +151,68 @@ pub async fn split_projection(pool: &Pool, count: u32) -> Result<Resplit, StoreE
     })
 }
 
+/// What [`split_projection`] reports for a split that was `count` ways already.
+fn unchanged(split: &[(Partition, i64)], folded: usize) -> Resplit {
+    let count = split.len() as u32;
+    Resplit {
+        from: count,
+        to: count,
+        position: split.iter().map(|(_, at)| *at).min().unwrap_or(0),
+        folded,
+    }
+}
+
+/// Brings every partition that lags up to the one furthest ahead now, by
+/// the projectors' own path (each fold takes its checkpoint for a moment);
+/// returns how many events it folded.
+async fn meet_unlocked(pool: &Pool) -> Result<usize, StoreError> {
+    let split = projection_split(pool).await?;
+    let position = split.iter().map(|(_, at)| *at).max().unwrap_or(0);
+    let mut folded = 0;
+    for (partition, _) in split {
+        loop {
+            let at = read_partition_checkpoint(pool, partition).await?;
+            if at >= position {
+                break;
+            }
+            let client = pool.get().await?;
+            let rows = read_partition_after(&client, partition, at, position, MEET_PAGE).await?;
+            drop(client);
+            let (through, events) = page(partition, &rows, position)?;
+            let fold = Fold {
+                partition,
+                after: at,
+                through,
+                events: &events,
+            };
+            apply_fold(pool, fold)
+                .await
+                .map_err(|error| cannot_meet(partition, error))?;
+            folded += events.len();
+        }
+    }
+    Ok(folded)
+}
+
+/// A page of a partition's rows read up to `position`: where it ends (its
+/// last row when it is full, else `position`) and its events.
+fn page(
+    partition: Partition,
+    rows: &[crate::LogRow],
+    position: i64,
+) -> Result<(i64, Vec<domain::StoredEvent>), StoreError> {
+    let through = match rows.last() {
+        Some(last) if rows.len() as i64 == MEET_PAGE => last.position,
+        _ => position,
+    };
+    let events = rows
+        .iter()
+        .map(|row| row.to_stored())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| cannot_meet(partition, error))?;
+    Ok((through, events))
+}
+
 /// Folds `partition`'s events after `at` up to `position`, in the
 /// transaction that holds its checkpoint; returns how many it folded.
 async fn meet(
@@ -149,16 +230,7 @@ async fn meet(
     let mut folded = 0;
     while at < position {
         let rows = read_partition_after(transaction, partition, at, position, MEET_PAGE).await?;
-        let through = if rows.len() as i64 == MEET_PAGE {
-            rows.last().map_or(position, |row| row.position)
-        } else {
-            position
-        };
-        let events = rows
-            .iter()
-            .map(|row| row.to_stored())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|error| cannot_meet(partition, error))?;
+        let (through, events) = page(partition, &rows, position)?;
         let fold = Fold {
             partition,
             after: at,
