@@ -51,6 +51,8 @@ async fn two_partitions_fold_their_own_organizations_each_from_its_own_checkpoin
         .map(|(partition, _)| partition.checkpoint_name())
         .collect();
     assert_eq!(rows, ["projector.0/2", "projector.1/2"]);
+    let again = succeeded(&cluster.rollcall(&["partitions", "2"]));
+    assert!(again.contains("split 2 way(s) already"), "{again}");
     let (first, second) = (
         cluster.organization_in(partition(0)).await,
         cluster.organization_in(partition(1)).await,
