@@ -43,20 +43,39 @@ pub fn migrations(pool: &Pool) -> Check {
     })
 }
 
-/// The oldest event the projector has not folded is younger than `bound`.
+/// The oldest event the projector has not folded is younger than `bound`;
+/// where the projection is split, in at least one partition. A stopped
+/// partition holds back its own organizations only (their reads answer
+/// 503), so the process still serves the others: taking every replica out
+/// of a load balancer for it would stop them all. The lag metrics and
+/// their alerts show the partition furthest behind.
 pub fn projector_lag(pool: &Pool, bound: Duration) -> Check {
     let pool = pool.clone();
     Check::new("projector", move || {
         let pool = pool.clone();
         async move {
-            let health = store::projector_health(&pool, OffsetDateTime::now_utc())
+            let lags = store::partition_lags(&pool, OffsetDateTime::now_utc())
                 .await
                 .map_err(|error| format!("cannot read the projector's lag: {error}"))?;
-            if health.lag_seconds > bound.as_secs_f64() {
+            let Some(closest) = lags
+                .iter()
+                .min_by(|a, b| a.lag_seconds.total_cmp(&b.lag_seconds))
+            else {
+                return Err("the projection has no checkpoint: run `rollcall partitions 1`".into());
+            };
+            if closest.lag_seconds > bound.as_secs_f64() {
+                let which = if lags.len() == 1 {
+                    "the projector is behind".to_owned()
+                } else {
+                    format!(
+                        "every one of the {} partitions is behind, the closest",
+                        lags.len()
+                    )
+                };
                 return Err(format!(
-                    "the projector is behind: {} events, the oldest waiting {:.0} s (bound {} s)",
-                    health.lag_events,
-                    health.lag_seconds,
+                    "{which}: {} events, the oldest waiting {:.0} s (bound {} s)",
+                    closest.lag_events,
+                    closest.lag_seconds,
                     bound.as_secs()
                 ));
             }

@@ -102,8 +102,8 @@ pub use read_model::partitions::{
     Resplit, partition_of_split, projection_split, read_partition_checkpoint, split_projection,
 };
 pub use read_model::quarantine::{
-    EventAt, ProjectorHealth, QuarantineAt, Quarantined, find_quarantined, projector_health,
-    quarantine, quarantine_recorded,
+    EventAt, PartitionLag, ProjectorHealth, QuarantineAt, Quarantined, find_quarantined,
+    partition_lags, projector_health, quarantine, quarantine_recorded,
 };
 pub use read_model::rebuild::{
     ProjectorPause, REBUILD_SCHEMA, REBUILT_TABLES, RowDifference, create_rebuild_tables,

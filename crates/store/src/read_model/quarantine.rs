@@ -92,6 +92,51 @@ pub async fn projector_health(
     })
 }
 
+/// How far one partition of the projection is behind the log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PartitionLag {
+    pub partition: Partition,
+    /// Log head − the partition's checkpoint.
+    pub lag_events: i64,
+    /// The age of the event after the partition's checkpoint (another
+    /// partition's, if that one folded it: an upper bound); 0 when none.
+    pub lag_seconds: f64,
+}
+
+/// [`PartitionLag`] of every partition of the projection (one, unless split).
+pub async fn partition_lags(
+    pool: &Pool,
+    now: OffsetDateTime,
+) -> Result<Vec<PartitionLag>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "select c.name, h.last_position - c.position, \
+                    coalesce(extract(epoch from ($1 - e.recorded_at))::float8, 0) \
+               from log_head h \
+               cross join checkpoints c \
+               left join events e on e.position = c.position + 1 \
+              where h.id = 1 and (c.name = 'projector' or c.name like 'projector.%')",
+        )
+        .await?;
+    client
+        .query(&statement, &[&now])
+        .await?
+        .iter()
+        .map(|row| {
+            let name: String = row.get(0);
+            let partition = Partition::from_checkpoint_name(&name).ok_or_else(|| {
+                StoreError::Inconsistent(format!("a projection checkpoint row named {name:?}"))
+            })?;
+            Ok(PartitionLag {
+                partition,
+                lag_events: row.get::<_, i64>(1).max(0),
+                lag_seconds: row.get::<_, f64>(2).max(0.0),
+            })
+        })
+        .collect()
+}
+
 /// The organizations held back, read in the projector's transaction.
 pub(crate) async fn quarantined_orgs(
     transaction: &Transaction<'_>,

@@ -195,6 +195,20 @@ impl Service {
         }
     }
 
+    /// `/readyz`: Ok when it answers 200, else what it said.
+    pub async fn ready(&self) -> Result<(), String> {
+        let response = self
+            .client
+            .get(format!("{}/readyz", self.metrics_base))
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        if response.status() == StatusCode::OK {
+            return Ok(());
+        }
+        Err(response.text().await.unwrap_or_default())
+    }
+
     /// A metric of this process (0 when it does not show it).
     pub async fn metric(&self, name: &str) -> f64 {
         let Ok(response) = self
