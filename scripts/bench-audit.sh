@@ -36,15 +36,10 @@ USERS=${USERS:-100000}
 EVENTS=${EVENTS:-1000000}
 CLIENTS=${CLIENTS:-64}
 RUNS=${RUNS:-3}
-for n in "$USERS" "$EVENTS" "$CLIENTS" "$RUNS"; do
-    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
-        echo "bench-audit.sh: USERS, EVENTS, CLIENTS and RUNS must be positive integers" >&2
-        exit 2
-    fi
-done
-for tool in cargo psql curl python3; do
-    command -v "$tool" >/dev/null || { echo "bench-audit.sh: $tool is required" >&2; exit 2; }
-done
+# shellcheck source=lib/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
+require_positive_integers USERS EVENTS CLIENTS RUNS
+require_tools cargo psql curl python3
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

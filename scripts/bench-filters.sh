@@ -37,19 +37,14 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 POPULATE_CLIENTS=${POPULATE_CLIENTS:-64}
 OPS=(filter-username filter-email filter-prefix)
 
-for n in "$SIZE" "$SMALL" "$CLIENTS" "$SECONDS_PER_RUN" "$POPULATE_CLIENTS"; do
-    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
-        echo "bench-filters.sh: SIZE, SMALL, CLIENTS, SECONDS_PER_RUN and POPULATE_CLIENTS must be positive integers" >&2
-        exit 2
-    fi
-done
+# shellcheck source=lib/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
+require_positive_integers SIZE SMALL CLIENTS SECONDS_PER_RUN POPULATE_CLIENTS
 if ((SMALL >= SIZE)); then
     echo "bench-filters.sh: SMALL ($SMALL) must be less than SIZE ($SIZE)" >&2
     exit 2
 fi
-for tool in cargo psql curl python3; do
-    command -v "$tool" >/dev/null || { echo "bench-filters.sh: $tool is required" >&2; exit 2; }
-done
+require_tools cargo psql curl python3
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

@@ -25,15 +25,10 @@ set -euo pipefail
 MEMBERS=${MEMBERS:-100000}
 CLIENTS=${CLIENTS:-4}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-for n in "$MEMBERS" "$CLIENTS" "$SECONDS_PER_RUN"; do
-    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
-        echo "bench-groups.sh: MEMBERS, CLIENTS and SECONDS_PER_RUN must be positive integers" >&2
-        exit 2
-    fi
-done
-for tool in cargo psql curl; do
-    command -v "$tool" >/dev/null || { echo "bench-groups.sh: $tool is required" >&2; exit 2; }
-done
+# shellcheck source=lib/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
+require_positive_integers MEMBERS CLIENTS SECONDS_PER_RUN
+require_tools cargo psql curl
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

@@ -34,15 +34,10 @@ CLIENTS=${CLIENTS:-64}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 REPEAT=${REPEAT:-1}
 
-for n in "$CLIENTS" "$SECONDS_PER_RUN" "$REPEAT"; do
-    if ! [[ $n =~ ^[1-9][0-9]*$ ]]; then
-        echo "bench.sh: CLIENTS, SECONDS_PER_RUN and REPEAT must be positive integers" >&2
-        exit 2
-    fi
-done
-for tool in cargo psql pgbench curl python3; do
-    command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 2; }
-done
+# shellcheck source=lib/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/checks.sh"
+require_positive_integers CLIENTS SECONDS_PER_RUN REPEAT
+require_tools cargo psql pgbench curl python3
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"

@@ -220,21 +220,6 @@ pub async fn delete_topology(
     topology: &Topology,
     split_ways: u32,
 ) -> Result<(), BusError> {
-    // A missing one closes only its channel.
-    for partition in Partition::all(split_ways).unwrap_or_default() {
-        if partition.is_whole() {
-            continue;
-        }
-        let channel = connection.create_channel().await?;
-        let queue = topology.queue_of(partition);
-        if channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await
-            .is_ok()
-        {
-            let _ = channel.close(200, "deleted".into()).await;
-        }
-    }
     let channel = connection.create_channel().await?;
     channel
         .queue_delete(
@@ -249,29 +234,51 @@ pub async fn delete_topology(
         )
         .await?;
     channel.close(200, "deleted".into()).await?;
-    // Where there is one (a split projection; tests that make the legacy
-    // queue); a missing one closes only its channel.
-    let partitions = connection.create_channel().await?;
-    if partitions
-        .exchange_delete(
-            topology.partitions_exchange.as_str().into(),
-            ExchangeDeleteOptions::default(),
-        )
-        .await
-        .is_ok()
-    {
-        let _ = partitions.close(200, "deleted".into()).await;
+    // Where there are some: a split projection's, the legacy queue of
+    // tests that make it.
+    let mut queues: Vec<String> = Partition::all(split_ways)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|partition| !partition.is_whole())
+        .map(|partition| topology.queue_of(partition))
+        .collect();
+    queues.push(topology.legacy_projector_queue.clone());
+    for queue in &queues {
+        delete_if_present(connection, Deletion::Queue(queue)).await?;
     }
-    let legacy = connection.create_channel().await?;
-    if legacy
-        .queue_delete(
-            topology.legacy_projector_queue.as_str().into(),
-            QueueDeleteOptions::default(),
-        )
-        .await
-        .is_ok()
-    {
-        let _ = legacy.close(200, "deleted".into()).await;
+    delete_if_present(
+        connection,
+        Deletion::Exchange(&topology.partitions_exchange),
+    )
+    .await
+}
+
+/// A queue or an exchange that may not exist.
+enum Deletion<'a> {
+    Queue(&'a str),
+    Exchange(&'a str),
+}
+
+/// Deletes it on a channel of its own: a missing one closes only that
+/// channel.
+async fn delete_if_present(
+    connection: &Connection,
+    deletion: Deletion<'_>,
+) -> Result<(), BusError> {
+    let channel = connection.create_channel().await?;
+    let deleted = match deletion {
+        Deletion::Queue(name) => channel
+            .queue_delete(name.into(), QueueDeleteOptions::default())
+            .await
+            .map(drop),
+        Deletion::Exchange(name) => {
+            channel
+                .exchange_delete(name.into(), ExchangeDeleteOptions::default())
+                .await
+        }
+    };
+    if deleted.is_ok() {
+        let _ = channel.close(200, "deleted".into()).await;
     }
     Ok(())
 }

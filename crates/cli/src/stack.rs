@@ -140,20 +140,25 @@ impl Stack {
             ),
         ];
         for (partition, _) in &split {
-            let parts = ProjectorParts {
-                pool: pool.clone(),
-                amqp_url: self.config.amqp_url.clone(),
-                topology: topology.clone(),
-                applied: applied.clone(),
-                metrics: async_metrics.clone(),
-                appender: appender.clone(),
-            };
             let (index, stopped) = (partition.index(), stopped.clone());
+            let (amqp_url, topology) = (self.config.amqp_url.clone(), topology.clone());
+            let (applied, metrics, appender) =
+                (applied.clone(), async_metrics.clone(), appender.clone());
             let projector = store::own_thread::spawn(
                 "rollcall-projector",
                 &database,
                 OWN_THREAD_CONNECTIONS,
-                move |pool| Projector::new(ProjectorParts { pool, ..parts }, index).run(stopped),
+                move |pool| {
+                    let parts = ProjectorParts {
+                        pool,
+                        amqp_url,
+                        topology,
+                        applied,
+                        metrics,
+                        appender,
+                    };
+                    Projector::new(parts, index).run(stopped)
+                },
             )?;
             background.push(("projector", projector));
         }

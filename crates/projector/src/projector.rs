@@ -272,23 +272,25 @@ impl Projector {
     pub async fn catch_up(&self) -> anyhow::Result<usize> {
         let partition = self.partition()?;
         let head = store::log_head(&self.parts.pool).await?;
-        let (applied, read) = self.fold_from_log(partition, head).await?;
+        let from = store::read_partition_checkpoint(&self.parts.pool, partition).await?;
+        let (applied, read) = self.fold_from_log(partition, from, head).await?;
         self.publish_position(partition, applied).await;
         Ok(read)
     }
 
-    /// Reads the partition's events from the log after its checkpoint, up
-    /// to `through`, and folds them; returns the checkpoint and how many
-    /// events it read. One partition throughout, taken by the caller: the
-    /// session may take another meanwhile, and these rows are this one's.
+    /// Reads the partition's events from the log after `from` (its
+    /// checkpoint), up to `through`, and folds them; returns the checkpoint
+    /// and how many events it read. One partition throughout, taken by the
+    /// caller: the session may take another meanwhile, and these rows are
+    /// this one's.
     async fn fold_from_log(
         &self,
         partition: Partition,
+        mut from: i64,
         through: i64,
     ) -> anyhow::Result<(i64, usize)> {
         let mut read = 0;
         loop {
-            let from = store::read_partition_checkpoint(&self.parts.pool, partition).await?;
             if from >= through {
                 return Ok((from, read));
             }
@@ -303,8 +305,10 @@ impl Projector {
                 _ => through,
             };
             read += rows.len();
-            let applied = self.fold_rows(partition, from, covered, &rows).await?;
-            self.publish_position(partition, applied).await;
+            // The checkpoint the fold committed (another folder may have
+            // moved it further; the next read starts there).
+            from = self.fold_rows(partition, from, covered, &rows).await?;
+            self.publish_position(partition, from).await;
         }
     }
 
@@ -393,7 +397,7 @@ impl Projector {
             if partition.is_whole() {
                 self.parts.metrics.projector_holes_filled.inc();
             }
-            let (applied, _) = self.fold_from_log(partition, last).await?;
+            let (applied, _) = self.fold_from_log(partition, checkpoint, last).await?;
             self.publish_position(partition, applied).await;
             return Ok(applied);
         }
@@ -452,6 +456,9 @@ impl Projector {
                 }
                 result => result?,
             };
+        }
+        if after >= through {
+            return Ok(after);
         }
         let rest = Fold {
             partition,

@@ -590,17 +590,10 @@ impl TestApp {
 
     /// Creates a second organization in this stack; returns its SCIM token.
     pub async fn other_organization(&self, name: &str, owner_email: &str) -> String {
-        self.other_organization_with_id(name, owner_email).await.1
-    }
-
-    /// [`TestApp::other_organization`], with the organization's id.
-    pub async fn other_organization_with_id(
-        &self,
-        name: &str,
-        owner_email: &str,
-    ) -> (Uuid, String) {
         let stack = self.stack.as_ref().expect("a running stack");
-        organization_with_token(&stack.pool, &stack.appender, name, owner_email).await
+        organization_with_token(&stack.pool, &stack.appender, name, owner_email)
+            .await
+            .1
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

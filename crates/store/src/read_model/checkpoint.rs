@@ -3,6 +3,7 @@
 //! ([`crate::apply_changes`], [`crate::quarantine`]); the relay's moves by
 //! [`set_checkpoint`] once the broker has confirmed what it published.
 
+use super::partitions::PROJECTION_ROWS;
 use crate::{Pool, StoreError};
 
 /// A named consumer's position in the log.
@@ -35,10 +36,9 @@ pub async fn read_checkpoint(pool: &Pool, checkpoint: Checkpoint) -> Result<i64,
     let client = pool.get().await?;
     if checkpoint == Checkpoint::Projector {
         let statement = client
-            .prepare_cached(
-                "select min(position) from checkpoints \
-                 where name = 'projector' or name like 'projector.%'",
-            )
+            .prepare_cached(&format!(
+                "select min(position) from checkpoints where {PROJECTION_ROWS}"
+            ))
             .await?;
         let lowest: Option<i64> = client.query_one(&statement, &[]).await?.get(0);
         return lowest.ok_or_else(|| {

@@ -2,6 +2,8 @@
 //! docs/scaling.md "Partitions"): the set of its checkpoint rows is the
 //! split, and [`split_projection`] replaces one set by another.
 
+use std::sync::LazyLock;
+
 use deadpool_postgres::Transaction;
 use domain::partition::{Partition, PartitionError};
 
@@ -9,14 +11,20 @@ use super::writer::{Fold, LOCK_CHECKPOINT, apply_fold, fold_locked, no_checkpoin
 use crate::log::read::read_partition_after;
 use crate::{Pool, StoreError};
 
+/// Which rows of `checkpoints` are the projection's (a condition on `name`;
+/// `domain::partition::Partition::checkpoint_name`). V0027's triggers say
+/// the same.
+pub(crate) const PROJECTION_ROWS: &str = "name ~ '^projector($|\\.)'";
+
 /// The projection's checkpoint rows, by name.
-pub(crate) const SPLIT_ROWS: &str = "select name, position from checkpoints \
-                          where name = 'projector' or name like 'projector.%' order by name";
+pub(crate) static SPLIT_ROWS: LazyLock<String> = LazyLock::new(|| {
+    format!("select name, position from checkpoints where {PROJECTION_ROWS} order by name")
+});
 
 /// The partitions of the projection and where each stands, in order.
 pub async fn projection_split(pool: &Pool) -> Result<Vec<(Partition, i64)>, StoreError> {
     let client = pool.get().await?;
-    let statement = client.prepare_cached(SPLIT_ROWS).await?;
+    let statement = client.prepare_cached(&SPLIT_ROWS).await?;
     let rows = client.query(&statement, &[]).await?;
     split_of(rows.iter().map(|row| (row.get(0), row.get(1))))
 }
@@ -109,7 +117,7 @@ pub async fn split_projection(pool: &Pool, count: u32) -> Result<Resplit, StoreE
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let rows = transaction
-        .query(&format!("{SPLIT_ROWS} for update"), &[])
+        .query(&format!("{} for update", *SPLIT_ROWS), &[])
         .await?;
     if rows.is_empty() {
         // Deleted by a concurrent split, whose rows this statement's
@@ -130,7 +138,7 @@ pub async fn split_projection(pool: &Pool, count: u32) -> Result<Resplit, StoreE
     }
     transaction
         .execute(
-            "delete from checkpoints where name = 'projector' or name like 'projector.%'",
+            &format!("delete from checkpoints where {PROJECTION_ROWS}"),
             &[],
         )
         .await?;

@@ -9,6 +9,7 @@ use domain::partition::Partition;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::partitions::PROJECTION_ROWS;
 use super::writer::{LOCK_CHECKPOINT, SAVE_CHECKPOINT, no_checkpoint_row};
 use crate::{Pool, StoreError};
 
@@ -62,33 +63,23 @@ pub struct ProjectorHealth {
 }
 
 /// Measures the projector's lag from the log head and its checkpoint, not
-/// from what it last applied: a stuck projector applies nothing.
+/// from what it last applied: a stuck projector applies nothing. Where the
+/// projection is split, its furthest-behind partition's.
 pub async fn projector_health(
     pool: &Pool,
     now: OffsetDateTime,
 ) -> Result<ProjectorHealth, StoreError> {
+    let lags = partition_lags(pool, now).await?;
     let client = pool.get().await?;
-    // Where the projection is split, its furthest-behind partition: the
-    // event after it is the oldest that may wait (another partition's, if
-    // that one has folded it, so the age is an upper bound).
     let statement = client
-        .prepare_cached(
-            "select h.last_position - c.position, c.position, \
-                    coalesce(extract(epoch from ($1 - e.recorded_at))::float8, 0), \
-                    (select count(*) from projection_quarantine) \
-               from log_head h \
-               cross join (select min(position) as position from checkpoints \
-                            where name = 'projector' or name like 'projector.%') c \
-               left join events e on e.position = c.position + 1 \
-              where h.id = 1",
-        )
+        .prepare_cached("select count(*) from projection_quarantine")
         .await?;
-    let row = client.query_one(&statement, &[&now]).await?;
+    let quarantined_orgs = client.query_one(&statement, &[]).await?.get(0);
     Ok(ProjectorHealth {
-        lag_events: row.get::<_, Option<i64>>(0).unwrap_or(0).max(0),
-        position: row.get::<_, Option<i64>>(1).unwrap_or(0),
-        lag_seconds: row.get::<_, f64>(2).max(0.0),
-        quarantined_orgs: row.get(3),
+        lag_events: lags.iter().map(|lag| lag.lag_events).max().unwrap_or(0),
+        position: lags.iter().map(|lag| lag.position).min().unwrap_or(0),
+        lag_seconds: lags.iter().map(|lag| lag.lag_seconds).fold(0.0, f64::max),
+        quarantined_orgs,
     })
 }
 
@@ -96,6 +87,8 @@ pub async fn projector_health(
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PartitionLag {
     pub partition: Partition,
+    /// The partition's checkpoint.
+    pub position: i64,
     /// Log head − the partition's checkpoint.
     pub lag_events: i64,
     /// The age of the event after the partition's checkpoint (another
@@ -110,14 +103,14 @@ pub async fn partition_lags(
 ) -> Result<Vec<PartitionLag>, StoreError> {
     let client = pool.get().await?;
     let statement = client
-        .prepare_cached(
-            "select c.name, h.last_position - c.position, \
+        .prepare_cached(&format!(
+            "select c.name, c.position, h.last_position - c.position, \
                     coalesce(extract(epoch from ($1 - e.recorded_at))::float8, 0) \
                from log_head h \
                cross join checkpoints c \
                left join events e on e.position = c.position + 1 \
-              where h.id = 1 and (c.name = 'projector' or c.name like 'projector.%')",
-        )
+              where h.id = 1 and c.{PROJECTION_ROWS}"
+        ))
         .await?;
     client
         .query(&statement, &[&now])
@@ -130,8 +123,9 @@ pub async fn partition_lags(
             })?;
             Ok(PartitionLag {
                 partition,
-                lag_events: row.get::<_, i64>(1).max(0),
-                lag_seconds: row.get::<_, f64>(2).max(0.0),
+                position: row.get(1),
+                lag_events: row.get::<_, i64>(2).max(0),
+                lag_seconds: row.get::<_, f64>(3).max(0.0),
             })
         })
         .collect()

@@ -42,7 +42,7 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         .read_only(true)
         .start()
         .await?;
-    let split = transaction.query(SPLIT_ROWS, &[]).await?;
+    let split = transaction.query(&*SPLIT_ROWS, &[]).await?;
     let projection =
         Projection::from_split(&split_of(split.iter().map(|row| (row.get(0), row.get(1))))?);
     let user_rows = transaction

@@ -145,6 +145,15 @@ pub(crate) async fn fold_locked(
             fold.after
         )));
     }
+    if fold
+        .events
+        .iter()
+        .all(|stored| stored.position <= checkpoint)
+    {
+        // Nothing to fold (an idle partition following the head, a
+        // repeated delivery): only the checkpoint moves.
+        return Ok(checkpoint.max(fold.through));
+    }
     let (statements, group_statements, quarantined) = futures::try_join!(
         RowStatements::prepare(transaction),
         GroupStatements::prepare(transaction),

@@ -73,21 +73,11 @@ impl Cluster {
     }
 
     /// A new organization whose events `partition` folds, and its SCIM
-    /// token: organizations are made until one falls in it.
+    /// token ([`organization_in`]).
     pub async fn organization_in(&self, partition: Partition) -> String {
-        loop {
-            let name = uuid::Uuid::new_v4().simple().to_string();
-            let (org_id, token) = organization_with_token(
-                &self.pool,
-                &self.appender,
-                &name,
-                &format!("owner@{name}.test"),
-            )
-            .await;
-            if partition.holds(org_id) {
-                return token;
-            }
-        }
+        organization_in(&self.pool, &self.appender, partition)
+            .await
+            .1
     }
 
     /// Starts a `rollcall-projector` and waits until it answers.
@@ -276,6 +266,23 @@ impl Service {
 impl Drop for Service {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A new organization whose events `partition` folds, with its SCIM
+/// token: organizations are made until one falls in it.
+pub async fn organization_in(
+    pool: &store::Pool,
+    appender: &store::Appender,
+    partition: Partition,
+) -> (uuid::Uuid, String) {
+    loop {
+        let name = uuid::Uuid::new_v4().simple().to_string();
+        let (org_id, token) =
+            organization_with_token(pool, appender, &name, &format!("owner@{name}.test")).await;
+        if partition.holds(org_id) {
+            return (org_id, token);
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use domain::partition::Partition;
 use reqwest::StatusCode;
 
-use super::cluster::{Cluster, Service, wait_until};
+use super::cluster::{Cluster, Service, organization_in, wait_until};
 use crate::helpers::{Options, entra_user, require_postgres, spawn_app_with};
 
 /// Short, so that a write its partition does not fold is answered soon.
@@ -211,15 +211,16 @@ async fn serve_folds_every_partition_of_the_split_it_starts_with() {
         ..Options::default()
     })
     .await;
-    let mut tokens: [Option<String>; 2] = [None, None];
-    while tokens.iter().any(Option::is_none) {
-        let name = uuid::Uuid::new_v4().simple().to_string();
-        let (org_id, token) = app
-            .other_organization_with_id(&name, &format!("owner@{name}.test"))
-            .await;
-        tokens[Partition::of(org_id, 2).index() as usize].get_or_insert(token);
+    let stack = app.stack.as_ref().expect("a running stack");
+    let mut tokens = Vec::new();
+    for index in 0..2 {
+        tokens.push(
+            organization_in(&stack.pool, &stack.appender, partition(index))
+                .await
+                .1,
+        );
     }
-    for (n, token) in tokens.iter().flatten().enumerate() {
+    for (n, token) in tokens.iter().enumerate() {
         let (status, body) = app
             .create_user_as(token, entra_user(&format!("user{n}@serve.test")))
             .await;
@@ -249,17 +250,11 @@ async fn an_unreadable_event_in_a_partition_quarantines_only_its_organization() 
     })
     .await;
     // Organizations by partition: one of the first, two of the second.
-    let mut found: [Vec<(uuid::Uuid, String)>; 2] = [Vec::new(), Vec::new()];
-    while found[0].is_empty() || found[1].len() < 2 {
-        let name = uuid::Uuid::new_v4().simple().to_string();
-        let (org_id, token) = app
-            .other_organization_with_id(&name, &format!("owner@{name}.test"))
-            .await;
-        found[Partition::of(org_id, 2).index() as usize].push((org_id, token));
-    }
-    let (poisoned, poisoned_token) = found[1][0].clone();
-    let (_, neighbour) = found[1][1].clone();
-    let (_, elsewhere) = found[0][0].clone();
+    let stack = app.stack.as_ref().expect("a running stack");
+    let (poisoned, poisoned_token) =
+        organization_in(&stack.pool, &stack.appender, partition(1)).await;
+    let (_, neighbour) = organization_in(&stack.pool, &stack.appender, partition(1)).await;
+    let (_, elsewhere) = organization_in(&stack.pool, &stack.appender, partition(0)).await;
     let (status, body) = app
         .create_user_as(&poisoned_token, entra_user("before@poisoned.test"))
         .await;
