@@ -4,17 +4,20 @@
 # 127.0.0.1, ::1 and localhost, and a second CA that signed nothing (the
 # tests' "wrong CA"); then points the server at them (ALTER SYSTEM: ssl,
 # ssl_cert_file, ssl_key_file) and reloads it. Connections that do not ask
-# for TLS are not affected. Run it as root (it writes under /etc/postgresql
+# for TLS are not affected. Run it as root (it writes under /etc/rollcall
 # and hands the key to the postgres user); it is idempotent: existing files
 # are kept.
 #
-#   scripts/enable-postgres-tls.sh            # files in /etc/postgresql/rollcall-tls
+#   scripts/enable-postgres-tls.sh            # files in /etc/rollcall/postgres-tls
 #   ROLLCALL_PG_TLS_DIR=/elsewhere scripts/enable-postgres-tls.sh
 #
 # The tests read the CA at $ROLLCALL_PG_TLS_DIR/ca.crt (the same default).
 set -euo pipefail
 
-dir=${ROLLCALL_PG_TLS_DIR:-/etc/postgresql/rollcall-tls}
+dir=${ROLLCALL_PG_TLS_DIR:-/etc/rollcall/postgres-tls}
+# Earlier versions wrote under /etc/postgresql, where a directory that is not
+# a cluster's version breaks `pg_ctlcluster $(ls /etc/postgresql) main start`.
+legacy=/etc/postgresql/rollcall-tls
 superuser=(psql -h 127.0.0.1 -p 5432 -U postgres -d postgres -v ON_ERROR_STOP=1 -Atq)
 
 fail() { printf 'enable-postgres-tls: %s\n' "$*" >&2; exit 1; }
@@ -25,6 +28,10 @@ command -v openssl >/dev/null || fail "openssl is not installed (apt-get install
 id postgres >/dev/null 2>&1 || fail "there is no postgres user to own the server key"
 
 mkdir -p "$dir"
+if [[ -z ${ROLLCALL_PG_TLS_DIR:-} && -d $legacy ]]; then
+    cp -an "$legacy"/. "$dir"/
+    rm -rf "$legacy"
+fi
 chmod 755 "$dir"
 cd "$dir"
 

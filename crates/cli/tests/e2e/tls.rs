@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// skips) without them.
 fn tls_file(name: &str) -> PathBuf {
     let dir = std::env::var_os("ROLLCALL_PG_TLS_DIR").map_or_else(
-        || PathBuf::from("/etc/postgresql/rollcall-tls"),
+        || PathBuf::from("/etc/rollcall/postgres-tls"),
         PathBuf::from,
     );
     let path = dir.join(name);
