@@ -7,6 +7,7 @@ use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 
 use crate::BusError;
+use crate::round::{Round, last_round_complete};
 
 /// How often a consumer waiting for a delivery looks at its channel itself.
 /// lapin does not always wake a waiting consumer when its connection dies:
@@ -15,10 +16,21 @@ use crate::BusError;
 /// `twenty_broker_cuts_under_load...`, about one run in a dozen).
 const LIVENESS_EVERY: Duration = Duration::from_millis(500);
 
+/// How long a consumer that gathers rounds waits for the rest of a round it
+/// holds part of. The relay publishes a round's messages back to back, so
+/// the rest is normally a moment behind; a round cut short (the relay died
+/// mid-publish and will publish it again, grouped anew) is not waited for
+/// longer than this, and its hole is read from the log.
+const ROUND_WAIT: Duration = Duration::from_millis(200);
+
 /// A consumer of one queue, started by [`crate::consume`].
 pub struct Consumer {
     inner: lapin::Consumer,
     channel: lapin::Channel,
+    /// Set for a queue of every organization: wait for the rest of a round
+    /// ([`Round`]), holding at most this many deliveries (the prefetch: the
+    /// broker sends no more while they are open).
+    gathers_rounds_up_to: Option<usize>,
 }
 
 /// One message taken from the queue and not yet settled: the broker hands
@@ -28,14 +40,25 @@ pub struct Delivery {
 }
 
 impl Consumer {
-    pub(crate) fn new(inner: lapin::Consumer, channel: lapin::Channel) -> Consumer {
-        Consumer { inner, channel }
+    pub(crate) fn new(
+        inner: lapin::Consumer,
+        channel: lapin::Channel,
+        gathers_rounds_up_to: Option<usize>,
+    ) -> Consumer {
+        Consumer {
+            inner,
+            channel,
+            gathers_rounds_up_to,
+        }
     }
 
     /// Waits for a delivery, then takes those that have already arrived
-    /// behind it, `max` in all at most. Fails once the channel is no longer
-    /// open, whether or not lapin says so to the consumer. Cancel-safe: it
-    /// waits only for the first.
+    /// behind it, `max` in all at most; a consumer that gathers rounds then
+    /// takes the rest of the last round it holds part of, waiting for it up
+    /// to [`ROUND_WAIT`]. Fails once the channel is no longer open, whether
+    /// or not lapin says so to the consumer. Cancelled while it gathers, the
+    /// deliveries it held stay unsettled, and the broker hands them out
+    /// again when the channel closes.
     pub async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, BusError> {
         let first = loop {
             tokio::select! {
@@ -48,14 +71,36 @@ impl Consumer {
             }
         };
         let mut batch = vec![Delivery { inner: first }];
+        self.take_arrived(&mut batch, max)?;
+        if let Some(most) = self.gathers_rounds_up_to {
+            while batch.len() < most && !last_round_complete(&rounds_of(&batch)) {
+                match tokio::time::timeout(ROUND_WAIT, self.inner.next()).await {
+                    Ok(Some(delivery)) => batch.push(Delivery { inner: delivery? }),
+                    Ok(None) | Err(_) => break,
+                }
+                self.take_arrived(&mut batch, most)?;
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Takes the deliveries that have arrived already, up to `max` in hand.
+    fn take_arrived(&mut self, batch: &mut Vec<Delivery>, max: usize) -> Result<(), BusError> {
         while batch.len() < max {
             match self.inner.next().now_or_never() {
                 Some(Some(delivery)) => batch.push(Delivery { inner: delivery? }),
                 _ => break,
             }
         }
-        Ok(batch)
+        Ok(())
     }
+}
+
+fn rounds_of(batch: &[Delivery]) -> Vec<Option<Round>> {
+    batch
+        .iter()
+        .map(|delivery| Round::read(delivery.inner.properties.headers().as_ref()))
+        .collect()
 }
 
 impl Delivery {

@@ -11,12 +11,14 @@
 mod connection;
 mod consumer;
 mod publisher;
+mod round;
 mod topology;
 
 pub use connection::{connect, lost};
 pub use consumer::{Consumer, Delivery};
 pub use lapin::Connection;
 pub use publisher::{Message, Publisher};
+pub use round::Round;
 pub use topology::{
     PARTITION_QUEUE_EXPIRES_MS, Topology, consume, declare_topology, delete_topology, routing_key,
 };

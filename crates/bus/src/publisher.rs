@@ -7,6 +7,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection};
 use uuid::Uuid;
 
+use crate::round::Round;
 use crate::topology::{bucket_header, routing_key};
 use crate::{BusError, Topology};
 
@@ -28,6 +29,9 @@ pub struct Message {
     /// Unique id of the message (the event's position), for deduplication.
     pub message_id: String,
     pub body: Vec<u8>,
+    /// The publish round it is part of, if the relay published it in one
+    /// (`rollcall-round` headers).
+    pub round: Option<Round>,
 }
 
 /// A channel in confirm mode on the events exchange.
@@ -63,6 +67,9 @@ impl Publisher {
             let mut headers = FieldTable::default();
             let (name, bucket) = bucket_header(message.org_id);
             headers.insert(name, bucket);
+            if let Some(round) = &message.round {
+                round.write(&mut headers);
+            }
             let properties = BasicProperties::default()
                 .with_delivery_mode(PERSISTENT)
                 .with_headers(headers)

@@ -303,5 +303,8 @@ pub async fn consume(
             FieldTable::default(),
         )
         .await?;
-    Ok(Consumer::new(consumer, channel))
+    // A partition's queue holds only its organizations' part of a round:
+    // the rest is never coming to it.
+    let gathers_rounds = partition.is_whole().then_some(usize::from(prefetch));
+    Ok(Consumer::new(consumer, channel, gathers_rounds))
 }

@@ -1,11 +1,13 @@
 //! The outbox relay: publishes the log past its checkpoint, with confirms.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bus::{Message, Publisher, Topology};
+use bus::{Message, Publisher, Round, Topology};
 use store::{Checkpoint, Database, LogRow, Pool};
 use tokio::sync::{Notify, watch};
+use uuid::Uuid;
 
 use crate::envelope::encode;
 use crate::{Batch, Metrics, supervise};
@@ -209,18 +211,101 @@ async fn lock_lost(lock: &store::DedicatedClient) -> anyhow::Error {
     }
 }
 
-/// One message per run of consecutive events of one organization, routed by
-/// organization and named by the positions it carries.
+/// One message per organization with events in the round, in the order of
+/// their first events, each carrying that organization's events in position
+/// order, routed by organization and named by the positions it carries.
+/// Grouping by organization rather than by run of consecutive events makes a
+/// round of interleaved organizations (a SCIM create, then the linker's
+/// account and membership events) a few messages instead of one per run: the
+/// broker's cost is per message. Every message names the round
+/// ([`Round`]), so that a consumer of every organization can wait for the
+/// rest of it rather than see holes.
 pub fn messages(rows: &[LogRow]) -> Vec<Message> {
-    rows.chunk_by(|a, b| a.org_id == b.org_id)
-        .map(|run| {
-            let (first, last) = (&run[0], &run[run.len() - 1]);
-            let refs: Vec<&LogRow> = run.iter().collect();
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Vec::new();
+    };
+    let mut slot_of: HashMap<Uuid, usize> = HashMap::new();
+    let mut by_org: Vec<Vec<&LogRow>> = Vec::new();
+    for row in rows {
+        let slot = *slot_of.entry(row.org_id).or_insert_with(|| {
+            by_org.push(Vec::new());
+            by_org.len() - 1
+        });
+        by_org[slot].push(row);
+    }
+    let round = Round {
+        id: format!("{}-{}", first.position, last.position),
+        parts: by_org.len(),
+    };
+    by_org
+        .into_iter()
+        .map(|events| {
+            let (first, last) = (events[0], events[events.len() - 1]);
             Message {
                 org_id: first.org_id,
                 message_id: format!("{}-{}", first.position, last.position),
-                body: encode(&refs),
+                body: encode(&events),
+                round: Some(round.clone()),
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::decode;
+
+    fn row(position: i64, org_id: Uuid) -> LogRow {
+        LogRow {
+            position,
+            org_id,
+            stream_id: Uuid::from_u128(7),
+            stream_version: position,
+            event_type: "UserDeleted".into(),
+            schema_version: 1,
+            payload: r#"{"type":"UserDeleted"}"#.into(),
+            metadata: "{}".into(),
+            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
+            prev_hash: Vec::new(),
+            hash: Vec::new(),
+            keys: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_round_is_one_message_per_organization_in_the_order_of_their_first_events() {
+        let (a, b, c) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
+        let rows = [row(1, a), row(2, b), row(3, b), row(4, a), row(5, c)];
+        let messages = messages(&rows);
+        let carried: Vec<(Uuid, String, Vec<i64>)> = messages
+            .iter()
+            .map(|message| {
+                let positions = decode(&message.body)
+                    .unwrap()
+                    .iter()
+                    .map(|event| event.position)
+                    .collect();
+                (message.org_id, message.message_id.clone(), positions)
+            })
+            .collect();
+        assert_eq!(
+            carried,
+            [
+                (a, "1-4".to_owned(), vec![1, 4]),
+                (b, "2-3".to_owned(), vec![2, 3]),
+                (c, "5-5".to_owned(), vec![5]),
+            ]
+        );
+        let round = Round {
+            id: "1-5".into(),
+            parts: 3,
+        };
+        assert!(
+            messages
+                .iter()
+                .all(|message| message.round.as_ref() == Some(&round))
+        );
+        assert!(super::messages(&[]).is_empty());
+    }
 }

@@ -76,7 +76,27 @@ async fn bind_consumer(prefix: &str) -> (lapin::Connection, lapin::Consumer) {
     (connection, consumer)
 }
 
-/// Checks one delivery against the document: properties, routing key, body.
+/// A message's application headers as JSON (each a string), as the
+/// document describes them.
+fn headers_of(properties: &lapin::BasicProperties) -> Value {
+    let mut headers = serde_json::Map::new();
+    for (name, value) in properties
+        .headers()
+        .as_ref()
+        .map(|headers| headers.inner().clone())
+        .unwrap_or_default()
+    {
+        let text = match value {
+            lapin::types::AMQPValue::LongString(text) => Value::from(text.to_string()),
+            other => Value::from(format!("{other:?}")),
+        };
+        headers.insert(name.to_string(), text);
+    }
+    Value::Object(headers)
+}
+
+/// Checks one delivery against the document: properties, routing key, body
+/// and headers.
 /// Returns the body's envelopes.
 fn check_delivery(document: &Value, delivery: &lapin::message::Delivery) -> Vec<Value> {
     let body: Value = serde_json::from_slice(&delivery.data).expect("a JSON body");
@@ -105,17 +125,32 @@ fn check_delivery(document: &Value, delivery: &lapin::message::Delivery) -> Vec<
         Some(format!("{first}-{last}")),
         "message_id names the positions carried"
     );
-    let bucket = properties
-        .headers()
-        .as_ref()
-        .and_then(|headers| headers.inner().get("rollcall-bucket").cloned());
+    let headers = headers_of(properties);
+    let errors = schema::errors(
+        document,
+        &document["components"]["messages"]["EventBatch"]["headers"],
+        &headers,
+    );
+    assert!(
+        errors.is_empty(),
+        "a published message's headers do not match docs/asyncapi.yaml:\n  {}\nheaders: {headers:#}",
+        errors.join("\n  ")
+    );
     let org_id: uuid::Uuid = events[0]["org_id"].as_str().unwrap().parse().unwrap();
     assert_eq!(
-        bucket,
-        Some(lapin::types::AMQPValue::LongString(
-            domain::partition::bucket(org_id).to_string().into()
-        )),
+        headers["rollcall-bucket"],
+        domain::partition::bucket(org_id).to_string(),
         "the header rollcall-bucket carries the organization's bucket"
+    );
+    let round: Vec<i64> = headers["rollcall-round"]
+        .as_str()
+        .unwrap()
+        .split('-')
+        .map(|position| position.parse().unwrap())
+        .collect();
+    assert!(
+        round[0] <= first.as_i64().unwrap() && last.as_i64().unwrap() <= round[1],
+        "the round {round:?} holds the message's positions {first}-{last}"
     );
     for event in &events {
         assert_eq!(

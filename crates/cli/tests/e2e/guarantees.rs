@@ -456,6 +456,7 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
             org_id: row.org_id,
             message_id: row.position.to_string(),
             body: projector::envelope::encode(&[row]),
+            round: None,
         });
     }
     messages.shuffle(&mut rand::rng());

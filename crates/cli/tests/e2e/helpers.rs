@@ -212,11 +212,17 @@ pub(crate) async fn require_postgres() -> tokio_postgres::Client {
 }
 
 async fn require_rabbitmq() {
-    if let Err(error) = bus::connect(RABBITMQ).await {
+    rabbitmq().await;
+}
+
+/// A connection to the local RabbitMQ; fails the test, saying how to start
+/// it, when it is down.
+pub(crate) async fn rabbitmq() -> bus::Connection {
+    bus::connect(RABBITMQ).await.unwrap_or_else(|error| {
         panic!(
             "RabbitMQ is not reachable at 127.0.0.1:5672 ({error}). Start it with: rabbitmq-server -detached"
-        );
-    }
+        )
+    })
 }
 
 /// The template's name changes whenever a migration does.

@@ -33,6 +33,7 @@ mod metrics;
 mod provisioning;
 mod rebuild;
 mod request_ids;
+mod rounds;
 mod scaleout;
 mod schema;
 mod shutdown;

@@ -1,7 +1,8 @@
 //! The part of JSON Schema that docs/asyncapi.yaml uses, checked against a
 //! value: `$ref` (within the document), `type`, `required`, `properties`,
 //! `additionalProperties: false`, `items`, `minItems`, `enum`, `const`,
-//! `oneOf`, `allOf`, `minimum` and the `uuid` and `date-time` formats.
+//! `oneOf`, `allOf`, `minimum`, `pattern` and the `uuid` and `date-time`
+//! formats.
 //! Annotations (`description`, `discriminator`, ...) are ignored. A keyword
 //! the document starts using that this does not know fails the test, so the
 //! check can never pass by ignoring a constraint. (The `jsonschema` crate
@@ -102,6 +103,13 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, found: &mut Vec<
                     found.push(format!("{at}: fewer than {rule} items"));
                 }
             }
+            "pattern" => match (value.as_str(), rule.as_str().map(regex::Regex::new)) {
+                (_, Some(Err(error))) => found.push(format!("{at}: pattern {rule}: {error}")),
+                (Some(text), Some(Ok(pattern))) if !pattern.is_match(text) => {
+                    found.push(format!("{at}: {value} does not match the pattern {rule}"));
+                }
+                _ => {}
+            },
             "minimum" => {
                 if let (Some(number), Some(minimum)) = (value.as_f64(), rule.as_f64())
                     && number < minimum
