@@ -24,7 +24,20 @@ pub async fn ensure(
     email: &str,
     meta: &RequestMeta,
 ) -> anyhow::Result<Uuid> {
-    ensure_for_entry(pool, appender, email, &Entry::default(), None, meta).await
+    Ok(
+        ensure_for_entry(pool, appender, email, &Entry::default(), None, meta)
+            .await?
+            .account_id,
+    )
+}
+
+/// The account [`ensure_for_entry`] found or made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ensured {
+    pub account_id: Uuid,
+    /// Made now, with the entry's email and names: what the registry holds
+    /// of it is known without reading it.
+    pub made: bool,
 }
 
 /// [`ensure`], made with the names of the SCIM `entry` it is for and, in
@@ -38,9 +51,13 @@ pub async fn ensure_for_entry(
     entry: &Entry,
     locks: Option<(Uuid, domain::membership::Locks)>,
     meta: &RequestMeta,
-) -> anyhow::Result<Uuid> {
+) -> anyhow::Result<Ensured> {
+    let found = |account_id| Ensured {
+        account_id,
+        made: false,
+    };
     if let Some(account_id) = find_by_email(pool, email).await? {
-        return Ok(account_id);
+        return Ok(found(account_id));
     }
     let event = match account::create(email)? {
         Event::AccountCreated { email, .. } => Event::AccountCreated {
@@ -81,10 +98,14 @@ pub async fn ensure_for_entry(
         })
         .await;
     match appended {
-        Ok(_) => Ok(account_id),
+        Ok(_) => Ok(Ensured {
+            account_id,
+            made: true,
+        }),
         // Made by another caller a moment ago.
         Err(AppendError::Taken(_)) => find_by_email(pool, email)
             .await?
+            .map(found)
             .context("an account's email was taken, then not found"),
         Err(error) => Err(error).context("recording the new account"),
     }

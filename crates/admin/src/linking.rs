@@ -37,8 +37,11 @@ pub async fn follow_entry(
     {
         return Ok(());
     }
-    let account_id = match (&linked, &entry) {
-        (Some(record), _) => record.account_id,
+    let (account_id, account) = match (&linked, &entry) {
+        (Some(record), _) => (
+            record.account_id,
+            store::find_account(pool, record.account_id).await?,
+        ),
         (None, Some(entry)) => {
             let Some(email) = &entry.email else {
                 // An entry without an email names no account: it stays a
@@ -46,7 +49,7 @@ pub async fn follow_entry(
                 return Ok(());
             };
             let locks = new_members_locks(pool, org_id, email, entry).await?;
-            accounts_ops::ensure_for_entry(
+            let ensured = accounts_ops::ensure_for_entry(
                 pool,
                 appender,
                 email,
@@ -54,11 +57,23 @@ pub async fn follow_entry(
                 Some((org_id, locks)),
                 meta,
             )
-            .await?
+            .await?;
+            // An account made now holds the entry's email and names, as
+            // its registry row does: no need to read them back.
+            let account = if ensured.made {
+                Some(store::AccountRecord {
+                    account_id: ensured.account_id,
+                    email: email.trim().to_owned(),
+                    first_name: entry.first_name.clone(),
+                    family_name: entry.family_name.clone(),
+                })
+            } else {
+                store::find_account(pool, ensured.account_id).await?
+            };
+            (ensured.account_id, account)
         }
         (None, None) => return Ok(()),
     };
-    let account = store::find_account(pool, account_id).await?;
     let email = account
         .as_ref()
         .map(|account| account.email.clone())
@@ -217,18 +232,13 @@ pub async fn converge_locks(
     account_id: Uuid,
     reason: &str,
 ) -> anyhow::Result<()> {
-    let wanted = match store::find_membership(pool, org_id, account_id).await? {
+    let facts = store::lock_facts(pool, org_id, account_id).await?;
+    let wanted = match &facts.membership {
         Some(record) => {
             let settings = crate::members::settings(pool, org_id).await?;
-            let email = store::find_account(pool, account_id)
-                .await?
-                .map(|account| account.email)
-                .unwrap_or_default();
-            membership::locks(
-                &member(&record),
-                settings.scim_enabled,
-                verified(pool, org_id, &email).await?,
-            )
+            let domain = account::email_domain(facts.email.as_deref().unwrap_or_default());
+            let verified = !domain.is_empty() && facts.verified_domains.contains(&domain);
+            membership::locks(&member(record), settings.scim_enabled, verified)
         }
         None => membership::Locks::default(),
     };

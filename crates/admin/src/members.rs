@@ -276,6 +276,9 @@ pub(crate) struct MembershipView {
     pub settings: Provisioning,
     /// The organization's name, for messages.
     pub name: String,
+    /// Counted only when the member is an active owner: the rules consult
+    /// it only for one (`membership::last_owner_stays`), and a count is a
+    /// query for every member the linker follows.
     pub active_owners: usize,
 }
 
@@ -379,12 +382,17 @@ pub(crate) async fn load_membership(
 ) -> anyhow::Result<MembershipView> {
     let record = store::find_membership(pool, org_id, account_id).await?;
     let stream = store::read_stream(pool, org_id, org_id).await?;
+    let member = record.as_ref().map(member);
+    let active_owners = match &member {
+        Some(member) if member.is_active_owner() => store::active_owners(pool, org_id).await?,
+        _ => 0,
+    };
     Ok(MembershipView {
         entry_version: record.as_ref().map_or(0, |record| record.entry_version),
-        member: record.as_ref().map(member),
+        member,
         settings: provisioning::of(&stream),
         name: organization_name(&stream),
-        active_owners: store::active_owners(pool, org_id).await?,
+        active_owners,
     })
 }
 

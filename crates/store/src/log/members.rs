@@ -112,6 +112,46 @@ pub async fn find_membership(
         .map(membership))
 }
 
+/// What the locks an organization holds of an account depend on, besides
+/// the organization's settings: read in one statement, because the linker
+/// converges them after every membership change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockFacts {
+    /// `account_id`'s membership of `org_id`, if it ever had one.
+    pub membership: Option<MembershipRecord>,
+    /// The account's email, if the account exists.
+    pub email: Option<String>,
+    /// The domains `org_id` has verified (lowercase, no trailing dot).
+    pub verified_domains: Vec<String>,
+}
+
+/// [`LockFacts`] of `account_id` in `org_id`.
+pub async fn lock_facts(
+    pool: &Pool,
+    org_id: Uuid,
+    account_id: Uuid,
+) -> Result<LockFacts, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "select {MEMBERSHIP}, \
+             (select a.email from accounts a where a.account_id = $2), \
+             array(select v.domain from verified_domains v where v.org_id = $1) \
+             from (select) as one \
+             left join memberships m on m.org_id = $1 and m.account_id = $2"
+        ))
+        .await?;
+    let row = client
+        .query_one(&statement, &[&org_id, &account_id])
+        .await?;
+    let member_org: Option<Uuid> = row.get(0);
+    Ok(LockFacts {
+        membership: member_org.map(|_| membership(&row)),
+        email: row.get(8),
+        verified_domains: row.get(9),
+    })
+}
+
 /// The membership that follows the SCIM user `entry_id`, if one does.
 pub async fn membership_of_entry(
     pool: &Pool,
