@@ -8,8 +8,10 @@
 # It builds the release binary, starts `rollcall serve` on a free port against
 # a fresh database and a fresh bus prefix, then:
 #   a. `rollcall bench --ops create` (creates only),
-#   b. pgbench at the same client count and duration, single-row INSERTs of a
-#      row shaped like one event (synchronous_commit stays on),
+#   b. once the server has settled (its linker and projector have done the
+#      creates' work), pgbench at the same client count and duration,
+#      single-row INSERTs of a row shaped like one event (synchronous_commit
+#      stays on),
 #   (a and b are repeated REPEAT times; the median ratio is reported)
 #   c. `rollcall bench --ops create,patch,get` (the mixed load),
 #   d. `rollcall verify` on the bench database once its log has stopped
@@ -118,7 +120,13 @@ for run in $(seq 1 "$REPEAT"); do
     errors=$(json 'd[0]["errors"]' <<<"$CREATE_JSON")
     echo "creates/s: $creates (errors: $errors)" >&2
     CREATE_CPU=$(cpu report "$cpu_before" "$cpu_after" "$(cat "$WORK/load-cpu")" \
-        "$(json 'd[0]["count"]' <<<"$CREATE_JSON")" creates)
+        "$(json 'd[0]["count"]' <<<"$CREATE_JSON")" creates "$(cat "$WORK/load-cpu.exited")")
+
+    # The server's linker and projector finish the creates' work first:
+    # pgbench measured beside that work would be slowed by it, and flatter
+    # the ratio.
+    wait_for_settled_log
+    echo "the server settled ${SETTLE_WAITED} s after the creates" >&2
 
     log "run $run/$REPEAT: pgbench single-row INSERTs ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
     cpu_before=$(cpu snapshot "$SERVER_PID")
@@ -137,7 +145,8 @@ for run in $(seq 1 "$REPEAT"); do
     fi
     inserts=$(printf '%.1f' "$inserts")
     PGBENCH_CPU=$(cpu report "$cpu_before" "$cpu_after" "$(cat "$WORK/load-cpu")" \
-        "$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$WORK/pgbench.out")" inserts)
+        "$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$WORK/pgbench.out")" inserts \
+        "$(cat "$WORK/load-cpu.exited")")
     ratio=$(python3 -c "print('%.3f' % ($creates / $inserts))")
     echo "pgbench inserts/s: $inserts; ratio creates/pgbench: $ratio" >&2
     CREATE_RATES+=("$creates")

@@ -3,8 +3,11 @@
 
   cpu.py snapshot [GROUP=]PID...        JSON of cumulative CPU-seconds by group
   cpu.py run OUT -- COMMAND...          runs COMMAND, writes its CPU-seconds to OUT
-  cpu.py report BEFORE AFTER LOAD N WHAT
+                                        and those of PostgreSQL backends that
+                                        exited while it ran to OUT.exited
+  cpu.py report BEFORE AFTER LOAD N WHAT [EXITED]
                                         CPU-seconds per 1,000 of WHAT by group
+                                        (EXITED: PostgreSQL's, from OUT.exited)
 
 Groups: each PID's process with all its threads, in the group its GROUP=
 names (a bare PID is `rollcall`: bench.sh's one server; bench-scaleout.sh
@@ -18,6 +21,12 @@ checkpointer, WAL writer...), not what the postmaster reaped, whose database
 is unknown: other sessions' databases on the machine stay out),
 `rabbitmq` (the Erlang VM and its helpers), and the load generator (measured
 by `run`, as a child's rusage: it exits before the second snapshot).
+Backends that exit between the snapshots (pgbench's: it connects after the
+first and disconnects before the second) are invisible to both; with
+CPU_DATABASES, nor are they in what the postmaster reaped. `run` therefore
+samples those databases' backends while COMMAND runs, every SAMPLE_EVERY
+seconds, and reports what the ones that exited spent after it first saw
+them (at most one interval of each is missed).
 """
 import json
 import os
@@ -25,7 +34,9 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 
+SAMPLE_EVERY = 0.2
 TICK = os.sysconf("SC_CLK_TCK")
 RABBITMQ = ("beam.smp", "erl_child_setup", "inet_gethost", "epmd")
 
@@ -98,25 +109,59 @@ def parse_servers(arguments):
     return servers
 
 
+def backends():
+    """CPU-seconds of each live PostgreSQL backend of CPU_DATABASES (of
+    every database without it), by pid."""
+    databases = os.environ.get("CPU_DATABASES")
+    wanted = set(databases.split(",")) if databases else None
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm, _, (utime, stime, _, _) = stat(pid)
+        except (OSError, ValueError):
+            continue
+        if not comm.startswith("postgres"):
+            continue
+        database = postgres_database(pid)
+        if database is not None and (wanted is None or database in wanted):
+            found[pid] = utime + stime
+    return found
+
+
 def run(out, command):
+    before = backends()
     child = subprocess.Popen(command)
     # Ctrl-C reaches COMMAND as well (the terminal signals the whole process
     # group): wait for it to end instead of dying with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    first, last = dict(before), dict(before)
+    while child.poll() is None:
+        for pid, seconds in backends().items():
+            first.setdefault(pid, 0.0 if pid not in before else before[pid])
+            last[pid] = seconds
+        time.sleep(SAMPLE_EVERY)
     status = child.wait()
+    alive = backends()
+    exited = sum(last[pid] - first[pid] for pid in last if pid not in alive)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out, "w") as file:
         file.write(str(usage.ru_utime + usage.ru_stime))
+    with open(out + ".exited", "w") as file:
+        file.write(str(exited))
     return status
 
 
-def report(before, after, load, count, what):
+def report(before, after, load, count, what, exited="0"):
     before, after = json.loads(before), json.loads(after)
     count = float(count)
     if count <= 0:
         print(f"  (no {what}: nothing to divide by)")
         return
     rows = [(group, after[group] - before[group]) for group in after]
+    rows = [
+        (group, seconds + float(exited) if group == "postgres" else seconds)
+        for group, seconds in rows
+    ]
     rows.append(("load generator", float(load)))
     total = sum(seconds for _, seconds in rows)
     for group, seconds in rows + [("all", total)]:
@@ -129,8 +174,8 @@ if __name__ == "__main__":
         print(json.dumps(snapshot(parse_servers(sys.argv[2:]))))
     elif verb == "run" and len(sys.argv) > 4 and sys.argv[3] == "--":
         sys.exit(run(sys.argv[2], sys.argv[4:]))
-    elif verb == "report" and len(sys.argv) == 7:
-        report(*sys.argv[2:7])
+    elif verb == "report" and len(sys.argv) in (7, 8):
+        report(*sys.argv[2:8])
     else:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

@@ -113,22 +113,18 @@ drop_scratch() {
     SCRATCH_DB="" SCRATCH_PREFIX="" SCRATCH_LOG=""
 }
 
-# verify_scratch BINARY: `rollcall verify` on SCRATCH_DB (the log's hash
-# chain, and the read tables against a fresh fold of the log) once the log
-# has settled: its head, the projector's checkpoint (the lowest partition's,
-# where the projection is split) and the linker's equal and unchanged for a
-# second (at most VERIFY_SETTLE_SECS, 900, then it verifies anyway).
-# Right after a load the log still grows: `rollcall serve`'s linker appends
-# the memberships of the users just created, and verify calls a log that
-# grows while it reads it "behind". The linker's own checkpoint counts: a
-# pass that only finds locks already right appends nothing for a while, and
-# the projector then catches up with a head that is about to move again.
-# (A linker that never ran, as in bench-scaleout.sh's topologies, is not
-# waited for.) Sets VERIFY_VERDICT (what verify
-# printed), VERIFY_STATUS (its exit status: 0 is sound) and VERIFY_WAITED
-# (seconds waited for the log to settle).
-verify_scratch() {
-    local binary=$1 limit=${VERIFY_SETTLE_SECS:-900} started=$SECONDS polls=0 sample last="" head checkpoint linked
+# wait_for_settled_log: waits until the log of SCRATCH_DB has settled: its
+# head, the projector's checkpoint (the lowest partition's, where the
+# projection is split) and the linker's equal and unchanged for a second (at
+# most VERIFY_SETTLE_SECS, 900). Right after a load the log still grows:
+# `rollcall serve`'s linker appends the memberships of the users just
+# created. The linker's own checkpoint counts: a pass that only finds locks
+# already right appends nothing for a while, and the projector then catches
+# up with a head that is about to move again. (A linker that never ran, as in
+# bench-scaleout.sh's topologies, is not waited for.) Sets SETTLE_WAITED
+# (seconds waited).
+wait_for_settled_log() {
+    local limit=${VERIFY_SETTLE_SECS:-900} started=$SECONDS polls=0 sample last="" head checkpoint linked
     while ((SECONDS - started < limit)); do
         sample=$(psql -At "$PG_BASE/$SCRATCH_DB" -c "select h.last_position || ' ' \
             || min(c.position) filter (where c.name = 'projector' or c.name like 'projector.%') || ' ' \
@@ -144,7 +140,19 @@ verify_scratch() {
         last=$sample
         sleep 1
     done
-    VERIFY_WAITED=$((SECONDS - started))
+    SETTLE_WAITED=$((SECONDS - started))
+}
+
+# verify_scratch BINARY: `rollcall verify` on SCRATCH_DB (the log's hash
+# chain, and the read tables against a fresh fold of the log) once the log
+# has settled (wait_for_settled_log): verify calls a log that grows while it
+# reads it "behind". Sets VERIFY_VERDICT (what verify printed),
+# VERIFY_STATUS (its exit status: 0 is sound) and VERIFY_WAITED (seconds
+# waited for the log to settle).
+verify_scratch() {
+    local binary=$1
+    wait_for_settled_log
+    VERIFY_WAITED=$SETTLE_WAITED
     VERIFY_STATUS=0
     VERIFY_VERDICT=$("$binary" verify --database-url "$PG_BASE/$SCRATCH_DB" 2>&1) || VERIFY_STATUS=$?
     [[ -n $VERIFY_VERDICT ]] || VERIFY_VERDICT="(rollcall verify printed nothing)"
