@@ -51,24 +51,35 @@ def stat(pid):
     return comm, int(fields[1]), [int(value) / TICK for value in fields[11:15]]
 
 
+def processes():
+    """(pid, comm, ppid, CPU times) of every process still there to read."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            comm, ppid, times = stat(pid)
+        except (OSError, ValueError):
+            continue
+        yield pid, comm, ppid, times
+
+
+def wanted_databases():
+    """The databases CPU_DATABASES names (None: every one)."""
+    databases = os.environ.get("CPU_DATABASES")
+    return set(databases.split(",")) if databases else None
+
+
 def snapshot(servers):
     """`servers` maps a pid (a string) to the name of its group."""
     groups = {group: 0.0 for group in servers.values()}
     groups.update({"postgres": 0.0, "rabbitmq": 0.0})
     postgres = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            comm, ppid, (utime, stime, cutime, cstime) = stat(pid)
-        except (OSError, ValueError):
-            continue
+    for pid, comm, ppid, (utime, stime, cutime, cstime) in processes():
         if pid in servers:
             groups[servers[pid]] += utime + stime
         elif comm.startswith("postgres"):
             postgres[pid] = (ppid, utime + stime, cutime + cstime)
         elif comm in RABBITMQ:
             groups["rabbitmq"] += utime + stime
-    databases = os.environ.get("CPU_DATABASES")
-    wanted = set(databases.split(",")) if databases else None
+    wanted = wanted_databases()
     for pid, (ppid, own, reaped) in postgres.items():
         if wanted is not None:
             database = postgres_database(pid)
@@ -112,14 +123,9 @@ def parse_servers(arguments):
 def backends():
     """CPU-seconds of each live PostgreSQL backend of CPU_DATABASES (of
     every database without it), by pid."""
-    databases = os.environ.get("CPU_DATABASES")
-    wanted = set(databases.split(",")) if databases else None
+    wanted = wanted_databases()
     found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            comm, _, (utime, stime, _, _) = stat(pid)
-        except (OSError, ValueError):
-            continue
+    for pid, comm, _, (utime, stime, _, _) in processes():
         if not comm.startswith("postgres"):
             continue
         database = postgres_database(pid)
