@@ -120,7 +120,7 @@ for run in $(seq 1 "$REPEAT"); do
     errors=$(json 'd[0]["errors"]' <<<"$CREATE_JSON")
     echo "creates/s: $creates (errors: $errors)" >&2
     CREATE_CPU=$(cpu report "$cpu_before" "$cpu_after" "$(cat "$WORK/load-cpu")" \
-        "$(json 'd[0]["count"]' <<<"$CREATE_JSON")" creates "$(cat "$WORK/load-cpu.exited")")
+        "$(json 'd[0]["count"]' <<<"$CREATE_JSON")" creates)
 
     # The server's linker and projector finish the creates' work first:
     # pgbench measured beside that work would be slowed by it, and flatter
@@ -130,7 +130,7 @@ for run in $(seq 1 "$REPEAT"); do
 
     log "run $run/$REPEAT: pgbench single-row INSERTs ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
     cpu_before=$(cpu snapshot "$SERVER_PID")
-    cpu run "$WORK/load-cpu" -- pgbench -n -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/insert.sql" \
+    cpu run "$WORK/load-cpu" --exited -- pgbench -n -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/insert.sql" \
         "$PG_BASE/$PGBENCH_DB" >"$WORK/pgbench.out" 2>&1 || {
         cat "$WORK/pgbench.out" >&2
         echo "pgbench failed" >&2

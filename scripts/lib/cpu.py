@@ -2,9 +2,11 @@
 """CPU-seconds spent by each process group of a benchmark, read from /proc.
 
   cpu.py snapshot [GROUP=]PID...        JSON of cumulative CPU-seconds by group
-  cpu.py run OUT -- COMMAND...          runs COMMAND, writes its CPU-seconds to OUT
-                                        and those of PostgreSQL backends that
-                                        exited while it ran to OUT.exited
+  cpu.py run OUT [--exited] -- COMMAND...
+                                        runs COMMAND, writes its CPU-seconds to
+                                        OUT; with --exited, those of the
+                                        PostgreSQL backends that exited while
+                                        it ran to OUT.exited (else 0)
   cpu.py report BEFORE AFTER LOAD N WHAT [EXITED]
                                         CPU-seconds per 1,000 of WHAT by group
                                         (EXITED: PostgreSQL's, from OUT.exited)
@@ -24,9 +26,9 @@ by `run`, as a child's rusage: it exits before the second snapshot).
 Backends that exit between the snapshots (pgbench's: it connects after the
 first and disconnects before the second) are invisible to both; with
 CPU_DATABASES, nor are they in what the postmaster reaped. `run` therefore
-samples those databases' backends while COMMAND runs, every SAMPLE_EVERY
-seconds, and reports what the ones that exited spent after it first saw
-them (at most one interval of each is missed).
+`run --exited` samples those databases' backends while COMMAND runs, every
+SAMPLE_EVERY seconds, and reports what the ones that exited spent (at most
+one interval of each is missed).
 """
 import json
 import os
@@ -120,35 +122,40 @@ def parse_servers(arguments):
     return servers
 
 
-def backends():
-    """CPU-seconds of each live PostgreSQL backend of CPU_DATABASES (of
-    every database without it), by pid."""
+def backends(databases_of):
+    """CPU-seconds of each live PostgreSQL backend of CPU_DATABASES, by pid.
+    `databases_of` caches each pid's database: a backend keeps its own."""
     wanted = wanted_databases()
     found = {}
     for pid, comm, _, (utime, stime, _, _) in processes():
         if not comm.startswith("postgres"):
             continue
-        database = postgres_database(pid)
-        if database is not None and (wanted is None or database in wanted):
+        if pid not in databases_of:
+            databases_of[pid] = postgres_database(pid)
+        if databases_of[pid] in wanted:
             found[pid] = utime + stime
     return found
 
 
-def run(out, command):
-    before = backends()
+def run(out, command, sample_exited):
+    """Runs COMMAND; with `sample_exited` (and CPU_DATABASES: without it the
+    postmaster's reaped time counts them already), samples the databases'
+    backends while it runs and writes what the ones that exited spent in
+    all to OUT.exited. The snapshots' difference took off what a backend
+    alive at the first one had spent before; its whole time adds it back."""
+    sampling = sample_exited and wanted_databases() is not None
+    databases_of = {}
+    last = {}
     child = subprocess.Popen(command)
     # Ctrl-C reaches COMMAND as well (the terminal signals the whole process
     # group): wait for it to end instead of dying with a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    first, last = dict(before), dict(before)
-    while child.poll() is None:
-        for pid, seconds in backends().items():
-            first.setdefault(pid, 0.0 if pid not in before else before[pid])
-            last[pid] = seconds
+    while sampling and child.poll() is None:
+        last.update(backends(databases_of))
         time.sleep(SAMPLE_EVERY)
     status = child.wait()
-    alive = backends()
-    exited = sum(last[pid] - first[pid] for pid in last if pid not in alive)
+    alive = backends(databases_of) if sampling else {}
+    exited = sum(seconds for pid, seconds in last.items() if pid not in alive)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(out, "w") as file:
         file.write(str(usage.ru_utime + usage.ru_stime))
@@ -179,7 +186,9 @@ if __name__ == "__main__":
     if verb == "snapshot" and len(sys.argv) > 2:
         print(json.dumps(snapshot(parse_servers(sys.argv[2:]))))
     elif verb == "run" and len(sys.argv) > 4 and sys.argv[3] == "--":
-        sys.exit(run(sys.argv[2], sys.argv[4:]))
+        sys.exit(run(sys.argv[2], sys.argv[4:], False))
+    elif verb == "run" and len(sys.argv) > 5 and sys.argv[3:5] == ["--exited", "--"]:
+        sys.exit(run(sys.argv[2], sys.argv[5:], True))
     elif verb == "report" and len(sys.argv) in (7, 8):
         report(*sys.argv[2:8])
     else:

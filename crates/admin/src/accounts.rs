@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use domain::account::{self, ACCOUNTS, AccountState, EMAIL_CLAIM};
 use domain::linking::Entry;
 use domain::{Event, RequestMeta};
-use store::{AppendError, AppendRequest, Appender, Pool, Registration};
+use store::{AccountRecord, AppendError, AppendRequest, Appender, Pool, Registration};
 use uuid::Uuid;
 
 use crate::organization_stream::{Decided, decide_on_stream, decide_on_view};
@@ -32,12 +32,12 @@ pub async fn ensure(
 }
 
 /// The account [`ensure_for_entry`] found or made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ensured {
     pub account_id: Uuid,
-    /// Made now, with the entry's email and names: what the registry holds
-    /// of it is known without reading it.
-    pub made: bool,
+    /// Made now: the registry row it was made with, known without reading
+    /// it back.
+    pub made: Option<AccountRecord>,
 }
 
 /// [`ensure`], made with the names of the SCIM `entry` it is for and, in
@@ -54,7 +54,7 @@ pub async fn ensure_for_entry(
 ) -> anyhow::Result<Ensured> {
     let found = |account_id| Ensured {
         account_id,
-        made: false,
+        made: None,
     };
     if let Some(account_id) = find_by_email(pool, email).await? {
         return Ok(found(account_id));
@@ -67,12 +67,18 @@ pub async fn ensure_for_entry(
         },
         other => other,
     };
-    let account_id = Uuid::now_v7();
-    let mut events = vec![event];
-    let mut registrations = vec![Registration::Account {
+    let made = AccountRecord {
+        account_id: Uuid::now_v7(),
         email: email.trim().to_owned(),
         first_name: entry.first_name.clone(),
         family_name: entry.family_name.clone(),
+    };
+    let account_id = made.account_id;
+    let mut events = vec![event];
+    let mut registrations = vec![Registration::Account {
+        email: made.email.clone(),
+        first_name: made.first_name.clone(),
+        family_name: made.family_name.clone(),
     }];
     if let Some((org_id, locks)) = locks {
         let created = AccountState::default().evolve(&events[0]);
@@ -100,7 +106,7 @@ pub async fn ensure_for_entry(
     match appended {
         Ok(_) => Ok(Ensured {
             account_id,
-            made: true,
+            made: Some(made),
         }),
         // Made by another caller a moment ago.
         Err(AppendError::Taken(_)) => find_by_email(pool, email)

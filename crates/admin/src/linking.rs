@@ -8,6 +8,7 @@
 use domain::account::{self, ACCOUNTS, AccountState};
 use domain::linking::{self, Entry, EntryChange};
 use domain::membership::{self, MemberState};
+use domain::provisioning::Provisioning;
 use domain::{Event, Refusal, RequestMeta};
 use store::{Appender, Pool, Registration};
 use uuid::Uuid;
@@ -58,17 +59,10 @@ pub async fn follow_entry(
                 meta,
             )
             .await?;
-            // An account made now holds the entry's email and names, as
-            // its registry row does: no need to read them back.
-            let account = if ensured.made {
-                Some(store::AccountRecord {
-                    account_id: ensured.account_id,
-                    email: email.trim().to_owned(),
-                    first_name: entry.first_name.clone(),
-                    family_name: entry.family_name.clone(),
-                })
-            } else {
-                store::find_account(pool, ensured.account_id).await?
+            // An account made now need not be read back.
+            let account = match ensured.made {
+                Some(made) => Some(made),
+                None => store::find_account(pool, ensured.account_id).await?,
             };
             (ensured.account_id, account)
         }
@@ -182,25 +176,23 @@ async fn follow_details(
     account_id: Uuid,
     entry: &Entry,
 ) -> anyhow::Result<()> {
-    let Some(record) = store::find_membership(pool, org_id, account_id).await? else {
+    let facts = store::lock_facts(pool, org_id, account_id).await?;
+    let (Some(record), Some(email)) = (&facts.membership, &facts.email) else {
         return Ok(());
     };
     let settings = crate::members::settings(pool, org_id).await?;
-    let managed = member(&record);
+    let managed = member(record);
     if !settings.scim_enabled || managed.state == MemberState::Removed || managed.entry_id.is_none()
     {
         return Ok(());
     }
-    let Some(account) = store::find_account(pool, account_id).await? else {
-        return Ok(());
-    };
-    if !verified(pool, org_id, &account.email).await? {
+    if !in_verified_domain(email, &facts.verified_domains) {
         return Ok(());
     }
-    let new_email = match &entry.email {
-        Some(email) if verified(pool, org_id, email).await? => Some(email.clone()),
-        _ => None,
-    };
+    let new_email = entry
+        .email
+        .clone()
+        .filter(|email| in_verified_domain(email, &facts.verified_domains));
     decide_on_account(
         pool,
         appender,
@@ -232,13 +224,30 @@ pub async fn converge_locks(
     account_id: Uuid,
     reason: &str,
 ) -> anyhow::Result<()> {
+    converge_locks_under(pool, appender, meta, org_id, None, account_id, reason).await
+}
+
+/// [`converge_locks`], under the organization's `settings` when the caller
+/// read them already (`None`: read here, when there is a membership).
+async fn converge_locks_under(
+    pool: &Pool,
+    appender: &Appender,
+    meta: &RequestMeta,
+    org_id: Uuid,
+    settings: Option<&Provisioning>,
+    account_id: Uuid,
+    reason: &str,
+) -> anyhow::Result<()> {
     let facts = store::lock_facts(pool, org_id, account_id).await?;
     let wanted = match &facts.membership {
         Some(record) => {
-            let settings = crate::members::settings(pool, org_id).await?;
-            let domain = account::email_domain(facts.email.as_deref().unwrap_or_default());
-            let verified = !domain.is_empty() && facts.verified_domains.contains(&domain);
-            membership::locks(&member(record), settings.scim_enabled, verified)
+            let scim_enabled = match settings {
+                Some(settings) => settings.scim_enabled,
+                None => crate::members::settings(pool, org_id).await?.scim_enabled,
+            };
+            let email = facts.email.as_deref().unwrap_or_default();
+            let verified = in_verified_domain(email, &facts.verified_domains);
+            membership::locks(&member(record), scim_enabled, verified)
         }
         None => membership::Locks::default(),
     };
@@ -255,7 +264,8 @@ pub async fn converge_locks(
 }
 
 /// Converges the locks of every SCIM member of `org_id` (after SCIM was
-/// switched, or a domain verified or dropped).
+/// switched, or a domain verified or dropped), under the settings read once:
+/// a change of them after this is followed on its own.
 pub async fn converge_organization(
     pool: &Pool,
     appender: &Appender,
@@ -263,8 +273,19 @@ pub async fn converge_organization(
     org_id: Uuid,
     reason: &str,
 ) -> anyhow::Result<()> {
+    let settings = crate::members::settings(pool, org_id).await?;
     for record in store::scim_memberships(pool, org_id).await? {
-        converge_locks(pool, appender, meta, org_id, record.account_id, reason).await?;
+        let account_id = record.account_id;
+        converge_locks_under(
+            pool,
+            appender,
+            meta,
+            org_id,
+            Some(&settings),
+            account_id,
+            reason,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -314,6 +335,13 @@ async fn new_members_locks(
 async fn verified(pool: &Pool, org_id: Uuid, email: &str) -> anyhow::Result<bool> {
     let domain = account::email_domain(email);
     Ok(!domain.is_empty() && store::is_domain_verified(pool, org_id, &domain).await?)
+}
+
+/// Whether `email`'s domain is one of `verified_domains` (an organization's,
+/// as [`store::LockFacts`] holds them).
+fn in_verified_domain(email: &str, verified_domains: &[String]) -> bool {
+    let domain = account::email_domain(email);
+    !domain.is_empty() && verified_domains.contains(&domain)
 }
 
 /// Decides on an account's stream with its registry row, claims and locks.

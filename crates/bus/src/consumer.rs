@@ -28,9 +28,8 @@ pub struct Consumer {
     inner: lapin::Consumer,
     channel: lapin::Channel,
     /// Set for a queue of every organization: wait for the rest of a round
-    /// ([`Round`]), holding at most this many deliveries (the prefetch: the
-    /// broker sends no more while they are open).
-    gathers_rounds_up_to: Option<usize>,
+    /// ([`Round`]).
+    gathers_rounds: bool,
 }
 
 /// One message taken from the queue and not yet settled: the broker hands
@@ -43,19 +42,20 @@ impl Consumer {
     pub(crate) fn new(
         inner: lapin::Consumer,
         channel: lapin::Channel,
-        gathers_rounds_up_to: Option<usize>,
+        gathers_rounds: bool,
     ) -> Consumer {
         Consumer {
             inner,
             channel,
-            gathers_rounds_up_to,
+            gathers_rounds,
         }
     }
 
     /// Waits for a delivery, then takes those that have already arrived
     /// behind it, `max` in all at most; a consumer that gathers rounds then
     /// takes the rest of the last round it holds part of, waiting for it up
-    /// to [`ROUND_WAIT`]. Fails once the channel is no longer open, whether
+    /// to [`ROUND_WAIT`] (and while it holds fewer than `max`: with `max`
+    /// the prefetch, the broker sends no more while they are open). Fails once the channel is no longer open, whether
     /// or not lapin says so to the consumer. Cancelled while it gathers, the
     /// deliveries it held stay unsettled, and the broker hands them out
     /// again when the channel closes.
@@ -72,14 +72,15 @@ impl Consumer {
         };
         let mut batch = vec![Delivery { inner: first }];
         self.take_arrived(&mut batch, max)?;
-        if let Some(most) = self.gathers_rounds_up_to {
-            while batch.len() < most && !last_round_complete(&rounds_of(&batch)) {
-                match tokio::time::timeout(ROUND_WAIT, self.inner.next()).await {
-                    Ok(Some(delivery)) => batch.push(Delivery { inner: delivery? }),
-                    Ok(None) | Err(_) => break,
-                }
-                self.take_arrived(&mut batch, most)?;
+        while self.gathers_rounds
+            && batch.len() < max
+            && !last_round_complete(rounds_from_last(&batch))
+        {
+            match tokio::time::timeout(ROUND_WAIT, self.inner.next()).await {
+                Ok(Some(delivery)) => batch.push(Delivery { inner: delivery? }),
+                Ok(None) | Err(_) => break,
             }
+            self.take_arrived(&mut batch, max)?;
         }
         Ok(batch)
     }
@@ -96,11 +97,12 @@ impl Consumer {
     }
 }
 
-fn rounds_of(batch: &[Delivery]) -> Vec<Option<Round>> {
+/// The rounds the deliveries name, from the last one back, read as asked.
+fn rounds_from_last(batch: &[Delivery]) -> impl Iterator<Item = Option<Round>> + '_ {
     batch
         .iter()
+        .rev()
         .map(|delivery| Round::read(delivery.inner.properties.headers().as_ref()))
-        .collect()
 }
 
 impl Delivery {

@@ -45,15 +45,19 @@ impl Round {
 }
 
 /// Whether the messages in hand hold every part of the round the last of
-/// them belongs to (earlier rounds arrived before it, in order). A message
-/// that names no round is whole by itself.
-pub(crate) fn last_round_complete(rounds: &[Option<Round>]) -> bool {
-    let Some(Some(last)) = rounds.last() else {
+/// them belongs to, given their rounds from the last one back. The relay
+/// publishes a round's messages back to back on one channel, so its parts
+/// lie together at the end: only that run is read, not every message in
+/// hand. A message that names no round is whole by itself.
+pub(crate) fn last_round_complete(
+    rounds_from_last: impl IntoIterator<Item = Option<Round>>,
+) -> bool {
+    let mut rounds = rounds_from_last.into_iter();
+    let Some(Some(last)) = rounds.next() else {
         return true;
     };
-    let held = rounds
-        .iter()
-        .filter(|round| round.as_ref().is_some_and(|round| round.id == last.id))
+    let held = 1 + rounds
+        .take_while(|round| round.as_ref().is_some_and(|round| round.id == last.id))
         .count();
     held >= last.parts
 }
@@ -82,20 +86,24 @@ mod tests {
         assert_eq!(Round::read(None), None);
     }
 
+    fn complete(rounds: &[Option<Round>]) -> bool {
+        last_round_complete(rounds.iter().rev().cloned())
+    }
+
     #[test]
     fn the_last_round_is_complete_once_every_part_is_held() {
-        assert!(last_round_complete(&[]));
-        assert!(last_round_complete(&[None]));
-        assert!(last_round_complete(&[round("1-4", 1)]));
-        assert!(!last_round_complete(&[round("1-4", 2)]));
-        assert!(last_round_complete(&[round("1-4", 2), round("1-4", 2)]));
+        assert!(complete(&[]));
+        assert!(complete(&[None]));
+        assert!(complete(&[round("1-4", 1)]));
+        assert!(!complete(&[round("1-4", 2)]));
+        assert!(complete(&[round("1-4", 2), round("1-4", 2)]));
         // Only the last round counts: an earlier one arrived in full before.
-        assert!(!last_round_complete(&[
+        assert!(!complete(&[
             round("1-4", 2),
             round("1-4", 2),
             round("5-9", 3),
             round("5-9", 3)
         ]));
-        assert!(last_round_complete(&[round("1-4", 2), round("5-9", 1)]));
+        assert!(complete(&[round("1-4", 2), round("5-9", 1)]));
     }
 }

@@ -305,6 +305,5 @@ pub async fn consume(
         .await?;
     // A partition's queue holds only its organizations' part of a round:
     // the rest is never coming to it.
-    let gathers_rounds = partition.is_whole().then_some(usize::from(prefetch));
-    Ok(Consumer::new(consumer, channel, gathers_rounds))
+    Ok(Consumer::new(consumer, channel, partition.is_whole()))
 }

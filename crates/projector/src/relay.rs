@@ -234,7 +234,7 @@ pub fn messages(rows: &[LogRow]) -> Vec<Message> {
         by_org[slot].push(row);
     }
     let round = Round {
-        id: format!("{}-{}", first.position, last.position),
+        id: positions(first, last),
         parts: by_org.len(),
     };
     by_org
@@ -243,12 +243,17 @@ pub fn messages(rows: &[LogRow]) -> Vec<Message> {
             let (first, last) = (events[0], events[events.len() - 1]);
             Message {
                 org_id: first.org_id,
-                message_id: format!("{}-{}", first.position, last.position),
+                message_id: positions(first, last),
                 body: encode(&events),
                 round: Some(round.clone()),
             }
         })
         .collect()
+}
+
+/// `<first position>-<last position>`: how a message and a round are named.
+fn positions(first: &LogRow, last: &LogRow) -> String {
+    format!("{}-{}", first.position, last.position)
 }
 
 #[cfg(test)]

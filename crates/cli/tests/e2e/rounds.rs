@@ -11,13 +11,16 @@ use uuid::Uuid;
 
 use crate::helpers::rabbitmq;
 
-fn part_of(round: &Round, positions: &str) -> Message {
-    Message {
+/// Publishes the part of `round` (an organization's message) that carries
+/// `positions`.
+async fn publish_part(publisher: &bus::Publisher, round: &Round, positions: &str) {
+    let part = Message {
         org_id: Uuid::new_v4(),
         message_id: positions.into(),
         body: b"{\"events\": []}".to_vec(),
         round: Some(round.clone()),
-    }
+    };
+    publisher.publish_confirmed(&[part]).await.unwrap();
 }
 
 /// Takes the next batch on a task of its own; gives the consumer back.
@@ -49,16 +52,10 @@ async fn the_projections_consumer_waits_for_the_rest_of_a_round_but_not_for_ever
         id: "1-3".into(),
         parts: 2,
     };
-    publisher
-        .publish_confirmed(&[part_of(&round, "1-3")])
-        .await
-        .unwrap();
+    publish_part(&publisher, &round, "1-3").await;
     let taking = take_next(consumer);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    publisher
-        .publish_confirmed(&[part_of(&round, "2-2")])
-        .await
-        .unwrap();
+    publish_part(&publisher, &round, "2-2").await;
     let (consumer, whole) = taking.await.unwrap();
 
     // A round cut short (its relay died mid-publish) is taken as it is.
@@ -66,10 +63,7 @@ async fn the_projections_consumer_waits_for_the_rest_of_a_round_but_not_for_ever
         id: "4-9".into(),
         parts: 3,
     };
-    publisher
-        .publish_confirmed(&[part_of(&cut, "4-5")])
-        .await
-        .unwrap();
+    publish_part(&publisher, &cut, "4-5").await;
     let (_consumer, cut_short) = take_next(consumer).await.unwrap();
 
     // Before the assertions, so that a failure leaves nothing behind.

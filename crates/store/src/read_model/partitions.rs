@@ -4,10 +4,10 @@
 
 use std::sync::LazyLock;
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{GenericClient, Transaction};
 use domain::partition::{Partition, PartitionError};
 
-use super::writer::{Fold, LOCK_CHECKPOINT, apply_fold, fold_locked, no_checkpoint_row};
+use super::writer::{Fold, apply_fold, fold_locked, no_checkpoint_row};
 use crate::log::read::read_partition_after;
 use crate::{Pool, StoreError};
 
@@ -25,8 +25,7 @@ pub(crate) static SPLIT_ROWS: LazyLock<String> = LazyLock::new(|| {
 pub async fn projection_split(pool: &Pool) -> Result<Vec<(Partition, i64)>, StoreError> {
     let client = pool.get().await?;
     let statement = client.prepare_cached(&SPLIT_ROWS).await?;
-    let rows = client.query(&statement, &[]).await?;
-    split_of(rows.iter().map(|row| (row.get(0), row.get(1))))
+    split_of_rows(&client.query(&statement, &[]).await?)
 }
 
 /// Partition `index` of the projection as it is split now.
@@ -49,6 +48,13 @@ pub async fn read_partition_checkpoint(
         .await?
         .ok_or_else(|| no_checkpoint_row(partition))?
         .get(0))
+}
+
+/// [`split_of`] the rows a query of [`SPLIT_ROWS`] returned.
+pub(crate) fn split_of_rows(
+    rows: &[tokio_postgres::Row],
+) -> Result<Vec<(Partition, i64)>, StoreError> {
+    split_of(rows.iter().map(|row| (row.get(0), row.get(1))))
 }
 
 /// Reads the split from its rows: one whole projection, or partitions 0 to
@@ -113,7 +119,7 @@ pub async fn split_projection(pool: &Pool, count: u32) -> Result<Resplit, StoreE
     if current.len() as u32 == count {
         return Ok(unchanged(&current, 0));
     }
-    let mut folded = meet_unlocked(pool).await?;
+    let mut folded = meet_unlocked(pool, &current).await?;
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
     let rows = transaction
@@ -128,7 +134,7 @@ pub async fn split_projection(pool: &Pool, count: u32) -> Result<Resplit, StoreE
                 .into(),
         ));
     }
-    let split = split_of(rows.iter().map(|row| (row.get(0), row.get(1))))?;
+    let split = split_of_rows(&rows)?;
     let position = split.iter().map(|(_, at)| *at).max().unwrap_or(0);
     if split.len() as u32 == count {
         return Ok(unchanged(&split, folded));
@@ -170,30 +176,24 @@ fn unchanged(split: &[(Partition, i64)], folded: usize) -> Resplit {
     }
 }
 
-/// Brings every partition that lags up to the one furthest ahead now, by
-/// the projectors' own path (each fold takes its checkpoint for a moment);
-/// returns how many events it folded.
-async fn meet_unlocked(pool: &Pool) -> Result<usize, StoreError> {
-    let split = projection_split(pool).await?;
+/// Brings every partition of `split` that lags up to the one furthest ahead,
+/// by the projectors' own path (each fold takes its checkpoint for a
+/// moment); returns how many events it folded.
+async fn meet_unlocked(pool: &Pool, split: &[(Partition, i64)]) -> Result<usize, StoreError> {
     let position = split.iter().map(|(_, at)| *at).max().unwrap_or(0);
     let mut folded = 0;
-    for (partition, _) in split {
-        loop {
-            let at = read_partition_checkpoint(pool, partition).await?;
-            if at >= position {
-                break;
-            }
-            let client = pool.get().await?;
-            let rows = read_partition_after(&client, partition, at, position, MEET_PAGE).await?;
-            drop(client);
-            let (through, events) = page(partition, &rows, position)?;
+    for &(partition, mut at) in split {
+        while at < position {
+            let (through, events) = read_page(&pool.get().await?, partition, at, position).await?;
             let fold = Fold {
                 partition,
                 after: at,
                 through,
                 events: &events,
             };
-            apply_fold(pool, fold)
+            // The checkpoint the fold committed: a projector may have moved
+            // it further meanwhile.
+            at = apply_fold(pool, fold)
                 .await
                 .map_err(|error| cannot_meet(partition, error))?;
             folded += events.len();
@@ -202,13 +202,15 @@ async fn meet_unlocked(pool: &Pool) -> Result<usize, StoreError> {
     Ok(folded)
 }
 
-/// A page of a partition's rows read up to `position`: where it ends (its
-/// last row when it is full, else `position`) and its events.
-fn page(
+/// Reads a page of `partition`'s events after `at` up to `position`: where
+/// it ends (its last row when it is full, else `position`) and its events.
+async fn read_page(
+    client: &impl GenericClient,
     partition: Partition,
-    rows: &[crate::LogRow],
+    at: i64,
     position: i64,
 ) -> Result<(i64, Vec<domain::StoredEvent>), StoreError> {
+    let rows = read_partition_after(client, partition, at, position, MEET_PAGE).await?;
     let through = match rows.last() {
         Some(last) if rows.len() as i64 == MEET_PAGE => last.position,
         _ => position,
@@ -229,16 +231,9 @@ async fn meet(
     mut at: i64,
     position: i64,
 ) -> Result<usize, StoreError> {
-    // Held already; locking it again in the same transaction only reads it.
-    let locked = transaction
-        .query_opt(LOCK_CHECKPOINT, &[&partition.checkpoint_name()])
-        .await?
-        .ok_or_else(|| no_checkpoint_row(partition))?;
-    debug_assert_eq!(locked.get::<_, i64>(0), at);
     let mut folded = 0;
     while at < position {
-        let rows = read_partition_after(transaction, partition, at, position, MEET_PAGE).await?;
-        let (through, events) = page(partition, &rows, position)?;
+        let (through, events) = read_page(transaction, partition, at, position).await?;
         let fold = Fold {
             partition,
             after: at,

@@ -10,7 +10,7 @@ use domain::read_model::UserTable;
 use uuid::Uuid;
 
 use super::groups::{COLUMNS as GROUP_COLUMNS, group_at};
-use super::partitions::{SPLIT_ROWS, split_of};
+use super::partitions::{SPLIT_ROWS, split_of_rows};
 use super::users::{COLUMNS as USER_COLUMNS, user_at};
 use crate::folding::UserKeys;
 use crate::{Pool, StoreError};
@@ -43,8 +43,7 @@ pub async fn read_snapshot(pool: &Pool) -> Result<Snapshot, StoreError> {
         .start()
         .await?;
     let split = transaction.query(&*SPLIT_ROWS, &[]).await?;
-    let projection =
-        Projection::from_split(&split_of(split.iter().map(|row| (row.get(0), row.get(1))))?);
+    let projection = Projection::from_split(&split_of_rows(&split)?);
     let user_rows = transaction
         .query(
             &format!("select org_id, {USER_COLUMNS} from scim_users"),
