@@ -26,6 +26,7 @@ pub mod provisioning;
 pub mod sessions;
 pub mod tokens;
 
+mod organization_settings;
 mod organization_stream;
 
 pub use organization_stream::{decide_on_organization, decide_on_stream, record_refusal};

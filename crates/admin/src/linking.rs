@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::accounts::{self as accounts_ops, account_change};
 use crate::members::{decide_on_membership_following, member};
+use crate::organization_settings::{self, OrganizationSettings};
 use crate::organization_stream::{Decided, decide_on_view};
 
 /// Follows `event`, at `entry_version` of SCIM entry `entry_id` of
@@ -38,6 +39,9 @@ pub async fn follow_entry(
     {
         return Ok(());
     }
+    // The settings a member made now is made under, when the account is
+    // made with it (see follow_membership).
+    let mut made_under = None;
     let (account_id, account) = match (&linked, &entry) {
         (Some(record), _) => (
             record.account_id,
@@ -49,7 +53,8 @@ pub async fn follow_entry(
                 // directory entry until one is set.
                 return Ok(());
             };
-            let locks = new_members_locks(pool, org_id, email, entry).await?;
+            let organization = organization_settings::read(pool, org_id).await?;
+            let locks = new_members_locks(pool, org_id, &organization, email, entry).await?;
             let ensured = accounts_ops::ensure_for_entry(
                 pool,
                 appender,
@@ -61,7 +66,10 @@ pub async fn follow_entry(
             .await?;
             // An account made now need not be read back.
             let account = match ensured.made {
-                Some(made) => Some(made),
+                Some(made) => {
+                    made_under = Some(organization);
+                    Some(made)
+                }
                 None => store::find_account(pool, ensured.account_id).await?,
             };
             (ensured.account_id, account)
@@ -95,6 +103,7 @@ pub async fn follow_entry(
             &email,
             (entry_id, entry_version),
             change,
+            made_under.as_deref(),
         )
         .await?;
     }
@@ -116,7 +125,10 @@ pub async fn follow_entry(
 
 /// Decides the membership events that make the membership follow `change`
 /// of its entry, recording the entry's version it follows; the last active
-/// owner stays (the refusal is recorded).
+/// owner stays (the refusal is recorded). `new_account`: the settings of
+/// the organization the account was made a moment ago under; its
+/// membership is then decided without reading what cannot exist yet.
+#[allow(clippy::too_many_arguments)] // the account's, the entry's, and what is known of them
 async fn follow_membership(
     pool: &Pool,
     appender: &Appender,
@@ -125,13 +137,14 @@ async fn follow_membership(
     email: &str,
     (entry_id, entry_version): (Uuid, i64),
     change: EntryChange,
+    new_account: Option<&OrganizationSettings>,
 ) -> anyhow::Result<()> {
     let followed = decide_on_membership_following(
         pool,
         appender,
         (org_id, account_id),
         meta,
-        entry_version,
+        (entry_version, new_account),
         |view| {
             let events = linking::follow(
                 &view.settings,
@@ -251,6 +264,12 @@ async fn converge_locks_under(
         }
         None => membership::Locks::default(),
     };
+    // The registry's row changes in the transaction of every lock event:
+    // where it holds the wanted locks already, the account's stream would
+    // decide nothing (a new member's locks were set with its account).
+    if membership::Locks::from_names(&facts.locks) == wanted {
+        return Ok(());
+    }
     decide_on_account(
         pool,
         appender,
@@ -310,10 +329,10 @@ pub async fn converge_account(
 async fn new_members_locks(
     pool: &Pool,
     org_id: Uuid,
+    organization: &OrganizationSettings,
     email: &str,
     entry: &Entry,
 ) -> anyhow::Result<membership::Locks> {
-    let settings = crate::members::settings(pool, org_id).await?;
     let member = membership::Member {
         role: String::new(),
         source: membership::Source::Scim,
@@ -326,7 +345,7 @@ async fn new_members_locks(
     };
     Ok(membership::locks(
         &member,
-        settings.scim_enabled,
+        organization.provisioning.scim_enabled,
         verified(pool, org_id, email).await?,
     ))
 }

@@ -10,13 +10,16 @@
 
 use domain::membership::{self, Member, MemberState, Source};
 use domain::provisioning::{self, OWNER, Provisioning};
-use domain::{Event, Refusal, RequestMeta, StoredEvent};
+use domain::{Event, Refusal, RequestMeta};
 use serde::Serialize;
 use store::{Appender, MemberListing, MembershipRecord, Pool, Registration};
 use uuid::Uuid;
 
 use crate::accounts;
-use crate::organization_stream::{Decided, decide_on_organization, decide_on_view};
+use crate::organization_settings::{self, OrganizationSettings};
+use crate::organization_stream::{
+    Decided, decide_on_known_view, decide_on_organization, decide_on_view,
+};
 
 /// A member as owners see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -283,6 +286,18 @@ pub(crate) struct MembershipView {
 }
 
 impl MembershipView {
+    /// The view of a membership that never was, in an organization with
+    /// these settings.
+    fn none(organization: &OrganizationSettings) -> MembershipView {
+        MembershipView {
+            member: None,
+            entry_version: 0,
+            settings: organization.provisioning.clone(),
+            name: organization.name.clone(),
+            active_owners: 0,
+        }
+    }
+
     fn existing(&self) -> Result<&Member, Refusal> {
         self.member
             .as_ref()
@@ -323,21 +338,26 @@ pub(crate) async fn decide_on_membership(
 }
 
 /// [`decide_on_membership`] for the linker, which records the version of
-/// the SCIM entry the membership now follows.
+/// the SCIM entry the membership now follows. `new_account`: the account
+/// was made a moment ago, under these settings, so its membership's stream
+/// is empty (decided on without reading; a hand-made membership in between
+/// makes the append conflict and the decision is read again).
 pub(crate) async fn decide_on_membership_following(
     pool: &Pool,
     appender: &Appender,
     (org_id, account_id): (Uuid, Uuid),
     meta: &RequestMeta,
-    entry_version: i64,
+    (entry_version, new_account): (i64, Option<&OrganizationSettings>),
     decide: impl Fn(&MembershipView) -> Result<Vec<Event>, Refusal>,
 ) -> anyhow::Result<Vec<Event>> {
-    decide_on_view(
+    let known = new_account.map(|organization| (0, MembershipView::none(organization)));
+    decide_on_known_view(
         pool,
         appender,
         (org_id, account_id),
         meta,
         "follow SCIM entry",
+        known,
         || load_membership(pool, org_id, account_id),
         |view| {
             let events = decide(view)?;
@@ -381,7 +401,7 @@ pub(crate) async fn load_membership(
     account_id: Uuid,
 ) -> anyhow::Result<MembershipView> {
     let record = store::find_membership(pool, org_id, account_id).await?;
-    let stream = store::read_stream(pool, org_id, org_id).await?;
+    let organization = organization_settings::read(pool, org_id).await?;
     let member = record.as_ref().map(member);
     let active_owners = match &member {
         Some(member) if member.is_active_owner() => store::active_owners(pool, org_id).await?,
@@ -390,9 +410,8 @@ pub(crate) async fn load_membership(
     Ok(MembershipView {
         entry_version: record.as_ref().map_or(0, |record| record.entry_version),
         member,
-        settings: provisioning::of(&stream),
-        name: organization_name(&stream),
         active_owners,
+        ..MembershipView::none(&organization)
     })
 }
 
@@ -408,20 +427,10 @@ pub(crate) fn member(record: &MembershipRecord) -> Member {
 
 /// The organization's settings now.
 pub(crate) async fn settings(pool: &Pool, org_id: Uuid) -> anyhow::Result<Provisioning> {
-    Ok(provisioning::of(
-        &store::read_stream(pool, org_id, org_id).await?,
-    ))
-}
-
-/// The name the organization was created with.
-pub(crate) fn organization_name(stream: &[StoredEvent]) -> String {
-    stream
-        .iter()
-        .find_map(|stored| match &stored.event {
-            Event::OrganizationCreated { name } => Some(name.clone()),
-            _ => None,
-        })
-        .unwrap_or_else(|| "this organization".into())
+    Ok(organization_settings::read(pool, org_id)
+        .await?
+        .provisioning
+        .clone())
 }
 
 /// Records `refused` on the organization's stream and returns nothing else.

@@ -81,9 +81,31 @@ pub async fn decide_on_stream(
 pub(crate) async fn decide_on_view<V, Load, Loading>(
     pool: &Pool,
     appender: &Appender,
+    stream: (Uuid, Uuid),
+    meta: &RequestMeta,
+    command: &str,
+    load: Load,
+    decide: impl Fn(&V) -> Result<Decided, Refusal>,
+) -> anyhow::Result<Vec<Event>>
+where
+    Load: Fn() -> Loading,
+    Loading: Future<Output = anyhow::Result<V>>,
+{
+    decide_on_known_view(pool, appender, stream, meta, command, None, load, decide).await
+}
+
+/// [`decide_on_view`], deciding first on `known`: a view of the stream at a
+/// version the caller knows without reading it (a stream it knows is new
+/// is empty at version 0). If the stream moved, the append conflicts and
+/// the decision is made again on what `load` reads.
+#[allow(clippy::too_many_arguments)] // decide_on_view's, and the known view
+pub(crate) async fn decide_on_known_view<V, Load, Loading>(
+    pool: &Pool,
+    appender: &Appender,
     (org_id, stream_id): (Uuid, Uuid),
     meta: &RequestMeta,
     command: &str,
+    mut known: Option<(i64, V)>,
     load: Load,
     decide: impl Fn(&V) -> Result<Decided, Refusal>,
 ) -> anyhow::Result<Vec<Event>>
@@ -96,10 +118,16 @@ where
     // that refusal is then recorded like any other.
     let mut refused_by_log: Option<Refusal> = None;
     loop {
-        let version = store::stream_version(pool, org_id, stream_id).await?;
-        let decided = match refused_by_log.clone() {
-            Some(refused) => Err(refused),
-            None => decide(&load().await?),
+        let (version, decided) = match (known.take(), refused_by_log.clone()) {
+            (Some((version, view)), None) => (version, decide(&view)),
+            (_, refused) => {
+                let version = store::stream_version(pool, org_id, stream_id).await?;
+                let decided = match refused {
+                    Some(refused) => Err(refused),
+                    None => decide(&load().await?),
+                };
+                (version, decided)
+            }
         };
         let (decided, refusal) = match decided {
             Ok(decided) if decided.events.is_empty() => return Ok(Vec::new()),

@@ -75,7 +75,7 @@ pub use log::members::{
 };
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_organization_after,
-    read_partition_after, read_stream, read_stream_after, relay_backlog,
+    read_partition_after, read_stream, read_stream_after, relay_backlog, stream_head,
 };
 pub use log::registry::{
     claim_owner, find_organization, has_organizations, list_organizations, organization_name,

@@ -123,6 +123,9 @@ pub struct LockFacts {
     pub email: Option<String>,
     /// The domains `org_id` has verified (lowercase, no trailing dot).
     pub verified_domains: Vec<String>,
+    /// The locks `org_id` holds of the account, as its last
+    /// `AccountLocked` or `AccountUnlocked` left them (none: never locked).
+    pub locks: Vec<String>,
 }
 
 /// [`LockFacts`] of `account_id` in `org_id`.
@@ -136,7 +139,9 @@ pub async fn lock_facts(
         .prepare_cached(&format!(
             "select {MEMBERSHIP}, \
              (select a.email from accounts a where a.account_id = $2), \
-             array(select v.domain from verified_domains v where v.org_id = $1) \
+             array(select v.domain from verified_domains v where v.org_id = $1), \
+             coalesce((select l.locks from account_locks l \
+                       where l.account_id = $2 and l.org_id = $1), '{{}}') \
              from (select) as one \
              left join memberships m on m.org_id = $1 and m.account_id = $2"
         ))
@@ -149,6 +154,7 @@ pub async fn lock_facts(
         membership: member_org.map(|_| membership(&row)),
         email: row.get(8),
         verified_domains: row.get(9),
+        locks: row.get(10),
     })
 }
 

@@ -114,6 +114,26 @@ pub async fn read_stream(
     read_stream_after(pool, org_id, stream_id, 0).await
 }
 
+/// The version and hash of one stream's last event (`None`: the stream has
+/// none). The hash covers every earlier event of the organization, so two
+/// reads that return the same head saw the same stream, even in different
+/// databases: what a cache of a fold is keyed on.
+pub async fn stream_head(
+    pool: &Pool,
+    org_id: Uuid,
+    stream_id: Uuid,
+) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "select stream_version, hash from events where org_id = $1 and stream_id = $2 \
+             order by stream_version desc limit 1",
+        )
+        .await?;
+    let row = client.query_opt(&statement, &[&org_id, &stream_id]).await?;
+    Ok(row.map(|row| (row.get(0), row.get(1))))
+}
+
 /// The events of one stream after `version`, in version order: what a
 /// snapshot of the stream at `version` lacks.
 pub async fn read_stream_after(
