@@ -15,6 +15,7 @@ pub struct Metrics {
     pub projector_holes_filled: IntCounter,
     pub projector_lag_seconds: Gauge,
     pub projector_quarantined: IntCounter,
+    pub projector_split_batches: IntCounter,
     pub projector_quarantined_orgs: IntGauge,
     pub projector_log_follows: IntCounter,
     pub projector_delivered: IntCounter,
@@ -62,6 +63,10 @@ impl Metrics {
             projector_quarantined: IntCounter::new(
                 "rollcall_projector_quarantined_events_total",
                 "Events the projector could not fold, each holding its organization back",
+            )?,
+            projector_split_batches: IntCounter::new(
+                "rollcall_projector_split_batches_total",
+                "Batches the projector could not fold whole and folded event by event",
             )?,
             projector_quarantined_orgs: IntGauge::new(
                 "rollcall_projector_quarantined_organizations",
@@ -133,6 +138,7 @@ impl Metrics {
         registry.register(Box::new(metrics.projector_holes_filled.clone()))?;
         registry.register(Box::new(metrics.projector_lag_seconds.clone()))?;
         registry.register(Box::new(metrics.projector_quarantined.clone()))?;
+        registry.register(Box::new(metrics.projector_split_batches.clone()))?;
         registry.register(Box::new(metrics.projector_quarantined_orgs.clone()))?;
         registry.register(Box::new(metrics.projector_log_follows.clone()))?;
         registry.register(Box::new(metrics.projector_delivered.clone()))?;

@@ -437,6 +437,7 @@ impl Projector {
             .observe(started.elapsed().as_secs_f64());
         match folded {
             Err(error) if is_unfoldable(&error) => {
+                self.parts.metrics.projector_split_batches.inc();
                 tracing::warn!(%error, events = events.len(), "a batch could not be folded; folding its events one by one");
             }
             result => return Ok(result?),

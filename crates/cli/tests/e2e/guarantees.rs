@@ -196,6 +196,12 @@ async fn sixteen_concurrent_writers_leave_no_hole_and_the_projector_applies_all(
         .unwrap()
         .get(0);
     assert_eq!(users, 16 * 500);
+    // Folded in batches, each whole (new users' rows in runs), never
+    // retried event by event.
+    assert_eq!(
+        app.metric("rollcall_projector_split_batches_total").await,
+        0.0
+    );
     let verdict = verify(app.pool()).await.unwrap();
     assert_eq!(
         verdict,
@@ -205,6 +211,43 @@ async fn sixteen_concurrent_writers_leave_no_hole_and_the_projector_applies_all(
         }
     );
     linker.release().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn users_created_while_the_projector_waits_are_folded_in_one_batch_and_found_by_email() {
+    let app = spawn_app_with(Options {
+        read_your_writes_wait: Duration::from_millis(200),
+        ..Options::default()
+    })
+    .await;
+    app.provision("first@contoso.test").await;
+    let holding = app.hold_projector().await;
+    // Answered once their wait for the held projector runs out: in the log,
+    // not yet folded.
+    let names: Vec<String> = (0..24).map(|n| format!("held-{n}@contoso.test")).collect();
+    let created = join_all(names.iter().map(|name| app.create_user(entra_user(name)))).await;
+    for (status, body) in &created {
+        assert_eq!(*status, StatusCode::CREATED, "{body}");
+    }
+    holding.release().await;
+    app.wait_for_checkpoints(&[store::Checkpoint::Projector], Duration::from_secs(30))
+        .await;
+    assert_eq!(
+        app.metric("rollcall_projector_split_batches_total").await,
+        0.0
+    );
+    for name in &names {
+        let filter = format!(
+            "emails[type eq \"work\"].value eq \"{}\"",
+            name.to_uppercase()
+        );
+        let (status, found) = app.filter_users(&filter).await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        assert_eq!(found["totalResults"], 1, "{name}: {found}");
+        assert_eq!(found["Resources"][0]["userName"], name.as_str());
+        assert_eq!(found["Resources"][0]["externalId"], format!("ext-{name}"));
+    }
     app.stop().await;
 }
 

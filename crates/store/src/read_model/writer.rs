@@ -15,8 +15,10 @@ use crate::folding::UserKeys;
 use crate::{Pool, StoreError};
 
 mod groups;
+mod new_users;
 
 use groups::{GroupParams, GroupStatements, MembershipParams};
+use new_users::{INSERT_USERS, insert_users};
 
 /// The copy of a resource that filters read: every object key lower-cased, at
 /// every depth, values untouched; of two keys that fold alike the later wins.
@@ -191,7 +193,13 @@ pub(crate) async fn fold_locked(
             ));
         }
         if let Some(change) = user_row_change(stored) {
-            changes.push((stored, Change::User(RowParams::new(stored, change))));
+            let params = RowParams::new(stored, change);
+            let is_insert = matches!(params.change, UserRowChange::Insert(_));
+            match changes.last_mut() {
+                Some((_, Change::NewUsers(run))) if is_insert => run.push(params),
+                _ if is_insert => changes.push((stored, Change::NewUsers(vec![params]))),
+                _ => changes.push((stored, Change::User(params))),
+            }
         }
         if is_erasure(stored) {
             changes.push((stored, Change::UserErasure(stored)));
@@ -206,20 +214,26 @@ pub(crate) async fn fold_locked(
         .map(|(_, change)| change.execute(transaction, &statements, &group_statements));
     let counts = futures::future::try_join_all(pending).await?;
     for ((stored, change), changed) in changes.iter().zip(counts) {
-        if change.must_change_one() && changed != 1 {
+        if change
+            .expected_rows()
+            .is_some_and(|expected| changed != expected)
+        {
             return Err(StoreError::Inconsistent(format!(
-                "event {} ({}) found no row to change",
+                "event {} ({}) and the changes after it in its run changed {changed} rows, not {}",
                 stored.position,
-                stored.event.type_name()
+                stored.event.type_name(),
+                change.expected_rows().unwrap_or_default()
             )));
         }
     }
     Ok(checkpoint.max(fold.through))
 }
 
-/// One read-table change of an event.
+/// One read-table change of an event, or a run of new users' rows (the
+/// event is the run's first).
 enum Change<'e> {
     User(RowParams),
+    NewUsers(Vec<RowParams>),
     /// The user of this `Erased` event (if its stream is a user's) keeps its
     /// row with its personal values erased ([`erase_user`]).
     UserErasure(&'e StoredEvent),
@@ -228,12 +242,13 @@ enum Change<'e> {
 }
 
 impl Change<'_> {
-    fn must_change_one(&self) -> bool {
+    /// How many rows the change must change, where it must.
+    fn expected_rows(&self) -> Option<u64> {
         match self {
-            Change::User(_) => true,
-            Change::UserErasure(_) => false,
-            Change::Group(params) => params.must_change_one(),
-            Change::Members(_) => false,
+            Change::User(_) => Some(1),
+            Change::NewUsers(run) => Some(run.len() as u64),
+            Change::Group(params) if params.must_change_one() => Some(1),
+            Change::Group(_) | Change::UserErasure(_) | Change::Members(_) => None,
         }
     }
 
@@ -245,6 +260,7 @@ impl Change<'_> {
     ) -> Result<u64, StoreError> {
         match self {
             Change::User(params) => params.execute(transaction, users).await,
+            Change::NewUsers(run) => insert_users(transaction, &users.insert_many, run).await,
             Change::UserErasure(stored) => erase_user(transaction, users, stored).await,
             Change::Group(params) => params.execute(transaction, groups).await,
             Change::Members(params) => params.execute(transaction, groups).await,
@@ -254,7 +270,8 @@ impl Change<'_> {
 
 /// The statements that change user rows.
 struct RowStatements {
-    insert: Statement,
+    /// [`INSERT_USERS`]: every new row goes through it, in runs.
+    insert_many: Statement,
     update: Statement,
     touch: Statement,
     delete: Statement,
@@ -263,13 +280,8 @@ struct RowStatements {
 
 impl RowStatements {
     async fn prepare(transaction: &Transaction<'_>) -> Result<RowStatements, StoreError> {
-        let (insert, update, touch, delete, read_for_erasure) = futures::try_join!(
-            transaction.prepare_cached(
-                "insert into scim_users (org_id, user_id, user_name, external_id, active, \
-                 resource, version, created_at, updated_at, doc, user_name_folded, \
-                 work_emails_folded) \
-                 values ($1, $2, $3, $4, $5, $6::text::json, $7, $8, $9, $10::text::jsonb, $11, $12)",
-            ),
+        let (insert_many, update, touch, delete, read_for_erasure) = futures::try_join!(
+            transaction.prepare_cached(INSERT_USERS),
             transaction.prepare_cached(
                 "update scim_users set user_name = $3, external_id = $4, active = $5, \
                  resource = $6::text::json, version = $7, updated_at = $8, doc = $9::text::jsonb, \
@@ -286,7 +298,7 @@ impl RowStatements {
             ),
         )?;
         Ok(RowStatements {
-            insert,
+            insert_many,
             update,
             touch,
             delete,
@@ -337,26 +349,13 @@ impl RowParams {
     ) -> Result<u64, StoreError> {
         let key: [&(dyn ToSql + Sync); 2] = [&self.org_id, &self.user_id];
         let changed = match &self.change {
-            UserRowChange::Insert(row) => {
-                transaction
-                    .execute(
-                        &statements.insert,
-                        &[
-                            key[0],
-                            key[1],
-                            &row.user_name,
-                            &row.external_id,
-                            &row.active,
-                            &self.resource,
-                            &row.version,
-                            &row.created_at,
-                            &row.updated_at,
-                            &self.doc,
-                            &self.keys.user_name,
-                            &self.keys.work_emails,
-                        ],
-                    )
-                    .await?
+            UserRowChange::Insert(_) => {
+                insert_users(
+                    transaction,
+                    &statements.insert_many,
+                    std::slice::from_ref(self),
+                )
+                .await?
             }
             UserRowChange::Update(row) => {
                 transaction
