@@ -24,14 +24,14 @@ pub async fn ensure(
     email: &str,
     meta: &RequestMeta,
 ) -> anyhow::Result<Uuid> {
-    Ok(
-        ensure_for_entry(pool, appender, email, &Entry::default(), None, meta)
-            .await?
-            .account_id,
-    )
+    let ensured = match find_by_email(pool, email).await? {
+        Some(account_id) => Ensured::found(account_id),
+        None => make_for_entry(pool, appender, email, &Entry::default(), None, meta).await?,
+    };
+    Ok(ensured.account_id)
 }
 
-/// The account [`ensure_for_entry`] found or made.
+/// The account [`make_for_entry`] made, or found made by another caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ensured {
     pub account_id: Uuid,
@@ -40,11 +40,22 @@ pub struct Ensured {
     pub made: Option<AccountRecord>,
 }
 
-/// [`ensure`], made with the names of the SCIM `entry` it is for and, in
-/// the same append, the locks its organization will hold (`locks`:
-/// organization id, locks), so that linking a new person costs one append
-/// on their account rather than two.
-pub async fn ensure_for_entry(
+impl Ensured {
+    /// An account that was there already.
+    pub(crate) fn found(account_id: Uuid) -> Ensured {
+        Ensured {
+            account_id,
+            made: None,
+        }
+    }
+}
+
+/// The account for `email`, where the caller found none a moment ago:
+/// made with the names of the SCIM `entry` it is for and, in the same
+/// append, the locks its organization will hold (`locks`: organization id,
+/// locks), so that linking a new person costs one append on their account
+/// rather than two; or the one another caller made meanwhile.
+pub async fn make_for_entry(
     pool: &Pool,
     appender: &Appender,
     email: &str,
@@ -52,13 +63,6 @@ pub async fn ensure_for_entry(
     locks: Option<(Uuid, domain::membership::Locks)>,
     meta: &RequestMeta,
 ) -> anyhow::Result<Ensured> {
-    let found = |account_id| Ensured {
-        account_id,
-        made: None,
-    };
-    if let Some(account_id) = find_by_email(pool, email).await? {
-        return Ok(found(account_id));
-    }
     let event = match account::create(email)? {
         Event::AccountCreated { email, .. } => Event::AccountCreated {
             email,
@@ -111,7 +115,7 @@ pub async fn ensure_for_entry(
         // Made by another caller a moment ago.
         Err(AppendError::Taken(_)) => find_by_email(pool, email)
             .await?
-            .map(found)
+            .map(Ensured::found)
             .context("an account's email was taken, then not found"),
         Err(error) => Err(error).context("recording the new account"),
     }

@@ -29,6 +29,7 @@ pub mod tokens;
 mod organization_settings;
 mod organization_stream;
 
+pub use organization_settings::KeptSettings;
 pub use organization_stream::{decide_on_organization, decide_on_stream, record_refusal};
 
 /// Who asked, for a command typed at the `rollcall` command line (every

@@ -13,34 +13,56 @@ use domain::{Event, Refusal, RequestMeta};
 use store::{Appender, Pool, Registration};
 use uuid::Uuid;
 
-use crate::accounts::{self as accounts_ops, account_change};
+use crate::accounts::{self as accounts_ops, Ensured, account_change};
 use crate::members::{decide_on_membership_following, member};
-use crate::organization_settings::{self, OrganizationSettings};
+use crate::organization_settings::{KeptSettings, OrganizationSettings};
 use crate::organization_stream::{Decided, decide_on_view};
+
+/// What the linker's steps work with: the database, the appender, and the
+/// organizations' settings the linker keeps.
+#[derive(Clone, Copy)]
+pub struct Linking<'a> {
+    pub pool: &'a Pool,
+    pub appender: &'a Appender,
+    pub settings: &'a KeptSettings,
+}
 
 /// Follows `event`, at `entry_version` of SCIM entry `entry_id` of
 /// `org_id`.
 pub async fn follow_entry(
-    pool: &Pool,
-    appender: &Appender,
+    linking: Linking<'_>,
     meta: &RequestMeta,
     org_id: Uuid,
-    entry_id: Uuid,
-    entry_version: i64,
+    (entry_id, entry_version): (Uuid, i64),
     event: &Event,
 ) -> anyhow::Result<()> {
+    let Linking {
+        pool,
+        appender,
+        settings: kept,
+    } = linking;
     let Some((change, entry)) = EntryChange::of(event) else {
         return Ok(());
     };
-    let linked = store::membership_of_entry(pool, org_id, entry_id).await?;
+    let email = entry.as_ref().and_then(|entry| entry.email.as_deref());
+    let email_key = email.map(|email| account::email_key(email).key);
+    let email_domain = email.map(account::email_domain).unwrap_or_default();
+    let facts = store::entry_facts(
+        pool,
+        org_id,
+        entry_id,
+        (email_key.as_deref().unwrap_or_default(), &email_domain),
+    )
+    .await?;
+    let linked = facts.membership;
     if linked
         .as_ref()
         .is_some_and(|record| record.entry_version >= entry_version)
     {
         return Ok(());
     }
-    // The settings a member made now is made under, when the account is
-    // made with it (see follow_membership).
+    // The settings a new account's locks were decided under: its membership
+    // is decided on them without reading (see follow_membership).
     let mut made_under = None;
     let (account_id, account) = match (&linked, &entry) {
         (Some(record), _) => (
@@ -53,23 +75,24 @@ pub async fn follow_entry(
                 // directory entry until one is set.
                 return Ok(());
             };
-            let organization = organization_settings::read(pool, org_id).await?;
-            let locks = new_members_locks(pool, org_id, &organization, email, entry).await?;
-            let ensured = accounts_ops::ensure_for_entry(
-                pool,
-                appender,
-                email,
-                entry,
-                Some((org_id, locks)),
-                meta,
-            )
-            .await?;
+            let ensured = match facts.account_of_email {
+                Some(account_id) => Ensured::found(account_id),
+                None => {
+                    let organization = kept.read(pool, org_id).await?;
+                    let verified = facts.domain_verified && !email_domain.is_empty();
+                    let locks = Some((org_id, new_members_locks(&organization, verified, entry)));
+                    let ensured =
+                        accounts_ops::make_for_entry(pool, appender, email, entry, locks, meta)
+                            .await?;
+                    if ensured.made.is_some() {
+                        made_under = Some(organization);
+                    }
+                    ensured
+                }
+            };
             // An account made now need not be read back.
             let account = match ensured.made {
-                Some(made) => {
-                    made_under = Some(organization);
-                    Some(made)
-                }
+                Some(made) => Some(made),
                 None => store::find_account(pool, ensured.account_id).await?,
             };
             (ensured.account_id, account)
@@ -96,8 +119,7 @@ pub async fn follow_entry(
     });
     if !unchanged {
         follow_membership(
-            pool,
-            appender,
+            linking,
             meta,
             (org_id, account_id),
             &email,
@@ -118,7 +140,7 @@ pub async fn follow_entry(
         })
     };
     if let Some(entry) = entry.filter(details_differ) {
-        follow_details(pool, appender, meta, org_id, account_id, &entry).await?;
+        follow_details(linking, meta, org_id, account_id, &entry).await?;
     }
     Ok(())
 }
@@ -128,10 +150,12 @@ pub async fn follow_entry(
 /// owner stays (the refusal is recorded). `new_account`: the settings of
 /// the organization the account was made a moment ago under; its
 /// membership is then decided without reading what cannot exist yet.
-#[allow(clippy::too_many_arguments)] // the account's, the entry's, and what is known of them
 async fn follow_membership(
-    pool: &Pool,
-    appender: &Appender,
+    Linking {
+        pool,
+        appender,
+        settings: kept,
+    }: Linking<'_>,
     meta: &RequestMeta,
     (org_id, account_id): (Uuid, Uuid),
     email: &str,
@@ -145,6 +169,7 @@ async fn follow_membership(
         (org_id, account_id),
         meta,
         (entry_version, new_account),
+        kept,
         |view| {
             let events = linking::follow(
                 &view.settings,
@@ -182,8 +207,11 @@ async fn follow_membership(
 /// organization's SCIM is on and it verified the account's email domain
 /// (and the new email's).
 async fn follow_details(
-    pool: &Pool,
-    appender: &Appender,
+    Linking {
+        pool,
+        appender,
+        settings: kept,
+    }: Linking<'_>,
     meta: &RequestMeta,
     org_id: Uuid,
     account_id: Uuid,
@@ -193,7 +221,7 @@ async fn follow_details(
     let (Some(record), Some(email)) = (&facts.membership, &facts.email) else {
         return Ok(());
     };
-    let settings = crate::members::settings(pool, org_id).await?;
+    let settings = &kept.read(pool, org_id).await?.provisioning;
     let managed = member(record);
     if !settings.scim_enabled || managed.state == MemberState::Removed || managed.entry_id.is_none()
     {
@@ -230,21 +258,23 @@ async fn follow_details(
 
 /// Brings the locks `org_id` holds of `account_id` to what the rules say now.
 pub async fn converge_locks(
-    pool: &Pool,
-    appender: &Appender,
+    linking: Linking<'_>,
     meta: &RequestMeta,
     org_id: Uuid,
     account_id: Uuid,
     reason: &str,
 ) -> anyhow::Result<()> {
-    converge_locks_under(pool, appender, meta, org_id, None, account_id, reason).await
+    converge_locks_under(linking, meta, org_id, None, account_id, reason).await
 }
 
 /// [`converge_locks`], under the organization's `settings` when the caller
 /// read them already (`None`: read here, when there is a membership).
 async fn converge_locks_under(
-    pool: &Pool,
-    appender: &Appender,
+    Linking {
+        pool,
+        appender,
+        settings: kept,
+    }: Linking<'_>,
     meta: &RequestMeta,
     org_id: Uuid,
     settings: Option<&Provisioning>,
@@ -256,7 +286,7 @@ async fn converge_locks_under(
         Some(record) => {
             let scim_enabled = match settings {
                 Some(settings) => settings.scim_enabled,
-                None => crate::members::settings(pool, org_id).await?.scim_enabled,
+                None => kept.read(pool, org_id).await?.provisioning.scim_enabled,
             };
             let email = facts.email.as_deref().unwrap_or_default();
             let verified = in_verified_domain(email, &facts.verified_domains);
@@ -286,25 +316,21 @@ async fn converge_locks_under(
 /// switched, or a domain verified or dropped), under the settings read once:
 /// a change of them after this is followed on its own.
 pub async fn converge_organization(
-    pool: &Pool,
-    appender: &Appender,
+    linking: Linking<'_>,
     meta: &RequestMeta,
     org_id: Uuid,
     reason: &str,
 ) -> anyhow::Result<()> {
-    let settings = crate::members::settings(pool, org_id).await?;
+    let pool = linking.pool;
+    let settings = linking
+        .settings
+        .read(pool, org_id)
+        .await?
+        .provisioning
+        .clone();
     for record in store::scim_memberships(pool, org_id).await? {
         let account_id = record.account_id;
-        converge_locks_under(
-            pool,
-            appender,
-            meta,
-            org_id,
-            Some(&settings),
-            account_id,
-            reason,
-        )
-        .await?;
+        converge_locks_under(linking, meta, org_id, Some(&settings), account_id, reason).await?;
     }
     Ok(())
 }
@@ -312,27 +338,25 @@ pub async fn converge_organization(
 /// Converges the locks every organization holds of `account_id` (after its
 /// email changed domain).
 pub async fn converge_account(
-    pool: &Pool,
-    appender: &Appender,
+    linking: Linking<'_>,
     meta: &RequestMeta,
     account_id: Uuid,
     reason: &str,
 ) -> anyhow::Result<()> {
-    for (record, _) in store::memberships_of_account(pool, account_id).await? {
-        converge_locks(pool, appender, meta, record.org_id, account_id, reason).await?;
+    for (record, _) in store::memberships_of_account(linking.pool, account_id).await? {
+        converge_locks(linking, meta, record.org_id, account_id, reason).await?;
     }
     Ok(())
 }
 
-/// The locks `org_id` will hold of a person its SCIM `entry` makes a
-/// member now (what [`converge_locks`] will find right).
-async fn new_members_locks(
-    pool: &Pool,
-    org_id: Uuid,
+/// The locks an organization with these settings will hold of a person
+/// its SCIM `entry` makes a member now, `verified`: in a domain it verified
+/// (what [`converge_locks`] will find right).
+fn new_members_locks(
     organization: &OrganizationSettings,
-    email: &str,
+    verified: bool,
     entry: &Entry,
-) -> anyhow::Result<membership::Locks> {
+) -> membership::Locks {
     let member = membership::Member {
         role: String::new(),
         source: membership::Source::Scim,
@@ -343,17 +367,7 @@ async fn new_members_locks(
         },
         entry_id: None,
     };
-    Ok(membership::locks(
-        &member,
-        organization.provisioning.scim_enabled,
-        verified(pool, org_id, email).await?,
-    ))
-}
-
-/// Whether `org_id` verified the domain of `email`.
-async fn verified(pool: &Pool, org_id: Uuid, email: &str) -> anyhow::Result<bool> {
-    let domain = account::email_domain(email);
-    Ok(!domain.is_empty() && store::is_domain_verified(pool, org_id, &domain).await?)
+    membership::locks(&member, organization.provisioning.scim_enabled, verified)
 }
 
 /// Whether `email`'s domain is one of `verified_domains` (an organization's,

@@ -8,6 +8,8 @@
 //! conflict; the rule that an organization keeps an active owner is also
 //! checked by PostgreSQL at commit (V0013), whatever raced.
 
+use std::sync::Arc;
+
 use domain::membership::{self, Member, MemberState, Source};
 use domain::provisioning::{self, OWNER, Provisioning};
 use domain::{Event, Refusal, RequestMeta};
@@ -16,7 +18,7 @@ use store::{Appender, MemberListing, MembershipRecord, Pool, Registration};
 use uuid::Uuid;
 
 use crate::accounts;
-use crate::organization_settings::{self, OrganizationSettings};
+use crate::organization_settings::{self, KeptSettings, OrganizationSettings};
 use crate::organization_stream::{
     Decided, decide_on_known_view, decide_on_organization, decide_on_view,
 };
@@ -323,7 +325,7 @@ pub(crate) async fn decide_on_membership(
         (org_id, account_id),
         meta,
         command,
-        || load_membership(pool, org_id, account_id),
+        || load_membership(pool, org_id, account_id, None),
         |view| {
             let events = decide(view)?;
             Ok(membership_change(
@@ -348,6 +350,7 @@ pub(crate) async fn decide_on_membership_following(
     (org_id, account_id): (Uuid, Uuid),
     meta: &RequestMeta,
     (entry_version, new_account): (i64, Option<&OrganizationSettings>),
+    kept: &KeptSettings,
     decide: impl Fn(&MembershipView) -> Result<Vec<Event>, Refusal>,
 ) -> anyhow::Result<Vec<Event>> {
     let known = new_account.map(|organization| (0, MembershipView::none(organization)));
@@ -358,7 +361,7 @@ pub(crate) async fn decide_on_membership_following(
         meta,
         "follow SCIM entry",
         known,
-        || load_membership(pool, org_id, account_id),
+        || load_membership(pool, org_id, account_id, Some(kept)),
         |view| {
             let events = decide(view)?;
             Ok(membership_change(account_id, view, events, entry_version))
@@ -395,13 +398,19 @@ pub(crate) fn membership_change(
     }
 }
 
+/// The view of `account_id`'s membership of `org_id`, with the settings
+/// `kept` keeps (`None`: read now).
 pub(crate) async fn load_membership(
     pool: &Pool,
     org_id: Uuid,
     account_id: Uuid,
+    kept: Option<&KeptSettings>,
 ) -> anyhow::Result<MembershipView> {
     let record = store::find_membership(pool, org_id, account_id).await?;
-    let organization = organization_settings::read(pool, org_id).await?;
+    let organization = match kept {
+        Some(kept) => kept.read(pool, org_id).await?,
+        None => Arc::new(organization_settings::read_now(pool, org_id).await?),
+    };
     let member = record.as_ref().map(member);
     let active_owners = match &member {
         Some(member) if member.is_active_owner() => store::active_owners(pool, org_id).await?,
@@ -427,10 +436,9 @@ pub(crate) fn member(record: &MembershipRecord) -> Member {
 
 /// The organization's settings now.
 pub(crate) async fn settings(pool: &Pool, org_id: Uuid) -> anyhow::Result<Provisioning> {
-    Ok(organization_settings::read(pool, org_id)
+    Ok(organization_settings::read_now(pool, org_id)
         .await?
-        .provisioning
-        .clone())
+        .provisioning)
 }
 
 /// Records `refused` on the organization's stream and returns nothing else.

@@ -1,18 +1,17 @@
 //! An organization's settings (SCIM on or off, the default role, custom
-//! roles) and name, as the fold of its own stream: without reading and
-//! opening that stream each time they are asked for.
+//! roles) and name, as the fold of its own stream: read now, or kept by the
+//! linker without reading and opening that stream each time.
 //!
 //! The linker asks for them two or three times for every user it links, and
 //! the stream grows with every token, domain and refusal recorded on it.
-//! This process keeps the fold with the head it folded (the last event's
-//! version and hash), and a read costs one look at the head: the same head
-//! is the same stream (the hash covers every earlier event of the
+//! [`KeptSettings`] holds each fold with the head it folded (the last
+//! event's version and hash), and a read costs one look at the head: the
+//! same head is the same stream (the hash covers every earlier event of the
 //! organization), so a kept fold is returned only when a fresh one would
-//! equal it, whichever database the process talks to. The log stays the
-//! source of truth; nothing is persisted.
+//! equal it. The log stays the source of truth; nothing is persisted.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 
 use domain::Event;
 use domain::provisioning::Provisioning;
@@ -36,33 +35,58 @@ const UNNAMED: &str = "this organization";
 /// A fold, with the head (version, hash) of the stream it folded.
 type Kept = ((i64, Vec<u8>), Arc<OrganizationSettings>);
 
-static KEPT: LazyLock<Mutex<HashMap<Uuid, Kept>>> = LazyLock::new(Mutex::default);
+/// The folds one linker keeps, by organization.
+#[derive(Default)]
+pub struct KeptSettings {
+    kept: Mutex<HashMap<Uuid, Kept>>,
+}
 
-/// `org_id`'s settings and name now.
-pub(crate) async fn read(pool: &Pool, org_id: Uuid) -> anyhow::Result<Arc<OrganizationSettings>> {
-    let Some(head) = store::stream_head(pool, org_id, org_id).await? else {
-        return Ok(Arc::new(fold(std::iter::empty())));
-    };
-    if let Some((kept_head, kept)) = KEPT.lock().expect("never poisoned").get(&org_id)
-        && *kept_head == head
-    {
-        return Ok(kept.clone());
+impl KeptSettings {
+    /// `org_id`'s settings and name now.
+    pub(crate) async fn read(
+        &self,
+        pool: &Pool,
+        org_id: Uuid,
+    ) -> anyhow::Result<Arc<OrganizationSettings>> {
+        let Some(head) = store::stream_head(pool, org_id, org_id).await? else {
+            return Ok(Arc::new(fold(std::iter::empty())));
+        };
+        if let Some((kept_head, kept)) = self.kept.lock().expect("never poisoned").get(&org_id)
+            && *kept_head == head
+        {
+            return Ok(kept.clone());
+        }
+        // The stream may have grown since its head was read: fold up to that
+        // head only, so the fold is kept under the head it is the fold of.
+        let stream = store::read_stream(pool, org_id, org_id).await?;
+        let folded = Arc::new(fold(
+            stream
+                .iter()
+                .take_while(|stored| stored.stream_version <= head.0)
+                .map(|stored| &stored.event),
+        ));
+        let mut kept = self.kept.lock().expect("never poisoned");
+        // Past the bound, forgetting every fold costs one read of each
+        // organization's stream again, and no bookkeeping of which is oldest.
+        if kept.len() >= KEPT_ORGANIZATIONS && !kept.contains_key(&org_id) {
+            kept.clear();
+        }
+        // Of two readers, the one that read an older head keeps nothing.
+        let newer_kept = kept
+            .get(&org_id)
+            .is_some_and(|((version, _), _)| *version > head.0);
+        if !newer_kept {
+            kept.insert(org_id, (head, folded.clone()));
+        }
+        Ok(folded)
     }
-    // The stream may have grown since its head was read: fold up to that
-    // head only, so the fold is kept under the head it is the fold of.
+}
+
+/// `org_id`'s settings and name now, folded from its whole stream (for the
+/// owners' operations, which are rare).
+pub(crate) async fn read_now(pool: &Pool, org_id: Uuid) -> anyhow::Result<OrganizationSettings> {
     let stream = store::read_stream(pool, org_id, org_id).await?;
-    let folded = Arc::new(fold(
-        stream
-            .iter()
-            .take_while(|stored| stored.stream_version <= head.0)
-            .map(|stored| &stored.event),
-    ));
-    let mut kept = KEPT.lock().expect("never poisoned");
-    if kept.len() >= KEPT_ORGANIZATIONS && !kept.contains_key(&org_id) {
-        kept.clear();
-    }
-    kept.insert(org_id, (head, folded.clone()));
-    Ok(folded)
+    Ok(fold(stream.iter().map(|stored| &stored.event)))
 }
 
 /// The settings and name an organization's events leave.

@@ -118,18 +118,21 @@ where
     // that refusal is then recorded like any other.
     let mut refused_by_log: Option<Refusal> = None;
     loop {
-        let (version, decided) = match (known.take(), refused_by_log.clone()) {
-            (Some((version, view)), None) => (version, decide(&view)),
+        let (version, decided, on_known) = match (known.take(), refused_by_log.clone()) {
+            (Some((version, view)), None) => (version, decide(&view), true),
             (_, refused) => {
                 let version = store::stream_version(pool, org_id, stream_id).await?;
                 let decided = match refused {
                     Some(refused) => Err(refused),
                     None => decide(&load().await?),
                 };
-                (version, decided)
+                (version, decided, false)
             }
         };
         let (decided, refusal) = match decided {
+            // No append would confirm that the known view still holds:
+            // nothing is decided on it alone.
+            Ok(decided) if decided.events.is_empty() && on_known => continue,
             Ok(decided) if decided.events.is_empty() => return Ok(Vec::new()),
             Ok(decided) => (decided, None),
             Err(refused) => {

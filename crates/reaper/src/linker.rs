@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+use admin::KeptSettings;
+use admin::linking::Linking;
 use domain::account::ACCOUNTS;
 use domain::{Event, RequestMeta, StoredEvent};
 use futures::StreamExt;
@@ -63,14 +65,13 @@ const FOLLOWED: [&str; 16] = [
 /// Follows the log once, up to [`PASS_EVENTS`] events; returns how many it
 /// read (0: it is at the head, or another replica follows).
 pub async fn follow_once(
-    pool: &Pool,
-    appender: &Appender,
+    linking: Linking<'_>,
     metrics: &ReaperMetrics,
 ) -> Result<usize, ReaperError> {
-    let Some(held) = lock::try_acquire(pool, lock::LINKER_LOCK).await? else {
+    let Some(held) = lock::try_acquire(linking.pool, lock::LINKER_LOCK).await? else {
         return Ok(0);
     };
-    let result = follow_pass(pool, appender, metrics).await;
+    let result = follow_pass(linking, metrics).await;
     held.release().await;
     result
 }
@@ -81,11 +82,8 @@ pub async fn follow_once(
 /// read, so their order does not matter. A failure keeps the checkpoint
 /// where it was: the next pass repeats the work, which changes nothing
 /// twice.
-async fn follow_pass(
-    pool: &Pool,
-    appender: &Appender,
-    metrics: &ReaperMetrics,
-) -> Result<usize, ReaperError> {
+async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<usize, ReaperError> {
+    let pool = linking.pool;
     let head = store::log_head(pool).await?;
     let from = store::read_checkpoint(pool, Checkpoint::Linker).await?;
     metrics.linker_lag.set(head.saturating_sub(from));
@@ -108,7 +106,7 @@ async fn follow_pass(
     let outcomes: Vec<Result<(), ReaperError>> = futures::stream::iter(by_stream)
         .map(|(_, events)| async move {
             for stored in &events {
-                match follow(pool, appender, stored).await {
+                match follow(linking, stored).await {
                     Err(error) if !is_transient(&error) => {
                         metrics.linker_unfollowable.inc();
                         // The same event fails again however often it is
@@ -152,7 +150,7 @@ fn is_transient(error: &ReaperError) -> bool {
 }
 
 /// What one event asks of the linker.
-async fn follow(pool: &Pool, appender: &Appender, stored: &StoredEvent) -> Result<(), ReaperError> {
+async fn follow(linking: Linking<'_>, stored: &StoredEvent) -> Result<(), ReaperError> {
     let meta = RequestMeta::system("linker", Uuid::now_v7());
     let reason = stored.event.type_name();
     let (org_id, stream_id) = (stored.org_id, stored.stream_id);
@@ -164,32 +162,30 @@ async fn follow(pool: &Pool, appender: &Appender, stored: &StoredEvent) -> Resul
         | Event::UserReactivated {}
         | Event::UserDeleted {} => {
             admin::linking::follow_entry(
-                pool,
-                appender,
+                linking,
                 &meta,
                 org_id,
-                stream_id,
-                stored.stream_version,
+                (stream_id, stored.stream_version),
                 &stored.event,
             )
             .await
         }
         Event::MemberSuspended { account_id } | Event::MemberRemoved { account_id, .. } => {
-            leaves(pool, appender, &meta, stored, *account_id).await
+            leaves(linking, &meta, stored, *account_id).await
         }
         Event::MemberAdded { account_id, .. }
         | Event::MemberLinked { account_id, .. }
         | Event::MemberRestored { account_id } => {
-            admin::linking::converge_locks(pool, appender, &meta, org_id, *account_id, reason).await
+            admin::linking::converge_locks(linking, &meta, org_id, *account_id, reason).await
         }
         Event::ScimEnabled { .. }
         | Event::ScimDisabled {}
         | Event::DomainVerified { .. }
         | Event::DomainDropped { .. } => {
-            admin::linking::converge_organization(pool, appender, &meta, org_id, reason).await
+            admin::linking::converge_organization(linking, &meta, org_id, reason).await
         }
         Event::AccountEmailChanged { .. } if org_id == ACCOUNTS => {
-            admin::linking::converge_account(pool, appender, &meta, stream_id, reason).await
+            admin::linking::converge_account(linking, &meta, stream_id, reason).await
         }
         _ => Ok(()),
     };
@@ -200,8 +196,7 @@ async fn follow(pool: &Pool, appender: &Appender, stored: &StoredEvent) -> Resul
 /// the sessions it had then end (whichever API took the request, and even
 /// if it died right after), and its locks converge.
 async fn leaves(
-    pool: &Pool,
-    appender: &Appender,
+    linking: Linking<'_>,
     meta: &RequestMeta,
     stored: &StoredEvent,
     account_id: Uuid,
@@ -211,19 +206,12 @@ async fn leaves(
     let left_on_their_own =
         matches!(&stored.event, Event::MemberRemoved { by, .. } if by == "self");
     if left_on_their_own {
-        return admin::linking::converge_locks(
-            pool,
-            appender,
-            meta,
-            stored.org_id,
-            account_id,
-            reason,
-        )
-        .await;
+        return admin::linking::converge_locks(linking, meta, stored.org_id, account_id, reason)
+            .await;
     }
     admin::sessions::end_sessions_started_before(
-        pool,
-        appender,
+        linking.pool,
+        linking.appender,
         meta,
         account_id,
         stored.recorded_at,
@@ -231,7 +219,7 @@ async fn leaves(
         reason,
     )
     .await?;
-    admin::linking::converge_locks(pool, appender, meta, stored.org_id, account_id, reason).await
+    admin::linking::converge_locks(linking, meta, stored.org_id, account_id, reason).await
 }
 
 /// Follows the log until `stop` turns true: at once while there is work,
@@ -243,8 +231,15 @@ pub async fn run(
     metrics: ReaperMetrics,
     mut stop: watch::Receiver<bool>,
 ) {
+    // Kept for as long as this linker runs: it follows one database.
+    let settings = KeptSettings::default();
+    let linking = Linking {
+        pool: &pool,
+        appender: &appender,
+        settings: &settings,
+    };
     loop {
-        let idle = match follow_once(&pool, &appender, &metrics).await {
+        let idle = match follow_once(linking, &metrics).await {
             Ok(read) => read == 0,
             Err(error) => {
                 tracing::warn!(%error, "the linker failed; it retries from its checkpoint");

@@ -69,9 +69,9 @@ pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
 pub use log::history::{organization_position_at, read_organization_until, read_streams};
 pub use log::keys::{KeyId, Keyring, erased_at, live_keys_statement, redact_access_log};
 pub use log::members::{
-    ACTIVE_OWNERS_STATEMENT, AccountRecord, LockFacts, MemberListing, MembershipRecord,
-    active_owners, find_account, find_membership, list_members, lock_facts, membership_of_entry,
-    memberships_of_account, role_groups, scim_memberships, stream_version,
+    ACTIVE_OWNERS_STATEMENT, AccountRecord, EntryFacts, LockFacts, MemberListing, MembershipRecord,
+    active_owners, entry_facts, find_account, find_membership, list_members, lock_facts,
+    membership_of_entry, memberships_of_account, role_groups, scim_memberships, stream_version,
 };
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_organization_after,

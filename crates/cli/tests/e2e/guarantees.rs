@@ -215,7 +215,7 @@ async fn sixteen_concurrent_writers_leave_no_hole_and_the_projector_applies_all(
 }
 
 #[tokio::test]
-async fn users_created_while_the_projector_waits_are_folded_in_one_batch_and_found_by_email() {
+async fn users_created_while_the_projector_waits_are_folded_unsplit_and_found_by_email() {
     let app = spawn_app_with(Options {
         read_your_writes_wait: Duration::from_millis(200),
         ..Options::default()

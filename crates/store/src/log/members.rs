@@ -5,6 +5,7 @@
 //! owners' operations decide on them, with the stream's version read first
 //! so that any change after it makes the append conflict.
 
+use domain::account::{ACCOUNTS, EMAIL_CLAIM};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -155,6 +156,61 @@ pub async fn lock_facts(
         email: row.get(8),
         verified_domains: row.get(9),
         locks: row.get(10),
+    })
+}
+
+/// What the linker reads of a SCIM entry before it links it, in one
+/// statement: the membership that follows it, and for the email it has,
+/// the account that holds that email and whether the organization
+/// verified its domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFacts {
+    pub membership: Option<MembershipRecord>,
+    /// The account that holds the entry's email.
+    pub account_of_email: Option<Uuid>,
+    pub domain_verified: bool,
+}
+
+/// [`EntryFacts`] of SCIM user `entry_id` of `org_id`, whose email has
+/// the claim key `email_key` (`domain::account::email_key`) and the domain
+/// `email_domain`.
+pub async fn entry_facts(
+    pool: &Pool,
+    org_id: Uuid,
+    entry_id: Uuid,
+    (email_key, email_domain): (&str, &str),
+) -> Result<EntryFacts, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "select {MEMBERSHIP}, \
+             (select c.owner from unique_claims c \
+              where c.org_id = $3 and c.kind = $4 and c.key = $5), \
+             exists(select from verified_domains v where v.org_id = $1 and v.domain = $6) \
+             from (select) as one \
+             left join (select {MEMBERSHIP} from memberships m \
+                        where m.org_id = $1 and m.entry_id = $2 \
+                        order by m.changed_at desc limit 1) m on true"
+        ))
+        .await?;
+    let row = client
+        .query_one(
+            &statement,
+            &[
+                &org_id,
+                &entry_id,
+                &ACCOUNTS,
+                &EMAIL_CLAIM,
+                &email_key,
+                &email_domain,
+            ],
+        )
+        .await?;
+    let member_org: Option<Uuid> = row.get(0);
+    Ok(EntryFacts {
+        membership: member_org.map(|_| membership(&row)),
+        account_of_email: row.get(8),
+        domain_verified: row.get(9),
     })
 }
 

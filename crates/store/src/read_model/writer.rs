@@ -214,17 +214,24 @@ pub(crate) async fn fold_locked(
         .map(|(_, change)| change.execute(transaction, &statements, &group_statements));
     let counts = futures::future::try_join_all(pending).await?;
     for ((stored, change), changed) in changes.iter().zip(counts) {
-        if change
+        let Some(expected) = change
             .expected_rows()
-            .is_some_and(|expected| changed != expected)
-        {
-            return Err(StoreError::Inconsistent(format!(
-                "event {} ({}) and the changes after it in its run changed {changed} rows, not {}",
-                stored.position,
-                stored.event.type_name(),
-                change.expected_rows().unwrap_or_default()
-            )));
-        }
+            .filter(|expected| changed != *expected)
+        else {
+            continue;
+        };
+        let what = match change {
+            Change::NewUsers(run) if run.len() > 1 => format!(
+                "and the {} new users after it wrote {changed} rows, not {expected}",
+                run.len() - 1
+            ),
+            _ => "found no row to change".to_owned(),
+        };
+        return Err(StoreError::Inconsistent(format!(
+            "event {} ({}) {what}",
+            stored.position,
+            stored.event.type_name()
+        )));
     }
     Ok(checkpoint.max(fold.through))
 }

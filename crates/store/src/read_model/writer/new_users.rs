@@ -20,7 +20,8 @@ pub(super) const INSERT_USERS: &str = "insert into scim_users (org_id, user_id, 
      work_emails_folded) \
      select r.org_id, r.user_id, r.user_name, r.external_id, r.active, r.resource::json, \
      r.version, r.created_at, r.updated_at, r.doc::jsonb, r.user_name_folded, \
-     array(select jsonb_array_elements_text(r.work_emails::jsonb)) \
+     array(select e.email from jsonb_array_elements_text(r.work_emails::jsonb) \
+           with ordinality as e(email, n) order by e.n) \
      from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bool[], $6::text[], \
      $7::bigint[], $8::timestamptz[], $9::timestamptz[], $10::text[], $11::text[], $12::text[]) \
      as r(org_id, user_id, user_name, external_id, active, resource, version, created_at, \
