@@ -30,9 +30,10 @@ use crate::{ReaperError, ReaperMetrics, lock};
 /// The most events one pass reads.
 const PASS_EVENTS: i64 = 500;
 
-/// How many streams one pass follows at once. Following one entry is about
-/// ten queries and two appends in a row, each append a group commit: its
-/// time is mostly waiting, not work. At 2 the linker followed about 240
+/// How many streams one pass follows at once. Linking a new entry is two
+/// reads (its facts, the settings' head) and two appends in a row, each
+/// append a group commit, then two reads for its `MemberAdded`: its time is
+/// mostly waiting, not work. At 2 the linker followed about 240
 /// users/s while the API took 2,300 creates/s, so a burst of 100,000 users
 /// linked for minutes after (issue 13); at 8 the appends of several entries
 /// share a commit. It stays background work: under a burst it may still
