@@ -184,3 +184,40 @@ async fn migrating_makes_registry_rows_for_the_accounts_and_owners_already_recor
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_organization_refused_for_its_name_leaves_its_owner_no_membership() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    create_organization(
+        &stack.pool,
+        &stack.appender,
+        "Northwind",
+        "nia@northwind.test",
+    )
+    .await
+    .unwrap();
+    let refused = create_organization(&stack.pool, &stack.appender, "Northwind", "olu@other.test")
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("already exists"), "{refused}");
+    // The account was made before the name was refused; the membership of
+    // an organization the log never recorded must not be in the registry
+    // (the account's organizations, its lock convergence read it).
+    let olu = accounts::find_by_email(&stack.pool, "olu@other.test")
+        .await
+        .unwrap()
+        .expect("the account was made");
+    let memberships: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "select count(*) from memberships where account_id = $1",
+            &[&olu],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(memberships, 0);
+    app.stop().await;
+}

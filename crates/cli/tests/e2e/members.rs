@@ -401,6 +401,46 @@ async fn in_a_verified_domain_the_identity_provider_holds_email_password_and_nam
 }
 
 #[tokio::test]
+async fn an_email_change_refused_for_a_taken_email_leaves_the_accounts_registry_as_the_log() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    let (_, eve) = app
+        .create_user(entra_user("eve@fabrikam.test", "Eve", "Fox"))
+        .await;
+    app.create_user(entra_user("zoe@fabrikam.test", "Zoe", "Lind"))
+        .await;
+    let member = member_until(&app, org_id, "eve@fabrikam.test", |_| true).await;
+    member_until(&app, org_id, "zoe@fabrikam.test", |_| true).await;
+    verify_domain(&app, "fabrikam.test").await;
+    member_until(&app, org_id, "eve@fabrikam.test", |m| m.locks.len() == 3).await;
+
+    // The identity provider gives Eve the email Zoe's account holds: the
+    // linker's change of Eve's account is refused (recorded), and nothing
+    // of it may stay in the registry the owners' views and the locks read.
+    app.patch_user(
+        eve["id"].as_str().unwrap(),
+        json!([{"op": "replace", "path": "emails[type eq \"work\"].value", "value": "zoe@fabrikam.test"}]),
+    )
+    .await;
+    app.wait_for_checkpoints(&[store::Checkpoint::Linker], SETTLED)
+        .await;
+    let account = store::find_account(&stack.pool, member.account_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.email, "eve@fabrikam.test");
+    let stream = store::read_stream(&stack.pool, domain::account::ACCOUNTS, member.account_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        domain::account::of(&stream).email.as_deref(),
+        Some("eve@fabrikam.test")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn deprovisioning_racing_an_email_change_never_leaves_the_email_changed() {
     let app = spawn_app().await;
     let stack = app.stack.as_ref().unwrap();

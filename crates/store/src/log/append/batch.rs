@@ -31,8 +31,8 @@ use crate::{Pool, StoreError};
 ///
 /// 1. lock the log head, read the chain heads, move every stream's version,
 ///    make or read the keys that seal personal values ([`move_streams`]);
-/// 2. for the requests whose version held, take claims and registrations
-///    ([`take_claims`]);
+/// 2. for the requests whose version held, take claims, then the
+///    registrations of those that got theirs ([`take_claims`]);
 /// 3. undo what refused requests took, give up released values, insert the
 ///    events, save the chain heads and the log head ([`write`]); commit.
 ///
@@ -173,8 +173,12 @@ struct Taken {
     registered_organization: Vec<bool>,
 }
 
-/// Phase 2: takes the claims and writes the registry rows of the requests
-/// that hold; a request that could not have one of them is refused.
+/// Phase 2: takes the claims, then writes the registry rows of the requests
+/// that hold them; a request that could not have one of them is refused.
+/// The rows wait for the claims: a request refused must leave no row (an
+/// email change refused for a taken email left the new email in
+/// `accounts`). A batch without claims, or without rows that may be
+/// refused, pays no round trip for them.
 async fn take_claims(
     transaction: &Transaction<'_>,
     statements: &Statements,
@@ -182,36 +186,16 @@ async fn take_claims(
     recorded_at: &OffsetDateTime,
 ) -> Result<Taken, StoreError> {
     let requests = batch.requests;
-    let mut wanted = Vec::new();
-    let mut registrations: Vec<(usize, &Registration)> = Vec::new();
-    for (index, request) in batch.holding() {
-        wanted.extend(
+    let wanted: Vec<_> = batch
+        .holding()
+        .flat_map(|(_, request)| {
             request
                 .claims
                 .iter()
-                .map(|key| (request.org_id, key, request.stream_id)),
-        );
-        registrations.extend(
-            request
-                .registrations
-                .iter()
-                .map(|registration| (index, registration)),
-        );
-    }
-    let registering = registrations.iter().map(|(index, registration)| {
-        register(
-            transaction,
-            statements,
-            requests[*index],
-            registration,
-            recorded_at,
-        )
-    });
-    let (claimed, registered) = futures::try_join!(
-        sets::take_claims(transaction, &wanted),
-        try_join_all(registering).map_err(StoreError::from),
-    )?;
-    let registered_organization = settle_registrations(batch, &registrations, &registered);
+                .map(|key| (request.org_id, key, request.stream_id))
+        })
+        .collect();
+    let claimed = sets::take_claims(transaction, &wanted).await?;
     let lost: Vec<(usize, UniqueKey)> = batch
         .holding()
         .filter_map(|(index, request)| {
@@ -225,10 +209,61 @@ async fn take_claims(
     for (index, key) in lost {
         batch.refuse(index, AppendError::Taken(key));
     }
+    // Rows that may find their unique value taken go first; the others are
+    // written only for the requests those leave standing (an organization
+    // refused for its name left its owner's membership row).
+    let (unique, plain): (Vec<_>, Vec<_>) = batch
+        .holding()
+        .flat_map(|(index, request)| {
+            request
+                .registrations
+                .iter()
+                .map(move |registration| (index, registration))
+        })
+        .partition(|(_, registration)| may_find_taken(registration));
+    let registered = write_rows(transaction, statements, requests, &unique, recorded_at).await?;
+    let registered_organization = settle_registrations(batch, &unique, &registered);
+    let plain: Vec<_> = plain
+        .into_iter()
+        .filter(|(index, _)| batch.refusals[*index].is_none())
+        .collect();
+    write_rows(transaction, statements, requests, &plain, recorded_at).await?;
     Ok(Taken {
         claimed,
         registered_organization,
     })
+}
+
+/// Writes registry rows, each of its request; returns how many rows each
+/// statement wrote.
+async fn write_rows(
+    transaction: &Transaction<'_>,
+    statements: &Statements,
+    requests: &[&AppendRequest],
+    rows: &[(usize, &Registration)],
+    recorded_at: &OffsetDateTime,
+) -> Result<Vec<u64>, StoreError> {
+    let writing = rows.iter().map(|(index, registration)| {
+        register(
+            transaction,
+            statements,
+            requests[*index],
+            registration,
+            recorded_at,
+        )
+    });
+    Ok(try_join_all(writing).await?)
+}
+
+/// Whether a registry row may find its unique value taken, which refuses
+/// its request ([`settle_registrations`]).
+fn may_find_taken(registration: &Registration) -> bool {
+    matches!(
+        registration,
+        Registration::Organization { .. }
+            | Registration::Token { .. }
+            | Registration::Session { .. }
+    )
 }
 
 /// Refuses the requests whose registry row found its unique value taken
