@@ -5,6 +5,8 @@
 //! owners' operations decide on them, with the stream's version read first
 //! so that any change after it makes the append conflict.
 
+use std::sync::LazyLock;
+
 use domain::account::{ACCOUNTS, EMAIL_CLAIM};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -188,9 +190,8 @@ pub async fn entry_facts(
               where c.org_id = $3 and c.kind = $4 and c.key = $5), \
              exists(select from verified_domains v where v.org_id = $1 and v.domain = $6) \
              from (select) as one \
-             left join (select {MEMBERSHIP} from memberships m \
-                        where m.org_id = $1 and m.entry_id = $2 \
-                        order by m.changed_at desc limit 1) m on true"
+             left join ({}) m on true",
+            *MEMBERSHIP_OF_ENTRY
         ))
         .await?;
     let row = client
@@ -214,6 +215,15 @@ pub async fn entry_facts(
     })
 }
 
+/// The membership that follows SCIM user `$2` of organization `$1`: the
+/// latest, should an entry have been linked twice.
+static MEMBERSHIP_OF_ENTRY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "select {MEMBERSHIP} from memberships m where m.org_id = $1 and m.entry_id = $2 \
+         order by m.changed_at desc limit 1"
+    )
+});
+
 /// The membership that follows the SCIM user `entry_id`, if one does.
 pub async fn membership_of_entry(
     pool: &Pool,
@@ -221,12 +231,7 @@ pub async fn membership_of_entry(
     entry_id: Uuid,
 ) -> Result<Option<MembershipRecord>, StoreError> {
     let client = pool.get().await?;
-    let statement = client
-        .prepare_cached(&format!(
-            "select {MEMBERSHIP} from memberships m where m.org_id = $1 and m.entry_id = $2 \
-             order by m.changed_at desc limit 1"
-        ))
-        .await?;
+    let statement = client.prepare_cached(&MEMBERSHIP_OF_ENTRY).await?;
     Ok(client
         .query_opt(&statement, &[&org_id, &entry_id])
         .await?
