@@ -28,9 +28,11 @@ pub mod tokens;
 
 mod organization_settings;
 mod organization_stream;
+mod pass_facts;
 
 pub use organization_settings::KeptSettings;
 pub use organization_stream::{decide_on_organization, decide_on_stream, record_refusal};
+pub use pass_facts::PassFacts;
 
 /// Who asked, for a command typed at the `rollcall` command line (every
 /// operation takes a `meta: &RequestMeta`: the admin API passes its

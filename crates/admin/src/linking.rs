@@ -10,21 +10,44 @@ use domain::linking::{self, Entry, EntryChange};
 use domain::membership::{self, MemberState};
 use domain::provisioning::Provisioning;
 use domain::{Event, Refusal, RequestMeta};
-use store::{Appender, Pool, Registration};
+use std::sync::Arc;
+
+use store::{Appender, LockFacts, Pool, Registration};
 use uuid::Uuid;
 
 use crate::accounts::{self as accounts_ops, Ensured, account_change};
 use crate::members::{decide_on_membership_following, member};
 use crate::organization_settings::{KeptSettings, OrganizationSettings};
 use crate::organization_stream::{Decided, decide_on_view};
+use crate::pass_facts::{PassFacts, entry_question};
 
-/// What the linker's steps work with: the database, the appender, and the
-/// organizations' settings the linker keeps.
+/// What the linker's steps work with: the database, the appender, the
+/// organizations' settings the linker keeps, and what its pass read ahead.
 #[derive(Clone, Copy)]
 pub struct Linking<'a> {
     pub pool: &'a Pool,
     pub appender: &'a Appender,
     pub settings: &'a KeptSettings,
+    pub pass: &'a PassFacts,
+}
+
+impl Linking<'_> {
+    /// `org_id`'s settings and name: as of the head the pass read, or now.
+    async fn organization(&self, org_id: Uuid) -> anyhow::Result<Arc<OrganizationSettings>> {
+        match self.pass.head(org_id) {
+            Some(head) => self.settings.read_at(self.pool, org_id, head).await,
+            None => self.settings.read(self.pool, org_id).await,
+        }
+    }
+
+    /// [`store::LockFacts`] of `account_id` in `org_id`: as the pass read
+    /// them, for the first step of the membership's stream, or now.
+    async fn lock_facts(&self, org_id: Uuid, account_id: Uuid) -> anyhow::Result<LockFacts> {
+        match self.pass.take_membership(org_id, account_id) {
+            Some(facts) => Ok(facts),
+            None => Ok(store::lock_facts(self.pool, org_id, account_id).await?),
+        }
+    }
 }
 
 /// Follows `event`, at `entry_version` of SCIM entry `entry_id` of
@@ -36,24 +59,19 @@ pub async fn follow_entry(
     (entry_id, entry_version): (Uuid, i64),
     event: &Event,
 ) -> anyhow::Result<()> {
-    let Linking {
-        pool,
-        appender,
-        settings: kept,
-    } = linking;
+    let Linking { pool, appender, .. } = linking;
     let Some((change, entry)) = EntryChange::of(event) else {
         return Ok(());
     };
-    let email = entry.as_ref().and_then(|entry| entry.email.as_deref());
-    let email_key = email.map(|email| account::email_key(email).key);
-    let email_domain = email.map(account::email_domain).unwrap_or_default();
-    let facts = store::entry_facts(
-        pool,
-        org_id,
-        entry_id,
-        (email_key.as_deref().unwrap_or_default(), &email_domain),
-    )
-    .await?;
+    let email_domain = entry
+        .as_ref()
+        .and_then(|entry| entry.email.as_deref())
+        .map(account::email_domain)
+        .unwrap_or_default();
+    let facts = match linking.pass.take_entry(org_id, entry_id) {
+        Some(facts) => facts,
+        None => store::entry_facts(pool, entry_question(org_id, entry_id, entry.as_ref())).await?,
+    };
     let linked = facts.membership;
     if linked
         .as_ref()
@@ -78,7 +96,7 @@ pub async fn follow_entry(
             let ensured = match facts.account_of_email {
                 Some(account_id) => Ensured::found(account_id),
                 None => {
-                    let organization = kept.read(pool, org_id).await?;
+                    let organization = linking.organization(org_id).await?;
                     let verified = facts.domain_verified && !email_domain.is_empty();
                     let locks = Some((org_id, new_members_locks(&organization, verified, entry)));
                     let ensured =
@@ -155,6 +173,7 @@ async fn follow_membership(
         pool,
         appender,
         settings: kept,
+        ..
     }: Linking<'_>,
     meta: &RequestMeta,
     (org_id, account_id): (Uuid, Uuid),
@@ -211,6 +230,7 @@ async fn follow_details(
         pool,
         appender,
         settings: kept,
+        ..
     }: Linking<'_>,
     meta: &RequestMeta,
     org_id: Uuid,
@@ -270,23 +290,26 @@ pub async fn converge_locks(
 /// [`converge_locks`], under the organization's `settings` when the caller
 /// read them already (`None`: read here, when there is a membership).
 async fn converge_locks_under(
-    Linking {
-        pool,
-        appender,
-        settings: kept,
-    }: Linking<'_>,
+    linking: Linking<'_>,
     meta: &RequestMeta,
     org_id: Uuid,
     settings: Option<&Provisioning>,
     account_id: Uuid,
     reason: &str,
 ) -> anyhow::Result<()> {
-    let facts = store::lock_facts(pool, org_id, account_id).await?;
+    let Linking { pool, appender, .. } = linking;
+    let facts = linking.lock_facts(org_id, account_id).await?;
     let wanted = match &facts.membership {
         Some(record) => {
             let scim_enabled = match settings {
                 Some(settings) => settings.scim_enabled,
-                None => kept.read(pool, org_id).await?.provisioning.scim_enabled,
+                None => {
+                    linking
+                        .organization(org_id)
+                        .await?
+                        .provisioning
+                        .scim_enabled
+                }
             };
             let email = facts.email.as_deref().unwrap_or_default();
             let verified = in_verified_domain(email, &facts.verified_domains);

@@ -48,11 +48,23 @@ impl KeptSettings {
         pool: &Pool,
         org_id: Uuid,
     ) -> anyhow::Result<Arc<OrganizationSettings>> {
-        let Some(head) = store::stream_head(pool, org_id, org_id).await? else {
+        let head = store::stream_head(pool, org_id, org_id).await?;
+        self.read_at(pool, org_id, head.as_ref()).await
+    }
+
+    /// `org_id`'s settings and name as of `head`, its stream's head read a
+    /// moment ago (`None`: the stream had no events then).
+    pub(crate) async fn read_at(
+        &self,
+        pool: &Pool,
+        org_id: Uuid,
+        head: Option<&(i64, Vec<u8>)>,
+    ) -> anyhow::Result<Arc<OrganizationSettings>> {
+        let Some(head) = head else {
             return Ok(Arc::new(fold(std::iter::empty())));
         };
         if let Some((kept_head, kept)) = self.kept.lock().expect("never poisoned").get(&org_id)
-            && *kept_head == head
+            && kept_head == head
         {
             return Ok(kept.clone());
         }
@@ -76,7 +88,7 @@ impl KeptSettings {
             .get(&org_id)
             .is_some_and(|((version, _), _)| *version > head.0);
         if !newer_kept {
-            kept.insert(org_id, (head, folded.clone()));
+            kept.insert(org_id, (head.clone(), folded.clone()));
         }
         Ok(folded)
     }

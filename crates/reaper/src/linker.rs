@@ -15,8 +15,8 @@
 
 use std::time::Duration;
 
-use admin::KeptSettings;
 use admin::linking::Linking;
+use admin::{KeptSettings, PassFacts};
 use domain::account::ACCOUNTS;
 use domain::{Event, RequestMeta, StoredEvent};
 use futures::StreamExt;
@@ -31,8 +31,9 @@ use crate::{ReaperError, ReaperMetrics, lock};
 const PASS_EVENTS: i64 = 500;
 
 /// How many streams one pass follows at once. Linking a new entry is two
-/// reads (its facts, the settings' head) and two appends in a row, each
-/// append a group commit, then two reads for its `MemberAdded`: its time is
+/// appends in a row (its account, its membership), each a group commit;
+/// what it reads, and what its `MemberAdded` reads in the next pass, each
+/// pass reads for all its events at once (`admin::PassFacts`): its time is
 /// mostly waiting, not work. At 2 the linker followed about 240
 /// users/s while the API took 2,300 creates/s, so a burst of 100,000 users
 /// linked for minutes after (issue 13); at 8 the appends of several entries
@@ -104,6 +105,12 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
             None => by_stream.push((key, vec![stored])),
         }
     }
+    let followed: Vec<&StoredEvent> = by_stream.iter().flat_map(|(_, events)| events).collect();
+    let pass = PassFacts::read(pool, &followed).await?;
+    let linking = Linking {
+        pass: &pass,
+        ..linking
+    };
     let outcomes: Vec<Result<(), ReaperError>> = futures::stream::iter(by_stream)
         .map(|(_, events)| async move {
             for stored in &events {
@@ -234,10 +241,13 @@ pub async fn run(
 ) {
     // Kept for as long as this linker runs: it follows one database.
     let settings = KeptSettings::default();
+    // Each pass reads its own ahead (follow_pass).
+    let nothing_read_ahead = PassFacts::default();
     let linking = Linking {
         pool: &pool,
         appender: &appender,
         settings: &settings,
+        pass: &nothing_read_ahead,
     };
     loop {
         let idle = match follow_once(linking, &metrics).await {

@@ -69,13 +69,14 @@ pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
 pub use log::history::{organization_position_at, read_organization_until, read_streams};
 pub use log::keys::{KeyId, Keyring, erased_at, live_keys_statement, redact_access_log};
 pub use log::members::{
-    ACTIVE_OWNERS_STATEMENT, AccountRecord, EntryFacts, LockFacts, MemberListing, MembershipRecord,
-    active_owners, entry_facts, find_account, find_membership, list_members, lock_facts,
-    membership_of_entry, memberships_of_account, role_groups, scim_memberships, stream_version,
+    ACTIVE_OWNERS_STATEMENT, AccountRecord, EntryFacts, EntryQuestion, LockFacts, MemberListing,
+    MembershipRecord, active_owners, entry_facts, entry_facts_of, find_account, find_membership,
+    list_members, lock_facts, lock_facts_of, membership_of_entry, memberships_of_account,
+    role_groups, scim_memberships, stream_version,
 };
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_organization_after,
-    read_partition_after, read_stream, read_stream_after, relay_backlog, stream_head,
+    read_partition_after, read_stream, read_stream_after, relay_backlog, stream_head, stream_heads,
 };
 pub use log::registry::{
     claim_owner, find_organization, has_organizations, list_organizations, organization_name,

@@ -76,6 +76,84 @@ async fn a_provisioned_user_becomes_a_member_with_the_default_role_which_later_c
     app.stop().await;
 }
 
+/// A linker pass reads the facts of all its entries in one statement
+/// (`admin::PassFacts`): each entry must get its own. The users come at
+/// once, so that one pass holds many; their facts differ, so that facts
+/// given to the wrong entry show: half have an account already (manual
+/// members), half are in the organization's verified domain.
+#[tokio::test]
+async fn users_provisioned_at_once_are_each_linked_to_their_own_account() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    verify_domain(&app, "fabrikam.test").await;
+    let people: Vec<(String, bool)> = (0..24)
+        .map(|n| {
+            let domain = if n % 3 == 0 {
+                "fabrikam.test"
+            } else {
+                "northwind.test"
+            };
+            (format!("person{n}@{domain}"), n % 2 == 0)
+        })
+        .collect();
+    let mut existing = Vec::new();
+    for (email, had_account) in &people {
+        if *had_account {
+            let account_id = members::add(
+                &stack.pool,
+                &stack.appender,
+                org_id,
+                &test_meta(),
+                email,
+                "member",
+            )
+            .await
+            .unwrap();
+            existing.push((email.clone(), account_id));
+        }
+    }
+    let creates = people.iter().enumerate().map(|(n, (email, _))| {
+        let user = entra_user(email, &format!("Given{n}"), &format!("Family{n}"));
+        app.create_user(user)
+    });
+    for (status, body) in futures::future::join_all(creates).await {
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let mut accounts = Vec::new();
+    for (n, (email, _)) in people.iter().enumerate() {
+        let verified = email.ends_with("@fabrikam.test");
+        let wanted: &[&str] = if verified {
+            &["leave", "email", "password"]
+        } else {
+            &["leave"]
+        };
+        let member = member_until(&app, org_id, email, |m| {
+            m.source == "scim" && m.locks == wanted
+        })
+        .await;
+        assert_eq!(member.state, "active", "{email}");
+        if let Some((_, account_id)) = existing.iter().find(|(had, _)| had == email) {
+            assert_eq!(member.account_id, *account_id, "{email} keeps its account");
+        } else {
+            // Made for this entry: with its names.
+            assert_eq!(member.first_name, Some(format!("Given{n}")), "{email}");
+            assert_eq!(member.family_name, Some(format!("Family{n}")), "{email}");
+        }
+        accounts.push(member.account_id);
+    }
+    accounts.sort();
+    accounts.dedup();
+    assert_eq!(accounts.len(), people.len(), "one account for each person");
+    let listed = members::list(&stack.pool, org_id).await.unwrap();
+    assert_eq!(
+        listed.len(),
+        people.len() + 1,
+        "the owner and one member for each person: {listed:?}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn active_false_suspends_active_true_restores_and_delete_removes() {
     let app = spawn_app().await;

@@ -137,28 +137,43 @@ pub async fn lock_facts(
     org_id: Uuid,
     account_id: Uuid,
 ) -> Result<LockFacts, StoreError> {
+    let mut facts = lock_facts_of(pool, &[(org_id, account_id)]).await?;
+    Ok(facts.pop().expect("one row for each pair asked"))
+}
+
+/// [`LockFacts`] of each (organization, account) pair, in the order asked,
+/// in one statement: a linker pass reads those of all its events at once.
+pub async fn lock_facts_of(
+    pool: &Pool,
+    pairs: &[(Uuid, Uuid)],
+) -> Result<Vec<LockFacts>, StoreError> {
+    let (org_ids, account_ids): (Vec<Uuid>, Vec<Uuid>) = pairs.iter().copied().unzip();
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(&format!(
             "select {MEMBERSHIP}, \
-             (select a.email from accounts a where a.account_id = $2), \
-             array(select v.domain from verified_domains v where v.org_id = $1), \
+             (select a.email from accounts a where a.account_id = q.account_id), \
+             array(select v.domain from verified_domains v where v.org_id = q.org_id), \
              coalesce((select l.locks from account_locks l \
-                       where l.account_id = $2 and l.org_id = $1), '{{}}') \
-             from (select) as one \
-             left join memberships m on m.org_id = $1 and m.account_id = $2"
+                       where l.account_id = q.account_id and l.org_id = q.org_id), '{{}}') \
+             from unnest($1::uuid[], $2::uuid[]) with ordinality as q(org_id, account_id, n) \
+             left join memberships m on m.org_id = q.org_id and m.account_id = q.account_id \
+             order by q.n"
         ))
         .await?;
-    let row = client
-        .query_one(&statement, &[&org_id, &account_id])
-        .await?;
-    let member_org: Option<Uuid> = row.get(0);
-    Ok(LockFacts {
-        membership: member_org.map(|_| membership(&row)),
-        email: row.get(8),
-        verified_domains: row.get(9),
-        locks: row.get(10),
-    })
+    let rows = client.query(&statement, &[&org_ids, &account_ids]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let member_org: Option<Uuid> = row.get(0);
+            LockFacts {
+                membership: member_org.map(|_| membership(row)),
+                email: row.get(8),
+                verified_domains: row.get(9),
+                locks: row.get(10),
+            }
+        })
+        .collect())
 }
 
 /// What the linker reads of a SCIM entry before it links it, in one
@@ -173,56 +188,87 @@ pub struct EntryFacts {
     pub domain_verified: bool,
 }
 
-/// [`EntryFacts`] of SCIM user `entry_id` of `org_id`, whose email has
-/// the claim key `email_key` (`domain::account::email_key`) and the domain
-/// `email_domain`.
-pub async fn entry_facts(
+/// A SCIM entry the linker asks [`EntryFacts`] of: SCIM user `entry_id` of
+/// `org_id`, whose email has the claim key `email_key`
+/// (`domain::account::email_key`) and the domain `email_domain`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryQuestion {
+    pub org_id: Uuid,
+    pub entry_id: Uuid,
+    pub email_key: String,
+    pub email_domain: String,
+}
+
+/// [`EntryFacts`] of one entry.
+pub async fn entry_facts(pool: &Pool, question: EntryQuestion) -> Result<EntryFacts, StoreError> {
+    let mut facts = entry_facts_of(pool, std::slice::from_ref(&question)).await?;
+    Ok(facts.pop().expect("one row for each entry asked"))
+}
+
+/// [`EntryFacts`] of each entry, in the order asked, in one statement: a
+/// linker pass reads those of all its new entries at once.
+pub async fn entry_facts_of(
     pool: &Pool,
-    org_id: Uuid,
-    entry_id: Uuid,
-    (email_key, email_domain): (&str, &str),
-) -> Result<EntryFacts, StoreError> {
+    questions: &[EntryQuestion],
+) -> Result<Vec<EntryFacts>, StoreError> {
+    let org_ids: Vec<Uuid> = questions.iter().map(|question| question.org_id).collect();
+    let entry_ids: Vec<Uuid> = questions.iter().map(|question| question.entry_id).collect();
+    let email_keys: Vec<&str> = questions.iter().map(|q| q.email_key.as_str()).collect();
+    let email_domains: Vec<&str> = questions.iter().map(|q| q.email_domain.as_str()).collect();
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(&format!(
             "select {MEMBERSHIP}, \
              (select c.owner from unique_claims c \
-              where c.org_id = $3 and c.kind = $4 and c.key = $5), \
-             exists(select from verified_domains v where v.org_id = $1 and v.domain = $6) \
-             from (select) as one \
-             left join ({}) m on true",
-            *MEMBERSHIP_OF_ENTRY
+              where c.org_id = $1 and c.kind = $2 and c.key = q.email_key), \
+             exists(select from verified_domains v \
+                    where v.org_id = q.org_id and v.domain = q.email_domain) \
+             from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[]) with ordinality \
+                  as q(org_id, entry_id, email_key, email_domain, n) \
+             left join lateral ({}) m on true \
+             order by q.n",
+            membership_of_entry_statement("q.org_id", "q.entry_id")
         ))
         .await?;
-    let row = client
-        .query_one(
+    let rows = client
+        .query(
             &statement,
             &[
-                &org_id,
-                &entry_id,
                 &ACCOUNTS,
                 &EMAIL_CLAIM,
-                &email_key,
-                &email_domain,
+                &org_ids,
+                &entry_ids,
+                &email_keys,
+                &email_domains,
             ],
         )
         .await?;
-    let member_org: Option<Uuid> = row.get(0);
-    Ok(EntryFacts {
-        membership: member_org.map(|_| membership(&row)),
-        account_of_email: row.get(8),
-        domain_verified: row.get(9),
-    })
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let member_org: Option<Uuid> = row.get(0);
+            EntryFacts {
+                membership: member_org.map(|_| membership(row)),
+                account_of_email: row.get(8),
+                domain_verified: row.get(9),
+            }
+        })
+        .collect())
 }
 
-/// The membership that follows SCIM user `$2` of organization `$1`: the
-/// latest, should an entry have been linked twice.
-static MEMBERSHIP_OF_ENTRY: LazyLock<String> = LazyLock::new(|| {
+/// The membership that follows SCIM user `entry_id` of organization
+/// `org_id` (SQL expressions): the latest, should an entry have been linked
+/// twice.
+fn membership_of_entry_statement(org_id: &str, entry_id: &str) -> String {
     format!(
-        "select {MEMBERSHIP} from memberships m where m.org_id = $1 and m.entry_id = $2 \
-         order by m.changed_at desc limit 1"
+        "select {MEMBERSHIP} from memberships m where m.org_id = {org_id} \
+         and m.entry_id = {entry_id} order by m.changed_at desc limit 1"
     )
-});
+}
+
+/// [`membership_of_entry_statement`] of `$1` and `$2`.
+static MEMBERSHIP_OF_ENTRY: LazyLock<String> =
+    LazyLock::new(|| membership_of_entry_statement("$1", "$2"));
 
 /// The membership that follows the SCIM user `entry_id`, if one does.
 pub async fn membership_of_entry(

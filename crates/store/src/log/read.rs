@@ -123,15 +123,36 @@ pub async fn stream_head(
     org_id: Uuid,
     stream_id: Uuid,
 ) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+    let mut heads = stream_heads(pool, &[(org_id, stream_id)]).await?;
+    Ok(heads.pop().flatten())
+}
+
+/// [`stream_head`] of each (organization, stream) pair, in the order asked,
+/// in one statement.
+pub async fn stream_heads(
+    pool: &Pool,
+    streams: &[(Uuid, Uuid)],
+) -> Result<Vec<Option<(i64, Vec<u8>)>>, StoreError> {
+    let (org_ids, stream_ids): (Vec<Uuid>, Vec<Uuid>) = streams.iter().copied().unzip();
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "select stream_version, hash from events where org_id = $1 and stream_id = $2 \
-             order by stream_version desc limit 1",
+            "select h.stream_version, h.hash \
+             from unnest($1::uuid[], $2::uuid[]) with ordinality as q(org_id, stream_id, n) \
+             left join lateral (select e.stream_version, e.hash from events e \
+                                where e.org_id = q.org_id and e.stream_id = q.stream_id \
+                                order by e.stream_version desc limit 1) h on true \
+             order by q.n",
         )
         .await?;
-    let row = client.query_opt(&statement, &[&org_id, &stream_id]).await?;
-    Ok(row.map(|row| (row.get(0), row.get(1))))
+    let rows = client.query(&statement, &[&org_ids, &stream_ids]).await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let version: Option<i64> = row.get(0);
+            version.map(|version| (version, row.get(1)))
+        })
+        .collect())
 }
 
 /// The events of one stream after `version`, in version order: what a
