@@ -43,6 +43,12 @@ fn membership(row: &Row) -> MembershipRecord {
     }
 }
 
+/// The membership in a row's first columns, where a left join found one.
+fn joined_membership(row: &Row) -> Option<MembershipRecord> {
+    let org_id: Option<Uuid> = row.get(0);
+    org_id.map(|_| membership(row))
+}
+
 /// An account as the registry holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRecord {
@@ -164,14 +170,11 @@ pub async fn lock_facts_of(
     let rows = client.query(&statement, &[&org_ids, &account_ids]).await?;
     Ok(rows
         .iter()
-        .map(|row| {
-            let member_org: Option<Uuid> = row.get(0);
-            LockFacts {
-                membership: member_org.map(|_| membership(row)),
-                email: row.get(8),
-                verified_domains: row.get(9),
-                locks: row.get(10),
-            }
+        .map(|row| LockFacts {
+            membership: joined_membership(row),
+            email: row.get(8),
+            verified_domains: row.get(9),
+            locks: row.get(10),
         })
         .collect())
 }
@@ -245,13 +248,10 @@ pub async fn entry_facts_of(
         .await?;
     Ok(rows
         .iter()
-        .map(|row| {
-            let member_org: Option<Uuid> = row.get(0);
-            EntryFacts {
-                membership: member_org.map(|_| membership(row)),
-                account_of_email: row.get(8),
-                domain_verified: row.get(9),
-            }
+        .map(|row| EntryFacts {
+            membership: joined_membership(row),
+            account_of_email: row.get(8),
+            domain_verified: row.get(9),
         })
         .collect())
 }
