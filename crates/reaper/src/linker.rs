@@ -27,7 +27,8 @@ use uuid::Uuid;
 
 use crate::{ReaperError, ReaperMetrics, lock};
 
-/// The most events one pass reads.
+/// The most events one pass reads (of the types it follows: the others it
+/// passes over without reading them).
 const PASS_EVENTS: i64 = 500;
 
 /// How many streams one pass follows at once. Linking a new entry is two
@@ -64,8 +65,9 @@ const FOLLOWED: [&str; 16] = [
     "AccountEmailChanged",
 ];
 
-/// Follows the log once, up to [`PASS_EVENTS`] events; returns how many it
-/// read (0: it is at the head, or another replica follows).
+/// Follows the log once, up to [`PASS_EVENTS`] events of the types it acts
+/// on; returns how many events of every type it followed past (0: it is at
+/// the head, or another replica follows).
 pub async fn follow_once(
     linking: Linking<'_>,
     metrics: &ReaperMetrics,
@@ -89,15 +91,17 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
     let head = store::log_head(pool).await?;
     let from = store::read_checkpoint(pool, Checkpoint::Linker).await?;
     metrics.linker_lag.set(head.saturating_sub(from));
-    let rows = store::read_after(pool, from, PASS_EVENTS).await?;
-    let Some(last) = rows.last().map(|row| row.position) else {
+    if head <= from {
         return Ok(0);
+    }
+    let rows = store::read_types_after(pool, (from, head), &FOLLOWED, PASS_EVENTS).await?;
+    // Up to the head, unless the pass holds as many events as one may.
+    let last = match rows.last() {
+        Some(row) if rows.len() as i64 == PASS_EVENTS => row.position,
+        _ => head,
     };
     let mut by_stream: Vec<((Uuid, Uuid), Vec<StoredEvent>)> = Vec::new();
-    for row in rows
-        .iter()
-        .filter(|row| FOLLOWED.contains(&row.event_type.as_str()))
-    {
+    for row in &rows {
         let stored = row.to_stored()?;
         let key = (stored.org_id, stored.stream_id);
         match by_stream.iter_mut().find(|(stream, _)| *stream == key) {
@@ -136,9 +140,11 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
         .await;
     outcomes.into_iter().collect::<Result<(), _>>()?;
     store::set_checkpoint(pool, Checkpoint::Linker, last).await?;
-    metrics.linker_events.inc_by(rows.len() as u64);
+    // Positions have no gaps: the pass followed past this many events.
+    let passed = last - from;
+    metrics.linker_events.inc_by(passed as u64);
     metrics.linker_lag.set(head.saturating_sub(last));
-    Ok(rows.len())
+    Ok(passed as usize)
 }
 
 /// Whether following again may succeed: the database was away, or another

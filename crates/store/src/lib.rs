@@ -76,7 +76,8 @@ pub use log::members::{
 };
 pub use log::read::{
     LogRow, log_head, read_after, read_group_attributes, read_organization_after,
-    read_partition_after, read_stream, read_stream_after, relay_backlog, stream_head, stream_heads,
+    read_partition_after, read_stream, read_stream_after, read_types_after, relay_backlog,
+    stream_head, stream_heads,
 };
 pub use log::registry::{
     claim_owner, find_organization, has_organizations, list_organizations, organization_name,

@@ -154,6 +154,33 @@ async fn users_provisioned_at_once_are_each_linked_to_their_own_account() {
     app.stop().await;
 }
 
+/// A pass reads at most `PASS_EVENTS` (500) of the events the linker acts
+/// on, and passes over the others without reading them: the users past one
+/// pass's worth are linked by the next, none is passed over.
+#[tokio::test]
+async fn more_users_than_one_pass_holds_are_all_linked() {
+    const USERS: usize = 620;
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    let held = app.hold_linker().await;
+    let operations: Vec<serde_json::Value> = (0..USERS)
+        .map(|n| {
+            json!({"method": "POST", "path": "/Users", "bulkId": format!("u{n}"),
+                   "data": entra_user(&format!("many{n}@fabrikam.test"), "Many", &n.to_string())})
+        })
+        .collect();
+    let (status, response) = app.bulk(None, json!(operations)).await;
+    assert_eq!(status, StatusCode::OK, "{response}");
+    held.release().await;
+    app.wait_for_checkpoints(&[store::Checkpoint::Linker], SETTLED)
+        .await;
+    let listed = members::list(&stack.pool, org_id).await.unwrap();
+    let scim = listed.iter().filter(|m| m.source == "scim").count();
+    assert_eq!(scim, USERS, "every provisioned user is a member");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn active_false_suspends_active_true_restores_and_delete_removes() {
     let app = spawn_app().await;

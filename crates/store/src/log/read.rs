@@ -252,6 +252,29 @@ pub async fn read_after(pool: &Pool, position: i64, limit: i64) -> Result<Vec<Lo
     log_rows_with_keys(&client, &rows).await
 }
 
+/// Up to `limit` events of the types `event_types` after `after` and up to
+/// `through`, in position order: what a reader that acts on a few types
+/// needs, without the rows (and the keys of their sealed values) it would
+/// pass over.
+pub async fn read_types_after(
+    pool: &Pool,
+    (after, through): (i64, i64),
+    event_types: &[&str],
+    limit: i64,
+) -> Result<Vec<LogRow>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(&format!(
+            "select {COLUMNS} from events where position > $1 and position <= $2 \
+             and event_type = any($3) order by position limit $4"
+        ))
+        .await?;
+    let rows = client
+        .query(&statement, &[&after, &through, &event_types, &limit])
+        .await?;
+    log_rows_with_keys(&client, &rows).await
+}
+
 /// Up to `limit` events of `partition`'s organizations after `after` and up
 /// to `through`, in position order (every event for the whole projection).
 pub async fn read_partition_after(
