@@ -89,6 +89,12 @@ impl PassFacts {
         })
     }
 
+    /// Whether the pass read anything ahead (else every step reads for
+    /// itself).
+    pub fn read_ahead(&self) -> bool {
+        !self.heads.is_empty()
+    }
+
     /// The facts of SCIM entry `entry_id` of `org_id`, for the first step
     /// that asks.
     pub(crate) fn take_entry(&self, org_id: Uuid, entry_id: Uuid) -> Option<EntryFacts> {

@@ -31,16 +31,23 @@ use crate::{ReaperError, ReaperMetrics, lock};
 /// passes over without reading them).
 const PASS_EVENTS: i64 = 500;
 
-/// How many streams one pass follows at once. Linking a new entry is two
-/// appends in a row (its account, its membership), each a group commit;
-/// what it reads, and what its `MemberAdded` reads in the next pass, each
-/// pass reads for all its events at once (`admin::PassFacts`): its time is
-/// mostly waiting, not work. At 2 the linker followed about 240
-/// users/s while the API took 2,300 creates/s, so a burst of 100,000 users
-/// linked for minutes after (issue 13); at 8 the appends of several entries
-/// share a commit. It stays background work: under a burst it may still
-/// fall behind (watch `rollcall_linker_lag_events`) and catch up after.
-const CONCURRENT_STREAMS: usize = 8;
+/// How many streams one pass follows at once, when the pass read ahead
+/// what its steps ask for (`admin::PassFacts`). Linking a new entry is then
+/// two appends in a row (its account, its membership), each a group commit,
+/// and its `MemberAdded` in the next pass usually nothing: its time is
+/// waiting for commits, and the more entries wait together, the more of
+/// their appends share one. With 8, a 64-client burst of creates (bench.sh)
+/// left the linker 14–15 s of work after it, in appends of 6.7 requests on
+/// average; with 64, 3 s in appends of 30, at about the same creates/s, and
+/// the server's CPU per create, its linking included, fell from 0.60–0.64
+/// ms to 0.33–0.37 (issue 13). Under a longer burst it may still fall
+/// behind (watch `rollcall_linker_lag_events`) and catch up after.
+const STREAMS_READ_AHEAD: usize = 64;
+
+/// How many streams a pass that read nothing ahead follows at once: each
+/// step then reads for itself, and takes at most this many of the
+/// connections the API shares with it.
+const STREAMS_READING: usize = 8;
 
 /// How long an idle linker waits before it looks at the log again.
 pub const POLL: Duration = Duration::from_millis(200);
@@ -81,11 +88,11 @@ pub async fn follow_once(
 }
 
 /// Follows the events after the checkpoint. Events of one stream are
-/// followed in order; different streams at once ([`CONCURRENT_STREAMS`]),
-/// since every step decides on the state now and appends at the version it
-/// read, so their order does not matter. A failure keeps the checkpoint
-/// where it was: the next pass repeats the work, which changes nothing
-/// twice.
+/// followed in order; different streams at once ([`STREAMS_READ_AHEAD`] or
+/// [`STREAMS_READING`]), since every step decides on the state now and
+/// appends at the version it read, so their order does not matter. A
+/// failure keeps the checkpoint where it was: the next pass repeats the
+/// work, which changes nothing twice.
 async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<usize, ReaperError> {
     let pool = linking.pool;
     let head = store::log_head(pool).await?;
@@ -115,6 +122,11 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
         pass: &pass,
         ..linking
     };
+    let concurrent_streams = if pass.read_ahead() {
+        STREAMS_READ_AHEAD
+    } else {
+        STREAMS_READING
+    };
     let outcomes: Vec<Result<(), ReaperError>> = futures::stream::iter(by_stream)
         .map(|(_, events)| async move {
             for stored in &events {
@@ -135,7 +147,7 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
             }
             Ok(())
         })
-        .buffer_unordered(CONCURRENT_STREAMS)
+        .buffer_unordered(concurrent_streams)
         .collect()
         .await;
     outcomes.into_iter().collect::<Result<(), _>>()?;
