@@ -2,16 +2,16 @@
 //! SCIM entry to its account and membership, lets the account's names and
 //! email follow the entry where the organization verified the domain, and
 //! brings each account's locks to what the rules say. Every step decides on
-//! the state now, so following an event twice (after a crash) changes
-//! nothing the second time.
+//! the state as of its pass or later ([`PassFacts`]), so following an event
+//! twice (after a crash) changes nothing the second time.
+
+use std::sync::Arc;
 
 use domain::account::{self, ACCOUNTS, AccountState};
 use domain::linking::{self, Entry, EntryChange};
 use domain::membership::{self, MemberState};
 use domain::provisioning::Provisioning;
 use domain::{Event, Refusal, RequestMeta};
-use std::sync::Arc;
-
 use store::{Appender, LockFacts, Pool, Registration};
 use uuid::Uuid;
 

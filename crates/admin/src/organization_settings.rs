@@ -53,7 +53,8 @@ impl KeptSettings {
     }
 
     /// `org_id`'s settings and name as of `head`, its stream's head read a
-    /// moment ago (`None`: the stream had no events then).
+    /// moment ago (`None`: the stream had no events then), or as of a newer
+    /// head this linker read since: as fresh, or fresher.
     pub(crate) async fn read_at(
         &self,
         pool: &Pool,
@@ -64,7 +65,7 @@ impl KeptSettings {
             return Ok(Arc::new(fold(std::iter::empty())));
         };
         if let Some((kept_head, kept)) = self.kept.lock().expect("never poisoned").get(&org_id)
-            && kept_head == head
+            && (kept_head == head || kept_head.0 > head.0)
         {
             return Ok(kept.clone());
         }

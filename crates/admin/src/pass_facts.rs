@@ -20,15 +20,19 @@ use uuid::Uuid;
 /// organizations' heads serve every step.
 ///
 /// A step deciding on facts read a moment before it is as sound as one
-/// reading them itself: they are read after the pass's events, so they
-/// hold what those events did; whatever changes them later is an event the
-/// linker follows in a later pass, with facts read then; and every append
-/// is at the version its decision read, so a decision on facts that moved
-/// conflicts and is taken again on what is there. A pass that holds an
-/// event converging many accounts at once (SCIM switched, a domain verified
-/// or dropped, an account's email changed) reads nothing ahead, as before:
-/// such passes are rare, and their steps then never decide on facts older
-/// than the convergence running beside them.
+/// reading them itself. They are read after the pass's events, so they
+/// hold what those events did. What the steps decide on (memberships,
+/// accounts' emails, verified domains, SCIM on or off, the locks the
+/// registry holds) changes only through events the linker follows, and
+/// follows after this pass, with facts read then: a step that decided on
+/// facts which moved meanwhile, and appended nothing or the wrong locks, is
+/// put right by that later step. Where it appends, it appends at the
+/// version its decision read, and a version that moved conflicts and is
+/// decided again on what is there. A pass that holds an event converging
+/// many accounts at once (SCIM switched, a domain verified or dropped, an
+/// account's email changed) reads nothing ahead, as before: such passes are
+/// rare, and their steps then never decide on facts older than the
+/// convergence running beside them.
 #[derive(Default)]
 pub struct PassFacts {
     entries: Mutex<HashMap<(Uuid, Uuid), EntryFacts>>,
@@ -39,7 +43,10 @@ pub struct PassFacts {
 impl PassFacts {
     /// Reads the facts the steps following `events` will ask for.
     pub async fn read(pool: &Pool, events: &[&StoredEvent]) -> Result<PassFacts, StoreError> {
-        if events.iter().any(|stored| converges_many(&stored.event)) {
+        if events
+            .iter()
+            .any(|stored| is_converging_many(&stored.event))
+        {
             return Ok(PassFacts::default());
         }
         let mut entries: Vec<EntryQuestion> = Vec::new();
@@ -49,7 +56,7 @@ impl PassFacts {
             let org_id = stored.org_id;
             if let Some((_, entry)) = EntryChange::of(&stored.event) {
                 let question = entry_question(org_id, stored.stream_id, entry.as_ref());
-                if !entries.iter().any(|asked| same_entry(asked, &question)) {
+                if !entries.iter().any(|asked| is_same_entry(asked, &question)) {
                     entries.push(question);
                 }
             } else if let Some(account_id) = membership_of(&stored.event)
@@ -71,9 +78,23 @@ impl PassFacts {
             .iter()
             .map(|org_id| (*org_id, *org_id))
             .collect();
+        // Only what some step asks for: a pass of new users has no
+        // membership events yet, and one of their `MemberAdded`s no entries.
+        let entry_facts = async {
+            if entries.is_empty() {
+                return Ok(Vec::new());
+            }
+            store::entry_facts_of(pool, &entries).await
+        };
+        let lock_facts = async {
+            if memberships.is_empty() {
+                return Ok(Vec::new());
+            }
+            store::lock_facts_of(pool, &memberships).await
+        };
         let (entry_facts, lock_facts, heads) = tokio::try_join!(
-            store::entry_facts_of(pool, &entries),
-            store::lock_facts_of(pool, &memberships),
+            entry_facts,
+            lock_facts,
             store::stream_heads(pool, &own_streams),
         )?;
         Ok(PassFacts {
@@ -91,7 +112,7 @@ impl PassFacts {
 
     /// Whether the pass read anything ahead (else every step reads for
     /// itself).
-    pub fn read_ahead(&self) -> bool {
+    pub fn has_read_ahead(&self) -> bool {
         !self.heads.is_empty()
     }
 
@@ -130,7 +151,7 @@ pub(crate) fn entry_question(org_id: Uuid, entry_id: Uuid, entry: Option<&Entry>
     }
 }
 
-fn same_entry(asked: &EntryQuestion, question: &EntryQuestion) -> bool {
+fn is_same_entry(asked: &EntryQuestion, question: &EntryQuestion) -> bool {
     (asked.org_id, asked.entry_id) == (question.org_id, question.entry_id)
 }
 
@@ -148,7 +169,7 @@ fn membership_of(event: &Event) -> Option<Uuid> {
 }
 
 /// The events whose step converges the locks of many accounts.
-fn converges_many(event: &Event) -> bool {
+fn is_converging_many(event: &Event) -> bool {
     matches!(
         event,
         Event::ScimEnabled { .. }

@@ -77,7 +77,11 @@ impl Stack {
         let pool = store::connect(&database, self.config.pool_size)?;
         let registry = prometheus::Registry::new();
         let async_metrics = Metrics::register(&registry)?;
-        store::PoolMetrics::register(&registry, "main", &pool)?;
+        let linker_pool = store::connect(&database, reaper::linker::CONNECTIONS)?;
+        store::PoolMetrics::register_pools(
+            &registry,
+            vec![("main", pool.clone()), ("linker", linker_pool.clone())],
+        )?;
         let readiness =
             projector::readiness(&pool, &async_metrics, self.settings.max_projector_lag);
         let topology = bus::Topology::new(&self.config.bus_prefix);
@@ -100,6 +104,7 @@ impl Stack {
         let appender = state.appender.clone();
         let reaper = reaper::Reaper {
             pool: pool.clone(),
+            linker_pool,
             appender: appender.clone(),
             metrics: reaper::ReaperMetrics::register(&registry)?,
             checkpoints: signing_key.map(|key| reaper::Checkpoints {

@@ -66,6 +66,10 @@ pub struct Outcome {
 #[derive(Clone)]
 pub struct Reaper {
     pub pool: Pool,
+    /// The linker's connections: in `serve`, a pool of its own
+    /// ([`linker::CONNECTIONS`]), so that its concurrent steps never take
+    /// the connections the API's requests share, nor wait for them.
+    pub linker_pool: Pool,
     pub appender: Appender,
     pub metrics: ReaperMetrics,
     /// Signed checkpoints, when the operator configured a key.
@@ -102,7 +106,7 @@ impl Reaper {
     /// is logged and counted; the next one starts afresh from the log.
     pub async fn run(self, interval: Duration, mut stop: watch::Receiver<bool>) {
         let linker = tokio::spawn(linker::run(
-            self.pool.clone(),
+            self.linker_pool.clone(),
             self.appender.clone(),
             self.metrics.clone(),
             stop.clone(),

@@ -10,8 +10,8 @@
 //! appear within a moment rather than an interval. One replica follows at a
 //! time (an advisory lock). Its checkpoint moves after the work: a crash
 //! between an event and its consequences makes the next linker repeat the
-//! work, and every step decides on the state now, so repeating it changes
-//! nothing twice.
+//! work, and every step decides on the state as of its pass or later
+//! (`admin::PassFacts`), so repeating it changes nothing twice.
 
 use std::time::Duration;
 
@@ -31,22 +31,31 @@ use crate::{ReaperError, ReaperMetrics, lock};
 /// passes over without reading them).
 const PASS_EVENTS: i64 = 500;
 
+/// The most positions one pass looks through for them: a long run of
+/// events the linker does not act on (a group's members, say) is passed
+/// over in several statements of bounded cost, not one.
+const PASS_SPAN: i64 = 20_000;
+
+/// The linker's connections in `serve`, a pool of its own: as many as the
+/// steps of a pass that reads for itself ([`STREAMS_READING`]).
+pub const CONNECTIONS: usize = STREAMS_READING;
+
 /// How many streams one pass follows at once, when the pass read ahead
 /// what its steps ask for (`admin::PassFacts`). Linking a new entry is then
 /// two appends in a row (its account, its membership), each a group commit,
 /// and its `MemberAdded` in the next pass usually nothing: its time is
 /// waiting for commits, and the more entries wait together, the more of
-/// their appends share one. With 8, a 64-client burst of creates (bench.sh)
-/// left the linker 14–15 s of work after it, in appends of 6.7 requests on
-/// average; with 64, 3 s in appends of 30, at about the same creates/s, and
-/// the server's CPU per create, its linking included, fell from 0.60–0.64
-/// ms to 0.33–0.37 (issue 13). Under a longer burst it may still fall
-/// behind (watch `rollcall_linker_lag_events`) and catch up after.
+/// their appends share one. With 8 (`f021020`), a 64-client burst of 8 s
+/// (bench.sh) left the server 18–22 s of work after it, in appends of 6.2–6.4
+/// requests on average; with 64, 3 s in appends of 29–31, at about the same
+/// creates/s, and the server's CPU per create, its linking included, fell
+/// from 0.71–0.79 ms to 0.32–0.37 (issue 13, docs/scaling.md). Under a
+/// longer burst it may still fall behind (watch `rollcall_linker_lag_events`)
+/// and catch up after.
 const STREAMS_READ_AHEAD: usize = 64;
 
 /// How many streams a pass that read nothing ahead follows at once: each
-/// step then reads for itself, and takes at most this many of the
-/// connections the API shares with it.
+/// step then reads for itself, on one of the linker's [`CONNECTIONS`].
 const STREAMS_READING: usize = 8;
 
 /// How long an idle linker waits before it looks at the log again.
@@ -89,10 +98,10 @@ pub async fn follow_once(
 
 /// Follows the events after the checkpoint. Events of one stream are
 /// followed in order; different streams at once ([`STREAMS_READ_AHEAD`] or
-/// [`STREAMS_READING`]), since every step decides on the state now and
-/// appends at the version it read, so their order does not matter. A
-/// failure keeps the checkpoint where it was: the next pass repeats the
-/// work, which changes nothing twice.
+/// [`STREAMS_READING`]), since every step decides on the state as of the
+/// pass or later and appends at the version it read, so their order does
+/// not matter. A failure keeps the checkpoint where it was: the next pass
+/// repeats the work, which changes nothing twice.
 async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<usize, ReaperError> {
     let pool = linking.pool;
     let head = store::log_head(pool).await?;
@@ -101,11 +110,12 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
     if head <= from {
         return Ok(0);
     }
-    let rows = store::read_types_after(pool, (from, head), &FOLLOWED, PASS_EVENTS).await?;
-    // Up to the head, unless the pass holds as many events as one may.
+    let through = head.min(from + PASS_SPAN);
+    let rows = store::read_types_after(pool, (from, through), &FOLLOWED, PASS_EVENTS).await?;
+    // Up to `through`, unless the pass holds as many events as one may.
     let last = match rows.last() {
         Some(row) if rows.len() as i64 == PASS_EVENTS => row.position,
-        _ => head,
+        _ => through,
     };
     let mut by_stream: Vec<((Uuid, Uuid), Vec<StoredEvent>)> = Vec::new();
     for row in &rows {
@@ -117,12 +127,21 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
         }
     }
     let followed: Vec<&StoredEvent> = by_stream.iter().flat_map(|(_, events)| events).collect();
-    let pass = PassFacts::read(pool, &followed).await?;
+    let pass = match PassFacts::read(pool, &followed).await {
+        Ok(pass) => pass,
+        Err(error) if error.is_transient() => return Err(error.into()),
+        // What one event holds must not stop the linker (see follow's
+        // callers below): its steps read for themselves, as they can.
+        Err(error) => {
+            tracing::warn!(%error, "the linker could not read its pass ahead; each step reads for itself");
+            PassFacts::default()
+        }
+    };
     let linking = Linking {
         pass: &pass,
         ..linking
     };
-    let concurrent_streams = if pass.read_ahead() {
+    let concurrent_streams = if pass.has_read_ahead() {
         STREAMS_READ_AHEAD
     } else {
         STREAMS_READING

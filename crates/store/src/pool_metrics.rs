@@ -13,9 +13,9 @@ use crate::Pool;
 /// `max` (the most it may open: `pool_size`).
 #[derive(Clone)]
 pub struct PoolMetrics {
-    pool: Pool,
+    /// Each pool of the process, by the name its gauges are labelled with.
+    pools: Vec<(&'static str, Pool)>,
     connections: IntGaugeVec,
-    name: &'static str,
 }
 
 impl PoolMetrics {
@@ -24,6 +24,15 @@ impl PoolMetrics {
         registry: &Registry,
         name: &'static str,
         pool: &Pool,
+    ) -> prometheus::Result<()> {
+        PoolMetrics::register_pools(registry, vec![(name, pool.clone())])
+    }
+
+    /// Registers the gauges of several pools of one process in `registry`
+    /// (one metric, a `pool` label each).
+    pub fn register_pools(
+        registry: &Registry,
+        pools: Vec<(&'static str, Pool)>,
     ) -> prometheus::Result<()> {
         let connections = IntGaugeVec::new(
             Opts::new(
@@ -34,11 +43,7 @@ impl PoolMetrics {
             ),
             &["pool", "state"],
         )?;
-        registry.register(Box::new(PoolMetrics {
-            pool: pool.clone(),
-            connections,
-            name,
-        }))
+        registry.register(Box::new(PoolMetrics { pools, connections }))
     }
 }
 
@@ -48,17 +53,19 @@ impl Collector for PoolMetrics {
     }
 
     fn collect(&self) -> Vec<MetricFamily> {
-        let status = self.pool.status();
-        let in_use = status.size.saturating_sub(status.available);
-        for (state, value) in [
-            ("size", status.size),
-            ("in_use", in_use),
-            ("waiting", status.waiting),
-            ("max", status.max_size),
-        ] {
-            self.connections
-                .with_label_values(&[self.name, state])
-                .set(value as i64);
+        for (name, pool) in &self.pools {
+            let status = pool.status();
+            let in_use = status.size.saturating_sub(status.available);
+            for (state, value) in [
+                ("size", status.size),
+                ("in_use", in_use),
+                ("waiting", status.waiting),
+                ("max", status.max_size),
+            ] {
+                self.connections
+                    .with_label_values(&[name, state])
+                    .set(value as i64);
+            }
         }
         self.connections.collect()
     }

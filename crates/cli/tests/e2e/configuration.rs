@@ -70,8 +70,9 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Waits until `metrics` (an operators' listener) shows the pool's `max`
-/// at `expected`, or fails with what it showed and the child's log.
-async fn wait_for_pool_max(served: &mut Served, metrics: &str, expected: u32) {
+/// at `expected`, or fails with what it showed and the child's log; returns
+/// what it showed.
+async fn wait_for_pool_max(served: &mut Served, metrics: &str, expected: u32) -> String {
     let line = format!("rollcall_store_pool_connections{{pool=\"main\",state=\"max\"}} {expected}");
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen = String::new();
@@ -79,7 +80,7 @@ async fn wait_for_pool_max(served: &mut Served, metrics: &str, expected: u32) {
         if let Ok(answer) = reqwest::get(format!("http://{metrics}/metrics")).await {
             seen = answer.text().await.unwrap_or_default();
             if seen.lines().any(|shown| shown == line) {
-                return;
+                return seen;
             }
         }
         if let Some(status) = served.0.try_wait().expect("the child's status") {
@@ -132,8 +133,14 @@ async fn a_files_values_take_effect_the_environment_overrides_them_and_a_flag_th
 
     // The file alone: its database, broker, listener and pool.
     let mut served = start(&["serve", "--config", config], &[]);
-    wait_for_pool_max(&mut served, &metrics, 7).await;
+    let shown = wait_for_pool_max(&mut served, &metrics, 7).await;
     drop(served);
+    // The linker's own connections, whatever the pool size says.
+    let linker = format!(
+        "rollcall_store_pool_connections{{pool=\"linker\",state=\"max\"}} {}",
+        reaper::linker::CONNECTIONS
+    );
+    assert!(shown.lines().any(|line| line == linker), "{shown}");
 
     // Named by ROLLCALL_CONFIG; ROLLCALL_POOL_SIZE overrides the file, whose
     // metrics_bind still holds.

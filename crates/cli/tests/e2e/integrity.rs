@@ -190,6 +190,7 @@ async fn the_reaper_signs_moved_heads_hourly_and_auditors_list_them_with_the_key
     app.wait_for_projector(Duration::from_secs(10)).await;
     let reaper = reaper::Reaper {
         pool: app.pool().clone(),
+        linker_pool: app.pool().clone(),
         appender: app.stack.as_ref().unwrap().appender.clone(),
         metrics: reaper::ReaperMetrics::register(&prometheus::Registry::new()).unwrap(),
         checkpoints: Some(reaper::Checkpoints {

@@ -80,7 +80,7 @@ async fn a_provisioned_user_becomes_a_member_with_the_default_role_which_later_c
 /// (`admin::PassFacts`): each entry must get its own. The users come at
 /// once, so that one pass holds many; their facts differ, so that facts
 /// given to the wrong entry show: half have an account already (manual
-/// members), half are in the organization's verified domain.
+/// members), a third are in the organization's verified domain.
 #[tokio::test]
 async fn users_provisioned_at_once_are_each_linked_to_their_own_account() {
     let app = spawn_app().await;
@@ -113,6 +113,8 @@ async fn users_provisioned_at_once_are_each_linked_to_their_own_account() {
             existing.push((email.clone(), account_id));
         }
     }
+    // Held while they come, so that one pass finds them all.
+    let held = app.hold_linker().await;
     let creates = people.iter().enumerate().map(|(n, (email, _))| {
         let user = entra_user(email, &format!("Given{n}"), &format!("Family{n}"));
         app.create_user(user)
@@ -120,6 +122,7 @@ async fn users_provisioned_at_once_are_each_linked_to_their_own_account() {
     for (status, body) in futures::future::join_all(creates).await {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
+    held.release().await;
     let mut accounts = Vec::new();
     for (n, (email, _)) in people.iter().enumerate() {
         let verified = email.ends_with("@fabrikam.test");

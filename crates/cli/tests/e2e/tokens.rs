@@ -18,6 +18,7 @@ fn reaper_of(app: &TestApp) -> (reaper::Reaper, prometheus::Registry) {
     let registry = prometheus::Registry::new();
     let reaper = reaper::Reaper {
         pool: stack.pool.clone(),
+        linker_pool: stack.pool.clone(),
         appender: stack.appender.clone(),
         metrics: reaper::ReaperMetrics::register(&registry).unwrap(),
         checkpoints: None,
