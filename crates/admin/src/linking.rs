@@ -63,11 +63,6 @@ pub async fn follow_entry(
     let Some((change, entry)) = EntryChange::of(event) else {
         return Ok(());
     };
-    let email_domain = entry
-        .as_ref()
-        .and_then(|entry| entry.email.as_deref())
-        .map(account::email_domain)
-        .unwrap_or_default();
     let facts = match linking.pass.take_entry(org_id, entry_id) {
         Some(facts) => facts,
         None => store::entry_facts(pool, entry_question(org_id, entry_id, entry.as_ref())).await?,
@@ -97,8 +92,8 @@ pub async fn follow_entry(
                 Some(account_id) => Ensured::found(account_id),
                 None => {
                     let organization = linking.organization(org_id).await?;
-                    let verified = facts.domain_verified && !email_domain.is_empty();
-                    let locks = Some((org_id, new_members_locks(&organization, verified, entry)));
+                    let locks = new_members_locks(&organization, facts.domain_verified, entry);
+                    let locks = Some((org_id, locks));
                     let ensured =
                         accounts_ops::make_for_entry(pool, appender, email, entry, locks, meta)
                             .await?;
@@ -344,14 +339,8 @@ pub async fn converge_organization(
     org_id: Uuid,
     reason: &str,
 ) -> anyhow::Result<()> {
-    let pool = linking.pool;
-    let settings = linking
-        .settings
-        .read(pool, org_id)
-        .await?
-        .provisioning
-        .clone();
-    for record in store::scim_memberships(pool, org_id).await? {
+    let settings = linking.organization(org_id).await?.provisioning.clone();
+    for record in store::scim_memberships(linking.pool, org_id).await? {
         let account_id = record.account_id;
         converge_locks_under(linking, meta, org_id, Some(&settings), account_id, reason).await?;
     }

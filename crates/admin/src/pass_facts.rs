@@ -41,10 +41,12 @@ pub struct PassFacts {
 }
 
 impl PassFacts {
-    /// Reads the facts the steps following `events` will ask for.
-    pub async fn read(pool: &Pool, events: &[&StoredEvent]) -> Result<PassFacts, StoreError> {
-        if events
+    /// Reads the facts the steps following `streams` (each stream's events
+    /// of the pass, in order) will ask for: those of each stream's first.
+    pub async fn read(pool: &Pool, streams: &[&[StoredEvent]]) -> Result<PassFacts, StoreError> {
+        if streams
             .iter()
+            .flat_map(|events| events.iter())
             .any(|stored| is_converging_many(&stored.event))
         {
             return Ok(PassFacts::default());
@@ -52,16 +54,11 @@ impl PassFacts {
         let mut entries: Vec<EntryQuestion> = Vec::new();
         let mut memberships: Vec<(Uuid, Uuid)> = Vec::new();
         let mut organizations: Vec<Uuid> = Vec::new();
-        for stored in events {
+        for stored in streams.iter().filter_map(|events| events.first()) {
             let org_id = stored.org_id;
             if let Some((_, entry)) = EntryChange::of(&stored.event) {
-                let question = entry_question(org_id, stored.stream_id, entry.as_ref());
-                if !entries.iter().any(|asked| is_same_entry(asked, &question)) {
-                    entries.push(question);
-                }
-            } else if let Some(account_id) = membership_of(&stored.event)
-                && !memberships.contains(&(org_id, account_id))
-            {
+                entries.push(entry_question(org_id, stored.stream_id, entry.as_ref()));
+            } else if let Some(account_id) = membership_of(&stored.event) {
                 memberships.push((org_id, account_id));
             } else {
                 continue;
@@ -149,10 +146,6 @@ pub(crate) fn entry_question(org_id: Uuid, entry_id: Uuid, entry: Option<&Entry>
             .unwrap_or_default(),
         email_domain: email.map(account::email_domain).unwrap_or_default(),
     }
-}
-
-fn is_same_entry(asked: &EntryQuestion, question: &EntryQuestion) -> bool {
-    (asked.org_id, asked.entry_id) == (question.org_id, question.entry_id)
 }
 
 /// The account whose membership the event changed, for the events whose

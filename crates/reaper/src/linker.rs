@@ -126,8 +126,8 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
             None => by_stream.push((key, vec![stored])),
         }
     }
-    let followed: Vec<&StoredEvent> = by_stream.iter().flat_map(|(_, events)| events).collect();
-    let pass = match PassFacts::read(pool, &followed).await {
+    let streams: Vec<&[StoredEvent]> = by_stream.iter().map(|(_, events)| &events[..]).collect();
+    let pass = match PassFacts::read(pool, &streams).await {
         Ok(pass) => pass,
         Err(error) if error.is_transient() => return Err(error.into()),
         // What one event holds must not stop the linker (see follow's

@@ -113,7 +113,10 @@ async fn users_provisioned_at_once_are_each_linked_to_their_own_account() {
             existing.push((email.clone(), account_id));
         }
     }
-    // Held while they come, so that one pass finds them all.
+    // Held while they come, so that one pass finds them all; and only them:
+    // a pass that also holds the domain's verification reads nothing ahead.
+    app.wait_for_checkpoints(&[store::Checkpoint::Linker], SETTLED)
+        .await;
     let held = app.hold_linker().await;
     let creates = people.iter().enumerate().map(|(n, (email, _))| {
         let user = entra_user(email, &format!("Given{n}"), &format!("Family{n}"));

@@ -188,6 +188,8 @@ pub struct EntryFacts {
     pub membership: Option<MembershipRecord>,
     /// The account that holds the entry's email.
     pub account_of_email: Option<Uuid>,
+    /// Whether the organization verified the email's domain (never, for an
+    /// entry without an email).
     pub domain_verified: bool,
 }
 
@@ -224,7 +226,7 @@ pub async fn entry_facts_of(
             "select {MEMBERSHIP}, \
              (select c.owner from unique_claims c \
               where c.org_id = $1 and c.kind = $2 and c.key = q.email_key), \
-             exists(select from verified_domains v \
+             q.email_domain <> '' and exists(select from verified_domains v \
                     where v.org_id = q.org_id and v.domain = q.email_domain) \
              from unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[]) with ordinality \
                   as q(org_id, entry_id, email_key, email_domain, n) \
