@@ -14,6 +14,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 mod registrations;
+mod registry_sets;
 
 use registrations::{Pending, Statements, register, undo};
 
@@ -223,11 +224,23 @@ async fn take_claims(
         .partition(|(_, registration)| may_find_taken(registration));
     let registered = write_rows(transaction, statements, requests, &unique, recorded_at).await?;
     let registered_organization = settle_registrations(batch, &unique, &registered);
-    let plain: Vec<_> = plain
+    let (as_sets, one_by_one_rows): (Vec<_>, Vec<_>) = plain
         .into_iter()
         .filter(|(index, _)| batch.refusals[*index].is_none())
+        .partition(|(_, registration)| registry_sets::is_written_as_set(registration));
+    let as_sets: Vec<_> = as_sets
+        .into_iter()
+        .map(|(index, registration)| (requests[index], registration))
         .collect();
-    write_rows(transaction, statements, requests, &plain, recorded_at).await?;
+    let mut writing = registry_sets::write_sets(transaction, &as_sets, recorded_at);
+    writing.extend(one_by_one(
+        transaction,
+        statements,
+        requests,
+        &one_by_one_rows,
+        recorded_at,
+    ));
+    try_join_all(writing).await?;
     Ok(Taken {
         claimed,
         registered_organization,
@@ -243,7 +256,19 @@ async fn write_rows(
     rows: &[(usize, &Registration)],
     recorded_at: &OffsetDateTime,
 ) -> Result<Vec<u64>, StoreError> {
-    let writing = rows.iter().map(|(index, registration)| {
+    let writing = one_by_one(transaction, statements, requests, rows, recorded_at);
+    Ok(try_join_all(writing).await?)
+}
+
+/// The statements that write registry rows one by one, each of its request.
+fn one_by_one<'a>(
+    transaction: &'a Transaction<'_>,
+    statements: &'a Statements,
+    requests: &'a [&'a AppendRequest],
+    rows: &'a [(usize, &'a Registration)],
+    recorded_at: &'a OffsetDateTime,
+) -> impl Iterator<Item = Pending<'a>> + 'a {
+    rows.iter().map(move |(index, registration)| {
         register(
             transaction,
             statements,
@@ -251,8 +276,7 @@ async fn write_rows(
             registration,
             recorded_at,
         )
-    });
-    Ok(try_join_all(writing).await?)
+    })
 }
 
 /// Whether a registry row may find its unique value taken, which refuses

@@ -40,10 +40,6 @@ pub(super) struct Statements {
     drop_domain: Statement,
     start_session: Statement,
     end_session: Statement,
-    register_account: Statement,
-    lock_account: Statement,
-    unlock_account: Statement,
-    register_membership: Statement,
     keep_role_groups: Statement,
     add_role_groups: Statement,
     destroy_key: Statement,
@@ -73,19 +69,6 @@ impl Statements {
              values ($1, $2, $3, $4, $5) on conflict do nothing",
             "update sessions set ended_at = $3 \
              where session_id = $1 and account_id = $2 and ended_at is null",
-            "insert into accounts (account_id, email, first_name, family_name, changed_at) \
-             values ($1, $2, $3, $4, $5) on conflict (account_id) do update set \
-             email = excluded.email, first_name = excluded.first_name, \
-             family_name = excluded.family_name, changed_at = excluded.changed_at",
-            "insert into account_locks (account_id, org_id, locks, changed_at) \
-             values ($1, $2, $3, $4) on conflict (account_id, org_id) do update set \
-             locks = excluded.locks, changed_at = excluded.changed_at",
-            "delete from account_locks where account_id = $1 and org_id = $2",
-            "insert into memberships (org_id, account_id, role, source, state, entry_id, \
-             entry_version, changed_at) values ($1, $2, $3, $4, $5, $6, $7, $8) \
-             on conflict (org_id, account_id) do update set role = excluded.role, \
-             source = excluded.source, state = excluded.state, entry_id = excluded.entry_id, \
-             entry_version = excluded.entry_version, changed_at = excluded.changed_at",
             "delete from role_groups where org_id = $1 and role = $2 and group_id <> all($3)",
             "insert into role_groups (org_id, role, group_id) \
              select $1, $2, group_id from unnest($3::uuid[]) as group_id on conflict do nothing",
@@ -113,10 +96,6 @@ impl Statements {
             drop_domain: next(),
             start_session: next(),
             end_session: next(),
-            register_account: next(),
-            lock_account: next(),
-            unlock_account: next(),
-            register_membership: next(),
             keep_role_groups: next(),
             add_role_groups: next(),
             destroy_key: next(),
@@ -195,52 +174,11 @@ pub(super) fn register<'a>(
             &statements.end_session,
             vec![session_id, &request.stream_id, recorded_at],
         ),
-        Registration::Account {
-            email,
-            first_name,
-            family_name,
-        } => run(
-            transaction,
-            &statements.register_account,
-            vec![
-                &request.stream_id,
-                email,
-                first_name,
-                family_name,
-                recorded_at,
-            ],
-        ),
-        Registration::AccountLocks { org_id, locks } if locks.is_empty() => run(
-            transaction,
-            &statements.unlock_account,
-            vec![&request.stream_id, org_id],
-        ),
-        Registration::AccountLocks { org_id, locks } => run(
-            transaction,
-            &statements.lock_account,
-            vec![&request.stream_id, org_id, locks, recorded_at],
-        ),
-        Registration::Membership {
-            account_id,
-            role,
-            source,
-            state,
-            entry_id,
-            entry_version,
-        } => run(
-            transaction,
-            &statements.register_membership,
-            vec![
-                &request.org_id,
-                account_id,
-                role,
-                source,
-                state,
-                entry_id,
-                entry_version,
-                recorded_at,
-            ],
-        ),
+        Registration::Account { .. }
+        | Registration::AccountLocks { .. }
+        | Registration::Membership { .. } => {
+            unreachable!("written with the batch's others of its kind (registry_sets)")
+        }
         // Two statements that commute: one drops the groups no longer
         // mapped, the other adds the new ones.
         Registration::RoleGroups { role, group_ids } => Box::pin(async move {
