@@ -21,7 +21,9 @@
 #      CPU-seconds per 1,000 creates (and per 1,000 pgbench inserts) of
 #      each process group: rollcall, PostgreSQL, RabbitMQ, the load generator
 #      (over the creates, and again over the creates and the settling after
-#      them), and verify's verdict. A verdict other than sound fails the script
+#      them), the bytes of WAL written per create (its settling included)
+#      and per pgbench insert, and verify's verdict. A verdict other than
+#      sound fails the script
 #      (exit 1) after the summary.
 # Everything it created (databases, queue, exchange) is removed on exit.
 #
@@ -54,6 +56,19 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 
 # CPU-seconds by process group over a run (scripts/lib/cpu.py).
 cpu() { python3 "$ROOT/scripts/lib/cpu.py" "$@"; }
+
+# Bytes of WAL the cluster has written so far (pg_stat_wal, PostgreSQL 14
+# and later; empty before). Cluster-wide: nothing else should write meanwhile.
+wal_bytes() { psql -At "$PG_BASE/postgres" -c 'select wal_bytes from pg_stat_wal' 2>/dev/null || true; }
+
+# WAL bytes per unit between two wal_bytes readings ("n/a" without them).
+wal_per() {
+    if [[ -n $1 && -n $2 ]]; then
+        python3 -c "import sys; print('%.0f' % ((float(sys.argv[2]) - float(sys.argv[1])) / float(sys.argv[3])))" "$1" "$2" "$3"
+    else
+        echo "n/a"
+    fi
+}
 
 # Reads JSON on stdin and prints the result of a Python expression over it
 # (`d` is the document). python3 rather than jq: it also does the
@@ -114,6 +129,7 @@ CREATE_JSON=""
 for run in $(seq 1 "$REPEAT"); do
     log "run $run/$REPEAT: rollcall bench --ops create ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
     cpu_before=$(cpu snapshot "$SERVER_PID")
+    wal_before=$(wal_bytes)
     CREATE_JSON=$(cpu run "$WORK/load-cpu" -- "$ROLLCALL" bench --url "$BASE_URL/scim_v2" --token "$TOKEN" \
         --clients "$CLIENTS" --seconds "$SECONDS_PER_RUN" --ops create --json)
     cpu_after=$(cpu snapshot "$SERVER_PID")
@@ -134,9 +150,11 @@ for run in $(seq 1 "$REPEAT"); do
     SETTLED_CPU=$(cpu report "$cpu_before" "$(cpu snapshot "$SERVER_PID")" "$(cat "$WORK/load-cpu")" \
         "$(json 'd[0]["count"]' <<<"$CREATE_JSON")" creates)
     SETTLED_AFTER=$SETTLE_WAITED
+    CREATE_WAL=$(wal_per "$wal_before" "$(wal_bytes)" "$(json 'd[0]["count"]' <<<"$CREATE_JSON")")
 
     log "run $run/$REPEAT: pgbench single-row INSERTs ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
     cpu_before=$(cpu snapshot "$SERVER_PID")
+    wal_before=$(wal_bytes)
     cpu run "$WORK/load-cpu" --exited -- pgbench -n -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/insert.sql" \
         "$PG_BASE/$PGBENCH_DB" >"$WORK/pgbench.out" 2>&1 || {
         cat "$WORK/pgbench.out" >&2
@@ -154,6 +172,8 @@ for run in $(seq 1 "$REPEAT"); do
     PGBENCH_CPU=$(cpu report "$cpu_before" "$cpu_after" "$(cat "$WORK/load-cpu")" \
         "$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$WORK/pgbench.out")" inserts \
         "$(cat "$WORK/load-cpu.exited")")
+    PGBENCH_WAL=$(wal_per "$wal_before" "$(wal_bytes)" \
+        "$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$WORK/pgbench.out")")
     ratio=$(python3 -c "print('%.3f' % ($creates / $inserts))")
     echo "pgbench inserts/s: $inserts; ratio creates/pgbench: $ratio" >&2
     CREATE_RATES+=("$creates")
@@ -227,6 +247,8 @@ echo " rollcall bench --ops create, until the server settled ${SETTLED_AFTER} s 
 echo "$SETTLED_CPU"
 echo " pgbench:"
 echo "$PGBENCH_CPU"
+echo
+echo "WAL written (pg_stat_wal, the last run): $CREATE_WAL bytes per create, its settling included; $PGBENCH_WAL per pgbench insert"
 echo
 echo "rollcall verify (after ${VERIFY_WAITED} s for the log to settle): $VERIFY_VERDICT"
 if ((VERIFY_STATUS != 0)); then
