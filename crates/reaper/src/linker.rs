@@ -13,6 +13,7 @@
 //! work, and every step decides on the state as of its pass or later
 //! (`admin::PassFacts`), so repeating it changes nothing twice.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use admin::linking::Linking;
@@ -117,16 +118,21 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
         Some(row) if rows.len() as i64 == PASS_EVENTS => row.position,
         _ => through,
     };
-    let mut by_stream: Vec<((Uuid, Uuid), Vec<StoredEvent>)> = Vec::new();
+    // Each stream's events in order, the streams in the order of their
+    // first events; found by key, not by a scan per event.
+    let mut slot_of: HashMap<(Uuid, Uuid), usize> = HashMap::new();
+    let mut by_stream: Vec<Vec<StoredEvent>> = Vec::new();
     for row in &rows {
         let stored = row.to_stored()?;
-        let key = (stored.org_id, stored.stream_id);
-        match by_stream.iter_mut().find(|(stream, _)| *stream == key) {
-            Some((_, events)) => events.push(stored),
-            None => by_stream.push((key, vec![stored])),
-        }
+        let slot = *slot_of
+            .entry((stored.org_id, stored.stream_id))
+            .or_insert_with(|| {
+                by_stream.push(Vec::new());
+                by_stream.len() - 1
+            });
+        by_stream[slot].push(stored);
     }
-    let streams: Vec<&[StoredEvent]> = by_stream.iter().map(|(_, events)| &events[..]).collect();
+    let streams: Vec<&[StoredEvent]> = by_stream.iter().map(|events| &events[..]).collect();
     let pass = match PassFacts::read(pool, &streams).await {
         Ok(pass) => pass,
         Err(error) if error.is_transient() => return Err(error.into()),
@@ -147,7 +153,7 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
         STREAMS_READING
     };
     let outcomes: Vec<Result<(), ReaperError>> = futures::stream::iter(by_stream)
-        .map(|(_, events)| async move {
+        .map(|events| async move {
             for stored in &events {
                 match follow(linking, stored).await {
                     Err(error) if !is_transient(&error) => {

@@ -262,13 +262,14 @@ pub async fn read_types_after(
     event_types: &[&str],
     limit: i64,
 ) -> Result<Vec<LogRow>, StoreError> {
-    let client = pool.get().await?;
-    let statement = client
-        .prepare_cached(&format!(
+    static OF_TYPES: LazyLock<String> = LazyLock::new(|| {
+        format!(
             "select {COLUMNS} from events where position > $1 and position <= $2 \
              and event_type = any($3) order by position limit $4"
-        ))
-        .await?;
+        )
+    });
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(&OF_TYPES).await?;
     let rows = client
         .query(&statement, &[&after, &through, &event_types, &limit])
         .await?;
