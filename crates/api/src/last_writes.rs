@@ -1,48 +1,27 @@
-//! The last log position each token wrote that was answered before the read
-//! tables held it (a slow or stuck projector), so that the token's next
-//! requests wait for it (DESIGN.md guarantee 8). Writes the read tables
-//! already hold when answered are not noted: nothing after them can miss
-//! them, and reads need not wait on other clients' writes.
+//! Read your writes (DESIGN.md guarantee 8): a write is answered as soon as
+//! it is in the log, and a later request with the same token that reads the
+//! read tables first waits until they hold the token's last write. The
+//! append transaction keeps that position in PostgreSQL
+//! (`token_write_positions`), so the wait holds on every API process,
+//! whichever appended.
+//!
+//! The wait moved from writes to reads because a burst of creates then
+//! commits without waiting for the projector (issue 13: a create's answer
+//! spent half its latency there), while the client still never reads a
+//! table that misses its own write.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
+use actix_web::http::Method;
 use scim::ScimError;
 use uuid::Uuid;
 
 use crate::write::wait_for_projection;
 use crate::{ApiError, AppState};
 
-/// Token id → the organization it wrote to and the highest position a
-/// write with that token appended. Tokens are few (a handful per
-/// organization), so the table stays small.
-#[derive(Default)]
-pub struct LastWrites {
-    positions: Mutex<HashMap<Uuid, (Uuid, i64)>>,
-}
-
-impl LastWrites {
-    /// Notes that `token_id` wrote to `org_id` up to `position`.
-    pub fn record(&self, token_id: Uuid, org_id: Uuid, position: i64) {
-        let mut positions = self.positions.lock().expect("never poisoned");
-        let last = positions.entry(token_id).or_insert((org_id, position));
-        *last = (org_id, last.1.max(position));
-    }
-
-    fn last(&self, token_id: Uuid) -> Option<(Uuid, i64)> {
-        self.positions
-            .lock()
-            .expect("never poisoned")
-            .get(&token_id)
-            .copied()
-    }
-}
-
-/// Waits (bounded, as a write waits) until the read tables hold everything
-/// `token_id` wrote through this process; 503 if they still do not, rather
-/// than an answer that misses the client's own write.
+/// Waits (bounded) until the read tables hold everything `token_id` wrote;
+/// 503 if they still do not, rather than an answer that misses the
+/// client's own write.
 pub async fn await_own_writes(state: &AppState, token_id: Uuid) -> Result<(), ApiError> {
-    let Some((org_id, position)) = state.last_writes.last(token_id) else {
+    let Some((org_id, position)) = store::token_write_position(&state.pool, token_id).await? else {
         return Ok(());
     };
     if state.projection.borrow().holds(org_id, position)
@@ -56,4 +35,49 @@ pub async fn await_own_writes(state: &AppState, token_id: Uuid) -> Result<(), Ap
         detail: "rollcall has recorded your last write but cannot show it yet; retry shortly"
             .into(),
     }))
+}
+
+/// Whether a SCIM request reads nothing of the read tables, so that it
+/// need not wait for the token's earlier writes: a user's creation and
+/// deletion, answered from the user's stream. Every other request waits,
+/// endpoints added later included; a user's replacement and PATCH answer
+/// with the user's groups, which the read tables hold.
+pub fn reads_no_read_tables(method: &Method, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    let is_one_user = path
+        .strip_prefix("/scim_v2/Users/")
+        .is_some_and(|id| !id.is_empty() && !id.contains('/') && !id.starts_with('.'));
+    (*method == Method::POST && path == "/scim_v2/Users")
+        || (*method == Method::DELETE && is_one_user)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_user_creates_and_deletes_skip_the_wait() {
+        let id = "/scim_v2/Users/0193a4f0-0000-7000-8000-000000000001";
+        assert!(reads_no_read_tables(&Method::POST, "/scim_v2/Users"));
+        assert!(reads_no_read_tables(&Method::POST, "/scim_v2/Users/"));
+        assert!(reads_no_read_tables(&Method::DELETE, id));
+        for (method, path) in [
+            (Method::GET, id),
+            (Method::PATCH, id),
+            (Method::PUT, id),
+            (Method::GET, "/scim_v2/Users"),
+            (Method::POST, "/scim_v2/Users/.search"),
+            (Method::DELETE, "/scim_v2/Users/.search"),
+            (Method::DELETE, "/scim_v2/Users"),
+            (Method::POST, "/scim_v2/Groups"),
+            (
+                Method::DELETE,
+                "/scim_v2/Groups/0193a4f0-0000-7000-8000-000000000001",
+            ),
+            (Method::POST, "/scim_v2/Bulk"),
+            (Method::POST, "/scim_v2/.search"),
+        ] {
+            assert!(!reads_no_read_tables(&method, path), "{method} {path}");
+        }
+    }
 }

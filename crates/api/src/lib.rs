@@ -20,14 +20,14 @@
 //!   `/.search`, discovery and the operations endpoints.
 //! - What users and groups share: `scim_gate` (authentication, a request's
 //!   `Tenant`, recording), `write` (the one write loop: its stream turn,
-//!   retry policy and bounded wait), `render` (`id` and `meta`, locations,
+//!   retry policy), `render` (`id` and `meta`, locations,
 //!   ETags, list responses), `selection` (`attributes`), `query` (list
 //!   parameters), `search_request` (SearchRequest bodies), `body` (reading
 //!   request bodies) and `error` (the one place failures become statuses).
 //! - Process-wide state: `state` (the `AppState` every handler gets, and
 //!   its `Settings`, which `configured` makes from the operator's knobs),
 //!   `snapshots` (what writes are decided on), `stream_lock` (one writer per
-//!   stream), `last_writes` (a token waits for its own writes), `admission`
+//!   stream), `last_writes` (a token's reads wait for its own writes), `admission`
 //!   (requests in flight), `auth` (tokens) and `metrics`; `request_id`
 //!   names every request, runs it in its log span and answers its
 //!   `X-Request-Id`; `front` is the

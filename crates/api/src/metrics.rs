@@ -55,7 +55,7 @@ impl ApiMetrics {
             read_your_writes_wait: Histogram::with_opts(
                 HistogramOpts::new(
                     "rollcall_api_read_your_writes_wait_seconds",
-                    "Time a write waited for the projector to fold it",
+                    "Time a request waited for the projector to fold its token's earlier writes (reads) or its own (group writes)",
                 )
                 .buckets(vec![
                     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0,
@@ -63,7 +63,7 @@ impl ApiMetrics {
             )?,
             read_your_writes_timeouts: IntCounter::new(
                 "rollcall_api_read_your_writes_timeouts_total",
-                "Writes answered before the projector had folded them",
+                "Requests that waited out the bound for the projector: a read answers 503, a group write answers anyway",
             )?,
             write_retries: IntCounter::new(
                 "rollcall_api_write_retries_total",

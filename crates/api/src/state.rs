@@ -11,7 +11,6 @@ use uuid::Uuid;
 use crate::admission::Admission;
 use crate::bad_tokens::{BadTokenLimits, BadTokens};
 use crate::dialect_metrics::DialectMetrics;
-use crate::last_writes::LastWrites;
 use crate::snapshots::{Snapshots, UserSnapshot};
 use crate::stream_lock::StreamLocks;
 use crate::{ApiMetrics, Tokens};
@@ -21,7 +20,8 @@ use domain::partition::{Partition, Projection};
 /// Tunables of the HTTP service.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// How long a write waits for the projector before it answers anyway.
+    /// How long a read waits for the projector to fold its token's writes
+    /// (a group write, its own) before it answers 503 (anyway).
     pub read_your_writes_wait: Duration,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
@@ -104,8 +104,6 @@ pub struct AppState {
     pub relay_wake: Arc<Notify>,
     /// Writes to one resource queue here instead of racing.
     pub stream_locks: Arc<StreamLocks>,
-    /// What each token last wrote, which its next requests wait for.
-    pub last_writes: Arc<LastWrites>,
     /// Users' states at a version, so that a write reads only newer events.
     pub user_snapshots: Arc<Snapshots<UserSnapshot>>,
     /// Groups' attributes at a version: what group writes are decided on.
@@ -177,7 +175,6 @@ impl AppState {
             projection: parts.projection,
             relay_wake: parts.relay_wake,
             stream_locks: Arc::default(),
-            last_writes: Arc::default(),
             user_snapshots: Arc::default(),
             group_snapshots: Arc::default(),
             bad_tokens: Arc::new(BadTokens::new(parts.settings.bad_tokens)),

@@ -144,7 +144,8 @@ pub struct DnsArgs {
 /// The HTTP service's limits and waits.
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
-    /// Longest time (ms) a write waits for the projector before answering.
+    /// Longest time (ms) a read waits for the projector to fold its token's
+    /// writes before answering 503 (a group write, before answering anyway).
     #[arg(
         long,
         global = true,

@@ -90,6 +90,7 @@ pub use log::signed_checkpoints::{
 pub use log::tokens::{
     TokenChanges, TokenRecord, find_token, list_tokens, note_token_used,
     organizations_with_tokens_expiring_before, soonest_token_expiries, token_changes_after,
+    token_write_position,
 };
 pub use pool_metrics::PoolMetrics;
 pub use schema_version::{pending_migrations, ping};

@@ -1,9 +1,10 @@
 //! The one write loop of every state-changing SCIM request, users and groups
 //! alike: take the stream's turn, read the state to decide on, decide,
 //! append with the version decided on and the unique values the decision
-//! claims and releases, decide again when another write won the race, and
-//! wait (bounded) until the projector has folded the events, so that the
-//! client reads its own write.
+//! claims and releases, and decide again when another write won the race.
+//! The answer does not wait for the projector: the token's later reads wait
+//! for its writes (`last_writes`); a group write, which answers from the
+//! read tables, waits for its own.
 //!
 //! What differs between resources (how the state is read, how a command is
 //! decided, whether its events commute) is a [`StreamWrite`]:
@@ -73,8 +74,11 @@ pub(crate) trait WriteStore {
         every: bool,
     ) -> Result<MemberFacts, ApiError>;
 
-    /// Appends, then waits (bounded) for the projector to fold the events.
+    /// Appends; the answer does not wait for the projector.
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError>;
+
+    /// Waits (bounded) until the read tables hold `position` of `org_id`.
+    async fn await_projection(&self, org_id: Uuid, position: i64);
 
     /// Refuses (and records the refusal of) deactivating or deleting the
     /// SCIM user `user_id` when it is the organization's last active owner.

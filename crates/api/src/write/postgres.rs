@@ -58,20 +58,16 @@ impl WriteStore for AppState {
         Ok(store::member_facts(&self.pool, org_id, group_id, named, every).await?)
     }
 
-    /// Appends, wakes the relay, and waits (bounded) for the projector to
-    /// fold the events.
+    /// Appends and wakes the relay. The answer does not wait for the
+    /// projector: the token's later reads do (`last_writes`).
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
-        let (token_id, org_id) = (request.meta.token_id, request.org_id);
         let appended = self.appender.append(request).await?;
         self.relay_wake.notify_one();
-        let folded = wait_for_projection(self, org_id, appended.last_position).await;
-        // Answered before the read tables hold it: the token's next requests
-        // wait for it. A write they already hold needs no such wait.
-        if let (false, Some(token_id)) = (folded, token_id) {
-            self.last_writes
-                .record(token_id, org_id, appended.last_position);
-        }
         Ok(appended)
+    }
+
+    async fn await_projection(&self, org_id: Uuid, position: i64) {
+        wait_for_projection(self, org_id, position).await;
     }
 
     async fn keep_an_owner(
@@ -115,8 +111,8 @@ impl WriteStore for AppState {
 
 /// Waits until the read tables include `position` of `org_id` (its
 /// partition's, where the projection is split), at most the configured
-/// time, and says whether they do. The write is durable either way; a token's
-/// next request waits again for it (`last_writes::await_own_writes`).
+/// time, and says whether they do. The write is durable either way; the
+/// token's next read waits again for it (`last_writes::await_own_writes`).
 pub(crate) async fn wait_for_projection(state: &AppState, org_id: Uuid, position: i64) -> bool {
     let started = Instant::now();
     let mut projection = state.projection.clone();

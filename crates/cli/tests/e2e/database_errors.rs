@@ -143,6 +143,9 @@ async fn a_lost_connection_answers_503_with_retry_after_and_counts_connection() 
 async fn a_backend_terminated_by_an_administrator_answers_503_and_counts_shutdown() {
     let app = spawn_app().await;
     app.provision("before.shutdown@contoso.com").await;
+    // Folded first, so that the read below waits for nothing but the lock.
+    app.wait_for_checkpoints(&[store::Checkpoint::Projector], Duration::from_secs(30))
+        .await;
     // Hold the users' read table so that the next read waits in its backend.
     let holder = app.sql().await;
     holder
@@ -290,6 +293,10 @@ async fn a_value_the_database_cannot_hold_answers_400_and_counts_data() {
 async fn sql_that_no_longer_matches_the_schema_is_a_bug_answered_500_with_the_request_id() {
     let app = spawn_app().await;
     app.provision("before.bug@contoso.com").await;
+    // Folded first: the read below must reach the moved table, not wait for
+    // a projector that can no longer write it.
+    app.wait_for_checkpoints(&[store::Checkpoint::Projector], Duration::from_secs(30))
+        .await;
     app.sql()
         .await
         .batch_execute("alter table scim_users rename to scim_users_moved")

@@ -251,6 +251,49 @@ async fn users_created_while_the_projector_waits_are_folded_unsplit_and_found_by
     app.stop().await;
 }
 
+/// Read-your-writes timeouts: requests that waited out the bound.
+const WAITS_RUN_OUT: &str = "rollcall_api_read_your_writes_timeouts_total";
+
+#[tokio::test]
+async fn a_write_is_answered_at_once_and_its_tokens_next_read_waits_for_it() {
+    let app = spawn_app_with(Options {
+        read_your_writes_wait: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await;
+    let other = app
+        .other_organization("Fabrikam", "owner@fabrikam.test")
+        .await;
+    let holding = app.hold_projector().await;
+    // The projector cannot fold: a write that waited for it would run out
+    // the bound before answering.
+    let (status, created) = app.create_user(entra_user("unfolded@contoso.test")).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(
+        app.metric(WAITS_RUN_OUT).await,
+        0.0,
+        "the create waited for the projector"
+    );
+    // Its token's read may not miss it: 503 rather than 404.
+    let (status, body) = app.get_user(id).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(app.metric(WAITS_RUN_OUT).await, 1.0);
+    // Another organization's token wrote nothing: its reads do not wait.
+    let (status, listed) = app
+        .send(app.request_as(&other, reqwest::Method::GET, "/Users"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed["totalResults"], 0);
+    assert_eq!(app.metric(WAITS_RUN_OUT).await, 1.0);
+
+    holding.release().await;
+    let (status, found) = app.get_user(id).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(found["userName"], "unfolded@contoso.test");
+    app.stop().await;
+}
+
 /// One PATCH per attribute, each in its own request, all at once.
 fn round_operations(round: usize) -> Vec<Value> {
     let active = round.is_multiple_of(2);

@@ -91,6 +91,22 @@ pub async fn note_token_used(
     Ok(())
 }
 
+/// The organization `token_id` last wrote to and the position of the last
+/// event it appended there; `None` for a token that never wrote. A read with
+/// the token waits until the read tables hold that position (DESIGN.md
+/// guarantee 8), whichever API process appended it.
+pub async fn token_write_position(
+    pool: &Pool,
+    token_id: Uuid,
+) -> Result<Option<(Uuid, i64)>, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached("select org_id, position from token_write_positions where token_id = $1")
+        .await?;
+    let row = client.query_opt(&statement, &[&token_id]).await?;
+    Ok(row.map(|row| (row.get(0), row.get(1))))
+}
+
 /// Organizations with a token whose end is not recorded (neither revoked
 /// nor recorded expired) and that expires before `horizon`: where the
 /// reaper may have something to record.

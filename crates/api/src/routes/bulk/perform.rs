@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::references::References;
 use super::request::{Action, Operation};
+use crate::last_writes::await_own_writes;
 use crate::render::{ResourceType, etag, location};
 use crate::routes::groups::write::write_group_as;
 use crate::routes::users::password;
@@ -213,6 +214,10 @@ async fn write_group_operation(
         Action::Delete { if_match, .. } => GroupCommand::Delete { if_match },
     };
     let deletes = matches!(command, GroupCommand::Delete { .. });
+    // A group is decided on what the read tables say of its members: they
+    // must hold the users this request's earlier operations wrote, whose
+    // writes did not wait for the projector.
+    await_own_writes(context.state, context.tenant.token_id).await?;
     let written = write_group_as(context.state, context.tenant, group_id, meta, command).await?;
     Ok(Done {
         id: group_id,

@@ -66,10 +66,18 @@ pub(crate) async fn write_group_in<S: WriteStore>(
     let named = plan.named_members().into_iter().collect();
     let written = write(writes, org_id, group_id, meta, &GroupWrite { plan, named }).await?;
     Ok(match written.appended {
-        Some(appended) => GroupWritten {
-            appended: true,
-            version: appended.stream_version,
-        },
+        Some(appended) => {
+            // Answered from the read tables (`respond`), and the next group
+            // write judges members by them.
+            writes
+                .store
+                .await_projection(org_id, appended.last_position)
+                .await;
+            GroupWritten {
+                appended: true,
+                version: appended.stream_version,
+            }
+        }
         None => GroupWritten {
             appended: false,
             version: written.state.version,

@@ -35,7 +35,8 @@ use crate::{Pool, StoreError};
 /// 2. for the requests whose version held, take claims, then the
 ///    registrations of those that got theirs ([`take_claims`]);
 /// 3. undo what refused requests took, give up released values, insert the
-///    events, save the chain heads and the log head ([`write`]); commit.
+///    events, save the chain heads, the tokens' last written positions and
+///    the log head ([`write`]); commit.
 ///
 /// Claims are taken before anything is released, so a value released and
 /// claimed in the same batch is refused to the claimer (as if it came first).
@@ -354,8 +355,9 @@ fn claim(request: &AppendRequest, key: &UniqueKey) -> Claim {
 }
 
 /// Phase 3: gives back what refused requests took, gives up the values the
-/// others release, inserts their events and saves the chain heads and the
-/// log head. Returns each request's outcome.
+/// others release, inserts their events and saves the chain heads, the
+/// tokens' last written positions and the log head. Returns each request's
+/// outcome.
 async fn write(
     transaction: &Transaction<'_>,
     statements: &Statements,
@@ -373,6 +375,7 @@ async fn write(
     let mut undone: Vec<Pending<'_>> = Vec::new();
     let mut dropped = Vec::new();
     let mut rows = Vec::new();
+    let mut token_positions = HashMap::new();
     let mut outcomes = Vec::with_capacity(batch.requests.len());
     for (index, (request, refusal)) in batch.requests.iter().zip(batch.refusals).enumerate() {
         match refusal {
@@ -393,6 +396,9 @@ async fn write(
                     recorded_at,
                     &mut rows,
                 );
+                if let Some(token_id) = request.meta.token_id {
+                    token_positions.insert(token_id, (request.org_id, position));
+                }
                 outcomes.push(Ok(Appended {
                     last_position: position,
                     stream_version: version,
@@ -429,6 +435,7 @@ async fn write(
         sets::drop_claims(transaction, &dropped),
         sets::insert_rows(transaction, &rows, recorded_at),
         sets::save_chain_heads(transaction, &rows),
+        sets::save_token_positions(transaction, &token_positions),
         transaction
             .execute(&save_head, &head)
             .map_err(StoreError::from),

@@ -250,3 +250,32 @@ pub(super) async fn save_chain_heads(
         .await?;
     Ok(())
 }
+
+/// Moves each token's last written position to the last event its requests
+/// of the batch appended, so that the token's reads, on any API process,
+/// wait for it (`token_write_position`).
+pub(super) async fn save_token_positions(
+    transaction: &Transaction<'_>,
+    written: &HashMap<Uuid, (Uuid, i64)>,
+) -> Result<(), StoreError> {
+    if written.is_empty() {
+        return Ok(());
+    }
+    // Appends serialize on the log head's lock, so a later batch always
+    // carries a later position: no comparison with the stored one.
+    let statement = transaction
+        .prepare_cached(
+            "insert into token_write_positions (token_id, org_id, position) \
+             select * from unnest($1::uuid[], $2::uuid[], $3::bigint[]) \
+             on conflict (token_id) do update \
+             set org_id = excluded.org_id, position = excluded.position",
+        )
+        .await?;
+    let tokens: Vec<Uuid> = written.keys().copied().collect();
+    let orgs: Vec<Uuid> = tokens.iter().map(|token| written[token].0).collect();
+    let positions: Vec<i64> = tokens.iter().map(|token| written[token].1).collect();
+    transaction
+        .execute(&statement, &[&tokens, &orgs, &positions])
+        .await?;
+    Ok(())
+}
