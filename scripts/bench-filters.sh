@@ -9,7 +9,9 @@
 # a fresh database and bus prefix, then:
 #   a. `rollcall bench --populate SMALL` creates SMALL users through
 #      POST /Users (the real write path: the read tables and their indexes are
-#      what production has), then VACUUM ANALYZE as autovacuum would;
+#      what production has), waits until the server has settled (its
+#      projector and linker have done the creates' work), then VACUUM ANALYZE
+#      as autovacuum would;
 #   b. runs `rollcall bench --ops OP` for each filter operation:
 #      filter-username  userName eq "pop-…"                       (1 result)
 #      filter-email     emails[type eq "work"].value eq "POP-…"   (1 result)
@@ -76,10 +78,15 @@ DB_URL="$PG_BASE/$SCRATCH_DB"
 
 bench() { "$ROLLCALL" bench --url "$BASE_URL/scim_v2" --token "$TOKEN" "$@"; }
 
-# populate N: creates population users until there are N, then analyzes.
+# populate N: creates population users until there are N, waits until the
+# server has folded and linked them (a create does not wait for the
+# projector: measured right away, the reads would share the machine with the
+# catching up), then analyzes.
 populate() {
     log "populating $1 users ($POPULATE_CLIENTS clients)"
     bench --clients "$POPULATE_CLIENTS" --seconds 0 --populate "$1" >/dev/null
+    wait_for_settled_log
+    echo "the server settled ${SETTLE_WAITED} s after populating" >&2
     psql -q "$DB_URL" -v ON_ERROR_STOP=1 -c 'vacuum analyze scim_users'
     echo "scim_users: $(psql -At "$DB_URL" -c 'select count(*) from scim_users') rows, $(psql -At "$DB_URL" -c "select pg_size_pretty(pg_total_relation_size('scim_users'))") with indexes" >&2
 }
