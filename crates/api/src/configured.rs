@@ -18,6 +18,7 @@ impl Settings {
     ) -> Settings {
         Settings {
             read_your_writes_wait: Duration::from_millis(api.read_your_writes_ms),
+            max_unfolded_events: api.max_unfolded_events,
             max_body_bytes: api.max_body_bytes,
             max_results: api.max_results,
             bulk_max_operations: api.bulk_max_operations,

@@ -39,16 +39,26 @@ pub async fn await_own_writes(state: &AppState, token_id: Uuid) -> Result<(), Ap
 
 /// Whether a SCIM request reads nothing of the read tables, so that it
 /// need not wait for the token's earlier writes: a user's creation and
-/// deletion, answered from the user's stream. Every other request waits,
-/// endpoints added later included; a user's replacement and PATCH answer
-/// with the user's groups, which the read tables hold.
+/// deletion, answered from the user's stream, and the discovery endpoints
+/// (which Entra's Test Connection must reach while the projector is away).
+/// Every other request waits, endpoints added later included; a user's
+/// replacement and PATCH answer with the user's groups, which the read
+/// tables hold.
 pub fn reads_no_read_tables(method: &Method, path: &str) -> bool {
     let path = path.trim_end_matches('/');
     let is_one_user = path
         .strip_prefix("/scim_v2/Users/")
         .is_some_and(|id| !id.is_empty() && !id.contains('/') && !id.starts_with('.'));
+    let is_discovery = ["ServiceProviderConfig", "Schemas", "ResourceTypes"]
+        .iter()
+        .any(|name| {
+            path.strip_prefix("/scim_v2/")
+                .and_then(|rest| rest.strip_prefix(name))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
     (*method == Method::POST && path == "/scim_v2/Users")
         || (*method == Method::DELETE && is_one_user)
+        || (*method == Method::GET && is_discovery)
 }
 
 #[cfg(test)]
@@ -61,6 +71,15 @@ mod tests {
         assert!(reads_no_read_tables(&Method::POST, "/scim_v2/Users"));
         assert!(reads_no_read_tables(&Method::POST, "/scim_v2/Users/"));
         assert!(reads_no_read_tables(&Method::DELETE, id));
+        assert!(reads_no_read_tables(
+            &Method::GET,
+            "/scim_v2/ServiceProviderConfig"
+        ));
+        assert!(reads_no_read_tables(&Method::GET, "/scim_v2/Schemas"));
+        assert!(reads_no_read_tables(
+            &Method::GET,
+            "/scim_v2/ResourceTypes/User"
+        ));
         for (method, path) in [
             (Method::GET, id),
             (Method::PATCH, id),
@@ -76,6 +95,8 @@ mod tests {
             ),
             (Method::POST, "/scim_v2/Bulk"),
             (Method::POST, "/scim_v2/.search"),
+            (Method::GET, "/scim_v2/SchemasAndUsers"),
+            (Method::POST, "/scim_v2/Schemas"),
         ] {
             assert!(!reads_no_read_tables(&method, path), "{method} {path}");
         }

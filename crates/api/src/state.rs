@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::Duration;
 
 use store::{AccessLog, AccessLogMetrics, AppendMetrics, Appender, Pool};
@@ -23,6 +24,10 @@ pub struct Settings {
     /// How long a read waits for the projector to fold its token's writes
     /// (a group write, its own) before it answers 503 (anyway).
     pub read_your_writes_wait: Duration,
+    /// Events this process may have appended past what the projector has
+    /// folded before a write waits for the projector first
+    /// (`ROLLCALL_MAX_UNFOLDED_EVENTS`).
+    pub max_unfolded_events: i64,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
     /// The largest page a list returns (advertised as `filter.maxResults`).
@@ -66,6 +71,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             read_your_writes_wait: Duration::from_secs(2),
+            max_unfolded_events: 10_000,
             max_body_bytes: 1 << 20,
             max_results: 1_000,
             bulk_max_operations: 1_000,
@@ -104,6 +110,9 @@ pub struct AppState {
     pub relay_wake: Arc<Notify>,
     /// Writes to one resource queue here instead of racing.
     pub stream_locks: Arc<StreamLocks>,
+    /// The last log position this process appended, which its writes hold
+    /// the projector's position against (`max_unfolded_events`).
+    pub last_appended: Arc<AtomicI64>,
     /// Users' states at a version, so that a write reads only newer events.
     pub user_snapshots: Arc<Snapshots<UserSnapshot>>,
     /// Groups' attributes at a version: what group writes are decided on.
@@ -175,6 +184,7 @@ impl AppState {
             projection: parts.projection,
             relay_wake: parts.relay_wake,
             stream_locks: Arc::default(),
+            last_appended: Arc::default(),
             user_snapshots: Arc::default(),
             group_snapshots: Arc::default(),
             bad_tokens: Arc::new(BadTokens::new(parts.settings.bad_tokens)),

@@ -201,7 +201,8 @@ impl RunningStack {
     /// `shutdown_timeout` at most.
     pub async fn stop(self) -> anyhow::Result<Stopped> {
         // The relay and the projector go on meanwhile, so that the writes in
-        // flight are published and folded, and answered as read-your-writes.
+        // flight are published and folded, and the reads and group writes
+        // in flight, which wait for them, are answered.
         let api = self.serving.stop().await?;
         let _ = self.stop.send(true);
         // They end after their batch; the bound is for a dependency that

@@ -153,6 +153,18 @@ pub struct ApiArgs {
         default_value_t = 2_000
     )]
     pub read_your_writes_ms: u64,
+    /// Events an API process may have appended past what the projector has
+    /// folded before its writes wait (bounded, as reads do) for the
+    /// projector: writers cannot outrun the read side that other clients'
+    /// reads wait on.
+    #[arg(
+        long,
+        global = true,
+        env = "ROLLCALL_MAX_UNFOLDED_EVENTS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(i64).range(1..)
+    )]
+    pub max_unfolded_events: i64,
     /// Organizations labelled by name in rollcall_scim_dialect_forms_total;
     /// the others count as org="other".
     #[arg(

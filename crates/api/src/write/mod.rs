@@ -56,7 +56,7 @@ pub(crate) trait WriteStore {
     ) -> Result<(Vec<StoredEvent>, i64), ApiError>;
 
     /// Whether the read tables hold the group at `version` or later, waiting
-    /// (bounded, as a write waits) for the projector when they do not yet.
+    /// (bounded, as a read waits) for the projector when they do not yet.
     async fn group_projected_through(
         &self,
         org_id: Uuid,

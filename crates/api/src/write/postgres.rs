@@ -1,6 +1,7 @@
 //! The write loop's reads and appends in service: the log and the read
 //! tables in PostgreSQL, the appender, and the bounded wait for the projector.
 
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use domain::group::MemberFacts;
@@ -59,9 +60,22 @@ impl WriteStore for AppState {
     }
 
     /// Appends and wakes the relay. The answer does not wait for the
-    /// projector: the token's later reads do (`last_writes`).
+    /// projector: the token's later reads do (`last_writes`). But a write
+    /// first waits (bounded) while this process's appends are more than
+    /// `max_unfolded_events` past what the projector has folded: writers
+    /// would otherwise outrun the read side, and every client's reads wait
+    /// on it (DESIGN.md guarantee 10: what a later stage cannot hold is held
+    /// at the door).
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
+        let (org_id, appended_so_far) =
+            (request.org_id, self.last_appended.load(Ordering::Relaxed));
+        let folded_enough = appended_so_far - self.settings.max_unfolded_events;
+        if folded_enough > 0 && !self.projection.borrow().holds(org_id, folded_enough) {
+            wait_for_projection(self, org_id, folded_enough).await;
+        }
         let appended = self.appender.append(request).await?;
+        self.last_appended
+            .fetch_max(appended.last_position, Ordering::Relaxed);
         self.relay_wake.notify_one();
         Ok(appended)
     }

@@ -294,6 +294,43 @@ async fn a_write_is_answered_at_once_and_its_tokens_next_read_waits_for_it() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn writes_wait_for_the_projector_once_they_outrun_it_by_the_bound() {
+    let app = spawn_app_with(Options {
+        read_your_writes_wait: Duration::from_millis(300),
+        max_unfolded_events: 5,
+        ..Options::default()
+    })
+    .await;
+    app.provision("first@contoso.test").await;
+    app.wait_for_projector(Duration::from_secs(30)).await;
+    // The linker held too, so that only these writes move the log.
+    let linker = app.hold_linker().await;
+    let holding = app.hold_projector().await;
+    // Up to the bound the writes do not wait for the held projector...
+    for n in 0..6 {
+        let (status, body) = app
+            .create_user(entra_user(&format!("ahead{n}@contoso.test")))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    assert_eq!(app.metric(WAITS_RUN_OUT).await, 0.0);
+    // ...past it each waits for the projector, here out to the bound, and
+    // is answered: the write is durable, the writer is slowed.
+    for n in 0..3 {
+        let (status, body) = app
+            .create_user(entra_user(&format!("behind{n}@contoso.test")))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    assert_eq!(app.metric(WAITS_RUN_OUT).await, 3.0);
+    holding.release().await;
+    linker.release().await;
+    let (_, listed) = app.list_users("count=0").await;
+    assert_eq!(listed["totalResults"], 10);
+    app.stop().await;
+}
+
 /// One PATCH per attribute, each in its own request, all at once.
 fn round_operations(round: usize) -> Vec<Value> {
     let active = round.is_multiple_of(2);

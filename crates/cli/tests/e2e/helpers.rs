@@ -38,6 +38,7 @@ pub struct Options {
     /// The port the stack reaches PostgreSQL on (a proxy's, to cut it).
     pub postgres_port: u16,
     pub read_your_writes_wait: Duration,
+    pub max_unfolded_events: i64,
     /// `/readyz` fails past this projector lag.
     pub max_projector_lag: Duration,
     /// The longest a request body may take to arrive.
@@ -63,6 +64,7 @@ impl Default for Options {
             amqp_url: RABBITMQ.into(),
             postgres_port: 5432,
             read_your_writes_wait: Duration::from_secs(5),
+            max_unfolded_events: 10_000,
             max_projector_lag: api::Settings::default().max_projector_lag,
             body_read_timeout: api::Settings::default().body_read_timeout,
             max_in_flight_per_token: api::Settings::default().max_in_flight_per_token,
@@ -130,6 +132,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let clock = store::Clock::system();
     let settings = api::Settings {
         read_your_writes_wait: options.read_your_writes_wait,
+        max_unfolded_events: options.max_unfolded_events,
         max_projector_lag: options.max_projector_lag,
         body_read_timeout: options.body_read_timeout,
         max_in_flight_per_token: options.max_in_flight_per_token,
