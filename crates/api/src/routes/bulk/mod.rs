@@ -29,6 +29,8 @@ mod perform;
 mod references;
 mod request;
 
+use std::cell::Cell;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use scim::ScimError;
@@ -76,6 +78,7 @@ async fn bulk(
         state: &state,
         request: &request,
         tenant: Tenant::of(&request),
+        has_unseen_user_writes: Cell::new(false),
     };
     let mut references = References::new(&bulk.operations);
     let mut entries: Vec<Value> = Vec::with_capacity(bulk.operations.len());

@@ -1,6 +1,8 @@
 //! Performing one bulk operation through the write path the Users or Groups
 //! routes use, and the operation's entry in the BulkResponse.
 
+use std::cell::Cell;
+
 use actix_web::HttpRequest;
 use domain::RequestMeta;
 use domain::group::GroupCommand;
@@ -34,6 +36,10 @@ pub struct Context<'a> {
     pub state: &'a AppState,
     pub request: &'a HttpRequest,
     pub tenant: Tenant,
+    /// Whether a user operation of this request appended since a group
+    /// operation last waited for the token's writes (the gate waited for
+    /// those before the request).
+    pub has_unseen_user_writes: Cell<bool>,
 }
 
 /// Performs operation `index`. An operation that appended nothing (it
@@ -187,6 +193,9 @@ async fn write_user_operation(
         },
     };
     let outcome = write_user_as(context.state, context.tenant, user_id, meta, command).await?;
+    if outcome.appended {
+        context.has_unseen_user_writes.set(true);
+    }
     Ok(Done {
         id: user_id,
         version: outcome.resource.is_some().then_some(outcome.version),
@@ -217,7 +226,9 @@ async fn write_group_operation(
     // A group is decided on what the read tables say of its members: they
     // must hold the users this request's earlier operations wrote, whose
     // writes did not wait for the projector.
-    await_own_writes(context.state, context.tenant.token_id).await?;
+    if context.has_unseen_user_writes.replace(false) {
+        await_own_writes(context.state, context.tenant.token_id).await?;
+    }
     let written = write_group_as(context.state, context.tenant, group_id, meta, command).await?;
     Ok(Done {
         id: group_id,

@@ -271,9 +271,10 @@ pub(super) async fn save_token_positions(
              set org_id = excluded.org_id, position = excluded.position",
         )
         .await?;
-    let tokens: Vec<Uuid> = written.keys().copied().collect();
-    let orgs: Vec<Uuid> = tokens.iter().map(|token| written[token].0).collect();
-    let positions: Vec<i64> = tokens.iter().map(|token| written[token].1).collect();
+    let (tokens, (orgs, positions)): (Vec<Uuid>, (Vec<Uuid>, Vec<i64>)) = written
+        .iter()
+        .map(|(token, (org, position))| (*token, (*org, *position)))
+        .unzip();
     transaction
         .execute(&statement, &[&tokens, &orgs, &positions])
         .await?;
