@@ -405,3 +405,45 @@ async fn a_bulk_creates_users_and_a_group_that_lists_them() {
     assert_eq!(members, expected);
     app.stop().await;
 }
+
+/// A user write answers without waiting for the projector, but a group
+/// operation after it in the same request is decided on the read tables:
+/// it waits for the user first. With the projector held past the bound it
+/// answers 503 (retry), not the "no such member" of tables that miss the
+/// user; once the projector folds, the same operation succeeds.
+#[tokio::test]
+async fn a_group_operation_waits_for_the_users_written_before_it_in_the_request() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        read_your_writes_wait: std::time::Duration::from_millis(300),
+        ..crate::helpers::Options::default()
+    })
+    .await;
+    let group_of_u1 = json!({"method": "POST", "path": "/Groups", "bulkId": "g", "data": {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Waiters",
+        "members": [{"value": "bulkId:u1"}]
+    }});
+    let holding = app.hold_projector().await;
+    let (status, response) = app
+        .bulk(
+            None,
+            json!([create("u1", entra_user("waiter@contoso.com")), group_of_u1]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{response}");
+    assert_eq!(statuses(&response), ["201", "503"], "{response}");
+    let user_id = id_of(&response["Operations"][0]);
+    holding.release().await;
+
+    let mut group = group_of_u1["data"].clone();
+    group["members"] = json!([{"value": user_id}]);
+    let (status, response) = app
+        .bulk(
+            None,
+            json!([{"method": "POST", "path": "/Groups", "bulkId": "g", "data": group}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{response}");
+    assert_eq!(statuses(&response), ["201"], "{response}");
+    app.stop().await;
+}
