@@ -226,8 +226,9 @@ async fn write_group_operation(
     // A group is decided on what the read tables say of its members: they
     // must hold the users this request's earlier operations wrote, whose
     // writes did not wait for the projector.
-    if context.has_unseen_user_writes.replace(false) {
+    if context.has_unseen_user_writes.get() {
         await_own_writes(context.state, context.tenant.token_id).await?;
+        context.has_unseen_user_writes.set(false);
     }
     let written = write_group_as(context.state, context.tenant, group_id, meta, command).await?;
     Ok(Done {
