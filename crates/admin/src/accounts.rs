@@ -52,8 +52,8 @@ impl Ensured {
 
 /// The account for `email`, where the caller found none a moment ago:
 /// made with the names of the SCIM `entry` it is for and, in the same
-/// append, the locks its organization will hold (`locks`: organization id,
-/// locks), so that linking a new person costs one append on their account
+/// event, the locks its organization will hold (`locks`: organization id,
+/// locks), so that linking a new person costs one event on their account
 /// rather than two; or the one another caller made meanwhile.
 pub async fn make_for_entry(
     pool: &Pool,
@@ -63,14 +63,8 @@ pub async fn make_for_entry(
     locks: Option<(Uuid, domain::membership::Locks)>,
     meta: &RequestMeta,
 ) -> anyhow::Result<Ensured> {
-    let event = match account::create(email)? {
-        Event::AccountCreated { email, .. } => Event::AccountCreated {
-            email,
-            first_name: entry.first_name.clone(),
-            family_name: entry.family_name.clone(),
-        },
-        other => other,
-    };
+    let names = (entry.first_name.clone(), entry.family_name.clone());
+    let event = account::create_for_entry(email, names, locks)?;
     let made = AccountRecord {
         account_id: Uuid::now_v7(),
         email: email.trim().to_owned(),
@@ -78,22 +72,22 @@ pub async fn make_for_entry(
         family_name: entry.family_name.clone(),
     };
     let account_id = made.account_id;
-    let mut events = vec![event];
     let mut registrations = vec![Registration::Account {
         email: made.email.clone(),
         first_name: made.first_name.clone(),
         family_name: made.family_name.clone(),
     }];
-    if let Some((org_id, locks)) = locks {
-        let created = AccountState::default().evolve(&events[0]);
-        for locked in account::converge_locks(&created, org_id, locks, "UserProvisioned") {
-            registrations.push(Registration::AccountLocks {
-                org_id,
-                locks: locks.names(),
-            });
-            events.push(locked);
-        }
+    if let Event::AccountCreated {
+        locked_by: Some(held),
+        ..
+    } = &event
+    {
+        registrations.push(Registration::AccountLocks {
+            org_id: held.org_id,
+            locks: held.locks.clone(),
+        });
     }
+    let events = vec![event];
     let appended = appender
         .append(AppendRequest {
             org_id: ACCOUNTS,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use crate::event::OrganizationLocks;
 use crate::membership::Locks;
 use crate::resource::UniqueKey;
 use crate::{Event, Refusal};
@@ -46,10 +47,15 @@ impl AccountState {
                 email,
                 first_name,
                 family_name,
+                locked_by,
             } => {
                 self.email = Some(email.clone());
                 self.first_name.clone_from(first_name);
                 self.family_name.clone_from(family_name);
+                if let Some(held) = locked_by {
+                    self.locks
+                        .insert(held.org_id, Locks::from_names(&held.locks));
+                }
             }
             Event::AccountPasswordSet { password_hash } => {
                 self.password_hash = Some(password_hash.clone());
@@ -115,16 +121,34 @@ pub fn email_key(email: &str) -> UniqueKey {
 
 /// The event that creates an account for `email`.
 pub fn create(email: &str) -> Result<Event, Refusal> {
+    create_for_entry(email, (None, None), None)
+}
+
+/// The event that makes an account for `email` with the `names` (first,
+/// family) of the SCIM entry it is for and, where `locks` names an
+/// organization holding some, those locks from the start.
+pub fn create_for_entry(
+    email: &str,
+    (first_name, family_name): (Option<String>, Option<String>),
+    locks: Option<(Uuid, Locks)>,
+) -> Result<Event, Refusal> {
     let email = email.trim();
     if !crate::organization::is_plausible_email(email) {
         return Err(Refusal::invalid(format!(
             "{email:?} is not an email address (want name@domain)"
         )));
     }
+    let locked_by = locks
+        .filter(|(_, locks)| *locks != Locks::default())
+        .map(|(org_id, locks)| OrganizationLocks {
+            org_id,
+            locks: locks.names(),
+        });
     Ok(Event::AccountCreated {
         email: email.to_owned(),
-        first_name: None,
-        family_name: None,
+        first_name,
+        family_name,
+        locked_by,
     })
 }
 
@@ -274,5 +298,45 @@ mod tests {
             }]
         );
         assert_eq!(email_domain("A@Contoso.TEST."), "contoso.test");
+    }
+
+    #[test]
+    fn an_account_made_for_an_entry_is_born_with_its_organizations_locks() {
+        let org = Uuid::from_u128(3);
+        let all = Locks {
+            leave: true,
+            email: true,
+            password: true,
+        };
+        let names = (Some("Ana".to_owned()), None);
+        let made = create_for_entry(" ana@contoso.test ", names.clone(), Some((org, all))).unwrap();
+        let state = AccountState::default().evolve(&made);
+        assert_eq!(state.email.as_deref(), Some("ana@contoso.test"));
+        assert_eq!(state.first_name.as_deref(), Some("Ana"));
+        assert_eq!(state.locks.get(&org), Some(&all));
+        assert_eq!(state.locked_by("password"), Some(org));
+        assert!(
+            converge_locks(&state, org, all, "MemberAdded").is_empty(),
+            "nothing left to lock"
+        );
+        let unlocked = create_for_entry("ana@contoso.test", names, Some((org, Locks::default())));
+        assert!(matches!(
+            unlocked.unwrap(),
+            Event::AccountCreated {
+                locked_by: None,
+                ..
+            }
+        ));
+        assert!(create_for_entry("nobody", (None, None), None).is_err());
+    }
+
+    #[test]
+    fn an_account_recorded_before_locks_were_carried_with_it_holds_none() {
+        let stored = r#"{"type":"AccountCreated","email":"ana@contoso.test"}"#;
+        let event: Event = serde_json::from_str(stored).unwrap();
+        let state = AccountState::default().evolve(&event);
+        assert!(state.locks.is_empty());
+        let written = serde_json::to_string(&create("ana@contoso.test").unwrap()).unwrap();
+        assert!(!written.contains("locked_by"), "{written}");
     }
 }

@@ -11,6 +11,14 @@ use crate::group::Member;
 /// stored shape changes and teach [`Event::from_stored`] to upcast the old one.
 pub const CURRENT_SCHEMA_VERSION: i32 = 1;
 
+/// The locks organization `org_id`'s identity provider holds on an account
+/// (`leave`, `email`, `password`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationLocks {
+    pub org_id: Uuid,
+    pub locks: Vec<String>,
+}
+
 /// Something that happened to an organization, in the past tense.
 ///
 /// Stored as JSON with a `type` tag; never change the meaning of a stored
@@ -76,6 +84,12 @@ pub enum Event {
         first_name: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         family_name: Option<String>,
+        /// The locks the organization whose SCIM entry the account was made
+        /// for holds from the start. Recorded with the account rather than
+        /// as an `AccountLocked` after it: one event fewer for each user
+        /// provisioned (issue 13). Accounts made before hold none here.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        locked_by: Option<OrganizationLocks>,
     },
     /// An account's password was set; only its argon2id PHC string is kept.
     AccountPasswordSet { password_hash: String },

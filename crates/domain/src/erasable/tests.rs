@@ -154,6 +154,7 @@ fn account_data_is_sealed_under_the_accounts_key() {
         email: "owner@example.com".into(),
         first_name: Some("Olive".into()),
         family_name: None,
+        locked_by: None,
     };
     let payload = seal(&created, account, &|_| Some(KEY), &mut counter());
     assert!(
