@@ -50,18 +50,30 @@ impl Linking<'_> {
     }
 }
 
+/// A membership `(org_id, account_id)` that [`follow_entry`] added for an
+/// account it made a moment before, with the locks the membership calls for
+/// (`AccountCreated`'s `locked_by`): following its `MemberAdded` would
+/// decide nothing, since every later change of the settings, the domains or
+/// the membership is followed on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SettledMembership {
+    pub org_id: Uuid,
+    pub account_id: Uuid,
+}
+
 /// Follows `event`, at `entry_version` of SCIM entry `entry_id` of
-/// `org_id`.
+/// `org_id`; returns the membership it added with its locks settled, if it
+/// did.
 pub async fn follow_entry(
     linking: Linking<'_>,
     meta: &RequestMeta,
     org_id: Uuid,
     (entry_id, entry_version): (Uuid, i64),
     event: &Event,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<SettledMembership>> {
     let Linking { pool, appender, .. } = linking;
     let Some((change, entry)) = EntryChange::of(event) else {
-        return Ok(());
+        return Ok(None);
     };
     let facts = match linking.pass.take_entry(org_id, entry_id) {
         Some(facts) => facts,
@@ -72,7 +84,7 @@ pub async fn follow_entry(
         .as_ref()
         .is_some_and(|record| record.entry_version >= entry_version)
     {
-        return Ok(());
+        return Ok(None);
     }
     // The settings a new account's locks were decided under: its membership
     // is decided on them without reading (see follow_membership).
@@ -86,7 +98,7 @@ pub async fn follow_entry(
             let Some(email) = &entry.email else {
                 // An entry without an email names no account: it stays a
                 // directory entry until one is set.
-                return Ok(());
+                return Ok(None);
             };
             let ensured = match facts.account_of_email {
                 Some(account_id) => Ensured::found(account_id),
@@ -110,7 +122,7 @@ pub async fn follow_entry(
             };
             (ensured.account_id, account)
         }
-        (None, None) => return Ok(()),
+        (None, None) => return Ok(None),
     };
     let email = account
         .as_ref()
@@ -130,8 +142,9 @@ pub async fn follow_entry(
         )
         .is_empty()
     });
+    let mut settled = None;
     if !unchanged {
-        follow_membership(
+        let added = follow_membership(
             linking,
             meta,
             (org_id, account_id),
@@ -141,6 +154,9 @@ pub async fn follow_entry(
             made_under.as_deref(),
         )
         .await?;
+        if added && made_under.is_some() {
+            settled = Some(SettledMembership { org_id, account_id });
+        }
     }
     let details_differ = |entry: &Entry| {
         account.as_ref().is_some_and(|account| {
@@ -155,7 +171,7 @@ pub async fn follow_entry(
     if let Some(entry) = entry.filter(details_differ) {
         follow_details(linking, meta, org_id, account_id, &entry).await?;
     }
-    Ok(())
+    Ok(settled)
 }
 
 /// Decides the membership events that make the membership follow `change`
@@ -163,6 +179,7 @@ pub async fn follow_entry(
 /// owner stays (the refusal is recorded). `new_account`: the settings of
 /// the organization the account was made a moment ago under; its
 /// membership is then decided without reading what cannot exist yet.
+/// Returns whether it added the membership.
 async fn follow_membership(
     Linking {
         pool,
@@ -176,7 +193,7 @@ async fn follow_membership(
     (entry_id, entry_version): (Uuid, i64),
     change: EntryChange,
     new_account: Option<&OrganizationSettings>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<bool> {
     let followed = decide_on_membership_following(
         pool,
         appender,
@@ -207,11 +224,13 @@ async fn follow_membership(
     )
     .await;
     match followed {
-        Ok(_) => Ok(()),
+        Ok(events) => Ok(events
+            .iter()
+            .any(|event| matches!(event, Event::MemberAdded { .. }))),
         // The last active owner stays; the refusal is recorded.
         Err(error) if error.downcast_ref::<Refusal>().is_some() => {
             tracing::info!(%org_id, %entry_id, %error, "a SCIM change to a membership was refused");
-            Ok(())
+            Ok(false)
         }
         Err(error) => Err(error),
     }

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use admin::linking::Linking;
+use admin::linking::{Linking, SettledMembership};
 use admin::{KeptSettings, PassFacts};
 use domain::account::ACCOUNTS;
 use domain::{Event, RequestMeta, StoredEvent};
@@ -27,6 +27,10 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::{ReaperError, ReaperMetrics, lock};
+
+mod settled;
+
+use settled::SettledMemberships;
 
 /// The most events one pass reads (of the types it follows: the others it
 /// passes over without reading them).
@@ -44,7 +48,7 @@ pub const CONNECTIONS: usize = STREAMS_READING;
 /// How many streams one pass follows at once, when the pass read ahead
 /// what its steps ask for (`admin::PassFacts`). Linking a new entry is then
 /// two appends in a row (its account, its membership), each a group commit,
-/// and its `MemberAdded` in the next pass usually nothing: its time is
+/// and its `MemberAdded` is gone past in a later pass ([`settled`]): its time is
 /// waiting for commits, and the more entries wait together, the more of
 /// their appends share one. With 8 (`f021020`), a 64-client burst of 8 s
 /// (bench.sh) left the server 18–22 s of work after it, in appends of 6.2–6.4
@@ -85,14 +89,15 @@ const FOLLOWED: [&str; 16] = [
 /// Follows the log once, up to [`PASS_EVENTS`] events of the types it acts
 /// on; returns how many events of every type it followed past (0: it is at
 /// the head, or another replica follows).
-pub async fn follow_once(
+async fn follow_once(
     linking: Linking<'_>,
     metrics: &ReaperMetrics,
+    settled: &mut SettledMemberships,
 ) -> Result<usize, ReaperError> {
     let Some(held) = lock::try_acquire(linking.pool, lock::LINKER_LOCK).await? else {
         return Ok(0);
     };
-    let result = follow_pass(linking, metrics).await;
+    let result = follow_pass(linking, metrics, settled).await;
     held.release().await;
     result
 }
@@ -102,8 +107,14 @@ pub async fn follow_once(
 /// [`STREAMS_READING`]), since every step decides on the state as of the
 /// pass or later and appends at the version it read, so their order does
 /// not matter. A failure keeps the checkpoint where it was: the next pass
-/// repeats the work, which changes nothing twice.
-async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<usize, ReaperError> {
+/// repeats the work, which changes nothing twice. The `MemberAdded` of a
+/// membership an earlier pass `settled` is gone past unread.
+async fn follow_pass(
+    linking: Linking<'_>,
+    metrics: &ReaperMetrics,
+    settled: &mut SettledMemberships,
+) -> Result<usize, ReaperError> {
+    settled.begin_pass();
     let pool = linking.pool;
     let head = store::log_head(pool).await?;
     let from = store::read_checkpoint(pool, Checkpoint::Linker).await?;
@@ -118,6 +129,11 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
         Some(row) if rows.len() as i64 == PASS_EVENTS => row.position,
         _ => through,
     };
+    let mut rows = rows;
+    rows.retain(|row| !settled.goes_past(row));
+    if last == head {
+        settled.forget_earlier_passes();
+    }
     // Each stream's events in order, the streams in the order of their
     // first events; found by key, not by a scan per event.
     let mut slot_of: HashMap<(Uuid, Uuid), usize> = HashMap::new();
@@ -152,30 +168,37 @@ async fn follow_pass(linking: Linking<'_>, metrics: &ReaperMetrics) -> Result<us
     } else {
         STREAMS_READING
     };
-    let outcomes: Vec<Result<(), ReaperError>> = futures::stream::iter(by_stream)
-        .map(|events| async move {
-            for stored in &events {
-                match follow(linking, stored).await {
-                    Err(error) if !is_transient(&error) => {
-                        metrics.linker_unfollowable.inc();
-                        // The same event fails again however often it is
-                        // followed: the linker must not stop on it.
-                        tracing::error!(
-                            position = stored.position,
-                            event_type = stored.event.type_name(),
-                            %error,
-                            "the linker cannot follow this event; it goes on without it"
-                        );
+    let outcomes: Vec<Result<Vec<SettledMembership>, ReaperError>> =
+        futures::stream::iter(by_stream)
+            .map(|events| async move {
+                let mut settled = Vec::new();
+                for stored in &events {
+                    match follow(linking, stored).await {
+                        Ok(made) => settled.extend(made),
+                        Err(error) if !is_transient(&error) => {
+                            metrics.linker_unfollowable.inc();
+                            // The same event fails again however often it is
+                            // followed: the linker must not stop on it.
+                            tracing::error!(
+                                position = stored.position,
+                                event_type = stored.event.type_name(),
+                                %error,
+                                "the linker cannot follow this event; it goes on without it"
+                            );
+                        }
+                        Err(error) => return Err(error),
                     }
-                    outcome => outcome?,
                 }
-            }
-            Ok(())
-        })
-        .buffer_unordered(concurrent_streams)
-        .collect()
-        .await;
-    outcomes.into_iter().collect::<Result<(), _>>()?;
+                Ok(settled)
+            })
+            .buffer_unordered(concurrent_streams)
+            .collect()
+            .await;
+    for made in outcomes {
+        made?
+            .into_iter()
+            .for_each(|membership| settled.add(membership));
+    }
     store::set_checkpoint(pool, Checkpoint::Linker, last).await?;
     // Positions have no gaps: the pass followed past this many events.
     let passed = last - from;
@@ -200,8 +223,12 @@ fn is_transient(error: &ReaperError) -> bool {
     }
 }
 
-/// What one event asks of the linker.
-async fn follow(linking: Linking<'_>, stored: &StoredEvent) -> Result<(), ReaperError> {
+/// What one event asks of the linker; the membership it added with its
+/// locks settled, if it did.
+async fn follow(
+    linking: Linking<'_>,
+    stored: &StoredEvent,
+) -> Result<Option<SettledMembership>, ReaperError> {
     let meta = RequestMeta::system("linker", Uuid::now_v7());
     let reason = stored.event.type_name();
     let (org_id, stream_id) = (stored.org_id, stored.stream_id);
@@ -212,7 +239,7 @@ async fn follow(linking: Linking<'_>, stored: &StoredEvent) -> Result<(), Reaper
         | Event::UserDeactivated {}
         | Event::UserReactivated {}
         | Event::UserDeleted {} => {
-            admin::linking::follow_entry(
+            return admin::linking::follow_entry(
                 linking,
                 &meta,
                 org_id,
@@ -220,6 +247,7 @@ async fn follow(linking: Linking<'_>, stored: &StoredEvent) -> Result<(), Reaper
                 &stored.event,
             )
             .await
+            .map_err(ReaperError::Record);
         }
         Event::MemberSuspended { account_id } | Event::MemberRemoved { account_id, .. } => {
             leaves(linking, &meta, stored, *account_id).await
@@ -240,7 +268,7 @@ async fn follow(linking: Linking<'_>, stored: &StoredEvent) -> Result<(), Reaper
         }
         _ => Ok(()),
     };
-    done.map_err(ReaperError::Record)
+    done.map(|()| None).map_err(ReaperError::Record)
 }
 
 /// A member suspended or removed (by an owner or the identity provider):
@@ -286,6 +314,7 @@ pub async fn run(
     let settings = KeptSettings::default();
     // Each pass reads its own ahead (follow_pass).
     let nothing_read_ahead = PassFacts::default();
+    let mut settled = SettledMemberships::default();
     let linking = Linking {
         pool: &pool,
         appender: &appender,
@@ -293,7 +322,7 @@ pub async fn run(
         pass: &nothing_read_ahead,
     };
     loop {
-        let idle = match follow_once(linking, &metrics).await {
+        let idle = match follow_once(linking, &metrics, &mut settled).await {
             Ok(read) => read == 0,
             Err(error) => {
                 tracing::warn!(%error, "the linker failed; it retries from its checkpoint");

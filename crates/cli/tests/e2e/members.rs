@@ -511,6 +511,69 @@ async fn in_a_verified_domain_the_identity_provider_holds_email_password_and_nam
     app.stop().await;
 }
 
+/// The account the linker makes for a new SCIM user is born with its
+/// organization's locks: one `AccountCreated` carries them, no
+/// `AccountLocked` follows, and they hold as if one had.
+#[tokio::test]
+async fn a_provisioned_users_new_account_is_born_locked_in_one_event() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    verify_domain(&app, "fabrikam.test").await;
+    app.create_user(entra_user("ida@fabrikam.test", "Ida", "Moss"))
+        .await;
+    let member = member_until(&app, org_id, "ida@fabrikam.test", |m| m.locks.len() == 3).await;
+    assert_eq!(member.locks, ["leave", "email", "password"]);
+    let stream = store::read_stream(&stack.pool, domain::account::ACCOUNTS, member.account_id)
+        .await
+        .unwrap();
+    let events: Vec<&domain::Event> = stream.iter().map(|stored| &stored.event).collect();
+    let [
+        domain::Event::AccountCreated {
+            locked_by: Some(held),
+            ..
+        },
+    ] = &events[..]
+    else {
+        panic!("one AccountCreated carrying the locks, got {events:?}");
+    };
+    assert_eq!(held.org_id, org_id);
+    assert_eq!(held.locks, ["leave", "email", "password"]);
+    assert_eq!(count_events(&app, "AccountLocked").await, 0);
+    let meta = domain::RequestMeta::command_line("test", Uuid::now_v7());
+    let refused = accounts::change_email(
+        &stack.pool,
+        &stack.appender,
+        &meta,
+        member.account_id,
+        "ida@home.test",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refusal(&refused).code, RefusalCode::ScimManaged);
+    app.stop().await;
+}
+
+/// A person whose account exists already (made elsewhere) is added, not
+/// made: their locks come from following the `MemberAdded`, which the
+/// linker goes past only for accounts it made with their locks.
+#[tokio::test]
+async fn a_provisioned_user_with_an_account_already_gets_the_organizations_locks() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    let meta = domain::RequestMeta::command_line("test", Uuid::now_v7());
+    let account_id = accounts::ensure(&stack.pool, &stack.appender, "jo@fabrikam.test", &meta)
+        .await
+        .unwrap();
+    app.create_user(entra_user("jo@fabrikam.test", "Jo", "Park"))
+        .await;
+    let member = member_until(&app, org_id, "jo@fabrikam.test", |m| !m.locks.is_empty()).await;
+    assert_eq!(member.account_id, account_id);
+    assert_eq!(member.locks, ["leave"]);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn an_email_change_refused_for_a_taken_email_leaves_the_accounts_registry_as_the_log() {
     let app = spawn_app().await;
