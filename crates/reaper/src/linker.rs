@@ -48,7 +48,7 @@ pub const CONNECTIONS: usize = STREAMS_READING;
 /// How many streams one pass follows at once, when the pass read ahead
 /// what its steps ask for (`admin::PassFacts`). Linking a new entry is then
 /// two appends in a row (its account, its membership), each a group commit,
-/// and its `MemberAdded` is gone past in a later pass ([`settled`]): its time is
+/// and its `MemberAdded` is passed over unread ([`settled`]): its time is
 /// waiting for commits, and the more entries wait together, the more of
 /// their appends share one. With 8 (`f021020`), a 64-client burst of 8 s
 /// (bench.sh) left the server 18–22 s of work after it, in appends of 6.2–6.4
@@ -108,32 +108,29 @@ async fn follow_once(
 /// pass or later and appends at the version it read, so their order does
 /// not matter. A failure keeps the checkpoint where it was: the next pass
 /// repeats the work, which changes nothing twice. The `MemberAdded` of a
-/// membership an earlier pass `settled` is gone past unread.
+/// membership an earlier pass `settled` is passed over unread.
 async fn follow_pass(
     linking: Linking<'_>,
     metrics: &ReaperMetrics,
     settled: &mut SettledMemberships,
 ) -> Result<usize, ReaperError> {
-    settled.begin_pass();
     let pool = linking.pool;
     let head = store::log_head(pool).await?;
+    settled.begin_pass(head);
     let from = store::read_checkpoint(pool, Checkpoint::Linker).await?;
     metrics.linker_lag.set(head.saturating_sub(from));
     if head <= from {
         return Ok(0);
     }
     let through = head.min(from + PASS_SPAN);
-    let rows = store::read_types_after(pool, (from, through), &FOLLOWED, PASS_EVENTS).await?;
+    let skipped = settled.streams();
+    let range = (from, through);
+    let rows = store::read_types_after(pool, range, &FOLLOWED, &skipped, PASS_EVENTS).await?;
     // Up to `through`, unless the pass holds as many events as one may.
     let last = match rows.last() {
         Some(row) if rows.len() as i64 == PASS_EVENTS => row.position,
         _ => through,
     };
-    let mut rows = rows;
-    rows.retain(|row| !settled.goes_past(row));
-    if last == head {
-        settled.forget_earlier_passes();
-    }
     // Each stream's events in order, the streams in the order of their
     // first events; found by key, not by a scan per event.
     let mut slot_of: HashMap<(Uuid, Uuid), usize> = HashMap::new();
@@ -200,6 +197,7 @@ async fn follow_pass(
             .for_each(|membership| settled.add(membership));
     }
     store::set_checkpoint(pool, Checkpoint::Linker, last).await?;
+    settled.passed(last);
     // Positions have no gaps: the pass followed past this many events.
     let passed = last - from;
     metrics.linker_events.inc_by(passed as u64);

@@ -574,6 +574,44 @@ async fn a_provisioned_user_with_an_account_already_gets_the_organizations_locks
     app.stop().await;
 }
 
+/// The linker's read passes over the first event of the streams it names
+/// (the `MemberAdded` of memberships it settled), and only that.
+#[tokio::test]
+async fn the_linkers_read_passes_over_the_first_event_of_the_streams_it_names() {
+    let app = spawn_app().await;
+    let stack = app.stack.as_ref().unwrap();
+    let org_id = app.org_id().await;
+    for (email, first) in [("kai@fabrikam.test", "Kai"), ("lu@fabrikam.test", "Lu")] {
+        app.create_user(entra_user(email, first, "Test")).await;
+    }
+    let kai = member_until(&app, org_id, "kai@fabrikam.test", |_| true).await;
+    let lu = member_until(&app, org_id, "lu@fabrikam.test", |_| true).await;
+    let head = store::log_head(&stack.pool).await.unwrap();
+    let types = ["MemberAdded", "UserProvisioned"];
+    let read = |skipped: Vec<(Uuid, Uuid)>| {
+        let pool = stack.pool.clone();
+        async move {
+            store::read_types_after(&pool, (0, head), &types, &skipped, 1_000)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| (row.event_type, row.stream_id))
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = read(Vec::new()).await;
+    assert_eq!(all.len(), 4, "{all:?}");
+    let skipped = read(vec![(org_id, kai.account_id)]).await;
+    let without_kais: Vec<_> = all
+        .iter()
+        .filter(|(event_type, stream)| !(event_type == "MemberAdded" && *stream == kai.account_id))
+        .cloned()
+        .collect();
+    assert_eq!(skipped, without_kais);
+    assert!(skipped.contains(&("MemberAdded".to_owned(), lu.account_id)));
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn an_email_change_refused_for_a_taken_email_leaves_the_accounts_registry_as_the_log() {
     let app = spawn_app().await;

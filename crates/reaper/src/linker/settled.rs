@@ -1,60 +1,51 @@
 //! The memberships the linker added with their locks settled
-//! (`admin::linking::SettledMembership`), kept until their `MemberAdded`
-//! comes by in a later pass, so that the pass goes past it without opening,
-//! reading ahead for or following it: following it would decide nothing.
+//! (`admin::linking::SettledMembership`), kept until the linker has passed
+//! their `MemberAdded`: its pass reads past it (`store::read_types_after`
+//! skips the first event of their streams), so that it is neither read,
+//! opened, read ahead for nor followed. Following it would decide nothing.
 //! Kept in memory only: a linker that restarts, or a replica that takes
 //! over, follows those events, which is the same work done for nothing.
 
 use std::collections::HashMap;
 
 use admin::linking::SettledMembership;
-use store::LogRow;
 use uuid::Uuid;
 
 /// See the module's documentation.
 #[derive(Debug, Default)]
 pub struct SettledMemberships {
-    /// Each membership `(org_id, account_id)` with the pass that added it.
-    added: HashMap<(Uuid, Uuid), u64>,
-    /// The pass now running, counted from 1.
-    pass: u64,
+    /// Each membership `(org_id, account_id)` with a position its
+    /// `MemberAdded` is at or before, once a pass began after the one that
+    /// added it (`None` until then).
+    added: HashMap<(Uuid, Uuid), Option<i64>>,
 }
 
 impl SettledMemberships {
-    /// Counts a new pass.
-    pub fn begin_pass(&mut self) {
-        self.pass += 1;
+    /// A pass begins at the log's `head`: what the earlier passes added was
+    /// appended before it, so its `MemberAdded` is at or before `head`.
+    pub fn begin_pass(&mut self, head: i64) {
+        for bound in self.added.values_mut() {
+            bound.get_or_insert(head);
+        }
     }
 
-    /// Whether `row` is the `MemberAdded` that made a settled membership.
-    /// The membership is forgotten once it came by, so a later
-    /// `MemberAdded` of it (after a removal) is followed.
-    pub fn goes_past(&mut self, row: &LogRow) -> bool {
-        // The membership's stream is the account's id in the organization's
-        // keyspace, and a membership added anew starts it.
-        row.event_type == "MemberAdded"
-            && row.stream_version == 1
-            && self.added.remove(&(row.org_id, row.stream_id)).is_some()
+    /// The membership streams whose first event, their `MemberAdded`, the
+    /// pass skips: (organization id, account id).
+    pub fn streams(&self) -> Vec<(Uuid, Uuid)> {
+        self.added.keys().copied().collect()
     }
 
-    /// Keeps `settled`, added in this pass.
+    /// Keeps `settled`, added in the pass now running.
     pub fn add(&mut self, settled: SettledMembership) {
         self.added
-            .insert((settled.org_id, settled.account_id), self.pass);
+            .insert((settled.org_id, settled.account_id), None);
     }
 
-    /// After a pass that read up to the head it began at: every event the
-    /// earlier passes appended came by in it, so what they added and did not
-    /// come by (an append that failed) never will.
-    pub fn forget_earlier_passes(&mut self) {
-        let pass = self.pass;
-        self.added.retain(|_, added| *added >= pass);
-    }
-
-    /// How many memberships are kept.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.added.len()
+    /// The linker has followed the log through `position`: forgets the
+    /// memberships whose `MemberAdded` it has passed.
+    pub fn passed(&mut self, position: i64) {
+        self.added
+            .retain(|_, bound| bound.is_none_or(|bound| bound > position));
     }
 }
 
@@ -62,67 +53,42 @@ impl SettledMemberships {
 mod tests {
     use super::*;
 
-    fn row(event_type: &str, (org_id, stream_id): (Uuid, Uuid), stream_version: i64) -> LogRow {
-        LogRow {
-            position: 1,
-            org_id,
-            stream_id,
-            stream_version,
-            event_type: event_type.into(),
-            schema_version: 1,
-            payload: "{}".into(),
-            metadata: "{}".into(),
-            recorded_at: time::OffsetDateTime::UNIX_EPOCH,
-            prev_hash: Vec::new(),
-            hash: Vec::new(),
-            keys: Default::default(),
+    fn settled(account: u128) -> SettledMembership {
+        SettledMembership {
+            org_id: Uuid::from_u128(1),
+            account_id: Uuid::from_u128(account),
         }
     }
 
-    fn settled(org_id: Uuid, account_id: Uuid) -> SettledMembership {
-        SettledMembership { org_id, account_id }
+    fn kept(memberships: &SettledMemberships) -> Vec<u128> {
+        let mut accounts: Vec<u128> = memberships
+            .streams()
+            .iter()
+            .map(|(_, account)| account.as_u128())
+            .collect();
+        accounts.sort_unstable();
+        accounts
     }
 
     #[test]
-    fn only_the_first_member_added_of_a_settled_membership_is_gone_past() {
-        let (org, account, other) = (Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3));
-        let mut kept = SettledMemberships::default();
-        kept.begin_pass();
-        kept.add(settled(org, account));
-        kept.begin_pass();
-        assert!(
-            !kept.goes_past(&row("MemberAdded", (org, other), 1)),
-            "another membership"
+    fn a_membership_is_kept_until_the_linker_passed_the_head_of_the_next_pass() {
+        let mut memberships = SettledMemberships::default();
+        memberships.begin_pass(100);
+        memberships.add(settled(2));
+        memberships.passed(100);
+        assert_eq!(kept(&memberships), [2], "added after the pass's head");
+        memberships.begin_pass(150);
+        memberships.add(settled(3));
+        memberships.passed(140);
+        assert_eq!(
+            kept(&memberships),
+            [2, 3],
+            "its MemberAdded may be at 141..=150"
         );
-        assert!(
-            !kept.goes_past(&row("MemberSuspended", (org, account), 1)),
-            "another event"
-        );
-        assert!(
-            !kept.goes_past(&row("MemberAdded", (org, account), 3)),
-            "added again later"
-        );
-        assert!(
-            !kept.goes_past(&row("MemberAdded", (other, account), 1)),
-            "another organization"
-        );
-        assert!(kept.goes_past(&row("MemberAdded", (org, account), 1)));
-        assert!(
-            !kept.goes_past(&row("MemberAdded", (org, account), 1)),
-            "read again after a failed pass, it is followed"
-        );
-    }
-
-    #[test]
-    fn a_pass_through_the_head_forgets_what_earlier_passes_added_and_never_came_by() {
-        let org = Uuid::from_u128(1);
-        let mut kept = SettledMemberships::default();
-        kept.begin_pass();
-        kept.add(settled(org, Uuid::from_u128(2)));
-        kept.begin_pass();
-        kept.add(settled(org, Uuid::from_u128(3)));
-        kept.forget_earlier_passes();
-        assert_eq!(kept.len(), 1, "the second pass's is kept");
-        assert!(kept.goes_past(&row("MemberAdded", (org, Uuid::from_u128(3)), 1)));
+        memberships.begin_pass(200);
+        memberships.passed(150);
+        assert_eq!(kept(&memberships), [3]);
+        memberships.passed(200);
+        assert!(kept(&memberships).is_empty());
     }
 }
