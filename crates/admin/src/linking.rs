@@ -50,15 +50,14 @@ impl Linking<'_> {
     }
 }
 
-/// A membership `(org_id, account_id)` that [`follow_entry`] added for an
-/// account it made a moment before, with the locks the membership calls for
-/// (`AccountCreated`'s `locked_by`): following its `MemberAdded` would
+/// The position of the `MemberAdded` with which [`follow_entry`] added a
+/// membership for an account it made a moment before, with the locks the
+/// membership calls for (`AccountCreated`'s `locked_by`): following it would
 /// decide nothing, since every later change of the settings, the domains or
 /// the membership is followed on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SettledMembership {
-    pub org_id: Uuid,
-    pub account_id: Uuid,
+    pub member_added_at: i64,
 }
 
 /// Follows `event`, at `entry_version` of SCIM entry `entry_id` of
@@ -154,8 +153,8 @@ pub async fn follow_entry(
             made_under.as_deref(),
         )
         .await?;
-        if added && made_under.is_some() {
-            settled = Some(SettledMembership { org_id, account_id });
+        if made_under.is_some() {
+            settled = added.map(|member_added_at| SettledMembership { member_added_at });
         }
     }
     let details_differ = |entry: &Entry| {
@@ -179,7 +178,7 @@ pub async fn follow_entry(
 /// owner stays (the refusal is recorded). `new_account`: the settings of
 /// the organization the account was made a moment ago under; its
 /// membership is then decided without reading what cannot exist yet.
-/// Returns whether it added the membership.
+/// Returns the position of the `MemberAdded`, if it added the membership.
 async fn follow_membership(
     Linking {
         pool,
@@ -193,7 +192,7 @@ async fn follow_membership(
     (entry_id, entry_version): (Uuid, i64),
     change: EntryChange,
     new_account: Option<&OrganizationSettings>,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<i64>> {
     let followed = decide_on_membership_following(
         pool,
         appender,
@@ -224,13 +223,13 @@ async fn follow_membership(
     )
     .await;
     match followed {
-        Ok(events) => Ok(events
-            .iter()
-            .any(|event| matches!(event, Event::MemberAdded { .. }))),
+        Ok(recorded) => {
+            Ok(recorded.position_of(|event| matches!(event, Event::MemberAdded { .. })))
+        }
         // The last active owner stays; the refusal is recorded.
         Err(error) if error.downcast_ref::<Refusal>().is_some() => {
             tracing::info!(%org_id, %entry_id, %error, "a SCIM change to a membership was refused");
-            Ok(false)
+            Ok(None)
         }
         Err(error) => Err(error),
     }

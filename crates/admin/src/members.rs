@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::accounts;
 use crate::organization_settings::{self, KeptSettings, OrganizationSettings};
 use crate::organization_stream::{
-    Decided, decide_on_known_view, decide_on_organization, decide_on_view,
+    Decided, Recorded, decide_on_known_view, decide_on_organization, decide_on_view,
 };
 
 /// A member as owners see it.
@@ -352,7 +352,7 @@ pub(crate) async fn decide_on_membership_following(
     (entry_version, new_account): (i64, Option<&OrganizationSettings>),
     kept: &KeptSettings,
     decide: impl Fn(&MembershipView) -> Result<Vec<Event>, Refusal>,
-) -> anyhow::Result<Vec<Event>> {
+) -> anyhow::Result<Recorded> {
     let known = new_account.map(|organization| (0, MembershipView::none(organization)));
     decide_on_known_view(
         pool,

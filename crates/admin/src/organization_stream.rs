@@ -91,7 +91,27 @@ where
     Load: Fn() -> Loading,
     Loading: Future<Output = anyhow::Result<V>>,
 {
-    decide_on_known_view(pool, appender, stream, meta, command, None, load, decide).await
+    let recorded =
+        decide_on_known_view(pool, appender, stream, meta, command, None, load, decide).await?;
+    Ok(recorded.events)
+}
+
+/// What [`decide_on_known_view`] appended.
+#[derive(Debug, Default)]
+pub(crate) struct Recorded {
+    /// The events, in their order in the log (none: nothing to change).
+    pub events: Vec<Event>,
+    /// The position of the last of them.
+    pub last_position: i64,
+}
+
+impl Recorded {
+    /// The position of the first of the events `is_wanted` picks.
+    pub fn position_of(&self, is_wanted: impl Fn(&Event) -> bool) -> Option<i64> {
+        let index = self.events.iter().position(is_wanted)?;
+        let after = (self.events.len() - 1 - index) as i64;
+        Some(self.last_position - after)
+    }
 }
 
 /// [`decide_on_view`], deciding first on `known`: a view of the stream at a
@@ -108,7 +128,7 @@ pub(crate) async fn decide_on_known_view<V, Load, Loading>(
     mut known: Option<(i64, V)>,
     load: Load,
     decide: impl Fn(&V) -> Result<Decided, Refusal>,
-) -> anyhow::Result<Vec<Event>>
+) -> anyhow::Result<Recorded>
 where
     Load: Fn() -> Loading,
     Loading: Future<Output = anyhow::Result<V>>,
@@ -133,7 +153,7 @@ where
             // No append would confirm that the known view still holds:
             // nothing is decided on it alone.
             Ok(decided) if decided.events.is_empty() && on_known => continue,
-            Ok(decided) if decided.events.is_empty() => return Ok(Vec::new()),
+            Ok(decided) if decided.events.is_empty() => return Ok(Recorded::default()),
             Ok(decided) => (decided, None),
             Err(refused) => {
                 let record = Decided {
@@ -162,7 +182,12 @@ where
             })
             .await;
         match (appended, refusal) {
-            (Ok(_), None) => return Ok(events),
+            (Ok(appended), None) => {
+                return Ok(Recorded {
+                    events,
+                    last_position: appended.last_position,
+                });
+            }
             (Ok(_), Some(refused)) => return Err(refused.into()),
             (Err(AppendError::VersionConflict), _) => continue,
             (Err(AppendError::LastOwner), None) => {
@@ -209,4 +234,28 @@ fn refused_meta(meta: &RequestMeta, refusal: &Refusal) -> RequestMeta {
         meta.status = refusal.code.http_status();
     }
     meta
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_events_position_counts_back_from_the_last_one() {
+        let removed = Event::MemberRemoved {
+            account_id: Uuid::from_u128(1),
+            by: "test".into(),
+        };
+        let recorded = Recorded {
+            events: vec![Event::ScimDisabled {}, removed, Event::ScimDisabled {}],
+            last_position: 42,
+        };
+        let is_removal = |event: &Event| matches!(event, Event::MemberRemoved { .. });
+        assert_eq!(recorded.position_of(is_removal), Some(41));
+        assert_eq!(
+            recorded.position_of(|event| matches!(event, Event::ScimDisabled {})),
+            Some(40)
+        );
+        assert_eq!(Recorded::default().position_of(is_removal), None);
+    }
 }

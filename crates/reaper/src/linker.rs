@@ -116,15 +116,14 @@ async fn follow_pass(
 ) -> Result<usize, ReaperError> {
     let pool = linking.pool;
     let head = store::log_head(pool).await?;
-    settled.begin_pass(head);
     let from = store::read_checkpoint(pool, Checkpoint::Linker).await?;
     metrics.linker_lag.set(head.saturating_sub(from));
     if head <= from {
         return Ok(0);
     }
     let through = head.min(from + PASS_SPAN);
-    let skipped = settled.streams();
     let range = (from, through);
+    let skipped = settled.skipped_in(range);
     let rows = store::read_types_after(pool, range, &FOLLOWED, &skipped, PASS_EVENTS).await?;
     // Up to `through`, unless the pass holds as many events as one may.
     let last = match rows.last() {

@@ -1,51 +1,36 @@
-//! The memberships the linker added with their locks settled
-//! (`admin::linking::SettledMembership`), kept until the linker has passed
-//! their `MemberAdded`: its pass reads past it (`store::read_types_after`
-//! skips the first event of their streams), so that it is neither read,
-//! opened, read ahead for nor followed. Following it would decide nothing.
-//! Kept in memory only: a linker that restarts, or a replica that takes
-//! over, follows those events, which is the same work done for nothing.
+//! The positions of the `MemberAdded` of memberships the linker added with
+//! their locks settled (`admin::linking::SettledMembership`), kept until
+//! the linker has passed them: its pass reads past them
+//! (`store::read_types_after`), so that they are neither read, opened, read
+//! ahead for nor followed. Following them would decide nothing. Kept in
+//! memory only: a linker that restarts, or a replica that takes over,
+//! follows those events, which is the same work done for nothing.
 
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 
 use admin::linking::SettledMembership;
-use uuid::Uuid;
 
 /// See the module's documentation.
 #[derive(Debug, Default)]
 pub struct SettledMemberships {
-    /// Each membership `(org_id, account_id)` with a position its
-    /// `MemberAdded` is at or before, once a pass began after the one that
-    /// added it (`None` until then).
-    added: HashMap<(Uuid, Uuid), Option<i64>>,
+    positions: BTreeSet<i64>,
 }
 
 impl SettledMemberships {
-    /// A pass begins at the log's `head`: what the earlier passes added was
-    /// appended before it, so its `MemberAdded` is at or before `head`.
-    pub fn begin_pass(&mut self, head: i64) {
-        for bound in self.added.values_mut() {
-            bound.get_or_insert(head);
-        }
+    /// The positions a pass over `(after, through]` skips.
+    pub fn skipped_in(&self, (after, through): (i64, i64)) -> Vec<i64> {
+        self.positions.range(after + 1..=through).copied().collect()
     }
 
-    /// The membership streams whose first event, their `MemberAdded`, the
-    /// pass skips: (organization id, account id).
-    pub fn streams(&self) -> Vec<(Uuid, Uuid)> {
-        self.added.keys().copied().collect()
-    }
-
-    /// Keeps `settled`, added in the pass now running.
+    /// Keeps `settled`'s position.
     pub fn add(&mut self, settled: SettledMembership) {
-        self.added
-            .insert((settled.org_id, settled.account_id), None);
+        self.positions.insert(settled.member_added_at);
     }
 
-    /// The linker has followed the log through `position`: forgets the
-    /// memberships whose `MemberAdded` it has passed.
+    /// The linker has followed the log through `position`: forgets what it
+    /// passed.
     pub fn passed(&mut self, position: i64) {
-        self.added
-            .retain(|_, bound| bound.is_none_or(|bound| bound > position));
+        self.positions = self.positions.split_off(&(position + 1));
     }
 }
 
@@ -53,42 +38,25 @@ impl SettledMemberships {
 mod tests {
     use super::*;
 
-    fn settled(account: u128) -> SettledMembership {
-        SettledMembership {
-            org_id: Uuid::from_u128(1),
-            account_id: Uuid::from_u128(account),
-        }
-    }
-
-    fn kept(memberships: &SettledMemberships) -> Vec<u128> {
-        let mut accounts: Vec<u128> = memberships
-            .streams()
-            .iter()
-            .map(|(_, account)| account.as_u128())
-            .collect();
-        accounts.sort_unstable();
-        accounts
+    fn settled(member_added_at: i64) -> SettledMembership {
+        SettledMembership { member_added_at }
     }
 
     #[test]
-    fn a_membership_is_kept_until_the_linker_passed_the_head_of_the_next_pass() {
+    fn a_pass_skips_the_positions_in_its_range_until_the_linker_passed_them() {
         let mut memberships = SettledMemberships::default();
-        memberships.begin_pass(100);
-        memberships.add(settled(2));
-        memberships.passed(100);
-        assert_eq!(kept(&memberships), [2], "added after the pass's head");
-        memberships.begin_pass(150);
-        memberships.add(settled(3));
-        memberships.passed(140);
+        for position in [5, 10, 15] {
+            memberships.add(settled(position));
+        }
         assert_eq!(
-            kept(&memberships),
-            [2, 3],
-            "its MemberAdded may be at 141..=150"
+            memberships.skipped_in((5, 15)),
+            [10, 15],
+            "after 5, through 15"
         );
-        memberships.begin_pass(200);
-        memberships.passed(150);
-        assert_eq!(kept(&memberships), [3]);
-        memberships.passed(200);
-        assert!(kept(&memberships).is_empty());
+        assert_eq!(memberships.skipped_in((0, 9)), [5]);
+        memberships.passed(10);
+        assert_eq!(memberships.skipped_in((0, 100)), [15]);
+        memberships.passed(15);
+        assert!(memberships.skipped_in((0, 100)).is_empty());
     }
 }

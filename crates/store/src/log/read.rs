@@ -255,32 +255,27 @@ pub async fn read_after(pool: &Pool, position: i64, limit: i64) -> Result<Vec<Lo
 /// Up to `limit` events of the types `event_types` after `after` and up to
 /// `through`, in position order: what a reader that acts on a few types
 /// needs, without the rows (and the keys of their sealed values) it would
-/// pass over. The first event of each stream in `first_events_skipped`
-/// (organization id, stream id) is passed over too: its reader knows it
-/// needs nothing.
+/// pass over, nor those at `skipped` (positions its reader knows it needs
+/// nothing from).
 pub async fn read_types_after(
     pool: &Pool,
     (after, through): (i64, i64),
     event_types: &[&str],
-    first_events_skipped: &[(Uuid, Uuid)],
+    skipped: &[i64],
     limit: i64,
 ) -> Result<Vec<LogRow>, StoreError> {
     static OF_TYPES: LazyLock<String> = LazyLock::new(|| {
         format!(
             "select {COLUMNS} from events where position > $1 and position <= $2 \
-             and event_type = any($3) \
-             and not (stream_version = 1 and (org_id, stream_id) in \
-                      (select * from unnest($5::uuid[], $6::uuid[]))) \
-             order by position limit $4"
+             and event_type = any($3) and position <> all($5) order by position limit $4"
         )
     });
-    let (orgs, streams): (Vec<Uuid>, Vec<Uuid>) = first_events_skipped.iter().copied().unzip();
     let client = pool.get().await?;
     let statement = client.prepare_cached(&OF_TYPES).await?;
     let rows = client
         .query(
             &statement,
-            &[&after, &through, &event_types, &limit, &orgs, &streams],
+            &[&after, &through, &event_types, &limit, &skipped],
         )
         .await?;
     log_rows_with_keys(&client, &rows).await
