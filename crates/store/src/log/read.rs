@@ -267,7 +267,8 @@ pub async fn read_types_after(
     static OF_TYPES: LazyLock<String> = LazyLock::new(|| {
         format!(
             "select {COLUMNS} from events where position > $1 and position <= $2 \
-             and event_type = any($3) and position <> all($5) order by position limit $4"
+             and event_type = any($3) and position not in (select unnest($5::bigint[])) \
+             order by position limit $4"
         )
     });
     let client = pool.get().await?;
