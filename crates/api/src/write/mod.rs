@@ -77,9 +77,6 @@ pub(crate) trait WriteStore {
     /// Appends; the answer does not wait for the projector.
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError>;
 
-    /// Waits (bounded) until the read tables hold `position` of `org_id`.
-    async fn await_projection(&self, org_id: Uuid, position: i64);
-
     /// Refuses (and records the refusal of) deactivating or deleting the
     /// SCIM user `user_id` when it is the organization's last active owner.
     async fn keep_an_owner(

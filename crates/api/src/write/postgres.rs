@@ -80,10 +80,6 @@ impl WriteStore for AppState {
         Ok(appended)
     }
 
-    async fn await_projection(&self, org_id: Uuid, position: i64) {
-        wait_for_projection(self, org_id, position).await;
-    }
-
     async fn keep_an_owner(
         &self,
         org_id: Uuid,
@@ -142,7 +138,11 @@ pub(crate) async fn wait_for_projection(state: &AppState, org_id: Uuid, position
     let reached = matches!(reached, Ok(Ok(_)));
     if !reached {
         state.metrics.read_your_writes_timeouts.inc();
-        tracing::warn!(position, "the projector has not folded a write in time");
+        tracing::warn!(
+            position,
+            %org_id,
+            "the projector has not reached this position within ROLLCALL_READ_YOUR_WRITES_MS"
+        );
     }
     reached
 }

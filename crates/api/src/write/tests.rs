@@ -130,8 +130,6 @@ impl WriteStore for Memory {
         Ok(self.facts.clone())
     }
 
-    async fn await_projection(&self, _org_id: Uuid, _position: i64) {}
-
     async fn append(&self, request: AppendRequest) -> Result<Appended, AppendError> {
         if let Some((stream_id, event)) = self.rivals.lock().unwrap().pop_front() {
             self.push(stream_id, event);

@@ -294,6 +294,39 @@ async fn a_write_is_answered_at_once_and_its_tokens_next_read_waits_for_it() {
     app.stop().await;
 }
 
+/// Entra's group PATCH answers 204, with nothing read from the read
+/// tables: it is answered without waiting for the projector, and its
+/// token's next read waits for it.
+#[tokio::test]
+async fn an_entra_group_patch_is_answered_at_once_and_its_tokens_next_read_waits_for_it() {
+    let app = spawn_app_with(Options {
+        read_your_writes_wait: Duration::from_millis(300),
+        ..Options::default()
+    })
+    .await;
+    let member = app.provision("member@contoso.test").await;
+    let group = app.group_of("Unfolded", &[]).await;
+    app.wait_for_projector(Duration::from_secs(30)).await;
+    let holding = app.hold_projector().await;
+    let (status, body) = app
+        .patch_group(
+            &group,
+            json!([{"op": "add", "path": "members", "value": [{"value": member}]}]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(
+        app.metric(WAITS_RUN_OUT).await,
+        0.0,
+        "the PATCH waited for the projector"
+    );
+    let (status, body) = app.get_group(&group).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    holding.release().await;
+    assert_eq!(app.member_ids(&group).await, [member].into());
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn writes_wait_for_the_projector_once_they_outrun_it_by_the_bound() {
     let app = spawn_app_with(Options {

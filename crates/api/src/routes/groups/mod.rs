@@ -23,6 +23,7 @@ use self::write::GroupWritten;
 use crate::error::SCIM_JSON;
 use crate::render::etag_header;
 use crate::scim_gate::{RecordedAsEvent, Tenant};
+use crate::write::wait_for_projection;
 use crate::{ApiError, AppState};
 
 /// Registers the Groups routes.
@@ -55,8 +56,9 @@ fn group_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found("group"))
 }
 
-/// The group as it now stands, read back from the read tables (the write
-/// waited for the projector), members included when the selection keeps them.
+/// The group as it now stands, read back from the read tables once they
+/// hold the write (waited for, bounded as a read waits), members included
+/// when the selection keeps them.
 async fn respond(
     state: &AppState,
     request: &HttpRequest,
@@ -66,6 +68,9 @@ async fn respond(
     selection: &Selection,
 ) -> Result<HttpResponse, ApiError> {
     let org_id = Tenant::of(request).org_id;
+    if let Some(position) = written.position {
+        wait_for_projection(state, org_id, position).await;
+    }
     let record = store::find_group(&state.pool, org_id, group_id)
         .await?
         .ok_or_else(|| ApiError::not_found("group"))?;

@@ -1,6 +1,9 @@
 //! The group side of the write loop ([`crate::write`]): read the group's
 //! attribute events and the facts about the members the request names,
-//! decide, append, wait for the projector.
+//! decide, append. The write does not wait for the projector: an answer
+//! read from the read tables waits for it (`respond`), the token's next
+//! request waits at the gate, and the group's next member decision in
+//! `group_projected_through`.
 //!
 //! Unlike a user write it never reads the whole stream: a group's member
 //! events can number in the hundred thousands and do not bear on a decision.
@@ -26,6 +29,8 @@ pub struct GroupWritten {
     pub appended: bool,
     /// The group's version after the write.
     pub version: i64,
+    /// The position of the write's last event, when it appended.
+    pub position: Option<i64>,
 }
 
 /// Runs a group command of the caller's organization to completion; its
@@ -66,21 +71,15 @@ pub(crate) async fn write_group_in<S: WriteStore>(
     let named = plan.named_members().into_iter().collect();
     let written = write(writes, org_id, group_id, meta, &GroupWrite { plan, named }).await?;
     Ok(match written.appended {
-        Some(appended) => {
-            // Answered from the read tables (`respond`), and the next group
-            // write judges members by them.
-            writes
-                .store
-                .await_projection(org_id, appended.last_position)
-                .await;
-            GroupWritten {
-                appended: true,
-                version: appended.stream_version,
-            }
-        }
+        Some(appended) => GroupWritten {
+            appended: true,
+            version: appended.stream_version,
+            position: Some(appended.last_position),
+        },
         None => GroupWritten {
             appended: false,
             version: written.state.version,
+            position: None,
         },
     })
 }
