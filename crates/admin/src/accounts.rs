@@ -77,17 +77,8 @@ pub async fn make_for_entry(
         first_name: made.first_name.clone(),
         family_name: made.family_name.clone(),
     }];
-    if let Event::AccountCreated {
-        locked_by: Some(held),
-        ..
-    } = &event
-    {
-        registrations.push(Registration::AccountLocks {
-            org_id: held.org_id,
-            locks: held.locks.clone(),
-        });
-    }
     let events = vec![event];
+    registrations.extend(lock_rows(&events));
     let appended = appender
         .append(AppendRequest {
             org_id: ACCOUNTS,
@@ -113,6 +104,27 @@ pub async fn make_for_entry(
             .context("an account's email was taken, then not found"),
         Err(error) => Err(error).context("recording the new account"),
     }
+}
+
+/// The `account_locks` registry rows `events` leave: the locks an
+/// organization holds from the account's making, or after locking or
+/// unlocking it.
+pub(crate) fn lock_rows(events: &[Event]) -> Vec<Registration> {
+    events
+        .iter()
+        .filter_map(|event| {
+            let (org_id, locks) = match event {
+                Event::AccountCreated {
+                    locked_by: Some(held),
+                    ..
+                } => (held.org_id, held.locks.clone()),
+                Event::AccountLocked { org_id, locks, .. } => (*org_id, locks.clone()),
+                Event::AccountUnlocked { org_id, .. } => (*org_id, Vec::new()),
+                _ => return None,
+            };
+            Some(Registration::AccountLocks { org_id, locks })
+        })
+        .collect()
 }
 
 /// Sets the password of the account with `email` (decided on the account's

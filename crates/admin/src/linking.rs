@@ -12,7 +12,7 @@ use domain::linking::{self, Entry, EntryChange};
 use domain::membership::{self, MemberState};
 use domain::provisioning::Provisioning;
 use domain::{Event, Refusal, RequestMeta};
-use store::{Appender, LockFacts, Pool, Registration};
+use store::{Appender, LockFacts, Pool};
 use uuid::Uuid;
 
 use crate::accounts::{self as accounts_ops, Ensured, account_change};
@@ -55,7 +55,7 @@ impl Linking<'_> {
 /// membership calls for (`AccountCreated`'s `locked_by`): following it would
 /// decide nothing, since every later change of the settings, the domains or
 /// the membership is followed on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SettledMembership {
     pub member_added_at: i64,
 }
@@ -428,22 +428,7 @@ async fn decide_on_account(
         },
         |state| {
             let events = decide(state)?;
-            let lock_rows: Vec<Registration> = events
-                .iter()
-                .filter_map(|event| match event {
-                    Event::AccountLocked { org_id, locks, .. } => {
-                        Some(Registration::AccountLocks {
-                            org_id: *org_id,
-                            locks: locks.clone(),
-                        })
-                    }
-                    Event::AccountUnlocked { org_id, .. } => Some(Registration::AccountLocks {
-                        org_id: *org_id,
-                        locks: Vec::new(),
-                    }),
-                    _ => None,
-                })
-                .collect();
+            let lock_rows = accounts_ops::lock_rows(&events);
             let details = events.iter().any(|event| {
                 matches!(
                     event,
