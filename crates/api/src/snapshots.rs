@@ -113,9 +113,7 @@ impl<S: Snapshot> Snapshots<S> {
 
     /// Keeps `snapshot` unless a newer one is kept already.
     pub fn put(&self, org_id: Uuid, stream_id: Uuid, snapshot: S) {
-        let bytes = snapshot
-            .resource()
-            .map_or(0, |resource| resource.to_string().len());
+        let bytes = snapshot.resource().map_or(0, json_bytes_estimate);
         let mut table = self.table.lock().expect("never poisoned");
         let key = (org_id, stream_id);
         let newer_kept = table
@@ -141,6 +139,33 @@ impl<S: Snapshot> Snapshots<S> {
         }
         table.bytes += bytes;
         table.snapshots.insert(key, (snapshot, bytes));
+    }
+}
+
+/// About how many bytes `value` takes as JSON text: its strings and keys
+/// with their quotes (escapes uncounted), its punctuation, numbers at
+/// their longest. Counted
+/// rather than written out: every user write keeps a snapshot, and
+/// serialising each resource only to measure it cost the write path more
+/// than the measure is worth (it bounds memory, it need not be exact).
+fn json_bytes_estimate(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 20,
+        Value::String(text) => text.len() + 2,
+        Value::Array(items) => {
+            2 + items
+                .iter()
+                .map(|item| json_bytes_estimate(item) + 1)
+                .sum::<usize>()
+        }
+        Value::Object(fields) => {
+            2 + fields
+                .iter()
+                .map(|(key, field)| key.len() + 4 + json_bytes_estimate(field))
+                .sum::<usize>()
+        }
     }
 }
 
@@ -176,6 +201,22 @@ mod tests {
                 .map(|stored| &stored.event)
                 .fold(UserState::default(), user::evolve)
         );
+    }
+
+    #[test]
+    fn a_resource_is_estimated_at_no_less_than_its_json_text() {
+        let resource = json!({
+            "userName": "ada@example.com",
+            "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "ada@example.com", "primary": true, "type": "work"}],
+            "active": false,
+            "x-count": 12345678901234_i64,
+            "nothing": null,
+        });
+        let text = resource.to_string().len();
+        let estimate = json_bytes_estimate(&resource);
+        assert!(estimate >= text, "{estimate} < {text}");
+        assert!(estimate <= text * 2, "{estimate} > 2 × {text}");
     }
 
     #[test]
