@@ -186,9 +186,21 @@ fn is_clear_user_attribute(name: &str) -> bool {
 
 /// The subjects whose keys sealing `event` (in stream `stream_id`) needs.
 pub fn subjects(event: &Event, stream_id: Uuid) -> Vec<Subject> {
-    let mut payload = serde_json::to_value(event).expect("events always serialize");
+    subjects_in(&mut unsealed(event), stream_id)
+}
+
+/// `event` as JSON before sealing. The appender makes it once per event
+/// and both looks up its subjects' keys ([`subjects_in`]) and seals it
+/// ([`seal_unsealed`]) on it: serialising each event twice cost the
+/// appender about a tenth of its time (issue 13).
+pub fn unsealed(event: &Event) -> Value {
+    serde_json::to_value(event).expect("events always serialize")
+}
+
+/// [`subjects`] of an event's [`unsealed`] payload.
+pub fn subjects_in(payload: &mut Value, stream_id: Uuid) -> Vec<Subject> {
     let mut found = Vec::new();
-    visit_personal(&mut payload, stream_id, &mut |_, subject| {
+    visit_personal(payload, stream_id, &mut |_, subject| {
         if !found.contains(&subject) {
             found.push(subject);
         }
@@ -207,20 +219,25 @@ pub fn seal(
     key_of: &dyn Fn(Subject) -> Option<Key>,
     nonce: &mut dyn FnMut() -> NonceBytes,
 ) -> String {
-    let mut payload = serde_json::to_value(event).expect("events always serialize");
-    let mut sealed_any = false;
+    seal_unsealed(unsealed(event), stream_id, key_of, nonce)
+}
+
+/// [`seal`] of an event's [`unsealed`] payload: the same text.
+pub fn seal_unsealed(
+    mut payload: Value,
+    stream_id: Uuid,
+    key_of: &dyn Fn(Subject) -> Option<Key>,
+    nonce: &mut dyn FnMut() -> NonceBytes,
+) -> String {
     visit_personal(&mut payload, stream_id, &mut |value, subject| {
-        sealed_any = true;
         *value = match key_of(subject) {
             Some(key) => sealed(value, subject, &key, nonce()),
             None => Value::String(ERASED.into()),
         };
     });
-    if sealed_any {
-        payload.to_string()
-    } else {
-        event.to_payload()
-    }
+    // Field for field what `Event::to_payload` writes: the map keeps the
+    // order the event serialised its fields in.
+    payload.to_string()
 }
 
 fn sealed(value: &Value, subject: Subject, key: &Key, nonce: NonceBytes) -> Value {

@@ -178,6 +178,18 @@ fn events_without_personal_values_are_stored_as_before() {
 }
 
 #[test]
+fn an_unsealed_payload_writes_as_the_event_does() {
+    let patched = Event::UserPatched {
+        resource: json!({"userName": "ada@example.com", "title": "Countess", "active": false}),
+        password_hash: Some("$argon2id$hash".into()),
+        operations: json!([{"op": "replace", "path": "title", "value": "Countess"}]),
+    };
+    for event in [provisioned(), patched, Event::UserDeactivated {}] {
+        assert_eq!(unsealed(&event).to_string(), event.to_payload());
+    }
+}
+
+#[test]
 fn an_erased_subject_gets_no_new_ciphertext() {
     let payload = seal(&provisioned(), user(), &|_| None, &mut counter());
     assert!(!is_sealed(&payload));

@@ -19,6 +19,8 @@ mod registry_sets;
 use registrations::{Pending, Statements, register, undo};
 
 use super::keys::{BatchKeys, batch_keys};
+use crate::log::keys::KeyId;
+
 use super::sets::{self, Claim, Row};
 use super::{AppendError, AppendRequest, Appended, Registration};
 use crate::{Pool, StoreError};
@@ -66,6 +68,9 @@ struct Batch<'r> {
     requests: &'r [&'r AppendRequest],
     /// `None` while the request holds.
     refusals: Vec<Option<AppendError>>,
+    /// Each request's events as JSON before sealing, made once for both
+    /// the keys they need and their sealing (`erasable::unsealed`).
+    unsealed: Vec<Vec<serde_json::Value>>,
 }
 
 impl<'r> Batch<'r> {
@@ -75,6 +80,10 @@ impl<'r> Batch<'r> {
         let mut batch = Batch {
             requests,
             refusals: vec![None; requests.len()],
+            unsealed: requests
+                .iter()
+                .map(|request| request.events.iter().map(erasable::unsealed).collect())
+                .collect(),
         };
         let mut streams = HashSet::new();
         for (index, request) in requests.iter().enumerate() {
@@ -84,6 +93,25 @@ impl<'r> Batch<'r> {
             }
         }
         batch
+    }
+
+    /// The keys the events of the requests not refused yet seal values
+    /// under, each person's once.
+    fn wanted_keys(&mut self) -> Vec<KeyId> {
+        let mut wanted = Vec::new();
+        for (index, request) in self.requests.iter().enumerate() {
+            if self.refusals[index].is_some() {
+                continue;
+            }
+            for payload in &mut self.unsealed[index] {
+                wanted.extend(
+                    erasable::subjects_in(payload, request.stream_id)
+                        .into_iter()
+                        .map(|subject| subject.key_id(request.org_id)),
+                );
+            }
+        }
+        wanted
     }
 
     /// The requests not refused yet, with their index.
@@ -141,11 +169,12 @@ async fn move_streams(
         .prepare_cached("select last_position from log_head where id = 1 for update")
         .await?;
     let head = transaction.query_one(&lock, &[]).await?;
+    let wanted_keys = batch.wanted_keys();
     let (heads, created, extended, keys) = futures::try_join!(
         sets::chain_heads(transaction, batch.requests),
         sets::create_streams(transaction, &fresh),
         sets::extend_streams(transaction, &existing),
-        batch_keys(transaction, batch.requests),
+        batch_keys(transaction, wanted_keys),
     )?;
     let mut bases = vec![None; batch.requests.len()];
     for (index, request) in batch.holding() {
@@ -377,7 +406,12 @@ async fn write(
     let mut rows = Vec::new();
     let mut token_positions = HashMap::new();
     let mut outcomes = Vec::with_capacity(batch.requests.len());
-    for (index, (request, refusal)) in batch.requests.iter().zip(batch.refusals).enumerate() {
+    let requests = batch
+        .requests
+        .iter()
+        .zip(batch.refusals)
+        .zip(batch.unsealed);
+    for (index, ((request, refusal), unsealed)) in requests.enumerate() {
         match refusal {
             None => {
                 dropped.extend(
@@ -388,7 +422,7 @@ async fn write(
                 );
                 let base = bases[index].expect("a request that holds has a base version");
                 let version = chain_events(
-                    request,
+                    (request, unsealed),
                     base,
                     &keys,
                     &mut position,
@@ -443,10 +477,11 @@ async fn write(
     Ok(outcomes)
 }
 
-/// Positions and hashes for one request's events, their personal values
-/// sealed (the chain covers the sealed text); returns its new version.
+/// Positions and hashes for one request's events (with their
+/// [`erasable::unsealed`] payloads), their personal values sealed (the
+/// chain covers the sealed text); returns its new version.
 fn chain_events(
-    request: &AppendRequest,
+    (request, unsealed): (&AppendRequest, Vec<serde_json::Value>),
     base: i64,
     keys: &BatchKeys,
     position: &mut i64,
@@ -456,13 +491,14 @@ fn chain_events(
 ) -> i64 {
     let metadata = serde_json::to_string(&request.meta).expect("metadata serializes");
     let mut version = base;
-    for event in &request.events {
+    for (event, unsealed) in request.events.iter().zip(unsealed) {
         *position += 1;
         version += 1;
         let key_of = |subject: erasable::Subject| {
             keys.get(&subject.key_id(request.org_id)).copied().flatten()
         };
-        let payload = erasable::seal(event, request.stream_id, &key_of, &mut rand::random);
+        let payload =
+            erasable::seal_unsealed(unsealed, request.stream_id, &key_of, &mut rand::random);
         let prev_hash = heads
             .get(&request.org_id)
             .cloned()

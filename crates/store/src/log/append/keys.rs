@@ -6,10 +6,9 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::Transaction;
-use domain::erasable::{self, Key};
+use domain::erasable::Key;
 use uuid::Uuid;
 
-use super::AppendRequest;
 use crate::StoreError;
 use crate::log::keys::{KEY_BY_ID, KeyId};
 
@@ -33,24 +32,14 @@ pub fn batch_keys_statement() -> String {
 /// as `[erased]`, never in clear and never under a new key).
 pub(super) type BatchKeys = HashMap<KeyId, Option<Key>>;
 
-/// The keys of every person whose values `requests` seal, new ones made
-/// from fresh randomness. A request that is refused later may leave the key
-/// it made: a random value under an id that names nothing, never a person's
-/// data.
+/// The keys of every person in `wanted` (the subjects whose values a
+/// batch seals), new ones made from fresh randomness. A request that is
+/// refused later may leave the key it made: a random value under an id
+/// that names nothing, never a person's data.
 pub(super) async fn batch_keys(
     transaction: &Transaction<'_>,
-    requests: &[&AppendRequest],
+    mut wanted: Vec<KeyId>,
 ) -> Result<BatchKeys, StoreError> {
-    let mut wanted: Vec<KeyId> = requests
-        .iter()
-        .flat_map(|request| {
-            request.events.iter().flat_map(move |event| {
-                erasable::subjects(event, request.stream_id)
-                    .into_iter()
-                    .map(move |subject| subject.key_id(request.org_id))
-            })
-        })
-        .collect();
     if wanted.is_empty() {
         return Ok(HashMap::new());
     }
