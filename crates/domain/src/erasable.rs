@@ -292,8 +292,30 @@ pub fn open<'p>(
     stream_id: Uuid,
     key_of: &dyn Fn(Subject) -> Option<Key>,
 ) -> Result<Cow<'p, str>, Unsealable> {
+    Ok(match open_payload(payload, stream_id, key_of)? {
+        Opened::AsStored(text) => Cow::Borrowed(text),
+        Opened::Opened(value) => Cow::Owned(value.to_string()),
+    })
+}
+
+/// A stored payload as [`open_payload`] gives it to its reader.
+#[derive(Debug)]
+pub enum Opened<'p> {
+    /// It held no sealed value: the stored text.
+    AsStored(&'p str),
+    /// Its sealed values opened (or erased), as JSON: a reader that parses
+    /// the payload anyway takes it so, rather than as a text to parse again.
+    Opened(Value),
+}
+
+/// [`open`], without writing an opened payload back out as text.
+pub fn open_payload<'p>(
+    payload: &'p str,
+    stream_id: Uuid,
+    key_of: &dyn Fn(Subject) -> Option<Key>,
+) -> Result<Opened<'p>, Unsealable> {
     if !is_sealed(payload) {
-        return Ok(Cow::Borrowed(payload));
+        return Ok(Opened::AsStored(payload));
     }
     let mut value: Value =
         serde_json::from_str(payload).map_err(|error| Unsealable(error.to_string()))?;
@@ -309,7 +331,7 @@ pub fn open<'p>(
     });
     match failure {
         Some(error) => Err(error),
-        None => Ok(Cow::Owned(value.to_string())),
+        None => Ok(Opened::Opened(value)),
     }
 }
 

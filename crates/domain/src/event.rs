@@ -371,6 +371,26 @@ impl Event {
         schema_version: i32,
         payload: &str,
     ) -> Result<Event, UnreadableEvent> {
+        Event::read_stored(event_type, schema_version, || serde_json::from_str(payload))
+    }
+
+    /// [`Event::from_stored`] of a payload already parsed (an opened one,
+    /// `erasable::open_payload`).
+    pub fn from_stored_value(
+        event_type: &str,
+        schema_version: i32,
+        payload: Value,
+    ) -> Result<Event, UnreadableEvent> {
+        Event::read_stored(event_type, schema_version, || {
+            serde_json::from_value(payload)
+        })
+    }
+
+    fn read_stored(
+        event_type: &str,
+        schema_version: i32,
+        parse: impl FnOnce() -> Result<Event, serde_json::Error>,
+    ) -> Result<Event, UnreadableEvent> {
         let unreadable = |reason: String| UnreadableEvent {
             event_type: event_type.to_owned(),
             schema_version,
@@ -381,8 +401,7 @@ impl Event {
                 "written by a newer rollcall; upgrade this binary".into(),
             ));
         }
-        let event: Event =
-            serde_json::from_str(payload).map_err(|error| unreadable(error.to_string()))?;
+        let event = parse().map_err(|error| unreadable(error.to_string()))?;
         if event.type_name() != event_type {
             return Err(unreadable(format!(
                 "payload says {}, column says {event_type}",

@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 
+use domain::erasable::Opened;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use store::LogRow;
@@ -42,11 +43,17 @@ pub struct Batch<'a> {
 
 /// The message body for log rows.
 pub fn encode(rows: &[&LogRow]) -> Vec<u8> {
-    let payloads: Vec<Cow<'_, str>> = rows
+    // An opened payload is written out once, into the message; a stored
+    // text is only checked to be JSON (PostgreSQL's `json` type holds no
+    // other).
+    let payloads: Vec<Cow<'_, RawValue>> = rows
         .iter()
-        .map(|row| {
-            row.opened_payload()
-                .unwrap_or(Cow::Borrowed(row.payload.as_str()))
+        .map(|row| match row.opened() {
+            Ok(Opened::Opened(value)) => {
+                Cow::Owned(serde_json::value::to_raw_value(&value).expect("JSON serializes"))
+            }
+            Ok(Opened::AsStored(text)) => Cow::Borrowed(stored_json(text)),
+            Err(_) => Cow::Borrowed(stored_json(&row.payload)),
         })
         .collect();
     let events = rows
@@ -60,10 +67,14 @@ pub fn encode(rows: &[&LogRow]) -> Vec<u8> {
             event_type: &row.event_type,
             schema_version: row.schema_version,
             recorded_at: row.recorded_at,
-            payload: serde_json::from_str(payload).expect("the log holds valid JSON"),
+            payload,
         })
         .collect();
     serde_json::to_vec(&Batch { events }).expect("an envelope serializes")
+}
+
+fn stored_json(text: &str) -> &RawValue {
+    serde_json::from_str(text).expect("the log holds valid JSON")
 }
 
 /// The events in a message body.

@@ -59,6 +59,32 @@ fn a_sealed_payload_opens_to_the_event_with_its_key() {
 }
 
 #[test]
+fn an_opened_payload_is_the_event_as_json_and_a_clear_one_stays_its_text() {
+    let payload = sealed_provisioned();
+    let Opened::Opened(value) = open_payload(&payload, user(), &|_| Some(KEY)).unwrap() else {
+        panic!("a sealed payload opens");
+    };
+    assert_eq!(value, unsealed(&provisioned()));
+    let event = Event::from_stored_value("UserProvisioned", 1, value).unwrap();
+    assert_eq!(event, provisioned());
+
+    let clear = Event::UserDeactivated {}.to_payload();
+    let Opened::AsStored(text) = open_payload(&clear, user(), &|_| Some(KEY)).unwrap() else {
+        panic!("a payload without sealed values stays as stored");
+    };
+    assert_eq!(text, clear);
+}
+
+#[test]
+fn a_parsed_payload_is_refused_as_a_stored_text_is() {
+    let value = unsealed(&provisioned());
+    let wrong_type = Event::from_stored_value("UserDeleted", 1, value.clone()).unwrap_err();
+    assert!(wrong_type.reason.contains("payload says UserProvisioned"), "{wrong_type}");
+    let newer = Event::from_stored_value("UserProvisioned", 99, value).unwrap_err();
+    assert!(newer.reason.contains("newer rollcall"), "{newer}");
+}
+
+#[test]
 fn without_its_key_every_personal_value_reads_erased() {
     let payload = sealed_provisioned();
     let opened = open(&payload, user(), &|_| None).unwrap();

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use domain::StoredEvent;
 use domain::chain::ChainedFields;
-use domain::erasable;
+use domain::erasable::{self, Opened};
 use domain::event::{Event, UnreadableEvent};
 use domain::group::ATTRIBUTE_EVENTS;
 use domain::partition::{BUCKET_SQL, Partition};
@@ -63,8 +63,17 @@ impl LogRow {
     /// The payload with its personal values in clear, or erased where
     /// their person's key is gone: what every reader of events sees.
     pub fn opened_payload(&self) -> Result<Cow<'_, str>, StoreError> {
+        Ok(match self.opened()? {
+            Opened::AsStored(text) => Cow::Borrowed(text),
+            Opened::Opened(value) => Cow::Owned(value.to_string()),
+        })
+    }
+
+    /// [`LogRow::opened_payload`] for a reader that parses it: an opened
+    /// payload as JSON, not as a text to parse again.
+    pub fn opened(&self) -> Result<Opened<'_>, StoreError> {
         let key_of = |subject| self.keys.key_of(self.org_id, subject);
-        erasable::open(&self.payload, self.stream_id, &key_of).map_err(|error| {
+        erasable::open_payload(&self.payload, self.stream_id, &key_of).map_err(|error| {
             StoreError::Unreadable(UnreadableEvent {
                 event_type: self.event_type.clone(),
                 schema_version: self.schema_version,
@@ -96,11 +105,14 @@ impl LogRow {
             stream_id: self.stream_id,
             stream_version: self.stream_version,
             recorded_at: self.recorded_at,
-            event: Event::from_stored(
-                &self.event_type,
-                self.schema_version,
-                &self.opened_payload()?,
-            )?,
+            event: match self.opened()? {
+                Opened::AsStored(text) => {
+                    Event::from_stored(&self.event_type, self.schema_version, text)?
+                }
+                Opened::Opened(value) => {
+                    Event::from_stored_value(&self.event_type, self.schema_version, value)?
+                }
+            },
         })
     }
 }
