@@ -65,7 +65,12 @@ pub(crate) async fn write_user_in<S: WriteStore>(
     meta: &RequestMeta,
     command: impl Fn() -> UserCommand,
 ) -> Result<WriteOutcome, ApiError> {
-    let is_new = matches!(command(), UserCommand::Provision { .. });
+    // The first attempt decides on the command made here: making one only
+    // to see its kind copied the whole resource once more per write.
+    let first = command();
+    let is_new = matches!(first, UserCommand::Provision { .. });
+    let first = std::cell::Cell::new(Some(first));
+    let command = || first.take().unwrap_or_else(&command);
     let written = write(
         writes,
         org_id,
