@@ -79,7 +79,10 @@ fn an_opened_payload_is_the_event_as_json_and_a_clear_one_stays_its_text() {
 fn a_parsed_payload_is_refused_as_a_stored_text_is() {
     let value = unsealed(&provisioned());
     let wrong_type = Event::from_stored_value("UserDeleted", 1, value.clone()).unwrap_err();
-    assert!(wrong_type.reason.contains("payload says UserProvisioned"), "{wrong_type}");
+    assert!(
+        wrong_type.reason.contains("payload says UserProvisioned"),
+        "{wrong_type}"
+    );
     let newer = Event::from_stored_value("UserProvisioned", 99, value).unwrap_err();
     assert!(newer.reason.contains("newer rollcall"), "{newer}");
 }
