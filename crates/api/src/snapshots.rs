@@ -144,10 +144,10 @@ impl<S: Snapshot> Snapshots<S> {
 
 /// About how many bytes `value` takes as JSON text: its strings and keys
 /// with their quotes (escapes uncounted), its punctuation, numbers at
-/// their longest. Counted
-/// rather than written out: every user write keeps a snapshot, and
-/// serialising each resource only to measure it cost the write path more
-/// than the measure is worth (it bounds memory, it need not be exact).
+/// their longest. Counted rather than written out: every user write keeps a
+/// snapshot, and serialising each resource only to measure it cost the
+/// write path more than the measure is worth (it bounds memory, it need
+/// not be exact).
 fn json_bytes_estimate(value: &serde_json::Value) -> usize {
     use serde_json::Value;
     match value {

@@ -12,8 +12,6 @@
 //!
 //! The caller owns the randomness: keys and nonces are passed in.
 
-use std::borrow::Cow;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -184,11 +182,6 @@ fn is_clear_user_attribute(name: &str) -> bool {
         .any(|clear| clear.eq_ignore_ascii_case(name))
 }
 
-/// The subjects whose keys sealing `event` (in stream `stream_id`) needs.
-pub fn subjects(event: &Event, stream_id: Uuid) -> Vec<Subject> {
-    subjects_in(&mut unsealed(event), stream_id)
-}
-
 /// `event` as JSON before sealing. The appender makes it once per event
 /// and both looks up its subjects' keys ([`subjects_in`]) and seals it
 /// ([`seal_unsealed`]) on it: serialising each event twice cost the
@@ -197,7 +190,8 @@ pub fn unsealed(event: &Event) -> Value {
     serde_json::to_value(event).expect("events always serialize")
 }
 
-/// [`subjects`] of an event's [`unsealed`] payload.
+/// The subjects whose keys sealing an event's [`unsealed`] payload (in
+/// stream `stream_id`) needs.
 pub fn subjects_in(payload: &mut Value, stream_id: Uuid) -> Vec<Subject> {
     let mut found = Vec::new();
     visit_personal(payload, stream_id, &mut |_, subject| {
@@ -208,21 +202,11 @@ pub fn subjects_in(payload: &mut Value, stream_id: Uuid) -> Vec<Subject> {
     found
 }
 
-/// The payload of `event` with each personal value sealed under its
-/// subject's key (`key_of`; `None`: the subject was erased, and the value
-/// is stored as [`ERASED`], never in clear). `nonce` gives a fresh random
-/// nonce for each value. An event without personal values is stored as
-/// [`Event::to_payload`] writes it.
-pub fn seal(
-    event: &Event,
-    stream_id: Uuid,
-    key_of: &dyn Fn(Subject) -> Option<Key>,
-    nonce: &mut dyn FnMut() -> NonceBytes,
-) -> String {
-    seal_unsealed(unsealed(event), stream_id, key_of, nonce)
-}
-
-/// [`seal`] of an event's [`unsealed`] payload: the same text.
+/// An event's [`unsealed`] payload with each personal value sealed under
+/// its subject's key (`key_of`; `None`: the subject was erased, and the
+/// value is stored as [`ERASED`], never in clear). `nonce` gives a fresh
+/// random nonce for each value. An event without personal values is stored
+/// as [`Event::to_payload`] writes it.
 pub fn seal_unsealed(
     mut payload: Value,
     stream_id: Uuid,
@@ -264,7 +248,7 @@ pub fn is_sealed(payload: &str) -> bool {
 }
 
 /// The subjects whose keys opening `payload` needs, read from its text
-/// (as [`seal`] writes it).
+/// (as [`seal_unsealed`] writes it).
 pub fn sealed_subjects(payload: &str) -> Vec<Subject> {
     let prefix = format!("\"{MARK}\":{{\"key\":\"");
     let mut found = Vec::new();
@@ -282,22 +266,6 @@ pub fn sealed_subjects(payload: &str) -> Vec<Subject> {
     found
 }
 
-/// `payload` (an event of stream `stream_id`) with each sealed value opened
-/// with its subject's key (`key_of`), or [`ERASED`] where the key is gone.
-/// Only the personal positions of the event ([`visit_personal`]) are looked
-/// at: a value a client sent that looks like a sealed one elsewhere stays
-/// as sent. A payload without sealed values comes back as it is.
-pub fn open<'p>(
-    payload: &'p str,
-    stream_id: Uuid,
-    key_of: &dyn Fn(Subject) -> Option<Key>,
-) -> Result<Cow<'p, str>, Unsealable> {
-    Ok(match open_payload(payload, stream_id, key_of)? {
-        Opened::AsStored(text) => Cow::Borrowed(text),
-        Opened::Opened(value) => Cow::Owned(value.to_string()),
-    })
-}
-
 /// A stored payload as [`open_payload`] gives it to its reader.
 #[derive(Debug)]
 pub enum Opened<'p> {
@@ -308,7 +276,11 @@ pub enum Opened<'p> {
     Opened(Value),
 }
 
-/// [`open`], without writing an opened payload back out as text.
+/// `payload` (an event of stream `stream_id`) with each sealed value opened
+/// with its subject's key (`key_of`), or [`ERASED`] where the key is gone.
+/// Only the personal positions of the event ([`visit_personal`]) are looked
+/// at: a value a client sent that looks like a sealed one elsewhere stays
+/// as sent. A payload without sealed values comes back as it is.
 pub fn open_payload<'p>(
     payload: &'p str,
     stream_id: Uuid,

@@ -29,6 +29,33 @@ fn counter() -> impl FnMut() -> NonceBytes {
     }
 }
 
+/// The subjects whose keys sealing `event` needs.
+fn subjects(event: &Event, stream_id: Uuid) -> Vec<Subject> {
+    subjects_in(&mut unsealed(event), stream_id)
+}
+
+/// `event`'s payload as the appender stores it.
+fn seal(
+    event: &Event,
+    stream_id: Uuid,
+    key_of: &dyn Fn(Subject) -> Option<Key>,
+    nonce: &mut dyn FnMut() -> NonceBytes,
+) -> String {
+    seal_unsealed(unsealed(event), stream_id, key_of, nonce)
+}
+
+/// A stored payload opened, as text.
+fn open(
+    payload: &str,
+    stream_id: Uuid,
+    key_of: &dyn Fn(Subject) -> Option<Key>,
+) -> Result<String, Unsealable> {
+    Ok(match open_payload(payload, stream_id, key_of)? {
+        Opened::AsStored(text) => text.to_owned(),
+        Opened::Opened(value) => value.to_string(),
+    })
+}
+
 fn sealed_provisioned() -> String {
     seal(&provisioned(), user(), &|_| Some(KEY), &mut counter())
 }

@@ -5,6 +5,7 @@
 //! Events leave here as [`LogRow`]s, as stored: whatever the log does to
 //! payloads on their way out, it does in one place for every reader.
 
+use domain::erasable::Opened;
 use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
@@ -173,13 +174,15 @@ pub async fn user_names_ever(pool: &Pool, org_id: Uuid) -> Result<Vec<(Uuid, Str
         let Some(last) = rows.last() else { break };
         after = last.position;
         for row in &rows {
-            let payload: serde_json::Value =
-                serde_json::from_str(&row.opened_payload()?).map_err(|error| {
+            let payload: serde_json::Value = match row.opened()? {
+                Opened::Opened(value) => value,
+                Opened::AsStored(text) => serde_json::from_str(text).map_err(|error| {
                     StoreError::Inconsistent(format!(
                         "the event at position {} has an unreadable payload: {error}",
                         row.position
                     ))
-                })?;
+                })?,
+            };
             if let Some(user_name) = payload["resource"]["userName"]
                 .as_str()
                 .filter(|&name| name != domain::erasable::ERASED)

@@ -2,8 +2,6 @@
 
 use std::sync::LazyLock;
 
-use std::borrow::Cow;
-
 use domain::StoredEvent;
 use domain::chain::ChainedFields;
 use domain::erasable::{self, Opened};
@@ -24,7 +22,7 @@ pub(crate) const COLUMNS: &str = "position, org_id, stream_id, stream_version, e
 
 /// One row of the log, every stored field as stored (personal values
 /// sealed), with the keys that open them: [`LogRow::to_stored`] and
-/// [`LogRow::opened_payload`] read them in clear, or as erased.
+/// [`LogRow::opened`] read them in clear, or as erased.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRow {
     pub position: i64,
@@ -61,16 +59,9 @@ impl LogRow {
     }
 
     /// The payload with its personal values in clear, or erased where
-    /// their person's key is gone: what every reader of events sees.
-    pub fn opened_payload(&self) -> Result<Cow<'_, str>, StoreError> {
-        Ok(match self.opened()? {
-            Opened::AsStored(text) => Cow::Borrowed(text),
-            Opened::Opened(value) => Cow::Owned(value.to_string()),
-        })
-    }
-
-    /// [`LogRow::opened_payload`] for a reader that parses it: an opened
-    /// payload as JSON, not as a text to parse again.
+    /// their person's key is gone: what every reader of events sees. As
+    /// JSON once opened (a reader parses it anyway); as stored when it
+    /// held no sealed value.
     pub fn opened(&self) -> Result<Opened<'_>, StoreError> {
         let key_of = |subject| self.keys.key_of(self.org_id, subject);
         erasable::open_payload(&self.payload, self.stream_id, &key_of).map_err(|error| {

@@ -98,12 +98,15 @@ impl<'r> Batch<'r> {
     /// The keys the events of the requests not refused yet seal values
     /// under, each person's once.
     fn wanted_keys(&mut self) -> Vec<KeyId> {
+        let holding = self
+            .requests
+            .iter()
+            .zip(&self.refusals)
+            .zip(&mut self.unsealed)
+            .filter(|((_, refusal), _)| refusal.is_none());
         let mut wanted = Vec::new();
-        for (index, request) in self.requests.iter().enumerate() {
-            if self.refusals[index].is_some() {
-                continue;
-            }
-            for payload in &mut self.unsealed[index] {
+        for ((request, _), payloads) in holding {
+            for payload in payloads {
                 wanted.extend(
                     erasable::subjects_in(payload, request.stream_id)
                         .into_iter()
