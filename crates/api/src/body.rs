@@ -44,14 +44,12 @@ pub async fn read_json(
         })??;
     let parsed: Result<Value, _> = serde_json::from_slice(&bytes);
     let digest = match &parsed {
-        Ok(body) => {
+        Ok(body) if carries_password(body) => {
             let mut redacted = body.clone();
-            if redact_passwords(&mut redacted) {
-                hex::encode(Sha256::digest(redacted.to_string()))
-            } else {
-                hex::encode(Sha256::digest(&bytes))
-            }
+            redact_passwords(&mut redacted);
+            hex::encode(Sha256::digest(redacted.to_string()))
         }
+        Ok(_) => hex::encode(Sha256::digest(&bytes)),
         Err(_) => hex::encode(Sha256::digest(&bytes)),
     };
     request.extensions_mut().insert(BodyDigest(digest));
@@ -83,20 +81,12 @@ async fn read_bytes(payload: &mut web::Payload, limit: usize) -> Result<web::Byt
 /// (also URN-qualified, `...:User:password`) and the `value` of PATCH
 /// operations whose `path` names the password. Returns whether it found one.
 pub fn redact_passwords(body: &mut Value) -> bool {
-    let names_password = |key: &str| {
-        let key = key.to_ascii_lowercase();
-        key == "password" || key.ends_with(":password")
-    };
     match body {
         Value::Object(fields) => {
             let mut found = false;
-            let path_is_password = fields.iter().any(|(key, value)| {
-                key.eq_ignore_ascii_case("path") && value.as_str().is_some_and(names_password)
-            });
+            let path_is_password = path_names_password(fields);
             for (key, value) in fields.iter_mut() {
-                let secret =
-                    names_password(key) || (path_is_password && key.eq_ignore_ascii_case("value"));
-                if secret && !value.is_null() {
+                if is_secret(key, path_is_password) && !value.is_null() {
                     *value = Value::Null;
                     found = true;
                 } else {
@@ -110,6 +100,41 @@ pub fn redact_passwords(body: &mut Value) -> bool {
             .fold(false, |found, item| redact_passwords(item) | found),
         _ => false,
     }
+}
+
+/// Whether [`redact_passwords`] would find a password in `body`. Most
+/// bodies carry none, and they are digested as sent without being copied.
+pub fn carries_password(body: &Value) -> bool {
+    match body {
+        Value::Object(fields) => {
+            let path_is_password = path_names_password(fields);
+            fields.iter().any(|(key, value)| {
+                (is_secret(key, path_is_password) && !value.is_null()) || carries_password(value)
+            })
+        }
+        Value::Array(items) => items.iter().any(carries_password),
+        _ => false,
+    }
+}
+
+/// Whether the member `key` holds a password: it names one, or it is the
+/// `value` of a PATCH operation whose `path` does.
+fn is_secret(key: &str, path_is_password: bool) -> bool {
+    names_password(key) || (path_is_password && key.eq_ignore_ascii_case("value"))
+}
+
+fn path_names_password(fields: &serde_json::Map<String, Value>) -> bool {
+    fields.iter().any(|(key, value)| {
+        key.eq_ignore_ascii_case("path") && value.as_str().is_some_and(names_password)
+    })
+}
+
+/// `password`, or a URN-qualified `...:password`, in any case.
+fn names_password(key: &str) -> bool {
+    const SUFFIX: &[u8] = b":password";
+    let key = key.as_bytes();
+    key.eq_ignore_ascii_case(&SUFFIX[1..])
+        || key.len() >= SUFFIX.len() && key[key.len() - SUFFIX.len()..].eq_ignore_ascii_case(SUFFIX)
 }
 
 #[cfg(test)]
@@ -135,5 +160,31 @@ mod tests {
         }
         assert!(text.contains("kept"));
         assert!(!redact_passwords(&mut json!({"userName": "a"})));
+    }
+
+    #[test]
+    fn a_body_carries_a_password_where_redacting_finds_one() {
+        let bodies = [
+            json!({"userName": "a", "PASSWORD": "s"}),
+            json!({"urn:ietf:params:scim:schemas:core:2.0:User:Password": "s"}),
+            json!({":password": "s"}),
+            json!({"Operations": [{"op": "add", "Path": "password", "Value": "s"}]}),
+            json!({"Operations": [{"op": "add", "value": {"name": {"password": "s"}}}]}),
+            json!([{"password": "s"}]),
+            json!({"userName": "a", "password": null}),
+            json!({"userName": "a", "passwords": "s", "mypassword": "s"}),
+            json!({"Operations": [{"op": "add", "path": "title", "value": "s"}]}),
+            json!({"Operations": [{"op": "add", "path": "password"}]}),
+            json!("password"),
+        ];
+        for body in bodies {
+            let redacted = redact_passwords(&mut body.clone());
+            assert_eq!(carries_password(&body), redacted, "{body}");
+        }
+        assert!(redact_passwords(&mut json!({":password": "s"})));
+        assert!(carries_password(&json!({"a": [{"b": {"password": "s"}}]})));
+        assert!(!carries_password(
+            &json!({"a": [{"b": {"title": "password"}}]})
+        ));
     }
 }
