@@ -75,6 +75,8 @@ async fn main() -> anyhow::Result<()> {
             Duration::from_millis(args.projection.projection_poll_ms),
         ),
         relay_wake: Arc::new(Notify::new()),
+        // No relay runs in this process: the projector's reads the log.
+        recent_appends: None,
         settings,
     })?;
     let bind = &args.listen.bind;

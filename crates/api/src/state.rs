@@ -144,6 +144,9 @@ pub struct StateParts {
     pub registry: prometheus::Registry,
     pub projection: ProjectionWatch,
     pub relay_wake: Arc<Notify>,
+    /// Where the appender keeps what it commits for a relay of this
+    /// process ([`store::RecentAppends`]); `None` where none runs here.
+    pub recent_appends: Option<store::RecentAppends>,
     pub readiness: ops::Readiness,
     pub settings: Settings,
 }
@@ -160,6 +163,7 @@ impl AppState {
             &parts.database,
             AppendMetrics::register(&parts.registry)?,
             parts.settings.clock.clone(),
+            parts.recent_appends,
         )?;
         let dialect_forms = Arc::new(DialectMetrics::register(
             &parts.registry,

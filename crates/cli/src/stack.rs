@@ -91,6 +91,7 @@ impl Stack {
         let split = store::projection_split(&pool).await?;
         let (applied, projection) = watch::channel(Projection::from_split(&split));
         let relay_wake = Arc::new(Notify::new());
+        let recent_appends = store::RecentAppends::new();
 
         let (state, access_log_task) = AppState::start(StateParts {
             pool: pool.clone(),
@@ -98,6 +99,7 @@ impl Stack {
             registry: registry.clone(),
             projection,
             relay_wake: relay_wake.clone(),
+            recent_appends: Some(recent_appends.clone()),
             readiness: readiness.clone(),
             settings: self.settings,
         })?;
@@ -132,6 +134,7 @@ impl Stack {
                     amqp_url: relay_amqp_url,
                     topology: relay_topology,
                     wake: relay_wake,
+                    recent: Some(recent_appends),
                     metrics: relay_metrics,
                 }
                 .run(relay_stopped)

@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -222,6 +223,25 @@ pub fn seal_unsealed(
     // Field for field what `Event::to_payload` writes: the map keeps the
     // order the event serialised its fields in.
     payload.to_string()
+}
+
+/// [`seal_unsealed`], and the payload as a reader opening the stored text
+/// now sees it ([`open_payload`]): personal values in clear, [`ERASED`]
+/// where the subject has no key. The appender hands the second to the relay,
+/// which then publishes the event without reading it back and opening it.
+pub fn seal_and_open(
+    mut payload: Value,
+    stream_id: Uuid,
+    key_of: &dyn Fn(Subject) -> Option<Key>,
+    nonce: &mut dyn FnMut() -> NonceBytes,
+) -> (String, Box<RawValue>) {
+    visit_personal(&mut payload, stream_id, &mut |value, subject| {
+        if key_of(subject).is_none() {
+            *value = Value::String(ERASED.into());
+        }
+    });
+    let opened = serde_json::value::to_raw_value(&payload).expect("JSON serializes");
+    (seal_unsealed(payload, stream_id, key_of, nonce), opened)
 }
 
 fn sealed(value: &Value, subject: Subject, key: &Key, nonce: NonceBytes) -> Value {

@@ -10,12 +10,9 @@
 //! refuses it from the message and reads it from the log, which quarantines
 //! it like any event it cannot read.
 
-use std::borrow::Cow;
-
-use domain::erasable::Opened;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use store::LogRow;
+use store::OpenedEvent;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -41,40 +38,22 @@ pub struct Batch<'a> {
     pub events: Vec<Envelope<'a>>,
 }
 
-/// The message body for log rows.
-pub fn encode(rows: &[&LogRow]) -> Vec<u8> {
-    // An opened payload is written out once, into the message; a stored
-    // text is only checked to be JSON (PostgreSQL's `json` type holds no
-    // other).
-    let payloads: Vec<Cow<'_, RawValue>> = rows
+/// The message body for opened events ([`store::OpenedEvent`]).
+pub fn encode(events: &[&OpenedEvent]) -> Vec<u8> {
+    let events = events
         .iter()
-        .map(|row| match row.opened() {
-            Ok(Opened::Opened(value)) => {
-                Cow::Owned(serde_json::value::to_raw_value(&value).expect("JSON serializes"))
-            }
-            Ok(Opened::AsStored(text)) => Cow::Borrowed(stored_json(text)),
-            Err(_) => Cow::Borrowed(stored_json(&row.payload)),
-        })
-        .collect();
-    let events = rows
-        .iter()
-        .zip(&payloads)
-        .map(|(row, payload)| Envelope {
-            position: row.position,
-            org_id: row.org_id,
-            stream_id: row.stream_id,
-            stream_version: row.stream_version,
-            event_type: &row.event_type,
-            schema_version: row.schema_version,
-            recorded_at: row.recorded_at,
-            payload,
+        .map(|event| Envelope {
+            position: event.position,
+            org_id: event.org_id,
+            stream_id: event.stream_id,
+            stream_version: event.stream_version,
+            event_type: &event.event_type,
+            schema_version: event.schema_version,
+            recorded_at: event.recorded_at,
+            payload: &event.payload,
         })
         .collect();
     serde_json::to_vec(&Batch { events }).expect("an envelope serializes")
-}
-
-fn stored_json(text: &str) -> &RawValue {
-    serde_json::from_str(text).expect("the log holds valid JSON")
 }
 
 /// The events in a message body.

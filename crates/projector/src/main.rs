@@ -65,6 +65,8 @@ async fn main() -> anyhow::Result<()> {
         amqp_url: args.bus.amqp_url.clone(),
         topology: topology.clone(),
         wake: Arc::new(Notify::new()),
+        // The appends are other processes': the relay reads them from the log.
+        recent: None,
         metrics: metrics.clone(),
     };
     // Its own appender, for the events the projector records (a quarantine).

@@ -10,6 +10,9 @@ use prometheus::{
 pub struct Metrics {
     pub relay_position: IntGauge,
     pub relay_published: IntCounter,
+    /// Events the relay took for publishing, by where it found them: kept
+    /// by this process's appender, or read from the log.
+    pub relay_read: IntCounterVec,
     pub projector_position: IntGauge,
     pub projector_lag: IntGauge,
     pub projector_holes_filled: IntCounter,
@@ -43,6 +46,13 @@ impl Metrics {
             relay_published: IntCounter::new(
                 "rollcall_relay_published_events_total",
                 "Events published to RabbitMQ with a confirm",
+            )?,
+            relay_read: IntCounterVec::new(
+                Opts::new(
+                    "rollcall_relay_read_events_total",
+                    "Events the relay took for publishing, by where it found them: kept by this process's appender (from=\"appender\") or read from the log (from=\"log\")",
+                ),
+                &["from"],
             )?,
             projector_position: IntGauge::new(
                 "rollcall_projector_applied_position",
@@ -133,6 +143,7 @@ impl Metrics {
         registry.register(Box::new(metrics.relay_active.clone()))?;
         registry.register(Box::new(metrics.relay_position.clone()))?;
         registry.register(Box::new(metrics.relay_published.clone()))?;
+        registry.register(Box::new(metrics.relay_read.clone()))?;
         registry.register(Box::new(metrics.projector_position.clone()))?;
         registry.register(Box::new(metrics.projector_lag.clone()))?;
         registry.register(Box::new(metrics.projector_holes_filled.clone()))?;

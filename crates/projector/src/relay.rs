@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bus::{Message, Publisher, Round, Topology};
-use store::{Checkpoint, Database, LogRow, Pool};
+use store::{Checkpoint, Database, OpenedEvent, Pool, RecentAppends};
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
@@ -42,6 +42,10 @@ pub struct Relay {
     /// Notified after each append, local or heard of, so that publishing
     /// starts at once.
     pub wake: Arc<Notify>,
+    /// Where this process's appender keeps what it commits, opened: a round
+    /// found there is published without reading the log. `None` where no
+    /// appender of this process keeps them.
+    pub recent: Option<RecentAppends>,
     pub metrics: Metrics,
 }
 
@@ -174,11 +178,11 @@ impl Relay {
         publisher: &Publisher,
         published: &mut i64,
     ) -> anyhow::Result<RelayOutcome> {
-        let rows = store::read_after(&self.pool, *published, BATCH).await?;
-        let Some(last) = rows.last().map(|row| row.position) else {
+        let events = self.round_after(*published).await?;
+        let Some(last) = events.last().map(|event| event.position) else {
             return Ok(RelayOutcome::Idle);
         };
-        let messages = messages(&rows);
+        let messages = messages(&events);
         let publishing = std::time::Instant::now();
         publisher.publish_confirmed(&messages).await?;
         self.metrics
@@ -187,8 +191,29 @@ impl Relay {
         store::set_checkpoint(&self.pool, Checkpoint::Relay, last).await?;
         *published = last;
         self.metrics.relay_position.set(last);
-        self.metrics.relay_published.inc_by(rows.len() as u64);
-        Ok(RelayOutcome::Published(rows.len()))
+        self.metrics.relay_published.inc_by(events.len() as u64);
+        Ok(RelayOutcome::Published(events.len()))
+    }
+
+    /// The next round after `published`: from what this process's appender
+    /// kept when it holds the position that follows, else from the log.
+    async fn round_after(&self, published: i64) -> anyhow::Result<Vec<OpenedEvent>> {
+        if let Some(recent) = &self.recent {
+            let kept = recent.take_after(published, BATCH as usize);
+            if !kept.is_empty() {
+                self.metrics
+                    .relay_read
+                    .with_label_values(&["appender"])
+                    .inc_by(kept.len() as u64);
+                return Ok(kept);
+            }
+        }
+        let rows = store::read_after(&self.pool, published, BATCH).await?;
+        self.metrics
+            .relay_read
+            .with_label_values(&["log"])
+            .inc_by(rows.len() as u64);
+        Ok(rows.iter().map(OpenedEvent::from_row).collect())
     }
 }
 
@@ -220,18 +245,18 @@ async fn lock_lost(lock: &store::DedicatedClient) -> anyhow::Error {
 /// broker's cost is per message. Every message names the round
 /// ([`Round`]), so that a consumer of every organization can wait for the
 /// rest of it rather than see holes.
-pub fn messages(rows: &[LogRow]) -> Vec<Message> {
-    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+pub fn messages(round: &[OpenedEvent]) -> Vec<Message> {
+    let (Some(first), Some(last)) = (round.first(), round.last()) else {
         return Vec::new();
     };
     let mut slot_of: HashMap<Uuid, usize> = HashMap::new();
-    let mut by_org: Vec<Vec<&LogRow>> = Vec::new();
-    for row in rows {
-        let slot = *slot_of.entry(row.org_id).or_insert_with(|| {
+    let mut by_org: Vec<Vec<&OpenedEvent>> = Vec::new();
+    for event in round {
+        let slot = *slot_of.entry(event.org_id).or_insert_with(|| {
             by_org.push(Vec::new());
             by_org.len() - 1
         });
-        by_org[slot].push(row);
+        by_org[slot].push(event);
     }
     let round = Round {
         id: positions(first, last),
@@ -252,7 +277,7 @@ pub fn messages(rows: &[LogRow]) -> Vec<Message> {
 }
 
 /// `<first position>-<last position>`: how a message and a round are named.
-fn positions(first: &LogRow, last: &LogRow) -> String {
+fn positions(first: &OpenedEvent, last: &OpenedEvent) -> String {
     format!("{}-{}", first.position, last.position)
 }
 
@@ -261,8 +286,8 @@ mod tests {
     use super::*;
     use crate::envelope::decode;
 
-    fn row(position: i64, org_id: Uuid) -> LogRow {
-        LogRow {
+    fn row(position: i64, org_id: Uuid) -> OpenedEvent {
+        OpenedEvent::from_row(&store::LogRow {
             position,
             org_id,
             stream_id: Uuid::from_u128(7),
@@ -275,7 +300,7 @@ mod tests {
             prev_hash: Vec::new(),
             hash: Vec::new(),
             keys: Default::default(),
-        }
+        })
     }
 
     #[test]

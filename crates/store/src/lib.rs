@@ -79,6 +79,7 @@ pub use log::read::{
     read_partition_after, read_stream, read_stream_after, read_types_after, relay_backlog,
     stream_head, stream_heads,
 };
+pub use log::recent::{OpenedEvent, RecentAppends};
 pub use log::registry::{
     claim_owner, find_organization, has_organizations, list_organizations, organization_name,
 };

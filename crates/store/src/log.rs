@@ -17,6 +17,7 @@ pub(crate) mod history;
 pub(crate) mod keys;
 pub(crate) mod members;
 pub(crate) mod read;
+pub(crate) mod recent;
 pub(crate) mod registry;
 pub(crate) mod sessions;
 pub(crate) mod signed_checkpoints;

@@ -605,13 +605,14 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
         .await
         .unwrap();
     // Single events and whole runs, each twice.
-    let mut messages = projector::relay::messages(&log);
-    messages.extend(projector::relay::messages(&log));
-    for row in &log {
+    let opened: Vec<store::OpenedEvent> = log.iter().map(store::OpenedEvent::from_row).collect();
+    let mut messages = projector::relay::messages(&opened);
+    messages.extend(projector::relay::messages(&opened));
+    for event in &opened {
         messages.push(bus::Message {
-            org_id: row.org_id,
-            message_id: row.position.to_string(),
-            body: projector::envelope::encode(&[row]),
+            org_id: event.org_id,
+            message_id: event.position.to_string(),
+            body: projector::envelope::encode(&[event]),
             round: None,
         });
     }
@@ -866,6 +867,85 @@ async fn a_database_outage_answers_503_loses_nothing_acknowledged_and_heals() {
         "what was refused left nothing behind"
     );
     app.wait_for_projector(Duration::from_secs(10)).await;
+    assert!(matches!(
+        verify(app.pool()).await.unwrap(),
+        Verdict::Sound { .. }
+    ));
+    app.stop().await;
+}
+
+/// The relay publishes this process's appends as its appender kept them,
+/// without reading them back, and reads from the log what another process
+/// appended in between: every event reaches the read tables once, opened,
+/// and the log stays sound.
+#[tokio::test]
+async fn the_relay_publishes_kept_appends_and_reads_another_processs_from_the_log() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let other_process = store::Appender::start(
+        app.pool().clone(),
+        store::AppendMetrics::unregistered().unwrap(),
+    );
+    let relayed = [store::Checkpoint::Relay];
+    for index in 0..5 {
+        let (status, _) = app
+            .create_user(entra_user(&format!("kept{index}@contoso.com")))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        app.wait_for_checkpoints(&relayed, Duration::from_secs(10))
+            .await;
+        let user_name = format!("elsewhere{index}@contoso.com");
+        other_process
+            .append(store::AppendRequest {
+                org_id,
+                stream_id: uuid::Uuid::now_v7(),
+                expected_version: 0,
+                commutes: false,
+                events: vec![domain::Event::UserProvisioned {
+                    resource: json!({"userName": user_name, "displayName": "Elsewhere"}),
+                    password_hash: None,
+                }],
+                claims: vec![domain::resource::UniqueKey {
+                    kind: "userName",
+                    key: user_name.clone(),
+                }],
+                releases: Vec::new(),
+                registrations: Vec::new(),
+                meta: domain::RequestMeta::command_line("another process", uuid::Uuid::new_v4()),
+            })
+            .await
+            .unwrap();
+        app.wait_for_checkpoints(&relayed, Duration::from_secs(10))
+            .await;
+    }
+    app.wait_for_projector(Duration::from_secs(20)).await;
+
+    let read = "rollcall_relay_read_events_total";
+    let kept = app.metric(&format!("{read}{{from=\"appender\"}}")).await;
+    let from_log = app.metric(&format!("{read}{{from=\"log\"}}")).await;
+    assert!(kept >= 5.0, "the relay took {kept} events as kept");
+    assert!(
+        from_log >= 5.0,
+        "the relay read {from_log} events from the log"
+    );
+    // A payload that reached the projector sealed would have been read
+    // again from the log, as a hole.
+    assert_eq!(
+        app.metric("rollcall_projector_holes_filled_total").await,
+        0.0
+    );
+    for index in 0..5 {
+        for user_name in [
+            format!("kept{index}@contoso.com"),
+            format!("elsewhere{index}@contoso.com"),
+        ] {
+            let (_, found) = app
+                .filter_users(&format!("userName eq \"{user_name}\""))
+                .await;
+            assert_eq!(found["totalResults"], 1, "{user_name}");
+            assert_eq!(found["Resources"][0]["userName"], user_name.as_str());
+        }
+    }
     assert!(matches!(
         verify(app.pool()).await.unwrap(),
         Verdict::Sound { .. }

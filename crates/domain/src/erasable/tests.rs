@@ -322,3 +322,30 @@ fn personal_texts_leave_categories_and_short_values_out() {
     let texts = personal_texts(&mut payload, user(), Subject::User(user()));
     assert_eq!(texts, vec!["Ada", "Lovelace", "ada@example.com"]);
 }
+
+/// Which key each subject has.
+type KeyOf = dyn Fn(Subject) -> Option<Key>;
+
+#[test]
+fn what_the_appender_hands_the_relay_is_what_opening_the_stored_text_gives() {
+    let member_added = Event::MemberAdded {
+        account_id: Uuid::from_u128(9),
+        email: "ada@example.com".into(),
+        role: "member".into(),
+        source: "scim".into(),
+        entry_id: Some(user()),
+    };
+    let users_only = |subject: Subject| matches!(subject, Subject::User(_)).then_some(KEY);
+    let cases: [(Event, &KeyOf); 5] = [
+        (provisioned(), &|_| Some(KEY)),
+        (provisioned(), &|_| None),
+        (member_added.clone(), &|_| Some(KEY)),
+        (member_added, &users_only),
+        (Event::UserDeactivated {}, &|_| Some(KEY)),
+    ];
+    for (event, key_of) in cases {
+        let (stored, opened) = seal_and_open(unsealed(&event), user(), key_of, &mut counter());
+        assert_eq!(stored, seal(&event, user(), key_of, &mut counter()));
+        assert_eq!(opened.get(), open(&stored, user(), key_of).unwrap());
+    }
+}

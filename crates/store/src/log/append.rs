@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use futures::future::BoxFuture;
 
+use crate::log::recent::RecentAppends;
 use crate::{Clock, Database, ErrorClass, Pool, StoreError};
 
 mod batch;
@@ -237,7 +238,7 @@ impl Appender {
     /// [`Appender::start`], stamping events with `clock`'s time.
     pub fn start_with_clock(pool: Pool, metrics: AppendMetrics, clock: Clock) -> Appender {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(pool, queue, metrics, clock));
+        tokio::spawn(write_batches(pool, queue, metrics, clock, None));
         Appender { jobs }
     }
 
@@ -245,17 +246,20 @@ impl Appender {
     /// connections to `database` that thread drives too
     /// ([`crate::own_thread`]). The writer is the one serial stage of the
     /// write path: each batch holds the `log_head` lock from its first
-    /// statement to its commit, and every append waits for it.
+    /// statement to its commit, and every append waits for it. With
+    /// `recent`, the events it commits are kept there for this process's
+    /// relay ([`RecentAppends`]).
     pub fn start_on_own_thread(
         database: &Database,
         metrics: AppendMetrics,
         clock: Clock,
+        recent: Option<RecentAppends>,
     ) -> Result<Appender, StoreError> {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         // Two connections: a batch PostgreSQL refuses is committed again
         // in halves, one after the other.
         crate::own_thread::spawn("rollcall-appender", database, 2, move |pool| {
-            write_batches(pool, queue, metrics, clock)
+            write_batches(pool, queue, metrics, clock, recent)
         })?;
         Ok(Appender { jobs })
     }
@@ -283,6 +287,7 @@ async fn write_batches(
     mut queue: mpsc::Receiver<Job>,
     metrics: AppendMetrics,
     clock: Clock,
+    recent: Option<RecentAppends>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut appended = EventCounters::new(&metrics);
@@ -290,7 +295,7 @@ async fn write_batches(
         metrics.batch_sizes().observe(batch.len() as f64);
         let requests: Vec<&AppendRequest> = batch.iter().map(|job| &job.request).collect();
         let started = std::time::Instant::now();
-        let outcomes = commit_isolating(&pool, &requests, &clock).await;
+        let outcomes = commit_isolating(&pool, &requests, &clock, recent.as_ref()).await;
         metrics
             .commit_seconds()
             .observe(started.elapsed().as_secs_f64());
@@ -315,15 +320,16 @@ fn commit_isolating<'a>(
     pool: &'a Pool,
     requests: &'a [&'a AppendRequest],
     clock: &'a Clock,
+    recent: Option<&'a RecentAppends>,
 ) -> BoxFuture<'a, Vec<Result<Appended, AppendError>>> {
     Box::pin(async move {
-        match commit_batch(pool, requests, clock.now()).await {
+        match commit_batch(pool, requests, clock.now(), recent).await {
             Ok(outcomes) => outcomes,
             Err(error @ StoreError::Refused { .. }) if requests.len() > 1 => {
                 tracing::warn!(%error, appends = requests.len(), "PostgreSQL refused an append batch; committing its halves apart");
                 let (first, second) = requests.split_at(requests.len() / 2);
-                let mut outcomes = commit_isolating(pool, first, clock).await;
-                outcomes.extend(commit_isolating(pool, second, clock).await);
+                let mut outcomes = commit_isolating(pool, first, clock, recent).await;
+                outcomes.extend(commit_isolating(pool, second, clock, recent).await);
                 outcomes
             }
             Err(error) => {

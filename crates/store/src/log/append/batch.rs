@@ -20,6 +20,7 @@ use registrations::{Pending, Statements, register, undo};
 
 use super::keys::{BatchKeys, batch_keys};
 use crate::log::keys::KeyId;
+use crate::log::recent::{OpenedEvent, RecentAppends};
 
 use super::sets::{self, Claim, Row};
 use super::{AppendError, AppendRequest, Appended, Registration};
@@ -46,10 +47,13 @@ use crate::{Pool, StoreError};
 /// phase 3, so another request of the batch may have been refused one of
 /// those; both are answers a concurrent client could get anyway, and neither
 /// breaks uniqueness.
+/// With `recent`, the committed events are kept there, opened, for this
+/// process's relay.
 pub(super) async fn commit_batch(
     pool: &Pool,
     requests: &[&AppendRequest],
     now: OffsetDateTime,
+    recent: Option<&RecentAppends>,
 ) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
@@ -58,9 +62,24 @@ pub(super) async fn commit_batch(
     let mut batch = Batch::new(requests);
     let moved = move_streams(&transaction, &mut batch).await?;
     let taken = take_claims(&transaction, &statements, &mut batch, &recorded_at).await?;
-    let outcomes = write(&transaction, &statements, batch, moved, &taken, recorded_at).await?;
+    let mut opened = recent.map(|_| Vec::new());
+    let written = Written {
+        recorded_at,
+        opened: opened.as_mut(),
+    };
+    let outcomes = write(&transaction, &statements, batch, moved, &taken, written).await?;
     transaction.commit().await?;
+    if let (Some(recent), Some(opened)) = (recent, opened) {
+        recent.keep(opened);
+    }
     Ok(outcomes)
+}
+
+/// How phase 3 writes events: the time they record and, when the
+/// process's relay takes them so, where their opened payloads go.
+struct Written<'o> {
+    recorded_at: OffsetDateTime,
+    opened: Option<&'o mut Vec<OpenedEvent>>,
 }
 
 /// The requests of a batch and, as the phases find out, why each is refused.
@@ -396,8 +415,9 @@ async fn write(
     batch: Batch<'_>,
     moved: Moved,
     taken: &Taken,
-    recorded_at: OffsetDateTime,
+    mut written: Written<'_>,
 ) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
+    let recorded_at = written.recorded_at;
     let Moved {
         mut position,
         mut heads,
@@ -430,7 +450,7 @@ async fn write(
                     &keys,
                     &mut position,
                     &mut heads,
-                    recorded_at,
+                    &mut written,
                     &mut rows,
                 );
                 if let Some(token_id) = request.meta.token_id {
@@ -482,16 +502,18 @@ async fn write(
 
 /// Positions and hashes for one request's events (with their
 /// [`erasable::unsealed`] payloads), their personal values sealed (the
-/// chain covers the sealed text); returns its new version.
+/// chain covers the sealed text), and their opened payloads where
+/// `written` takes them; returns its new version.
 fn chain_events(
     (request, unsealed): (&AppendRequest, Vec<serde_json::Value>),
     base: i64,
     keys: &BatchKeys,
     position: &mut i64,
     heads: &mut HashMap<Uuid, Vec<u8>>,
-    recorded_at: OffsetDateTime,
+    written: &mut Written<'_>,
     rows: &mut Vec<Row>,
 ) -> i64 {
+    let recorded_at = written.recorded_at;
     let metadata = serde_json::to_string(&request.meta).expect("metadata serializes");
     let mut version = base;
     for (event, unsealed) in request.events.iter().zip(unsealed) {
@@ -500,8 +522,30 @@ fn chain_events(
         let key_of = |subject: erasable::Subject| {
             keys.get(&subject.key_id(request.org_id)).copied().flatten()
         };
-        let payload =
-            erasable::seal_unsealed(unsealed, request.stream_id, &key_of, &mut rand::random);
+        let payload = match written.opened.as_deref_mut() {
+            Some(opened) => {
+                let (payload, clear) = erasable::seal_and_open(
+                    unsealed,
+                    request.stream_id,
+                    &key_of,
+                    &mut rand::random,
+                );
+                opened.push(OpenedEvent {
+                    position: *position,
+                    org_id: request.org_id,
+                    stream_id: request.stream_id,
+                    stream_version: version,
+                    event_type: event.type_name().to_owned(),
+                    schema_version: CURRENT_SCHEMA_VERSION,
+                    recorded_at,
+                    payload: clear,
+                });
+                payload
+            }
+            None => {
+                erasable::seal_unsealed(unsealed, request.stream_id, &key_of, &mut rand::random)
+            }
+        };
         let prev_hash = heads
             .get(&request.org_id)
             .cloned()
