@@ -75,8 +75,8 @@ async fn main() -> anyhow::Result<()> {
             Duration::from_millis(args.projection.projection_poll_ms),
         ),
         relay_wake: Arc::new(Notify::new()),
-        // No relay runs in this process: the projector's reads the log.
-        recent_appends: None,
+        // No relay or linker runs in this process: theirs read the log.
+        recent_appends: Vec::new(),
         settings,
     })?;
     let bind = &args.listen.bind;

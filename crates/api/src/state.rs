@@ -144,9 +144,10 @@ pub struct StateParts {
     pub registry: prometheus::Registry,
     pub projection: ProjectionWatch,
     pub relay_wake: Arc<Notify>,
-    /// Where the appender keeps what it commits for a relay of this
-    /// process ([`store::RecentAppends`]); `None` where none runs here.
-    pub recent_appends: Option<store::RecentAppends>,
+    /// Where the appender keeps what it commits for the relay and the
+    /// linker of this process ([`store::RecentAppends`]); none where
+    /// neither runs here.
+    pub recent_appends: Vec<store::RecentAppends>,
     pub readiness: ops::Readiness,
     pub settings: Settings,
 }

@@ -91,7 +91,10 @@ impl Stack {
         let split = store::projection_split(&pool).await?;
         let (applied, projection) = watch::channel(Projection::from_split(&split));
         let relay_wake = Arc::new(Notify::new());
-        let recent_appends = store::RecentAppends::new();
+        let (relay_recent, linker_recent) = (
+            store::RecentAppends::new(),
+            store::RecentAppends::keeping(reaper::linker::KEPT_FOR_LINKER),
+        );
 
         let (state, access_log_task) = AppState::start(StateParts {
             pool: pool.clone(),
@@ -99,7 +102,7 @@ impl Stack {
             registry: registry.clone(),
             projection,
             relay_wake: relay_wake.clone(),
-            recent_appends: Some(recent_appends.clone()),
+            recent_appends: vec![relay_recent.clone(), linker_recent.clone()],
             readiness: readiness.clone(),
             settings: self.settings,
         })?;
@@ -108,6 +111,7 @@ impl Stack {
             pool: pool.clone(),
             linker_pool,
             appender: appender.clone(),
+            linker_recent: Some(linker_recent),
             metrics: reaper::ReaperMetrics::register(&registry)?,
             checkpoints: signing_key.map(|key| reaper::Checkpoints {
                 key,
@@ -134,7 +138,7 @@ impl Stack {
                     amqp_url: relay_amqp_url,
                     topology: relay_topology,
                     wake: relay_wake,
-                    recent: Some(recent_appends),
+                    recent: Some(relay_recent),
                     metrics: relay_metrics,
                 }
                 .run(relay_stopped)

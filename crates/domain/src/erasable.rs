@@ -227,21 +227,27 @@ pub fn seal_unsealed(
 
 /// [`seal_unsealed`], and the payload as a reader opening the stored text
 /// now sees it ([`open_payload`]): personal values in clear, [`ERASED`]
-/// where the subject has no key. The appender hands the second to the relay,
-/// which then publishes the event without reading it back and opening it.
+/// where the subject has no key. The appender hands the second to the relay
+/// and the linker, which then take the event without reading it back and
+/// opening it. The third part names the subjects whose values it holds in
+/// clear: a reader that takes it later must find their keys still live.
 pub fn seal_and_open(
     mut payload: Value,
     stream_id: Uuid,
     key_of: &dyn Fn(Subject) -> Option<Key>,
     nonce: &mut dyn FnMut() -> NonceBytes,
-) -> (String, Box<RawValue>) {
+) -> (String, Box<RawValue>, Vec<Subject>) {
+    let mut in_clear = Vec::new();
     visit_personal(&mut payload, stream_id, &mut |value, subject| {
         if key_of(subject).is_none() {
             *value = Value::String(ERASED.into());
+        } else if !in_clear.contains(&subject) {
+            in_clear.push(subject);
         }
     });
     let opened = serde_json::value::to_raw_value(&payload).expect("JSON serializes");
-    (seal_unsealed(payload, stream_id, key_of, nonce), opened)
+    let stored = seal_unsealed(payload, stream_id, key_of, nonce);
+    (stored, opened, in_clear)
 }
 
 fn sealed(value: &Value, subject: Subject, key: &Key, nonce: NonceBytes) -> Value {

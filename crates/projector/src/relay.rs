@@ -197,9 +197,9 @@ impl Relay {
 
     /// The next round after `published`: from what this process's appender
     /// kept when it holds the position that follows, else from the log.
-    async fn round_after(&self, published: i64) -> anyhow::Result<Vec<OpenedEvent>> {
+    async fn round_after(&self, published: i64) -> anyhow::Result<Vec<Arc<OpenedEvent>>> {
         if let Some(recent) = &self.recent {
-            let kept = recent.take_after(published, BATCH as usize);
+            let kept = recent.take_after(published, BATCH as usize).await;
             if !kept.is_empty() {
                 self.metrics
                     .relay_read
@@ -213,7 +213,10 @@ impl Relay {
             .relay_read
             .with_label_values(&["log"])
             .inc_by(rows.len() as u64);
-        Ok(rows.iter().map(OpenedEvent::from_row).collect())
+        Ok(rows
+            .iter()
+            .map(|row| Arc::new(OpenedEvent::from_row(row)))
+            .collect())
     }
 }
 
@@ -245,13 +248,14 @@ async fn lock_lost(lock: &store::DedicatedClient) -> anyhow::Error {
 /// broker's cost is per message. Every message names the round
 /// ([`Round`]), so that a consumer of every organization can wait for the
 /// rest of it rather than see holes.
-pub fn messages(round: &[OpenedEvent]) -> Vec<Message> {
+pub fn messages<E: std::borrow::Borrow<OpenedEvent>>(round: &[E]) -> Vec<Message> {
     let (Some(first), Some(last)) = (round.first(), round.last()) else {
         return Vec::new();
     };
+    let (first, last): (&OpenedEvent, &OpenedEvent) = (first.borrow(), last.borrow());
     let mut slot_of: HashMap<Uuid, usize> = HashMap::new();
     let mut by_org: Vec<Vec<&OpenedEvent>> = Vec::new();
-    for event in round {
+    for event in round.iter().map(std::borrow::Borrow::borrow) {
         let slot = *slot_of.entry(event.org_id).or_insert_with(|| {
             by_org.push(Vec::new());
             by_org.len() - 1
@@ -336,6 +340,6 @@ mod tests {
                 .iter()
                 .all(|message| message.round.as_ref() == Some(&round))
         );
-        assert!(super::messages(&[]).is_empty());
+        assert!(super::messages::<OpenedEvent>(&[]).is_empty());
     }
 }

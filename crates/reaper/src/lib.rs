@@ -71,6 +71,10 @@ pub struct Reaper {
     /// the connections the API's requests share, nor wait for them.
     pub linker_pool: Pool,
     pub appender: Appender,
+    /// What `appender` keeps of its commits for the linker
+    /// ([`store::RecentAppends`]); `None` where the appends are other
+    /// processes' and the linker reads them from the log.
+    pub linker_recent: Option<store::RecentAppends>,
     pub metrics: ReaperMetrics,
     /// Signed checkpoints, when the operator configured a key.
     pub checkpoints: Option<Checkpoints>,
@@ -108,6 +112,7 @@ impl Reaper {
         let linker = tokio::spawn(linker::run(
             self.linker_pool.clone(),
             self.appender.clone(),
+            self.linker_recent.clone(),
             self.metrics.clone(),
             stop.clone(),
         ));

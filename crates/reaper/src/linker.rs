@@ -21,7 +21,7 @@ use admin::{KeptSettings, PassFacts};
 use domain::account::ACCOUNTS;
 use domain::{Event, RequestMeta, StoredEvent};
 use futures::StreamExt;
-use store::{Appender, Checkpoint, Pool};
+use store::{Appender, Checkpoint, Pool, RecentAppends};
 use time::OffsetDateTime;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -59,6 +59,13 @@ pub const CONNECTIONS: usize = STREAMS_READING;
 /// and catch up after.
 const STREAMS_READ_AHEAD: usize = 64;
 
+/// How many of this process's appended events are kept for the linker
+/// (`store::RecentAppends`): a linker further behind reads the log. During
+/// a 64-client burst of 8 s (bench.sh) the linker fell more than 32,768
+/// events behind, and half its passes read the log; with 65,536, none did,
+/// for about 36 MB more at the peak (issue 13, docs/scaling.md).
+pub const KEPT_FOR_LINKER: usize = 65_536;
+
 /// How many streams a pass that read nothing ahead follows at once: each
 /// step then reads for itself, on one of the linker's [`CONNECTIONS`].
 const STREAMS_READING: usize = 8;
@@ -91,13 +98,14 @@ const FOLLOWED: [&str; 16] = [
 /// the head, or another replica follows).
 async fn follow_once(
     linking: Linking<'_>,
+    recent: Option<&RecentAppends>,
     metrics: &ReaperMetrics,
     settled: &mut SettledMemberships,
 ) -> Result<usize, ReaperError> {
     let Some(held) = lock::try_acquire(linking.pool, lock::LINKER_LOCK).await? else {
         return Ok(0);
     };
-    let result = follow_pass(linking, metrics, settled).await;
+    let result = follow_pass(linking, recent, metrics, settled).await;
     held.release().await;
     result
 }
@@ -108,9 +116,12 @@ async fn follow_once(
 /// pass or later and appends at the version it read, so their order does
 /// not matter. A failure keeps the checkpoint where it was: the next pass
 /// repeats the work, which changes nothing twice. The `MemberAdded` of a
-/// membership an earlier pass `settled` is passed over unread.
+/// membership an earlier pass `settled` is passed over unread. The events
+/// come from what this process's appender kept (`recent`) when it holds the
+/// run right after the checkpoint, else from the log.
 async fn follow_pass(
     linking: Linking<'_>,
+    recent: Option<&RecentAppends>,
     metrics: &ReaperMetrics,
     settled: &mut SettledMemberships,
 ) -> Result<usize, ReaperError> {
@@ -121,21 +132,19 @@ async fn follow_pass(
     if head <= from {
         return Ok(0);
     }
-    let through = head.min(from + PASS_SPAN);
-    let range = (from, through);
-    let skipped = settled.skipped_in(range);
-    let rows = store::read_types_after(pool, range, &FOLLOWED, &skipped, PASS_EVENTS).await?;
-    // Up to `through`, unless the pass holds as many events as one may.
-    let last = match rows.last() {
-        Some(row) if rows.len() as i64 == PASS_EVENTS => row.position,
-        _ => through,
+    let ((events, last), from_where) = match kept_pass(pool, recent, from, settled).await? {
+        Some(kept) => (kept, "appender"),
+        None => {
+            let range = (from, head.min(from + PASS_SPAN));
+            (logged_pass(pool, range, settled).await?, "log")
+        }
     };
+    (metrics.linker_passed.with_label_values(&[from_where])).inc_by((last - from) as u64);
     // Each stream's events in order, the streams in the order of their
     // first events; found by key, not by a scan per event.
     let mut slot_of: HashMap<(Uuid, Uuid), usize> = HashMap::new();
     let mut by_stream: Vec<Vec<StoredEvent>> = Vec::new();
-    for row in &rows {
-        let stored = row.to_stored()?;
+    for stored in events {
         let slot = *slot_of
             .entry((stored.org_id, stored.stream_id))
             .or_insert_with(|| {
@@ -202,6 +211,63 @@ async fn follow_pass(
     metrics.linker_events.inc_by(passed as u64);
     metrics.linker_lag.set(head.saturating_sub(last));
     Ok(passed as usize)
+}
+
+/// A pass's events from what this process's appender kept, and the last
+/// position it passes: the run right after `from`, of at most
+/// [`PASS_EVENTS`] events, those of the types it follows and not `settled`.
+/// `None` when the position after `from` is not kept, or when someone
+/// whose values they hold in clear was erased since: the log then gives
+/// them as every reader sees them now, erased.
+async fn kept_pass(
+    pool: &Pool,
+    recent: Option<&RecentAppends>,
+    from: i64,
+    settled: &SettledMemberships,
+) -> Result<Option<(Vec<StoredEvent>, i64)>, ReaperError> {
+    let Some(recent) = recent else {
+        return Ok(None);
+    };
+    let run = recent.take_after(from, PASS_EVENTS as usize).await;
+    let Some(last) = run.last().map(|event| event.position) else {
+        return Ok(None);
+    };
+    let skipped = settled.skipped_in((from, last));
+    let followed: Vec<_> = run
+        .iter()
+        .filter(|event| FOLLOWED.contains(&event.event_type.as_str()))
+        .filter(|event| skipped.binary_search(&event.position).is_err())
+        .collect();
+    let in_clear: Vec<_> = (followed.iter())
+        .flat_map(|event| event.in_clear.iter().copied())
+        .collect();
+    if !store::keys_live(pool, &in_clear).await? {
+        return Ok(None);
+    }
+    let followed = (followed.into_iter())
+        .map(|event| event.to_stored())
+        .collect::<Result<_, _>>()?;
+    Ok(Some((followed, last)))
+}
+
+/// A pass's events read from the log in `range`, and the last position it
+/// passes: up to the range's end, unless it holds as many events as one may.
+async fn logged_pass(
+    pool: &Pool,
+    range: (i64, i64),
+    settled: &SettledMemberships,
+) -> Result<(Vec<StoredEvent>, i64), ReaperError> {
+    let skipped = settled.skipped_in(range);
+    let rows = store::read_types_after(pool, range, &FOLLOWED, &skipped, PASS_EVENTS).await?;
+    let last = match rows.last() {
+        Some(row) if rows.len() as i64 == PASS_EVENTS => row.position,
+        _ => range.1,
+    };
+    let events = rows
+        .iter()
+        .map(|row| row.to_stored())
+        .collect::<Result<_, _>>()?;
+    Ok((events, last))
 }
 
 /// Whether following again may succeed: the database was away, or another
@@ -304,6 +370,7 @@ async fn leaves(
 pub async fn run(
     pool: Pool,
     appender: Appender,
+    recent: Option<RecentAppends>,
     metrics: ReaperMetrics,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -319,7 +386,7 @@ pub async fn run(
         pass: &nothing_read_ahead,
     };
     loop {
-        let idle = match follow_once(linking, &metrics, &mut settled).await {
+        let idle = match follow_once(linking, recent.as_ref(), &metrics, &mut settled).await {
             Ok(read) => read == 0,
             Err(error) => {
                 tracing::warn!(%error, "the linker failed; it retries from its checkpoint");

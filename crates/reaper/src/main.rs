@@ -61,6 +61,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let reaper = Reaper {
         appender: store::Appender::start(pool.clone(), append_metrics),
+        // Its appender keeps nothing: the linker reads the log.
+        linker_recent: None,
         // A process of its own: the linker shares the rounds' pool.
         linker_pool: pool.clone(),
         pool,

@@ -28,6 +28,9 @@ pub struct ReaperMetrics {
     /// Events between the linker's checkpoint and the log's head, as of
     /// its last pass.
     pub linker_lag: IntGauge,
+    /// The positions the linker's passes went through, by where it found
+    /// their events: kept by this process's appender, or read from the log.
+    pub linker_passed: IntCounterVec,
 }
 
 impl ReaperMetrics {
@@ -80,6 +83,15 @@ impl ReaperMetrics {
                 "Events between the linker's checkpoint and the log's head: SCIM entries \
                  not yet members, locks not yet converged.",
             )?,
+            linker_passed: IntCounterVec::new(
+                Opts::new(
+                    "rollcall_linker_passed_events_total",
+                    "Positions the linker's passes went through, by where it found their events: \
+                     kept by this process's appender (from=\"appender\") or read from the log \
+                     (from=\"log\").",
+                ),
+                &["from"],
+            )?,
         };
         registry.register(Box::new(metrics.runs.clone()))?;
         registry.register(Box::new(metrics.actions.clone()))?;
@@ -89,6 +101,7 @@ impl ReaperMetrics {
         registry.register(Box::new(metrics.linker_events.clone()))?;
         registry.register(Box::new(metrics.linker_unfollowable.clone()))?;
         registry.register(Box::new(metrics.linker_lag.clone()))?;
+        registry.register(Box::new(metrics.linker_passed.clone()))?;
         // Present from the start, so that dashboards and alerts see a zero.
         for job in ["token_expiry", "checkpoints"] {
             for outcome in ["ok", "failed"] {

@@ -313,6 +313,39 @@ async fn an_erased_person_leaves_no_plaintext_in_a_dump_and_the_log_still_verifi
     app.stop().await;
 }
 
+/// The linker takes this server's appends as its appender kept them, in
+/// clear. A person erased by another process (`rollcall erase`) before the
+/// linker followed her creation must still be followed as the log reads
+/// now, erased: no plaintext of her may come back into the database through
+/// the account and membership the linker makes.
+#[tokio::test]
+async fn a_person_erased_before_the_linker_followed_her_comes_back_in_no_account() {
+    let app = spawn_app().await;
+    let holding = app.hold_linker().await;
+    let (status, created) = app.create_user(ada()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let ada_id = created["id"].as_str().unwrap().to_owned();
+    let (status, deactivated) = deactivate(&app, &ada_id).await;
+    assert_eq!(status, StatusCode::OK, "{deactivated}");
+    app.wait_for_checkpoints(&[store::Checkpoint::Projector], Duration::from_secs(5))
+        .await;
+    let (erased, stdout, stderr) =
+        rollcall(&app, &["erase", "--org", "Contoso", "--user", &ada_id]).await;
+    assert!(erased, "{stdout}{stderr}");
+
+    holding.release().await;
+    app.wait_for_projector(Duration::from_secs(10)).await;
+    let dumped = dump(&app).await;
+    for text in ada_plaintexts() {
+        assert!(!dumped.contains(text), "{text} is back in the dump");
+    }
+    assert!(
+        matches!(verify(app.pool()).await.unwrap(), Verdict::Sound { .. }),
+        "verify after the linker followed"
+    );
+    app.stop().await;
+}
+
 /// Every create reads or makes its person's key, and the relay and every
 /// reader look keys up: each lookup must stay one primary-key probe however
 /// many people the table holds. Prepared statements keep a generic plan,

@@ -902,7 +902,7 @@ async fn the_relay_publishes_kept_appends_and_reads_another_processs_from_the_lo
                 expected_version: 0,
                 commutes: false,
                 events: vec![domain::Event::UserProvisioned {
-                    resource: json!({"userName": user_name, "displayName": "Elsewhere"}),
+                    resource: entra_user(&user_name),
                     password_hash: None,
                 }],
                 claims: vec![domain::resource::UniqueKey {
@@ -946,6 +946,19 @@ async fn the_relay_publishes_kept_appends_and_reads_another_processs_from_the_lo
             assert_eq!(found["Resources"][0]["userName"], user_name.as_str());
         }
     }
+    // The linker, too, took the kept ones as kept and the others from the
+    // log: every user is a member.
+    let linked: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "select count(*) from memberships where org_id = $1 and entry_id is not null",
+            &[&org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(linked, 10);
     assert!(matches!(
         verify(app.pool()).await.unwrap(),
         Verdict::Sound { .. }

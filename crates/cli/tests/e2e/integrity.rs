@@ -192,6 +192,7 @@ async fn the_reaper_signs_moved_heads_hourly_and_auditors_list_them_with_the_key
         pool: app.pool().clone(),
         linker_pool: app.pool().clone(),
         appender: app.stack.as_ref().unwrap().appender.clone(),
+        linker_recent: None,
         metrics: reaper::ReaperMetrics::register(&prometheus::Registry::new()).unwrap(),
         checkpoints: Some(reaper::Checkpoints {
             key: std::sync::Arc::new(audit::signing_key::load(&key).unwrap()),

@@ -20,6 +20,7 @@ fn reaper_of(app: &TestApp) -> (reaper::Reaper, prometheus::Registry) {
         pool: stack.pool.clone(),
         linker_pool: stack.pool.clone(),
         appender: stack.appender.clone(),
+        linker_recent: None,
         metrics: reaper::ReaperMetrics::register(&registry).unwrap(),
         checkpoints: None,
     };

@@ -344,8 +344,11 @@ fn what_the_appender_hands_the_relay_is_what_opening_the_stored_text_gives() {
         (Event::UserDeactivated {}, &|_| Some(KEY)),
     ];
     for (event, key_of) in cases {
-        let (stored, opened) = seal_and_open(unsealed(&event), user(), key_of, &mut counter());
+        let (stored, opened, in_clear) =
+            seal_and_open(unsealed(&event), user(), key_of, &mut counter());
         assert_eq!(stored, seal(&event, user(), key_of, &mut counter()));
         assert_eq!(opened.get(), open(&stored, user(), key_of).unwrap());
+        let sealed_for = sealed_subjects(&stored);
+        assert_eq!(in_clear, sealed_for, "{stored}");
     }
 }

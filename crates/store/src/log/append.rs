@@ -238,7 +238,7 @@ impl Appender {
     /// [`Appender::start`], stamping events with `clock`'s time.
     pub fn start_with_clock(pool: Pool, metrics: AppendMetrics, clock: Clock) -> Appender {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(write_batches(pool, queue, metrics, clock, None));
+        tokio::spawn(write_batches(pool, queue, metrics, clock, Vec::new()));
         Appender { jobs }
     }
 
@@ -246,14 +246,14 @@ impl Appender {
     /// connections to `database` that thread drives too
     /// ([`crate::own_thread`]). The writer is the one serial stage of the
     /// write path: each batch holds the `log_head` lock from its first
-    /// statement to its commit, and every append waits for it. With
-    /// `recent`, the events it commits are kept there for this process's
-    /// relay ([`RecentAppends`]).
+    /// statement to its commit, and every append waits for it. The events
+    /// it commits are kept in each of `recent`, for this process's relay
+    /// and linker ([`RecentAppends`]).
     pub fn start_on_own_thread(
         database: &Database,
         metrics: AppendMetrics,
         clock: Clock,
-        recent: Option<RecentAppends>,
+        recent: Vec<RecentAppends>,
     ) -> Result<Appender, StoreError> {
         let (jobs, queue) = mpsc::channel(4 * MAX_BATCH);
         // Two connections: a batch PostgreSQL refuses is committed again
@@ -287,7 +287,7 @@ async fn write_batches(
     mut queue: mpsc::Receiver<Job>,
     metrics: AppendMetrics,
     clock: Clock,
-    recent: Option<RecentAppends>,
+    recent: Vec<RecentAppends>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut appended = EventCounters::new(&metrics);
@@ -295,7 +295,7 @@ async fn write_batches(
         metrics.batch_sizes().observe(batch.len() as f64);
         let requests: Vec<&AppendRequest> = batch.iter().map(|job| &job.request).collect();
         let started = std::time::Instant::now();
-        let outcomes = commit_isolating(&pool, &requests, &clock, recent.as_ref()).await;
+        let outcomes = commit_isolating(&pool, &requests, &clock, &recent).await;
         metrics
             .commit_seconds()
             .observe(started.elapsed().as_secs_f64());
@@ -320,7 +320,7 @@ fn commit_isolating<'a>(
     pool: &'a Pool,
     requests: &'a [&'a AppendRequest],
     clock: &'a Clock,
-    recent: Option<&'a RecentAppends>,
+    recent: &'a [RecentAppends],
 ) -> BoxFuture<'a, Vec<Result<Appended, AppendError>>> {
     Box::pin(async move {
         match commit_batch(pool, requests, clock.now(), recent).await {

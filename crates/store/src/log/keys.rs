@@ -106,6 +106,23 @@ pub(crate) async fn attach_keys(
     Ok(())
 }
 
+/// Whether every key of `wanted` is still live (none erased since a reader
+/// opened values under it), in one statement.
+pub async fn keys_live(pool: &Pool, wanted: &[KeyId]) -> Result<bool, StoreError> {
+    let mut wanted = wanted.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    if wanted.is_empty() {
+        return Ok(true);
+    }
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(&live_keys_statement()).await?;
+    let orgs: Vec<Uuid> = wanted.iter().map(|(org, _)| *org).collect();
+    let subjects: Vec<Uuid> = wanted.iter().map(|(_, subject)| *subject).collect();
+    let live = client.query(&statement, &[&orgs, &subjects]).await?;
+    Ok(live.len() == wanted.len())
+}
+
 /// Whether `subject_id` of keyspace `org_id` was erased, and when.
 pub async fn erased_at(
     pool: &Pool,

@@ -1,6 +1,7 @@
 //! One batch of appends, committed in a constant number of round trips.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use deadpool_postgres::Transaction;
 use domain::chain::{self, ChainedFields};
@@ -47,13 +48,13 @@ use crate::{Pool, StoreError};
 /// phase 3, so another request of the batch may have been refused one of
 /// those; both are answers a concurrent client could get anyway, and neither
 /// breaks uniqueness.
-/// With `recent`, the committed events are kept there, opened, for this
-/// process's relay.
+/// The committed events are kept, opened, in each of `recent` (this
+/// process's relay's and linker's), unless the batch erases someone.
 pub(super) async fn commit_batch(
     pool: &Pool,
     requests: &[&AppendRequest],
     now: OffsetDateTime,
-    recent: Option<&RecentAppends>,
+    recent: &[RecentAppends],
 ) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
     let mut client = pool.get().await?;
     let transaction = client.transaction().await?;
@@ -62,16 +63,29 @@ pub(super) async fn commit_batch(
     let mut batch = Batch::new(requests);
     let moved = move_streams(&transaction, &mut batch).await?;
     let taken = take_claims(&transaction, &statements, &mut batch, &recorded_at).await?;
-    let mut opened = recent.map(|_| Vec::new());
+    let erases = requests.iter().any(|request| {
+        (request.registrations.iter()).any(|row| matches!(row, Registration::Erasure))
+    });
+    let mut opened = (!recent.is_empty() && !erases).then(Vec::new);
     let written = Written {
         recorded_at,
         opened: opened.as_mut(),
     };
     let outcomes = write(&transaction, &statements, batch, moved, &taken, written).await?;
-    transaction.commit().await?;
-    if let (Some(recent), Some(opened)) = (recent, opened) {
-        recent.keep(opened);
+    // Kept before the commit, as pending: a reader woken by the commit
+    // waits for the outcome here rather than read the log.
+    let kept = opened.map(|opened| opened.into_iter().map(Arc::new).collect::<Vec<_>>());
+    if let Some(kept) = &kept {
+        recent.iter().for_each(|store| store.hold(kept));
     }
+    let committed = transaction.commit().await;
+    match kept {
+        Some(_) => recent
+            .iter()
+            .for_each(|store| store.settle(committed.is_ok())),
+        None => recent.iter().for_each(RecentAppends::forget_all),
+    }
+    committed?;
     Ok(outcomes)
 }
 
@@ -524,7 +538,7 @@ fn chain_events(
         };
         let payload = match written.opened.as_deref_mut() {
             Some(opened) => {
-                let (payload, clear) = erasable::seal_and_open(
+                let (payload, clear, in_clear) = erasable::seal_and_open(
                     unsealed,
                     request.stream_id,
                     &key_of,
@@ -539,6 +553,9 @@ fn chain_events(
                     schema_version: CURRENT_SCHEMA_VERSION,
                     recorded_at,
                     payload: clear,
+                    in_clear: (in_clear.into_iter())
+                        .map(|subject| subject.key_id(request.org_id))
+                        .collect(),
                 });
                 payload
             }
