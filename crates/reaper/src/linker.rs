@@ -214,8 +214,9 @@ async fn follow_pass(
 }
 
 /// A pass's events from what this process's appender kept, and the last
-/// position it passes: the run right after `from`, of at most
-/// [`PASS_EVENTS`] events, those of the types it follows and not `settled`.
+/// position it passes: the run right after `from` that holds at most
+/// [`PASS_EVENTS`] events of the types it follows (the others it passes
+/// over, as many as are kept), those not `settled`.
 /// `None` when the position after `from` is not kept, or when someone
 /// whose values they hold in clear was erased since: the log then gives
 /// them as every reader sees them now, erased.
@@ -228,14 +229,15 @@ async fn kept_pass(
     let Some(recent) = recent else {
         return Ok(None);
     };
-    let run = recent.take_after(from, PASS_EVENTS as usize).await;
+    let is_followed = |event: &store::OpenedEvent| FOLLOWED.contains(&event.event_type.as_str());
+    let run = (recent.take_counting_after(from, PASS_EVENTS as usize, &is_followed)).await;
     let Some(last) = run.last().map(|event| event.position) else {
         return Ok(None);
     };
     let skipped = settled.skipped_in((from, last));
     let followed: Vec<_> = run
         .iter()
-        .filter(|event| FOLLOWED.contains(&event.event_type.as_str()))
+        .filter(|event| is_followed(event))
         .filter(|event| skipped.binary_search(&event.position).is_err())
         .collect();
     let in_clear: Vec<_> = (followed.iter())

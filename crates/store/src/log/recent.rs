@@ -209,11 +209,23 @@ impl RecentAppends {
     /// Waits (a moment at most) while the next position's commit is under
     /// way. Empty when the next position is not here: read the log.
     pub async fn take_after(&self, position: i64, limit: usize) -> Vec<Arc<OpenedEvent>> {
+        self.take_counting_after(position, limit, &|_| true).await
+    }
+
+    /// [`RecentAppends::take_after`], counting towards `limit` only the
+    /// events `counts` names: a reader that passes over most events (the
+    /// linker, over a group's members) takes a long run at once.
+    pub async fn take_counting_after(
+        &self,
+        position: i64,
+        limit: usize,
+        counts: &(dyn Fn(&OpenedEvent) -> bool + Sync),
+    ) -> Vec<Arc<OpenedEvent>> {
         let deadline = tokio::time::Instant::now() + PENDING_WAIT;
         loop {
             // Registered before looking, so that a settle in between wakes it.
             let settled = self.settled.notified();
-            match self.find_after(position, limit) {
+            match self.find_after(position, limit, counts) {
                 Found::Run(run) => return run,
                 Found::Missing => return Vec::new(),
                 Found::Pending => {
@@ -225,7 +237,12 @@ impl RecentAppends {
         }
     }
 
-    fn find_after(&self, position: i64, limit: usize) -> Found {
+    fn find_after(
+        &self,
+        position: i64,
+        limit: usize,
+        counts: &dyn Fn(&OpenedEvent) -> bool,
+    ) -> Found {
         let mut kept = self.lock();
         let published = kept
             .events
@@ -239,13 +256,15 @@ impl RecentAppends {
             Some(next) if next.position == position + 1 => {}
             _ => return Found::Missing,
         }
-        let mut next = position + 1;
+        let (mut next, mut counted) = (position + 1, 0);
         let run = (kept.events.iter())
-            .take(limit)
             .take_while(|event| {
                 let follows = event.position == next && event.position < committed_below;
                 next += 1;
-                follows
+                if follows && counts(event) {
+                    counted += 1;
+                }
+                follows && counted <= limit
             })
             .count();
         Found::Run(kept.events.drain(..run).collect())
@@ -307,6 +326,22 @@ mod tests {
         commit(&recent, 1..=(KEPT as i64 + 10));
         assert!(recent.take_after(0, 100).await.is_empty());
         assert_eq!(positions(&recent.take_after(10, 2).await), [11, 12]);
+    }
+
+    #[tokio::test]
+    async fn only_the_events_a_reader_counts_count_towards_its_limit() {
+        let recent = RecentAppends::new();
+        commit(&recent, 1..=10);
+        let even = |event: &OpenedEvent| event.position % 2 == 0;
+        // Two even positions, and the odd ones up to the third even one.
+        assert_eq!(
+            positions(&recent.take_counting_after(0, 2, &even).await),
+            [1, 2, 3, 4, 5]
+        );
+        assert_eq!(
+            positions(&recent.take_counting_after(5, 100, &even).await),
+            [6, 7, 8, 9, 10]
+        );
     }
 
     #[tokio::test]
