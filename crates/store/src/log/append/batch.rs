@@ -48,8 +48,10 @@ use crate::{Pool, StoreError};
 /// phase 3, so another request of the batch may have been refused one of
 /// those; both are answers a concurrent client could get anyway, and neither
 /// breaks uniqueness.
-/// The committed events are kept, opened, in each of `recent` (this
-/// process's relay's and linker's), unless the batch erases someone.
+///
+/// The batch's events are kept, opened, in each of `recent` (this process's
+/// relay's and linker's): pending from just before the commit, settled by
+/// its outcome. A batch that erases someone keeps nothing and empties them.
 pub(super) async fn commit_batch(
     pool: &Pool,
     requests: &[&AppendRequest],
@@ -89,8 +91,8 @@ pub(super) async fn commit_batch(
     Ok(outcomes)
 }
 
-/// How phase 3 writes events: the time they record and, when the
-/// process's relay takes them so, where their opened payloads go.
+/// How phase 3 writes events: the time they record and, when this
+/// process's relay and linker take them so, where their opened payloads go.
 struct Written<'o> {
     recorded_at: OffsetDateTime,
     opened: Option<&'o mut Vec<OpenedEvent>>,
