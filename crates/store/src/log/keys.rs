@@ -88,10 +88,7 @@ pub(crate) async fn attach_keys(
     }
     wanted.sort_unstable();
     wanted.dedup();
-    let statement = client.prepare_cached(&live_keys_statement()).await?;
-    let orgs: Vec<Uuid> = wanted.iter().map(|(org, _)| *org).collect();
-    let subjects: Vec<Uuid> = wanted.iter().map(|(_, subject)| *subject).collect();
-    let found = client.query(&statement, &[&orgs, &subjects]).await?;
+    let found = live_keys(client, &wanted).await?;
     let keys: HashMap<KeyId, Key> = found
         .iter()
         .filter_map(|row| {
@@ -116,11 +113,19 @@ pub async fn keys_live(pool: &Pool, wanted: &[KeyId]) -> Result<bool, StoreError
         return Ok(true);
     }
     let client = pool.get().await?;
+    Ok(live_keys(&client, &wanted).await?.len() == wanted.len())
+}
+
+/// The rows of [`live_keys_statement`] for `wanted` (each id once): one per
+/// id whose key is live.
+async fn live_keys(
+    client: &impl GenericClient,
+    wanted: &[KeyId],
+) -> Result<Vec<tokio_postgres::Row>, StoreError> {
     let statement = client.prepare_cached(&live_keys_statement()).await?;
     let orgs: Vec<Uuid> = wanted.iter().map(|(org, _)| *org).collect();
     let subjects: Vec<Uuid> = wanted.iter().map(|(_, subject)| *subject).collect();
-    let live = client.query(&statement, &[&orgs, &subjects]).await?;
-    Ok(live.len() == wanted.len())
+    Ok(client.query(&statement, &[&orgs, &subjects]).await?)
 }
 
 /// Whether `subject_id` of keyspace `org_id` was erased, and when.
