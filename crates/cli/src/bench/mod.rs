@@ -13,10 +13,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use rand::{Rng, SeedableRng};
 
+mod connection;
 pub mod groups;
 mod operations;
 pub mod populate;
 
+use connection::{Connection, Target};
 pub use operations::Operation;
 use operations::Session;
 
@@ -79,23 +81,19 @@ pub async fn run(plan: &BenchPlan) -> anyhow::Result<Vec<OperationFigures>> {
     if population == 0 && plan.operations.iter().any(|op| op.reads_population()) {
         bail!("the filter operations read the population; create it with --populate N");
     }
+    let target = Target::new(&base, &plan.token)?;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let started = Instant::now();
     let deadline = started + plan.duration;
     let mut tasks = Vec::new();
     for client_no in 0..plan.clients {
-        let client = client.clone();
-        let base = base.clone();
-        let token = plan.token.clone();
+        let mut session = Session {
+            connection: Connection::new(target.clone()),
+        };
         let operations = plan.operations.clone();
         let prefix = format!("bench-{}-{client_no}", &run_id[..8]);
         tasks.push(tokio::spawn(async move {
-            let session = Session {
-                client: &client,
-                base: &base,
-                token: &token,
-            };
-            drive(&session, &operations, &prefix, population, deadline).await
+            drive(&mut session, &operations, &prefix, population, deadline).await
         }));
     }
     let mut samples: Vec<(Operation, Duration, bool)> = Vec::new();
@@ -107,7 +105,7 @@ pub async fn run(plan: &BenchPlan) -> anyhow::Result<Vec<OperationFigures>> {
 }
 
 async fn drive(
-    session: &Session<'_>,
+    session: &mut Session,
     operations: &[Operation],
     prefix: &str,
     population: usize,

@@ -5,6 +5,9 @@ use anyhow::bail;
 use rand::Rng;
 use serde_json::json;
 
+use hyper::{Method, StatusCode};
+
+use super::connection::Connection;
 use super::encode_query_value;
 use super::populate::{self, prefix_block};
 
@@ -73,82 +76,116 @@ impl Operation {
     }
 }
 
-/// What one client needs to send requests.
-pub struct Session<'a> {
-    pub client: &'a reqwest::Client,
-    pub base: &'a str,
-    pub token: &'a str,
+/// One client's connection to the server.
+pub struct Session {
+    pub connection: Connection,
 }
 
-impl Session<'_> {
+/// The body of a bench user's `POST /Users`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewUser<'a> {
+    schemas: [&'static str; 1],
+    user_name: &'a str,
+    external_id: &'a str,
+    name: Name,
+    display_name: String,
+    emails: [Email<'a>; 1],
+    active: bool,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Name {
+    given_name: &'static str,
+    family_name: String,
+}
+
+#[derive(serde::Serialize)]
+struct Email<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    value: &'a str,
+    primary: bool,
+}
+
+/// What the bench reads of a created user: only its id (the rest is
+/// skipped, not built).
+#[derive(serde::Deserialize)]
+struct Created {
+    id: String,
+}
+
+impl Session {
     /// `GET /Users?filter=…&extra`, its body when the status is 200.
-    async fn list(&self, filter: &str, extra: &str) -> Option<serde_json::Value> {
+    async fn list(&mut self, filter: &str, extra: &str) -> Option<serde_json::Value> {
         let filter = encode_query_value(filter);
-        let response = self
-            .client
-            .get(format!("{}/Users?filter={filter}{extra}", self.base))
-            .bearer_auth(self.token)
-            .send()
-            .await
-            .ok()?;
-        if response.status().as_u16() != 200 {
+        let path = format!("/Users?filter={filter}{extra}");
+        let (status, body) = self.connection.send(Method::GET, &path, None).await?;
+        if status != StatusCode::OK {
             return None;
         }
-        response.json().await.ok()
+        serde_json::from_slice(&body).ok()
     }
 
     /// `POST /Users`; the new user's id and userName on a 201.
     pub async fn create(
-        &self,
+        &mut self,
         user_name: String,
         external_id: String,
         step: usize,
     ) -> Option<(String, String)> {
-        let body = json!({
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": user_name,
-            "externalId": external_id,
-            "name": {"givenName": "Bench", "familyName": format!("User {step}")},
-            "displayName": format!("Bench User {step}"),
-            "emails": [{"type": "work", "value": user_name, "primary": true}],
-            "active": true
-        });
-        let response = self
-            .client
-            .post(format!("{}/Users", self.base))
-            .bearer_auth(self.token)
-            .json(&body)
-            .send()
-            .await
-            .ok()?;
-        if response.status().as_u16() != 201 {
+        let user = NewUser {
+            schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            user_name: &user_name,
+            external_id: &external_id,
+            name: Name {
+                given_name: "Bench",
+                family_name: format!("User {step}"),
+            },
+            display_name: format!("Bench User {step}"),
+            emails: [Email {
+                kind: "work",
+                value: &user_name,
+                primary: true,
+            }],
+            active: true,
+        };
+        let body = serde_json::to_vec(&user).ok()?;
+        let (status, answer) = self
+            .connection
+            .send(Method::POST, "/Users", Some(body))
+            .await?;
+        if status != StatusCode::CREATED {
             return None;
         }
-        let body: serde_json::Value = response.json().await.ok()?;
-        Some((body["id"].as_str()?.to_owned(), user_name))
+        let created: Created = serde_json::from_slice(&answer).ok()?;
+        Some((created.id, user_name))
     }
 
     /// `PATCH /Users/{id}` replacing `displayName`.
-    pub async fn patch(&self, id: &str, step: usize) -> bool {
+    pub async fn patch(&mut self, id: &str, step: usize) -> bool {
         let body = json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "Replace", "path": "displayName", "value": format!("Renamed {step}")}]
         });
+        let path = format!("/Users/{id}");
+        let body = serde_json::to_vec(&body).ok();
         matches!(
-            self.client.patch(format!("{}/Users/{id}", self.base)).bearer_auth(self.token).json(&body).send().await,
-            Ok(response) if response.status().is_success()
+            self.connection.send(Method::PATCH, &path, body).await,
+            Some((status, _)) if status.is_success()
         )
     }
 
     /// `userName eq` a user this client created; any 200 will do.
-    pub async fn get(&self, user_name: &str) -> bool {
+    pub async fn get(&mut self, user_name: &str) -> bool {
         self.list(&format!("userName eq \"{user_name}\""), "")
             .await
             .is_some()
     }
 
     /// `userName eq` population user `i`: exactly that user.
-    pub async fn filter_username(&self, i: usize) -> bool {
+    pub async fn filter_username(&mut self, i: usize) -> bool {
         let expected = populate::user_name(i);
         let found = self.list(&format!("userName eq \"{expected}\""), "").await;
         found.is_some_and(|body| is_only(&body, &expected))
@@ -156,7 +193,7 @@ impl Session<'_> {
 
     /// `emails[type eq "work"].value eq` population user `i`'s work email in
     /// upper case (it was created in mixed case): exactly that user.
-    pub async fn filter_email(&self, i: usize) -> bool {
+    pub async fn filter_email(&mut self, i: usize) -> bool {
         let email = populate::work_email(i).to_uppercase();
         let found = self
             .list(
@@ -169,7 +206,7 @@ impl Session<'_> {
 
     /// `userName sw` a prefix of population user `i` (in upper case: the
     /// comparison ignores case), one page of 50 from a random `startIndex`.
-    pub async fn filter_prefix(&self, i: usize, size: usize, rng: &mut impl Rng) -> bool {
+    pub async fn filter_prefix(&mut self, i: usize, size: usize, rng: &mut impl Rng) -> bool {
         let digits = rng.random_range(4..=6);
         let (prefix, matches) = prefix_block(i, digits, size);
         let start = rng.random_range(1..=matches.max(1));

@@ -12,6 +12,7 @@ mod attributes;
 mod audit;
 mod audit_history;
 mod audit_log;
+mod bench;
 mod bulk;
 mod case_folding;
 mod configuration;
