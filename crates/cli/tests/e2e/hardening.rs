@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use store::{AppendError, AppendRequest};
 use uuid::Uuid;
 
-use crate::helpers::{Options, entra_user, form_encode, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TestApp, entra_user, form_encode, spawn_app, spawn_app_with};
 
 /// Polls `probe` until it returns `Some`, failing the test after `within`.
 async fn eventually<T, F, Fut>(within: Duration, what: &str, mut probe: F) -> T
@@ -333,13 +333,15 @@ fn valid_create(org_id: Uuid, index: usize) -> AppendRequest {
     }
 }
 
-#[tokio::test]
-async fn a_batch_refused_for_one_request_fails_that_request_only() {
-    let app = spawn_app().await;
-    let org_id = app.org_id().await;
+/// Appends `requests` in one batch, and the outcome of each in their order:
+/// holds the log head until a first append waits for it, queues them all
+/// behind that one, then lets go. The first append (`lead`) must land.
+async fn append_in_one_batch(
+    app: &TestApp,
+    lead: AppendRequest,
+    requests: Vec<AppendRequest>,
+) -> Vec<Result<store::Appended, AppendError>> {
     let stack = app.stack.as_ref().unwrap();
-
-    // Hold the log head so that everything sent next queues into one batch.
     let mut blocker = app.sql().await;
     let holding = blocker.transaction().await.unwrap();
     holding
@@ -348,7 +350,7 @@ async fn a_batch_refused_for_one_request_fails_that_request_only() {
         .unwrap();
     let first = tokio::spawn({
         let appender = stack.appender.clone();
-        async move { appender.append(valid_create(org_id, 1_000)).await }
+        async move { appender.append(lead).await }
     });
     let lock_waits = app.sql().await;
     eventually(
@@ -368,11 +370,7 @@ async fn a_batch_refused_for_one_request_fails_that_request_only() {
         },
     )
     .await;
-
-    let mut bad = valid_create(org_id, 9_999);
-    bad.claims[0].key = "bad\u{0}@fabrikam.test".into();
-    let mut requests: Vec<AppendRequest> = (0..40).map(|i| valid_create(org_id, i)).collect();
-    requests.insert(20, bad);
+    let queued = requests.len();
     let pending: Vec<_> = requests
         .into_iter()
         .map(|request| {
@@ -381,7 +379,7 @@ async fn a_batch_refused_for_one_request_fails_that_request_only() {
         })
         .collect();
     eventually(Duration::from_secs(5), "the queue to fill", || async {
-        (stack.appender.queued() == 41).then_some(())
+        (stack.appender.queued() == queued).then_some(())
     })
     .await;
     holding.rollback().await.unwrap();
@@ -391,6 +389,19 @@ async fn a_batch_refused_for_one_request_fails_that_request_only() {
     for task in pending {
         outcomes.push(task.await.unwrap());
     }
+    outcomes
+}
+
+#[tokio::test]
+async fn a_batch_refused_for_one_request_fails_that_request_only() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+
+    let mut bad = valid_create(org_id, 9_999);
+    bad.claims[0].key = "bad\u{0}@fabrikam.test".into();
+    let mut requests: Vec<AppendRequest> = (0..40).map(|i| valid_create(org_id, i)).collect();
+    requests.insert(20, bad);
+    let mut outcomes = append_in_one_batch(&app, valid_create(org_id, 1_000), requests).await;
     let refused = outcomes
         .remove(20)
         .expect_err("the request with a NUL fails");
@@ -401,6 +412,58 @@ async fn a_batch_refused_for_one_request_fails_that_request_only() {
     for (index, outcome) in outcomes.iter().enumerate() {
         assert!(outcome.is_ok(), "request {index}: {outcome:?}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_taken_value_in_a_batch_refuses_only_the_requests_that_claim_it() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    app.stack
+        .as_ref()
+        .unwrap()
+        .appender
+        .append(valid_create(org_id, 500))
+        .await
+        .expect("the first holder of batch500 lands");
+
+    // Twenty fresh values; one already taken; one claimed twice in the batch.
+    let mut requests: Vec<AppendRequest> = (0..20).map(|i| valid_create(org_id, i)).collect();
+    requests.insert(7, valid_create(org_id, 500));
+    requests.push(valid_create(org_id, 600));
+    requests.push(valid_create(org_id, 600));
+    let mut outcomes = append_in_one_batch(&app, valid_create(org_id, 1_000), requests).await;
+    let twice = [outcomes.pop().unwrap(), outcomes.pop().unwrap()];
+    let taken = outcomes.remove(7);
+    assert!(
+        matches!(&taken, Err(AppendError::Taken(key)) if key.key == "batch500@fabrikam.test"),
+        "{taken:?}"
+    );
+    assert_eq!(
+        twice.iter().filter(|outcome| outcome.is_ok()).count(),
+        1,
+        "one of the two claims of batch600 lands: {twice:?}"
+    );
+    assert!(
+        twice
+            .iter()
+            .any(|outcome| matches!(outcome, Err(AppendError::Taken(_)))),
+        "{twice:?}"
+    );
+    for (index, outcome) in outcomes.iter().enumerate() {
+        assert!(outcome.is_ok(), "fresh request {index}: {outcome:?}");
+    }
+    let claims: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "select count(*) from unique_claims where kind = 'userName' and key like 'batch%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(claims, 20 + 3, "20 fresh, batch500, batch600 and batch1000");
     app.stop().await;
 }
 

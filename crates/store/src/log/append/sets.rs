@@ -8,6 +8,7 @@ use deadpool_postgres::Transaction;
 use domain::event::CURRENT_SCHEMA_VERSION;
 use domain::resource::UniqueKey;
 use time::OffsetDateTime;
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::AppendRequest;
@@ -102,8 +103,24 @@ pub(super) async fn extend_streams(
 /// A unique value held by a stream.
 pub(super) type Claim = (Uuid, &'static str, String, Uuid);
 
+const TAKE_ALL_CLAIMS: &str = "insert into unique_claims (org_id, kind, key, owner) \
+     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) \
+     returning org_id, kind, key, owner";
+
+const TAKE_FREE_CLAIMS: &str = "insert into unique_claims (org_id, kind, key, owner) \
+     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) \
+     on conflict do nothing returning org_id, kind, key, owner";
+
 /// Takes every free claim; returns the claims taken. Of two requests in the
 /// batch that claim one value, the first takes it.
+///
+/// Nearly every batch finds all its values free. It takes them with a plain
+/// insert under a savepoint, sent together in one round trip: half the
+/// work of `on conflict do nothing`, whose speculative insertion probes the
+/// key, inserts, and writes a second WAL record to confirm each row (3 µs
+/// of the appender's PostgreSQL backend per claim, three claims per SCIM
+/// create). A batch with a taken value, or two requests claiming one,
+/// rolls back to the savepoint and takes what is free as before.
 pub(super) async fn take_claims(
     transaction: &Transaction<'_>,
     claims: &[(Uuid, &UniqueKey, Uuid)],
@@ -111,17 +128,34 @@ pub(super) async fn take_claims(
     if claims.is_empty() {
         return Ok(HashSet::new());
     }
-    let statement = transaction
-        .prepare_cached(
-            "insert into unique_claims (org_id, kind, key, owner) \
-             select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) \
-             on conflict do nothing returning org_id, kind, key, owner",
-        )
-        .await?;
+    let (take_all, take_free) = futures::try_join!(
+        transaction.prepare_cached(TAKE_ALL_CLAIMS),
+        transaction.prepare_cached(TAKE_FREE_CLAIMS),
+    )?;
     let (orgs, kinds, keys, owners) = columns(claims);
-    let rows = transaction
-        .query(&statement, &[&orgs, &kinds, &keys, &owners])
-        .await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&orgs, &kinds, &keys, &owners];
+    // Sent in this order on the first poll: the savepoint, the insert, its
+    // release. When the insert fails the release fails with it (the
+    // transaction is aborted until the rollback below).
+    let (savepoint, all_free, released) = futures::join!(
+        transaction.batch_execute("savepoint take_claims"),
+        transaction.query(&take_all, &params),
+        transaction.batch_execute("release savepoint take_claims"),
+    );
+    savepoint?;
+    let rows = match all_free {
+        Ok(rows) => {
+            released?;
+            rows
+        }
+        Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            transaction
+                .batch_execute("rollback to savepoint take_claims; release savepoint take_claims")
+                .await?;
+            transaction.query(&take_free, &params).await?
+        }
+        Err(error) => return Err(error.into()),
+    };
     let kinds_by_name: HashMap<&str, &'static str> = claims
         .iter()
         .map(|(_, key, _)| (key.kind, key.kind))
