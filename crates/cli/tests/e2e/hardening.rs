@@ -333,6 +333,72 @@ fn valid_create(org_id: Uuid, index: usize) -> AppendRequest {
     }
 }
 
+/// Waits until a session of the test's database waits for a lock.
+async fn wait_for_a_lock_wait(app: &TestApp) {
+    let lock_waits = app.sql().await;
+    eventually(
+        Duration::from_secs(5),
+        "an append to wait for the log head",
+        || async {
+            let waiting: i64 = lock_waits
+                .query_one(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' \
+                     and datname = current_database()",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            (waiting > 0).then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_append_reads_the_chain_head_only_once_it_holds_the_log_head() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let mut blocker = app.sql().await;
+    let holding = blocker.transaction().await.unwrap();
+    holding
+        .execute("select 1 from log_head where id = 1 for update", &[])
+        .await
+        .unwrap();
+    let appending = tokio::spawn({
+        let appender = app.stack.as_ref().unwrap().appender.clone();
+        async move { appender.append(valid_create(org_id, 1)).await }
+    });
+    wait_for_a_lock_wait(&app).await;
+    // What another process's appender does while this one waits: it moves
+    // the organization's chain head, then lets go of the log head.
+    let moved_to = vec![7u8; 32];
+    holding
+        .execute(
+            "update chain_heads set last_hash = $2 where org_id = $1",
+            &[&org_id, &moved_to],
+        )
+        .await
+        .unwrap();
+    holding.commit().await.unwrap();
+
+    let appended = appending.await.unwrap().expect("the append lands");
+    let prev_hash: Vec<u8> = app
+        .sql()
+        .await
+        .query_one(
+            "select prev_hash from events where position = $1",
+            &[&appended.last_position],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        prev_hash, moved_to,
+        "the append chained onto a head it read before it held the log head"
+    );
+}
+
 /// Appends `requests` in one batch, and the outcome of each in their order:
 /// holds the log head until a first append waits for it, queues them all
 /// behind that one, then lets go. The first append (`lead`) must land.
@@ -352,24 +418,7 @@ async fn append_in_one_batch(
         let appender = stack.appender.clone();
         async move { appender.append(lead).await }
     });
-    let lock_waits = app.sql().await;
-    eventually(
-        Duration::from_secs(5),
-        "the first batch to wait for the lock",
-        || async {
-            let waiting: i64 = lock_waits
-                .query_one(
-                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' \
-                     and datname = current_database()",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            (waiting > 0).then_some(())
-        },
-    )
-    .await;
+    wait_for_a_lock_wait(app).await;
     let queued = requests.len();
     let pending: Vec<_> = requests
         .into_iter()

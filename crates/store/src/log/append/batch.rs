@@ -19,7 +19,7 @@ mod registry_sets;
 
 use registrations::{Pending, Statements, register, undo};
 
-use super::keys::{BatchKeys, batch_keys};
+use super::keys::{BatchKeys, batch_keys, batch_keys_statement};
 use crate::log::keys::KeyId;
 use crate::log::recent::{OpenedEvent, RecentAppends};
 
@@ -180,6 +180,8 @@ struct Moved {
     keys: BatchKeys,
 }
 
+const LOCK_LOG_HEAD: &str = "select last_position from log_head where id = 1 for update";
+
 /// Phase 1: locks the log head, reads the chain heads and moves each stream
 /// to its new version where it is still at the version its request was
 /// decided on; the other requests are refused.
@@ -198,21 +200,29 @@ async fn move_streams(
             .collect()
     };
     let (fresh, existing) = (candidates(true), candidates(false));
-    // The lock first, alone: the chain heads must be read after it. Sent
-    // together, the statements reach PostgreSQL in whichever order their
-    // futures get there, and a chain head read before the lock is stale
-    // when another process's appender commits in between (two API
-    // processes broke the chain so: e2e scaleout, issue 13).
-    let lock = transaction
-        .prepare_cached("select last_position from log_head where id = 1 for update")
-        .await?;
-    let head = transaction.query_one(&lock, &[]).await?;
+    // One round trip. Every statement of the phase is prepared first, so
+    // that each goes out on its future's first poll, in the order of the
+    // join (tokio-postgres pipelines so): the lock reaches PostgreSQL
+    // first, and the chain heads are read after it. Read before it, a
+    // chain head is stale when another process's appender commits in
+    // between (two API processes broke the chain so: e2e scaleout, issue
+    // 13); a statement prepared inside its future would go out whenever
+    // its preparation came back.
+    let keys_statement = batch_keys_statement();
+    let (lock, heads, create, extend, keys) = futures::try_join!(
+        transaction.prepare_cached(LOCK_LOG_HEAD),
+        transaction.prepare_cached(sets::CHAIN_HEADS),
+        transaction.prepare_cached(sets::CREATE_STREAMS),
+        transaction.prepare_cached(sets::EXTEND_STREAMS),
+        transaction.prepare_cached(&keys_statement),
+    )?;
     let wanted_keys = batch.wanted_keys();
-    let (heads, created, extended, keys) = futures::try_join!(
-        sets::chain_heads(transaction, batch.requests),
-        sets::create_streams(transaction, &fresh),
-        sets::extend_streams(transaction, &existing),
-        batch_keys(transaction, wanted_keys),
+    let (head, heads, created, extended, keys) = futures::try_join!(
+        transaction.query_one(&lock, &[]).map_err(StoreError::from),
+        sets::chain_heads(transaction, &heads, batch.requests),
+        sets::create_streams(transaction, &create, &fresh),
+        sets::extend_streams(transaction, &extend, &existing),
+        batch_keys(transaction, &keys, wanted_keys),
     )?;
     let mut bases = vec![None; batch.requests.len()];
     for (index, request) in batch.holding() {

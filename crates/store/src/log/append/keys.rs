@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use deadpool_postgres::Transaction;
 use domain::erasable::Key;
+use tokio_postgres::Statement;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -33,11 +34,13 @@ pub fn batch_keys_statement() -> String {
 pub(super) type BatchKeys = HashMap<KeyId, Option<Key>>;
 
 /// The keys of every person in `wanted` (the subjects whose values a
-/// batch seals), new ones made from fresh randomness. A request that is
-/// refused later may leave the key it made: a random value under an id
-/// that names nothing, never a person's data.
+/// batch seals), new ones made from fresh randomness (`statement`:
+/// [`batch_keys_statement`], prepared). A request that is refused later may
+/// leave the key it made: a random value under an id that names nothing,
+/// never a person's data.
 pub(super) async fn batch_keys(
     transaction: &Transaction<'_>,
+    statement: &Statement,
     mut wanted: Vec<KeyId>,
 ) -> Result<BatchKeys, StoreError> {
     if wanted.is_empty() {
@@ -45,7 +48,6 @@ pub(super) async fn batch_keys(
     }
     wanted.sort_unstable();
     wanted.dedup();
-    let statement = transaction.prepare_cached(&batch_keys_statement()).await?;
     let orgs: Vec<Uuid> = wanted.iter().map(|(org, _)| *org).collect();
     let subjects: Vec<Uuid> = wanted.iter().map(|(_, subject)| *subject).collect();
     let fresh: Vec<Vec<u8>> = wanted
@@ -53,7 +55,7 @@ pub(super) async fn batch_keys(
         .map(|_| rand::random::<Key>().to_vec())
         .collect();
     let rows = transaction
-        .query(&statement, &[&orgs, &subjects, &fresh])
+        .query(statement, &[&orgs, &subjects, &fresh])
         .await?;
     Ok(rows
         .iter()

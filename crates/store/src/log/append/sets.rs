@@ -8,6 +8,7 @@ use deadpool_postgres::Transaction;
 use domain::event::CURRENT_SCHEMA_VERSION;
 use domain::resource::UniqueKey;
 use time::OffsetDateTime;
+use tokio_postgres::Statement;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
@@ -27,66 +28,66 @@ pub(super) struct Row {
     pub hash: Vec<u8>,
 }
 
-/// The last hash of each organization in the batch.
+pub(super) const CHAIN_HEADS: &str =
+    "select org_id, last_hash from chain_heads where org_id = any($1)";
+
+/// The last hash of each organization in the batch (`statement`:
+/// [`CHAIN_HEADS`], prepared).
 pub(super) async fn chain_heads(
     transaction: &Transaction<'_>,
+    statement: &Statement,
     requests: &[&AppendRequest],
 ) -> Result<HashMap<Uuid, Vec<u8>>, StoreError> {
     let mut orgs: Vec<Uuid> = requests.iter().map(|request| request.org_id).collect();
     orgs.sort_unstable();
     orgs.dedup();
-    let statement = transaction
-        .prepare_cached("select org_id, last_hash from chain_heads where org_id = any($1)")
-        .await?;
-    let rows = transaction.query(&statement, &[&orgs]).await?;
+    let rows = transaction.query(statement, &[&orgs]).await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
+pub(super) const CREATE_STREAMS: &str = "insert into streams (org_id, stream_id, version) \
+     select * from unnest($1::uuid[], $2::uuid[], $3::bigint[]) \
+     on conflict do nothing returning stream_id";
+
 /// Creates the streams of requests that start one (expected version 0);
-/// returns the streams that did not exist yet.
+/// returns the streams that did not exist yet (`statement`:
+/// [`CREATE_STREAMS`], prepared).
 pub(super) async fn create_streams(
     transaction: &Transaction<'_>,
+    statement: &Statement,
     requests: &[&AppendRequest],
 ) -> Result<HashSet<Uuid>, StoreError> {
     if requests.is_empty() {
         return Ok(HashSet::new());
     }
-    let statement = transaction
-        .prepare_cached(
-            "insert into streams (org_id, stream_id, version) \
-             select * from unnest($1::uuid[], $2::uuid[], $3::bigint[]) \
-             on conflict do nothing returning stream_id",
-        )
-        .await?;
     let orgs: Vec<Uuid> = requests.iter().map(|r| r.org_id).collect();
     let streams: Vec<Uuid> = requests.iter().map(|r| r.stream_id).collect();
     let versions: Vec<i64> = requests.iter().map(|r| r.events.len() as i64).collect();
     let rows = transaction
-        .query(&statement, &[&orgs, &streams, &versions])
+        .query(statement, &[&orgs, &streams, &versions])
         .await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
 }
 
+pub(super) const EXTEND_STREAMS: &str = "update streams s set version = s.version + v.added \
+     from unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[]) \
+          as v(org_id, stream_id, expected, added) \
+     where s.org_id = v.org_id and s.stream_id = v.stream_id \
+       and (s.version = v.expected or v.expected < 0) \
+     returning s.stream_id, s.version - v.added";
+
 /// Moves existing streams to their new versions where they are still at the
 /// version their request decided on (any version, for requests that
-/// commute); returns each stream that moved with its version before.
+/// commute); returns each stream that moved with its version before
+/// (`statement`: [`EXTEND_STREAMS`], prepared).
 pub(super) async fn extend_streams(
     transaction: &Transaction<'_>,
+    statement: &Statement,
     requests: &[&AppendRequest],
 ) -> Result<HashMap<Uuid, i64>, StoreError> {
     if requests.is_empty() {
         return Ok(HashMap::new());
     }
-    let statement = transaction
-        .prepare_cached(
-            "update streams s set version = s.version + v.added \
-             from unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[]) \
-                  as v(org_id, stream_id, expected, added) \
-             where s.org_id = v.org_id and s.stream_id = v.stream_id \
-               and (s.version = v.expected or v.expected < 0) \
-             returning s.stream_id, s.version - v.added",
-        )
-        .await?;
     let orgs: Vec<Uuid> = requests.iter().map(|r| r.org_id).collect();
     let streams: Vec<Uuid> = requests.iter().map(|r| r.stream_id).collect();
     let expected: Vec<i64> = requests
@@ -95,7 +96,7 @@ pub(super) async fn extend_streams(
         .collect();
     let added: Vec<i64> = requests.iter().map(|r| r.events.len() as i64).collect();
     let rows = transaction
-        .query(&statement, &[&orgs, &streams, &expected, &added])
+        .query(statement, &[&orgs, &streams, &expected, &added])
         .await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
