@@ -8,7 +8,7 @@ use domain::{Event, RequestMeta};
 use reqwest::{Method, StatusCode};
 use rollcall::verify::{self, Verdict};
 use serde_json::{Value, json};
-use store::{AppendError, AppendRequest};
+use store::{AppendError, AppendRequest, Registration};
 use uuid::Uuid;
 
 use crate::helpers::{Options, TestApp, entra_user, form_encode, spawn_app, spawn_app_with};
@@ -1160,4 +1160,47 @@ async fn values_longer_than_any_index_entry_are_folded_and_found() {
         other => panic!("expected a sound log, got {other:?}"),
     }
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_taken_organization_name_refuses_a_request_whose_claims_are_free() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let taken_name: String = app
+        .sql()
+        .await
+        .query_one(
+            "select name from organizations where org_id = $1",
+            &[&org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let mut request = valid_create(Uuid::new_v4(), 1);
+    request.registrations = vec![Registration::Organization {
+        name: taken_name.clone(),
+    }];
+    let refused = app
+        .stack
+        .as_ref()
+        .unwrap()
+        .appender
+        .append(request)
+        .await
+        .expect_err("the name is taken");
+    assert!(
+        matches!(&refused, AppendError::Taken(key) if key.kind == "organization" && key.key == taken_name),
+        "{refused:?}"
+    );
+    let claims: i64 = app
+        .sql()
+        .await
+        .query_one(
+            "select count(*) from unique_claims where key = 'batch1@fabrikam.test'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(claims, 0, "the refused request gave its free claim back");
 }
