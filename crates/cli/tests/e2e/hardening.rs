@@ -333,6 +333,28 @@ fn valid_create(org_id: Uuid, index: usize) -> AppendRequest {
     }
 }
 
+/// A connection holding the log head in an open transaction (end it with
+/// `commit` or `rollback`), and an append waiting for it.
+struct HeldLogHead {
+    holder: tokio_postgres::Client,
+    lead: tokio::task::JoinHandle<Result<store::Appended, AppendError>>,
+}
+
+/// Holds the log head, then starts `lead` and waits until it waits for it.
+async fn hold_log_head_behind(app: &TestApp, lead: AppendRequest) -> HeldLogHead {
+    let holder = app.sql().await;
+    holder
+        .batch_execute("begin; select 1 from log_head where id = 1 for update")
+        .await
+        .unwrap();
+    let lead = tokio::spawn({
+        let appender = app.stack.as_ref().unwrap().appender.clone();
+        async move { appender.append(lead).await }
+    });
+    wait_for_a_lock_wait(app).await;
+    HeldLogHead { holder, lead }
+}
+
 /// Waits until a session of the test's database waits for a lock.
 async fn wait_for_a_lock_wait(app: &TestApp) {
     let lock_waits = app.sql().await;
@@ -359,30 +381,20 @@ async fn wait_for_a_lock_wait(app: &TestApp) {
 async fn an_append_reads_the_chain_head_only_once_it_holds_the_log_head() {
     let app = spawn_app().await;
     let org_id = app.org_id().await;
-    let mut blocker = app.sql().await;
-    let holding = blocker.transaction().await.unwrap();
-    holding
-        .execute("select 1 from log_head where id = 1 for update", &[])
-        .await
-        .unwrap();
-    let appending = tokio::spawn({
-        let appender = app.stack.as_ref().unwrap().appender.clone();
-        async move { appender.append(valid_create(org_id, 1)).await }
-    });
-    wait_for_a_lock_wait(&app).await;
+    let held = hold_log_head_behind(&app, valid_create(org_id, 1)).await;
     // What another process's appender does while this one waits: it moves
     // the organization's chain head, then lets go of the log head.
     let moved_to = vec![7u8; 32];
-    holding
+    held.holder
         .execute(
             "update chain_heads set last_hash = $2 where org_id = $1",
             &[&org_id, &moved_to],
         )
         .await
         .unwrap();
-    holding.commit().await.unwrap();
+    held.holder.batch_execute("commit").await.unwrap();
 
-    let appended = appending.await.unwrap().expect("the append lands");
+    let appended = held.lead.await.unwrap().expect("the append lands");
     let prev_hash: Vec<u8> = app
         .sql()
         .await
@@ -408,17 +420,7 @@ async fn append_in_one_batch(
     requests: Vec<AppendRequest>,
 ) -> Vec<Result<store::Appended, AppendError>> {
     let stack = app.stack.as_ref().unwrap();
-    let mut blocker = app.sql().await;
-    let holding = blocker.transaction().await.unwrap();
-    holding
-        .execute("select 1 from log_head where id = 1 for update", &[])
-        .await
-        .unwrap();
-    let first = tokio::spawn({
-        let appender = stack.appender.clone();
-        async move { appender.append(lead).await }
-    });
-    wait_for_a_lock_wait(app).await;
+    let held = hold_log_head_behind(app, lead).await;
     let queued = requests.len();
     let pending: Vec<_> = requests
         .into_iter()
@@ -431,9 +433,9 @@ async fn append_in_one_batch(
         (stack.appender.queued() == queued).then_some(())
     })
     .await;
-    holding.rollback().await.unwrap();
+    held.holder.batch_execute("rollback").await.unwrap();
 
-    first.await.unwrap().expect("the first append lands");
+    held.lead.await.unwrap().expect("the first append lands");
     let mut outcomes = Vec::new();
     for task in pending {
         outcomes.push(task.await.unwrap());
