@@ -248,14 +248,13 @@ async fn lock_lost(lock: &store::DedicatedClient) -> anyhow::Error {
 /// broker's cost is per message. Every message names the round
 /// ([`Round`]), so that a consumer of every organization can wait for the
 /// rest of it rather than see holes.
-pub fn messages<E: std::borrow::Borrow<OpenedEvent>>(round: &[E]) -> Vec<Message> {
+pub fn messages(round: &[Arc<OpenedEvent>]) -> Vec<Message> {
     let (Some(first), Some(last)) = (round.first(), round.last()) else {
         return Vec::new();
     };
-    let (first, last): (&OpenedEvent, &OpenedEvent) = (first.borrow(), last.borrow());
     let mut slot_of: HashMap<Uuid, usize> = HashMap::new();
     let mut by_org: Vec<Vec<&OpenedEvent>> = Vec::new();
-    for event in round.iter().map(std::borrow::Borrow::borrow) {
+    for event in round.iter().map(Arc::as_ref) {
         let slot = *slot_of.entry(event.org_id).or_insert_with(|| {
             by_org.push(Vec::new());
             by_org.len() - 1
@@ -290,8 +289,8 @@ mod tests {
     use super::*;
     use crate::envelope::decode;
 
-    fn row(position: i64, org_id: Uuid) -> OpenedEvent {
-        OpenedEvent::from_row(&store::LogRow {
+    fn row(position: i64, org_id: Uuid) -> Arc<OpenedEvent> {
+        Arc::new(OpenedEvent::from_row(&store::LogRow {
             position,
             org_id,
             stream_id: Uuid::from_u128(7),
@@ -304,7 +303,7 @@ mod tests {
             prev_hash: Vec::new(),
             hash: Vec::new(),
             keys: Default::default(),
-        })
+        }))
     }
 
     #[test]
@@ -340,6 +339,6 @@ mod tests {
                 .iter()
                 .all(|message| message.round.as_ref() == Some(&round))
         );
-        assert!(super::messages::<OpenedEvent>(&[]).is_empty());
+        assert!(super::messages(&[]).is_empty());
     }
 }

@@ -605,7 +605,9 @@ async fn repeated_and_reordered_deliveries_have_exactly_one_effect() {
         .await
         .unwrap();
     // Single events and whole runs, each twice.
-    let opened: Vec<store::OpenedEvent> = log.iter().map(store::OpenedEvent::from_row).collect();
+    let opened: Vec<_> = (log.iter())
+        .map(|row| std::sync::Arc::new(store::OpenedEvent::from_row(row)))
+        .collect();
     let mut messages = projector::relay::messages(&opened);
     messages.extend(projector::relay::messages(&opened));
     for event in &opened {

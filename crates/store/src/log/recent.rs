@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use domain::erasable::{self, Opened};
+use domain::erasable::Opened;
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use tokio::sync::Notify;
@@ -51,19 +51,18 @@ pub struct OpenedEvent {
     pub payload: Box<RawValue>,
     /// The keys of the people whose values the payload holds in clear: a
     /// reader that takes it later than it was opened must find them still
-    /// live ([`crate::keys_live`]), or read it again.
+    /// live ([`crate::keys_live`]), or read it again. Named for what the
+    /// appender keeps; empty for a row opened from the log
+    /// ([`OpenedEvent::from_row`]), which its reader uses at once.
     pub in_clear: Vec<KeyId>,
 }
 
 impl OpenedEvent {
-    /// A log row, opened. A payload that does not open stays as stored
-    /// (sealed): its reader refuses it as it would refuse the row.
+    /// A log row, opened now, for a reader that uses it at once (the relay
+    /// publishing it): its `in_clear` stays empty. A payload that does not
+    /// open stays as stored (sealed): its reader refuses it as it would
+    /// refuse the row.
     pub fn from_row(row: &LogRow) -> OpenedEvent {
-        let in_clear = erasable::sealed_subjects(&row.payload)
-            .into_iter()
-            .filter(|subject| row.keys.key_of(row.org_id, *subject).is_some())
-            .map(|subject| subject.key_id(row.org_id))
-            .collect();
         let payload = match row.opened() {
             Ok(Opened::Opened(value)) => {
                 serde_json::value::to_raw_value(&value).expect("JSON serializes")
@@ -80,12 +79,10 @@ impl OpenedEvent {
             schema_version: row.schema_version,
             recorded_at: row.recorded_at,
             payload,
-            in_clear,
+            in_clear: Vec::new(),
         }
     }
-}
 
-impl OpenedEvent {
     /// The domain event it carries.
     pub fn to_stored(&self) -> Result<StoredEvent, StoreError> {
         Ok(StoredEvent {

@@ -99,11 +99,11 @@ async fn events_only_the_old_projector_queue_carried_are_folded_after_the_upgrad
     // What the old relay did with them: published into the old queue only,
     // and moved its checkpoint past them.
     let head = cluster.log_head().await;
-    let rows: Vec<store::OpenedEvent> = store::read_after(&cluster.pool, 0, head)
+    let rows: Vec<_> = store::read_after(&cluster.pool, 0, head)
         .await
         .unwrap()
         .iter()
-        .map(store::OpenedEvent::from_row)
+        .map(|row| std::sync::Arc::new(store::OpenedEvent::from_row(row)))
         .collect();
     let publisher = bus::Publisher::open(&connection, &topology).await.unwrap();
     publisher
