@@ -466,6 +466,94 @@ async fn a_batch_refused_for_one_request_fails_that_request_only() {
     app.stop().await;
 }
 
+/// A statement of the last phase that PostgreSQL refuses fails the batch at
+/// its commit, which goes out in the same round trip: nothing of that
+/// batch is written, its halves are committed apart until the refused
+/// request stands alone, and the connection, rolled back, serves the next
+/// batch. (A trigger refuses the event, as a check the database gained
+/// would.)
+#[tokio::test]
+async fn a_batch_refused_as_it_commits_writes_nothing_of_it_and_lands_the_rest() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    app.sql()
+        .await
+        .batch_execute(
+            "create function refuse_marked_events() returns trigger language plpgsql as $$ \
+             begin raise exception 'refused by the test' using errcode = '22023'; end $$; \
+             create trigger refuse_marked_events before insert on events for each row \
+             when (new.metadata ->> 'path' = 'refused at commit') \
+             execute function refuse_marked_events();",
+        )
+        .await
+        .unwrap();
+    let positions_before: i64 = app
+        .sql()
+        .await
+        .query_one("select count(*) from events", &[])
+        .await
+        .unwrap()
+        .get(0);
+
+    let mut marked = valid_create(org_id, 9_999);
+    marked.meta = RequestMeta::command_line("refused at commit", Uuid::new_v4());
+    let marked_stream = marked.stream_id;
+    let mut requests: Vec<AppendRequest> = (0..30).map(|i| valid_create(org_id, i)).collect();
+    requests.insert(11, marked);
+    let mut outcomes = append_in_one_batch(&app, valid_create(org_id, 1_000), requests).await;
+    let refused = outcomes
+        .remove(11)
+        .expect_err("the marked event is refused");
+    assert!(refused.is_refused_data(), "{refused:?}");
+    for (index, outcome) in outcomes.iter().enumerate() {
+        assert!(outcome.is_ok(), "request {index}: {outcome:?}");
+    }
+    let after = app
+        .stack
+        .as_ref()
+        .unwrap()
+        .appender
+        .append(valid_create(org_id, 2_000))
+        .await
+        .expect("the next batch lands on the connection the refused one used");
+
+    let sql = app.sql().await;
+    let marked_rows: i64 = sql
+        .query_one(
+            "select (select count(*) from events where stream_id = $1) \
+                  + (select count(*) from streams where stream_id = $1) \
+                  + (select count(*) from unique_claims where owner = $1)",
+            &[&marked_stream],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        marked_rows, 0,
+        "the refused request left an event, stream or claim"
+    );
+    let (count, last): (i64, i64) = sql
+        .query_one("select count(*), max(position) from events", &[])
+        .await
+        .map(|row| (row.get(0), row.get(1)))
+        .unwrap();
+    assert_eq!(
+        count,
+        positions_before + 30 + 2,
+        "the lead, the thirty and the next batch, each once"
+    );
+    assert_eq!(
+        (count, last),
+        (after.last_position, after.last_position),
+        "gap-free"
+    );
+    match verify::verify(app.pool()).await.unwrap() {
+        Verdict::Sound { .. } => {}
+        other => panic!("expected a sound log, got {other:?}"),
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_taken_value_in_a_batch_refuses_only_the_requests_that_claim_it() {
     let app = spawn_app().await;

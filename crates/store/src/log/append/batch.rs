@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use domain::chain::{self, ChainedFields};
 use domain::erasable;
 use domain::event::CURRENT_SCHEMA_VERSION;
@@ -14,9 +14,11 @@ use time::OffsetDateTime;
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
+mod by_hand;
 mod registrations;
 mod registry_sets;
 
+use by_hand::{BEGIN, BatchConnection, COMMIT};
 use registrations::{Pending, Statements, register, undo};
 
 use super::keys::{BatchKeys, batch_keys, batch_keys_statement};
@@ -34,13 +36,14 @@ use crate::{Pool, StoreError};
 /// do nothing` and read from what the statement returns, so one refused
 /// request never aborts the others.
 ///
-/// 1. lock the log head, read the chain heads, move every stream's version,
-///    make or read the keys that seal personal values ([`move_streams`]);
+/// 1. begin, lock the log head, read the chain heads, move every stream's
+///    version, make or read the keys that seal personal values
+///    ([`move_streams`]);
 /// 2. for the requests whose version held, take claims, then the
 ///    registrations of those that got theirs ([`take_claims`]);
 /// 3. undo what refused requests took, give up released values, insert the
 ///    events, save the chain heads, the tokens' last written positions and
-///    the log head ([`write`]); commit.
+///    the log head, and commit ([`write_and_commit`]).
 ///
 /// Claims are taken before anything is released, so a value released and
 /// claimed in the same batch is refused to the claimer (as if it came first).
@@ -58,29 +61,47 @@ pub(super) async fn commit_batch(
     now: OffsetDateTime,
     recent: &[RecentAppends],
 ) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
-    let mut client = pool.get().await?;
-    let transaction = client.transaction().await?;
-    let statements = Statements::prepare(&transaction).await?;
+    let connection = BatchConnection::new(pool.get().await?);
+    match commit_on(connection.client(), requests, now, recent).await {
+        Ok(outcomes) => {
+            connection.committed();
+            Ok(outcomes)
+        }
+        Err(error) => {
+            connection.roll_back().await;
+            Err(error)
+        }
+    }
+}
+
+/// [`commit_batch`] on a connection: begins the transaction with phase 1
+/// and commits it with phase 3 (`by_hand`).
+async fn commit_on(
+    client: &ClientWrapper,
+    requests: &[&AppendRequest],
+    now: OffsetDateTime,
+    recent: &[RecentAppends],
+) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
+    let statements = Statements::prepare(client).await?;
     let recorded_at = chain::to_stored_precision(now);
     let mut batch = Batch::new(requests);
-    let moved = move_streams(&transaction, &mut batch).await?;
-    let taken = take_claims(&transaction, &statements, &mut batch, &recorded_at).await?;
+    let moved = move_streams(client, &mut batch).await?;
+    let taken = take_claims(client, &statements, &mut batch, &recorded_at).await?;
     let erases = requests.iter().any(|request| {
         (request.registrations.iter()).any(|row| matches!(row, Registration::Erasure))
     });
-    let mut opened = (!recent.is_empty() && !erases).then(Vec::new);
     let written = Written {
         recorded_at,
-        opened: opened.as_mut(),
+        opened: (!recent.is_empty() && !erases).then(Vec::new),
     };
-    let outcomes = write(&transaction, &statements, batch, moved, &taken, written).await?;
-    // Kept before the commit, as pending: a reader woken by the commit
-    // waits for the outcome here rather than read the log.
+    let (chained, opened) = chain(batch, moved, &taken, written);
+    // Kept before the commit goes out, as pending: a reader woken by the
+    // commit waits for the outcome here rather than read the log.
     let kept = opened.map(|opened| opened.into_iter().map(Arc::new).collect::<Vec<_>>());
     if let Some(kept) = &kept {
         recent.iter().for_each(|store| store.hold(kept));
     }
-    let committed = transaction.commit().await;
+    let committed = write_and_commit(client, &statements, &chained.writes, recorded_at).await;
     match kept {
         Some(_) => recent
             .iter()
@@ -88,14 +109,14 @@ pub(super) async fn commit_batch(
         None => recent.iter().for_each(RecentAppends::forget_all),
     }
     committed?;
-    Ok(outcomes)
+    Ok(chained.answers)
 }
 
 /// How phase 3 writes events: the time they record and, when this
 /// process's relay and linker take them so, where their opened payloads go.
-struct Written<'o> {
+struct Written {
     recorded_at: OffsetDateTime,
-    opened: Option<&'o mut Vec<OpenedEvent>>,
+    opened: Option<Vec<OpenedEvent>>,
 }
 
 /// The requests of a batch and, as the phases find out, why each is refused.
@@ -182,13 +203,12 @@ struct Moved {
 
 const LOCK_LOG_HEAD: &str = "select last_position from log_head where id = 1 for update";
 
-/// Phase 1: locks the log head, reads the chain heads and moves each stream
-/// to its new version where it is still at the version its request was
-/// decided on; the other requests are refused.
-async fn move_streams(
-    transaction: &Transaction<'_>,
-    batch: &mut Batch<'_>,
-) -> Result<Moved, StoreError> {
+const SAVE_LOG_HEAD: &str = "update log_head set last_position = $1 where id = 1";
+
+/// Phase 1: begins the transaction, locks the log head, reads the chain
+/// heads and moves each stream to its new version where it is still at the
+/// version its request was decided on; the other requests are refused.
+async fn move_streams(client: &ClientWrapper, batch: &mut Batch<'_>) -> Result<Moved, StoreError> {
     let candidates = |fresh: bool| -> Vec<&AppendRequest> {
         batch
             .holding()
@@ -200,29 +220,31 @@ async fn move_streams(
             .collect()
     };
     let (fresh, existing) = (candidates(true), candidates(false));
-    // One round trip. Every statement of the phase is prepared first, so
-    // that each goes out on its future's first poll, in the order of the
-    // join (tokio-postgres pipelines so): the lock reaches PostgreSQL
-    // first, and the chain heads are read after it. Read before it, a
+    // One round trip, the transaction's `BEGIN` included (`by_hand`).
+    // Every statement of the phase is prepared first, so that each goes
+    // out on its future's first poll, in the order of the join
+    // (tokio-postgres pipelines so): the lock reaches PostgreSQL first
+    // after the `BEGIN`, and the chain heads are read after it. Read before it, a
     // chain head is stale when another process's appender commits in
     // between (two API processes broke the chain so: e2e scaleout, issue
     // 13); a statement prepared inside its future would go out whenever
     // its preparation came back.
     let keys_statement = batch_keys_statement();
     let (lock, heads, create, extend, keys) = futures::try_join!(
-        transaction.prepare_cached(LOCK_LOG_HEAD),
-        transaction.prepare_cached(sets::CHAIN_HEADS),
-        transaction.prepare_cached(sets::CREATE_STREAMS),
-        transaction.prepare_cached(sets::EXTEND_STREAMS),
-        transaction.prepare_cached(&keys_statement),
+        client.prepare_cached(LOCK_LOG_HEAD),
+        client.prepare_cached(sets::CHAIN_HEADS),
+        client.prepare_cached(sets::CREATE_STREAMS),
+        client.prepare_cached(sets::EXTEND_STREAMS),
+        client.prepare_cached(&keys_statement),
     )?;
     let wanted_keys = batch.wanted_keys();
-    let (head, heads, created, extended, keys) = futures::try_join!(
-        transaction.query_one(&lock, &[]).map_err(StoreError::from),
-        sets::chain_heads(transaction, &heads, batch.requests),
-        sets::create_streams(transaction, &create, &fresh),
-        sets::extend_streams(transaction, &extend, &existing),
-        batch_keys(transaction, &keys, wanted_keys),
+    let (_, head, heads, created, extended, keys) = futures::try_join!(
+        client.batch_execute(BEGIN).map_err(StoreError::from),
+        client.query_one(&lock, &[]).map_err(StoreError::from),
+        sets::chain_heads(client, &heads, batch.requests),
+        sets::create_streams(client, &create, &fresh),
+        sets::extend_streams(client, &extend, &existing),
+        batch_keys(client, &keys, wanted_keys),
     )?;
     let mut bases = vec![None; batch.requests.len()];
     for (index, request) in batch.holding() {
@@ -259,7 +281,7 @@ struct Taken {
 /// `accounts`). A batch without claims, or without rows that may be
 /// refused, pays no round trip for them.
 async fn take_claims(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
     statements: &Statements,
     batch: &mut Batch<'_>,
     recorded_at: &OffsetDateTime,
@@ -274,7 +296,7 @@ async fn take_claims(
                 .map(|key| (request.org_id, key, request.stream_id))
         })
         .collect();
-    let claimed = sets::take_claims(transaction, &wanted).await?;
+    let claimed = sets::take_claims(client, &wanted).await?;
     let lost: Vec<(usize, UniqueKey)> = batch
         .holding()
         .filter_map(|(index, request)| {
@@ -300,7 +322,7 @@ async fn take_claims(
                 .map(move |registration| (index, registration))
         })
         .partition(|(_, registration)| may_find_taken(registration));
-    let registered = write_rows(transaction, statements, requests, &unique, recorded_at).await?;
+    let registered = write_rows(client, statements, requests, &unique, recorded_at).await?;
     let registered_organization = settle_registrations(batch, &unique, &registered);
     let (as_sets, one_by_one_rows): (Vec<_>, Vec<_>) = plain
         .into_iter()
@@ -310,9 +332,9 @@ async fn take_claims(
         .into_iter()
         .map(|(index, registration)| (requests[index], registration))
         .collect();
-    let mut writing = registry_sets::write_sets(transaction, &as_sets, recorded_at);
+    let mut writing = registry_sets::write_sets(client, &as_sets, recorded_at);
     writing.extend(one_by_one(
-        transaction,
+        client,
         statements,
         requests,
         &one_by_one_rows,
@@ -328,19 +350,19 @@ async fn take_claims(
 /// Writes registry rows, each of its request; returns how many rows each
 /// statement wrote.
 async fn write_rows(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
     statements: &Statements,
     requests: &[&AppendRequest],
     rows: &[(usize, &Registration)],
     recorded_at: &OffsetDateTime,
 ) -> Result<Vec<u64>, StoreError> {
-    let writing = one_by_one(transaction, statements, requests, rows, recorded_at);
+    let writing = one_by_one(client, statements, requests, rows, recorded_at);
     Ok(try_join_all(writing).await?)
 }
 
 /// The statements that write registry rows one by one, each of its request.
 fn one_by_one<'a>(
-    transaction: &'a Transaction<'_>,
+    client: &'a ClientWrapper,
     statements: &'a Statements,
     requests: &'a [&'a AppendRequest],
     rows: &'a [(usize, &'a Registration)],
@@ -348,7 +370,7 @@ fn one_by_one<'a>(
 ) -> impl Iterator<Item = Pending<'a>> + 'a {
     rows.iter().map(move |(index, registration)| {
         register(
-            transaction,
+            client,
             statements,
             requests[*index],
             registration,
@@ -431,18 +453,37 @@ fn claim(request: &AppendRequest, key: &UniqueKey) -> Claim {
     (request.org_id, key.kind, key.key.clone(), request.stream_id)
 }
 
-/// Phase 3: gives back what refused requests took, gives up the values the
-/// others release, inserts their events and saves the chain heads, the
-/// tokens' last written positions and the log head. Returns each request's
-/// outcome.
-async fn write(
-    transaction: &Transaction<'_>,
-    statements: &Statements,
-    batch: Batch<'_>,
+/// What phase 3 writes, decided before any of it is sent.
+struct Writes<'r> {
+    /// The refused requests whose registry rows are given back: each with
+    /// the version its stream moved from, if it moved, and whether it
+    /// registered its organization's name.
+    undone: Vec<(&'r AppendRequest, Option<i64>, bool)>,
+    /// The claims given up: released by the requests that hold, or taken
+    /// by those refused.
+    dropped: Vec<(Uuid, &'r UniqueKey, Uuid)>,
+    rows: Vec<Row>,
+    /// Each token's last written position, with its organization.
+    token_positions: HashMap<Uuid, (Uuid, i64)>,
+    /// The log's last position after the batch.
+    position: i64,
+}
+
+/// Phase 3, decided: each request's outcome and what it writes.
+struct Chained<'r> {
+    answers: Vec<Result<Appended, AppendError>>,
+    writes: Writes<'r>,
+}
+
+/// Decides phase 3: positions, seals and chains the events of the
+/// requests that hold, gathers what refused requests give back. Returns
+/// the opened payloads where `written` takes them.
+fn chain<'r>(
+    batch: Batch<'r>,
     moved: Moved,
     taken: &Taken,
-    mut written: Written<'_>,
-) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
+    mut written: Written,
+) -> (Chained<'r>, Option<Vec<OpenedEvent>>) {
     let recorded_at = written.recorded_at;
     let Moved {
         mut position,
@@ -450,11 +491,11 @@ async fn write(
         bases,
         keys,
     } = moved;
-    let mut undone: Vec<Pending<'_>> = Vec::new();
+    let mut undone = Vec::new();
     let mut dropped = Vec::new();
     let mut rows = Vec::new();
     let mut token_positions = HashMap::new();
-    let mut outcomes = Vec::with_capacity(batch.requests.len());
+    let mut answers = Vec::with_capacity(batch.requests.len());
     let requests = batch
         .requests
         .iter()
@@ -482,22 +523,16 @@ async fn write(
                 if let Some(token_id) = request.meta.token_id {
                     token_positions.insert(token_id, (request.org_id, position));
                 }
-                outcomes.push(Ok(Appended {
+                answers.push(Ok(Appended {
                     last_position: position,
                     stream_version: version,
                     recorded_at,
                 }));
             }
             // A version conflict took nothing: its stream never moved.
-            Some(AppendError::VersionConflict) => outcomes.push(Err(AppendError::VersionConflict)),
+            Some(AppendError::VersionConflict) => answers.push(Err(AppendError::VersionConflict)),
             Some(refusal) => {
-                undone.extend(undo(
-                    transaction,
-                    statements,
-                    request,
-                    bases[index].as_ref(),
-                    taken.registered_organization[index],
-                ));
+                undone.push((*request, bases[index], taken.registered_organization[index]));
                 dropped.extend(
                     request
                         .claims
@@ -505,25 +540,65 @@ async fn write(
                         .filter(|key| taken.claimed.contains(&claim(request, key)))
                         .map(|key| (request.org_id, key, request.stream_id)),
                 );
-                outcomes.push(Err(refusal));
+                answers.push(Err(refusal));
             }
         }
     }
-    let head = [&position as &(dyn ToSql + Sync)];
-    let save_head = transaction
-        .prepare_cached("update log_head set last_position = $1 where id = 1")
-        .await?;
+    let writes = Writes {
+        undone,
+        dropped,
+        rows,
+        token_positions,
+        position,
+    };
+    (Chained { answers, writes }, written.opened)
+}
+
+/// Phase 3, sent: gives back what refused requests took, gives up the
+/// values released, inserts the events, saves the chain heads, the tokens'
+/// last written positions and the log head, and commits, all in one round
+/// trip. A statement that fails makes PostgreSQL roll back at the commit
+/// and fails the whole.
+async fn write_and_commit(
+    client: &ClientWrapper,
+    statements: &Statements,
+    writes: &Writes<'_>,
+    recorded_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let undone = writes
+        .undone
+        .iter()
+        .flat_map(|(request, base, registered_organization)| {
+            undo(
+                client,
+                statements,
+                request,
+                base.as_ref(),
+                *registered_organization,
+            )
+        });
+    // Every statement is prepared first, so that each goes out on its
+    // future's first poll, ahead of the commit (as in phase 1): one
+    // prepared inside its future would go out once its preparation came
+    // back, after the commit, outside the transaction.
+    let (drop_claims, insert_events, save_chain_heads, save_tokens, save_head) = futures::try_join!(
+        client.prepare_cached(sets::DROP_CLAIM_STATEMENT),
+        client.prepare_cached(sets::INSERT_EVENTS),
+        client.prepare_cached(sets::SAVE_CHAIN_HEADS),
+        client.prepare_cached(sets::SAVE_TOKEN_POSITIONS),
+        client.prepare_cached(SAVE_LOG_HEAD),
+    )?;
+    let head = [&writes.position as &(dyn ToSql + Sync)];
     futures::try_join!(
         try_join_all(undone).map_err(StoreError::from),
-        sets::drop_claims(transaction, &dropped),
-        sets::insert_rows(transaction, &rows, recorded_at),
-        sets::save_chain_heads(transaction, &rows),
-        sets::save_token_positions(transaction, &token_positions),
-        transaction
-            .execute(&save_head, &head)
-            .map_err(StoreError::from),
+        sets::drop_claims(client, &drop_claims, &writes.dropped),
+        sets::insert_rows(client, &insert_events, &writes.rows, recorded_at),
+        sets::save_chain_heads(client, &save_chain_heads, &writes.rows),
+        sets::save_token_positions(client, &save_tokens, &writes.token_positions),
+        client.execute(&save_head, &head).map_err(StoreError::from),
+        client.batch_execute(COMMIT).map_err(StoreError::from),
     )?;
-    Ok(outcomes)
+    Ok(())
 }
 
 /// Positions and hashes for one request's events (with their
@@ -536,7 +611,7 @@ fn chain_events(
     keys: &BatchKeys,
     position: &mut i64,
     heads: &mut HashMap<Uuid, Vec<u8>>,
-    written: &mut Written<'_>,
+    written: &mut Written,
     rows: &mut Vec<Row>,
 ) -> i64 {
     let recorded_at = written.recorded_at;
@@ -548,7 +623,7 @@ fn chain_events(
         let key_of = |subject: erasable::Subject| {
             keys.get(&subject.key_id(request.org_id)).copied().flatten()
         };
-        let payload = match written.opened.as_deref_mut() {
+        let payload = match written.opened.as_mut() {
             Some(opened) => {
                 let (payload, clear, in_clear) = erasable::seal_and_open(
                     unsealed,

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use domain::erasable::Key;
 use tokio_postgres::Statement;
 use uuid::Uuid;
@@ -39,7 +39,7 @@ pub(super) type BatchKeys = HashMap<KeyId, Option<Key>>;
 /// leave the key it made: a random value under an id that names nothing,
 /// never a person's data.
 pub(super) async fn batch_keys(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
     statement: &Statement,
     mut wanted: Vec<KeyId>,
 ) -> Result<BatchKeys, StoreError> {
@@ -54,9 +54,7 @@ pub(super) async fn batch_keys(
         .iter()
         .map(|_| rand::random::<Key>().to_vec())
         .collect();
-    let rows = transaction
-        .query(statement, &[&orgs, &subjects, &fresh])
-        .await?;
+    let rows = client.query(statement, &[&orgs, &subjects, &fresh]).await?;
     Ok(rows
         .iter()
         .map(|row| {

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use domain::event::CURRENT_SCHEMA_VERSION;
 use domain::resource::UniqueKey;
 use time::OffsetDateTime;
@@ -34,14 +34,14 @@ pub(super) const CHAIN_HEADS: &str =
 /// The last hash of each organization in the batch (`statement`:
 /// [`CHAIN_HEADS`], prepared).
 pub(super) async fn chain_heads(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
     statement: &Statement,
     requests: &[&AppendRequest],
 ) -> Result<HashMap<Uuid, Vec<u8>>, StoreError> {
     let mut orgs: Vec<Uuid> = requests.iter().map(|request| request.org_id).collect();
     orgs.sort_unstable();
     orgs.dedup();
-    let rows = transaction.query(statement, &[&orgs]).await?;
+    let rows = client.query(statement, &[&orgs]).await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }
 
@@ -53,7 +53,7 @@ pub(super) const CREATE_STREAMS: &str = "insert into streams (org_id, stream_id,
 /// returns the streams that did not exist yet (`statement`:
 /// [`CREATE_STREAMS`], prepared).
 pub(super) async fn create_streams(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
     statement: &Statement,
     requests: &[&AppendRequest],
 ) -> Result<HashSet<Uuid>, StoreError> {
@@ -63,7 +63,7 @@ pub(super) async fn create_streams(
     let orgs: Vec<Uuid> = requests.iter().map(|r| r.org_id).collect();
     let streams: Vec<Uuid> = requests.iter().map(|r| r.stream_id).collect();
     let versions: Vec<i64> = requests.iter().map(|r| r.events.len() as i64).collect();
-    let rows = transaction
+    let rows = client
         .query(statement, &[&orgs, &streams, &versions])
         .await?;
     Ok(rows.iter().map(|row| row.get(0)).collect())
@@ -81,7 +81,7 @@ pub(super) const EXTEND_STREAMS: &str = "update streams s set version = s.versio
 /// commute); returns each stream that moved with its version before
 /// (`statement`: [`EXTEND_STREAMS`], prepared).
 pub(super) async fn extend_streams(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
     statement: &Statement,
     requests: &[&AppendRequest],
 ) -> Result<HashMap<Uuid, i64>, StoreError> {
@@ -95,7 +95,7 @@ pub(super) async fn extend_streams(
         .map(|r| if r.commutes { -1 } else { r.expected_version })
         .collect();
     let added: Vec<i64> = requests.iter().map(|r| r.events.len() as i64).collect();
-    let rows = transaction
+    let rows = client
         .query(statement, &[&orgs, &streams, &expected, &added])
         .await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
@@ -123,15 +123,15 @@ const TAKE_FREE_CLAIMS: &str = "insert into unique_claims (org_id, kind, key, ow
 /// create). A batch with a taken value, or two requests claiming one,
 /// rolls back to the savepoint and takes what is free as before.
 pub(super) async fn take_claims(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
     claims: &[(Uuid, &UniqueKey, Uuid)],
 ) -> Result<HashSet<Claim>, StoreError> {
     if claims.is_empty() {
         return Ok(HashSet::new());
     }
     let (take_all, take_free) = futures::try_join!(
-        transaction.prepare_cached(TAKE_ALL_CLAIMS),
-        transaction.prepare_cached(TAKE_FREE_CLAIMS),
+        client.prepare_cached(TAKE_ALL_CLAIMS),
+        client.prepare_cached(TAKE_FREE_CLAIMS),
     )?;
     let (orgs, kinds, keys, owners) = columns(claims);
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&orgs, &kinds, &keys, &owners];
@@ -139,9 +139,9 @@ pub(super) async fn take_claims(
     // release. When the insert fails the release fails with it (the
     // transaction is aborted until the rollback below).
     let (savepoint, all_free, released) = futures::join!(
-        transaction.batch_execute("savepoint take_claims"),
-        transaction.query(&take_all, &params),
-        transaction.batch_execute("release savepoint take_claims"),
+        client.batch_execute("savepoint take_claims"),
+        client.query(&take_all, &params),
+        client.batch_execute("release savepoint take_claims"),
     );
     savepoint?;
     let rows = match all_free {
@@ -150,10 +150,10 @@ pub(super) async fn take_claims(
             rows
         }
         Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-            transaction
+            client
                 .batch_execute("rollback to savepoint take_claims; release savepoint take_claims")
                 .await?;
-            transaction.query(&take_free, &params).await?
+            client.query(&take_free, &params).await?
         }
         Err(error) => return Err(error.into()),
     };
@@ -180,22 +180,20 @@ pub const DROP_CLAIM_STATEMENT: &str =
     "delete from unique_claims where org_id = $1 and kind = $2 and key = $3 and owner = $4";
 
 /// Gives up claims (those a refused request took, or those a request
-/// releases): few per batch, each its own statement, sent together.
+/// releases): few per batch, each its own statement, sent together
+/// (`statement`: [`DROP_CLAIM_STATEMENT`], prepared).
 pub(super) async fn drop_claims(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
+    statement: &Statement,
     claims: &[(Uuid, &UniqueKey, Uuid)],
 ) -> Result<(), StoreError> {
     if claims.is_empty() {
         return Ok(());
     }
-    let statement = transaction.prepare_cached(DROP_CLAIM_STATEMENT).await?;
-    let dropping = claims.iter().map(|(org_id, key, owner)| {
-        let statement = &statement;
-        async move {
-            transaction
-                .execute(statement, &[org_id, &key.kind, &key.key, owner])
-                .await
-        }
+    let dropping = claims.iter().map(|(org_id, key, owner)| async move {
+        client
+            .execute(statement, &[org_id, &key.kind, &key.key, owner])
+            .await
     });
     futures::future::try_join_all(dropping).await?;
     Ok(())
@@ -212,24 +210,22 @@ fn columns<'a>(claims: &[(Uuid, &'a UniqueKey, Uuid)]) -> ClaimColumns<'a> {
     )
 }
 
-/// Inserts the batch's events.
+pub(super) const INSERT_EVENTS: &str = "insert into events (position, org_id, stream_id, \
+     stream_version, event_type, schema_version, payload, metadata, recorded_at, prev_hash, hash) \
+     select position, org_id, stream_id, stream_version, event_type, $6, \
+            payload::json, metadata::json, $9, prev_hash, hash \
+     from unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], \
+                 $7::text[], $8::text[], $10::bytea[], $11::bytea[]) \
+          as t(position, org_id, stream_id, stream_version, event_type, payload, \
+               metadata, prev_hash, hash)";
+
+/// Inserts the batch's events (`statement`: [`INSERT_EVENTS`], prepared).
 pub(super) async fn insert_rows(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
+    statement: &Statement,
     rows: &[Row],
     recorded_at: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    let statement = transaction
-        .prepare_cached(
-            "insert into events (position, org_id, stream_id, stream_version, event_type, \
-             schema_version, payload, metadata, recorded_at, prev_hash, hash) \
-             select position, org_id, stream_id, stream_version, event_type, $6, \
-                    payload::json, metadata::json, $9, prev_hash, hash \
-             from unnest($1::bigint[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[], \
-                         $7::text[], $8::text[], $10::bytea[], $11::bytea[]) \
-                  as t(position, org_id, stream_id, stream_version, event_type, payload, \
-                       metadata, prev_hash, hash)",
-        )
-        .await?;
     let positions: Vec<i64> = rows.iter().map(|row| row.position).collect();
     let orgs: Vec<Uuid> = rows.iter().map(|row| row.org_id).collect();
     let streams: Vec<Uuid> = rows.iter().map(|row| row.stream_id).collect();
@@ -239,9 +235,9 @@ pub(super) async fn insert_rows(
     let metadata: Vec<&str> = rows.iter().map(|row| row.metadata.as_str()).collect();
     let prev_hashes: Vec<&[u8]> = rows.iter().map(|row| row.prev_hash.as_slice()).collect();
     let hashes: Vec<&[u8]> = rows.iter().map(|row| row.hash.as_slice()).collect();
-    transaction
+    client
         .execute(
-            &statement,
+            statement,
             &[
                 &positions,
                 &orgs,
@@ -260,58 +256,58 @@ pub(super) async fn insert_rows(
     Ok(())
 }
 
-/// Saves the end of each organization's chain.
+pub(super) const SAVE_CHAIN_HEADS: &str = "insert into chain_heads \
+     (org_id, last_position, last_hash) \
+     select * from unnest($1::uuid[], $2::bigint[], $3::bytea[]) \
+     on conflict (org_id) do update \
+     set last_position = excluded.last_position, last_hash = excluded.last_hash";
+
+/// Saves the end of each organization's chain (`statement`:
+/// [`SAVE_CHAIN_HEADS`], prepared).
 pub(super) async fn save_chain_heads(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
+    statement: &Statement,
     rows: &[Row],
 ) -> Result<(), StoreError> {
     let mut last: HashMap<Uuid, (i64, &[u8])> = HashMap::new();
     for row in rows {
         last.insert(row.org_id, (row.position, row.hash.as_slice()));
     }
-    let statement = transaction
-        .prepare_cached(
-            "insert into chain_heads (org_id, last_position, last_hash) \
-             select * from unnest($1::uuid[], $2::bigint[], $3::bytea[]) \
-             on conflict (org_id) do update \
-             set last_position = excluded.last_position, last_hash = excluded.last_hash",
-        )
-        .await?;
     let orgs: Vec<Uuid> = last.keys().copied().collect();
     let positions: Vec<i64> = orgs.iter().map(|org| last[org].0).collect();
     let hashes: Vec<&[u8]> = orgs.iter().map(|org| last[org].1).collect();
-    transaction
-        .execute(&statement, &[&orgs, &positions, &hashes])
+    client
+        .execute(statement, &[&orgs, &positions, &hashes])
         .await?;
     Ok(())
 }
 
+// Appends serialize on the log head's lock, so a later batch always
+// carries a later position: no comparison with the stored one.
+pub(super) const SAVE_TOKEN_POSITIONS: &str = "insert into token_write_positions \
+     (token_id, org_id, position) \
+     select * from unnest($1::uuid[], $2::uuid[], $3::bigint[]) \
+     on conflict (token_id) do update \
+     set org_id = excluded.org_id, position = excluded.position";
+
 /// Moves each token's last written position to the last event its requests
 /// of the batch appended, so that the token's reads, on any API process,
-/// wait for it (`token_write_position`).
+/// wait for it (`token_write_position`; `statement`:
+/// [`SAVE_TOKEN_POSITIONS`], prepared).
 pub(super) async fn save_token_positions(
-    transaction: &Transaction<'_>,
+    client: &ClientWrapper,
+    statement: &Statement,
     written: &HashMap<Uuid, (Uuid, i64)>,
 ) -> Result<(), StoreError> {
     if written.is_empty() {
         return Ok(());
     }
-    // Appends serialize on the log head's lock, so a later batch always
-    // carries a later position: no comparison with the stored one.
-    let statement = transaction
-        .prepare_cached(
-            "insert into token_write_positions (token_id, org_id, position) \
-             select * from unnest($1::uuid[], $2::uuid[], $3::bigint[]) \
-             on conflict (token_id) do update \
-             set org_id = excluded.org_id, position = excluded.position",
-        )
-        .await?;
     let (tokens, (orgs, positions)): (Vec<Uuid>, (Vec<Uuid>, Vec<i64>)) = written
         .iter()
         .map(|(token, (org, position))| (*token, (*org, *position)))
         .unzip();
-    transaction
-        .execute(&statement, &[&tokens, &orgs, &positions])
+    client
+        .execute(statement, &[&tokens, &orgs, &positions])
         .await?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! statements, prepared once per connection, how each `Registration` is
 //! written, and how a refused request's are given back.
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use domain::account::ACCOUNTS;
 use futures::future::{BoxFuture, try_join_all};
 use time::OffsetDateTime;
@@ -19,11 +19,11 @@ pub(super) type Pending<'a> = BoxFuture<'a, Result<u64, tokio_postgres::Error>>;
 
 /// Runs a prepared statement as a pipelinable future that owns its parameters.
 fn run<'a>(
-    transaction: &'a Transaction<'_>,
+    client: &'a ClientWrapper,
     statement: &'a Statement,
     params: Vec<&'a (dyn ToSql + Sync)>,
 ) -> Pending<'a> {
-    Box::pin(async move { transaction.execute(statement, &params).await })
+    Box::pin(async move { client.execute(statement, &params).await })
 }
 
 /// The per-request statements a batch may need, prepared once per connection.
@@ -49,7 +49,7 @@ pub(super) struct Statements {
 }
 
 impl Statements {
-    pub(super) async fn prepare(transaction: &Transaction<'_>) -> Result<Statements, StoreError> {
+    pub(super) async fn prepare(client: &ClientWrapper) -> Result<Statements, StoreError> {
         let texts = [
             "update streams set version = $3 where org_id = $1 and stream_id = $2",
             "delete from streams where org_id = $1 and stream_id = $2",
@@ -79,8 +79,7 @@ impl Statements {
             "delete from accounts where account_id = $1",
             "delete from account_locks where account_id = $1",
         ];
-        let prepared =
-            try_join_all(texts.iter().map(|text| transaction.prepare_cached(text))).await?;
+        let prepared = try_join_all(texts.iter().map(|text| client.prepare_cached(text))).await?;
         let mut prepared = prepared.into_iter();
         let mut next = || prepared.next().expect("one statement per text");
         Ok(Statements {
@@ -108,7 +107,7 @@ impl Statements {
 
 /// Writes one registry row; 1 row when its unique value was free.
 pub(super) fn register<'a>(
-    transaction: &'a Transaction<'_>,
+    client: &'a ClientWrapper,
     statements: &'a Statements,
     request: &'a AppendRequest,
     registration: &'a Registration,
@@ -116,7 +115,7 @@ pub(super) fn register<'a>(
 ) -> Pending<'a> {
     match registration {
         Registration::Organization { name } => run(
-            transaction,
+            client,
             &statements.register_organization,
             vec![&request.org_id, name, recorded_at],
         ),
@@ -125,32 +124,32 @@ pub(super) fn register<'a>(
             sha256,
             expires_at,
         } => run(
-            transaction,
+            client,
             &statements.register_token,
             vec![&request.org_id, token_id, sha256, recorded_at, expires_at],
         ),
         Registration::TokenRevoked { token_id } => run(
-            transaction,
+            client,
             &statements.revoke_token,
             vec![&request.org_id, token_id, recorded_at],
         ),
         Registration::TokenExpired { token_id } => run(
-            transaction,
+            client,
             &statements.record_token_expiry,
             vec![&request.org_id, token_id, recorded_at],
         ),
         Registration::ScimSwitched { enabled } => run(
-            transaction,
+            client,
             &statements.switch_scim,
             vec![&request.org_id, enabled, recorded_at],
         ),
         Registration::DomainVerified { domain_id, domain } => run(
-            transaction,
+            client,
             &statements.verify_domain,
             vec![&request.org_id, domain, domain_id, recorded_at],
         ),
         Registration::DomainDropped { domain } => run(
-            transaction,
+            client,
             &statements.drop_domain,
             vec![&request.org_id, domain],
         ),
@@ -159,7 +158,7 @@ pub(super) fn register<'a>(
             sha256,
             expires_at,
         } => run(
-            transaction,
+            client,
             &statements.start_session,
             vec![
                 session_id,
@@ -170,7 +169,7 @@ pub(super) fn register<'a>(
             ],
         ),
         Registration::SessionEnded { session_id } => run(
-            transaction,
+            client,
             &statements.end_session,
             vec![session_id, &request.stream_id, recorded_at],
         ),
@@ -183,31 +182,27 @@ pub(super) fn register<'a>(
         // mapped, the other adds the new ones.
         Registration::RoleGroups { role, group_ids } => Box::pin(async move {
             let params: [&(dyn ToSql + Sync); 3] = [&request.org_id, role, group_ids];
-            let kept = transaction
+            let kept = client
                 .execute(&statements.keep_role_groups, &params)
                 .await?;
-            let added = transaction
-                .execute(&statements.add_role_groups, &params)
-                .await?;
+            let added = client.execute(&statements.add_role_groups, &params).await?;
             Ok(kept + added)
         }),
         Registration::Erasure => Box::pin(async move {
             let stream: [&(dyn ToSql + Sync); 2] = [&request.org_id, &request.stream_id];
-            let mut changed = transaction
+            let mut changed = client
                 .execute(
                     &statements.destroy_key,
                     &[stream[0], stream[1], recorded_at],
                 )
                 .await?;
-            changed += transaction
+            changed += client
                 .execute(&statements.drop_stream_claims, &stream)
                 .await?;
             if request.org_id == ACCOUNTS {
                 let account = [stream[1]];
-                changed += transaction
-                    .execute(&statements.drop_account, &account)
-                    .await?;
-                changed += transaction
+                changed += client.execute(&statements.drop_account, &account).await?;
+                changed += client
                     .execute(&statements.drop_account_locks, &account)
                     .await?;
             }
@@ -220,7 +215,7 @@ pub(super) fn register<'a>(
 /// took (its claims are dropped with the batch's releases); `base` is the
 /// version its events were to follow.
 pub(super) fn undo<'a>(
-    transaction: &'a Transaction<'_>,
+    client: &'a ClientWrapper,
     statements: &'a Statements,
     request: &'a AppendRequest,
     base: Option<&'a i64>,
@@ -229,7 +224,7 @@ pub(super) fn undo<'a>(
     let mut pending = Vec::new();
     if registered_organization {
         pending.push(run(
-            transaction,
+            client,
             &statements.unregister_organization,
             vec![&request.org_id],
         ));
@@ -237,12 +232,12 @@ pub(super) fn undo<'a>(
     match base {
         None => {}
         Some(0) => pending.push(run(
-            transaction,
+            client,
             &statements.drop_stream,
             vec![&request.org_id, &request.stream_id],
         )),
         Some(base) => pending.push(run(
-            transaction,
+            client,
             &statements.revert_stream,
             vec![&request.org_id, &request.stream_id, base],
         )),

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use deadpool_postgres::Transaction;
+use deadpool_postgres::ClientWrapper;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -136,7 +136,7 @@ impl<'a> Sets<'a> {
 /// The statements that write `rows` (each registration with its request),
 /// to be sent together with the batch's other registry rows.
 pub(super) fn write_sets<'a>(
-    transaction: &'a Transaction<'_>,
+    client: &'a ClientWrapper,
     rows: &[(&'a AppendRequest, &'a Registration)],
     recorded_at: &'a OffsetDateTime,
 ) -> Vec<Pending<'a>> {
@@ -147,26 +147,26 @@ pub(super) fn write_sets<'a>(
     } = Sets::of(rows);
     let mut pending = Vec::new();
     if !accounts.is_empty() {
-        pending.push(upsert_accounts(transaction, accounts, recorded_at));
+        pending.push(upsert_accounts(client, accounts, recorded_at));
     }
     let (locked, unlocked): (Vec<_>, Vec<_>) =
         locks.into_iter().partition(|(_, locks)| !locks.is_empty());
     if !locked.is_empty() {
-        pending.push(upsert_locks(transaction, locked, recorded_at));
+        pending.push(upsert_locks(client, locked, recorded_at));
     }
     pending.extend(
         unlocked
             .into_iter()
-            .map(|((account_id, org_id), _)| delete_locks(transaction, account_id, org_id)),
+            .map(|((account_id, org_id), _)| delete_locks(client, account_id, org_id)),
     );
     if !memberships.is_empty() {
-        pending.push(upsert_memberships(transaction, memberships, recorded_at));
+        pending.push(upsert_memberships(client, memberships, recorded_at));
     }
     pending
 }
 
 fn upsert_accounts<'a>(
-    transaction: &'a Transaction<'_>,
+    client: &'a ClientWrapper,
     accounts: HashMap<Uuid, Account<'a>>,
     recorded_at: &'a OffsetDateTime,
 ) -> Pending<'a> {
@@ -176,8 +176,8 @@ fn upsert_accounts<'a>(
     let first_names: Vec<Option<&str>> = accounts.iter().map(|(_, a)| a.first_name).collect();
     let family_names: Vec<Option<&str>> = accounts.iter().map(|(_, a)| a.family_name).collect();
     Box::pin(async move {
-        let statement = transaction.prepare_cached(UPSERT_ACCOUNTS).await?;
-        transaction
+        let statement = client.prepare_cached(UPSERT_ACCOUNTS).await?;
+        client
             .execute(
                 &statement,
                 &[&ids, &emails, &first_names, &family_names, recorded_at],
@@ -187,7 +187,7 @@ fn upsert_accounts<'a>(
 }
 
 fn upsert_locks<'a>(
-    transaction: &'a Transaction<'_>,
+    client: &'a ClientWrapper,
     locked: Vec<((Uuid, Uuid), &'a [String])>,
     recorded_at: &'a OffsetDateTime,
 ) -> Pending<'a> {
@@ -198,28 +198,22 @@ fn upsert_locks<'a>(
         .map(|(_, locks)| serde_json::to_string(locks).expect("strings serialize"))
         .collect();
     Box::pin(async move {
-        let statement = transaction.prepare_cached(UPSERT_LOCKS).await?;
-        transaction
+        let statement = client.prepare_cached(UPSERT_LOCKS).await?;
+        client
             .execute(&statement, &[&accounts, &orgs, &locks, recorded_at])
             .await
     })
 }
 
-fn delete_locks<'a>(
-    transaction: &'a Transaction<'_>,
-    account_id: Uuid,
-    org_id: Uuid,
-) -> Pending<'a> {
+fn delete_locks<'a>(client: &'a ClientWrapper, account_id: Uuid, org_id: Uuid) -> Pending<'a> {
     Box::pin(async move {
-        let statement = transaction.prepare_cached(DELETE_LOCKS).await?;
-        transaction
-            .execute(&statement, &[&account_id, &org_id])
-            .await
+        let statement = client.prepare_cached(DELETE_LOCKS).await?;
+        client.execute(&statement, &[&account_id, &org_id]).await
     })
 }
 
 fn upsert_memberships<'a>(
-    transaction: &'a Transaction<'_>,
+    client: &'a ClientWrapper,
     memberships: HashMap<(Uuid, Uuid), Membership<'a>>,
     recorded_at: &'a OffsetDateTime,
 ) -> Pending<'a> {
@@ -232,8 +226,8 @@ fn upsert_memberships<'a>(
     let entries: Vec<Option<Uuid>> = memberships.iter().map(|(_, m)| m.entry_id).collect();
     let versions: Vec<i64> = memberships.iter().map(|(_, m)| m.entry_version).collect();
     Box::pin(async move {
-        let statement = transaction.prepare_cached(UPSERT_MEMBERSHIPS).await?;
-        transaction
+        let statement = client.prepare_cached(UPSERT_MEMBERSHIPS).await?;
+        client
             .execute(
                 &statement,
                 &[
