@@ -554,6 +554,63 @@ async fn a_batch_refused_as_it_commits_writes_nothing_of_it_and_lands_the_rest()
     app.stop().await;
 }
 
+/// Streams are created with a plain insert under a savepoint; a request
+/// that starts a stream which exists already rolls the batch back to it,
+/// and is refused for its version alone.
+#[tokio::test]
+async fn a_batch_starting_a_stream_that_exists_refuses_only_that_request() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let existing = valid_create(org_id, 700);
+    let existing_stream = existing.stream_id;
+    app.stack
+        .as_ref()
+        .unwrap()
+        .appender
+        .append(existing)
+        .await
+        .expect("the stream's first append lands");
+
+    let mut again = valid_create(org_id, 701);
+    again.stream_id = existing_stream;
+    let mut requests: Vec<AppendRequest> = (0..20).map(|i| valid_create(org_id, i)).collect();
+    requests.insert(5, again);
+    let mut outcomes = append_in_one_batch(&app, valid_create(org_id, 1_000), requests).await;
+    let refused = outcomes.remove(5);
+    assert!(
+        matches!(refused, Err(AppendError::VersionConflict)),
+        "{refused:?}"
+    );
+    for (index, outcome) in outcomes.iter().enumerate() {
+        assert!(outcome.is_ok(), "fresh request {index}: {outcome:?}");
+    }
+    let sql = app.sql().await;
+    let (version, events): (i64, i64) = sql
+        .query_one(
+            "select (select version from streams where stream_id = $1), \
+                    (select count(*) from events where stream_id = $1)",
+            &[&existing_stream],
+        )
+        .await
+        .map(|row| (row.get(0), row.get(1)))
+        .unwrap();
+    assert_eq!(
+        (version, events),
+        (1, 1),
+        "the existing stream kept its one event"
+    );
+    let claimed: i64 = sql
+        .query_one(
+            "select count(*) from unique_claims where key = 'batch701@fabrikam.test'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(claimed, 0, "the refused request took no claim");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_taken_value_in_a_batch_refuses_only_the_requests_that_claim_it() {
     let app = spawn_app().await;

@@ -230,21 +230,25 @@ async fn move_streams(client: &ClientWrapper, batch: &mut Batch<'_>) -> Result<M
     // 13); a statement prepared inside its future would go out whenever
     // its preparation came back.
     let keys_statement = batch_keys_statement();
-    let (lock, heads, create, extend, keys) = futures::try_join!(
+    let (lock, heads, create_all, create_new, extend, keys) = futures::try_join!(
         client.prepare_cached(LOCK_LOG_HEAD),
         client.prepare_cached(sets::CHAIN_HEADS),
-        client.prepare_cached(sets::CREATE_STREAMS),
+        client.prepare_cached(sets::CREATE_ALL_STREAMS),
+        client.prepare_cached(sets::CREATE_NEW_STREAMS),
         client.prepare_cached(sets::EXTEND_STREAMS),
         client.prepare_cached(&keys_statement),
     )?;
     let wanted_keys = batch.wanted_keys();
-    let (_, head, heads, created, extended, keys) = futures::try_join!(
+    // The streams are created last, under a savepoint that a stream found
+    // to exist rolls back to (`sets::create_streams`): what was sent before
+    // it stands.
+    let (_, head, heads, extended, keys, created) = futures::try_join!(
         client.batch_execute(BEGIN).map_err(StoreError::from),
         client.query_one(&lock, &[]).map_err(StoreError::from),
         sets::chain_heads(client, &heads, batch.requests),
-        sets::create_streams(client, &create, &fresh),
         sets::extend_streams(client, &extend, &existing),
         batch_keys(client, &keys, wanted_keys),
+        sets::create_streams(client, (&create_all, &create_new), &fresh),
     )?;
     let mut bases = vec![None; batch.requests.len()];
     for (index, request) in batch.holding() {
