@@ -611,6 +611,75 @@ async fn a_batch_starting_a_stream_that_exists_refuses_only_that_request() {
     app.stop().await;
 }
 
+/// A request that starts its stream writes its registry rows with plain
+/// inserts, under a savepoint; one whose row exists all the same (here the
+/// owner's membership, written when the organization was made) rolls them
+/// back to it, and they are upserted, the batch's new rows with them.
+#[tokio::test]
+async fn a_new_streams_registry_row_that_exists_is_upserted_with_its_batch() {
+    let app = spawn_app().await;
+    let org_id = app.org_id().await;
+    let sql = app.sql().await;
+    let owner: Uuid = sql
+        .query_one(
+            "select account_id from memberships where org_id = $1",
+            &[&org_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let membership = |account_id, entry_version| Registration::Membership {
+        account_id,
+        role: "owner".into(),
+        source: "manual",
+        state: "active",
+        entry_id: None,
+        entry_version,
+    };
+    let mut meets_owner = valid_create(org_id, 800);
+    meets_owner.registrations = vec![membership(owner, 42)];
+    let mut makes_account = valid_create(org_id, 801);
+    let new_account = makes_account.stream_id;
+    makes_account.registrations = vec![
+        Registration::Account {
+            email: "new-account@fabrikam.test".into(),
+            first_name: None,
+            family_name: None,
+        },
+        membership(new_account, 7),
+    ];
+    let mut requests: Vec<AppendRequest> = (0..10).map(|i| valid_create(org_id, i)).collect();
+    requests.push(meets_owner);
+    requests.push(makes_account);
+    let outcomes = append_in_one_batch(&app, valid_create(org_id, 1_000), requests).await;
+    for (index, outcome) in outcomes.iter().enumerate() {
+        assert!(outcome.is_ok(), "request {index}: {outcome:?}");
+    }
+
+    let versions: Vec<(Uuid, i64)> = sql
+        .query(
+            "select account_id, entry_version from memberships where org_id = $1 \
+             order by entry_version",
+            &[&org_id],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert_eq!(versions, [(new_account, 7), (owner, 42)]);
+    let email: String = sql
+        .query_one(
+            "select email from accounts where account_id = $1",
+            &[&new_account],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(email, "new-account@fabrikam.test");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_taken_value_in_a_batch_refuses_only_the_requests_that_claim_it() {
     let app = spawn_app().await;

@@ -20,6 +20,7 @@ mod registry_sets;
 
 use by_hand::{BEGIN, BatchConnection, COMMIT};
 use registrations::{Pending, Statements, register, undo};
+use registry_sets::SetStatements;
 
 use super::keys::{BatchKeys, batch_keys, batch_keys_statement};
 use crate::log::keys::KeyId;
@@ -336,15 +337,10 @@ async fn take_claims(
         .into_iter()
         .map(|(index, registration)| (requests[index], registration))
         .collect();
-    let mut writing = registry_sets::write_sets(client, &as_sets, recorded_at);
-    writing.extend(one_by_one(
-        client,
-        statements,
-        requests,
-        &one_by_one_rows,
-        recorded_at,
-    ));
-    try_join_all(writing).await?;
+    let one_by_one =
+        one_by_one(client, statements, requests, &one_by_one_rows, recorded_at).collect();
+    let set_statements = SetStatements::prepare(client).await?;
+    registry_sets::write_sets(client, &set_statements, &as_sets, one_by_one, recorded_at).await?;
     Ok(Taken {
         claimed,
         registered_organization,

@@ -81,35 +81,55 @@ pub(super) async fn create_streams(
 }
 
 /// Inserts rows whose unique keys are nearly always free: with `insert`, a
-/// plain insert, under a savepoint, the three sent together in one round
-/// trip; where a key is taken, rolls back to the savepoint and inserts
-/// with `insert_free` (`on conflict do nothing`) instead. A plain insert is
-/// half the work of `on conflict do nothing`, whose speculative insertion
-/// probes the key, inserts, and writes a second WAL record to confirm each
-/// row. Returns what the insert that stood returned.
+/// plain insert, where a key is taken with `insert_free` (`on conflict do
+/// nothing`) instead ([`expecting_free`]). Returns what the insert that
+/// stood returned.
 async fn insert_expecting_free(
     client: &ClientWrapper,
     savepoint: &str,
     (insert, insert_free): (&Statement, &Statement),
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-    // Sent in this order on the first poll: the savepoint, the insert, its
-    // release. When the insert fails the release fails with it (the
-    // transaction is aborted until the rollback below).
+    expecting_free(client, savepoint, client.query(insert, params), || {
+        client.query(insert_free, params)
+    })
+    .await
+}
+
+/// Runs `attempt`, statements that insert rows whose unique keys are
+/// nearly always free, under a savepoint, the three sent together in one
+/// round trip; where a key is taken, rolls back to the savepoint and runs
+/// `instead`, statements that take what is taken into account (`on
+/// conflict`). A plain insert is half the work of `on conflict`, whose
+/// speculative insertion probes the key, inserts, and writes a second WAL
+/// record to confirm each row. `attempt` must send its statements on its
+/// first poll (prepared beforehand), so that they go out between the
+/// savepoint and its release.
+pub(super) async fn expecting_free<T, Instead>(
+    client: &ClientWrapper,
+    savepoint: &str,
+    attempt: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    instead: impl FnOnce() -> Instead,
+) -> Result<T, StoreError>
+where
+    Instead: Future<Output = Result<T, tokio_postgres::Error>>,
+{
     let (save, release) = (
         format!("savepoint {savepoint}"),
         format!("release savepoint {savepoint}"),
     );
-    let (saved, inserted, released) = futures::join!(
+    // When the attempt fails the release fails with it (the transaction
+    // is aborted until the rollback below).
+    let (saved, attempted, released) = futures::join!(
         client.batch_execute(&save),
-        client.query(insert, params),
+        attempt,
         client.batch_execute(&release),
     );
     saved?;
-    match inserted {
-        Ok(rows) => {
+    match attempted {
+        Ok(done) => {
             released?;
-            Ok(rows)
+            Ok(done)
         }
         Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
             client
@@ -117,7 +137,7 @@ async fn insert_expecting_free(
                     "rollback to savepoint {savepoint}; release savepoint {savepoint}"
                 ))
                 .await?;
-            Ok(client.query(insert_free, params).await?)
+            Ok(instead().await?)
         }
         Err(error) => Err(error.into()),
     }

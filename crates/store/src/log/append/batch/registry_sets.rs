@@ -13,44 +13,124 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::ClientWrapper;
+use futures::TryFutureExt;
+use futures::future::try_join_all;
 use time::OffsetDateTime;
+use tokio_postgres::Statement;
 use uuid::Uuid;
 
 use super::registrations::Pending;
-use crate::log::append::{AppendRequest, Registration};
+use crate::StoreError;
+use crate::log::append::{AppendRequest, Registration, sets};
 
-const UPSERT_ACCOUNTS: &str = "insert into accounts \
-     (account_id, email, first_name, family_name, changed_at) \
-     select a.account_id, a.email, a.first_name, a.family_name, $5 \
-     from unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) \
-          as a(account_id, email, first_name, family_name) \
-     on conflict (account_id) do update set email = excluded.email, \
-     first_name = excluded.first_name, family_name = excluded.family_name, \
-     changed_at = excluded.changed_at";
+/// The insert of each kind of row, to which the upsert adds its `on
+/// conflict` clause.
+macro_rules! insert_accounts {
+    () => {
+        "insert into accounts (account_id, email, first_name, family_name, changed_at) \
+         select a.account_id, a.email, a.first_name, a.family_name, $5 \
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) \
+              as a(account_id, email, first_name, family_name)"
+    };
+}
 
 /// Each row's locks travel as a JSON array: `unnest` cannot give one row an
 /// array of its own from a two-dimensional one.
-const UPSERT_LOCKS: &str = "insert into account_locks (account_id, org_id, locks, changed_at) \
-     select l.account_id, l.org_id, \
-            array(select k.lock from json_array_elements_text(l.locks::json) \
-                  with ordinality as k(lock, n) order by k.n), $4 \
-     from unnest($1::uuid[], $2::uuid[], $3::text[]) as l(account_id, org_id, locks) \
-     on conflict (account_id, org_id) do update set locks = excluded.locks, \
-     changed_at = excluded.changed_at";
+macro_rules! insert_locks {
+    () => {
+        "insert into account_locks (account_id, org_id, locks, changed_at) \
+         select l.account_id, l.org_id, \
+                array(select k.lock from json_array_elements_text(l.locks::json) \
+                      with ordinality as k(lock, n) order by k.n), $4 \
+         from unnest($1::uuid[], $2::uuid[], $3::text[]) as l(account_id, org_id, locks)"
+    };
+}
+
+macro_rules! insert_memberships {
+    () => {
+        "insert into memberships \
+         (org_id, account_id, role, source, state, entry_id, entry_version, changed_at) \
+         select m.org_id, m.account_id, m.role, m.source, m.state, m.entry_id, \
+                m.entry_version, $8 \
+         from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], \
+                     $7::bigint[]) \
+              as m(org_id, account_id, role, source, state, entry_id, entry_version)"
+    };
+}
+
+const INSERT_ACCOUNTS: &str = insert_accounts!();
+const UPSERT_ACCOUNTS: &str = concat!(
+    insert_accounts!(),
+    " on conflict (account_id) do update set email = excluded.email, \
+     first_name = excluded.first_name, family_name = excluded.family_name, \
+     changed_at = excluded.changed_at"
+);
+
+const INSERT_LOCKS: &str = insert_locks!();
+const UPSERT_LOCKS: &str = concat!(
+    insert_locks!(),
+    " on conflict (account_id, org_id) do update set locks = excluded.locks, \
+     changed_at = excluded.changed_at"
+);
+
+const INSERT_MEMBERSHIPS: &str = insert_memberships!();
+const UPSERT_MEMBERSHIPS: &str = concat!(
+    insert_memberships!(),
+    " on conflict (org_id, account_id) do update set role = excluded.role, \
+     source = excluded.source, state = excluded.state, entry_id = excluded.entry_id, \
+     entry_version = excluded.entry_version, changed_at = excluded.changed_at"
+);
 
 /// Row by row (few: an account leaves its last lock rarely): the
 /// `DROP_CLAIM_STATEMENT` note on set-based deletes holds here too.
 const DELETE_LOCKS: &str = "delete from account_locks where account_id = $1 and org_id = $2";
 
-const UPSERT_MEMBERSHIPS: &str = "insert into memberships \
-     (org_id, account_id, role, source, state, entry_id, entry_version, changed_at) \
-     select m.org_id, m.account_id, m.role, m.source, m.state, m.entry_id, m.entry_version, $8 \
-     from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::uuid[], \
-                 $7::bigint[]) \
-          as m(org_id, account_id, role, source, state, entry_id, entry_version) \
-     on conflict (org_id, account_id) do update set role = excluded.role, \
-     source = excluded.source, state = excluded.state, entry_id = excluded.entry_id, \
-     entry_version = excluded.entry_version, changed_at = excluded.changed_at";
+/// The statements that write each kind of row: plain inserts, or upserts.
+struct KindStatements {
+    accounts: Statement,
+    locks: Statement,
+    memberships: Statement,
+}
+
+/// Every statement of the module, prepared before any is sent: a
+/// statement prepared inside its future would go out once its preparation
+/// came back, after the savepoint's release ([`write_sets`]).
+pub(super) struct SetStatements {
+    insert: KindStatements,
+    upsert: KindStatements,
+    delete_locks: Statement,
+}
+
+impl SetStatements {
+    pub(super) async fn prepare(client: &ClientWrapper) -> Result<SetStatements, StoreError> {
+        let (accounts, locks, memberships) = futures::try_join!(
+            client.prepare_cached(INSERT_ACCOUNTS),
+            client.prepare_cached(INSERT_LOCKS),
+            client.prepare_cached(INSERT_MEMBERSHIPS),
+        )?;
+        let insert = KindStatements {
+            accounts,
+            locks,
+            memberships,
+        };
+        let (accounts, locks, memberships, delete_locks) = futures::try_join!(
+            client.prepare_cached(UPSERT_ACCOUNTS),
+            client.prepare_cached(UPSERT_LOCKS),
+            client.prepare_cached(UPSERT_MEMBERSHIPS),
+            client.prepare_cached(DELETE_LOCKS),
+        )?;
+        let upsert = KindStatements {
+            accounts,
+            locks,
+            memberships,
+        };
+        Ok(SetStatements {
+            insert,
+            upsert,
+            delete_locks,
+        })
+    }
+}
 
 /// Whether a registration is written with the batch's others of its kind.
 pub(super) fn is_written_as_set(registration: &Registration) -> bool {
@@ -133,62 +213,107 @@ impl<'a> Sets<'a> {
     }
 }
 
-/// The statements that write `rows` (each registration with its request),
-/// to be sent together with the batch's other registry rows.
-pub(super) fn write_sets<'a>(
+/// Writes `rows` (each registration with its request), sent after the
+/// batch's other registry rows (`others`, pipelined first). The rows of
+/// requests that start their stream are new: a stream's rows are written
+/// with its appends, so before its first there are none. They are written
+/// with plain inserts ([`sets::expecting_free`]), last, under a savepoint;
+/// a row there all the same (an owner's membership, written with the
+/// organization's creation, meets the first append of the membership's
+/// stream) rolls them back to it, and they are upserted as the others are.
+pub(super) async fn write_sets<'a>(
     client: &'a ClientWrapper,
+    statements: &'a SetStatements,
     rows: &[(&'a AppendRequest, &'a Registration)],
+    others: Vec<Pending<'a>>,
     recorded_at: &'a OffsetDateTime,
-) -> Vec<Pending<'a>> {
-    let Sets {
-        accounts,
-        locks,
-        memberships,
-    } = Sets::of(rows);
-    let mut pending = Vec::new();
-    if !accounts.is_empty() {
-        pending.push(upsert_accounts(client, accounts, recorded_at));
-    }
-    let (locked, unlocked): (Vec<_>, Vec<_>) =
-        locks.into_iter().partition(|(_, locks)| !locks.is_empty());
-    if !locked.is_empty() {
-        pending.push(upsert_locks(client, locked, recorded_at));
-    }
-    pending.extend(
-        unlocked
-            .into_iter()
-            .map(|((account_id, org_id), _)| delete_locks(client, account_id, org_id)),
-    );
-    if !memberships.is_empty() {
-        pending.push(upsert_memberships(client, memberships, recorded_at));
-    }
-    pending
+) -> Result<(), StoreError> {
+    let (new, changed): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .partition(|(request, _)| request.expected_version == 0 && !request.commutes);
+    let (new, changed) = (Sets::of(&new), Sets::of(&changed));
+    let mut writing = others;
+    writing.extend(changed.write(client, &statements.upsert, statements, recorded_at));
+    let attempt = try_join_all(new.write(client, &statements.insert, statements, recorded_at));
+    let instead = || try_join_all(new.write(client, &statements.upsert, statements, recorded_at));
+    futures::try_join!(try_join_all(writing).map_err(StoreError::from), async {
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        sets::expecting_free(client, "new_registry_rows", attempt, instead).await
+    },)?;
+    Ok(())
 }
 
-fn upsert_accounts<'a>(
+impl<'a> Sets<'a> {
+    fn is_empty(&self) -> bool {
+        self.accounts.is_empty() && self.locks.is_empty() && self.memberships.is_empty()
+    }
+
+    /// The statements that write these rows with `kind` (inserts or
+    /// upserts); an account left without locks loses its row.
+    fn write(
+        &self,
+        client: &'a ClientWrapper,
+        kind: &'a KindStatements,
+        statements: &'a SetStatements,
+        recorded_at: &'a OffsetDateTime,
+    ) -> Vec<Pending<'a>> {
+        let mut pending = Vec::new();
+        if !self.accounts.is_empty() {
+            pending.push(write_accounts(
+                client,
+                &kind.accounts,
+                &self.accounts,
+                recorded_at,
+            ));
+        }
+        let (locked, unlocked): (Vec<_>, Vec<_>) =
+            self.locks.iter().partition(|(_, locks)| !locks.is_empty());
+        if !locked.is_empty() {
+            pending.push(write_locks(client, &kind.locks, locked, recorded_at));
+        }
+        pending.extend(unlocked.into_iter().map(|(&(account_id, org_id), _)| {
+            let delete = &statements.delete_locks;
+            Box::pin(async move { client.execute(delete, &[&account_id, &org_id]).await })
+                as Pending<'a>
+        }));
+        if !self.memberships.is_empty() {
+            pending.push(write_memberships(
+                client,
+                &kind.memberships,
+                &self.memberships,
+                recorded_at,
+            ));
+        }
+        pending
+    }
+}
+
+fn write_accounts<'a>(
     client: &'a ClientWrapper,
-    accounts: HashMap<Uuid, Account<'a>>,
+    statement: &'a Statement,
+    accounts: &HashMap<Uuid, Account<'a>>,
     recorded_at: &'a OffsetDateTime,
 ) -> Pending<'a> {
-    let accounts: Vec<_> = accounts.into_iter().collect();
-    let ids: Vec<Uuid> = accounts.iter().map(|(id, _)| *id).collect();
-    let emails: Vec<&str> = accounts.iter().map(|(_, a)| a.email).collect();
-    let first_names: Vec<Option<&str>> = accounts.iter().map(|(_, a)| a.first_name).collect();
-    let family_names: Vec<Option<&str>> = accounts.iter().map(|(_, a)| a.family_name).collect();
+    let ids: Vec<Uuid> = accounts.keys().copied().collect();
+    let emails: Vec<&str> = ids.iter().map(|id| accounts[id].email).collect();
+    let first_names: Vec<Option<&str>> = ids.iter().map(|id| accounts[id].first_name).collect();
+    let family_names: Vec<Option<&str>> = ids.iter().map(|id| accounts[id].family_name).collect();
     Box::pin(async move {
-        let statement = client.prepare_cached(UPSERT_ACCOUNTS).await?;
         client
             .execute(
-                &statement,
+                statement,
                 &[&ids, &emails, &first_names, &family_names, recorded_at],
             )
             .await
     })
 }
 
-fn upsert_locks<'a>(
+fn write_locks<'a>(
     client: &'a ClientWrapper,
-    locked: Vec<((Uuid, Uuid), &'a [String])>,
+    statement: &'a Statement,
+    locked: Vec<(&(Uuid, Uuid), &&'a [String])>,
     recorded_at: &'a OffsetDateTime,
 ) -> Pending<'a> {
     let accounts: Vec<Uuid> = locked.iter().map(|((account, _), _)| *account).collect();
@@ -198,38 +323,33 @@ fn upsert_locks<'a>(
         .map(|(_, locks)| serde_json::to_string(locks).expect("strings serialize"))
         .collect();
     Box::pin(async move {
-        let statement = client.prepare_cached(UPSERT_LOCKS).await?;
         client
-            .execute(&statement, &[&accounts, &orgs, &locks, recorded_at])
+            .execute(statement, &[&accounts, &orgs, &locks, recorded_at])
             .await
     })
 }
 
-fn delete_locks<'a>(client: &'a ClientWrapper, account_id: Uuid, org_id: Uuid) -> Pending<'a> {
-    Box::pin(async move {
-        let statement = client.prepare_cached(DELETE_LOCKS).await?;
-        client.execute(&statement, &[&account_id, &org_id]).await
-    })
-}
-
-fn upsert_memberships<'a>(
+fn write_memberships<'a>(
     client: &'a ClientWrapper,
-    memberships: HashMap<(Uuid, Uuid), Membership<'a>>,
+    statement: &'a Statement,
+    memberships: &HashMap<(Uuid, Uuid), Membership<'a>>,
     recorded_at: &'a OffsetDateTime,
 ) -> Pending<'a> {
-    let memberships: Vec<_> = memberships.into_iter().collect();
-    let orgs: Vec<Uuid> = memberships.iter().map(|((org, _), _)| *org).collect();
-    let accounts: Vec<Uuid> = memberships.iter().map(|((_, id), _)| *id).collect();
-    let roles: Vec<&str> = memberships.iter().map(|(_, m)| m.role).collect();
-    let sources: Vec<&str> = memberships.iter().map(|(_, m)| m.source).collect();
-    let states: Vec<&str> = memberships.iter().map(|(_, m)| m.state).collect();
-    let entries: Vec<Option<Uuid>> = memberships.iter().map(|(_, m)| m.entry_id).collect();
-    let versions: Vec<i64> = memberships.iter().map(|(_, m)| m.entry_version).collect();
+    let keys: Vec<(Uuid, Uuid)> = memberships.keys().copied().collect();
+    let orgs: Vec<Uuid> = keys.iter().map(|(org, _)| *org).collect();
+    let accounts: Vec<Uuid> = keys.iter().map(|(_, id)| *id).collect();
+    let roles: Vec<&str> = keys.iter().map(|key| memberships[key].role).collect();
+    let sources: Vec<&str> = keys.iter().map(|key| memberships[key].source).collect();
+    let states: Vec<&str> = keys.iter().map(|key| memberships[key].state).collect();
+    let entries: Vec<Option<Uuid>> = keys.iter().map(|key| memberships[key].entry_id).collect();
+    let versions: Vec<i64> = keys
+        .iter()
+        .map(|key| memberships[key].entry_version)
+        .collect();
     Box::pin(async move {
-        let statement = client.prepare_cached(UPSERT_MEMBERSHIPS).await?;
         client
             .execute(
-                &statement,
+                statement,
                 &[
                     &orgs,
                     &accounts,
