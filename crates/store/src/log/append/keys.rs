@@ -15,13 +15,24 @@ use crate::log::keys::{KEY_BY_ID, KeyId};
 
 /// Makes the keys of the ids in `$1`/`$2` that have none (from the fresh
 /// keys in `$3`) and reads the others'; an erased person's reads as null.
+///
+/// A plain insert of the ids without a row, not `on conflict do nothing`,
+/// whose speculative insertion writes a second WAL record for every new
+/// key (nearly two per SCIM create): keys are written only by appends,
+/// which hold the log head, so no other transaction inserts one between
+/// the look and the insert. The look is a lateral lookup with a `limit`,
+/// as [`KEY_BY_ID`] is, so that a plan cached while the table was small is
+/// not an anti-join over a scan of every key.
 pub fn batch_keys_statement() -> String {
     format!(
         "with wanted as ( \
              select * from unnest($1::uuid[], $2::uuid[], $3::bytea[]) as w(org_id, subject_id, key)), \
          made as ( \
              insert into personal_keys (org_id, subject_id, key) \
-             select org_id, subject_id, key from wanted on conflict do nothing \
+             select w.org_id, w.subject_id, w.key from wanted w \
+             left join lateral (select true as present from personal_keys \
+                 where org_id = w.org_id and subject_id = w.subject_id limit 1) p on true \
+             where p.present is null \
              returning org_id, subject_id, key) \
          select org_id, subject_id, key from made \
          union all \
