@@ -116,8 +116,29 @@ insert into bench_events (org_id, stream_id, event_type, payload, recorded_at)
 values ('7d444840-9dc0-11d1-b245-5ffdce74fad2', gen_random_uuid(), 'UserProvisioned', '$PAYLOAD', now());
 SQL
 echo "payload: ${#PAYLOAD} bytes; synchronous_commit = $(psql -At "$PG_BASE/$PGBENCH_DB" -c 'show synchronous_commit')" >&2
-FREE_CONNECTIONS=$(psql -At "$PG_BASE/postgres" -c \
-    "select current_setting('max_connections')::int - count(*) from pg_stat_activity")
+# PostgreSQL's free connections: max_connections less those open now.
+free_connections() {
+    psql -At "$PG_BASE/postgres" -c \
+        "select current_setting('max_connections')::int - count(*) from pg_stat_activity"
+}
+
+# pgbench opens CLIENTS connections beside the server's own, which it keeps
+# open once a load has made them (its pools: up to 32 for requests, 8 for
+# the linker, 4 each for the relay and the projector, 2 for the appender,
+# about 50 in all).
+# Checked before each pgbench run: a second run met the server's grown
+# pools, and pgbench's own error ("too many clients") says nothing of why.
+require_connections_for_pgbench() {
+    local free
+    free=$(free_connections)
+    if ((free < CLIENTS)); then
+        echo "PostgreSQL has $free free connections beside rollcall serve's; pgbench needs $CLIENTS." >&2
+        echo "Raise max_connections (psql -c 'alter system set max_connections = 200', then restart PostgreSQL) or run with fewer CLIENTS." >&2
+        exit 1
+    fi
+}
+
+FREE_CONNECTIONS=$(free_connections)
 if ((FREE_CONNECTIONS < CLIENTS + 8)); then
     echo "warning: PostgreSQL has $FREE_CONNECTIONS free connections; pgbench needs $CLIENTS and the server up to 32 more" >&2
 fi
@@ -153,6 +174,7 @@ for run in $(seq 1 "$REPEAT"); do
     CREATE_WAL=$(wal_per "$wal_before" "$(wal_bytes)" "$(json 'd[0]["count"]' <<<"$CREATE_JSON")")
 
     log "run $run/$REPEAT: pgbench single-row INSERTs ($CLIENTS clients, ${SECONDS_PER_RUN} s)"
+    require_connections_for_pgbench
     cpu_before=$(cpu snapshot "$SERVER_PID")
     wal_before=$(wal_bytes)
     cpu run "$WORK/load-cpu" --exited -- pgbench -n -c "$CLIENTS" -j 2 -T "$SECONDS_PER_RUN" -f "$WORK/insert.sql" \
