@@ -50,6 +50,14 @@ pub struct AppendRequest {
 }
 
 /// A registry row written in the same transaction as its event.
+impl AppendRequest {
+    /// Whether the request starts its stream (it expects none, and does
+    /// not commute): nearly always a new stream, with new registry rows.
+    pub(crate) fn starts_its_stream(&self) -> bool {
+        self.expected_version == 0 && !self.commutes
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Registration {
     /// An organization's unique name.

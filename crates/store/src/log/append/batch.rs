@@ -15,14 +15,15 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 mod by_hand;
+mod prepared;
 mod registrations;
 mod registry_sets;
 
 use by_hand::{BEGIN, BatchConnection, COMMIT};
+use prepared::Prepared;
 use registrations::{Pending, Statements, register, undo};
-use registry_sets::SetStatements;
 
-use super::keys::{BatchKeys, batch_keys, batch_keys_statement};
+use super::keys::{BatchKeys, batch_keys};
 use crate::log::keys::KeyId;
 use crate::log::recent::{OpenedEvent, RecentAppends};
 
@@ -83,11 +84,11 @@ async fn commit_on(
     now: OffsetDateTime,
     recent: &[RecentAppends],
 ) -> Result<Vec<Result<Appended, AppendError>>, StoreError> {
-    let statements = Statements::prepare(client).await?;
+    let prepared = Prepared::prepare(client).await?;
     let recorded_at = chain::to_stored_precision(now);
     let mut batch = Batch::new(requests);
-    let moved = move_streams(client, &mut batch).await?;
-    let taken = take_claims(client, &statements, &mut batch, &recorded_at).await?;
+    let moved = move_streams(client, &prepared, &mut batch).await?;
+    let taken = take_claims(client, &prepared, &mut batch, &recorded_at).await?;
     let erases = requests.iter().any(|request| {
         (request.registrations.iter()).any(|row| matches!(row, Registration::Erasure))
     });
@@ -102,7 +103,7 @@ async fn commit_on(
     if let Some(kept) = &kept {
         recent.iter().for_each(|store| store.hold(kept));
     }
-    let committed = write_and_commit(client, &statements, &chained.writes, recorded_at).await;
+    let committed = write_and_commit(client, &prepared, &chained.writes, recorded_at).await;
     match kept {
         Some(_) => recent
             .iter()
@@ -202,54 +203,42 @@ struct Moved {
     keys: BatchKeys,
 }
 
-const LOCK_LOG_HEAD: &str = "select last_position from log_head where id = 1 for update";
-
-const SAVE_LOG_HEAD: &str = "update log_head set last_position = $1 where id = 1";
-
 /// Phase 1: begins the transaction, locks the log head, reads the chain
 /// heads and moves each stream to its new version where it is still at the
 /// version its request was decided on; the other requests are refused.
-async fn move_streams(client: &ClientWrapper, batch: &mut Batch<'_>) -> Result<Moved, StoreError> {
+async fn move_streams(
+    client: &ClientWrapper,
+    prepared: &Prepared,
+    batch: &mut Batch<'_>,
+) -> Result<Moved, StoreError> {
     let candidates = |fresh: bool| -> Vec<&AppendRequest> {
         batch
             .holding()
-            .filter(|(_, request)| {
-                let starts = request.expected_version == 0 && !request.commutes;
-                starts == fresh
-            })
+            .filter(|(_, request)| request.starts_its_stream() == fresh)
             .map(|(_, request)| request)
             .collect()
     };
     let (fresh, existing) = (candidates(true), candidates(false));
-    // One round trip, the transaction's `BEGIN` included (`by_hand`).
-    // Every statement of the phase is prepared first, so that each goes
-    // out on its future's first poll, in the order of the join
-    // (tokio-postgres pipelines so): the lock reaches PostgreSQL first
-    // after the `BEGIN`, and the chain heads are read after it. Read before it, a
-    // chain head is stale when another process's appender commits in
-    // between (two API processes broke the chain so: e2e scaleout, issue
-    // 13); a statement prepared inside its future would go out whenever
-    // its preparation came back.
-    let keys_statement = batch_keys_statement();
-    let (lock, heads, create_all, create_new, extend, keys) = futures::try_join!(
-        client.prepare_cached(LOCK_LOG_HEAD),
-        client.prepare_cached(sets::CHAIN_HEADS),
-        client.prepare_cached(sets::CREATE_ALL_STREAMS),
-        client.prepare_cached(sets::CREATE_NEW_STREAMS),
-        client.prepare_cached(sets::EXTEND_STREAMS),
-        client.prepare_cached(&keys_statement),
-    )?;
+    // One round trip, the transaction's `BEGIN` included (`by_hand`), in
+    // the join's order (`prepared`): the lock reaches PostgreSQL first
+    // after the `BEGIN`, and the chain heads are read after it. The streams
+    // are created last, under a savepoint that a stream found to exist
+    // rolls back to (`sets::create_streams`): what was sent before it
+    // stands.
     let wanted_keys = batch.wanted_keys();
-    // The streams are created last, under a savepoint that a stream found
-    // to exist rolls back to (`sets::create_streams`): what was sent before
-    // it stands.
     let (_, head, heads, extended, keys, created) = futures::try_join!(
         client.batch_execute(BEGIN).map_err(StoreError::from),
-        client.query_one(&lock, &[]).map_err(StoreError::from),
-        sets::chain_heads(client, &heads, batch.requests),
-        sets::extend_streams(client, &extend, &existing),
-        batch_keys(client, &keys, wanted_keys),
-        sets::create_streams(client, (&create_all, &create_new), &fresh),
+        client
+            .query_one(&prepared.lock_log_head, &[])
+            .map_err(StoreError::from),
+        sets::chain_heads(client, &prepared.chain_heads, batch.requests),
+        sets::extend_streams(client, &prepared.extend_streams, &existing),
+        batch_keys(client, &prepared.keys, wanted_keys),
+        sets::create_streams(
+            client,
+            (&prepared.create_all_streams, &prepared.create_new_streams),
+            &fresh,
+        ),
     )?;
     let mut bases = vec![None; batch.requests.len()];
     for (index, request) in batch.holding() {
@@ -287,7 +276,7 @@ struct Taken {
 /// refused, pays no round trip for them.
 async fn take_claims(
     client: &ClientWrapper,
-    statements: &Statements,
+    prepared: &Prepared,
     batch: &mut Batch<'_>,
     recorded_at: &OffsetDateTime,
 ) -> Result<Taken, StoreError> {
@@ -301,7 +290,12 @@ async fn take_claims(
                 .map(|key| (request.org_id, key, request.stream_id))
         })
         .collect();
-    let claimed = sets::take_claims(client, &wanted).await?;
+    let claimed = sets::take_claims(
+        client,
+        (&prepared.take_all_claims, &prepared.take_free_claims),
+        &wanted,
+    )
+    .await?;
     let lost: Vec<(usize, UniqueKey)> = batch
         .holding()
         .filter_map(|(index, request)| {
@@ -327,6 +321,7 @@ async fn take_claims(
                 .map(move |registration| (index, registration))
         })
         .partition(|(_, registration)| may_find_taken(registration));
+    let statements = &prepared.registrations;
     let registered = write_rows(client, statements, requests, &unique, recorded_at).await?;
     let registered_organization = settle_registrations(batch, &unique, &registered);
     let (as_sets, one_by_one_rows): (Vec<_>, Vec<_>) = plain
@@ -339,8 +334,7 @@ async fn take_claims(
         .collect();
     let one_by_one =
         one_by_one(client, statements, requests, &one_by_one_rows, recorded_at).collect();
-    let set_statements = SetStatements::prepare(client).await?;
-    registry_sets::write_sets(client, &set_statements, &as_sets, one_by_one, recorded_at).await?;
+    registry_sets::write_sets(client, &prepared.sets, &as_sets, one_by_one, recorded_at).await?;
     Ok(Taken {
         claimed,
         registered_organization,
@@ -561,7 +555,7 @@ fn chain<'r>(
 /// and fails the whole.
 async fn write_and_commit(
     client: &ClientWrapper,
-    statements: &Statements,
+    prepared: &Prepared,
     writes: &Writes<'_>,
     recorded_at: OffsetDateTime,
 ) -> Result<(), StoreError> {
@@ -571,31 +565,26 @@ async fn write_and_commit(
         .flat_map(|(request, base, registered_organization)| {
             undo(
                 client,
-                statements,
+                &prepared.registrations,
                 request,
                 base.as_ref(),
                 *registered_organization,
             )
         });
-    // Every statement is prepared first, so that each goes out on its
-    // future's first poll, ahead of the commit (as in phase 1): one
-    // prepared inside its future would go out once its preparation came
-    // back, after the commit, outside the transaction.
-    let (drop_claims, insert_events, save_chain_heads, save_tokens, save_head) = futures::try_join!(
-        client.prepare_cached(sets::DROP_CLAIM_STATEMENT),
-        client.prepare_cached(sets::INSERT_EVENTS),
-        client.prepare_cached(sets::SAVE_CHAIN_HEADS),
-        client.prepare_cached(sets::SAVE_TOKEN_POSITIONS),
-        client.prepare_cached(SAVE_LOG_HEAD),
-    )?;
     let head = [&writes.position as &(dyn ToSql + Sync)];
     futures::try_join!(
         try_join_all(undone).map_err(StoreError::from),
-        sets::drop_claims(client, &drop_claims, &writes.dropped),
-        sets::insert_rows(client, &insert_events, &writes.rows, recorded_at),
-        sets::save_chain_heads(client, &save_chain_heads, &writes.rows),
-        sets::save_token_positions(client, &save_tokens, &writes.token_positions),
-        client.execute(&save_head, &head).map_err(StoreError::from),
+        sets::drop_claims(client, &prepared.drop_claims, &writes.dropped),
+        sets::insert_rows(client, &prepared.insert_events, &writes.rows, recorded_at),
+        sets::save_chain_heads(client, &prepared.save_chain_heads, &writes.rows),
+        sets::save_token_positions(
+            client,
+            &prepared.save_token_positions,
+            &writes.token_positions
+        ),
+        client
+            .execute(&prepared.save_log_head, &head)
+            .map_err(StoreError::from),
         client.batch_execute(COMMIT).map_err(StoreError::from),
     )?;
     Ok(())

@@ -178,11 +178,11 @@ pub(super) async fn extend_streams(
 /// A unique value held by a stream.
 pub(super) type Claim = (Uuid, &'static str, String, Uuid);
 
-const TAKE_ALL_CLAIMS: &str = "insert into unique_claims (org_id, kind, key, owner) \
+pub(super) const TAKE_ALL_CLAIMS: &str = "insert into unique_claims (org_id, kind, key, owner) \
      select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) \
      returning org_id, kind, key, owner";
 
-const TAKE_FREE_CLAIMS: &str = "insert into unique_claims (org_id, kind, key, owner) \
+pub(super) const TAKE_FREE_CLAIMS: &str = "insert into unique_claims (org_id, kind, key, owner) \
      select * from unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[]) \
      on conflict do nothing returning org_id, kind, key, owner";
 
@@ -195,20 +195,17 @@ const TAKE_FREE_CLAIMS: &str = "insert into unique_claims (org_id, kind, key, ow
 /// one, takes what is free with `on conflict do nothing`.
 pub(super) async fn take_claims(
     client: &ClientWrapper,
+    (take_all, take_free): (&Statement, &Statement),
     claims: &[(Uuid, &UniqueKey, Uuid)],
 ) -> Result<HashSet<Claim>, StoreError> {
     if claims.is_empty() {
         return Ok(HashSet::new());
     }
-    let (take_all, take_free) = futures::try_join!(
-        client.prepare_cached(TAKE_ALL_CLAIMS),
-        client.prepare_cached(TAKE_FREE_CLAIMS),
-    )?;
     let (orgs, kinds, keys, owners) = columns(claims);
     let rows = insert_expecting_free(
         client,
         "take_claims",
-        (&take_all, &take_free),
+        (take_all, take_free),
         &[&orgs, &kinds, &keys, &owners],
     )
     .await?;

@@ -92,9 +92,9 @@ struct KindStatements {
     memberships: Statement,
 }
 
-/// Every statement of the module, prepared before any is sent: a
-/// statement prepared inside its future would go out once its preparation
-/// came back, after the savepoint's release ([`write_sets`]).
+/// Every statement of the module (`batch::prepared`: prepared before the
+/// batch begins, so that its new rows go out between their savepoint and
+/// its release, [`write_sets`]).
 pub(super) struct SetStatements {
     insert: KindStatements,
     upsert: KindStatements,
@@ -103,30 +103,26 @@ pub(super) struct SetStatements {
 
 impl SetStatements {
     pub(super) async fn prepare(client: &ClientWrapper) -> Result<SetStatements, StoreError> {
-        let (accounts, locks, memberships) = futures::try_join!(
+        let (accounts, locks, memberships, accounts_up, locks_up, memberships_up, delete_locks) = futures::try_join!(
             client.prepare_cached(INSERT_ACCOUNTS),
             client.prepare_cached(INSERT_LOCKS),
             client.prepare_cached(INSERT_MEMBERSHIPS),
-        )?;
-        let insert = KindStatements {
-            accounts,
-            locks,
-            memberships,
-        };
-        let (accounts, locks, memberships, delete_locks) = futures::try_join!(
             client.prepare_cached(UPSERT_ACCOUNTS),
             client.prepare_cached(UPSERT_LOCKS),
             client.prepare_cached(UPSERT_MEMBERSHIPS),
             client.prepare_cached(DELETE_LOCKS),
         )?;
-        let upsert = KindStatements {
-            accounts,
-            locks,
-            memberships,
-        };
         Ok(SetStatements {
-            insert,
-            upsert,
+            insert: KindStatements {
+                accounts,
+                locks,
+                memberships,
+            },
+            upsert: KindStatements {
+                accounts: accounts_up,
+                locks: locks_up,
+                memberships: memberships_up,
+            },
             delete_locks,
         })
     }
@@ -230,7 +226,7 @@ pub(super) async fn write_sets<'a>(
 ) -> Result<(), StoreError> {
     let (new, changed): (Vec<_>, Vec<_>) = rows
         .iter()
-        .partition(|(request, _)| request.expected_version == 0 && !request.commutes);
+        .partition(|(request, _)| request.starts_its_stream());
     let (new, changed) = (Sets::of(&new), Sets::of(&changed));
     let mut writing = others;
     writing.extend(changed.write(client, &statements.upsert, statements, recorded_at));
