@@ -57,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let database = store::Database::parse(&args.database.database_url)?;
     store::prepare_schema(&database, store::Migration::from_flag(args.migrate.migrate)).await?;
-    let pool = store::connect(&database, args.pool.pool_size)?;
+    let pool = store::connect(&database.for_part("rollcall-api"), args.pool.pool_size)?;
     let settings = Settings::from_knobs(&args.api, &args.lag, &args.dns, &args.shutdown);
     let (registry, readiness) = (
         prometheus::Registry::new(),

@@ -74,10 +74,13 @@ impl Stack {
             .as_ref()
             .map(|key| audit::signing_key::PublicKey::of(&key.verifying_key()));
         let database = Database::parse(&self.config.database_url)?;
-        let pool = store::connect(&database, self.config.pool_size)?;
+        let pool = store::connect(&database.for_part("rollcall-serve"), self.config.pool_size)?;
         let registry = prometheus::Registry::new();
         let async_metrics = Metrics::register(&registry)?;
-        let linker_pool = store::connect(&database, reaper::linker::CONNECTIONS)?;
+        let linker_pool = store::connect(
+            &database.for_part("rollcall-linker"),
+            reaper::linker::CONNECTIONS,
+        )?;
         store::PoolMetrics::register_pools(
             &registry,
             vec![("main", pool.clone()), ("linker", linker_pool.clone())],

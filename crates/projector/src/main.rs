@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let args: Args = settings::parse();
     let database = store::Database::parse(&args.database.database_url)?;
     store::prepare_schema(&database, store::Migration::from_flag(args.migrate.migrate)).await?;
-    let pool = store::connect(&database, 4)?;
+    let pool = store::connect(&database.for_part("rollcall-projector"), 4)?;
     let registry = prometheus::Registry::new();
     let metrics = Metrics::register(&registry)?;
     store::PoolMetrics::register(&registry, "main", &pool)?;

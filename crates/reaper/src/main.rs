@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
     let database = store::Database::parse(&args.database.database_url)?;
     store::prepare_schema(&database, store::Migration::from_flag(args.migrate.migrate)).await?;
     // The rounds take one connection, the linker one per stream it follows.
-    let pool = store::connect(&database, 10)?;
+    let pool = store::connect(&database.for_part("rollcall-reaper"), 10)?;
     let registry = prometheus::Registry::new();
     store::PoolMetrics::register(&registry, "main", &pool)?;
     // Its own appender, for the events the reaper records.

@@ -27,10 +27,16 @@ pub(crate) fn embedded_migrations() -> Vec<(i32, String)> {
 /// Advisory lock key that serializes concurrent migrations of one database.
 const MIGRATION_LOCK: i64 = 0x726f_6c6c_6361_6c6c;
 
+/// What rollcall's connections call themselves in `pg_stat_activity`
+/// (`application_name`) when the URL names nothing else.
+const APPLICATION_NAME: &str = "rollcall";
+
 /// A parsed `DATABASE_URL`, with the TLS its `sslmode` asks for.
 #[derive(Clone)]
 pub struct Database {
     pub(crate) config: tokio_postgres::Config,
+    /// The `application_name` the URL gave, if it gave one.
+    given_application_name: Option<String>,
     tls_settings: TlsSettings,
     pub(crate) tls: Option<MakeRustlsConnect>,
 }
@@ -59,12 +65,35 @@ impl Database {
             TlsSettings::split(url, env_ca_file).map_err(|error| malformed(&error))?;
         let mut config: tokio_postgres::Config = rest.parse().map_err(|error| malformed(&error))?;
         config.ssl_mode(tls_settings.mode.negotiation());
+        let given_application_name = config.get_application_name().map(str::to_owned);
+        if given_application_name.is_none() {
+            config.application_name(APPLICATION_NAME);
+        }
         let tls = tls_settings.connector().map_err(StoreError::Unavailable)?;
         Ok(Database {
             config,
+            given_application_name,
             tls_settings,
             tls,
         })
+    }
+
+    /// The same database, its connections named after `part` of rollcall
+    /// (`rollcall-appender`, `rollcall-linker`...) in `pg_stat_activity`, so
+    /// that an operator sees which part holds a connection, waits on a lock
+    /// or spends the server's CPU. A name the URL gave comes first
+    /// (`given/part`): it may say which deployment the connection is from.
+    pub fn for_part(&self, part: &str) -> Database {
+        let name = match &self.given_application_name {
+            Some(given) => format!("{given}/{part}"),
+            None => part.to_owned(),
+        };
+        let mut config = self.config.clone();
+        config.application_name(&name);
+        Database {
+            config,
+            ..self.clone()
+        }
     }
 
     /// The database's name (`postgres` when the URL names none).
@@ -342,4 +371,34 @@ fn certificate_refusal(error: &(dyn std::error::Error + 'static)) -> Option<Stri
 
 fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Database;
+
+    fn application_name(database: &Database) -> Option<&str> {
+        database.config.get_application_name()
+    }
+
+    #[test]
+    fn connections_are_named_after_rollcall_and_the_part_that_holds_them() {
+        let database = Database::parse("postgres://postgres@127.0.0.1:5432/rollcall").unwrap();
+        assert_eq!(application_name(&database), Some("rollcall"));
+        let appender = database.for_part("rollcall-appender");
+        assert_eq!(application_name(&appender), Some("rollcall-appender"));
+        // A part of a part is named after the last: one pool, one name.
+        let relay = appender.for_part("rollcall-relay");
+        assert_eq!(application_name(&relay), Some("rollcall-relay"));
+    }
+
+    #[test]
+    fn a_name_the_url_gives_comes_before_the_part() {
+        let database =
+            Database::parse("postgres://postgres@127.0.0.1:5432/rollcall?application_name=eu-west")
+                .unwrap();
+        assert_eq!(application_name(&database), Some("eu-west"));
+        let linker = database.for_part("rollcall-linker").with_name("other");
+        assert_eq!(application_name(&linker), Some("eu-west/rollcall-linker"));
+    }
 }

@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 use crate::{Database, Pool, StoreError, connect};
 
 /// Starts `work` on a thread named `name`, with a pool of `size`
-/// connections to `database` opened and driven on that thread.
+/// connections to `database` opened and driven on that thread, named
+/// `name` in `pg_stat_activity` ([`Database::for_part`]).
 ///
 /// The returned task, on the caller's runtime, ends when `work` does (or
 /// when the thread could not build its pool, or panicked: that is logged).
@@ -40,7 +41,7 @@ where
         .enable_all()
         .build()
         .map_err(|error| unavailable(name, &error))?;
-    let database = database.clone();
+    let database = database.for_part(name);
     let (done, ended) = oneshot::channel();
     let (alive, gone) = oneshot::channel::<()>();
     std::thread::Builder::new()

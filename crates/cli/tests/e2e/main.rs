@@ -16,6 +16,7 @@ mod bench;
 mod bulk;
 mod case_folding;
 mod configuration;
+mod connections;
 mod database_errors;
 mod domains;
 mod erasure;
