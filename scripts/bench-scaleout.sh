@@ -247,6 +247,7 @@ measure() {
     # PostgreSQL's CPU: this topology's database and the server's own
     # processes, not other databases on the machine (scripts/lib/cpu.py).
     export CPU_DATABASES=$SCRATCH_DB
+    export CPU_PG_URL="$PG_BASE/postgres"
 
     for run in $(seq 1 "$REPEAT"); do
         log "$key, run $run/$REPEAT: two rollcall bench --ops create (${LOAD_CLIENTS[0]} + ${LOAD_CLIENTS[1]} clients, ${SECONDS_PER_RUN} s)"

@@ -19,9 +19,10 @@
 #      and the read tables equal a fresh fold of the log,
 #   e. a summary: creates/s, pgbench inserts/s, their ratio, p50/p99 per op,
 #      CPU-seconds per 1,000 creates (and per 1,000 pgbench inserts) of
-#      each process group: rollcall, PostgreSQL, RabbitMQ, the load generator
-#      (over the creates, and again over the creates and the settling after
-#      them), the bytes of WAL written per create (its settling included)
+#      each process group: rollcall, PostgreSQL (and its backends by the
+#      part of rollcall they serve: appender, linker, projector...),
+#      RabbitMQ, the load generator (over the creates, and again over the
+#      creates and the settling after them), the bytes of WAL written per create (its settling included)
 #      and per pgbench insert, and verify's verdict. A verdict other than
 #      sound fails the script
 #      (exit 1) after the summary.
@@ -94,6 +95,8 @@ start_scratch_server "$ROLLCALL" bench
 # PostgreSQL's CPU: the bench's two databases and the server's own
 # processes, not other databases on the machine (scripts/lib/cpu.py).
 export CPU_DATABASES="$SCRATCH_DB,$PGBENCH_DB"
+# ...and split by the part of rollcall each backend serves.
+export CPU_PG_URL="$PG_BASE/postgres"
 echo "ready; SCIM token read from the server's first-start output" >&2
 
 log "preparing $PGBENCH_DB for pgbench"

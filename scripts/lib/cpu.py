@@ -29,6 +29,13 @@ CPU_DATABASES, nor are they in what the postmaster reaped. `run` therefore
 `run --exited` samples those databases' backends while COMMAND runs, every
 SAMPLE_EVERY seconds, and reports what the ones that exited spent (at most
 one interval of each is missed).
+
+With CPU_DATABASES and CPU_PG_URL (a URL psql reaches the server by) in the
+environment, `report` also splits PostgreSQL's CPU by the `application_name`
+of the backends alive at the second snapshot: rollcall names each of its
+connections after the part that holds it (rollcall-appender,
+rollcall-linker, rollcall-projector...: docs/operations.md), so a change
+shows in which part's backends it saved.
 """
 import json
 import os
@@ -63,6 +70,28 @@ def processes():
         yield pid, comm, ppid, times
 
 
+def backend_names():
+    """{pid: application_name} of the backends of CPU_DATABASES, from
+    pg_stat_activity through psql at CPU_PG_URL ({} without them)."""
+    url, databases = os.environ.get("CPU_PG_URL"), os.environ.get("CPU_DATABASES")
+    if not url or not databases:
+        return {}
+    listed = subprocess.run(
+        ["psql", "-At", "-F", "\t", url, "-v", f"databases={databases}"],
+        # On standard input: psql interpolates variables there, not in -c.
+        input="select pid, application_name from pg_stat_activity "
+        "where datname = any(string_to_array(:'databases', ','))",
+        capture_output=True, text=True, check=False)
+    if listed.returncode != 0:
+        print(f"cpu.py: cannot read pg_stat_activity: {listed.stderr.strip()}", file=sys.stderr)
+        return {}
+    names = {}
+    for line in listed.stdout.splitlines():
+        pid, _, name = line.partition("\t")
+        names[pid] = name or "(unnamed)"
+    return names
+
+
 def wanted_databases():
     """The databases CPU_DATABASES names (None: every one)."""
     databases = os.environ.get("CPU_DATABASES")
@@ -82,16 +111,21 @@ def snapshot(servers):
         elif comm in RABBITMQ:
             groups["rabbitmq"] += utime + stime
     wanted = wanted_databases()
+    names = backend_names()
+    # Each named backend's own CPU, by pid: report subtracts per backend.
+    named = {}
     for pid, (ppid, own, reaped) in postgres.items():
         if wanted is not None:
             database = postgres_database(pid)
             if database is not None and database not in wanted:
                 continue
         groups["postgres"] += own
+        if pid in names:
+            named[pid] = [names[pid], own]
         # The postmaster: its backends' exits.
         if str(ppid) not in postgres and wanted is None:
             groups["postgres"] += reaped
-    return groups
+    return {"groups": groups, "postgres backends": named}
 
 
 def postgres_database(pid):
@@ -164,12 +198,25 @@ def run(out, command, sample_exited):
     return status
 
 
+def postgres_by_name(before, after):
+    """CPU-seconds of the backends alive at `after`, by application_name,
+    since `before` (or since they started, for those that came after it)."""
+    spent = {}
+    for pid, (name, seconds) in after["postgres backends"].items():
+        earlier = before["postgres backends"].get(pid)
+        since = earlier[1] if earlier and earlier[0] == name else 0.0
+        spent[name] = spent.get(name, 0.0) + seconds - since
+    return sorted(spent.items(), key=lambda item: -item[1])
+
+
 def report(before, after, load, count, what, exited="0"):
     before, after = json.loads(before), json.loads(after)
     count = float(count)
     if count <= 0:
         print(f"  (no {what}: nothing to divide by)")
         return
+    by_name = postgres_by_name(before, after)
+    before, after = before["groups"], after["groups"]
     rows = [(group, after[group] - before[group]) for group in after]
     rows = [
         (group, seconds + float(exited) if group == "postgres" else seconds)
@@ -179,6 +226,10 @@ def report(before, after, load, count, what, exited="0"):
     total = sum(seconds for _, seconds in rows)
     for group, seconds in rows + [("all", total)]:
         print(f"  {group:<16} {1000 * seconds / count:8.3f} CPU-s per 1,000 {what}")
+        if group == "postgres" and by_name:
+            print("    of which backends alive at the end, by application_name:")
+            for name, seconds in by_name:
+                print(f"    {name:<24} {1000 * seconds / count:8.3f}")
 
 
 if __name__ == "__main__":
