@@ -19,8 +19,9 @@
 #      and the read tables equal a fresh fold of the log,
 #   e. a summary: creates/s, pgbench inserts/s, their ratio, p50/p99 per op,
 #      CPU-seconds per 1,000 creates (and per 1,000 pgbench inserts) of
-#      each process group: rollcall, PostgreSQL (and its backends by the
-#      part of rollcall they serve: appender, linker, projector...),
+#      each process group: rollcall (and its threads by name), PostgreSQL
+#      (and its backends by the part of rollcall they serve: appender,
+#      linker, projector...),
 #      RabbitMQ, the load generator (over the creates, and again over the
 #      creates and the settling after them), the bytes of WAL written per create (its settling included)
 #      and per pgbench insert, and verify's verdict. A verdict other than

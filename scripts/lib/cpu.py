@@ -35,10 +35,14 @@ environment, `report` also splits PostgreSQL's CPU by the `application_name`
 of the backends alive at the second snapshot: rollcall names each of its
 connections after the part that holds it (rollcall-appender,
 rollcall-linker, rollcall-projector...: docs/operations.md), so a change
-shows in which part's backends it saved.
+shows in which part's backends it saved. It splits each GROUP= process's
+CPU by thread name as well (rollcall's serial stages run on threads named
+after them: rollcall-appender, rollcall-relay, rollcall-projector; the
+names are cut to 15 characters by the kernel, numbers folded to N).
 """
 import json
 import os
+import re
 import resource
 import signal
 import subprocess
@@ -58,6 +62,22 @@ def stat(pid):
     # fields[0] is the state (field 3): utime is field 14, stime 15,
     # cutime 16, cstime 17, ppid 4.
     return comm, int(fields[1]), [int(value) / TICK for value in fields[11:15]]
+
+
+def threads(pid):
+    """{tid: [name, CPU-seconds]} of each thread of process `pid` now."""
+    found = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return found
+    for tid in tids:
+        try:
+            comm, _, (utime, stime, _, _) = stat(f"{pid}/task/{tid}")
+        except (OSError, ValueError):
+            continue
+        found[tid] = [re.sub(r"[0-9]+", "N", comm), utime + stime]
+    return found
 
 
 def processes():
@@ -125,7 +145,9 @@ def snapshot(servers):
         # The postmaster: its backends' exits.
         if str(ppid) not in postgres and wanted is None:
             groups["postgres"] += reaped
-    return {"groups": groups, "postgres backends": named}
+    by_thread = {pid: threads(pid) for pid in servers}
+    return {"groups": groups, "postgres backends": named, "threads": by_thread,
+            "servers": servers}
 
 
 def postgres_database(pid):
@@ -198,12 +220,13 @@ def run(out, command, sample_exited):
     return status
 
 
-def postgres_by_name(before, after):
-    """CPU-seconds of the backends alive at `after`, by application_name,
-    since `before` (or since they started, for those that came after it)."""
+def by_name(before, after):
+    """CPU-seconds of what `after` holds ({id: [name, seconds]}: backends,
+    threads), by name, since `before` (or since they started, for those
+    that came after it)."""
     spent = {}
-    for pid, (name, seconds) in after["postgres backends"].items():
-        earlier = before["postgres backends"].get(pid)
+    for key, (name, seconds) in after.items():
+        earlier = before.get(key)
         since = earlier[1] if earlier and earlier[0] == name else 0.0
         spent[name] = spent.get(name, 0.0) + seconds - since
     return sorted(spent.items(), key=lambda item: -item[1])
@@ -215,7 +238,18 @@ def report(before, after, load, count, what, exited="0"):
     if count <= 0:
         print(f"  (no {what}: nothing to divide by)")
         return
-    by_name = postgres_by_name(before, after)
+    split = {"postgres": ("backends alive at the end, by application_name",
+                          by_name(before["postgres backends"], after["postgres backends"]))}
+    # A group of several processes (bench-scaleout's): their threads together.
+    threads_of = {}
+    for pid, group in before["servers"].items():
+        threads_of.setdefault(group, []).append(pid)
+    for group, pids in threads_of.items():
+        earlier = {f"{pid}/{tid}": value for pid in pids
+                   for tid, value in before["threads"].get(pid, {}).items()}
+        later = {f"{pid}/{tid}": value for pid in pids
+                 for tid, value in after["threads"].get(pid, {}).items()}
+        split[group] = ("threads alive at the end, by name", by_name(earlier, later))
     before, after = before["groups"], after["groups"]
     rows = [(group, after[group] - before[group]) for group in after]
     rows = [
@@ -226,9 +260,12 @@ def report(before, after, load, count, what, exited="0"):
     total = sum(seconds for _, seconds in rows)
     for group, seconds in rows + [("all", total)]:
         print(f"  {group:<16} {1000 * seconds / count:8.3f} CPU-s per 1,000 {what}")
-        if group == "postgres" and by_name:
-            print("    of which backends alive at the end, by application_name:")
-            for name, seconds in by_name:
+        heading, parts = split.get(group, ("", []))
+        # What rounds to nothing says nothing.
+        parts = [(name, seconds) for name, seconds in parts if 1000 * seconds / count >= 0.0005]
+        if parts:
+            print(f"    of which {heading}:")
+            for name, seconds in parts:
                 print(f"    {name:<24} {1000 * seconds / count:8.3f}")
 
 
