@@ -196,11 +196,18 @@ impl Relay {
     }
 
     /// The next round after `published`: from what this process's appender
-    /// kept when it holds the position that follows, else from the log.
+    /// kept when it holds the position that follows and no one whose values
+    /// it holds in clear was erased since, else from the log, as every
+    /// reader sees it now. This process's erasures empty the store; another
+    /// process's (`rollcall erase`, a second API) are found by looking: a
+    /// relay that was behind, or a standby for a moment, would otherwise
+    /// publish values an erasure had taken back.
     async fn round_after(&self, published: i64) -> anyhow::Result<Vec<Arc<OpenedEvent>>> {
         if let Some(recent) = &self.recent {
             let kept = recent.take_after(published, BATCH as usize).await;
-            if !kept.is_empty() {
+            if !kept.is_empty()
+                && store::still_in_clear(&self.pool, kept.iter().map(Arc::as_ref)).await?
+            {
                 self.metrics
                     .relay_read
                     .with_label_values(&["appender"])

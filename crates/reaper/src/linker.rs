@@ -240,10 +240,7 @@ async fn kept_pass(
         .filter(|event| is_followed(event))
         .filter(|event| skipped.binary_search(&event.position).is_err())
         .collect();
-    let in_clear: Vec<_> = (followed.iter())
-        .flat_map(|event| event.in_clear.iter().copied())
-        .collect();
-    if !store::keys_live(pool, &in_clear).await? {
+    if !store::still_in_clear(pool, followed.iter().map(|event| event.as_ref())).await? {
         return Ok(None);
     }
     let followed = (followed.into_iter())

@@ -67,7 +67,9 @@ pub use log::audit::{
 };
 pub use log::domains::{VerifiedDomain, is_domain_verified, verified_domains};
 pub use log::history::{organization_position_at, read_organization_until, read_streams};
-pub use log::keys::{KeyId, Keyring, erased_at, keys_live, live_keys_statement, redact_access_log};
+pub use log::keys::{
+    KeyId, Keyring, erased_at, keys_live, live_keys_statement, redact_access_log, still_in_clear,
+};
 pub use log::members::{
     ACTIVE_OWNERS_STATEMENT, AccountRecord, EntryFacts, EntryQuestion, LockFacts, MemberListing,
     MembershipRecord, active_owners, entry_facts, entry_facts_of, find_account, find_membership,

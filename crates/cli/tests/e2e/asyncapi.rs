@@ -36,7 +36,7 @@ fn asyncapi_document() -> Value {
 
 /// A queue of the test's own on the test's exchange, bound as the document
 /// tells consumers to bind (`org.#`).
-async fn bind_consumer(prefix: &str) -> (lapin::Connection, lapin::Consumer) {
+pub(crate) async fn bind_consumer(prefix: &str) -> (lapin::Connection, lapin::Consumer) {
     let connection = bus::connect(RABBITMQ).await.expect("RabbitMQ answers");
     let channel = connection.create_channel().await.unwrap();
     let queue = channel

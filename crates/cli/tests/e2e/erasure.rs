@@ -7,6 +7,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use rollcall::verify::{Verdict, verify};
 use serde_json::{Value, json};
@@ -343,6 +344,65 @@ async fn a_person_erased_before_the_linker_followed_her_comes_back_in_no_account
         matches!(verify(app.pool()).await.unwrap(), Verdict::Sound { .. }),
         "verify after the linker followed"
     );
+    app.stop().await;
+}
+
+/// The relay publishes what this server's appender kept, in clear, without
+/// reading it back. A person erased by another process (`rollcall erase`)
+/// before the relay took her events (it was a standby for a moment, or
+/// behind) must reach the bus as the log reads now, erased: none of her
+/// values may be published after her erasure.
+#[tokio::test]
+async fn a_person_erased_by_another_process_before_the_relay_took_her_events_is_published_erased() {
+    let app = spawn_app().await;
+    // Everything before her published (and the exchange declared).
+    app.wait_for_checkpoints(&[store::Checkpoint::Relay], Duration::from_secs(30))
+        .await;
+    let (_connection, mut consumer) = crate::asyncapi::bind_consumer(&app.bus_prefix).await;
+    let relay_held = app.hold_relay().await;
+    // This server's linker follows the erasure with an erasure of its own
+    // (her account's), which empties what this process kept: held, only
+    // the other process's erasure can have taken her values back.
+    let linker_held = app.hold_linker().await;
+    let (status, created) = app.create_user(ada()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let ada_id = created["id"].as_str().unwrap().to_owned();
+    let (status, deactivated) = deactivate(&app, &ada_id).await;
+    assert_eq!(status, StatusCode::OK, "{deactivated}");
+    let (erased, stdout, stderr) =
+        rollcall(&app, &["erase", "--org", "Contoso", "--user", &ada_id]).await;
+    assert!(erased, "{stdout}{stderr}");
+    let head = store::log_head(app.pool()).await.unwrap();
+
+    relay_held.release().await;
+    let wait = Duration::from_secs(30);
+    let mut published = String::new();
+    let mut last = 0;
+    while last < head {
+        let delivery = tokio::time::timeout(wait, consumer.next())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("nothing published within {wait:?} after {last}; the head is {head}")
+            })
+            .expect("the consumer is open")
+            .expect("a delivery");
+        let body: Value = serde_json::from_slice(&delivery.data).expect("a JSON body");
+        for event in body["events"].as_array().expect("a batch of events") {
+            last = last.max(event["position"].as_i64().unwrap());
+        }
+        published.push_str(&body.to_string());
+    }
+    assert!(
+        published.contains(&ada_id),
+        "her events were not published: {published}"
+    );
+    for text in ada_plaintexts() {
+        assert!(
+            !published.contains(text),
+            "{text} was published after her erasure: {published}"
+        );
+    }
+    linker_held.release().await;
     app.stop().await;
 }
 

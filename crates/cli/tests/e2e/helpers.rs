@@ -667,6 +667,44 @@ impl TestApp {
         }
     }
 
+    /// Takes the relay's lock from this server's relay: its lock's
+    /// connection is ended and the test takes the lock before the relay
+    /// takes it again, so that the relay waits as a standby (publishing
+    /// nothing, taking nothing of what its appender keeps) until the lock
+    /// is released.
+    pub async fn hold_relay(&self) -> reaper::lock::Held {
+        let admin = require_postgres().await;
+        let held = loop {
+            admin
+                .execute(
+                    "select pg_terminate_backend(l.pid) from pg_locks l \
+                     join pg_database d on d.oid = l.database \
+                     where l.locktype = 'advisory' and l.granted and d.datname = $1 \
+                     and ((l.classid::bigint << 32) | l.objid::bigint) = $2",
+                    &[&self.database_name, &projector::relay::RELAY_LOCK],
+                )
+                .await
+                .expect("ending the relay's lock connection");
+            let taken = reaper::lock::try_acquire(self.pool(), projector::relay::RELAY_LOCK)
+                .await
+                .expect("the relay's lock");
+            if let Some(held) = taken {
+                break held;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        // The relay finds its lock gone within a second or two.
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while self.metric("rollcall_relay_active").await != 0.0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the relay still says it is active 15 s after its lock was taken"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        held
+    }
+
     /// Waits until the log is settled: the linker has followed everything
     /// in it (and appended what it follows with), and the projector has
     /// folded all of that.

@@ -116,6 +116,21 @@ pub async fn keys_live(pool: &Pool, wanted: &[KeyId]) -> Result<bool, StoreError
     Ok(live_keys(&client, &wanted).await?.len() == wanted.len())
 }
 
+/// Whether every person whose values `events` hold in clear is still not
+/// erased: events a reader took from what an appender kept
+/// ([`crate::RecentAppends`]) were opened when they were appended, and
+/// someone may have been erased since by another process, whose erasure
+/// this process's stores never hear of. `false`: read them from the log.
+pub async fn still_in_clear<'a>(
+    pool: &Pool,
+    events: impl IntoIterator<Item = &'a crate::OpenedEvent>,
+) -> Result<bool, StoreError> {
+    let in_clear: Vec<KeyId> = (events.into_iter())
+        .flat_map(|event| event.in_clear.iter().copied())
+        .collect();
+    keys_live(pool, &in_clear).await
+}
+
 /// The rows of [`live_keys_statement`] for `wanted` (each id once): one per
 /// id whose key is live.
 async fn live_keys(

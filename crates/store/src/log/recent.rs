@@ -16,7 +16,9 @@
 //! An event kept here holds the personal values its person had when it was
 //! appended. A batch that erases someone therefore keeps nothing and makes
 //! every store forget what it held: what was not taken yet is read from the
-//! log, erased, as it would have been without this store.
+//! log, erased, as it would have been without this store. Another process's
+//! erasures are not heard of here: a reader looks them up before it uses a
+//! run it took ([`crate::still_in_clear`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
