@@ -70,6 +70,16 @@ fn grace() -> Value {
     })
 }
 
+/// Ada, created and deactivated (so that she may be erased); her id.
+async fn ada_deactivated(app: &TestApp) -> String {
+    let (status, created) = app.create_user(ada()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let ada_id = created["id"].as_str().unwrap().to_owned();
+    let (status, deactivated) = deactivate(app, &ada_id).await;
+    assert_eq!(status, StatusCode::OK, "{deactivated}");
+    ada_id
+}
+
 /// Runs the `rollcall` binary on the test's database.
 async fn rollcall(app: &TestApp, args: &[&str]) -> (bool, String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_rollcall"));
@@ -323,11 +333,7 @@ async fn an_erased_person_leaves_no_plaintext_in_a_dump_and_the_log_still_verifi
 async fn a_person_erased_before_the_linker_followed_her_comes_back_in_no_account() {
     let app = spawn_app().await;
     let holding = app.hold_linker().await;
-    let (status, created) = app.create_user(ada()).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let ada_id = created["id"].as_str().unwrap().to_owned();
-    let (status, deactivated) = deactivate(&app, &ada_id).await;
-    assert_eq!(status, StatusCode::OK, "{deactivated}");
+    let ada_id = ada_deactivated(&app).await;
     app.wait_for_checkpoints(&[store::Checkpoint::Projector], Duration::from_secs(5))
         .await;
     let (erased, stdout, stderr) =
@@ -364,11 +370,7 @@ async fn a_person_erased_by_another_process_before_the_relay_took_her_events_is_
     // (her account's), which empties what this process kept: held, only
     // the other process's erasure can have taken her values back.
     let linker_held = app.hold_linker().await;
-    let (status, created) = app.create_user(ada()).await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let ada_id = created["id"].as_str().unwrap().to_owned();
-    let (status, deactivated) = deactivate(&app, &ada_id).await;
-    assert_eq!(status, StatusCode::OK, "{deactivated}");
+    let ada_id = ada_deactivated(&app).await;
     let (erased, stdout, stderr) =
         rollcall(&app, &["erase", "--org", "Contoso", "--user", &ada_id]).await;
     assert!(erased, "{stdout}{stderr}");

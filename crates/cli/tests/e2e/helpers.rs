@@ -656,10 +656,17 @@ impl TestApp {
     /// Holds the linker's lock (taken between two of its passes), so that
     /// the linker follows nothing until it is released.
     pub async fn hold_linker(&self) -> reaper::lock::Held {
+        self.take_lock(reaper::lock::LINKER_LOCK, async || {}).await
+    }
+
+    /// Takes the advisory lock `key`, trying again every 10 ms; `before`
+    /// runs before each try.
+    async fn take_lock(&self, key: i64, before: impl AsyncFn()) -> reaper::lock::Held {
         loop {
-            let taken = reaper::lock::try_acquire(self.pool(), reaper::lock::LINKER_LOCK)
+            before().await;
+            let taken = reaper::lock::try_acquire(self.pool(), key)
                 .await
-                .expect("the linker's lock");
+                .expect("an advisory lock");
             if let Some(held) = taken {
                 return held;
             }
@@ -674,7 +681,7 @@ impl TestApp {
     /// is released.
     pub async fn hold_relay(&self) -> reaper::lock::Held {
         let admin = require_postgres().await;
-        let held = loop {
+        let end_its_connection = async || {
             admin
                 .execute(
                     "select pg_terminate_backend(l.pid) from pg_locks l \
@@ -685,14 +692,8 @@ impl TestApp {
                 )
                 .await
                 .expect("ending the relay's lock connection");
-            let taken = reaper::lock::try_acquire(self.pool(), projector::relay::RELAY_LOCK)
-                .await
-                .expect("the relay's lock");
-            if let Some(held) = taken {
-                break held;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
         };
+        let held = (self.take_lock(projector::relay::RELAY_LOCK, end_its_connection)).await;
         // The relay finds its lock gone within a second or two.
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while self.metric("rollcall_relay_active").await != 0.0 {
