@@ -49,7 +49,6 @@ pub struct AppendRequest {
     pub meta: RequestMeta,
 }
 
-/// A registry row written in the same transaction as its event.
 impl AppendRequest {
     /// Whether the request starts its stream (it expects none, and does
     /// not commute): nearly always a new stream, with new registry rows.
@@ -58,6 +57,7 @@ impl AppendRequest {
     }
 }
 
+/// A registry row written in the same transaction as its event.
 #[derive(Debug, Clone)]
 pub enum Registration {
     /// An organization's unique name.

@@ -229,9 +229,11 @@ pub(super) async fn write_sets<'a>(
         .partition(|(request, _)| request.starts_its_stream());
     let (new, changed) = (Sets::of(&new), Sets::of(&changed));
     let mut writing = others;
-    writing.extend(changed.write(client, &statements.upsert, statements, recorded_at));
-    let attempt = try_join_all(new.write(client, &statements.insert, statements, recorded_at));
-    let instead = || try_join_all(new.write(client, &statements.upsert, statements, recorded_at));
+    let delete_locks = &statements.delete_locks;
+    writing.extend(changed.write(client, (&statements.upsert, delete_locks), recorded_at));
+    let attempt = try_join_all(new.write(client, (&statements.insert, delete_locks), recorded_at));
+    let instead =
+        || try_join_all(new.write(client, (&statements.upsert, delete_locks), recorded_at));
     futures::try_join!(try_join_all(writing).map_err(StoreError::from), async {
         if new.is_empty() {
             return Ok(Vec::new());
@@ -247,12 +249,12 @@ impl<'a> Sets<'a> {
     }
 
     /// The statements that write these rows with `kind` (inserts or
-    /// upserts); an account left without locks loses its row.
+    /// upserts); an account left without locks loses its row
+    /// (`delete_locks`).
     fn write(
         &self,
         client: &'a ClientWrapper,
-        kind: &'a KindStatements,
-        statements: &'a SetStatements,
+        (kind, delete_locks): (&'a KindStatements, &'a Statement),
         recorded_at: &'a OffsetDateTime,
     ) -> Vec<Pending<'a>> {
         let mut pending = Vec::new();
@@ -270,8 +272,7 @@ impl<'a> Sets<'a> {
             pending.push(write_locks(client, &kind.locks, locked, recorded_at));
         }
         pending.extend(unlocked.into_iter().map(|(&(account_id, org_id), _)| {
-            let delete = &statements.delete_locks;
-            Box::pin(async move { client.execute(delete, &[&account_id, &org_id]).await })
+            Box::pin(async move { client.execute(delete_locks, &[&account_id, &org_id]).await })
                 as Pending<'a>
         }));
         if !self.memberships.is_empty() {
@@ -292,10 +293,11 @@ fn write_accounts<'a>(
     accounts: &HashMap<Uuid, Account<'a>>,
     recorded_at: &'a OffsetDateTime,
 ) -> Pending<'a> {
-    let ids: Vec<Uuid> = accounts.keys().copied().collect();
-    let emails: Vec<&str> = ids.iter().map(|id| accounts[id].email).collect();
-    let first_names: Vec<Option<&str>> = ids.iter().map(|id| accounts[id].first_name).collect();
-    let family_names: Vec<Option<&str>> = ids.iter().map(|id| accounts[id].family_name).collect();
+    let rows: Vec<(&Uuid, &Account)> = accounts.iter().collect();
+    let ids: Vec<Uuid> = rows.iter().map(|(id, _)| **id).collect();
+    let emails: Vec<&str> = rows.iter().map(|(_, a)| a.email).collect();
+    let first_names: Vec<Option<&str>> = rows.iter().map(|(_, a)| a.first_name).collect();
+    let family_names: Vec<Option<&str>> = rows.iter().map(|(_, a)| a.family_name).collect();
     Box::pin(async move {
         client
             .execute(
@@ -331,17 +333,14 @@ fn write_memberships<'a>(
     memberships: &HashMap<(Uuid, Uuid), Membership<'a>>,
     recorded_at: &'a OffsetDateTime,
 ) -> Pending<'a> {
-    let keys: Vec<(Uuid, Uuid)> = memberships.keys().copied().collect();
-    let orgs: Vec<Uuid> = keys.iter().map(|(org, _)| *org).collect();
-    let accounts: Vec<Uuid> = keys.iter().map(|(_, id)| *id).collect();
-    let roles: Vec<&str> = keys.iter().map(|key| memberships[key].role).collect();
-    let sources: Vec<&str> = keys.iter().map(|key| memberships[key].source).collect();
-    let states: Vec<&str> = keys.iter().map(|key| memberships[key].state).collect();
-    let entries: Vec<Option<Uuid>> = keys.iter().map(|key| memberships[key].entry_id).collect();
-    let versions: Vec<i64> = keys
-        .iter()
-        .map(|key| memberships[key].entry_version)
-        .collect();
+    let rows: Vec<(&(Uuid, Uuid), &Membership)> = memberships.iter().collect();
+    let orgs: Vec<Uuid> = rows.iter().map(|((org, _), _)| *org).collect();
+    let accounts: Vec<Uuid> = rows.iter().map(|((_, id), _)| *id).collect();
+    let roles: Vec<&str> = rows.iter().map(|(_, m)| m.role).collect();
+    let sources: Vec<&str> = rows.iter().map(|(_, m)| m.source).collect();
+    let states: Vec<&str> = rows.iter().map(|(_, m)| m.state).collect();
+    let entries: Vec<Option<Uuid>> = rows.iter().map(|(_, m)| m.entry_id).collect();
+    let versions: Vec<i64> = rows.iter().map(|(_, m)| m.entry_version).collect();
     Box::pin(async move {
         client
             .execute(
